@@ -1,0 +1,42 @@
+"""Encoders and decoders, built once per union (msgspec's advice), and the publish helper."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from nats.js import JetStreamContext
+
+from .messages import ControlCommand, JobEvent, MediaEvent, Message, WorkMessage
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+media_decoder = msgspec.json.Decoder(MediaEvent)
+control_decoder = msgspec.json.Decoder(ControlCommand)
+work_decoder = msgspec.json.Decoder(WorkMessage)
+job_decoder = msgspec.json.Decoder(JobEvent)
+
+
+def encode(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+def decode(data: bytes, type_: type[T]) -> T:
+    return msgspec.json.decode(data, type=type_)
+
+
+def subject_of(message: Message) -> str:
+    """Events are published on the subject equal to their tag."""
+    tag = type(message).__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
+
+
+async def publish(js: JetStreamContext, message: Message, subject: str | None = None) -> None:
+    """Publish with ``Nats-Msg-Id`` = event id, so a retried publish is stored once."""
+    await js.publish(
+        subject or subject_of(message),
+        encode(message),
+        headers={"Nats-Msg-Id": message.event_id},
+    )

@@ -1,0 +1,115 @@
+"""The bus, declared once: subjects, streams, durable consumers, KV buckets and query endpoints.
+
+Subject strings, stream and durable names are spelled only here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class HwClass(StrEnum):
+    NVENC = "nvenc"
+    QSV = "qsv"
+    VAAPI = "vaapi"
+    VIDEOTOOLBOX = "videotoolbox"
+    CPU = "cpu"
+
+
+# Subjects (events: subject == tag).
+MEDIA_PROBED = "media.probed"
+MEDIA_PROBE_FAILED = "media.probe_failed"
+MEDIA_SCAN_COMPLETED = "media.scan_completed"
+SCAN_REQUESTED = "scan.requested"
+JOB_STARTED = "job.started"
+JOB_COMPLETED = "job.completed"
+JOB_SKIPPED = "job.skipped"
+JOB_FAILED = "job.failed"
+
+
+def transcode_subject(hw: HwClass | str) -> str:
+    return f"work.transcode.{HwClass(hw).value}"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    work_queue: bool = False
+    max_age_seconds: float | None = None
+    duplicate_window_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait_seconds: float = 30.0
+    max_deliver: int = -1
+    max_ack_pending: int = 1000
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    ttl_seconds: float | None = None
+    history: int = 1
+
+
+DAY = 86_400.0
+
+MEDIA = StreamSpec("MEDIA", ("media.>",), max_age_seconds=30 * DAY)
+WORK = StreamSpec("WORK", ("work.>",), work_queue=True)
+JOBS = StreamSpec("JOBS", ("job.>",), max_age_seconds=30 * DAY)
+CONTROL = StreamSpec("CONTROL", ("scan.>",), max_age_seconds=7 * DAY)
+STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL)
+
+# Work: one durable per hardware class, never overlapping (work-queue retention requires it).
+# A delivery whose encoder stops heartbeating is redelivered after AckWait to another node;
+# MaxDeliver bounds how often a crashing job is retried that way.
+WORK_ACK_WAIT_SECONDS = 30.0
+WORK_MAX_DELIVER = 5
+
+
+def encoder_durable(hw: HwClass | str) -> str:
+    return f"encoder-{HwClass(hw).value}"
+
+
+WORK_CONSUMERS: dict[HwClass, ConsumerSpec] = {
+    hw: ConsumerSpec(
+        WORK.name,
+        encoder_durable(hw),
+        transcode_subject(hw),
+        ack_wait_seconds=WORK_ACK_WAIT_SECONDS,
+        max_deliver=WORK_MAX_DELIVER,
+        max_ack_pending=64,
+    )
+    for hw in HwClass
+}
+SCHEDULER_MEDIA = ConsumerSpec(MEDIA.name, "scheduler-media", "media.>")
+SCHEDULER_JOBS = ConsumerSpec(JOBS.name, "scheduler-jobs", "job.>")
+HISTORY_JOBS = ConsumerSpec(JOBS.name, "history-jobs", "job.>")
+SCANNER_CONTROL = ConsumerSpec(CONTROL.name, "scanner-control", SCAN_REQUESTED, ack_wait_seconds=3600.0)
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    *WORK_CONSUMERS.values(),
+    SCHEDULER_MEDIA,
+    SCHEDULER_JOBS,
+    HISTORY_JOBS,
+    SCANNER_CONTROL,
+)
+
+NODE_HEARTBEAT_SECONDS = 5.0
+NODES = BucketSpec("nodes", ttl_seconds=4 * NODE_HEARTBEAT_SECONDS)
+PROGRESS = BucketSpec("progress", ttl_seconds=120.0)
+SETTINGS = BucketSpec("settings", history=5)
+BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS)
+
+# Request/reply query endpoints (nats.micro services).
+SCHEDULER_SERVICE = "scheduler"
+SCHEDULER_COMMIT = "scheduler.commit"
+SCHEDULER_JOBS_QUERY = "scheduler.jobs"
+HISTORY_SERVICE = "history"
+HISTORY_LIST = "history.list"
+HISTORY_STATS = "history.stats"

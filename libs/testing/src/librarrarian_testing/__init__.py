@@ -1,0 +1,5 @@
+"""Test support shared by every service's tests: real servers, real clips, polling helpers."""
+
+from .polling import eventually
+
+__all__ = ["eventually"]

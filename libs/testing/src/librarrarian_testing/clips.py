@@ -1,0 +1,33 @@
+"""Making test media with the real ffmpeg: re-encodes of the shared clips, lavfi sources, corrupt files."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from librarrarian_runtime.ffmpeg_binary import locate
+
+
+def ffmpeg(*args: str | Path) -> None:
+    binary, _ = locate()
+    argv = [binary, "-hide_banner", "-loglevel", "error", "-y", *map(str, args)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed ({result.returncode}): {' '.join(argv)}\n{result.stderr}")
+
+
+def lavfi_clip(out: Path, *, seconds: float = 2.0, size: str = "320x240", vcodec: str = "libx264",
+               audio: bool = True, extra: tuple[str, ...] = ()) -> Path:
+    """A synthetic clip: test pattern video and, by default, a sine tone."""
+    args: list[str | Path] = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
+    args += ["-c:v", vcodec, "-pix_fmt", "yuv420p", *extra, "-shortest", out]
+    ffmpeg(*args)
+    return out
+
+
+def truncated_copy(source: Path, out: Path, keep_bytes: int = 4096) -> Path:
+    """A corrupt video: the first few kilobytes of a real one."""
+    out.write_bytes(source.read_bytes()[:keep_bytes])
+    return out

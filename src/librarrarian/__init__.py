@@ -1,0 +1,1 @@
+"""Librarrarian: the command line, the embedded default and its supervisor."""
