@@ -113,3 +113,8 @@ SCHEDULER_JOBS_QUERY = "scheduler.jobs"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"
+
+
+def max_deliveries_advisory(durable: str) -> str:
+    """JetStream's advisory when a work message exhausted MaxDeliver (its encoders kept dying)."""
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{WORK.name}.{durable}"
