@@ -1,1 +1,99 @@
-def main() -> None: ...
+"""The ``librarrarian`` command: ``up`` (everything on one machine), one command per service, ``admin``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+SERVICES = ("scanner", "scheduler", "encoder", "history", "gateway")
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(os.environ.get("LIBRARRARIAN_DATA", Path(base) / "librarrarian"))
+
+
+def media_from_env() -> list[Path]:
+    raw = os.environ.get("MEDIA_PATHS", "")
+    return [Path(p) for p in raw.replace(",", ":").split(":") if p.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="librarrarian", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run the whole cluster on this machine")
+    up.add_argument("--media", action="append", type=Path, metavar="DIR",
+                    help="a media folder (repeat for several; default: MEDIA_PATHS)")
+    up.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR",
+                    help="where the databases and credentials live (default: %(default)s)")
+    up.add_argument("--port", type=int, default=5000, help="dashboard port (default: %(default)s)")
+    up.add_argument("--host", default="127.0.0.1",
+                    help="address the dashboard listens on; 0.0.0.0 for the whole network "
+                         "(default: %(default)s)")
+
+    for name in SERVICES:
+        commands.add_parser(name, help=f"run the {name} service (configured by environment)")
+
+    admin = commands.add_parser("admin", help="users and API keys (run with --help for the list)",
+                                add_help=False)
+    admin.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR")
+    admin.add_argument("rest", nargs=argparse.REMAINDER)
+    return top
+
+
+def run_admin(data_dir: Path, rest: list[str]) -> int:
+    """Forward to the gateway's admin commands, against DATABASE_URL or the embedded database."""
+    env = dict(os.environ)
+    postgres = None
+    if "DATABASE_URL" not in env:
+        from librarrarian_embedded import PostgresServer
+
+        from .up import DATABASE, ensure_database
+
+        if not (data_dir / "postgres").is_dir():
+            print(f"no database in {data_dir}: run `librarrarian up` first or set DATABASE_URL",
+                  file=sys.stderr)
+            return 2
+        postgres = PostgresServer(data_dir / "postgres")
+        postgres.start()
+        asyncio.run(ensure_database(postgres.uri(), DATABASE))
+        env["DATABASE_URL"] = postgres.uri(DATABASE)
+    try:
+        argv = [sys.executable, "-m", "librarrarian_gateway.admin", *rest]
+        return subprocess.run(argv, env=env, check=False).returncode
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "up":
+        from librarrarian_runtime import logs
+
+        from .up import Options, UpError, run
+
+        logs.configure("up")
+        media = args.media or media_from_env()
+        options = Options(
+            media=tuple(p.expanduser().resolve() for p in media),
+            data_dir=args.data_dir.expanduser().resolve(),
+            port=args.port,
+            host=args.host,
+        )
+        try:
+            asyncio.run(run(options))
+        except UpError as error:
+            print(f"librarrarian up: {error}", file=sys.stderr)
+            sys.exit(2)
+    elif args.command == "admin":
+        sys.exit(run_admin(args.data_dir, args.rest))
+    else:
+        sys.argv = [f"librarrarian {args.command}"]
+        runpy.run_module(f"librarrarian_{args.command}", run_name="__main__", alter_sys=True)
