@@ -9,7 +9,7 @@ DATA_DIR ?= ./.data
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint format schema bench clean
+.PHONY: help setup run test lint format schema clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,9 +38,6 @@ format: setup ## format the code
 
 schema: setup ## refresh the contracts' JSON Schema snapshot after a reviewed change
 	$(UV) run python -m librarrarian_contracts.schema
-
-bench: setup ## run the benchmarks in bench/ (prints ratios against their baselines)
-	$(UV) run python -m bench
 
 clean: ## remove caches (not $(DATA_DIR): it holds your database)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache

@@ -52,6 +52,7 @@ def test_every_service_gets_its_own_nats_user_and_the_config_is_valid(tmp_path: 
         env[f"NATS_{name.upper()}_PASSWORD"] = f"secret-{name}"
     config = tmp_path / "nats.conf"
     config.write_text(conf.replace("store_dir: /data", f"store_dir: {json.dumps(str(tmp_path))}"))
-    result = subprocess.run([binary(), "-c", str(config), "-t"], env=env, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [binary(), "-c", str(config), "-t"], env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr + result.stdout

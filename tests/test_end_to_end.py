@@ -57,8 +57,18 @@ class Cluster:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
         env.update({"LIBRARRARIAN_E2E_MARKER": self.marker, "X265_PRESET": "ultrafast", "LOG_LEVEL": "INFO"})
-        argv = [sys.executable, "-m", "librarrarian", "up", "--media", str(self.media),
-                "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "librarrarian",
+            "up",
+            "--media",
+            str(self.media),
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
 
@@ -66,9 +76,9 @@ class Cluster:
     def credentials(self) -> dict[str, str]:
         return json.loads((self.data_dir / "credentials.json").read_text())
 
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}",
-                            headers={"X-Api-Key": self.credentials["api_key"]}, timeout=10)
+    def client(self, api_key: bool = True) -> httpx.AsyncClient:
+        headers = {"X-Api-Key": self.credentials["api_key"]} if api_key else {}
+        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=10)
 
     def nats_url(self) -> str:
         port = re.search(r"listen: 127.0.0.1:(\d+)", (self.data_dir / "nats" / "nats.conf").read_text())
@@ -98,8 +108,11 @@ def cluster(tmp_path: Path, shared_media: Path) -> Iterator[tuple[Cluster, libra
             os.kill(int(line.split(":")[0]), signal.SIGKILL)
 
 
-def jobs(client: httpx.Client) -> list[dict[str, object]]:
-    response = client.get("/api/v1/jobs", params={"limit": 100})
+async def jobs(client: httpx.AsyncClient) -> list[dict[str, object]]:
+    try:
+        response = await client.get("/api/v1/jobs", params={"limit": 100})
+    except httpx.TransportError:
+        return []  # the gateway is not listening yet
     if response.status_code != 200:
         return []
     items: list[dict[str, object]] = response.json()["items"]
@@ -136,12 +149,12 @@ async def scans_and_backlog(url: str) -> tuple[int, int]:
 async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, library.Library]) -> None:
     up, lib = cluster
     up.start()
-    api = up.api()
+    api = up.client()
 
     # Every file reaches a final state: 3 transcoded, 1 skipped, 1 failed, no job for the clutter.
-    def settled() -> list[dict[str, object]] | None:
+    async def settled() -> list[dict[str, object]] | None:
         assert up.process is not None and up.process.poll() is None, f"up exited:\n{up.log()[-4000:]}"
-        items = jobs(api)
+        items = await jobs(api)
         return items if len(items) >= 5 and all(j["status"] in FINAL for j in items) else None
 
     try:
@@ -180,22 +193,27 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
     assert leftovers == []
 
     # The API and the dashboard show it.
-    history = api.get("/api/v1/history").json()["items"]
+    history = (await api.get("/api/v1/history")).json()["items"]
     assert sorted(Path(h["path"]).name for h in history if h["status"] == "done") == [
-        "Big Buck Bunny.mp4", "Bikes S01E01.mkv", "Bikes S01E02.avi"]
+        "Big Buck Bunny.mp4",
+        "Bikes S01E01.mkv",
+        "Bikes S01E02.avi",
+    ]
     assert all(h["size_after"] > 0 and h["size_before"] > 0 for h in history if h["status"] == "done")
-    stats = api.get("/api/v1/stats").json()
+    stats = (await api.get("/api/v1/stats")).json()
     assert stats["files_encoded"] == 3
-    nodes = api.get("/api/v1/nodes").json()
+    nodes = (await api.get("/api/v1/nodes")).json()
     assert len(nodes) == 1 and "cpu" in nodes[0]["classes"]
-    assert api.get("/healthz").status_code == 200
-    assert httpx.get(f"http://127.0.0.1:{up.port}/api/v1/jobs").status_code == 401
-    browser = httpx.Client(base_url=f"http://127.0.0.1:{up.port}", timeout=10)
-    login = browser.post("/login", data={"username": up.credentials["admin_user"],
-                                         "password": up.credentials["admin_password"]})
+    assert (await api.get("/healthz")).status_code == 200
+    browser = up.client(api_key=False)
+    assert (await browser.get("/api/v1/jobs")).status_code == 401
+    login = await browser.post(
+        "/login",
+        data={"username": up.credentials["admin_user"], "password": up.credentials["admin_password"]},
+    )
     assert login.status_code in {200, 303}
     for page, expected in (("/", "Big Buck Bunny"), ("/queue", "Broken.mp4"), ("/history", "Bikes S01E01")):
-        response = browser.get(page)
+        response = await browser.get(page)
         assert response.status_code == 200 and expected in response.text, page
     secrets = up.credentials
     assert secrets["admin_password"] not in up.log() and secrets["api_key"] not in up.log()
@@ -205,13 +223,18 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
 
     # Ctrl-C stops everything and leaves no process behind.
     assert up.stop() == 0, up.log()[-4000:]
-    await eventually(lambda: not processes_with(up.marker, up.data_dir), timeout=30,
-                     message="no process left")
+    await eventually(
+        lambda: not processes_with(up.marker, up.data_dir), timeout=30, message="no process left"
+    )
 
     # A second `up` on the same data directory finds all state again and queues nothing new.
     up.start()
-    api = up.api()
-    await eventually(lambda: len(jobs(api)) == 5, timeout=120, interval=0.5, message="jobs found again")
+    api = up.client()
+
+    async def five_jobs() -> bool:
+        return len(await jobs(api)) == 5
+
+    await eventually(five_jobs, timeout=120, interval=0.5, message="jobs found again")
     url = up.nats_url()
 
     async def rescanned() -> bool:
@@ -219,8 +242,10 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
         return scans > scans_before and backlog == 0
 
     await eventually(rescanned, timeout=120, interval=0.5, message="second scan completed and consumed")
-    assert sorted((Path(str(j["path"])).name, j["status"]) for j in jobs(api)) == sorted(
-        (name, j["status"]) for name, j in by_path.items())
+    assert sorted((Path(str(j["path"])).name, j["status"]) for j in await jobs(api)) == sorted(
+        (name, j["status"]) for name, j in by_path.items()
+    )
     assert up.stop() == 0
-    await eventually(lambda: not processes_with(up.marker, up.data_dir), timeout=30,
-                     message="no process left")
+    await eventually(
+        lambda: not processes_with(up.marker, up.data_dir), timeout=30, message="no process left"
+    )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from librarrarian.supervisor import Child, Supervisor
 from librarrarian_testing import eventually
+
+from librarrarian.supervisor import Child, Supervisor
 
 PY = sys.executable
 
@@ -66,18 +66,20 @@ async def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
     program = textwrap.dedent(f"""
         import asyncio, os, sys
         from librarrarian.supervisor import Child, Supervisor
-        script = "import os, time, pathlib; pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid())); time.sleep(600)"
+        script = ("import os, time, pathlib; "
+                  "pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid())); time.sleep(600)")
         child = Child("sleeper", [sys.executable, "-c", script], dict(os.environ))
         asyncio.run(Supervisor([child]).run(asyncio.Event()))
     """)
-    supervisor = subprocess.Popen([PY, "-c", program])
+    supervisor = await asyncio.create_subprocess_exec(PY, "-c", program)
     try:
         await eventually(lambda: pid_file.exists() and pid_file.read_text(), timeout=20)
         child_pid = int(pid_file.read_text())
         assert alive(child_pid)
         supervisor.kill()
-        supervisor.wait()
+        await supervisor.wait()
         await eventually(lambda: not alive(child_pid), timeout=10, message="child gone")
     finally:
-        if supervisor.poll() is None:
+        if supervisor.returncode is None:
             supervisor.kill()
+            await supervisor.wait()

@@ -28,20 +28,33 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="run the whole cluster on this machine")
-    up.add_argument("--media", action="append", type=Path, metavar="DIR",
-                    help="a media folder (repeat for several; default: MEDIA_PATHS)")
-    up.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR",
-                    help="where the databases and credentials live (default: %(default)s)")
+    up.add_argument(
+        "--media",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a media folder (repeat for several; default: MEDIA_PATHS)",
+    )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        metavar="DIR",
+        help="where the databases and credentials live (default: %(default)s)",
+    )
     up.add_argument("--port", type=int, default=5000, help="dashboard port (default: %(default)s)")
-    up.add_argument("--host", default="127.0.0.1",
-                    help="address the dashboard listens on; 0.0.0.0 for the whole network "
-                         "(default: %(default)s)")
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the dashboard listens on; 0.0.0.0 for the whole network (default: %(default)s)",
+    )
 
     for name in SERVICES:
         commands.add_parser(name, help=f"run the {name} service (configured by environment)")
 
-    admin = commands.add_parser("admin", help="users and API keys (run with --help for the list)",
-                                add_help=False)
+    admin = commands.add_parser(
+        "admin", help="users and API keys (run with --help for the list)", add_help=False
+    )
     admin.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR")
     admin.add_argument("rest", nargs=argparse.REMAINDER)
     return top
@@ -57,8 +70,9 @@ def run_admin(data_dir: Path, rest: list[str]) -> int:
         from .up import DATABASE, ensure_database
 
         if not (data_dir / "postgres").is_dir():
-            print(f"no database in {data_dir}: run `librarrarian up` first or set DATABASE_URL",
-                  file=sys.stderr)
+            print(
+                f"no database in {data_dir}: run `librarrarian up` first or set DATABASE_URL", file=sys.stderr
+            )
             return 2
         postgres = PostgresServer(data_dir / "postgres")
         postgres.start()

@@ -7,6 +7,7 @@ them in order; and a parent-death signal, so a supervisor that is killed outrigh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -41,8 +42,14 @@ class Child:
 class Supervisor:
     """``await run(stopping)`` keeps every child alive until ``stopping`` is set, then stops them."""
 
-    def __init__(self, children: Sequence[Child], *, min_backoff: float = 1.0, max_backoff: float = 30.0,
-                 stable_after: float = 60.0) -> None:
+    def __init__(
+        self,
+        children: Sequence[Child],
+        *,
+        min_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        stable_after: float = 60.0,
+    ) -> None:
         self.children = list(children)
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
@@ -72,8 +79,13 @@ class Supervisor:
             if time.monotonic() - child.started_at > self.stable_after:
                 backoff = self.min_backoff  # it ran fine for a while: this is a fresh failure
             child.restarts += 1
-            log.error("%s exited with %d; restarting in %.0f s (restart %d)", child.name, code, backoff,
-                      child.restarts)
+            log.error(
+                "%s exited with %d; restarting in %.0f s (restart %d)",
+                child.name,
+                code,
+                backoff,
+                child.restarts,
+            )
             try:
                 await asyncio.wait_for(self._stopping.wait(), backoff)
                 return
@@ -111,7 +123,5 @@ class Supervisor:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

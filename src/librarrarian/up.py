@@ -49,8 +49,9 @@ def check_options(options: Options) -> None:
         try:
             sock.bind((options.host, options.port))
         except OSError as error:
-            raise UpError(f"port {options.port} on {options.host} is not free ({error.strerror}): "
-                          "pass --port") from None
+            raise UpError(
+                f"port {options.port} on {options.host} is not free ({error.strerror}): pass --port"
+            ) from None
 
 
 async def ensure_database(admin_url: str, database: str) -> None:
@@ -79,18 +80,25 @@ def children(options: Options, nats_url: str, database_url: str, creds: Mapping[
         return Child(name, [python, "-m", f"librarrarian_{name}"], {**base, **(extra or {})}, stop_timeout)
 
     return [
-        child("encoder", {
-            "GRACE_SECONDS": str(ENCODER_GRACE_SECONDS),
-            "SCRATCH_DIR": str(options.data_dir / "scratch"),
-        }, stop_timeout=ENCODER_GRACE_SECONDS + 10),
+        child(
+            "encoder",
+            {
+                "GRACE_SECONDS": str(ENCODER_GRACE_SECONDS),
+                "SCRATCH_DIR": str(options.data_dir / "scratch"),
+            },
+            stop_timeout=ENCODER_GRACE_SECONDS + 10,
+        ),
         child("scanner"),
-        child("gateway", {
-            "HOST": options.host,
-            "PORT": str(options.port),
-            "LOCAL_USER": creds["admin_user"],
-            "LOCAL_PASSWORD": creds["admin_password"],
-            "API_KEY": creds["api_key"],
-        }),
+        child(
+            "gateway",
+            {
+                "HOST": options.host,
+                "PORT": str(options.port),
+                "LOCAL_USER": creds["admin_user"],
+                "LOCAL_PASSWORD": creds["admin_password"],
+                "API_KEY": creds["api_key"],
+            },
+        ),
         child("scheduler"),
         child("history"),
     ]

@@ -57,9 +57,18 @@ def test_round_trip_of_every_union() -> None:
     probed = MediaProbed(path="/media/a.mp4", identity=IDENTITY, probe=PROBE)
     work = TranscodeRequested(job_id=1, attempt=1, path="/media/a.mp4", identity=IDENTITY, probe=PROBE)
     done = JobCompleted(
-        job_id=1, attempt=1, node="n1", path="/media/a.mp4", output_path="/media/a.mp4",
-        encoder="libx265", codec_before="h264", codec_after="hevc", size_before=10, size_after=5,
-        duration=5.3, elapsed_seconds=2.0,
+        job_id=1,
+        attempt=1,
+        node="n1",
+        path="/media/a.mp4",
+        output_path="/media/a.mp4",
+        encoder="libx265",
+        codec_before="h264",
+        codec_after="hevc",
+        size_before=10,
+        size_after=5,
+        duration=5.3,
+        elapsed_seconds=2.0,
     )
     assert media_decoder.decode(encode(probed)) == probed
     assert work_decoder.decode(encode(work)) == work

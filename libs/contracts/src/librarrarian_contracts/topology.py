@@ -5,7 +5,7 @@ Subject strings, stream and durable names are spelled only here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 

@@ -115,7 +115,7 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     bytes_before: int
     bytes_after: int
     bytes_saved: int
-    average_reduction: float  # 0.0–1.0 over encoded files
+    average_reduction: float  # 0.0 to 1.0 over encoded files
 
 
 class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):

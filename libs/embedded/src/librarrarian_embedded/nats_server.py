@@ -34,8 +34,14 @@ def free_port() -> int:
 class NatsServer:
     """Start with ``start()``, stop with ``stop()``; ``url`` carries the generated credentials."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, user: str = "librarrarian",
-                 password: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        user: str = "librarrarian",
+        password: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.user = user
@@ -64,7 +70,10 @@ class NatsServer:
         config = self._write_config()
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - the child keeps it open
         self.process = subprocess.Popen(
-            [binary(), "-c", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            [binary(), "-c", str(config)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()

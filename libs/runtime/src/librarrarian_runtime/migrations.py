@@ -71,7 +71,9 @@ async def connect_and_migrate(dsn: str, schema: str, package: str, **pool_args: 
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(
-        dsn, server_settings={"search_path": schema}, **pool_args  # type: ignore[arg-type]
+        dsn,
+        server_settings={"search_path": schema},
+        **pool_args,  # type: ignore[arg-type]
     )
     assert pool is not None
     return pool

@@ -23,7 +23,9 @@ class QueryFailed(RuntimeError):
     """The other service answered with an error, or did not answer in time."""
 
 
-async def ask(nc: Client, subject: str, query: msgspec.Struct, reply_type: type[T], timeout: float = 5.0) -> T:
+async def ask(
+    nc: Client, subject: str, query: msgspec.Struct, reply_type: type[T], timeout: float = 5.0
+) -> T:
     try:
         reply = await nc.request(subject, _encoder.encode(query), timeout=timeout)
     except (TimeoutError, NatsTimeoutError):

@@ -16,8 +16,15 @@ def ffmpeg(*args: str | Path) -> None:
         raise RuntimeError(f"ffmpeg failed ({result.returncode}): {' '.join(argv)}\n{result.stderr}")
 
 
-def lavfi_clip(out: Path, *, seconds: float = 2.0, size: str = "320x240", vcodec: str = "libx264",
-               audio: bool = True, extra: tuple[str, ...] = ()) -> Path:
+def lavfi_clip(
+    out: Path,
+    *,
+    seconds: float = 2.0,
+    size: str = "320x240",
+    vcodec: str = "libx264",
+    audio: bool = True,
+    extra: tuple[str, ...] = (),
+) -> Path:
     """A synthetic clip: test pattern video and, by default, a sine tone."""
     args: list[str | Path] = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}"]
     if audio:

@@ -72,27 +72,87 @@ def build(root: Path, shared_media: Path) -> Library:
     (work / "font.ttf").write_bytes(b"\x00\x01\x00\x00" + bytes(range(256)) * 8)
     target = season / "Bikes S01E01.mkv"
     ffmpeg(
-        "-i", bikes, "-f", "lavfi", "-i", "sine=frequency=440:duration=10",
-        "-f", "lavfi", "-i", "sine=frequency=660:duration=10", "-i", work / "subs.srt",
-        "-i", work / "chapters.txt",
-        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:s", "-map_chapters", "4",
-        "-c:v", "copy", "-c:a:0", "aac", "-c:a:1", "libmp3lame", "-c:s", "srt",
-        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
-        "-attach", work / "font.ttf", "-metadata:s:t", "mimetype=application/x-truetype-font",
+        "-i",
+        bikes,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=660:duration=10",
+        "-i",
+        work / "subs.srt",
+        "-i",
+        work / "chapters.txt",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-map",
+        "2:a",
+        "-map",
+        "3:s",
+        "-map_chapters",
+        "4",
+        "-c:v",
+        "copy",
+        "-c:a:0",
+        "aac",
+        "-c:a:1",
+        "libmp3lame",
+        "-c:s",
+        "srt",
+        "-metadata:s:a:0",
+        "language=eng",
+        "-metadata:s:a:1",
+        "language=fra",
+        "-attach",
+        work / "font.ttf",
+        "-metadata:s:t",
+        "mimetype=application/x-truetype-font",
         target,
     )
     lib.transcode["mkv"] = target
 
     # MPEG-4 Part 2 + MP3 in AVI: AVI cannot hold HEVC well, so the output becomes MKV.
     target = season / "Bikes S01E02.avi"
-    ffmpeg("-t", "4", "-i", bikes, "-f", "lavfi", "-i", "sine=frequency=330:duration=4",
-           "-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-shortest", target)
+    ffmpeg(
+        "-t",
+        "4",
+        "-i",
+        bikes,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=330:duration=4",
+        "-c:v",
+        "mpeg4",
+        "-q:v",
+        "5",
+        "-c:a",
+        "libmp3lame",
+        "-shortest",
+        target,
+    )
     lib.transcode["avi"] = target
 
     # Already HEVC: left alone.
     target = movies / "Already HEVC.mkv"
-    ffmpeg("-t", "2", "-i", bikes, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
-           target)
+    ffmpeg(
+        "-t",
+        "2",
+        "-i",
+        bikes,
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error",
+        target,
+    )
     lib.already_hevc = target
 
     # Corrupt: the first 4 KiB of a real file.

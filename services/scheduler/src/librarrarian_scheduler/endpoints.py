@@ -1,0 +1,127 @@
+"""The scheduler's request/reply endpoints: commit fencing and the jobs query."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+import msgspec
+from librarrarian_contracts.views import CommitDecision, CommitRequest, JobsPage, JobsQuery, JobView
+from librarrarian_runtime.queries import answer
+from nats.micro import Request
+
+from .store import JOB_COLUMNS
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 500
+
+
+async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
+    """Grant the right to replace the original to exactly one holder at a time (architecture §3.3).
+
+    The grant goes to the job's current attempt when nothing was granted yet, when it repeats an existing
+    grant (an encoder retrying its request), or when it comes from a later delivery of that attempt:
+    JetStream redelivers only after the earlier holder stopped heartbeating, so that holder is presumed dead.
+    The encoder re-checks the original's identity just before renaming, which catches a presumed-dead
+    holder that did rename after all.
+    """
+    row = await pool.fetchrow(
+        "UPDATE jobs SET commit_attempt = $2, commit_delivery = $3, commit_node = $4, committed_at = now(),"
+        " updated_at = now()"
+        " WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')"
+        "   AND (commit_attempt IS NULL OR commit_attempt < $2"
+        "        OR (commit_attempt = $2 AND commit_delivery = $3 AND commit_node = $4)"
+        "        OR (commit_attempt = $2 AND commit_delivery < $3))"
+        " RETURNING id",
+        request.job_id,
+        request.attempt,
+        request.delivery,
+        request.node,
+    )
+    if row is not None:
+        log.info(
+            "job %d: commit granted to attempt %d delivery %d on %s",
+            request.job_id,
+            request.attempt,
+            request.delivery,
+            request.node,
+        )
+        return CommitDecision(granted=True)
+    state = await pool.fetchrow(
+        "SELECT status, attempts, commit_attempt, commit_delivery, commit_node FROM jobs WHERE id = $1",
+        request.job_id,
+    )
+    if state is None:
+        reason = "no such job"
+    elif state["status"] not in {"pending", "running"}:
+        reason = f"the job is already {state['status']}"
+    elif state["attempts"] != request.attempt:
+        reason = f"attempt {request.attempt} is stale (current attempt {state['attempts']})"
+    else:
+        reason = f"already granted to delivery {state['commit_delivery']} on {state['commit_node']}"
+    log.warning("job %d: commit denied to %s (%s)", request.job_id, request.node, reason)
+    return CommitDecision(granted=False, reason=reason)
+
+
+def _view(row: asyncpg.Record) -> JobView:
+    return JobView(
+        id=row["id"],
+        kind=row["kind"],
+        path=row["path"],
+        status=row["status"],
+        attempts=row["attempts"],
+        node=row["node"],
+        reason=row["reason"],
+        error_log=row["error_log"],
+        codec_before=row["codec_before"],
+        size_before=row["source_size"],
+        size_after=row["size_after"],
+        output_path=row["output_path"],
+        queued_at=row["queued_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    rows = await pool.fetch(
+        f"SELECT {JOB_COLUMNS} FROM jobs"
+        " WHERE ($1::text[] IS NULL OR status = ANY($1)) AND ($2::text IS NULL OR kind = $2)"
+        "   AND ($3::bigint IS NULL OR id < $3)"
+        " ORDER BY id DESC LIMIT $4",
+        list(query.statuses) or None,
+        query.kind,
+        query.before_id,
+        query.limit + 1,
+    )
+    counts = {
+        r["status"]: r["n"]
+        for r in await pool.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
+    }
+    page = rows[: query.limit]
+    more = len(rows) > query.limit
+    return JobsPage(
+        items=tuple(_view(r) for r in page), next_before_id=page[-1]["id"] if more else None, counts=counts
+    )
+
+
+def handler(pool: asyncpg.Pool, kind: str) -> object:
+    """A nats.micro handler that decodes the request, answers, and reports bad input as a 400."""
+
+    async def handle(request: Request) -> None:
+        try:
+            if kind == "commit":
+                reply: msgspec.Struct = await commit(
+                    pool, msgspec.json.decode(request.data, type=CommitRequest)
+                )
+            else:
+                reply = await jobs(pool, msgspec.json.decode(request.data or b"{}", type=JobsQuery))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+            await request.respond_error("400", str(error))
+            return
+        await request.respond(answer(reply))
+
+    return handle

@@ -1,0 +1,76 @@
+"""Turning what the scanner found into jobs: one transaction per event (inbox, job, outbox)."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from librarrarian_contracts import MediaEvent, MediaProbed, MediaProbeFailed
+
+from . import policy, store
+
+log = logging.getLogger(__name__)
+
+
+class Intake:
+    def __init__(self, pool: asyncpg.Pool, hw_class: str, on_enqueue: object) -> None:
+        self.pool = pool
+        self.hw_class = hw_class
+        self.on_enqueue = on_enqueue  # an asyncio.Event-like with .set(): wakes the relay
+
+    async def handle(self, event: MediaEvent) -> None:
+        if not isinstance(event, MediaProbed | MediaProbeFailed):
+            return  # scan summaries are for the dashboard, not for decisions
+        try:
+            decision = await self._decide(event)
+        except asyncpg.UniqueViolationError:
+            log.info("%s: a job for it was created meanwhile", event.path)
+            return
+        if isinstance(decision, policy.Transcode):
+            self.on_enqueue.set()  # type: ignore[attr-defined]
+
+    async def _decide(self, event: MediaProbed | MediaProbeFailed) -> policy.Decision:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await store.claim(conn, event.event_id):
+                return policy.Ignore("redelivered event")
+            newest = await store.newest_job(conn, event.path)
+            produced = await store.job_that_produced(conn, event.path)
+            decision = policy.decide(event, newest, produced)
+            probe = event.probe if isinstance(event, MediaProbed) else None
+            match decision:
+                case policy.Transcode():
+                    job_id = await store.insert_job(
+                        conn,
+                        path=event.path,
+                        status="pending",
+                        identity=event.identity,
+                        probe=probe,
+                        hw_class=self.hw_class,
+                    )
+                    await store.enqueue_transcode(conn, job_id)
+                    log.info(
+                        "job %d queued: %s (%s)", job_id, event.path, probe.video_codec if probe else "?"
+                    )
+                case policy.Skip(reason):
+                    job_id = await store.insert_job(
+                        conn,
+                        path=event.path,
+                        status="skipped",
+                        identity=event.identity,
+                        probe=probe,
+                        reason=reason,
+                    )
+                    log.info("job %d skipped: %s (%s)", job_id, event.path, reason)
+                case policy.Fail(reason):
+                    job_id = await store.insert_job(
+                        conn,
+                        path=event.path,
+                        status="failed",
+                        identity=event.identity,
+                        probe=probe,
+                        reason=reason,
+                    )
+                    log.info("job %d failed: %s (%s)", job_id, event.path, reason)
+                case policy.Ignore(why):
+                    log.debug("%s: %s", event.path, why)
+            return decision

@@ -1,0 +1,116 @@
+"""Following a job through its attempts as the encoders report (``job.*`` events)."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from librarrarian_contracts import JobCompleted, JobEvent, JobFailed, JobSkipped, JobStarted
+
+from . import store
+
+log = logging.getLogger(__name__)
+
+
+class JobTracker:
+    def __init__(
+        self, pool: asyncpg.Pool, max_attempts: int, retry_delay_seconds: float, on_enqueue: object
+    ) -> None:
+        self.pool = pool
+        self.max_attempts = max_attempts
+        self.retry_delay_seconds = retry_delay_seconds
+        self.on_enqueue = on_enqueue
+
+    async def handle(self, event: JobEvent) -> None:
+        requeued = False
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await store.claim(conn, event.event_id):
+                return
+            match event:
+                case JobStarted():
+                    await conn.execute(
+                        "UPDATE jobs SET status = 'running', node = $3, started_at = coalesce(started_at, now()),"
+                        " updated_at = now() WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
+                        event.job_id,
+                        event.attempt,
+                        event.node,
+                    )
+                    log.info("job %d attempt %d started on %s", event.job_id, event.attempt, event.node)
+                case JobCompleted():
+                    # A completion is a fact about the file whatever the attempt: the original was replaced.
+                    await conn.execute(
+                        "UPDATE jobs SET status = 'done', node = $2, output_path = $3, size_after = $4,"
+                        " reason = NULL, finished_at = now(), updated_at = now()"
+                        " WHERE id = $1 AND status <> 'done'",
+                        event.job_id,
+                        event.node,
+                        event.output_path,
+                        event.size_after,
+                    )
+                    log.info("job %d done on %s: %s", event.job_id, event.node, event.output_path)
+                case JobSkipped():
+                    await conn.execute(
+                        "UPDATE jobs SET status = 'skipped', node = $3, reason = $4, finished_at = now(),"
+                        " updated_at = now() WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
+                        event.job_id,
+                        event.attempt,
+                        event.node,
+                        event.reason,
+                    )
+                    log.info("job %d skipped on %s: %s", event.job_id, event.node, event.reason)
+                case JobFailed():
+                    requeued = await self._failed(conn, event)
+        if requeued:
+            self.on_enqueue.set()  # type: ignore[attr-defined]
+
+    async def _failed(self, conn: asyncpg.Connection, event: JobFailed) -> bool:
+        attempts = await conn.fetchval(
+            "SELECT attempts FROM jobs WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')"
+            " FOR UPDATE",
+            event.job_id,
+            event.attempt,
+        )
+        if attempts is None:
+            return False  # a stale attempt, or the job already ended
+        if event.retryable and attempts < self.max_attempts:
+            delay = self.retry_delay_seconds * 2 ** (attempts - 1)
+            await conn.execute(
+                "UPDATE jobs SET status = 'pending', attempts = attempts + 1, reason = $2, error_log = $3,"
+                " node = NULL, updated_at = now() WHERE id = $1",
+                event.job_id,
+                event.reason,
+                event.detail,
+            )
+            await store.enqueue_transcode(conn, event.job_id, delay_seconds=delay)
+            log.warning(
+                "job %d attempt %d failed on %s (%s); retrying in %.0f s",
+                event.job_id,
+                attempts,
+                event.node,
+                event.reason,
+                delay,
+            )
+            return True
+        await conn.execute(
+            "UPDATE jobs SET status = 'failed', reason = $2, error_log = $3, finished_at = now(), updated_at = now()"
+            " WHERE id = $1",
+            event.job_id,
+            event.reason,
+            event.detail,
+        )
+        log.error("job %d failed for good on %s: %s", event.job_id, event.node, event.reason)
+        return False
+
+    async def deliveries_exhausted(self, msg_id: str, deliveries: int) -> None:
+        """JetStream gave up redelivering a work message: its encoders kept dying on it."""
+        job_id, _, attempt = msg_id.partition(":")
+        await self.pool.execute(
+            "UPDATE jobs SET status = 'failed', reason = $3, finished_at = now(), updated_at = now()"
+            " WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
+            int(job_id),
+            int(attempt),
+            f"the encoder stopped {deliveries} times while working on it (crash or lost node)",
+        )
+        log.error(
+            "job %s attempt %s failed: delivered %d times without an outcome", job_id, attempt, deliveries
+        )

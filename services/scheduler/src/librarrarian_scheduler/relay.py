@@ -1,0 +1,87 @@
+"""The outbox relay (architecture §3.1): publishes what the scheduler decided, exactly as recorded.
+
+Only one relay runs at a time across replicas: it holds a session-level advisory lock (the lease) on its
+own connection, which also LISTENs for new rows. Rows are published with ``Nats-Msg-Id`` so a relay that
+dies between publishing and marking a row sent publishes it again harmlessly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+
+import asyncpg
+from nats.js import JetStreamContext
+
+from .store import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+LEASE_KEY = zlib.crc32(b"librarrarian:scheduler:relay")
+SWEEP_SECONDS = 1.0
+BATCH = 100
+
+
+class Relay:
+    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, database_url: str) -> None:
+        self.pool = pool
+        self.js = js
+        self.database_url = database_url
+        self.wake = asyncio.Event()
+
+    async def flush(self) -> int:
+        """Publish every due unsent row; return how many were sent."""
+        sent = 0
+        while True:
+            rows = await self.pool.fetch(
+                "SELECT id, subject, msg_id, payload FROM outbox"
+                " WHERE sent_at IS NULL AND not_before <= now() ORDER BY not_before, id LIMIT $1",
+                BATCH,
+            )
+            for row in rows:
+                ack = await self.js.publish(
+                    row["subject"], row["payload"], headers={"Nats-Msg-Id": row["msg_id"]}
+                )
+                await self.pool.execute(
+                    "UPDATE outbox SET sent_at = now(), stream_seq = $2 WHERE id = $1", row["id"], ack.seq
+                )
+                log.info("dispatched %s to %s", row["msg_id"], row["subject"])
+            sent += len(rows)
+            if len(rows) < BATCH:
+                return sent
+
+    async def _next_due_in(self) -> float:
+        seconds = await self.pool.fetchval(
+            "SELECT EXTRACT(EPOCH FROM min(not_before) - now()) FROM outbox WHERE sent_at IS NULL"
+        )
+        return SWEEP_SECONDS if seconds is None else max(0.0, min(SWEEP_SECONDS, float(seconds)))
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        lease = await asyncpg.connect(self.database_url)
+        try:
+            while not await lease.fetchval("SELECT pg_try_advisory_lock($1)", LEASE_KEY):
+                if stopping.is_set():
+                    return
+                try:
+                    await asyncio.wait_for(stopping.wait(), 2.0)
+                except TimeoutError:
+                    continue
+            log.info("outbox relay holds the lease")
+            await lease.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake.set())
+            while not stopping.is_set():
+                self.wake.clear()
+                await self.flush()
+                waiter = asyncio.ensure_future(self.wake.wait())
+                stopper = asyncio.ensure_future(stopping.wait())
+                try:
+                    await asyncio.wait(
+                        {waiter, stopper},
+                        timeout=await self._next_due_in(),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    waiter.cancel()
+                    stopper.cancel()
+        finally:
+            await lease.close()

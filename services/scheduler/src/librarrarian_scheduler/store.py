@@ -1,0 +1,112 @@
+"""The scheduler's tables: jobs of record, the outbox and the inbox. Every function runs on a
+connection the caller holds inside a transaction."""
+
+from __future__ import annotations
+
+import msgspec
+from asyncpg import Connection, Record
+from librarrarian_contracts import FileIdentity, MediaProbe, TranscodeRequested, encode, topology
+
+from .policy import Known
+
+NOTIFY_CHANNEL = "scheduler_outbox"
+
+JOB_COLUMNS = (
+    "id, kind, path, status, attempts, node, reason, error_log, codec_before, source_size, size_after,"
+    " output_path, queued_at, started_at, finished_at"
+)
+
+
+async def claim(conn: Connection, event_id: str) -> bool:
+    """True the first time an event id is seen; False for a redelivery."""
+    inserted = await conn.fetchval(
+        "INSERT INTO inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true", event_id
+    )
+    return bool(inserted)
+
+
+def _known(row: Record | None) -> Known | None:
+    if row is None:
+        return None
+    return Known(
+        row["status"], row["source_size"], row["source_mtime_ns"], row["output_path"], row["size_after"]
+    )
+
+
+async def newest_job(conn: Connection, path: str) -> Known | None:
+    row = await conn.fetchrow(
+        "SELECT status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
+        " WHERE path = $1 ORDER BY id DESC LIMIT 1",
+        path,
+    )
+    return _known(row)
+
+
+async def job_that_produced(conn: Connection, path: str) -> Known | None:
+    row = await conn.fetchrow(
+        "SELECT status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
+        " WHERE output_path = $1 AND status = 'done' ORDER BY id DESC LIMIT 1",
+        path,
+    )
+    return _known(row)
+
+
+async def insert_job(
+    conn: Connection,
+    *,
+    path: str,
+    status: str,
+    identity: FileIdentity,
+    probe: MediaProbe | None,
+    reason: str | None = None,
+    hw_class: str | None = None,
+) -> int:
+    finished = status in {"done", "failed", "skipped"}
+    job_id: int = await conn.fetchval(
+        "INSERT INTO jobs (path, status, reason, attempts, hw_class, source_size, source_mtime_ns, source_inode,"
+        " codec_before, probe, finished_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END) RETURNING id",
+        path,
+        status,
+        reason,
+        1 if status == "pending" else 0,
+        hw_class,
+        identity.size,
+        identity.mtime_ns,
+        identity.inode,
+        probe.video_codec if probe else None,
+        encode(probe).decode() if probe else None,
+        finished,
+    )
+    return job_id
+
+
+async def enqueue_transcode(conn: Connection, job_id: int, delay_seconds: float = 0.0) -> None:
+    """Write the job's current attempt to the outbox (same transaction as the job's change)."""
+    row = await conn.fetchrow(
+        "SELECT path, attempts, hw_class, source_size, source_mtime_ns, source_inode, probe::text AS probe"
+        " FROM jobs WHERE id = $1",
+        job_id,
+    )
+    assert row is not None
+    message = TranscodeRequested(
+        event_id=f"{job_id}:{row['attempts']}",
+        job_id=job_id,
+        attempt=row["attempts"],
+        path=row["path"],
+        identity=FileIdentity(
+            size=row["source_size"], mtime_ns=row["source_mtime_ns"], inode=row["source_inode"]
+        ),
+        probe=msgspec.json.decode(row["probe"], type=MediaProbe),
+        hw_class=row["hw_class"],
+    )
+    await conn.execute(
+        "INSERT INTO outbox (job_id, subject, msg_id, payload, not_before)"
+        " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) ON CONFLICT (msg_id) DO NOTHING",
+        job_id,
+        topology.transcode_subject(row["hw_class"]),
+        message.event_id,
+        encode(message),
+        delay_seconds,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
