@@ -1,0 +1,82 @@
+"""Probing a file in-process with PyAV (never one ffprobe process per file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+from librarrarian_contracts import MediaProbe, StreamInfo
+
+
+class ProbeError(Exception):
+    """The file is not a readable video; the message is one line a user can act on."""
+
+
+def _kind(stream: av.stream.Stream) -> str:
+    kind = stream.type
+    return kind if kind in {"video", "audio", "subtitle", "attachment"} else "data"
+
+
+def _codec(stream: av.stream.Stream) -> str:
+    if stream.type == "attachment":
+        return str(getattr(stream, "mimetype", None) or "attachment")
+    context = getattr(stream, "codec_context", None)
+    name = getattr(context, "name", None) if context is not None else None
+    return str(name or getattr(stream, "codec_tag", None) or "unknown")
+
+
+def probe(path: Path) -> MediaProbe:
+    """Describe the file's streams; decode the first video frame to prove it is readable."""
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as error:
+        raise ProbeError(f"not a readable video: {_reason(error)}") from None
+    except OSError as error:
+        raise ProbeError(f"cannot open the file: {error.strerror or error}") from None
+    with container:
+        streams = []
+        for stream in container.streams:
+            disposition = getattr(stream, "disposition", 0)
+            attached = (
+                bool(int(disposition) & int(av.stream.Disposition.attached_pic)) if disposition else False
+            )
+            streams.append(
+                StreamInfo(
+                    index=stream.index,
+                    kind=_kind(stream),
+                    codec=_codec(stream),
+                    attached_pic=attached,
+                    language=stream.metadata.get("language"),
+                    width=getattr(stream, "width", None) if stream.type == "video" else None,
+                    height=getattr(stream, "height", None) if stream.type == "video" else None,
+                )
+            )
+        videos = [s for s in streams if s.kind == "video" and not s.attached_pic]
+        duration = container.duration / 1_000_000 if container.duration else None
+        main = videos[0] if videos else None
+        if main is not None:
+            _decode_first_frame(container, main.index)
+        return MediaProbe(
+            container=container.format.name,
+            duration=duration,
+            video_codec=main.codec if main else None,
+            width=main.width if main else None,
+            height=main.height if main else None,
+            bit_rate=container.bit_rate or None,
+            streams=tuple(streams),
+        )
+
+
+def _decode_first_frame(container: av.container.InputContainer, index: int) -> None:
+    stream = container.streams[index]
+    try:
+        for _ in container.decode(stream):
+            return
+    except av.FFmpegError as error:
+        raise ProbeError(f"the video cannot be decoded: {_reason(error)}") from None
+    raise ProbeError("the video stream has no decodable frame")
+
+
+def _reason(error: av.FFmpegError) -> str:
+    text = getattr(error, "strerror", None) or str(error)
+    return str(text).split(":")[0].strip() if text.count(":") > 2 else str(text).strip()

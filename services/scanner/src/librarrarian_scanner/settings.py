@@ -1,0 +1,31 @@
+"""The scanner's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from librarrarian_runtime import env
+
+
+@dataclass(frozen=True)
+class Settings:
+    nats_url: str
+    database_url: str
+    media_paths: tuple[Path, ...]
+    scan_on_start: bool = True
+    scan_interval_seconds: float = 300.0
+    probe_workers: int = 2
+    probe_timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            nats_url=env.nats_url(),
+            database_url=env.database_url(),
+            media_paths=env.paths("MEDIA_PATHS"),
+            scan_on_start=env.flag("SCAN_ON_START", True),
+            scan_interval_seconds=env.number("SCAN_INTERVAL_SECONDS", 300.0, minimum=0),
+            probe_workers=env.integer("PROBE_WORKERS", 2, minimum=1),
+            probe_timeout_seconds=env.number("PROBE_TIMEOUT_SECONDS", 30.0, minimum=1),
+        )
