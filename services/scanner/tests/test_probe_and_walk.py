@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from librarrarian_scanner.probe import ProbeError, probe
+from librarrarian_media import ProbeError, probe
 from librarrarian_scanner.walk import walk
 from librarrarian_testing import library
 from librarrarian_testing.clips import ffmpeg, lavfi_clip
@@ -34,8 +34,23 @@ def test_cover_art_is_not_taken_for_the_video(tmp_path: Path) -> None:
     cover = tmp_path / "cover.png"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x64", "-frames:v", "1", cover)
     target = tmp_path / "with_cover.mp4"  # MP4 keeps cover art as a video stream; MKV as an attachment
-    ffmpeg("-i", audio, "-i", cover, "-map", "0", "-map", "1", "-c", "copy", "-c:v:1", "png",
-           "-disposition:v:1", "attached_pic", target)
+    ffmpeg(
+        "-i",
+        audio,
+        "-i",
+        cover,
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c",
+        "copy",
+        "-c:v:1",
+        "png",
+        "-disposition:v:1",
+        "attached_pic",
+        target,
+    )
     result = probe(target)
     assert [s.attached_pic for s in result.streams if s.kind == "video"] == [False, True]
     assert result.video_codec == "h264"
@@ -44,12 +59,22 @@ def test_cover_art_is_not_taken_for_the_video(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda d, m: library.truncated_copy(m / "bigbuckbunny.mp4", d / "broken.mp4"), "not a readable video"),
-        (lambda d, m: (d / "noise.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 50) and d / "noise.mkv",
-         "not a readable video"),
+        (
+            lambda d, m: library.truncated_copy(m / "bigbuckbunny.mp4", d / "broken.mp4"),
+            "not a readable video",
+        ),
+        (
+            lambda d, m: (
+                (d / "noise.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 50)
+                and d / "noise.mkv"
+            ),
+            "not a readable video",
+        ),
     ],
 )
-def test_unreadable_files_get_a_readable_reason(tmp_path: Path, shared_media: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_files_get_a_readable_reason(
+    tmp_path: Path, shared_media: Path, make, message: str
+) -> None:  # type: ignore[no-untyped-def]
     path = make(tmp_path, shared_media)
     with pytest.raises(ProbeError, match=message) as error:
         probe(path)
@@ -62,7 +87,9 @@ def test_an_audio_only_file_has_no_video_codec(tmp_path: Path) -> None:
     assert probe(path).video_codec is None
 
 
-def test_the_walk_takes_videos_only_and_leaves_clutter_and_escapes_alone(tmp_path: Path, shared_media: Path) -> None:
+def test_the_walk_takes_videos_only_and_leaves_clutter_and_escapes_alone(
+    tmp_path: Path, shared_media: Path
+) -> None:
     lib = library.build(tmp_path / "media", shared_media)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
@@ -73,5 +100,13 @@ def test_the_walk_takes_videos_only_and_leaves_clutter_and_escapes_alone(tmp_pat
     shutil.copyfile(shared_media / "bikes.mp4", lib.root / "Movies" / "Extras" / "Trailer.MP4")
     roots = (lib.root.resolve(),)
     names = sorted(f.path.name for f in walk(roots, roots))
-    assert names == sorted(["Big Buck Bunny.mp4", "Bikes S01E01.mkv", "Bikes S01E02.avi", "Already HEVC.mkv",
-                            "Broken.mp4", "Trailer.MP4"])
+    assert names == sorted(
+        [
+            "Big Buck Bunny.mp4",
+            "Bikes S01E01.mkv",
+            "Bikes S01E02.avi",
+            "Already HEVC.mkv",
+            "Broken.mp4",
+            "Trailer.MP4",
+        ]
+    )

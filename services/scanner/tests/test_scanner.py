@@ -9,7 +9,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from librarrarian_contracts import MediaProbed, MediaProbeFailed, ScanCompleted, ScanRequested, publish, topology
+from librarrarian_contracts import (
+    MediaProbed,
+    MediaProbeFailed,
+    ScanCompleted,
+    ScanRequested,
+    publish,
+    topology,
+)
 from librarrarian_contracts.codec import media_decoder
 from librarrarian_contracts.messages import MediaEvent
 from librarrarian_scanner import service
@@ -56,11 +63,16 @@ async def media(bus: tuple[Client, JetStreamContext]) -> AsyncIterator[MediaLog]
 
 
 @pytest.fixture
-async def scanner(tmp_path: Path, shared_media: Path, nats_url: str, database_url: str
-                  ) -> AsyncIterator[library.Library]:
+async def scanner(
+    tmp_path: Path, shared_media: Path, nats_url: str, database_url: str
+) -> AsyncIterator[library.Library]:
     lib = library.build(tmp_path / "media", shared_media)
-    settings = Settings(nats_url=nats_url, database_url=database_url, media_paths=(lib.root.resolve(),),
-                        scan_interval_seconds=0)
+    settings = Settings(
+        nats_url=nats_url,
+        database_url=database_url,
+        media_paths=(lib.root.resolve(),),
+        scan_interval_seconds=0,
+    )
     stopping = asyncio.Event()
     task = asyncio.create_task(service.run(settings, stopping))
     yield lib
@@ -76,8 +88,13 @@ async def test_a_scan_reports_every_video_once_and_rescans_incrementally(
     first = (await eventually(media.scans, timeout=60))[0]
     assert (first.seen, first.probed, first.unchanged, first.failed) == (5, 5, 0, 1)
     events = {Path(e.path).name: e for e in media.files()}
-    assert sorted(events) == ["Already HEVC.mkv", "Big Buck Bunny.mp4", "Bikes S01E01.mkv", "Bikes S01E02.avi",
-                              "Broken.mp4"]
+    assert sorted(events) == [
+        "Already HEVC.mkv",
+        "Big Buck Bunny.mp4",
+        "Bikes S01E01.mkv",
+        "Bikes S01E02.avi",
+        "Broken.mp4",
+    ]
     broken = events["Broken.mp4"]
     assert isinstance(broken, MediaProbeFailed) and "not a readable video" in broken.error
     bbb = events["Big Buck Bunny.mp4"]
@@ -113,7 +130,7 @@ async def test_a_root_outside_the_media_paths_is_refused(
     _, js = bus
     await eventually(media.scans, timeout=60)
     await publish(js, ScanRequested(roots=(str(tmp_path),)))  # the parent of the library
-    await publish(js, ScanRequested(roots=(str(scanner.root / ".." / ".." ),)))
+    await publish(js, ScanRequested(roots=(str(scanner.root / ".." / ".."),)))
     await publish(js, ScanRequested(roots=(str(scanner.root / "Movies"),)))  # a marker that is allowed
     scans = await eventually(lambda: len(media.scans()) >= 2 and media.scans(), timeout=60)
     assert len(scans) == 2 and scans[1].roots == (str((scanner.root / "Movies").resolve()),)

@@ -11,8 +11,11 @@ ID = FileIdentity(size=100, mtime_ns=5, inode=1)
 
 def probed(codec: str | None) -> MediaProbed:
     streams = (StreamInfo(index=0, kind="video", codec=codec),) if codec else ()
-    return MediaProbed(path="/m/a.mkv", identity=ID, probe=MediaProbe(container="matroska", duration=1.0,
-                                                                       video_codec=codec, streams=streams))
+    return MediaProbed(
+        path="/m/a.mkv",
+        identity=ID,
+        probe=MediaProbe(container="matroska", duration=1.0, video_codec=codec, streams=streams),
+    )
 
 
 def test_codecs_decide_transcode_or_skip() -> None:

@@ -32,8 +32,12 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-PROBE = MediaProbe(container="mov,mp4", duration=5.3, video_codec="h264",
-                   streams=(StreamInfo(index=0, kind="video", codec="h264"),))
+PROBE = MediaProbe(
+    container="mov,mp4",
+    duration=5.3,
+    video_codec="h264",
+    streams=(StreamInfo(index=0, kind="video", codec="h264"),),
+)
 
 
 def probed(path: str, codec: str = "h264", size: int = 1000, mtime_ns: int = 1) -> MediaProbed:
@@ -42,7 +46,9 @@ def probed(path: str, codec: str = "h264", size: int = 1000, mtime_ns: int = 1) 
 
 
 @pytest.fixture
-async def scheduler(bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str) -> AsyncIterator[None]:
+async def scheduler(
+    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str
+) -> AsyncIterator[None]:
     settings = Settings(nats_url=nats_url, database_url=database_url, max_attempts=2, retry_delay_seconds=0)
     stopping = asyncio.Event()
     task = asyncio.create_task(service.run(settings, stopping))
@@ -63,11 +69,16 @@ async def _responds(nc: Client) -> bool:
 
 async def jobs(nc: Client) -> dict[str, dict[str, object]]:
     page = await ask(nc, topology.SCHEDULER_JOBS_QUERY, JobsQuery(limit=100), JobsPage)
-    return {j.path: {"id": j.id, "status": j.status, "reason": j.reason, "attempts": j.attempts} for j in page.items}
+    return {
+        j.path: {"id": j.id, "status": j.status, "reason": j.reason, "attempts": j.attempts}
+        for j in page.items
+    }
 
 
 async def pull_work(js: JetStreamContext, count: int) -> list[TranscodeRequested]:
-    sub = await js.pull_subscribe_bind(durable=topology.encoder_durable(HwClass.CPU), stream=topology.WORK.name)
+    sub = await js.pull_subscribe_bind(
+        durable=topology.encoder_durable(HwClass.CPU), stream=topology.WORK.name
+    )
     got: list[TranscodeRequested] = []
     try:
         while len(got) < count:
@@ -79,12 +90,20 @@ async def pull_work(js: JetStreamContext, count: int) -> list[TranscodeRequested
     return got
 
 
-async def test_files_become_jobs_and_work_messages(bus: tuple[Client, JetStreamContext], scheduler: None) -> None:
+async def test_files_become_jobs_and_work_messages(
+    bus: tuple[Client, JetStreamContext], scheduler: None
+) -> None:
     nc, js = bus
     await publish(js, probed("/m/a.mp4"))
     await publish(js, probed("/m/b.mkv", codec="hevc"))
-    await publish(js, MediaProbeFailed(path="/m/c.mp4", identity=FileIdentity(size=4096, mtime_ns=1, inode=8),
-                                       error="not a readable video: moov atom not found"))
+    await publish(
+        js,
+        MediaProbeFailed(
+            path="/m/c.mp4",
+            identity=FileIdentity(size=4096, mtime_ns=1, inode=8),
+            error="not a readable video: moov atom not found",
+        ),
+    )
     work = await pull_work(js, 1)
     assert work[0].path == "/m/a.mp4" and work[0].attempt == 1 and work[0].probe == PROBE
     state = await eventually(lambda: _when(jobs(nc), 3))
@@ -126,11 +145,22 @@ async def test_a_failed_attempt_is_retried_then_failed_with_its_detail(
     await publish(js, probed("/m/a.mp4"))
     (first,) = await pull_work(js, 1)
     await publish(js, JobStarted(job_id=first.job_id, attempt=1, delivery=1, node="n1", path=first.path))
-    await publish(js, JobFailed(job_id=first.job_id, attempt=1, node="n1", path=first.path, reason="ffmpeg exited 1"))
+    await publish(
+        js, JobFailed(job_id=first.job_id, attempt=1, node="n1", path=first.path, reason="ffmpeg exited 1")
+    )
     (second,) = await pull_work(js, 1)
     assert (second.job_id, second.attempt) == (first.job_id, 2)
-    await publish(js, JobFailed(job_id=first.job_id, attempt=2, node="n1", path=first.path,
-                                reason="ffmpeg exited 1", detail="Conversion failed!"))
+    await publish(
+        js,
+        JobFailed(
+            job_id=first.job_id,
+            attempt=2,
+            node="n1",
+            path=first.path,
+            reason="ffmpeg exited 1",
+            detail="Conversion failed!",
+        ),
+    )
 
     async def failed() -> bool:
         return (await jobs(nc))["/m/a.mp4"]["status"] == "failed"
@@ -139,9 +169,23 @@ async def test_a_failed_attempt_is_retried_then_failed_with_its_detail(
     page = await ask(nc, topology.SCHEDULER_JOBS_QUERY, JobsQuery(statuses=("failed",)), JobsPage)
     assert page.items[0].error_log == "Conversion failed!" and page.items[0].attempts == 2
     # A late event from the stale first attempt changes nothing.
-    await publish(js, JobCompleted(job_id=first.job_id, attempt=1, node="n1", path=first.path, output_path=first.path,
-                                   encoder="libx265", codec_before="h264", codec_after="hevc", size_before=10,
-                                   size_after=5, duration=1.0, elapsed_seconds=1.0))
+    await publish(
+        js,
+        JobCompleted(
+            job_id=first.job_id,
+            attempt=1,
+            node="n1",
+            path=first.path,
+            output_path=first.path,
+            encoder="libx265",
+            codec_before="h264",
+            codec_after="hevc",
+            size_before=10,
+            size_after=5,
+            duration=1.0,
+            elapsed_seconds=1.0,
+        ),
+    )
     await eventually(lambda: _status_is(nc, "/m/a.mp4", "done"))  # a completion is a fact: the file changed
 
 
@@ -149,7 +193,9 @@ async def _status_is(nc: Client, path: str, status: str) -> bool:
     return (await jobs(nc))[path]["status"] == status
 
 
-async def test_commit_fencing_grants_one_holder(bus: tuple[Client, JetStreamContext], scheduler: None) -> None:
+async def test_commit_fencing_grants_one_holder(
+    bus: tuple[Client, JetStreamContext], scheduler: None
+) -> None:
     nc, js = bus
     await publish(js, probed("/m/a.mp4"))
     (work,) = await pull_work(js, 1)
@@ -185,8 +231,14 @@ async def test_a_relay_that_dies_before_marking_sent_publishes_once(
 
         async with pool.acquire() as conn, conn.transaction():
             event = probed("/m/a.mp4")
-            job_id = await store.insert_job(conn, path=event.path, status="pending", identity=event.identity,
-                                            probe=event.probe, hw_class="cpu")
+            job_id = await store.insert_job(
+                conn,
+                path=event.path,
+                status="pending",
+                identity=event.identity,
+                probe=event.probe,
+                hw_class="cpu",
+            )
             await store.enqueue_transcode(conn, job_id)
         relay = Relay(pool, js, database_url)
         row = await pool.fetchrow("SELECT subject, msg_id, payload FROM outbox")
@@ -203,9 +255,12 @@ async def test_a_relay_that_dies_before_marking_sent_publishes_once(
 
 
 async def test_migrations_run_twice_and_concurrently(database_url: str) -> None:
-    pools = await asyncio.gather(*(
-        connect_and_migrate(database_url, "scheduler", "librarrarian_scheduler.migrations") for _ in range(3)
-    ))
+    pools = await asyncio.gather(
+        *(
+            connect_and_migrate(database_url, "scheduler", "librarrarian_scheduler.migrations")
+            for _ in range(3)
+        )
+    )
     again = await connect_and_migrate(database_url, "scheduler", "librarrarian_scheduler.migrations")
     try:
         versions = await again.fetch("SELECT version FROM scheduler.schema_migrations")
@@ -226,8 +281,10 @@ async def test_max_deliveries_advisory_fails_the_job(
         seq = await conn.fetchval("SELECT stream_seq FROM scheduler.outbox WHERE job_id = $1", work.job_id)
     finally:
         await conn.close()
-    advisory = (b'{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"WORK","consumer":"encoder-cpu",'
-                b'"stream_seq":%d,"deliveries":5}' % seq)
+    advisory = (
+        b'{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"WORK","consumer":"encoder-cpu",'
+        b'"stream_seq":%d,"deliveries":5}' % seq
+    )
     await nc.publish(topology.max_deliveries_advisory("encoder-cpu"), advisory)
 
     async def failed() -> str | None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import asyncpg
 from librarrarian_contracts import MediaProbed, MediaProbeFailed, ScanCompleted, publish
+from librarrarian_media import ProbeError, probe
 from nats.js import JetStreamContext
 
 from . import catalogue
-from .probe import ProbeError, probe
 from .walk import Found, walk
 
 log = logging.getLogger(__name__)

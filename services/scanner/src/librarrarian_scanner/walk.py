@@ -11,7 +11,34 @@ from librarrarian_contracts import FileIdentity
 from librarrarian_runtime.media_paths import is_contained
 
 VIDEO_EXTENSIONS = frozenset(
-    [".mkv", ".mp4", ".m4v", ".mov", ".avi", ".wmv", ".asf", ".flv", ".webm", ".mpg", ".mpeg", ".m2v", ".ts", ".m2ts", ".mts", ".vob", ".ogv", ".ogm", ".3gp", ".3g2", ".divx", ".xvid", ".rm", ".rmvb", ".f4v", ".mxf"]
+    [
+        ".mkv",
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".wmv",
+        ".asf",
+        ".flv",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+        ".m2v",
+        ".ts",
+        ".m2ts",
+        ".mts",
+        ".vob",
+        ".ogv",
+        ".ogm",
+        ".3gp",
+        ".3g2",
+        ".divx",
+        ".xvid",
+        ".rm",
+        ".rmvb",
+        ".f4v",
+        ".mxf",
+    ]
 )
 # Partial downloads and other programs' temporary files: never touch them.
 TEMPORARY_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".!qb", ".!ut", "~")

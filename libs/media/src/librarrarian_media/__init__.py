@@ -1,0 +1,5 @@
+"""Reading media files in-process with PyAV: what streams a file has, and whether it decodes."""
+
+from .probe import ProbeError, probe
+
+__all__ = ["ProbeError", "probe"]

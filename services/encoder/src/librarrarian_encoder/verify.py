@@ -1,0 +1,84 @@
+"""Is the output safe to replace the original with? (architecture §3.4)"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from librarrarian_contracts import MediaProbe
+
+KINDS = ("video", "audio", "subtitle", "attachment")
+SAMPLE_POINTS = (0.05, 0.5, 0.9)
+FRAMES_PER_SAMPLE = 3
+
+
+class VerifyError(Exception):
+    """The output is not a faithful copy; the message says how."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    size: int
+    duration: float | None
+    video_codec: str
+
+
+def planned_counts(probe: MediaProbe, output_suffix: str) -> Counter[str]:
+    counts = Counter(s.kind for s in probe.streams if s.kind in KINDS)
+    if output_suffix.lower() != ".mkv":
+        counts["attachment"] = 0  # only Matroska carries attachments; the argv maps none elsewhere
+    return counts
+
+
+def verify(output: Path, source: MediaProbe, *, full: bool = False) -> Verified:
+    try:
+        container = av.open(str(output))
+    except av.FFmpegError as error:
+        raise VerifyError(f"the output cannot be opened: {error}") from None
+    with container:
+        got = Counter(s.type for s in container.streams if s.type in KINDS)
+        want = planned_counts(source, output.suffix)
+        for kind in KINDS:
+            if got[kind] != want[kind]:
+                raise VerifyError(f"the output has {got[kind]} {kind} stream(s), the original {want[kind]}")
+        videos = [
+            s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+        ]
+        if not videos:
+            raise VerifyError("the output has no video stream")
+        codec = videos[0].codec_context.name
+        if codec != "hevc":
+            raise VerifyError(f"the output's video is {codec}, not hevc")
+        duration = container.duration / 1_000_000 if container.duration else None
+        if source.duration and duration is not None:
+            tolerance = max(0.5, 0.001 * source.duration)
+            if abs(duration - source.duration) > tolerance:
+                raise VerifyError(f"the output lasts {duration:.2f} s, the original {source.duration:.2f} s")
+        elif source.duration:
+            raise VerifyError("the output has no duration")
+        _decode(container, videos[0], duration, full)
+    return Verified(size=output.stat().st_size, duration=duration, video_codec=codec)
+
+
+def _decode(
+    container: av.container.InputContainer, stream: av.VideoStream, duration: float | None, full: bool
+) -> None:
+    try:
+        if full or not duration:
+            frames = sum(1 for _ in container.decode(stream))
+            if frames == 0:
+                raise VerifyError("the output's video has no decodable frame")
+            return
+        for point in SAMPLE_POINTS:
+            container.seek(int(point * duration * 1_000_000), backward=True, any_frame=False)
+            decoded = 0
+            for _ in container.decode(stream):
+                decoded += 1
+                if decoded >= FRAMES_PER_SAMPLE:
+                    break
+            if decoded == 0:
+                raise VerifyError(f"nothing decodes at {point:.0%} of the output")
+    except av.FFmpegError as error:
+        raise VerifyError(f"the output does not decode: {error}") from None

@@ -1,0 +1,251 @@
+"""One work message, start to end: check → encode → verify → commit → replace → report → ack.
+
+Every outcome is published before the message is acked, so a crash in between means a redelivery, never
+a lost outcome. The heartbeat (``in_progress``) runs for the whole handling: a node that dies stops it and
+JetStream hands the job to another node after AckWait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from librarrarian_contracts import (
+    JobCompleted,
+    JobFailed,
+    JobSkipped,
+    JobStarted,
+    Message,
+    TranscodeRequested,
+    encode,
+    publish,
+    topology,
+)
+from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress
+from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_runtime.queries import QueryFailed, ask
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.kv import KeyValue
+
+from . import ffmpeg, replace
+from .settings import Settings
+from .verify import VerifyError, verify
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = topology.WORK_ACK_WAIT_SECONDS / 3
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Job:
+    request: TranscodeRequested
+    delivery: int
+    node: str
+
+    def failed(self, reason: str, detail: str = "", retryable: bool = True) -> JobFailed:
+        r = self.request
+        return JobFailed(
+            job_id=r.job_id,
+            attempt=r.attempt,
+            node=self.node,
+            path=r.path,
+            reason=reason,
+            detail=detail,
+            retryable=retryable,
+        )
+
+
+class Worker:
+    def __init__(self, nc: Client, settings: Settings, ffmpeg_path: str, progress: KeyValue) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.settings = settings
+        self.ffmpeg_path = ffmpeg_path
+        self.progress = progress
+        self.running: set[int] = set()
+        self.quality = ffmpeg.Quality(preset=settings.x265_preset, crf=settings.x265_crf)
+
+    async def handle(self, msg: Msg, request: TranscodeRequested) -> None:
+        job = Job(request, msg.metadata.num_delivered, self.settings.node)
+        self.running.add(request.job_id)
+        heartbeat = asyncio.create_task(self._heartbeat(msg))
+        try:
+            outcome = await self._transcode(job)
+        except asyncio.CancelledError:
+            # The node is stopping and the grace period is over: hand the job to another node now.
+            log.warning("job %d: stopped before the end; handing it back", request.job_id)
+            with contextlib.suppress(Exception):
+                await msg.nak()
+            raise
+        except Exception as error:
+            log.exception("job %d: unexpected error", request.job_id)
+            outcome = job.failed(f"internal error: {type(error).__name__}: {error}")
+        finally:
+            heartbeat.cancel()
+            self.running.discard(request.job_id)
+            with contextlib.suppress(Exception):
+                await self.progress.delete(str(request.job_id))
+        if outcome is not None:
+            await publish(self.js, outcome)
+        await msg.ack()
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            with contextlib.suppress(Exception):  # a missed beat is retried at the next one
+                await msg.in_progress()
+
+    async def _transcode(self, job: Job) -> Message | None:
+        request = job.request
+        try:
+            source = contain(request.path, self.settings.media_paths)
+        except OutsideMediaPaths:
+            return job.failed("the file is outside this node's media paths", retryable=False)
+        current = replace.identity_of(source)
+        if current is None:
+            return job.failed("the file is gone", retryable=False)
+        if current != request.identity:
+            return job.failed(
+                "the file changed since it was scanned; the next scan queues it again", retryable=False
+            )
+        suffix = ffmpeg.output_suffix(source)
+        final = replace.final_path(source, suffix)
+        try:
+            replace.check_target(source, final)
+        except replace.WouldOverwrite as error:
+            return job.failed(str(error), retryable=False)
+
+        await publish(
+            self.js,
+            JobStarted(
+                job_id=request.job_id,
+                attempt=request.attempt,
+                delivery=job.delivery,
+                node=job.node,
+                path=request.path,
+            ),
+        )
+        log.info(
+            "job %d attempt %d delivery %d started: %s", request.job_id, request.attempt, job.delivery, source
+        )
+        temp = replace.temp_path(source, request.job_id, request.attempt, job.delivery, suffix)
+        started = time.monotonic()
+        try:
+            return await self._encode_and_replace(job, source, temp, final, started)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+
+    async def _encode_and_replace(
+        self, job: Job, source: Path, temp: Path, final: Path, started: float
+    ) -> Message | None:
+        request = job.request
+        argv = ffmpeg.build_argv(self.ffmpeg_path, source, temp, request.probe, self.quality)
+        result = await ffmpeg.run(argv, self._progress_reporter(job))
+        if result.returncode != 0:
+            return job.failed(
+                f"ffmpeg exited with {result.returncode}: {result.last_error}", result.stderr_tail
+            )
+        try:
+            await asyncio.to_thread(replace.fsync_file, temp)
+            verified = await asyncio.to_thread(
+                verify, temp, request.probe, full=self.settings.verify == "full"
+            )
+        except VerifyError as error:
+            return job.failed(f"verification failed: {error}", result.stderr_tail, retryable=False)
+        except OSError as error:
+            return job.failed(f"could not read the output: {error.strerror or error}")
+        size_before = request.identity.size
+        if verified.size > self.settings.max_output_ratio * size_before:
+            reason = (
+                f"the output ({verified.size:,} bytes) is larger than {self.settings.max_output_ratio:.0%} "
+                f"of the original ({size_before:,} bytes); original kept"
+            )
+            log.info("job %d skipped: %s", request.job_id, reason)
+            return JobSkipped(
+                job_id=request.job_id,
+                attempt=request.attempt,
+                node=job.node,
+                path=request.path,
+                reason=reason,
+                size_before=size_before,
+                size_after=verified.size,
+            )
+        try:
+            decision = await ask(
+                self.nc,
+                topology.SCHEDULER_COMMIT,
+                CommitRequest(
+                    job_id=request.job_id, attempt=request.attempt, delivery=job.delivery, node=job.node
+                ),
+                CommitDecision,
+            )
+        except QueryFailed as error:
+            return job.failed(f"could not ask the scheduler to commit: {error}")
+        if not decision.granted:
+            log.warning("job %d: commit denied (%s); discarding this output", request.job_id, decision.reason)
+            return None
+        try:
+            await asyncio.to_thread(replace.replace, source, temp, final, request.identity)
+        except replace.SourceChanged as error:
+            log.warning(
+                "job %d: %s; another attempt replaced it, discarding this output", request.job_id, error
+            )
+            return None
+        except replace.WouldOverwrite as error:
+            return job.failed(str(error), retryable=False)
+        except OSError as error:
+            return job.failed(f"could not replace the original: {error.strerror or error}")
+        elapsed = time.monotonic() - started
+        log.info(
+            "job %d done in %.1f s: %s (%d → %d bytes)",
+            request.job_id,
+            elapsed,
+            final,
+            size_before,
+            verified.size,
+        )
+        return JobCompleted(
+            job_id=request.job_id,
+            attempt=request.attempt,
+            node=job.node,
+            path=request.path,
+            output_path=str(final),
+            encoder="libx265",
+            codec_before=request.probe.video_codec,
+            codec_after=verified.video_codec,
+            size_before=size_before,
+            size_after=verified.size,
+            duration=verified.duration,
+            elapsed_seconds=round(elapsed, 3),
+        )
+
+    def _progress_reporter(self, job: Job):  # type: ignore[no-untyped-def]
+        last = 0.0
+        duration = job.request.probe.duration
+
+        async def report(progress: ffmpeg.Progress) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < PROGRESS_EVERY_SECONDS and not progress.done:
+                return
+            last = now
+            value = JobProgress(
+                job_id=job.request.job_id,
+                node=job.node,
+                path=job.request.path,
+                percent=round(progress.percent(duration), 1),
+                fps=progress.fps,
+                speed=progress.speed,
+                eta_seconds=progress.eta_seconds(duration),
+            )
+            with contextlib.suppress(Exception):  # progress is best effort; the encode goes on
+                await self.progress.put(str(job.request.job_id), encode(value))
+
+        return report

@@ -1,0 +1,259 @@
+"""The encoder against a real NATS server, with real ffmpeg on real clips.
+
+The scheduler's commit endpoint is played by a small responder here, so each test decides what it grants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import msgspec
+import pytest
+from librarrarian_contracts import (
+    FileIdentity,
+    JobCompleted,
+    JobEvent,
+    JobFailed,
+    JobStarted,
+    TranscodeRequested,
+    publish,
+    topology,
+)
+from librarrarian_contracts.codec import job_decoder
+from librarrarian_contracts.topology import HwClass
+from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress, NodeStatus
+from librarrarian_encoder import replace, service
+from librarrarian_encoder.settings import Settings
+from librarrarian_media import probe
+from librarrarian_testing import eventually, library
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+
+@dataclass
+class Scheduler:
+    """Grants or denies commits, and records every job event and progress value seen."""
+
+    grant: bool = True
+    requests: list[CommitRequest] = field(default_factory=list)
+    events: list[JobEvent] = field(default_factory=list)
+    progress: list[JobProgress] = field(default_factory=list)
+
+    def of(self, kind: type) -> list[JobEvent]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture
+async def scheduler(bus: tuple[Client, JetStreamContext]) -> AsyncIterator[Scheduler]:
+    nc, js = bus
+    fake = Scheduler()
+
+    async def on_commit(msg: Msg) -> None:
+        fake.requests.append(msgspec.json.decode(msg.data, type=CommitRequest))
+        await msg.respond(
+            msgspec.json.encode(CommitDecision(granted=fake.grant, reason="" if fake.grant else "no"))
+        )
+
+    async def on_event(msg: Msg) -> None:
+        fake.events.append(job_decoder.decode(msg.data))
+
+    async def on_progress(msg: Msg) -> None:
+        if msg.data:
+            fake.progress.append(msgspec.json.decode(msg.data, type=JobProgress))
+
+    subs = [
+        await nc.subscribe(topology.SCHEDULER_COMMIT, cb=on_commit),
+        await js.subscribe("job.>", ordered_consumer=True, cb=on_event),
+        await nc.subscribe(f"$KV.{topology.PROGRESS.name}.>", cb=on_progress),
+    ]
+    yield fake
+    for sub in subs:
+        await sub.unsubscribe()
+
+
+@pytest.fixture
+async def media(tmp_path: Path, shared_media: Path) -> library.Library:
+    return library.build(tmp_path / "media", shared_media)
+
+
+@pytest.fixture
+async def encoder(nats_url: str, media: library.Library, tmp_path: Path) -> AsyncIterator[Settings]:
+    settings = Settings(
+        nats_url=nats_url,
+        media_paths=(media.root.resolve(),),
+        node="node-a",
+        x265_preset="ultrafast",
+        scratch_dir=tmp_path / "scratch",
+        grace_seconds=5,
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(settings, stopping))
+    yield settings
+    stopping.set()
+    await asyncio.wait_for(task, 30)
+
+
+def work(path: Path, job_id: int = 1, attempt: int = 1) -> TranscodeRequested:
+    identity = replace.identity_of(path)
+    assert identity is not None
+    return TranscodeRequested(
+        job_id=job_id, attempt=attempt, path=str(path.resolve()), identity=identity, probe=probe(path)
+    )
+
+
+async def outcome(fake: Scheduler, job_id: int) -> JobEvent:
+    def final() -> JobEvent | None:
+        ended = [e for e in fake.events if e.job_id == job_id and not isinstance(e, JobStarted)]
+        return ended[0] if ended else None
+
+    return await eventually(final, timeout=120, message=f"job {job_id} outcome")
+
+
+def streams(path: Path) -> dict[str, object]:
+    with av.open(str(path)) as c:
+        kinds = [s.type for s in c.streams]
+        return {
+            "codec": c.streams.video[0].codec_context.name,
+            "audio": kinds.count("audio"),
+            "subtitle": kinds.count("subtitle"),
+            "attachment": kinds.count("attachment"),
+            "chapters": len(c.chapters()),
+            "languages": [s.metadata.get("language") for s in c.streams.audio],
+        }
+
+
+async def test_an_mkv_is_transcoded_with_every_stream_kept(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, encoder: Settings, media: library.Library
+) -> None:
+    nc, js = bus
+    source = media.transcode["mkv"]
+    before = source.stat().st_size
+    await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
+    done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), done
+    assert (done.codec_before, done.codec_after, done.encoder) == ("h264", "hevc", "libx265")
+    assert done.output_path == str(source.resolve()) and done.size_before == before
+    assert done.size_after == source.stat().st_size
+    assert streams(source) == {
+        "codec": "hevc",
+        "audio": 2,
+        "subtitle": 1,
+        "attachment": 1,
+        "chapters": 2,
+        "languages": ["eng", "fra"],
+    }
+    started = scheduler.of(JobStarted)
+    assert len(started) == 1 and started[0].delivery == 1 and started[0].node == "node-a"
+    assert scheduler.requests == [CommitRequest(job_id=1, attempt=1, delivery=1, node="node-a")]
+    assert scheduler.progress and scheduler.progress[-1].percent > 0
+    assert not list(source.parent.glob(".tmp_*"))
+    kv = await js.key_value(topology.NODES.name)
+    node = msgspec.json.decode((await kv.get("node-a")).value, type=NodeStatus)
+    assert node.classes == ("cpu",) and node.state == "running"
+
+
+async def test_an_avi_becomes_an_mkv_and_the_original_goes_only_after(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, encoder: Settings, media: library.Library
+) -> None:
+    _, js = bus
+    source = media.transcode["avi"]
+    await publish(js, work(source, job_id=2), topology.transcode_subject(HwClass.CPU))
+    done = await outcome(scheduler, 2)
+    assert isinstance(done, JobCompleted), done
+    assert not source.exists() and Path(done.output_path) == source.resolve().with_suffix(".mkv")
+    assert streams(Path(done.output_path))["audio"] == 1
+
+
+async def test_a_denied_commit_leaves_the_original_byte_identical(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, encoder: Settings, media: library.Library
+) -> None:
+    _, js = bus
+    scheduler.grant = False
+    source = media.transcode["mp4"]
+    digest = library.sha256(source)
+    await publish(js, work(source, job_id=3), topology.transcode_subject(HwClass.CPU))
+    await eventually(lambda: scheduler.requests, timeout=120)
+    info = await eventually(lambda: _drained(js), timeout=30)
+    assert info
+    assert library.sha256(source) == digest
+    assert not [e for e in scheduler.events if not isinstance(e, JobStarted)]  # the holder reports, not us
+    assert not list(source.parent.glob(".tmp_*"))
+
+
+async def _drained(js: JetStreamContext) -> bool:
+    info = await js.consumer_info(topology.WORK.name, topology.encoder_durable(HwClass.CPU))
+    return info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_file_changed_since_the_scan_is_not_touched(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, encoder: Settings, media: library.Library
+) -> None:
+    _, js = bus
+    source = media.transcode["mp4"]
+    request = work(source, job_id=4)
+    with source.open("ab") as handle:
+        handle.write(b"\0")  # the user (or another tool) changed it after the scan
+    digest = library.sha256(source)
+    await publish(js, request, topology.transcode_subject(HwClass.CPU))
+    failed = await outcome(scheduler, 4)
+    assert isinstance(failed, JobFailed) and not failed.retryable and "changed" in failed.reason
+    assert library.sha256(source) == digest
+
+
+async def test_a_path_outside_the_media_paths_is_refused(
+    bus: tuple[Client, JetStreamContext],
+    scheduler: Scheduler,
+    encoder: Settings,
+    shared_media: Path,
+    tmp_path: Path,
+) -> None:
+    _, js = bus
+    outside = tmp_path / "outside.mp4"
+    outside.write_bytes((shared_media / "bikes.mp4").read_bytes())
+    digest = library.sha256(outside)
+    request = TranscodeRequested(
+        job_id=5,
+        attempt=1,
+        path=str(outside),
+        identity=FileIdentity(size=1, mtime_ns=1, inode=1),
+        probe=probe(outside),
+    )
+    await publish(js, request, topology.transcode_subject(HwClass.CPU))
+    failed = await outcome(scheduler, 5)
+    assert isinstance(failed, JobFailed) and "outside" in failed.reason and not failed.retryable
+    assert library.sha256(outside) == digest
+
+
+async def test_an_output_larger_than_allowed_keeps_the_original(
+    bus: tuple[Client, JetStreamContext],
+    scheduler: Scheduler,
+    nats_url: str,
+    media: library.Library,
+    tmp_path: Path,
+) -> None:
+    _, js = bus
+    settings = Settings(
+        nats_url=nats_url,
+        media_paths=(media.root.resolve(),),
+        node="node-b",
+        x265_preset="ultrafast",
+        scratch_dir=tmp_path / "s2",
+        max_output_ratio=0.01,
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(settings, stopping))
+    try:
+        source = media.transcode["mp4"]
+        digest = library.sha256(source)
+        await publish(js, work(source, job_id=6), topology.transcode_subject(HwClass.CPU))
+        skipped = await outcome(scheduler, 6)
+        assert type(skipped).__name__ == "JobSkipped" and "original kept" in skipped.reason  # type: ignore[attr-defined]
+        assert library.sha256(source) == digest
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)

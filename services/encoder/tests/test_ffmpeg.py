@@ -1,0 +1,104 @@
+"""The argv builder and the progress parser, without a cluster (the parser on real ffmpeg output)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from librarrarian_contracts import MediaProbe, StreamInfo
+from librarrarian_encoder import ffmpeg
+from librarrarian_runtime.ffmpeg_binary import locate
+
+Q = ffmpeg.Quality(preset="slow", crf=20)
+
+
+def probe(*kinds: tuple[str, bool]) -> MediaProbe:
+    streams = tuple(
+        StreamInfo(index=i, kind=k, codec="x", attached_pic=pic) for i, (k, pic) in enumerate(kinds)
+    )
+    return MediaProbe(container="x", duration=10.0, video_codec="h264", streams=streams)
+
+
+def pairs(argv: list[str]) -> list[tuple[str, str]]:
+    return list(zip(argv, argv[1:], strict=False))
+
+
+def test_every_stream_is_mapped_and_copied_and_only_real_video_is_encoded() -> None:
+    p = probe(
+        ("video", False), ("audio", False), ("audio", False), ("subtitle", False), ("attachment", False)
+    )
+    argv = ffmpeg.build_argv("ffmpeg", Path("/m/a.mkv"), Path("/m/.tmp_a.mkv"), p, Q)
+    maps = [b for a, b in pairs(argv) if a == "-map"]
+    assert maps == ["0:v?", "0:a?", "0:s?", "0:t?"]
+    assert ("-c", "copy") in pairs(argv) and ("-map_chapters", "0") in pairs(argv)
+    assert ("-c:v:0", "libx265") in pairs(argv)
+    assert ("-preset:v:0", "slow") in pairs(argv) and ("-crf:v:0", "20") in pairs(argv)
+    assert "-tag:v:0" not in argv  # only MP4-family outputs need the hvc1 tag
+    assert argv[-1] == "/m/.tmp_a.mkv" and ("-progress", "pipe:1") in pairs(argv)
+
+
+def test_cover_art_is_copied_and_mp4_gets_the_apple_tag_without_attachments() -> None:
+    p = probe(("video", False), ("audio", False), ("video", True))
+    argv = ffmpeg.build_argv("ffmpeg", Path("/m/a.mp4"), Path("/m/.tmp_a.mp4"), p, Q)
+    assert ("-c:v:0", "libx265") in pairs(argv) and "-c:v:1" not in argv
+    assert ("-tag:v:0", "hvc1") in pairs(argv)
+    assert "0:t?" not in argv
+
+
+def test_containers_that_cannot_hold_hevc_become_matroska() -> None:
+    assert ffmpeg.output_suffix(Path("a.avi")) == ".mkv"
+    assert ffmpeg.output_suffix(Path("a.wmv")) == ".mkv"
+    assert ffmpeg.output_suffix(Path("a.ts")) == ".mkv"
+    assert ffmpeg.output_suffix(Path("a.MP4")) == ".MP4"
+    assert ffmpeg.output_suffix(Path("a.mov")) == ".mov"
+
+
+def test_the_parser_reads_real_progress_output(tmp_path: Path) -> None:
+    binary, _ = locate()
+    result = subprocess.run(
+        [
+            binary,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=3",
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error",
+            "-progress",
+            "pipe:1",
+            "-nostats",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    parser = ffmpeg.ProgressParser()
+    blocks = [p for line in result.stdout.splitlines() if (p := parser.feed(line)) is not None]
+    assert blocks, result.stdout
+    assert blocks[-1].done and abs(blocks[-1].out_seconds - 3.0) < 0.1
+    assert blocks[-1].percent(3.0) == 100.0
+    assert all(b.out_seconds >= a.out_seconds for a, b in zip(blocks, blocks[1:], strict=False))
+
+
+def test_the_parser_handles_missing_values_early_in_an_encode() -> None:
+    parser = ffmpeg.ProgressParser()
+    for line in ["frame=0", "fps=0.00", "out_time_us=N/A", "speed=N/A"]:
+        assert parser.feed(line) is None
+    first = parser.feed("progress=continue")
+    assert first == ffmpeg.Progress(out_seconds=0.0, fps=0.0, speed=None, done=False)
+    assert first.eta_seconds(10.0) is None
+    for line in ["fps=50.0", "out_time_us=4000000", "speed=2.0x"]:
+        parser.feed(line)
+    later = parser.feed("progress=continue")
+    assert later is not None
+    assert later.percent(10.0) == 40.0 and later.eta_seconds(10.0) == 3.0
