@@ -130,7 +130,7 @@ def streams(path: Path) -> dict[str, object]:
 async def test_an_mkv_is_transcoded_with_every_stream_kept(
     bus: tuple[Client, JetStreamContext], scheduler: Scheduler, encoder: Settings, media: library.Library
 ) -> None:
-    nc, js = bus
+    _nc, js = bus
     source = media.transcode["mkv"]
     before = source.stat().st_size
     await publish(js, work(source), topology.transcode_subject(HwClass.CPU))

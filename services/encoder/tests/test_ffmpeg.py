@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def probe(*kinds: tuple[str, bool]) -> MediaProbe:
 
 
 def pairs(argv: list[str]) -> list[tuple[str, str]]:
-    return list(zip(argv, argv[1:], strict=False))
+    return list(itertools.pairwise(argv))
 
 
 def test_every_stream_is_mapped_and_copied_and_only_real_video_is_encoded() -> None:
@@ -87,7 +88,7 @@ def test_the_parser_reads_real_progress_output(tmp_path: Path) -> None:
     assert blocks, result.stdout
     assert blocks[-1].done and abs(blocks[-1].out_seconds - 3.0) < 0.1
     assert blocks[-1].percent(3.0) == 100.0
-    assert all(b.out_seconds >= a.out_seconds for a, b in zip(blocks, blocks[1:], strict=False))
+    assert all(b.out_seconds >= a.out_seconds for a, b in itertools.pairwise(blocks))
 
 
 def test_the_parser_handles_missing_values_early_in_an_encode() -> None:

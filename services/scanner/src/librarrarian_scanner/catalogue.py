@@ -7,10 +7,22 @@ from pathlib import Path
 import asyncpg
 from librarrarian_contracts import FileIdentity, MediaProbe, encode
 
+Identity = tuple[int, int, int]  # size, mtime_ns, inode
 
-async def known(pool: asyncpg.Pool, library: Path) -> dict[str, tuple[int, int, int]]:
-    """path → (size, mtime_ns, inode) of every catalogued file of a library."""
-    rows = await pool.fetch("SELECT path, size, mtime_ns, inode FROM files WHERE library = $1", str(library))
+
+def identity_key(identity: FileIdentity) -> Identity:
+    return (identity.size, identity.mtime_ns, identity.inode)
+
+
+async def known(pool: asyncpg.Pool, roots: tuple[Path, ...]) -> dict[str, Identity]:
+    """path → (size, mtime_ns, inode) of every catalogued file under ``roots``."""
+    # starts_with, not LIKE: paths may hold % and _.
+    rows = await pool.fetch(
+        "SELECT path, size, mtime_ns, inode FROM files"
+        " WHERE path = ANY($1) OR EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(path, p))",
+        [str(r) for r in roots],
+        [str(r).rstrip("/") + "/" for r in roots],
+    )
     return {r["path"]: (r["size"], r["mtime_ns"], r["inode"]) for r in rows}
 
 
@@ -32,10 +44,16 @@ async def record(
         identity.size,
         identity.mtime_ns,
         identity.inode,
-        "ok" if probe else "error",
-        encode(probe).decode() if probe else None,
+        "ok" if probe is not None else "error",
+        encode(probe).decode() if probe is not None else None,
         error,
     )
+
+
+async def seen(pool: asyncpg.Pool, paths: list[str]) -> None:
+    """Mark unchanged files as still there."""
+    if paths:
+        await pool.execute("UPDATE files SET seen_at = now() WHERE path = ANY($1)", paths)
 
 
 async def forget(pool: asyncpg.Pool, paths: list[str]) -> None:

@@ -1,0 +1,96 @@
+"""The REST API under ``/api/v1``: everything the dashboard shows and does."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from librarrarian_contracts.views import HistoryQuery, JobsQuery
+from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_runtime.queries import QueryFailed
+
+from .access import require_api
+from .backend import Backend
+from .schemas import HistoryPageOut, JobsPageOut, NodeOut, ScanAccepted, ScanIn, StatsOut
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
+STATUSES = ("pending", "running", "done", "failed", "skipped")
+
+
+def backend(request: Request) -> Backend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+Bus = Annotated[Backend, Depends(backend)]
+
+
+def unavailable(error: QueryFailed) -> HTTPException:
+    return HTTPException(503, f"a service behind the dashboard is not answering: {error}")
+
+
+@router.get("/nodes", response_model=list[NodeOut], summary="Encoder nodes and their running jobs")
+async def nodes(bus: Bus) -> list[dict[str, object]]:
+    views = await bus.nodes()
+    return [
+        {**msgspec.to_builtins(v.status), "progress": [msgspec.to_builtins(p) for p in v.progress]}
+        for v in views
+    ]
+
+
+@router.get("/jobs", response_model=JobsPageOut, summary="Jobs, newest first")
+async def jobs(
+    bus: Bus,
+    status: Annotated[list[str] | None, Query(description=f"any of: {', '.join(STATUSES)}")] = None,
+    kind: str | None = None,
+    before_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> object:
+    unknown = set(status or ()) - set(STATUSES)
+    if unknown:
+        raise HTTPException(400, f"unknown status {', '.join(sorted(unknown))}; use {', '.join(STATUSES)}")
+    try:
+        page = await bus.jobs(
+            JobsQuery(statuses=tuple(status or ()), kind=kind, before_id=before_id, limit=limit)
+        )
+    except QueryFailed as error:
+        raise unavailable(error) from None
+    return msgspec.to_builtins(page)
+
+
+@router.get("/history", response_model=HistoryPageOut, summary="Finished transcodes, newest first")
+async def history(
+    bus: Bus,
+    search: Annotated[str | None, Query(max_length=200, description="part of the path or name")] = None,
+    before_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> object:
+    try:
+        page = await bus.history(HistoryQuery(search=search or None, before_id=before_id, limit=limit))
+    except QueryFailed as error:
+        raise unavailable(error) from None
+    return msgspec.to_builtins(page)
+
+
+@router.get("/stats", response_model=StatsOut, summary="Totals: files encoded, space saved, jobs per status")
+async def stats(bus: Bus) -> object:
+    try:
+        totals, counts = await bus.stats()
+    except QueryFailed as error:
+        raise unavailable(error) from None
+    return {**msgspec.to_builtins(totals), "jobs": counts}
+
+
+@router.post(
+    "/scans", response_model=ScanAccepted, status_code=202, summary="Scan the library (or some folders)"
+)
+async def scan(body: ScanIn, request: Request, bus: Bus) -> object:
+    media_paths = request.app.state.settings.media_paths
+    roots = []
+    for root in body.roots:
+        try:
+            roots.append(str(contain(root, media_paths)))
+        except OutsideMediaPaths:
+            raise HTTPException(400, f"{root} is outside the media paths") from None
+    command = await bus.request_scan(tuple(roots), body.force)
+    return {"id": command.event_id, "roots": roots, "force": body.force}

@@ -1,0 +1,85 @@
+"""The gateway's FastAPI application: pages, REST API, health, static files, auth."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from librarrarian_contracts import provision
+from librarrarian_runtime import bus, migrations
+
+from . import api, credentials, pages
+from .access import LoginRequired
+from .backend import Backend
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def bootstrap(settings: Settings, pool: object) -> None:
+    """The user and API key given by the environment, created once; existing ones are never overwritten."""
+    if (
+        settings.local_user
+        and settings.local_password
+        and await credentials.create_user(pool, settings.local_user, settings.local_password)  # type: ignore[arg-type]
+    ):
+        log.info("created user %s", settings.local_user)
+    if settings.api_key:
+        await credentials.create_api_key(pool, "API_KEY", settings.api_key)  # type: ignore[arg-type]
+    if not settings.auth_enabled:
+        log.warning("AUTH_ENABLED is false: anyone who can reach this port controls Librarrarian")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nc = await bus.connect(settings.nats_url, "gateway")
+        await provision(nc.jetstream())
+        pool = await migrations.connect_and_migrate(
+            settings.database_url, "gateway", "librarrarian_gateway.migrations"
+        )
+        await bootstrap(settings, pool)
+        app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
+        app.state.backend = Backend(nc)
+        try:
+            yield
+        finally:
+            await nc.drain()
+            await pool.close()
+
+    app = FastAPI(
+        title="Librarrarian",
+        summary="Turn a media library into HEVC on a cluster of machines, safely.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, error: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={error.next_url}", status_code=303)
+
+    @app.get("/healthz", tags=["health"], summary="Is the gateway connected to NATS and PostgreSQL")
+    async def healthz(request: Request) -> JSONResponse:
+        nats_ok = bool(request.app.state.nc.is_connected)
+        try:
+            await request.app.state.pool.fetchval("SELECT 1")
+            db_ok = True
+        except Exception:  # noqa: BLE001 - any failure means "not healthy", which is the answer
+            db_ok = False
+        healthy = nats_ok and db_ok
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "nats": nats_ok, "database": db_ok},
+            status_code=200 if healthy else 503,
+        )
+
+    return app

@@ -1,0 +1,73 @@
+"""What the gateway shows, read from the bus: node and progress KV entries, and the services' queries.
+Both the REST API and the pages use these functions (and the live feed will too)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import msgspec
+from librarrarian_contracts import ScanRequested, publish, topology
+from librarrarian_contracts.views import (
+    HistoryPage,
+    HistoryQuery,
+    JobProgress,
+    JobsPage,
+    JobsQuery,
+    NodeStatus,
+    Stats,
+)
+from librarrarian_runtime.queries import ask
+from nats.aio.client import Client
+from nats.js.errors import KeyNotFoundError, NoKeysError
+
+
+@dataclass(frozen=True)
+class NodeView:
+    status: NodeStatus
+    progress: tuple[JobProgress, ...]
+
+
+class Backend:
+    def __init__(self, nc: Client) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+
+    async def nodes(self) -> list[NodeView]:
+        nodes_kv = await self.js.key_value(topology.NODES.name)
+        progress_kv = await self.js.key_value(topology.PROGRESS.name)
+        try:
+            keys = await nodes_kv.keys()
+        except NoKeysError:
+            return []
+        views = []
+        for key in sorted(keys):
+            with contextlib.suppress(KeyNotFoundError):  # expired between listing and reading
+                entry = await nodes_kv.get(key)
+                if not entry.value:
+                    continue
+                status = msgspec.json.decode(entry.value, type=NodeStatus)
+                progress = []
+                for job_id in status.jobs:
+                    with contextlib.suppress(KeyNotFoundError):
+                        value = (await progress_kv.get(str(job_id))).value
+                        if value:
+                            progress.append(msgspec.json.decode(value, type=JobProgress))
+                views.append(NodeView(status, tuple(progress)))
+        return views
+
+    async def jobs(self, query: JobsQuery) -> JobsPage:
+        return await ask(self.nc, topology.SCHEDULER_JOBS_QUERY, query, JobsPage)
+
+    async def history(self, query: HistoryQuery) -> HistoryPage:
+        return await ask(self.nc, topology.HISTORY_LIST, query, HistoryPage)
+
+    async def stats(self) -> tuple[Stats, dict[str, int]]:
+        stats = await ask(self.nc, topology.HISTORY_STATS, HistoryQuery(), Stats)
+        counts = (await self.jobs(JobsQuery(limit=1))).counts
+        return stats, counts
+
+    async def request_scan(self, roots: tuple[str, ...], force: bool) -> ScanRequested:
+        command = ScanRequested(roots=roots, force=force)
+        await publish(self.js, command)
+        return command

@@ -1,0 +1,364 @@
+"""The gateway on a real uvicorn, with the real scheduler and history services, NATS and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+from librarrarian_contracts import (
+    FileIdentity,
+    JobCompleted,
+    MediaProbe,
+    MediaProbed,
+    ScanRequested,
+    StreamInfo,
+    encode,
+    publish,
+    topology,
+)
+from librarrarian_contracts.codec import control_decoder
+from librarrarian_contracts.views import JobProgress, NodeStatus
+from librarrarian_embedded.nats_server import free_port
+from librarrarian_gateway import service as gateway
+from librarrarian_gateway.settings import Settings
+from librarrarian_history import service as history
+from librarrarian_history.settings import Settings as HistorySettings
+from librarrarian_scheduler import service as scheduler
+from librarrarian_scheduler.settings import Settings as SchedulerSettings
+from librarrarian_testing import eventually
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+API_KEY = "test-key-0123456789abcdef"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Site:
+    url: str
+    settings: Settings
+    media: Path
+
+    def client(self, key: str | None = API_KEY) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers={"X-Api-Key": key} if key else {}, timeout=10)
+
+
+async def start(settings: Settings) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(gateway.run(settings, stopping))
+
+    async def up() -> bool:
+        assert not task.done(), task
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"http://127.0.0.1:{settings.port}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(up, timeout=30, message="gateway up")
+    return stopping, task
+
+
+@pytest.fixture
+async def site(
+    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
+) -> AsyncIterator[Site]:
+    media = tmp_path / "media"
+    (media / "TV").mkdir(parents=True)
+    settings = Settings(
+        nats_url=nats_url,
+        database_url=database_url,
+        host="127.0.0.1",
+        port=free_port(),
+        local_user="admin",
+        local_password=PASSWORD,
+        api_key=API_KEY,
+        media_paths=(media,),
+    )
+    stops = []
+    services = [
+        scheduler.run(SchedulerSettings(nats_url=nats_url, database_url=database_url), s := asyncio.Event()),
+    ]
+    stops.append(s)
+    services.append(
+        history.run(HistorySettings(nats_url=nats_url, database_url=database_url), h := asyncio.Event())
+    )
+    stops.append(h)
+    tasks = [asyncio.create_task(coro) for coro in services]
+    stopping, task = await start(settings)
+    yield Site(f"http://127.0.0.1:{settings.port}", settings, media)
+    for event in (stopping, *stops):
+        event.set()
+    await asyncio.wait_for(asyncio.gather(task, *tasks), 30)
+
+
+async def seed(js: JetStreamContext) -> None:
+    """A node running a job, a queued file, a failed file and a finished transcode."""
+    probe = MediaProbe(
+        container="mov,mp4",
+        duration=60.0,
+        video_codec="h264",
+        streams=(StreamInfo(index=0, kind="video", codec="h264"),),
+    )
+    nodes = await js.key_value(topology.NODES.name)
+    await nodes.put(
+        "node-a",
+        encode(
+            NodeStatus(
+                node="node-a",
+                hostname="box",
+                version="0.1.0",
+                classes=("cpu",),
+                slots=1,
+                state="running",
+                jobs=(1,),
+            )
+        ),
+    )
+    progress = await js.key_value(topology.PROGRESS.name)
+    await progress.put(
+        "1",
+        encode(
+            JobProgress(
+                job_id=1,
+                node="node-a",
+                path="/m/Movies/Heat (1995).mp4",
+                percent=42.0,
+                fps=31.0,
+                speed=1.3,
+                eta_seconds=40.0,
+            )
+        ),
+    )
+    await publish(
+        js,
+        MediaProbed(
+            path="/m/Movies/Heat (1995).mp4",
+            identity=FileIdentity(size=100, mtime_ns=1, inode=1),
+            probe=probe,
+        ),
+    )
+    await publish(
+        js,
+        JobCompleted(
+            job_id=99,
+            attempt=1,
+            node="node-a",
+            path="/m/TV/Show S01E01.mkv",
+            output_path="/m/TV/Show S01E01.mkv",
+            encoder="libx265",
+            codec_before="h264",
+            codec_after="hevc",
+            size_before=2_000_000_000,
+            size_after=800_000_000,
+            duration=2700.0,
+            elapsed_seconds=900.0,
+        ),
+    )
+
+
+async def test_the_api_needs_a_key_or_a_session(site: Site) -> None:
+    async with site.client(key=None) as anonymous:
+        for path in ("/api/v1/nodes", "/api/v1/jobs", "/api/v1/history", "/api/v1/stats"):
+            response = await anonymous.get(path)
+            assert response.status_code == 401, path
+            assert "X-Api-Key" in response.json()["detail"]
+        page = await anonymous.get("/queue")
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=/queue"
+        assert (await anonymous.get("/healthz")).json() == {"status": "ok", "nats": True, "database": True}
+    async with site.client(key="wrong-key") as wrong:
+        assert (await wrong.get("/api/v1/nodes")).status_code == 401
+    async with site.client() as good:
+        assert (await good.get("/api/v1/nodes")).status_code == 200
+
+
+async def test_the_api_shows_nodes_jobs_history_and_stats(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    await seed(js)
+    async with site.client() as api:
+        nodes = (await api.get("/api/v1/nodes")).json()
+        assert nodes[0]["node"] == "node-a" and nodes[0]["progress"][0]["percent"] == 42.0
+
+        async def jobs() -> list[dict[str, object]]:
+            return (await api.get("/api/v1/jobs")).json()["items"]  # type: ignore[no-any-return]
+
+        items = await eventually(jobs)
+        assert items[0]["path"] == "/m/Movies/Heat (1995).mp4" and items[0]["status"] == "pending"
+        assert set(items[0]) >= {
+            "kind",
+            "attempts",
+            "node",
+            "reason",
+            "queued_at",
+            "started_at",
+            "finished_at",
+        }
+        assert (await api.get("/api/v1/jobs", params={"status": "bogus"})).status_code == 400
+
+        async def history() -> list[dict[str, object]]:
+            return (await api.get("/api/v1/history", params={"search": "show"})).json()["items"]  # type: ignore[no-any-return]
+
+        assert (await eventually(history))[0]["size_after"] == 800_000_000
+        stats = (await api.get("/api/v1/stats")).json()
+        assert (
+            stats["files_encoded"] == 1
+            and stats["bytes_saved"] == 1_200_000_000
+            and stats["jobs"]["pending"] == 1
+        )
+        assert (await api.get("/api/v1/history", params={"limit": 0})).status_code == 422
+
+
+async def test_login_pages_and_logout(site: Site, bus: tuple[Client, JetStreamContext]) -> None:
+    _, js = bus
+    await seed(js)
+    async with site.client(key=None) as browser:
+        wrong = await browser.post("/login", data={"username": "admin", "password": "nope"})
+        assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
+        login = await browser.post(
+            "/login", data={"username": "admin", "password": PASSWORD, "next": "/history"}
+        )
+        assert login.status_code == 303 and login.headers["location"] == "/history"
+        cookie = login.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        dashboard = await browser.get("/")
+        assert (
+            dashboard.status_code == 200
+            and "node-a" in dashboard.text
+            and "Heat (1995).mp4" in dashboard.text
+        )
+        assert "1.2 GB" in dashboard.text  # space saved
+
+        async def queued() -> bool:
+            return "Heat (1995).mp4" in (await browser.get("/queue")).text
+
+        await eventually(queued)
+        history = await browser.get("/history", params={"search": "Show"})
+        assert "Show S01E01.mkv" in history.text and "60 %" in history.text
+        assert (await browser.get("/api/v1/nodes")).status_code == 200  # the session works for the API too
+        await browser.post("/logout")
+        assert (await browser.get("/")).status_code == 303
+        assert (await browser.get("/login", params={"next": "https://evil.example/"})).text.count("evil") == 0
+
+
+async def test_a_scan_request_is_published_and_paths_are_contained(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    async with site.client() as api:
+        accepted = await api.post("/api/v1/scans", json={"roots": [str(site.media / "TV")], "force": True})
+        assert accepted.status_code == 202
+        outside = await api.post("/api/v1/scans", json={"roots": [str(site.media / ".." / "..")]})
+        assert outside.status_code == 400 and "outside the media paths" in outside.json()["detail"]
+    sub = await js.pull_subscribe(
+        topology.SCAN_REQUESTED, durable="test-reader", stream=topology.CONTROL.name
+    )
+    (msg,) = await sub.fetch(1, timeout=5)
+    command = control_decoder.decode(msg.data)
+    assert isinstance(command, ScanRequested)
+    assert command.roots == (str((site.media / "TV").resolve()),) and command.force
+    info = await js.stream_info(topology.CONTROL.name)
+    assert info.state.messages == 1  # the refused one was never published
+
+
+async def test_503_when_a_service_does_not_answer(
+    nats_url: str, database_url: str, bus: tuple[Client, JetStreamContext]
+) -> None:
+    settings = Settings(
+        nats_url=nats_url, database_url=database_url, host="127.0.0.1", port=free_port(), api_key=API_KEY
+    )
+    stopping, task = await start(settings)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.port}", headers={"X-Api-Key": API_KEY}
+        ) as api:
+            response = await api.get("/api/v1/jobs")
+            assert response.status_code == 503 and "not answering" in response.json()["detail"]
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def test_bootstrap_never_overwrites_and_auth_can_be_disabled(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    # A second gateway started with another LOCAL_PASSWORD leaves the existing user's password alone.
+    again = replace(site.settings, port=free_port(), local_password="another password")
+    stopping, task = await start(again)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{again.port}") as browser:
+            assert (
+                await browser.post("/login", data={"username": "admin", "password": PASSWORD})
+            ).status_code == 303
+            assert (
+                await browser.post("/login", data={"username": "admin", "password": "another password"})
+            ).status_code == 401
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+    open_settings = replace(site.settings, port=free_port(), auth_enabled=False)
+    stopping, task = await start(open_settings)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{open_settings.port}") as anyone:
+            assert (await anyone.get("/api/v1/nodes")).status_code == 200
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def test_the_openapi_document_lists_the_api(site: Site) -> None:
+    async with site.client(key=None) as client:
+        document = (await client.get("/api/v1/openapi.json")).json()
+    paths = set(document["paths"])
+    assert {
+        "/api/v1/nodes",
+        "/api/v1/jobs",
+        "/api/v1/history",
+        "/api/v1/stats",
+        "/api/v1/scans",
+        "/healthz",
+    } <= paths
+    assert "/login" not in paths
+
+
+async def test_admin_cli_makes_a_working_api_key(site: Site, database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "librarrarian_gateway.admin", "create-api-key", "sonarr"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = made.stdout.strip()
+    assert len(key) > 30 and "not shown again" in made.stderr
+    async with site.client(key=key) as api:
+        assert (await api.get("/api/v1/nodes")).status_code == 200
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "librarrarian_gateway.admin", "list-api-keys"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "sonarr" in listed.stdout and key not in listed.stdout
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "librarrarian_gateway.admin", "revoke-api-key", key[:8]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    async with site.client(key=key) as api:
+        assert (await api.get("/api/v1/nodes")).status_code == 401

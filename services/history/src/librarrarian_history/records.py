@@ -1,0 +1,92 @@
+"""Writing finished transcodes and answering history and statistics queries."""
+
+from __future__ import annotations
+
+import asyncpg
+from librarrarian_contracts import JobCompleted, JobEvent, JobSkipped
+from librarrarian_contracts.views import HistoryEntry, HistoryPage, HistoryQuery, Stats
+
+MAX_PAGE = 500
+
+
+async def record(pool: asyncpg.Pool, event: JobEvent) -> None:
+    """Idempotent: the event id is unique, a redelivery inserts nothing."""
+    if isinstance(event, JobCompleted):
+        await pool.execute(
+            "INSERT INTO transcodes (event_id, job_id, status, path, output_path, node, encoder, codec_before,"
+            " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at)"
+            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+            event.event_id,
+            event.job_id,
+            event.path,
+            event.output_path,
+            event.node,
+            event.encoder,
+            event.codec_before,
+            event.codec_after,
+            event.size_before,
+            event.size_after,
+            event.duration,
+            event.elapsed_seconds,
+            event.occurred_at,
+        )
+    elif isinstance(event, JobSkipped):
+        await pool.execute(
+            "INSERT INTO transcodes (event_id, job_id, status, path, node, size_before, size_after, reason,"
+            " finished_at) VALUES ($1, $2, 'skipped', $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            event.event_id,
+            event.job_id,
+            event.path,
+            event.node,
+            event.size_before,
+            event.size_after,
+            event.reason,
+            event.occurred_at,
+        )
+
+
+def _entry(row: asyncpg.Record) -> HistoryEntry:
+    return HistoryEntry(**{k: row[k] for k in HistoryEntry.__struct_fields__})
+
+
+async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    pattern = None
+    if query.search:
+        escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    rows = await pool.fetch(
+        "SELECT * FROM transcodes"
+        " WHERE ($1::text IS NULL OR path ILIKE $1 OR output_path ILIKE $1)"
+        "   AND ($2::bigint IS NULL OR id < $2)"
+        " ORDER BY id DESC LIMIT $3",
+        pattern,
+        query.before_id,
+        query.limit + 1,
+    )
+    items = rows[: query.limit]
+    more = len(rows) > query.limit
+    return HistoryPage(
+        items=tuple(_entry(r) for r in items), next_before_id=items[-1]["id"] if more else None
+    )
+
+
+async def stats(pool: asyncpg.Pool) -> Stats:
+    row = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'done') AS encoded,"
+        " count(*) FILTER (WHERE status = 'skipped') AS skipped,"
+        " coalesce(sum(size_before) FILTER (WHERE status = 'done'), 0)::bigint AS before,"
+        " coalesce(sum(size_after) FILTER (WHERE status = 'done'), 0)::bigint AS after,"
+        " coalesce(avg(1 - size_after::float8 / nullif(size_before, 0)) FILTER (WHERE status = 'done'), 0) AS reduction"
+        " FROM transcodes"
+    )
+    assert row is not None
+    return Stats(
+        files_encoded=row["encoded"],
+        files_skipped=row["skipped"],
+        bytes_before=row["before"],
+        bytes_after=row["after"],
+        bytes_saved=row["before"] - row["after"],
+        average_reduction=round(row["reduction"], 4),
+    )

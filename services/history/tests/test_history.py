@@ -1,0 +1,103 @@
+"""The history service against real NATS and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from librarrarian_contracts import JobCompleted, JobFailed, JobSkipped, encode, publish, topology
+from librarrarian_contracts.views import HistoryPage, HistoryQuery, Stats
+from librarrarian_history import service
+from librarrarian_history.settings import Settings
+from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_testing import eventually
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+
+def completed(job_id: int, path: str, before: int, after: int) -> JobCompleted:
+    return JobCompleted(
+        job_id=job_id,
+        attempt=1,
+        node="n1",
+        path=path,
+        output_path=path,
+        encoder="libx265",
+        codec_before="h264",
+        codec_after="hevc",
+        size_before=before,
+        size_after=after,
+        duration=60.0,
+        elapsed_seconds=12.5,
+    )
+
+
+@pytest.fixture
+async def history(
+    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str
+) -> AsyncIterator[Client]:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(Settings(nats_url=nats_url, database_url=database_url), stopping))
+    nc, _ = bus
+
+    async def ready() -> bool:
+        try:
+            await ask(nc, topology.HISTORY_STATS, HistoryQuery(), Stats, timeout=0.5)
+        except QueryFailed:
+            return False
+        return True
+
+    await eventually(ready, timeout=20)
+    yield nc
+    stopping.set()
+    await asyncio.wait_for(task, 20)
+
+
+async def test_finished_transcodes_are_recorded_once_and_searchable(
+    bus: tuple[Client, JetStreamContext], history: Client
+) -> None:
+    nc, js = bus
+    first = completed(1, "/m/Movies/Alien (1979).mkv", 1000, 400)
+    await publish(js, first)
+    await js.publish(topology.JOB_COMPLETED, encode(first))  # the same event again, past de-duplication
+    await publish(js, completed(2, "/m/TV/Show S01E01.mp4", 2000, 1000))
+    await publish(
+        js,
+        JobSkipped(
+            job_id=3,
+            attempt=1,
+            node="n1",
+            path="/m/TV/Show S01E02.mp4",
+            reason="output larger",
+            size_before=10,
+            size_after=20,
+        ),
+    )
+    await publish(js, JobFailed(job_id=4, attempt=1, node="n1", path="/m/x.mkv", reason="ffmpeg exited 1"))
+
+    async def three() -> HistoryPage | None:
+        page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(), HistoryPage)
+        return page if len(page.items) >= 3 else None
+
+    page = await eventually(three)
+    assert [e.job_id for e in page.items] == [3, 2, 1]
+    stats = await ask(nc, topology.HISTORY_STATS, HistoryQuery(), Stats)
+    assert (stats.files_encoded, stats.files_skipped, stats.bytes_saved) == (2, 1, 1600)
+    assert stats.average_reduction == pytest.approx((0.6 + 0.5) / 2)
+
+    found = await ask(nc, topology.HISTORY_LIST, HistoryQuery(search="alien"), HistoryPage)
+    assert [e.job_id for e in found.items] == [1]
+    assert (await ask(nc, topology.HISTORY_LIST, HistoryQuery(search="%"), HistoryPage)).items == ()
+
+    first_page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(limit=2), HistoryPage)
+    assert [e.job_id for e in first_page.items] == [3, 2] and first_page.next_before_id is not None
+    rest = await ask(
+        nc, topology.HISTORY_LIST, HistoryQuery(limit=2, before_id=first_page.next_before_id), HistoryPage
+    )
+    assert [e.job_id for e in rest.items] == [1] and rest.next_before_id is None
+
+
+async def test_a_bad_query_is_refused(history: Client) -> None:
+    with pytest.raises(QueryFailed, match="limit"):
+        await ask(history, topology.HISTORY_LIST, HistoryQuery(limit=10_000), HistoryPage)
