@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
@@ -53,6 +53,7 @@ class Cluster:
         self.port = free_port()
         self.marker = uuid.uuid4().hex
         self.process: subprocess.Popen[bytes] | None = None
+        self.clients: list[httpx.AsyncClient] = []
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
@@ -78,7 +79,9 @@ class Cluster:
 
     def client(self, api_key: bool = True) -> httpx.AsyncClient:
         headers = {"X-Api-Key": self.credentials["api_key"]} if api_key else {}
-        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=10)
+        client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=10)
+        self.clients.append(client)
+        return client
 
     def nats_url(self) -> str:
         port = re.search(r"listen: 127.0.0.1:(\d+)", (self.data_dir / "nats" / "nats.conf").read_text())
@@ -95,12 +98,14 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, shared_media: Path) -> Iterator[tuple[Cluster, library.Library]]:
+async def cluster(tmp_path: Path, shared_media: Path) -> AsyncIterator[tuple[Cluster, library.Library]]:
     lib = library.build(tmp_path / "media", shared_media)
     cluster = Cluster(tmp_path / "media", tmp_path / "data", tmp_path / "up.log")
     try:
         yield cluster, lib
     finally:
+        for client in cluster.clients:
+            await client.aclose()
         if cluster.process and cluster.process.poll() is None:
             os.killpg(cluster.process.pid, signal.SIGKILL)
         leftovers = processes_with(cluster.marker, cluster.data_dir)
@@ -149,6 +154,7 @@ async def scans_and_backlog(url: str) -> tuple[int, int]:
 async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, library.Library]) -> None:
     up, lib = cluster
     up.start()
+    await eventually(lambda: (up.data_dir / "credentials.json").exists(), timeout=30, message="credentials")
     api = up.client()
 
     # Every file reaches a final state: 3 transcoded, 1 skipped, 1 failed, no job for the clutter.

@@ -1,4 +1,8 @@
-"""One scan: walk, skip what is unchanged, probe the rest in a small pool, publish what was found."""
+"""One scan: walk, skip what is unchanged, probe the rest in a small pool, publish what was found.
+
+``Scanner.scan`` is the one entry point: the timer, ``scan.requested`` commands, the end-to-end tests and
+(later) the file watcher all call it; a lock keeps to one scan at a time.
+"""
 
 from __future__ import annotations
 
@@ -6,59 +10,98 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import asyncpg
 from librarrarian_contracts import MediaProbed, MediaProbeFailed, ScanCompleted, publish
-from librarrarian_media import ProbeError, probe
+from librarrarian_media import ProbeError
+from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js import JetStreamContext
 
 from . import catalogue
+from .probe import Prober
 from .walk import Found, walk
 
 log = logging.getLogger(__name__)
 
 
+class RefusedRoot(ValueError):
+    """A scan was asked for outside the media paths, or of something that is not a directory."""
+
+
 class Scanner:
     def __init__(
-        self,
-        pool: asyncpg.Pool,
-        js: JetStreamContext,
-        media_paths: tuple[Path, ...],
-        probe_workers: int = 2,
-        probe_timeout_seconds: float = 30.0,
+        self, pool: asyncpg.Pool, js: JetStreamContext, media_paths: tuple[Path, ...], prober: Prober
     ) -> None:
         self.pool = pool
         self.js = js
         self.media_paths = media_paths
-        self.probe_timeout = probe_timeout_seconds
-        self._probes = asyncio.Semaphore(probe_workers)
-        self._one_scan = asyncio.Lock()  # one scan at a time
+        self.prober = prober
+        self._one_scan = asyncio.Lock()
 
-    async def scan(self, roots: tuple[Path, ...] = (), force: bool = False) -> ScanCompleted:
-        roots = roots or self.media_paths
+    def check_roots(self, roots: Iterable[str | Path]) -> tuple[Path, ...]:
+        """Resolved roots inside the media paths (none: all of them), without ones nested in others.
+
+        A media path that is missing (an unmounted disk) stays in a scan of everything: the walk reports
+        it unreadable, so its files are kept, not forgotten. A root asked for by name must exist.
+        """
+        try:
+            resolved = [contain(root, self.media_paths) for root in roots]
+        except OutsideMediaPaths as error:
+            raise RefusedRoot(str(error)) from None
+        missing = [str(r) for r in resolved if not r.is_dir()]
+        if missing:
+            raise RefusedRoot(f"not a directory: {', '.join(missing)}")
+        kept: list[Path] = []
+        for root in sorted(set(resolved or self.media_paths), key=lambda r: len(r.parts)):
+            if not any(root.is_relative_to(k) for k in kept):
+                kept.append(root)
+        return tuple(kept)
+
+    async def scan(self, roots: Iterable[str | Path] = (), force: bool = False) -> ScanCompleted:
+        """Scan ``roots`` (default: every media path); ``force`` re-probes unchanged files too.
+
+        Raises ``RefusedRoot`` before doing anything if a root is not a directory inside the media paths.
+        """
+        chosen = self.check_roots(roots)
         async with self._one_scan:
-            return await self._scan(roots, force)
+            return await self._scan(chosen, force)
 
     async def _scan(self, roots: tuple[Path, ...], force: bool) -> ScanCompleted:
         started = time.monotonic()
         scan_id = uuid.uuid4().hex
-        log.info(
-            "scan %s started: %s%s", scan_id[:8], ", ".join(map(str, roots)), " (force)" if force else ""
+        name = scan_id[:8]
+        log.info("scan %s started: %s%s", name, ", ".join(map(str, roots)), " (force)" if force else "")
+        unreadable: list[Path] = []
+
+        def on_unreadable(directory: Path, error: OSError) -> None:
+            unreadable.append(directory)
+            log.warning("scan %s: cannot list %s: %s", name, directory, error.strerror or error)
+
+        def on_escape(path: Path) -> None:
+            log.info("scan %s: skipping %s: it leads outside the media paths", name, path)
+
+        found = await asyncio.to_thread(
+            lambda: list(walk(roots, self.media_paths, on_unreadable, on_escape))
         )
-        found = await asyncio.to_thread(lambda: list(walk(roots, self.media_paths)))
-        catalogued: dict[str, tuple[int, int, int]] = {}
-        for library in {f.library for f in found} | {r for r in roots if r in self.media_paths}:
-            catalogued |= await catalogue.known(self.pool, library)
+        catalogued = await catalogue.known(self.pool, roots)
         todo = [
             f
             for f in found
-            if force
-            or catalogued.get(str(f.path)) != (f.identity.size, f.identity.mtime_ns, f.identity.inode)
+            if force or catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)
         ]
-        results = await asyncio.gather(*(self._probe_and_publish(f) for f in todo))
-        seen = {str(f.path) for f in found}
-        gone = [p for p in catalogued if p not in seen and any(Path(p).is_relative_to(r) for r in roots)]
+        changed = {f.path for f in todo}
+        await catalogue.seen(self.pool, [str(f.path) for f in found if f.path not in changed])
+        failed = await self._probe_all(todo)
+
+        # What could not be listed is unknown, not gone: an unmounted disk must not empty the catalogue.
+        present = {str(f.path) for f in found}
+        gone = [
+            p
+            for p in catalogued
+            if p not in present and not any(Path(p).is_relative_to(d) for d in unreadable)
+        ]
         await catalogue.forget(self.pool, gone)
         completed = ScanCompleted(
             scan_id=scan_id,
@@ -66,44 +109,50 @@ class Scanner:
             seen=len(found),
             probed=len(todo),
             unchanged=len(found) - len(todo),
-            failed=results.count(False),
+            failed=failed,
             elapsed_seconds=round(time.monotonic() - started, 3),
         )
         await publish(self.js, completed)
         log.info(
-            "scan %s done: %d seen, %d probed, %d unchanged, %d failed in %.1f s",
-            scan_id[:8],
+            "scan %s done: %d seen, %d probed, %d unchanged, %d failed, %d gone in %.1f s",
+            name,
             completed.seen,
             completed.probed,
             completed.unchanged,
             completed.failed,
+            len(gone),
             completed.elapsed_seconds,
         )
         return completed
 
+    async def _probe_all(self, todo: list[Found]) -> int:
+        """Probe and publish ``todo`` with as many workers as the prober has slots; return the failures."""
+        pending = iter(todo)
+        failures = 0
+
+        async def worker() -> None:
+            nonlocal failures
+            for found in pending:  # shared: each worker takes the next file
+                if not await self._probe_and_publish(found):
+                    failures += 1
+
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(min(self.prober.workers, len(todo))):
+                workers.create_task(worker())
+        return failures
+
     async def _probe_and_publish(self, found: Found) -> bool:
-        async with self._probes:
-            try:
-                result = await asyncio.wait_for(asyncio.to_thread(probe, found.path), self.probe_timeout)
-                error = None
-            except ProbeError as problem:
-                result, error = None, str(problem)
-            except TimeoutError:
-                # The thread cannot be interrupted; it finishes on its own, the scan goes on.
-                result, error = None, f"probe timed out after {self.probe_timeout:.0f} s"
-        library = str(found.library)
-        if result is not None:
+        path, library = str(found.path), str(found.library)
+        try:
+            result = await self.prober.probe(found.path)
+        except ProbeError as problem:
+            log.warning("%s: %s", path, problem)
             await publish(
-                self.js,
-                MediaProbed(path=str(found.path), identity=found.identity, probe=result, library=library),
+                self.js, MediaProbeFailed(path=path, identity=found.identity, error=str(problem), library=library)
             )
-        else:
-            assert error is not None
-            log.warning("%s: %s", found.path, error)
-            await publish(
-                self.js,
-                MediaProbeFailed(path=str(found.path), identity=found.identity, error=error, library=library),
-            )
-        # Recorded only after the event is out: a crash in between means a re-probe, never a lost event.
-        await catalogue.record(self.pool, found.path, found.library, found.identity, result, error)
-        return result is not None
+            # Recorded only after the event is out: a crash in between means a re-probe, never a lost event.
+            await catalogue.record(self.pool, found.path, found.library, found.identity, None, str(problem))
+            return False
+        await publish(self.js, MediaProbed(path=path, identity=found.identity, probe=result, library=library))
+        await catalogue.record(self.pool, found.path, found.library, found.identity, result, None)
+        return True

@@ -4,70 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
-from librarrarian_contracts import ScanRequested, provision, topology
-from librarrarian_contracts.codec import control_decoder
-from librarrarian_runtime import bus, consumer, lifecycle, migrations
-from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_contracts import provision
+from librarrarian_runtime import bus, lifecycle, migrations
 
+from . import commands
+from .probe import Prober
 from .scan import Scanner
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class RefusedRoot(ValueError):
-    """A scan was asked for outside the media paths."""
-
-
-def roots_of(command: ScanRequested, media_paths: tuple[Path, ...]) -> tuple[Path, ...]:
-    try:
-        roots = tuple(contain(root, media_paths) for root in command.roots)
-    except OutsideMediaPaths as error:
-        raise RefusedRoot(str(error)) from None
-    missing = [str(r) for r in roots if not r.is_dir()]
-    if missing:
-        raise RefusedRoot(f"not a directory: {', '.join(missing)}")
-    return roots
-
-
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
-    stopping = stopping or lifecycle.stop_event()
+    if stopping is None:
+        stopping = lifecycle.stop_event()
     nc = await bus.connect(settings.nats_url, "scanner")
-    js = nc.jetstream()
-    await provision(js)
-    pool = await migrations.connect_and_migrate(
-        settings.database_url, "scanner", "librarrarian_scanner.migrations"
-    )
-    scanner = Scanner(pool, js, settings.media_paths, settings.probe_workers, settings.probe_timeout_seconds)
-
-    async def on_command(command: ScanRequested) -> None:
-        try:
-            roots = roots_of(command, settings.media_paths)
-        except RefusedRoot as error:
-            log.error("scan request refused: %s", error)
-            return
-        await scanner.scan(roots, command.force)
-
-    async def periodic() -> None:
-        if settings.scan_on_start:
-            await scanner.scan()
-        if settings.scan_interval_seconds <= 0:
-            return
-        while not await lifecycle.wait_or_stop(stopping, settings.scan_interval_seconds):
-            await scanner.scan()
-
-    log.info("scanner ready: %s", ", ".join(map(str, settings.media_paths)))
     try:
-        async with asyncio.TaskGroup() as tasks:
-            timer = tasks.create_task(periodic())
-            tasks.create_task(
-                consumer.consume(js, topology.SCANNER_CONTROL, control_decoder, on_command, stopping, batch=1)
+        js = nc.jetstream()
+        await provision(js)
+        pool = await migrations.connect_and_migrate(
+            settings.database_url, "scanner", "librarrarian_scanner.migrations"
+        )
+        try:
+            prober = Prober(settings.probe_workers, settings.probe_timeout_seconds)
+            scanner = Scanner(pool, js, settings.media_paths, prober)
+            log.info(
+                "scanner ready: %s (%d probe workers)",
+                ", ".join(map(str, settings.media_paths)),
+                prober.workers,
             )
-            await stopping.wait()
-            timer.cancel()
+            async with asyncio.TaskGroup() as tasks:
+                timer = tasks.create_task(_scan_on_schedule(scanner, settings, stopping))
+                tasks.create_task(commands.consume(js, scanner, stopping))
+                await stopping.wait()
+                timer.cancel()  # a scheduled scan in flight is abandoned; the next start does it again
+        finally:
+            await pool.close()
     finally:
         await nc.drain()
-        await pool.close()
         log.info("scanner stopped")
+
+
+async def _scan_on_schedule(scanner: Scanner, settings: Settings, stopping: asyncio.Event) -> None:
+    if settings.scan_on_start:
+        await _scheduled_scan(scanner)
+    if settings.scan_interval_seconds <= 0:
+        return
+    while not await lifecycle.wait_or_stop(stopping, settings.scan_interval_seconds):
+        await _scheduled_scan(scanner)
+
+
+async def _scheduled_scan(scanner: Scanner) -> None:
+    try:
+        await scanner.scan()
+    except Exception:  # the timer's outermost edge: a failed scan must not stop the next ones
+        log.exception("scheduled scan failed; trying again at the next interval")
