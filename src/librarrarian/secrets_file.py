@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 FILE_NAME = "credentials.json"
@@ -16,7 +17,7 @@ def load_or_create(data_dir: Path) -> dict[str, str]:
         values: dict[str, str] = json.loads(path.read_text())
     else:
         values = {}
-    wanted = {
+    wanted: dict[str, Callable[[], str]] = {
         "nats_password": lambda: secrets.token_urlsafe(24),
         "admin_user": lambda: "admin",
         "admin_password": lambda: secrets.token_urlsafe(12),

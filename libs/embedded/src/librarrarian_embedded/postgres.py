@@ -21,9 +21,9 @@ class PostgresServer:
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            import pgserver
+            from pgserver import get_server  # type: ignore[attr-defined]
 
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+            self._server = get_server(self.data_dir, cleanup_mode="stop")
 
     def uri(self, database: str = "postgres") -> str:
         assert self._server is not None, "start() first"

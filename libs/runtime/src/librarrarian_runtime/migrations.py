@@ -73,7 +73,7 @@ async def connect_and_migrate(dsn: str, schema: str, package: str, **pool_args: 
     pool = await asyncpg.create_pool(
         dsn,
         server_settings={"search_path": schema},
-        **pool_args,  # type: ignore[arg-type]
+        **pool_args,
     )
     assert pool is not None
     return pool

@@ -25,7 +25,7 @@ async def eventually(
         if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         last = result
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not reached within {timeout} s (last: {last!r})")
