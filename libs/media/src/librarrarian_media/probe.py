@@ -21,7 +21,9 @@ def _codec(stream: av.stream.Stream) -> str:
     if stream.type == "attachment":
         return str(getattr(stream, "mimetype", None) or "attachment")
     context = getattr(stream, "codec_context", None)
-    name = getattr(context, "name", None) if context is not None else None
+    codec = getattr(context, "codec", None) if context is not None else None
+    # The codec's canonical name ("mp3"), not the decoder's ("mp3float").
+    name = getattr(codec, "canonical_name", None) or getattr(context, "name", None)
     return str(name or getattr(stream, "codec_tag", None) or "unknown")
 
 

@@ -16,5 +16,5 @@ def configure(service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("nats", "asyncio", "uvicorn.access", "httpx"):
+    for noisy in ("nats", "asyncio", "uvicorn.access", "httpx", "pgserver"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -75,8 +75,8 @@ async def _scan_while_holding(
             scan.cancel()
             await asyncio.wait({scan})  # let it unwind; its CancelledError is ours to expect, not hide
     if scan.cancelled():
-        log.info("scan requested by %s abandoned: stopping", msg.subject)
-        await msg.nak()  # hand the command to the next scanner up
+        log.info("requested scan abandoned on stop; the command goes back for the next scanner up")
+        await msg.nak()
         return
     error = scan.exception()
     if error is not None:

@@ -82,14 +82,10 @@ class Scanner:
         def on_escape(path: Path) -> None:
             log.info("scan %s: skipping %s: it leads outside the media paths", name, path)
 
-        found = await asyncio.to_thread(
-            lambda: list(walk(roots, self.media_paths, on_unreadable, on_escape))
-        )
+        found = await asyncio.to_thread(lambda: list(walk(roots, self.media_paths, on_unreadable, on_escape)))
         catalogued = await catalogue.known(self.pool, roots)
         todo = [
-            f
-            for f in found
-            if force or catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)
+            f for f in found if force or catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)
         ]
         changed = {f.path for f in todo}
         await catalogue.seen(self.pool, [str(f.path) for f in found if f.path not in changed])
@@ -148,7 +144,8 @@ class Scanner:
         except ProbeError as problem:
             log.warning("%s: %s", path, problem)
             await publish(
-                self.js, MediaProbeFailed(path=path, identity=found.identity, error=str(problem), library=library)
+                self.js,
+                MediaProbeFailed(path=path, identity=found.identity, error=str(problem), library=library),
             )
             # Recorded only after the event is out: a crash in between means a re-probe, never a lost event.
             await catalogue.record(self.pool, found.path, found.library, found.identity, None, str(problem))
