@@ -22,8 +22,9 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
-    serving = asyncio.create_task(server.serve())
+    # uvicorn's serve() captures SIGTERM/SIGINT and re-raises them on exit, which would read as a second
+    # signal to our own handler; its inner loop leaves the signals to us.
+    serving = asyncio.create_task(server._serve())
     await asyncio.wait({serving, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await serving
