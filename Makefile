@@ -9,7 +9,7 @@ DATA_DIR ?= ./.data
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint format schema clean
+.PHONY: help setup run test lint format schema bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ format: setup ## format the code
 
 schema: setup ## refresh the contracts' JSON Schema snapshot after a reviewed change
 	$(UV) run python -m librarrarian_contracts.schema
+
+bench: setup ## run the benchmarks in bench/ (each against its baseline, in the same run)
+	$(UV) run python -m bench
 
 clean: ## remove caches (not $(DATA_DIR): it holds your database)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache
