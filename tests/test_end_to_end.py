@@ -47,6 +47,21 @@ def processes_with(marker: str, data_dir: Path) -> list[str]:
     return found
 
 
+def service_pid(marker: str, module: str) -> int:
+    """The pid of the service process running ``module`` in the test's cluster."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if module.encode() in cmdline and marker.encode() in environ:
+            return int(entry.name)
+    return -1
+
+
 class Cluster:
     def __init__(self, media: Path, data_dir: Path, log: Path) -> None:
         self.media, self.data_dir, self.log_path = media, data_dir, log
@@ -223,6 +238,17 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
         assert response.status_code == 200 and expected in response.text, page
     secrets = up.credentials
     assert secrets["admin_password"] not in up.log() and secrets["api_key"] not in up.log()
+
+    # A service that crashes is restarted, and answers again.
+    history_pid = service_pid(up.marker, "librarrarian_history")
+    os.kill(history_pid, signal.SIGKILL)
+    await eventually(lambda: "history exited with -9; restarting" in up.log(), timeout=10)
+
+    async def history_back() -> bool:
+        restarted = service_pid(up.marker, "librarrarian_history")
+        return restarted != history_pid and (await api.get("/api/v1/history")).status_code == 200
+
+    await eventually(history_back, timeout=30, interval=0.5, message="history restarted")
 
     scans_before, _ = await scans_and_backlog(up.nats_url())
     assert scans_before >= 1
