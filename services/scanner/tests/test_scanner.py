@@ -100,6 +100,7 @@ async def running(lib: library.Library, nats_url: str, database_url: str, bus: B
         database_url=database_url,
         media_paths=(lib.root.resolve(),),
         scan_interval_seconds=0,
+        watch=False,  # these tests count scans; the watch has tests of its own
     )
     stopping = asyncio.Event()
     task = asyncio.create_task(service.run(settings, stopping))
@@ -224,6 +225,7 @@ async def test_scheduled_scans_without_one_on_start(
         media_paths=(root,),
         scan_on_start=False,
         scan_interval_seconds=0.3,
+        watch=False,
     )
     stopping = asyncio.Event()
     task = asyncio.create_task(service.run(settings, stopping))

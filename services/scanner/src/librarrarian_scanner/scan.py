@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import stat
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 import asyncpg
-from librarrarian_contracts import MediaProbed, MediaProbeFailed, ScanCompleted, publish
+from librarrarian_contracts import FileIdentity, MediaProbed, MediaProbeFailed, ScanCompleted, publish
 from librarrarian_media import ProbeError
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js import JetStreamContext
 
 from . import catalogue
 from .probe import Prober
-from .walk import Found, walk
+from .walk import Found, is_candidate, is_locked, library_of, walk
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,48 @@ class Scanner:
             completed.elapsed_seconds,
         )
         return completed
+
+    async def scan_files(self, paths: Iterable[Path]) -> ScanCompleted:
+        """Look at just these files (the watcher's finds): probe the ones that are new or changed."""
+        async with self._one_scan:
+            started = time.monotonic()
+            found = await asyncio.to_thread(self._found, list(paths))
+            catalogued = await catalogue.known(self.pool, tuple(f.path for f in found))
+            todo = [f for f in found if catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)]
+            failed = await self._probe_all(todo)
+            completed = ScanCompleted(
+                scan_id=uuid.uuid4().hex,
+                roots=tuple(str(f.path) for f in found),
+                seen=len(found),
+                probed=len(todo),
+                unchanged=len(found) - len(todo),
+                failed=failed,
+                elapsed_seconds=round(time.monotonic() - started, 3),
+            )
+            await publish(self.js, completed)
+            if todo:
+                log.info("watch: %d new or changed file(s) probed, %d failed", len(todo), failed)
+            return completed
+
+    def _found(self, paths: list[Path]) -> list[Found]:
+        """The videos among ``paths`` that exist, resolve inside the media paths and are not locked."""
+        found = []
+        for path in paths:
+            try:
+                resolved = contain(path, self.media_paths)
+                st = resolved.stat()
+                names = {p.name for p in resolved.parent.iterdir()}
+            except (OutsideMediaPaths, OSError):
+                continue
+            if (
+                not stat.S_ISREG(st.st_mode)
+                or not is_candidate(resolved.name)
+                or is_locked(names, resolved.name)
+            ):
+                continue
+            identity = FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+            found.append(Found(resolved, library_of(resolved, self.media_paths), identity))
+        return found
 
     async def _probe_all(self, todo: list[Found]) -> int:
         """Probe and publish ``todo`` with as many workers as the prober has slots; return the failures."""

@@ -1,4 +1,5 @@
-"""The scanner process: scans on start, on a timer and on ``scan.requested`` commands."""
+"""The scanner process: scans on start, on a timer and on ``scan.requested`` commands, and watches the
+media folders for new files."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from . import commands
 from .probe import Prober
 from .scan import Scanner
 from .settings import Settings
+from .watch import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             async with asyncio.TaskGroup() as tasks:
                 timer = tasks.create_task(_scan_on_schedule(scanner, settings, stopping))
                 tasks.create_task(commands.consume(js, scanner, stopping))
+                if settings.watch:
+                    watcher = Watcher(scanner, settings.media_paths, settings.watch_settle_seconds)
+                    tasks.create_task(watcher.run(stopping))
                 await stopping.wait()
                 timer.cancel()  # a scheduled scan in flight is abandoned; the next start does it again
         finally:

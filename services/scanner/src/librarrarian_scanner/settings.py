@@ -17,6 +17,8 @@ class Settings:
     scan_interval_seconds: float = 300.0
     probe_workers: int = 2
     probe_timeout_seconds: float = 30.0
+    watch: bool = True
+    watch_settle_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,4 +30,6 @@ class Settings:
             scan_interval_seconds=env.number("SCAN_INTERVAL_SECONDS", 300.0, minimum=0),
             probe_workers=env.integer("PROBE_WORKERS", 2, minimum=1),
             probe_timeout_seconds=env.number("PROBE_TIMEOUT_SECONDS", 30.0, minimum=1),
+            watch=env.flag("WATCH", True),
+            watch_settle_seconds=env.number("WATCH_SETTLE_SECONDS", 2.0, minimum=0),
         )
