@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHES = ("overhead",)
+BENCHES = ("overhead", "scan")
 
 
 def main() -> None:
