@@ -30,7 +30,7 @@ test: setup ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
 lint: setup ## ruff and mypy
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs/contracts/src libs/runtime/src libs/embedded/src src services/*/src
+	$(UV) run mypy libs/*/src src services/*/src
 
 format: setup ## format the code
 	$(UV) run ruff check --fix .

@@ -38,7 +38,7 @@ def verify(output: Path, source: MediaProbe, *, full: bool = False) -> Verified:
     except av.FFmpegError as error:
         raise VerifyError(f"the output cannot be opened: {error}") from None
     with container:
-        got = Counter(s.type for s in container.streams if s.type in KINDS)
+        got: Counter[str] = Counter(str(s.type) for s in container.streams if s.type in KINDS)
         want = planned_counts(source, output.suffix)
         for kind in KINDS:
             if got[kind] != want[kind]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,16 +22,16 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def bootstrap(settings: Settings, pool: object) -> None:
+async def bootstrap(settings: Settings, pool: asyncpg.Pool) -> None:
     """The user and API key given by the environment, created once; existing ones are never overwritten."""
     if (
         settings.local_user
         and settings.local_password
-        and await credentials.create_user(pool, settings.local_user, settings.local_password)  # type: ignore[arg-type]
+        and await credentials.create_user(pool, settings.local_user, settings.local_password)
     ):
         log.info("created user %s", settings.local_user)
     if settings.api_key:
-        await credentials.create_api_key(pool, "API_KEY", settings.api_key)  # type: ignore[arg-type]
+        await credentials.create_api_key(pool, "API_KEY", settings.api_key)
     if not settings.auth_enabled:
         log.warning("AUTH_ENABLED is false: anyone who can reach this port controls Librarrarian")
 

@@ -13,7 +13,7 @@ from librarrarian_contracts.views import HistoryQuery
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
 from librarrarian_runtime.queries import answer
 from nats import micro
-from nats.micro import Request
+from nats.micro.request import Request
 
 from . import records
 from .settings import Settings

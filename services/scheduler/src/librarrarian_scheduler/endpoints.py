@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import msgspec
 from librarrarian_contracts.views import CommitDecision, CommitRequest, JobsPage, JobsQuery, JobView
 from librarrarian_runtime.queries import answer
-from nats.micro import Request
+from nats.micro.request import Request
 
 from .store import JOB_COLUMNS
 
@@ -108,7 +109,7 @@ async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
     )
 
 
-def handler(pool: asyncpg.Pool, kind: str) -> object:
+def handler(pool: asyncpg.Pool, kind: str) -> Callable[[Request], Awaitable[None]]:
     """A nats.micro handler that decodes the request, answers, and reports bad input as a 400."""
 
     async def handle(request: Request) -> None:

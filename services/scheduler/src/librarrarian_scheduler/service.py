@@ -42,10 +42,10 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     )
     await service.add_endpoint(
         name="commit", subject=topology.SCHEDULER_COMMIT, handler=endpoints.handler(pool, "commit")
-    )  # type: ignore[arg-type]
+    )
     await service.add_endpoint(
         name="jobs", subject=topology.SCHEDULER_JOBS_QUERY, handler=endpoints.handler(pool, "jobs")
-    )  # type: ignore[arg-type]
+    )
 
     async def on_advisory(msg: Msg) -> None:
         seq = json.loads(msg.data).get("stream_seq")
