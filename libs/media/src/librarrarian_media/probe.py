@@ -8,6 +8,11 @@ import av
 from librarrarian_contracts import MediaProbe, StreamInfo
 
 
+# Containers whose header describes every stream (codec, size, duration).
+INDEXED_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".3gp"})
+HEADER_ONLY = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0"}
+
+
 class ProbeError(Exception):
     """The file is not a readable video; the message is one line a user can act on."""
 
@@ -28,9 +33,9 @@ def _codec(stream: av.stream.Stream) -> str:
 
 
 def probe(path: Path) -> MediaProbe:
-    """Describe the file's streams; decode the first video frame to prove it is readable."""
+    """Describe the file's streams, and read the first video packet to prove the data is there."""
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = _open(path)
     except av.FFmpegError as error:
         raise ProbeError(f"not a readable video: {_reason(error)}") from None
     except OSError as error:
@@ -57,7 +62,7 @@ def probe(path: Path) -> MediaProbe:
         duration = container.duration / 1_000_000 if container.duration else None
         main = videos[0] if videos else None
         if main is not None:
-            _decode_first_frame(container, main.index)
+            _read_first_packet(container, main.index)
         return MediaProbe(
             container=container.format.name,
             duration=duration,
@@ -69,14 +74,29 @@ def probe(path: Path) -> MediaProbe:
         )
 
 
-def _decode_first_frame(container: av.container.InputContainer, index: int) -> None:
+def _open(path: Path) -> av.container.InputContainer:
+    """Containers with a header that describes every stream open without analysing packets (~10x faster);
+    if the header left a video stream undescribed, the file is opened again with full analysis."""
+    if path.suffix.lower() not in INDEXED_CONTAINERS:
+        return av.open(str(path), metadata_errors="ignore")
+    container = av.open(str(path), metadata_errors="ignore", options=HEADER_ONLY)
+    if all(s.codec_context.name and s.width and s.height for s in container.streams.video):
+        return container
+    container.close()
+    return av.open(str(path), metadata_errors="ignore")
+
+
+def _read_first_packet(container: av.container.InputContainer, index: int) -> None:
+    """The video's data is there: its first packet can be read. (Whether every frame decodes is the
+    encoder's verification to tell; decoding here would cost more than the whole probe.)"""
     stream = container.streams[index]
     try:
-        for _ in container.decode(stream):
-            return
+        for packet in container.demux(stream):
+            if packet.size:
+                return
     except av.FFmpegError as error:
-        raise ProbeError(f"the video cannot be decoded: {_reason(error)}") from None
-    raise ProbeError("the video stream has no decodable frame")
+        raise ProbeError(f"not a readable video: {_reason(error)}") from None
+    raise ProbeError("the video stream has no data")
 
 
 def _reason(error: av.FFmpegError) -> str:

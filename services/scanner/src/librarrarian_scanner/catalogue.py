@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 from librarrarian_contracts import FileIdentity, MediaProbe, encode
+
+from .walk import Found
 
 Identity = tuple[int, int, int]  # size, mtime_ns, inode
 
@@ -26,27 +29,34 @@ async def known(pool: asyncpg.Pool, roots: tuple[Path, ...]) -> dict[str, Identi
     return {r["path"]: (r["size"], r["mtime_ns"], r["inode"]) for r in rows}
 
 
-async def record(
-    pool: asyncpg.Pool,
-    path: Path,
-    library: Path,
-    identity: FileIdentity,
-    probe: MediaProbe | None,
-    error: str | None,
-) -> None:
-    await pool.execute(
+@dataclass(frozen=True)
+class Outcome:
+    """What probing one file gave: a probe, or the reason it failed."""
+
+    found: Found
+    probe: MediaProbe | None
+    error: str | None
+
+
+async def record_many(pool: asyncpg.Pool, outcomes: list[Outcome]) -> None:
+    await pool.executemany(
         "INSERT INTO files (path, library, size, mtime_ns, inode, status, probe, error)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (path) DO UPDATE SET library = $2, size = $3, mtime_ns = $4, inode = $5, status = $6,"
         " probe = $7, error = $8, probed_at = now(), seen_at = now()",
-        str(path),
-        str(library),
-        identity.size,
-        identity.mtime_ns,
-        identity.inode,
-        "ok" if probe is not None else "error",
-        encode(probe).decode() if probe is not None else None,
-        error,
+        [
+            (
+                str(o.found.path),
+                str(o.found.library),
+                o.found.identity.size,
+                o.found.identity.mtime_ns,
+                o.found.identity.inode,
+                "ok" if o.probe is not None else "error",
+                encode(o.probe).decode() if o.probe is not None else None,
+                o.error,
+            )
+            for o in outcomes
+        ],
     )
 
 

@@ -21,10 +21,14 @@ from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js import JetStreamContext
 
 from . import catalogue
+from .catalogue import Outcome
 from .probe import Prober
 from .walk import Found, is_candidate, is_locked, library_of, walk
 
 log = logging.getLogger(__name__)
+
+# Files probed, published and recorded together: one round of acks and one database write per batch.
+BATCH = 64
 
 
 class RefusedRoot(ValueError):
@@ -165,34 +169,38 @@ class Scanner:
         return found
 
     async def _probe_all(self, todo: list[Found]) -> int:
-        """Probe and publish ``todo`` with as many workers as the prober has slots; return the failures."""
-        pending = iter(todo)
+        """Probe ``todo`` in batches, publish each batch's events at once, then record the batch; return the
+        failures. Records follow the publishes: a crash in between means a re-probe, never a lost event."""
         failures = 0
-
-        async def worker() -> None:
-            nonlocal failures
-            for found in pending:  # shared: each worker takes the next file
-                if not await self._probe_and_publish(found):
-                    failures += 1
-
-        async with asyncio.TaskGroup() as workers:
-            for _ in range(min(self.prober.workers, len(todo))):
-                workers.create_task(worker())
+        for start in range(0, len(todo), BATCH):
+            outcomes = await self._probe_batch(todo[start : start + BATCH])
+            await asyncio.gather(*(publish(self.js, event_of(outcome)) for outcome in outcomes))
+            await catalogue.record_many(self.pool, outcomes)
+            failures += sum(1 for outcome in outcomes if outcome.probe is None)
         return failures
 
-    async def _probe_and_publish(self, found: Found) -> bool:
-        path, library = str(found.path), str(found.library)
-        try:
-            result = await self.prober.probe(found.path)
-        except ProbeError as problem:
-            log.warning("%s: %s", path, problem)
-            await publish(
-                self.js,
-                MediaProbeFailed(path=path, identity=found.identity, error=str(problem), library=library),
-            )
-            # Recorded only after the event is out: a crash in between means a re-probe, never a lost event.
-            await catalogue.record(self.pool, found.path, found.library, found.identity, None, str(problem))
-            return False
-        await publish(self.js, MediaProbed(path=path, identity=found.identity, probe=result, library=library))
-        await catalogue.record(self.pool, found.path, found.library, found.identity, result, None)
-        return True
+    async def _probe_batch(self, batch: list[Found]) -> list[Outcome]:
+        """Probe a batch with as many workers as the prober has slots."""
+        pending = iter(batch)
+        outcomes: dict[Path, Outcome] = {}
+
+        async def worker() -> None:
+            for found in pending:  # shared: each worker takes the next file
+                try:
+                    outcomes[found.path] = Outcome(found, await self.prober.probe(found.path), None)
+                except ProbeError as problem:
+                    log.warning("%s: %s", found.path, problem)
+                    outcomes[found.path] = Outcome(found, None, str(problem))
+
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(min(self.prober.workers, len(batch))):
+                workers.create_task(worker())
+        return [outcomes[found.path] for found in batch]
+
+
+def event_of(outcome: Outcome) -> MediaProbed | MediaProbeFailed:
+    found = outcome.found
+    path, library = str(found.path), str(found.library)
+    if outcome.probe is not None:
+        return MediaProbed(path=path, identity=found.identity, probe=outcome.probe, library=library)
+    return MediaProbeFailed(path=path, identity=found.identity, error=outcome.error or "", library=library)
