@@ -123,6 +123,7 @@ async def cluster(tmp_path: Path, shared_media: Path) -> AsyncIterator[tuple[Clu
             await client.aclose()
         if cluster.process and cluster.process.poll() is None:
             os.killpg(cluster.process.pid, signal.SIGKILL)
+            cluster.process.wait()
         leftovers = processes_with(cluster.marker, cluster.data_dir)
         for line in leftovers:
             os.kill(int(line.split(":")[0]), signal.SIGKILL)
@@ -213,7 +214,8 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
     leftovers = [p for p in lib.root.rglob(".tmp_librarrarian*")]
     assert leftovers == []
 
-    # The API and the dashboard show it.
+    # The API and the dashboard show it; the terminal showed where.
+    assert f"Librarrarian is running: http://localhost:{up.port}/" in up.log()
     history = (await api.get("/api/v1/history")).json()["items"]
     assert sorted(Path(h["path"]).name for h in history if h["status"] == "done") == [
         "Big Buck Bunny.mp4",
@@ -266,6 +268,7 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
     async def five_jobs() -> bool:
         return len(await jobs(api)) == 5
 
+    await eventually(lambda: up.log().count("Librarrarian is running") == 2, timeout=60, message="second banner")
     await eventually(five_jobs, timeout=120, interval=0.5, message="jobs found again")
     url = up.nats_url()
 

@@ -104,17 +104,17 @@ def children(options: Options, nats_url: str, database_url: str, creds: Mapping[
     ]
 
 
-async def wait_for_port(host: str, port: int, timeout: float) -> bool:
+async def wait_for_port(host: str, port: int, timeout: float, stopping: asyncio.Event) -> bool:
+    """True once something accepts connections on the port; False at the deadline or when asked to stop."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while loop.time() < deadline:
+    while loop.time() < deadline and not stopping.is_set():
         try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            await asyncio.sleep(0.2)
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+        except (OSError, TimeoutError):
+            await lifecycle.wait_or_stop(stopping, 0.2)
             continue
         writer.close()
-        await writer.wait_closed()
         return True
     return False
 
@@ -150,14 +150,14 @@ async def run(options: Options) -> None:
         supervisor = Supervisor(children(options, nats_url, database_url, creds))
         supervised = asyncio.create_task(supervisor.run(stopping))
         shown_host = "localhost" if options.host in {"127.0.0.1", "0.0.0.0"} else options.host
-        if await wait_for_port(options.host, options.port, timeout=60):
+        if await wait_for_port(options.host, options.port, timeout=60, stopping=stopping):
             print(
                 f"\n  Librarrarian is running: http://{shown_host}:{options.port}/\n"
                 f"  Log in as {creds['admin_user']!r}; the password and an API key are in "
                 f"{options.data_dir / secrets_file.FILE_NAME}\n  Ctrl-C stops everything.\n",
                 flush=True,
             )
-        else:
+        elif not stopping.is_set():
             log.error("the gateway did not open port %d within 60 s; see the log above", options.port)
         await supervised
     finally:
