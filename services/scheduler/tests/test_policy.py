@@ -45,3 +45,9 @@ def test_a_changed_file_is_decided_again() -> None:
     assert policy.decide(probed("h264"), old_version, None) == policy.Transcode()
     replaced_since = Known("done", 999, 1, "/m/a.mkv", 77)  # our output, but the file changed after
     assert policy.decide(probed("h264"), None, replaced_since) == policy.Transcode()
+
+
+def test_the_output_of_a_job_in_flight_is_not_taken_for_a_new_file() -> None:
+    # a.avi is being transcoded; its a.mkv output appeared before the job reported completion.
+    assert isinstance(policy.decide(probed("hevc"), None, None, sibling_in_flight=True), policy.Ignore)
+    assert policy.decide(probed("h264"), None, None, sibling_in_flight=True) == policy.Transcode()

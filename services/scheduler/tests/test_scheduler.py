@@ -292,3 +292,15 @@ async def test_max_deliveries_advisory_fails_the_job(
         return str(job["reason"]) if job["status"] == "failed" else None
 
     assert "5 times" in await eventually(failed)
+
+
+async def test_an_output_seen_before_its_job_completed_gets_no_job_of_its_own(
+    bus: tuple[Client, JetStreamContext], scheduler: None
+) -> None:
+    nc, js = bus
+    await publish(js, probed("/m/Show/E02.avi"))
+    await pull_work(js, 1)
+    await publish(js, probed("/m/Show/E02.mkv", codec="hevc"))  # the watch saw the new file first
+    await publish(js, probed("/m/Show/E03.mkv", codec="hevc"))  # a marker: it is decided after the one above
+    await eventually(lambda: _when(jobs(nc), 2))
+    assert sorted(await jobs(nc)) == ["/m/Show/E02.avi", "/m/Show/E03.mkv"]

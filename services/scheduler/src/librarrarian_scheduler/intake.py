@@ -35,7 +35,8 @@ class Intake:
                 return policy.Ignore("redelivered event")
             newest = await store.newest_job(conn, event.path)
             produced = await store.job_that_produced(conn, event.path)
-            decision = policy.decide(event, newest, produced)
+            sibling = await store.sibling_in_flight(conn, event.path)
+            decision = policy.decide(event, newest, produced, sibling)
             probe = event.probe if isinstance(event, MediaProbed) else None
             match decision:
                 case policy.Transcode():

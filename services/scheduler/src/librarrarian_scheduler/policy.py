@@ -45,8 +45,15 @@ Decision = Transcode | Skip | Fail | Ignore
 ACTIVE = {"pending", "running"}
 
 
-def decide(event: MediaProbed | MediaProbeFailed, newest: Known | None, produced: Known | None) -> Decision:
-    """``newest``: the newest job for this path; ``produced``: a done job whose output is this path."""
+def decide(
+    event: MediaProbed | MediaProbeFailed,
+    newest: Known | None,
+    produced: Known | None,
+    sibling_in_flight: bool = False,
+) -> Decision:
+    """``newest``: the newest job for this path; ``produced``: a done job whose output is this path;
+    ``sibling_in_flight``: a job is running for a file of the same name with another extension (an ``.avi``
+    whose ``.mkv`` output this may be, seen before that job reported its completion)."""
     identity = event.identity
     if produced is not None and produced.size_after == identity.size:
         return Ignore("our own output")
@@ -61,5 +68,7 @@ def decide(event: MediaProbed | MediaProbeFailed, newest: Known | None, produced
     if codec is None:
         return Skip("no video stream")
     if codec in TARGET_CODECS:
+        if sibling_in_flight:
+            return Ignore("the output of a job still in flight")
         return Skip(f"already {TARGET_CODECS[codec]}")
     return Transcode()

@@ -51,6 +51,20 @@ async def job_that_produced(conn: Connection, path: str) -> Known | None:
     return _known(row)
 
 
+async def sibling_in_flight(conn: Connection, path: str) -> bool:
+    """A pending or running job for the same name with another extension (``a.avi`` for ``a.mkv``)."""
+    stem, dot, _ = path.rpartition(".")
+    if not dot or "/" in path[len(stem) :]:
+        return False
+    found = await conn.fetchval(
+        "SELECT true FROM jobs WHERE status IN ('pending', 'running') AND path <> $1"
+        " AND starts_with(path, $2) AND strpos(substr(path, length($2) + 1), '/') = 0 LIMIT 1",
+        path,
+        stem + ".",
+    )
+    return bool(found)
+
+
 async def insert_job(
     conn: Connection,
     *,
