@@ -16,6 +16,8 @@ from librarrarian_contracts import MediaProbe
 from librarrarian_runtime.processes import die_with_parent
 
 # Containers that hold HEVC and whatever streams they already hold; everything else becomes Matroska.
+JOB_TAG = "LIBRARRARIAN_JOB"
+
 KEPT_CONTAINERS = {".mkv", ".mp4", ".m4v", ".mov"}
 MP4_FAMILY = {".mp4", ".m4v", ".mov"}
 
@@ -31,7 +33,9 @@ def output_suffix(source: Path) -> str:
     return source.suffix if suffix in KEPT_CONTAINERS else ".mkv"
 
 
-def build_argv(ffmpeg: str, source: Path, output: Path, probe: MediaProbe, quality: Quality) -> list[str]:
+def build_argv(
+    ffmpeg: str, source: Path, output: Path, probe: MediaProbe, quality: Quality, job_id: int | None = None
+) -> list[str]:
     """Transcode every real video stream to HEVC and copy everything else: audio, subtitles, attachments
     (where the container holds them), cover art, chapters and metadata."""
     suffix = output.suffix.lower()
@@ -54,6 +58,9 @@ def build_argv(ffmpeg: str, source: Path, output: Path, probe: MediaProbe, quali
     if suffix == ".mkv":
         argv += ["-map", "0:t?"]
     argv += ["-map_metadata", "0", "-map_chapters", "0", "-c", "copy"]
+    if job_id is not None:
+        # Marks the output as this job's, so a retry can tell it from a file of the user's (see worker).
+        argv += ["-metadata", f"{JOB_TAG}={job_id}"]
     videos = [s for s in probe.streams if s.kind == "video"]
     for ordinal, stream in enumerate(videos):
         if stream.attached_pic:

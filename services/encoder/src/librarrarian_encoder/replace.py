@@ -13,6 +13,8 @@ from pathlib import Path
 
 from librarrarian_contracts import FileIdentity
 
+from . import failpoints
+
 TEMP_PREFIX = ".tmp_librarrarian-"
 
 
@@ -76,6 +78,16 @@ def replace(source: Path, temp: Path, final: Path, expected: FileIdentity) -> No
     adopt_permissions(temp, source)
     os.replace(temp, final)
     fsync_dir(final.parent)
+    failpoints.reach("after-rename")
     if final != source:
         os.unlink(source)
         fsync_dir(source.parent)
+
+
+def finish(source: Path, final: Path, expected: FileIdentity) -> None:
+    """An earlier attempt put its verified output in place and died before removing the original:
+    remove it now, if it is still the file the job was planned for."""
+    if identity_of(source) != expected:
+        raise SourceChanged(f"{source.name} changed since it was scanned")
+    os.unlink(source)
+    fsync_dir(source.parent)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 from librarrarian_contracts import (
     JobCompleted,
     JobFailed,
@@ -32,7 +33,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
-from . import ffmpeg, replace
+from . import failpoints, ffmpeg, replace
 from .settings import Settings
 from .verify import VerifyError, verify
 
@@ -116,6 +117,8 @@ class Worker:
             )
         suffix = ffmpeg.output_suffix(source)
         final = replace.final_path(source, suffix)
+        if final != source and await asyncio.to_thread(self._is_our_output, final, request):
+            return await self._finish_earlier_attempt(job, source, final)
         try:
             replace.check_target(source, final)
         except replace.WouldOverwrite as error:
@@ -146,7 +149,7 @@ class Worker:
         self, job: Job, source: Path, temp: Path, final: Path, started: float
     ) -> Message | None:
         request = job.request
-        argv = ffmpeg.build_argv(self.ffmpeg_path, source, temp, request.probe, self.quality)
+        argv = ffmpeg.build_argv(self.ffmpeg_path, source, temp, request.probe, self.quality, request.job_id)
         result = await ffmpeg.run(argv, self._progress_reporter(job))
         if result.returncode != 0:
             return job.failed(
@@ -154,6 +157,7 @@ class Worker:
             )
         try:
             await asyncio.to_thread(replace.fsync_file, temp)
+            failpoints.reach("verifying")
             verified = await asyncio.to_thread(
                 verify, temp, request.probe, full=self.settings.verify == "full"
             )
@@ -191,6 +195,7 @@ class Worker:
         if not decision.granted:
             log.warning("job %d: commit denied (%s); discarding this output", request.job_id, decision.reason)
             return None
+        failpoints.reach("after-commit")
         try:
             await asyncio.to_thread(replace.replace, source, temp, final, request.identity)
         except replace.SourceChanged as error:
@@ -224,6 +229,65 @@ class Worker:
             size_after=verified.size,
             duration=verified.duration,
             elapsed_seconds=round(elapsed, 3),
+        )
+
+    @staticmethod
+    def _is_our_output(final: Path, request: TranscodeRequested) -> bool:
+        """``final`` (beside a changed-container original) is this job's verified output, left by an attempt
+        that died between putting it in place and removing the original."""
+        if not final.exists():
+            return False
+        try:
+            with av.open(str(final)) as container:
+                tag = container.metadata.get(ffmpeg.JOB_TAG)
+            if tag != str(request.job_id):
+                return False
+            verify(final, request.probe)
+        except (av.FFmpegError, OSError, VerifyError):
+            return False
+        return True
+
+    async def _finish_earlier_attempt(self, job: Job, source: Path, final: Path) -> Message | None:
+        request = job.request
+        log.warning(
+            "job %d: an earlier attempt left its verified output %s in place; finishing it",
+            request.job_id,
+            final.name,
+        )
+        try:
+            decision = await ask(
+                self.nc,
+                topology.SCHEDULER_COMMIT,
+                CommitRequest(
+                    job_id=request.job_id, attempt=request.attempt, delivery=job.delivery, node=job.node
+                ),
+                CommitDecision,
+            )
+        except QueryFailed as error:
+            return job.failed(f"could not ask the scheduler to commit: {error}")
+        if not decision.granted:
+            log.warning("job %d: commit denied (%s)", request.job_id, decision.reason)
+            return None
+        try:
+            await asyncio.to_thread(replace.finish, source, final, request.identity)
+        except replace.SourceChanged as error:
+            return job.failed(str(error), retryable=False)
+        except OSError as error:
+            return job.failed(f"could not remove the original: {error.strerror or error}")
+        size_after = (await asyncio.to_thread(final.stat)).st_size
+        return JobCompleted(
+            job_id=request.job_id,
+            attempt=request.attempt,
+            node=job.node,
+            path=request.path,
+            output_path=str(final),
+            encoder="libx265",
+            codec_before=request.probe.video_codec,
+            codec_after="hevc",
+            size_before=request.identity.size,
+            size_after=size_after,
+            duration=request.probe.duration,
+            elapsed_seconds=0.0,
         )
 
     def _progress_reporter(self, job: Job):  # type: ignore[no-untyped-def]
