@@ -62,6 +62,13 @@ class Job:
         )
 
 
+@dataclass(frozen=True)
+class Refused:
+    """The commit was not granted; ``outcome`` is what to report (None: nothing, the holder reports)."""
+
+    outcome: Message | None
+
+
 class Worker:
     def __init__(self, nc: Client, settings: Settings, ffmpeg_path: str, progress: KeyValue) -> None:
         self.nc = nc
@@ -181,20 +188,9 @@ class Worker:
                 size_before=size_before,
                 size_after=verified.size,
             )
-        try:
-            decision = await ask(
-                self.nc,
-                topology.SCHEDULER_COMMIT,
-                CommitRequest(
-                    job_id=request.job_id, attempt=request.attempt, delivery=job.delivery, node=job.node
-                ),
-                CommitDecision,
-            )
-        except QueryFailed as error:
-            return job.failed(f"could not ask the scheduler to commit: {error}")
-        if not decision.granted:
-            log.warning("job %d: commit denied (%s); discarding this output", request.job_id, decision.reason)
-            return None
+        refused = await self._commit(job)
+        if refused is not None:
+            return refused.outcome
         failpoints.reach("after-commit")
         try:
             await asyncio.to_thread(replace.replace, source, temp, final, request.identity)
@@ -231,6 +227,26 @@ class Worker:
             elapsed_seconds=round(elapsed, 3),
         )
 
+    async def _commit(self, job: Job) -> Refused | None:
+        """Ask the scheduler for the right to touch the original (architecture §3.3); None when granted."""
+        request = job.request
+        try:
+            decision = await ask(
+                self.nc,
+                topology.SCHEDULER_COMMIT,
+                CommitRequest(
+                    job_id=request.job_id, attempt=request.attempt, delivery=job.delivery, node=job.node
+                ),
+                CommitDecision,
+            )
+        except QueryFailed as error:
+            return Refused(job.failed(f"could not ask the scheduler to commit: {error}"))
+        if decision.granted:
+            return None
+        # Another delivery holds the commit and reports the outcome; this one leaves the files alone.
+        log.warning("job %d: commit denied (%s); leaving the files alone", request.job_id, decision.reason)
+        return Refused(None)
+
     @staticmethod
     def _is_our_output(final: Path, request: TranscodeRequested) -> bool:
         """``final`` (beside a changed-container original) is this job's verified output, left by an attempt
@@ -254,20 +270,9 @@ class Worker:
             request.job_id,
             final.name,
         )
-        try:
-            decision = await ask(
-                self.nc,
-                topology.SCHEDULER_COMMIT,
-                CommitRequest(
-                    job_id=request.job_id, attempt=request.attempt, delivery=job.delivery, node=job.node
-                ),
-                CommitDecision,
-            )
-        except QueryFailed as error:
-            return job.failed(f"could not ask the scheduler to commit: {error}")
-        if not decision.granted:
-            log.warning("job %d: commit denied (%s)", request.job_id, decision.reason)
-            return None
+        refused = await self._commit(job)
+        if refused is not None:
+            return refused.outcome
         try:
             await asyncio.to_thread(replace.finish, source, final, request.identity)
         except replace.SourceChanged as error:
