@@ -268,7 +268,9 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
     async def five_jobs() -> bool:
         return len(await jobs(api)) == 5
 
-    await eventually(lambda: up.log().count("Librarrarian is running") == 2, timeout=60, message="second banner")
+    await eventually(
+        lambda: up.log().count("Librarrarian is running") == 2, timeout=60, message="second banner"
+    )
     await eventually(five_jobs, timeout=120, interval=0.5, message="jobs found again")
     url = up.nats_url()
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import av
 from librarrarian_contracts import MediaProbe, StreamInfo
 
-
 # Containers whose header describes every stream (codec, size, duration).
 INDEXED_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".3gp"})
 HEADER_ONLY = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0"}
