@@ -29,7 +29,7 @@ from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgr
 from librarrarian_encoder import replace, service
 from librarrarian_encoder.settings import Settings
 from librarrarian_media import probe
-from librarrarian_testing import eventually, library
+from librarrarian_testing import transcode, eventually, library
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -82,12 +82,14 @@ async def media(tmp_path: Path, shared_media: Path) -> library.Library:
 
 
 @pytest.fixture
-async def encoder(nats_url: str, media: library.Library, tmp_path: Path) -> AsyncIterator[Settings]:
+async def encoder(
+    bus: tuple[Client, JetStreamContext], nats_url: str, media: library.Library, tmp_path: Path
+) -> AsyncIterator[Settings]:
+    await transcode.put(bus[1], transcode.fastest())
     settings = Settings(
         nats_url=nats_url,
         media_paths=(media.root.resolve(),),
         node="node-a",
-        x265_preset="ultrafast",
         scratch_dir=tmp_path / "scratch",
         grace_seconds=5,
     )
@@ -241,10 +243,9 @@ async def test_an_output_larger_than_allowed_keeps_the_original(
         nats_url=nats_url,
         media_paths=(media.root.resolve(),),
         node="node-b",
-        x265_preset="ultrafast",
         scratch_dir=tmp_path / "s2",
-        max_output_ratio=0.01,
     )
+    await transcode.put(js, transcode.fastest(max_output_percent=1))
     stopping = asyncio.Event()
     task = asyncio.create_task(service.run(settings, stopping))
     try:

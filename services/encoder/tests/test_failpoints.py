@@ -19,7 +19,7 @@ from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_encoder import failpoints, service
 from librarrarian_encoder.settings import Settings
-from librarrarian_testing import eventually, library
+from librarrarian_testing import transcode, eventually, library
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -75,10 +75,10 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         "NATS_URL": nats_url,
         "MEDIA_PATHS": str(media.root.resolve()),
         "NODE_NAME": "doomed",
-        "X265_PRESET": "ultrafast",
         "SCRATCH_DIR": str(tmp_path / "s1"),
         failpoints.VARIABLE: point,
     }
+    await transcode.put(js, transcode.fastest())
     doomed = await asyncio.create_subprocess_exec(sys.executable, "-m", "librarrarian_encoder", env=env)
     await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
     assert await asyncio.wait_for(doomed.wait(), 120) == -9
@@ -94,7 +94,6 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         nats_url=nats_url,
         media_paths=(media.root.resolve(),),
         node="survivor",
-        x265_preset="ultrafast",
         scratch_dir=tmp_path / "s2",
     )
     stopping = asyncio.Event()

@@ -18,7 +18,7 @@ from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress
 from librarrarian_encoder import service
 from librarrarian_encoder.settings import Settings
-from librarrarian_testing import eventually, library
+from librarrarian_testing import transcode, eventually, library
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -81,9 +81,9 @@ async def test_kill_9_mid_encode(
         "NATS_URL": nats_url,
         "MEDIA_PATHS": str(media.root.resolve()),
         "NODE_NAME": "doomed",
-        "X265_PRESET": "slow",
         "SCRATCH_DIR": str(tmp_path / "scratch"),
     }
+    await transcode.put(js, transcode.fastest(x265_preset="slow"))  # slow enough to be killed mid-encode
     doomed = await asyncio.create_subprocess_exec(sys.executable, "-m", "librarrarian_encoder", env=env)
     try:
         await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
@@ -112,9 +112,9 @@ async def test_kill_9_mid_encode(
         nats_url=nats_url,
         media_paths=(media.root.resolve(),),
         node="survivor",
-        x265_preset="ultrafast",
         scratch_dir=tmp_path / "scratch2",
     )
+    await transcode.put(js, transcode.fastest())
     stopping = asyncio.Event()
     survivor = asyncio.create_task(service.run(settings, stopping))
     try:

@@ -38,6 +38,8 @@ class StreamInfo(msgspec.Struct, frozen=True, kw_only=True):
     language: str | None = None
     width: int | None = None
     height: int | None = None
+    pix_fmt: str | None = None  # video: e.g. yuv420p10le; decides 10-bit output for HDR sources
+    color_transfer: str | None = None  # video: e.g. smpte2084 (PQ, HDR10) or arib-std-b67 (HLG)
 
 
 class MediaProbe(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,7 +104,7 @@ class TranscodeRequested(Message, frozen=True, kw_only=True, tag="work.transcode
     path: str
     identity: FileIdentity
     probe: MediaProbe
-    target_codec: str = "hevc"
+    target_codec: str = "hevc"  # hevc | av1
     hw_class: str = "cpu"
 
 
@@ -130,6 +132,7 @@ class JobCompleted(Message, frozen=True, kw_only=True, tag="job.completed"):
     size_after: int
     duration: float | None
     elapsed_seconds: float
+    fallback_reason: str | None = None  # why the job's hardware class gave way to the CPU
 
 
 class JobSkipped(Message, frozen=True, kw_only=True, tag="job.skipped"):

@@ -17,8 +17,11 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     classes: tuple[str, ...]
     slots: int
-    state: str  # running | paused | stopping
+    state: str  # running | paused | draining (stop after the current jobs) | stopped | stopping (shutdown)
     jobs: tuple[int, ...] = ()
+    codecs: dict[str, tuple[str, ...]] = {}  # class -> target codecs it encodes here
+    unusable: dict[str, str] = {}  # class -> why its test encode failed
+    slots_per_class: dict[str, int] = {}
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 
 

@@ -31,6 +31,23 @@ def _codec(stream: av.stream.Stream) -> str:
     return str(name or getattr(stream, "codec_tag", None) or "unknown")
 
 
+def _picture(stream: av.stream.Stream) -> dict[str, str | None]:
+    """Pixel format and transfer characteristic of a video stream: 10-bit and HDR sources stay so."""
+    if stream.type != "video":
+        return {}
+    context = stream.codec_context
+    pix_fmt = getattr(context, "pix_fmt", None)
+    transfer = getattr(context, "color_trc", None)
+    return {
+        "pix_fmt": str(pix_fmt) if pix_fmt else None,
+        "color_transfer": _TRANSFER_NAMES.get(int(transfer)) if transfer is not None else None,
+    }
+
+
+# AVColorTransferCharacteristic values that matter for HDR (the rest read as SDR).
+_TRANSFER_NAMES = {16: "smpte2084", 18: "arib-std-b67"}
+
+
 def probe(path: Path) -> MediaProbe:
     """Describe the file's streams, and read the first video packet to prove the data is there."""
     try:
@@ -55,6 +72,7 @@ def probe(path: Path) -> MediaProbe:
                     language=stream.metadata.get("language"),
                     width=getattr(stream, "width", None) if stream.type == "video" else None,
                     height=getattr(stream, "height", None) if stream.type == "video" else None,
+                    **_picture(stream),
                 )
             )
         videos = [s for s in streams if s.kind == "video" and not s.attached_pic]

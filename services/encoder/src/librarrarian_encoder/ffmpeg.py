@@ -8,12 +8,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
+import re
+import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from librarrarian_contracts import MediaProbe
+from librarrarian_contracts.settings import Quality
 from librarrarian_runtime.processes import die_with_parent
+
+from .profiles import Profile
 
 # Containers that hold HEVC and whatever streams they already hold; everything else becomes Matroska.
 JOB_TAG = "LIBRARRARIAN_JOB"
@@ -22,22 +29,23 @@ KEPT_CONTAINERS = {".mkv", ".mp4", ".m4v", ".mov"}
 MP4_FAMILY = {".mp4", ".m4v", ".mov"}
 
 
-@dataclass(frozen=True)
-class Quality:
-    preset: str = "medium"
-    crf: int = 22
-
-
-def output_suffix(source: Path) -> str:
+def output_suffix(source: Path, container: str = "keep") -> str:
+    """``keep``: MP4/MOV/MKV stay what they are; everything else (and everything with ``mkv``) becomes MKV."""
     suffix = source.suffix.lower()
-    return source.suffix if suffix in KEPT_CONTAINERS else ".mkv"
+    return source.suffix if container == "keep" and suffix in KEPT_CONTAINERS else ".mkv"
 
 
 def build_argv(
-    ffmpeg: str, source: Path, output: Path, probe: MediaProbe, quality: Quality, job_id: int | None = None
+    ffmpeg: str,
+    source: Path,
+    output: Path,
+    probe: MediaProbe,
+    profile: Profile,
+    quality: Quality,
+    job_id: int | None = None,
 ) -> list[str]:
-    """Transcode every real video stream to HEVC and copy everything else: audio, subtitles, attachments
-    (where the container holds them), cover art, chapters and metadata."""
+    """Transcode every real video stream with ``profile`` and copy everything else: audio, subtitles,
+    attachments (where the container holds them), cover art, chapters and metadata."""
     suffix = output.suffix.lower()
     argv = [
         ffmpeg,
@@ -46,6 +54,10 @@ def build_argv(
         "-loglevel",
         "warning",
         "-y",
+        *profile.input_args(),
+        # Inputs without timestamps (raw streams, some AVIs) get generated ones instead of failing to mux.
+        "-fflags",
+        "+genpts",
         "-i",
         str(source),
         "-map",
@@ -55,29 +67,26 @@ def build_argv(
         "-map",
         "0:s?",
     ]
+    argv += ["-map_metadata", "0", "-map_chapters", "0", "-c:a", "copy", "-c:s", "copy"]
     if suffix == ".mkv":
-        argv += ["-map", "0:t?"]
-    argv += ["-map_metadata", "0", "-map_chapters", "0", "-c", "copy"]
+        argv += ["-map", "0:t?", "-c:t", "copy"]
     if job_id is not None:
         # Marks the output as this job's, so a retry can tell it from a file of the user's (see worker).
         argv += ["-metadata", f"{JOB_TAG}={job_id}"]
     videos = [s for s in probe.streams if s.kind == "video"]
     for ordinal, stream in enumerate(videos):
         if stream.attached_pic:
-            continue  # cover art stays as it is
-        argv += [
-            f"-c:v:{ordinal}",
-            "libx265",
-            f"-preset:v:{ordinal}",
-            quality.preset,
-            f"-crf:v:{ordinal}",
-            str(quality.crf),
-        ]
-        if suffix in MP4_FAMILY:
+            argv += [f"-c:v:{ordinal}", "copy"]  # cover art stays as it is
+            continue
+        odd = bool((stream.width or 0) % 2 or (stream.height or 0) % 2)
+        argv += profile.video_args(ordinal, quality, odd_size=odd)
+        if suffix in MP4_FAMILY and profile.codec == "hevc":
             argv += [f"-tag:v:{ordinal}", "hvc1"]  # what Apple players need to play HEVC in MP4
     argv += [
-        "-x265-params",
-        "log-level=error",
+        *profile.global_args(),
+        # Variable frame rate stays variable: timestamps pass through instead of frames being duplicated.
+        "-fps_mode",
+        "passthrough",
         "-max_muxing_queue_size",
         "9999",
         "-progress",
@@ -145,11 +154,56 @@ class ProgressParser:
 class Result:
     returncode: int
     stderr_tail: str
+    stalled_after: float | None = None  # seconds without progress, when the watchdog stopped it
 
     @property
     def last_error(self) -> str:
-        lines = [line for line in self.stderr_tail.splitlines() if line.strip()]
-        return lines[-1] if lines else "no error message"
+        return first_error(self.stderr_tail)
+
+
+_CONTEXT = re.compile(r"^(\[[^]]*@ 0x[0-9a-f]+\]\s*)+")
+
+
+def first_error(stderr: str) -> str:
+    """The root cause in ffmpeg's error output is its first line; the ones after are the fallout
+    ("Could not open encoder", "Nothing was written"). Logging contexts (``[hevc_nvenc @ 0x…]``) say
+    nothing to a user and change every run, so they go."""
+    for line in stderr.splitlines():
+        cleaned = _CONTEXT.sub("", line.strip()).strip()
+        if cleaned:
+            return cleaned
+    return "no error message"
+
+
+class Encoding:
+    """A running ffmpeg: pause and resume it (SIGSTOP/SIGCONT), and tell a stall from a pause."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.paused = False
+        self.last_advance = time.monotonic()
+        self._furthest = -1.0
+
+    def pause(self) -> None:
+        if not self.paused and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGCONT)
+            self.paused = False
+            self.last_advance = time.monotonic()  # a pause is not a stall
+
+    def saw(self, progress: Progress) -> None:
+        if progress.out_seconds > self._furthest:
+            self._furthest = progress.out_seconds
+            self.last_advance = time.monotonic()
+
+    def stalled_for(self) -> float:
+        return 0.0 if self.paused else time.monotonic() - self.last_advance
 
 
 async def run(
@@ -157,9 +211,12 @@ async def run(
     on_progress: Callable[[Progress], Awaitable[None]],
     *,
     tail_lines: int = 40,
-    started: Callable[[asyncio.subprocess.Process], None] | None = None,
+    stall_seconds: float | None = None,
+    started: Callable[[Encoding], None] | None = None,
 ) -> Result:
-    """Run ffmpeg to the end; cancelling this stops ffmpeg (TERM, then KILL) before re-raising."""
+    """Run ffmpeg to the end. With ``stall_seconds``, an encode whose output time has not advanced for that
+    long (paused time aside) is stopped and reported as stalled. Cancelling this stops ffmpeg (TERM, then
+    KILL) before re-raising."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -167,8 +224,9 @@ async def run(
         stderr=asyncio.subprocess.PIPE,
         preexec_fn=die_with_parent,
     )
+    encoding = Encoding(process)
     if started is not None:
-        started(process)
+        started(encoding)
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     parser = ProgressParser()
 
@@ -177,6 +235,7 @@ async def run(
         async for raw in process.stdout:
             progress = parser.feed(raw.decode(errors="replace"))
             if progress is not None:
+                encoding.saw(progress)
                 await on_progress(progress)
 
     async def read_errors() -> None:
@@ -184,13 +243,31 @@ async def run(
         async for raw in process.stderr:
             tail.append(raw.decode(errors="replace").rstrip())
 
+    async def watchdog() -> float | None:
+        if stall_seconds is None:
+            await asyncio.Event().wait()  # never: the reads decide when this ends
+        assert stall_seconds is not None
+        while (idle := encoding.stalled_for()) < stall_seconds:
+            await asyncio.sleep(min(1.0, stall_seconds - idle))
+        return encoding.stalled_for()
+
+    reading = asyncio.ensure_future(asyncio.gather(read_progress(), read_errors()))
+    watching = asyncio.ensure_future(watchdog())
     try:
-        await asyncio.gather(read_progress(), read_errors())
+        await asyncio.wait({reading, watching}, return_when=asyncio.FIRST_COMPLETED)
+        stalled_after = None
+        if watching.done():
+            stalled_after = watching.result()
+            await stop(process)
+        await reading
         code = await process.wait()
     except BaseException:
         await stop(process)
         raise
-    return Result(code, "\n".join(tail))
+    finally:
+        watching.cancel()
+        reading.cancel()
+    return Result(code, "\n".join(tail), stalled_after)
 
 
 async def stop(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
@@ -198,6 +275,7 @@ async def stop(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         process.terminate()
+        os.kill(process.pid, signal.SIGCONT)  # a paused ffmpeg must run to see its TERM
     try:
         await asyncio.wait_for(process.wait(), grace)
     except TimeoutError:

@@ -1,4 +1,5 @@
-"""The encoder process: detect hardware, bind to its classes' durables, run slots, report the node."""
+"""The encoder process: detect hardware, bind to its classes' durables, run slots, obey the node's controls
+(start, stop, pause, resume) and the queue's, and report the node."""
 
 from __future__ import annotations
 
@@ -12,12 +13,23 @@ from importlib.metadata import version
 import msgspec
 from librarrarian_contracts import encode, provision, topology
 from librarrarian_contracts.codec import work_decoder
+from librarrarian_contracts.settings import (
+    QUEUE_KEY,
+    TRANSCODE_KEY,
+    NodeControl,
+    QueueControl,
+    TranscodeSettings,
+    node_key,
+)
+from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import NodeStatus
 from librarrarian_runtime import bus, ffmpeg_binary, lifecycle
+from librarrarian_runtime.watched import Watched
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from . import hardware
+from .profiles import PROFILES
 from .settings import Settings
 from .worker import Worker
 
@@ -33,13 +45,73 @@ def clean_scratch(settings: Settings) -> None:
     settings.scratch_dir.mkdir(parents=True, exist_ok=True)
 
 
+async def usable_classes(
+    settings: Settings, ffmpeg_path: str
+) -> tuple[dict[HwClass, tuple[str, ...]], dict[str, str]]:
+    """Class -> codecs it encodes here, and class -> why not for the others."""
+    if settings.hw_classes:
+        log.warning("HW_CLASSES is set: binding to %s without test encodes", ", ".join(settings.hw_classes))
+        codecs = {hw: tuple(c for (h, c) in PROFILES if h is hw) for hw in settings.hw_classes}
+        return codecs, {}
+    detections = await hardware.detect(ffmpeg_path)
+    usable = {d.hw: d.codecs for d in detections if d.usable}
+    unusable = {d.hw.value: d.detail for d in detections if not d.usable}
+    return usable, unusable
+
+
+class Node:
+    """The node's controls, applied to its worker and its slots."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        worker: Worker,
+        control: Watched[NodeControl],
+        queue: Watched[QueueControl],
+        stopping: asyncio.Event,
+    ) -> None:
+        self.settings, self.worker, self.control, self.queue = settings, worker, control, queue
+        self.stopping = stopping
+        self.open = asyncio.Event()  # set while slots may take work
+        self.changed = asyncio.Event()  # wakes the reporter
+        self.handling: set[asyncio.Task[None]] = set()
+        control.on_change(lambda _: self.apply())
+        queue.on_change(lambda _: self.apply())
+
+    def apply(self) -> None:
+        wanted = self.control.value
+        if wanted.state == "paused":
+            self.worker.pause()
+        else:
+            self.worker.resume()
+        if wanted.state == "stopped" and wanted.now:
+            for task in self.handling:
+                task.cancel()  # the worker stops ffmpeg and naks: another node takes the job at once
+        if wanted.state == "running" and not self.queue.value.paused and not self.stopping.is_set():
+            self.open.set()
+        else:
+            self.open.clear()
+        self.changed.set()
+
+    @property
+    def state(self) -> str:
+        if self.stopping.is_set():
+            return "stopping"
+        wanted = self.control.value.state
+        if wanted == "paused":
+            return "paused"
+        if wanted == "stopped":
+            return "draining" if self.worker.running else "stopped"
+        return "queue paused" if self.queue.value.paused else "running"
+
+
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
     ffmpeg_path, origin = ffmpeg_binary.locate()
     log.info("using ffmpeg %s (from %s)", ffmpeg_path, origin)
     clean_scratch(settings)
-    usable = [d.hw for d in await hardware.detect(ffmpeg_path) if d.usable]
-    if not usable:
+    codecs, unusable = await usable_classes(settings, ffmpeg_path)
+    if not codecs:
         raise NoUsableHardware("no hardware class passed its test encode; see the lines above")
 
     nc = await bus.connect(settings.nats_url, f"encoder {settings.node}")
@@ -47,8 +119,15 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     await provision(js)
     nodes = await js.key_value(topology.NODES.name)
     progress = await js.key_value(topology.PROGRESS.name)
-    worker = Worker(nc, settings, ffmpeg_path, progress)
-    state = {"value": "running"}
+    kv = await js.key_value(topology.SETTINGS.name)
+    transcode = await Watched(kv, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
+    queue = await Watched(kv, QUEUE_KEY, QueueControl, QueueControl()).start()
+    first = NodeControl(state="running" if settings.autostart else "stopped")
+    control = await Watched(kv, node_key(settings.node), NodeControl, first).start()
+    worker = Worker(nc, settings, ffmpeg_path, progress, transcode, codecs)
+    node = Node(settings, worker, control, queue, stopping)
+    node.apply()
+    slots_per_class = {hw: settings.slots.get(hw, 1) for hw in codecs}
 
     async def report_node() -> None:
         while True:
@@ -56,31 +135,35 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 node=settings.node,
                 hostname=socket.gethostname(),
                 version=version("librarrarian-encoder"),
-                classes=tuple(h.value for h in usable),
-                slots=settings.slots,
-                state=state["value"],
+                classes=tuple(h.value for h in codecs),
+                slots=sum(slots_per_class.values()),
+                state=node.state,
                 jobs=tuple(sorted(worker.running)),
+                codecs={h.value: c for h, c in codecs.items()},
+                unusable=unusable,
+                slots_per_class={h.value: n for h, n in slots_per_class.items()},
             )
             with contextlib.suppress(Exception):  # the next beat retries; the TTL covers a long gap
                 await nodes.put(settings.node, encode(status))
-            if await lifecycle.wait_or_stop(stopping, topology.NODE_HEARTBEAT_SECONDS):
+            node.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(node.changed.wait(), topology.NODE_HEARTBEAT_SECONDS)
+            if stopping.is_set() and not worker.running:
                 return
 
     log.info(
-        "encoder %s ready: classes %s, %d slot(s)",
+        "encoder %s ready: %s; %s",
         settings.node,
-        ", ".join(h.value for h in usable),
-        settings.slots,
+        ", ".join(f"{h} ({'/'.join(c)}) x{slots_per_class[h]}" for h, c in codecs.items()),
+        node.state,
     )
     reporter = asyncio.create_task(report_node())
+    stopping_watch = asyncio.create_task(_on_stop(stopping, node))
     slots = [
-        asyncio.create_task(slot(js, worker, hw, stopping, settings.grace_seconds))
-        for hw in usable
-        for _ in range(settings.slots)
+        asyncio.create_task(slot(js, node, hw)) for hw, count in slots_per_class.items() for _ in range(count)
     ]
     try:
         await stopping.wait()
-        state["value"] = "stopping"
         log.info(
             "encoder %s stopping: finishing running jobs for up to %.0f s",
             settings.node,
@@ -88,23 +171,34 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         )
         await asyncio.gather(*slots, return_exceptions=True)
     finally:
+        stopping_watch.cancel()
         reporter.cancel()
         for task in slots:
             task.cancel()
+        for watched in (transcode, queue, control):
+            await watched.stop()
         with contextlib.suppress(Exception):
             await nodes.delete(settings.node)
         await nc.drain()
         log.info("encoder %s stopped", settings.node)
 
 
-async def slot(
-    js: JetStreamContext, worker: Worker, hw: topology.HwClass, stopping: asyncio.Event, grace_seconds: float
-) -> None:
-    """Fetch one message at a time while not stopping; on stop, give the running job its grace period."""
+async def _on_stop(stopping: asyncio.Event, node: Node) -> None:
+    await stopping.wait()
+    node.worker.resume()  # a paused encode gets its grace period like any other
+    node.apply()
+
+
+async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
+    """Fetch one message at a time while the node is open; on shutdown, give the running job its grace."""
     spec = topology.WORK_CONSUMERS[hw]
+    stopping = node.stopping
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
     try:
         while not stopping.is_set():
+            if not node.open.is_set():
+                await _first(node.open.wait(), stopping.wait())
+                continue
             try:
                 (msg,) = await sub.fetch(1, timeout=1.0)
             except (TimeoutError, NatsTimeoutError):
@@ -115,14 +209,29 @@ async def slot(
                 log.error("dropping an undecodable work message: %s", error)
                 await msg.term()
                 continue
-            handling = asyncio.create_task(worker.handle(msg, request))
-            stop_wait = asyncio.create_task(stopping.wait())
-            await asyncio.wait({handling, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            stop_wait.cancel()
-            if not handling.done():
-                done, _ = await asyncio.wait({handling}, timeout=grace_seconds)
-                if not done:
-                    handling.cancel()
-            await asyncio.gather(handling, return_exceptions=True)  # its outcome is already reported
+            handling = asyncio.create_task(node.worker.handle(msg, request))
+            node.handling.add(handling)
+            node.changed.set()
+            try:
+                await _first(handling, stopping.wait())
+                if not handling.done():
+                    done, _ = await asyncio.wait({handling}, timeout=node.settings.grace_seconds)
+                    if not done:
+                        handling.cancel()
+                await asyncio.gather(handling, return_exceptions=True)  # its outcome is already reported
+            finally:
+                node.handling.discard(handling)
+                node.changed.set()
     finally:
         await sub.unsubscribe()
+
+
+async def _first(*awaitables: object) -> None:
+    """Wait until the first of these is done; cancel the waits that are not tasks of their own."""
+    futures = [a if isinstance(a, asyncio.Task) else asyncio.ensure_future(a) for a in awaitables]  # type: ignore[arg-type]
+    try:
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future, original in zip(futures, awaitables, strict=True):
+            if future is not original:
+                future.cancel()

@@ -1,14 +1,48 @@
-"""The encoder's settings, read once from the environment."""
+"""The encoder's node-local settings, read once from the environment. What to encode and how (codec,
+quality, skip rules) is shared and dynamic: the ``transcode`` key of the settings bucket."""
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import env
 
+from .paths import PathMap
+
 VERIFY_MODES = ("sample", "full")
+HW_NAMES = ", ".join(h.value for h in HwClass)
+
+
+def _classes(name: str) -> tuple[HwClass, ...]:
+    raw = env.optional(name) or ""
+    chosen = []
+    for part in (p.strip().lower() for p in raw.split(",")):
+        if not part:
+            continue
+        if part not in {h.value for h in HwClass}:
+            raise env.SettingsError(f"{name}: {part!r} is not a hardware class ({HW_NAMES})")
+        chosen.append(HwClass(part))
+    return tuple(chosen)
+
+
+def _slots(name: str) -> dict[HwClass, int]:
+    """``2`` (every class) or ``cpu=2,nvenc=1`` (the classes not named get 1)."""
+    raw = (env.optional(name) or "1").strip()
+    if raw.isdigit():
+        if int(raw) < 1:
+            raise env.SettingsError(f"{name} must be at least 1, not {raw}")
+        return dict.fromkeys(HwClass, int(raw))
+    slots = dict.fromkeys(HwClass, 1)
+    for part in raw.split(","):
+        hw, sep, count = part.partition("=")
+        hw = hw.strip().lower()
+        if not sep or hw not in {h.value for h in HwClass} or not count.strip().isdigit() or int(count) < 1:
+            raise env.SettingsError(f"{name} must be a number or like 'cpu=2,nvenc=1', not {raw!r}")
+        slots[HwClass(hw)] = int(count)
+    return slots
 
 
 @dataclass(frozen=True)
@@ -16,32 +50,30 @@ class Settings:
     nats_url: str
     media_paths: tuple[Path, ...]
     node: str
-    slots: int = 1
-    x265_preset: str = "medium"
-    x265_crf: int = 22
-    max_output_ratio: float = 1.0
+    slots: dict[HwClass, int] = field(default_factory=lambda: dict.fromkeys(HwClass, 1))
     verify: str = "sample"
     scratch_dir: Path = Path(tempfile.gettempdir()) / "librarrarian-scratch"
     grace_seconds: float = 30.0
+    # Bind to exactly these classes without the test encode (a GPU that is busy at start); empty: detect.
+    hw_classes: tuple[HwClass, ...] = ()
+    autostart: bool = True
+    path_map: PathMap = field(default_factory=PathMap)
 
     @classmethod
     def from_env(cls) -> Settings:
         verify = env.text("VERIFY", "sample")
         if verify not in VERIFY_MODES:
             raise env.SettingsError(f"VERIFY must be 'sample' or 'full', not {verify!r}")
-        crf = env.integer("X265_CRF", 22, minimum=0)
-        if crf > 51:
-            raise env.SettingsError(f"X265_CRF must be between 0 and 51, not {crf}")
         scratch = env.optional("SCRATCH_DIR")
         return cls(
             nats_url=env.nats_url(),
             media_paths=env.paths("MEDIA_PATHS"),
             node=env.node_name(),
-            slots=env.integer("SLOTS", 1, minimum=1),
-            x265_preset=env.text("X265_PRESET", "medium"),
-            x265_crf=crf,
-            max_output_ratio=env.number("MAX_OUTPUT_RATIO", 1.0, minimum=0.01),
+            slots=_slots("SLOTS"),
             verify=verify,
             scratch_dir=Path(scratch) if scratch else cls.scratch_dir,
             grace_seconds=env.number("GRACE_SECONDS", 30.0, minimum=0),
+            hw_classes=_classes("HW_CLASSES"),
+            autostart=env.flag("AUTOSTART", True),
+            path_map=PathMap.parse(env.optional("PATH_MAPPINGS") or "", "PATH_MAPPINGS"),
         )

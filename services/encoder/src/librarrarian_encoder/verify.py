@@ -32,7 +32,7 @@ def planned_counts(probe: MediaProbe, output_suffix: str) -> Counter[str]:
     return counts
 
 
-def verify(output: Path, source: MediaProbe, *, full: bool = False) -> Verified:
+def verify(output: Path, source: MediaProbe, *, full: bool = False, codec: str = "hevc") -> Verified:
     try:
         container = av.open(str(output))
     except av.FFmpegError as error:
@@ -48,9 +48,9 @@ def verify(output: Path, source: MediaProbe, *, full: bool = False) -> Verified:
         ]
         if not videos:
             raise VerifyError("the output has no video stream")
-        codec = videos[0].codec_context.name
-        if codec != "hevc":
-            raise VerifyError(f"the output's video is {codec}, not hevc")
+        found = videos[0].codec_context.codec.canonical_name  # "av1", not the decoder's "libdav1d"
+        if found != codec:
+            raise VerifyError(f"the output's video is {found}, not {codec}")
         duration = container.duration / 1_000_000 if container.duration else None
         if source.duration and duration is not None:
             tolerance = max(0.5, 0.001 * source.duration)
@@ -59,7 +59,7 @@ def verify(output: Path, source: MediaProbe, *, full: bool = False) -> Verified:
         elif source.duration:
             raise VerifyError("the output has no duration")
         _decode(container, videos[0], duration, full)
-    return Verified(size=output.stat().st_size, duration=duration, video_codec=codec)
+    return Verified(size=output.stat().st_size, duration=duration, video_codec=found)
 
 
 def _decode(

@@ -26,14 +26,18 @@ from librarrarian_contracts import (
     publish,
     topology,
 )
+from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.watched import Watched
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from . import failpoints, ffmpeg, replace
+from .profiles import Profile, profile_for
 from .settings import Settings
 from .verify import VerifyError, verify
 
@@ -69,15 +73,44 @@ class Refused:
     outcome: Message | None
 
 
+@dataclass(frozen=True)
+class Encoded:
+    result: ffmpeg.Result
+    profile: Profile
+    fallback_reason: str | None = None
+
+
 class Worker:
-    def __init__(self, nc: Client, settings: Settings, ffmpeg_path: str, progress: KeyValue) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        settings: Settings,
+        ffmpeg_path: str,
+        progress: KeyValue,
+        transcode: Watched[TranscodeSettings],
+        codecs: dict[HwClass, tuple[str, ...]],
+    ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.settings = settings
         self.ffmpeg_path = ffmpeg_path
         self.progress = progress
+        self.transcode = transcode
+        self.codecs = codecs  # what each usable class can encode on this node
         self.running: set[int] = set()
-        self.quality = ffmpeg.Quality(preset=settings.x265_preset, crf=settings.x265_crf)
+        self.encodings: dict[int, ffmpeg.Encoding] = {}
+        self.paused = False
+
+    def pause(self) -> None:
+        """Suspend every running encode (SIGSTOP); the heartbeat goes on, so the jobs stay ours."""
+        self.paused = True
+        for encoding in self.encodings.values():
+            encoding.pause()
+
+    def resume(self) -> None:
+        self.paused = False
+        for encoding in self.encodings.values():
+            encoding.resume()
 
     async def handle(self, msg: Msg, request: TranscodeRequested) -> None:
         job = Job(request, msg.metadata.num_delivered, self.settings.node)
@@ -112,7 +145,7 @@ class Worker:
     async def _transcode(self, job: Job) -> Message | None:
         request = job.request
         try:
-            source = contain(request.path, self.settings.media_paths)
+            source = contain(self.settings.path_map.to_local(request.path), self.settings.media_paths)
         except OutsideMediaPaths:
             return job.failed("the file is outside this node's media paths", retryable=False)
         current = replace.identity_of(source)
@@ -122,7 +155,7 @@ class Worker:
             return job.failed(
                 "the file changed since it was scanned; the next scan queues it again", retryable=False
             )
-        suffix = ffmpeg.output_suffix(source)
+        suffix = ffmpeg.output_suffix(source, self.transcode.value.container)
         final = replace.final_path(source, suffix)
         if final != source and await asyncio.to_thread(self._is_our_output, final, request):
             return await self._finish_earlier_attempt(job, source, final)
@@ -156,27 +189,34 @@ class Worker:
         self, job: Job, source: Path, temp: Path, final: Path, started: float
     ) -> Message | None:
         request = job.request
-        argv = ffmpeg.build_argv(self.ffmpeg_path, source, temp, request.probe, self.quality, request.job_id)
-        result = await ffmpeg.run(argv, self._progress_reporter(job))
+        settings = self.transcode.value
+        encoded = await self._encode(job, source, temp, settings)
+        result = encoded.result
+        if result.stalled_after is not None:
+            return job.failed(
+                f"stalled: no progress for {result.stalled_after:.0f} s; ffmpeg was stopped",
+                result.stderr_tail,
+            )
         if result.returncode != 0:
             return job.failed(
-                f"ffmpeg exited with {result.returncode}: {result.last_error}", result.stderr_tail
+                f"{encoded.profile.encoder} failed (ffmpeg exit {result.returncode}): {result.last_error}",
+                _with_fallback(result.stderr_tail, encoded.fallback_reason),
             )
         try:
             await asyncio.to_thread(replace.fsync_file, temp)
             failpoints.reach("verifying")
             verified = await asyncio.to_thread(
-                verify, temp, request.probe, full=self.settings.verify == "full"
+                verify, temp, request.probe, full=self.settings.verify == "full", codec=request.target_codec
             )
         except VerifyError as error:
             return job.failed(f"verification failed: {error}", result.stderr_tail, retryable=False)
         except OSError as error:
             return job.failed(f"could not read the output: {error.strerror or error}")
         size_before = request.identity.size
-        if verified.size > self.settings.max_output_ratio * size_before:
+        if verified.size > settings.max_output_percent / 100 * size_before:
             reason = (
-                f"the output ({verified.size:,} bytes) is larger than {self.settings.max_output_ratio:.0%} "
-                f"of the original ({size_before:,} bytes); original kept"
+                f"the output ({verified.size:,} bytes, {verified.size / size_before:.0%}) is larger than "
+                f"{settings.max_output_percent:g}% of the original ({size_before:,} bytes); original kept"
             )
             log.info("job %d skipped: %s", request.job_id, reason)
             return JobSkipped(
@@ -217,15 +257,68 @@ class Worker:
             attempt=request.attempt,
             node=job.node,
             path=request.path,
-            output_path=str(final),
-            encoder="libx265",
+            output_path=self.settings.path_map.to_server(str(final)),
+            encoder=encoded.profile.encoder,
             codec_before=request.probe.video_codec,
             codec_after=verified.video_codec,
             size_before=size_before,
             size_after=verified.size,
             duration=verified.duration,
             elapsed_seconds=round(elapsed, 3),
+            fallback_reason=encoded.fallback_reason,
         )
+
+    def _profile(self, request: TranscodeRequested) -> tuple[Profile, str | None]:
+        """The job's class's encoder when this node has it working; otherwise the CPU one, with why."""
+        codec = request.target_codec
+        if codec in self.codecs.get(HwClass(request.hw_class), ()):
+            profile = profile_for(request.hw_class, codec)
+            if profile is not None:
+                return profile, None
+        cpu = profile_for(HwClass.CPU, codec)
+        assert cpu is not None
+        return cpu, f"{request.hw_class} cannot encode {codec} on this node"
+
+    async def _encode(self, job: Job, source: Path, temp: Path, settings: TranscodeSettings) -> Encoded:
+        """Encode with the job's hardware class; a hardware encode that fails is done again on the CPU,
+        with the reason kept for the job's record."""
+        request = job.request
+        profile, fallback_reason = self._profile(request)
+        result = await self._run(job, source, temp, profile, settings)
+        cpu_can = request.target_codec in self.codecs.get(HwClass.CPU, ())
+        if (
+            result.returncode != 0
+            and result.stalled_after is None
+            and profile.hw is not HwClass.CPU
+            and cpu_can
+        ):
+            fallback_reason = f"{profile.encoder} failed: {result.last_error}"
+            log.warning("job %d: %s; encoding on the CPU instead", request.job_id, fallback_reason)
+            cpu = profile_for(HwClass.CPU, request.target_codec)
+            assert cpu is not None
+            profile = cpu
+            result = await self._run(job, source, temp, profile, settings)
+        return Encoded(result, profile, fallback_reason)
+
+    async def _run(
+        self, job: Job, source: Path, temp: Path, profile: Profile, settings: TranscodeSettings
+    ) -> ffmpeg.Result:
+        request = job.request
+        probe = request.probe
+        quality = settings.quality_for(profile.family, probe.width, probe.height)
+        argv = ffmpeg.build_argv(self.ffmpeg_path, source, temp, probe, profile, quality, request.job_id)
+
+        def started(encoding: ffmpeg.Encoding) -> None:
+            self.encodings[request.job_id] = encoding
+            if self.paused:
+                encoding.pause()
+
+        try:
+            return await ffmpeg.run(
+                argv, self._progress_reporter(job), stall_seconds=settings.stall_seconds, started=started
+            )
+        finally:
+            self.encodings.pop(request.job_id, None)
 
     async def _commit(self, job: Job) -> Refused | None:
         """Ask the scheduler for the right to touch the original (architecture §3.3); None when granted."""
@@ -258,7 +351,7 @@ class Worker:
                 tag = container.metadata.get(ffmpeg.JOB_TAG)
             if tag != str(request.job_id):
                 return False
-            verify(final, request.probe)
+            verify(final, request.probe, codec=request.target_codec)
         except (av.FFmpegError, OSError, VerifyError):
             return False
         return True
@@ -285,10 +378,10 @@ class Worker:
             attempt=request.attempt,
             node=job.node,
             path=request.path,
-            output_path=str(final),
-            encoder="libx265",
+            output_path=self.settings.path_map.to_server(str(final)),
+            encoder="unknown (an earlier attempt)",
             codec_before=request.probe.video_codec,
-            codec_after="hevc",
+            codec_after=request.target_codec,
             size_before=request.identity.size,
             size_after=size_after,
             duration=request.probe.duration,
@@ -318,3 +411,7 @@ class Worker:
                 await self.progress.put(str(job.request.job_id), encode(value))
 
         return report
+
+
+def _with_fallback(stderr_tail: str, fallback_reason: str | None) -> str:
+    return f"{fallback_reason}\n(then on the CPU:)\n{stderr_tail}" if fallback_reason else stderr_tail

@@ -1,0 +1,172 @@
+"""Dynamic settings and desired states, kept in the ``settings`` KV bucket: every service watches what it
+uses, so a change applies without a restart.
+
+- key ``transcode``: :class:`TranscodeSettings` (what to encode, how, and when to skip);
+- key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`.
+
+A missing key means the defaults. Every struct validates on decode, so a bad value written by hand is refused
+by the writer's API and ignored (with a log line) by the readers, never half-applied.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import msgspec
+
+from .messages import utcnow
+from .topology import HwClass
+
+TRANSCODE_KEY = "transcode"
+QUEUE_KEY = "queue"
+
+
+def node_key(node: str) -> str:
+    """The ``control`` key of a node; KV keys allow only ``[-/_=.a-zA-Z0-9]``, node names may hold more."""
+    return "node." + re.sub(r"[^-_=a-zA-Z0-9]", "_", node)
+
+
+class Tier(StrEnum):
+    SD = "sd"
+    HD720 = "720p"
+    HD1080 = "1080p"
+    UHD = "4k"
+
+
+def tier_of(width: int | None, height: int | None) -> Tier:
+    """The resolution class of a picture, by its long side or its short side scaled to 16:9, whichever says
+    more: 1920x800 (scope) is 1080p, 1440x1080 (4:3) is 1080p, a portrait 1080x1920 is 1080p."""
+    if not width or not height:
+        return Tier.HD1080
+    long_side, short_side = max(width, height), min(width, height)
+    size = max(long_side, short_side * 16 / 9)
+    if size >= 2880:
+        return Tier.UHD
+    if size >= 1600:
+        return Tier.HD1080
+    if size >= 1120:
+        return Tier.HD720
+    return Tier.SD
+
+
+Level = Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+
+class Quality(msgspec.Struct, frozen=True, kw_only=True):
+    """``level`` is the encoder's own quality scale: CRF (x265, SVT-AV1), CQ (NVENC), global_quality (QSV),
+    QP (VAAPI) — lower is better for all of these — or ``-q:v`` (VideoToolbox, 1-100, higher is better)."""
+
+    level: Level
+    preset: str = ""
+    ten_bit: bool = False  # force 10-bit output; 10-bit sources (HDR) stay 10-bit either way
+
+
+class TierQuality(msgspec.Struct, frozen=True, kw_only=True):
+    sd: Quality
+    hd720: Quality = msgspec.field(name="720p")
+    hd1080: Quality = msgspec.field(name="1080p")
+    uhd: Quality = msgspec.field(name="4k")
+
+    def for_tier(self, tier: Tier) -> Quality:
+        return {Tier.SD: self.sd, Tier.HD720: self.hd720, Tier.HD1080: self.hd1080, Tier.UHD: self.uhd}[tier]
+
+
+def _tiers(preset: str, sd: int, hd720: int, hd1080: int, uhd: int) -> TierQuality:
+    return TierQuality(
+        sd=Quality(level=sd, preset=preset),
+        hd720=Quality(level=hd720, preset=preset),
+        hd1080=Quality(level=hd1080, preset=preset),
+        uhd=Quality(level=uhd, preset=preset),
+    )
+
+
+class EncoderFamily(StrEnum):
+    """Encoders that share one quality scale; the key of :attr:`TranscodeSettings.quality`."""
+
+    X265 = "x265"
+    SVTAV1 = "svtav1"
+    NVENC = "nvenc"
+    QSV = "qsv"
+    VAAPI = "vaapi"
+    VIDEOTOOLBOX = "videotoolbox"
+
+
+def _default_quality() -> dict[str, TierQuality]:
+    return {
+        EncoderFamily.X265: _tiers("medium", 20, 21, 22, 24),
+        EncoderFamily.SVTAV1: _tiers("8", 28, 30, 32, 34),
+        EncoderFamily.NVENC: _tiers("p5", 24, 25, 26, 28),
+        EncoderFamily.QSV: _tiers("medium", 22, 23, 24, 26),
+        EncoderFamily.VAAPI: _tiers("", 22, 23, 24, 26),
+        EncoderFamily.VIDEOTOOLBOX: _tiers("", 60, 58, 55, 50),
+    }
+
+
+TargetCodec = Literal["hevc", "av1"]
+EncoderPriority = Literal["auto", "nvidia", "intel", "cpu"]
+
+# Which hardware classes each priority setting tries, in order. CPU is always last: every node can do it.
+PRIORITY_CLASSES: dict[str, tuple[HwClass, ...]] = {
+    "auto": (HwClass.NVENC, HwClass.QSV, HwClass.VAAPI, HwClass.VIDEOTOOLBOX, HwClass.CPU),
+    "nvidia": (HwClass.NVENC, HwClass.CPU),
+    "intel": (HwClass.QSV, HwClass.VAAPI, HwClass.CPU),
+    "cpu": (HwClass.CPU,),
+}
+
+
+class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
+    target_codec: TargetCodec = "hevc"
+    encoder_priority: EncoderPriority = "auto"
+    # Codecs that are re-encoded although already efficient. The target codec itself never is.
+    reencode_hevc: bool = False
+    reencode_av1: bool = False
+    reencode_vp9: bool = True
+    min_size_mb: Annotated[float, msgspec.Meta(ge=0)] = 0.0  # smaller files are skipped
+    # Keep the original (job skipped) when the output is larger than this share of it.
+    max_output_percent: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 100.0
+    container: Literal["keep", "mkv"] = "keep"  # keep MP4/MOV/MKV as they are, or make everything MKV
+    # An encode whose progress has not moved for this long is stopped and its attempt failed.
+    stall_seconds: Annotated[float, msgspec.Meta(ge=10)] = 300.0
+    quality: dict[str, TierQuality] = msgspec.field(default_factory=_default_quality)
+
+    def eligible(self, codec: str | None) -> tuple[bool, str]:
+        """Whether a video in ``codec`` is worth encoding, with the reason when not."""
+        if codec is None:
+            return False, "no video stream"
+        if codec == self.target_codec:
+            return False, f"already {codec.upper()}"
+        toggles = {"hevc": self.reencode_hevc, "av1": self.reencode_av1, "vp9": self.reencode_vp9}
+        if codec in toggles and not toggles[codec]:
+            return False, f"{codec.upper()} is not selected for re-encoding"
+        return True, ""
+
+    def quality_for(self, family: EncoderFamily, width: int | None, height: int | None) -> Quality:
+        tiers = self.quality.get(family) or _default_quality()[family]
+        return tiers.for_tier(tier_of(width, height))
+
+
+class QueueControl(msgspec.Struct, frozen=True, kw_only=True):
+    """Paused: no encoder takes new work; running encodes go on."""
+
+    paused: bool = False
+    updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+NodeState = Literal["running", "paused", "stopped"]
+
+
+class NodeControl(msgspec.Struct, frozen=True, kw_only=True):
+    """What the user wants a node to do; the node's ``nodes`` entry says what it does.
+
+    - running: takes work.
+    - paused: takes no work; its running encodes are suspended (ffmpeg SIGSTOP) and keep their lease.
+    - stopped: takes no work; with ``now`` its running encodes are stopped and handed to other nodes,
+      otherwise they finish first.
+    """
+
+    state: NodeState = "running"
+    now: bool = False
+    updated_at: datetime = msgspec.field(default_factory=utcnow)

@@ -1,0 +1,218 @@
+"""What comes out: AV1, HDR10 kept, odd inputs, hardware detection and the fall back to the CPU.
+
+Real NATS, real ffmpeg (the imageio-ffmpeg build has SVT-AV1 and the hardware encoders, but this machine
+has no GPU: the hardware classes fail their test encodes for real).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import av
+import msgspec
+import pytest
+from librarrarian_contracts import JobCompleted, publish, topology
+from librarrarian_contracts.topology import HwClass
+from librarrarian_contracts.views import NodeStatus
+from librarrarian_encoder import service
+from librarrarian_encoder.settings import Settings
+from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing.clips import ffmpeg
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .test_encoder import Scheduler, outcome, scheduler, work
+
+__all__ = ["scheduler"]
+
+HDR10_PARAMS = (
+    "log-level=error:hdr10=1:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc"
+    ":master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
+)
+
+
+@pytest.fixture
+async def node(
+    bus: tuple[Client, JetStreamContext], nats_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Settings, Path]]:
+    """An encoder on ``tmp_path/media`` (files are made there by each test)."""
+    root = tmp_path / "media"
+    root.mkdir()
+    # Synthetic clips compress so well that a re-encode may be larger; these tests are about what is kept.
+    await transcode.put(bus[1], transcode.fastest(max_output_percent=1000))
+    settings = Settings(
+        nats_url=nats_url,
+        media_paths=(root.resolve(),),
+        node="node-t",
+        scratch_dir=tmp_path / "scratch",
+        grace_seconds=5,
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(settings, stopping))
+    yield settings, root
+    stopping.set()
+    await asyncio.wait_for(task, 30)
+
+
+def hdr10_clip(path: Path) -> Path:
+    """A synthetic HDR10 clip: 10-bit BT.2020 PQ with mastering display and content light level."""
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1",
+        "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", HDR10_PARAMS, path,
+    )  # fmt: skip
+    return path
+
+
+def hdr10_of(path: Path) -> dict[str, object]:
+    """The first frame's HDR10 description, in units (cd/m², chromaticity) independent of the codec."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        found: dict[str, object] = {
+            "pix_fmt": frame.format.name,
+            "transfer": int(frame.color_trc),
+            "primaries": int(frame.color_primaries),
+            "codec": container.streams.video[0].codec_context.codec.name,
+        }
+        for data in frame.side_data:
+            if data.type.name == "CONTENT_LIGHT_LEVEL":
+                found["cll"] = struct.unpack("II", bytes(data))
+            if data.type.name == "MASTERING_DISPLAY_METADATA":
+                values = struct.unpack("22i", bytes(data))
+                ratios = [values[i] / values[i + 1] for i in range(0, 20, 2)]
+                found["mastering"] = [round(r, 3) for r in ratios]
+    return found
+
+
+async def node_status(js: JetStreamContext, name: str) -> NodeStatus:
+    kv = await js.key_value(topology.NODES.name)
+
+    async def read() -> NodeStatus | None:
+        try:
+            entry = await kv.get(name)
+        except Exception:  # noqa: BLE001 - not written yet
+            return None
+        return msgspec.json.decode(entry.value or b"", type=NodeStatus)
+
+    status: NodeStatus = await eventually(read, timeout=30, message=f"{name} in the nodes bucket")
+    return status
+
+
+async def test_detection_reports_what_works_here_and_why_the_rest_does_not(
+    bus: tuple[Client, JetStreamContext], node: tuple[Settings, Path]
+) -> None:
+    status = await node_status(bus[1], "node-t")
+    assert status.classes == ("cpu",)
+    assert status.codecs == {"cpu": ("hevc", "av1")}
+    assert "libcuda" in status.unusable["nvenc"]  # the real reason, not "no packets written"
+    assert set(status.unusable) == {"nvenc", "qsv", "vaapi", "videotoolbox"}
+
+
+@pytest.mark.parametrize("codec", ["hevc", "av1"])
+async def test_hdr10_metadata_survives_the_encode(
+    codec: str, bus: tuple[Client, JetStreamContext], scheduler: Scheduler, node: tuple[Settings, Path]
+) -> None:
+    _, root = node
+    source = hdr10_clip(root / "hdr.mkv")
+    before = hdr10_of(source)
+    assert before["cll"] == (1000, 400) and before["pix_fmt"] == "yuv420p10le"
+    await publish(
+        bus[1], msgspec.structs.replace(work(source), target_codec=codec), topology.transcode_subject("cpu")
+    )
+    done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), getattr(done, "reason", done)
+    after = hdr10_of(source)
+    assert after["codec"] in ({"hevc"} if codec == "hevc" else {"libdav1d", "av1"})
+    for key in ("pix_fmt", "transfer", "primaries", "cll", "mastering"):
+        assert after[key] == before[key], key
+
+
+async def test_av1_is_encoded_with_svt_av1(
+    bus: tuple[Client, JetStreamContext],
+    scheduler: Scheduler,
+    node: tuple[Settings, Path],
+    shared_media: Path,
+) -> None:
+    _, root = node
+    source = library.build(root / "lib", shared_media).transcode["mp4"]
+    await publish(
+        bus[1], msgspec.structs.replace(work(source), target_codec="av1"), topology.transcode_subject("cpu")
+    )
+    done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), getattr(done, "reason", done)
+    assert (done.encoder, done.codec_after, done.fallback_reason) == ("libsvtav1", "av1", None)
+
+
+ODD_INPUTS = {
+    # 4:2:0 cannot have odd dimensions: one row and one column are cropped instead of failing.
+    "odd.mkv": ("-f", "lavfi", "-i", "testsrc2=size=321x241:rate=25:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv444p"),
+    # A phone video: landscape pixels with a 90° display matrix.
+    "rotated.mp4": ("-display_rotation", "90", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264"),
+    # Variable frame rate: frames at irregular times.
+    "vfr.mkv": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-vf", "select='not(mod(n,3))+lt(n,10)'", "-fps_mode", "vfr", "-c:v", "libx264"),
+    # No timestamps at all: a raw H.264 elementary stream.
+    "raw.h264": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-f", "h264"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ODD_INPUTS))
+async def test_odd_inputs_are_handled(
+    name: str, bus: tuple[Client, JetStreamContext], scheduler: Scheduler, node: tuple[Settings, Path]
+) -> None:
+    _, root = node
+    source = root / name
+    ffmpeg(*ODD_INPUTS[name], source)
+    with av.open(str(source)) as c:
+        frames_before = sum(1 for _ in c.decode(video=0))
+    await publish(bus[1], work(source), topology.transcode_subject("cpu"))
+    done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), getattr(done, "reason", done)
+    output = Path(done.output_path)
+    with av.open(str(output)) as c:
+        stream = c.streams.video[0]
+        frames = list(c.decode(video=0))
+        size = (stream.codec_context.width, stream.codec_context.height)
+    assert stream.codec_context.name == "hevc"
+    assert len(frames) == frames_before  # no frame dropped or duplicated (VFR stays VFR)
+    if name == "odd.mkv":
+        assert size == (320, 240)
+    if name == "rotated.mp4":
+        assert size == (240, 320)  # turned upright; players see what they saw before
+
+
+async def test_a_failing_hardware_encode_falls_back_to_the_cpu_with_the_reason(
+    bus: tuple[Client, JetStreamContext],
+    scheduler: Scheduler,
+    nats_url: str,
+    tmp_path: Path,
+    shared_media: Path,
+) -> None:
+    """HW_CLASSES binds NVENC without its test encode; the real hevc_nvenc then fails (no GPU here)."""
+    media = library.build(tmp_path / "media", shared_media)
+    await transcode.put(bus[1], transcode.fastest())
+    settings = Settings(
+        nats_url=nats_url,
+        media_paths=(media.root.resolve(),),
+        node="node-gpu",
+        scratch_dir=tmp_path / "scratch",
+        hw_classes=(HwClass.NVENC, HwClass.CPU),
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(settings, stopping))
+    try:
+        source = media.transcode["mp4"]
+        await publish(
+            bus[1],
+            msgspec.structs.replace(work(source), hw_class="nvenc"),
+            topology.transcode_subject("nvenc"),
+        )
+        done = await outcome(scheduler, 1)
+        assert isinstance(done, JobCompleted), getattr(done, "reason", done)
+        assert done.encoder == "libx265" and done.codec_after == "hevc"
+        assert done.fallback_reason is not None
+        assert done.fallback_reason.startswith("hevc_nvenc failed: ") and "libcuda" in done.fallback_reason
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
