@@ -29,7 +29,7 @@ from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgr
 from librarrarian_encoder import replace, service
 from librarrarian_encoder.settings import Settings
 from librarrarian_media import probe
-from librarrarian_testing import transcode, eventually, library
+from librarrarian_testing import eventually, library, transcode
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext

@@ -19,7 +19,7 @@ from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_encoder import failpoints, service
 from librarrarian_encoder.settings import Settings
-from librarrarian_testing import transcode, eventually, library
+from librarrarian_testing import eventually, library, transcode
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext

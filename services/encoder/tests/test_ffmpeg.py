@@ -36,7 +36,11 @@ def test_every_stream_is_mapped_and_copied_and_only_real_video_is_encoded() -> N
     argv = ffmpeg.build_argv("ffmpeg", Path("/m/a.mkv"), Path("/m/.tmp_a.mkv"), p, X265, Q)
     maps = [b for a, b in pairs(argv) if a == "-map"]
     assert maps == ["0:v?", "0:a?", "0:s?", "0:t?"]
-    assert ("-c:a", "copy") in pairs(argv) and ("-c:s", "copy") in pairs(argv) and ("-c:t", "copy") in pairs(argv)
+    assert (
+        ("-c:a", "copy") in pairs(argv)
+        and ("-c:s", "copy") in pairs(argv)
+        and ("-c:t", "copy") in pairs(argv)
+    )
     assert "-c" not in argv  # one codec option per stream: ffmpeg warns about overridden ones
     assert ("-map_chapters", "0") in pairs(argv)
     assert ("-c:v:0", "libx265") in pairs(argv)

@@ -247,7 +247,7 @@ async def run(
         if stall_seconds is None:
             await asyncio.Event().wait()  # never: the reads decide when this ends
         assert stall_seconds is not None
-        while (idle := encoding.stalled_for()) < stall_seconds:
+        while (idle := encoding.stalled_for()) < stall_seconds:  # noqa: ASYNC110 - the deadline moves with progress
             await asyncio.sleep(min(1.0, stall_seconds - idle))
         return encoding.stalled_for()
 
