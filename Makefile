@@ -9,7 +9,7 @@ DATA_DIR ?= ./.data
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint format schema bench clean
+.PHONY: help setup chromium run test lint format schema bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,11 +20,22 @@ setup: ## install uv if missing, then every dependency from the lock file
 		python3 -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
 
+chromium: ## install Debian's Chromium for the browser tests, when missing and apt-get can (as root)
+	@if [ "$$LIBRARRARIAN_SKIP_BROWSER" = 1 ] || [ -x "$${LIBRARRARIAN_CHROMIUM:-$$(command -v chromium)}" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium for the browser tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+			echo "could not install chromium: the browser tests will say so"; \
+	else \
+		echo "chromium is missing: the browser tests will fail (as root: apt-get install chromium;" \
+			"or set LIBRARRARIAN_SKIP_BROWSER=1 to skip them)"; \
+	fi
+
 run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 	@mkdir -p $(MEDIA)
 	$(UV) run librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
 
-test: setup ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
+test: setup chromium ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHES = ("overhead", "scan")
+BENCHES = ("overhead", "scan", "ui")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -21,21 +22,38 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 import nats
 from librarrarian_contracts import JobCompleted, JobEvent, JobStarted
 from librarrarian_contracts.codec import job_decoder
+from librarrarian_contracts.settings import EncoderFamily, Quality, TierQuality
+from librarrarian_contracts.topology import HwClass
 from librarrarian_embedded.nats_server import free_port
 from librarrarian_encoder import ffmpeg
+from librarrarian_encoder.profiles import PROFILES
 from librarrarian_media import probe
 from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_testing import transcode
 from librarrarian_testing.clips import ffmpeg as run_ffmpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LIBRARRARIAN_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
 OUT = ROOT / "bench" / "out"
 CLIPS = int(os.environ.get("BENCH_CLIPS", "20"))
+LOOP_CPU_SECONDS = 0.0
 PRESET = os.environ.get("BENCH_PRESET", "fast")
 CRF = 22
+# Every output is kept (as in the loop), so both sides do the same work.
+SETTINGS = transcode.fastest(x265_preset=PRESET, max_output_percent=1000)
+SETTINGS = msgspec.structs.replace(
+    SETTINGS,
+    quality={
+        **SETTINGS.quality,
+        EncoderFamily.X265: TierQuality(
+            **{t: Quality(level=CRF, preset=PRESET) for t in ("sd", "hd720", "hd1080", "uhd")}
+        ),
+    },
+)
 
 
 def make_clips(folder: Path, count: int) -> list[Path]:
@@ -77,29 +95,82 @@ def make_clips(folder: Path, count: int) -> list[Path]:
     return clips
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def _role(pid: int) -> str:
+    """A process of the cluster by what it runs: a service, nats-server, postgres, or the supervisor."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if found := re.search(r"librarrarian_(\w+)", cmdline):
+        return found.group(1)
+    for name in ("nats-server", "postgres"):
+        if name in cmdline:
+            return name
+    return "up" if " up " in cmdline else "other"
+
+
+def cpu_by_role(root: int) -> dict[str, float]:
+    """CPU seconds used so far by every process under ``root``, summed per role; the ffmpeg processes an
+    encoder has reaped count as ``ffmpeg`` (its children's time)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    totals: dict[str, float] = {}
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            fields = _stat(pid)
+        except OSError:
+            continue
+        role = _role(pid)
+        own = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+        totals[role] = totals.get(role, 0.0) + own
+        if role == "encoder":
+            totals["ffmpeg"] = totals.get("ffmpeg", 0.0) + (int(fields[13]) + int(fields[14])) / TICKS
+    return totals
+
+
 def bare_loop(clips: list[Path], scratch: Path) -> float:
     """The same argv the encoder builds, one after another, output discarded."""
     binary, _ = locate()
-    quality = ffmpeg.Quality(preset=PRESET, crf=CRF)
-    argvs = [ffmpeg.build_argv(binary, clip, scratch / clip.name, probe(clip), quality) for clip in clips]
+    quality = SETTINGS.quality_for(EncoderFamily.X265, 320, 240)
+    x265 = PROFILES[(HwClass.CPU, "hevc")]
+    argvs = [
+        ffmpeg.build_argv(binary, clip, scratch / clip.name, probe(clip), x265, quality) for clip in clips
+    ]
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for argv in argvs:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    global LOOP_CPU_SECONDS
+    LOOP_CPU_SECONDS = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return time.perf_counter() - started
 
 
 async def cluster(clips: list[Path], work: Path) -> dict[str, object]:
     media, data = work / "media", work / "data"
-    shutil.copytree(clips[0].parent, media)
+    media.mkdir()  # empty until the settings are in place; the watch then picks the clips up
     env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
     # Every output is kept (as in the loop), so both sides do the same work.
     env.update(
         {
-            "X265_PRESET": PRESET,
-            "X265_CRF": str(CRF),
             "SLOTS": "1",
             "LOG_LEVEL": "WARNING",
-            "MAX_OUTPUT_RATIO": "100",
         }
     )
     argv = [
@@ -122,14 +193,34 @@ async def cluster(clips: list[Path], work: Path) -> dict[str, object]:
         port = re.search(r"listen: 127.0.0.1:(\d+)", (data / "nats" / "nats.conf").read_text())
         password = json.loads((data / "credentials.json").read_text())["nats_password"]
         assert port
-        nc = await nats.connect(f"nats://librarrarian:{password}@127.0.0.1:{port.group(1)}")
+        url = f"nats://librarrarian:{password}@127.0.0.1:{port.group(1)}"
+        for _ in range(200):  # the config is written before the server listens
+            try:
+                nc = await nats.connect(url, max_reconnect_attempts=0)
+                break
+            except (OSError, nats.errors.NoServersError):
+                await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError("the cluster's NATS server never started listening")
         js = nc.jetstream()
+        while True:
+            try:
+                await transcode.put(js, SETTINGS)
+                break
+            except nats.js.errors.ServiceUnavailableError:
+                await asyncio.sleep(0.05)  # JetStream is still starting
+        for clip in clips:
+            shutil.copy2(clip, media / clip.name)
         events: list[JobEvent] = []
         done = asyncio.Event()
+        cpu: dict[str, dict[str, float]] = {}
 
         async def on_event(msg: nats.aio.msg.Msg) -> None:
             events.append(job_decoder.decode(msg.data))
+            if len(events) == 1:
+                cpu["start"] = cpu_by_role(up.pid)
             if sum(not isinstance(e, JobStarted) for e in events) >= len(clips):
+                cpu["end"] = cpu_by_role(up.pid)
                 done.set()
 
         while True:
@@ -159,6 +250,10 @@ async def cluster(clips: list[Path], work: Path) -> dict[str, object]:
         "first_start_to_last_end_seconds": busy,
         "launch_to_last_end_seconds": finished - launched,
         "gap_ms": gaps,
+        "cpu_seconds": {
+            role: round(cpu["end"].get(role, 0.0) - cpu["start"].get(role, 0.0), 2)
+            for role in sorted(cpu["end"])
+        },
     }
 
 
@@ -187,6 +282,8 @@ async def main() -> None:
         "gap_ms_median": round(statistics.median(gaps), 1) if gaps else None,
         "gap_ms_p95": round(sorted(gaps)[int(0.95 * (len(gaps) - 1))], 1) if gaps else None,
         "gap_ms_max": round(max(gaps), 1) if gaps else None,
+        "bare_loop_ffmpeg_cpu_seconds": round(LOOP_CPU_SECONDS, 2),
+        "cluster_cpu_seconds_by_process": result["cpu_seconds"],
     }
     (OUT / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
     print(
@@ -196,5 +293,6 @@ async def main() -> None:
         f"  cluster incl. start-up and scan  {report['cluster_seconds_including_start_and_scan']:8.2f} s\n"
         f"  gap between jobs on the node: median {report['gap_ms_median']} ms, p95 {report['gap_ms_p95']} ms, "
         f"max {report['gap_ms_max']} ms\n"
+        f"  CPU seconds: bare loop ffmpeg {LOOP_CPU_SECONDS:.2f}; cluster {report['cluster_cpu_seconds_by_process']}\n"
         f"  written to {OUT / 'overhead.json'}"
     )

@@ -37,8 +37,13 @@ WORKERS = 2
 
 
 def linked_library(root: Path, count: int, per_dir: int = 100) -> list[Path]:
-    """``count`` videos as hard links of the two shared clips, in show/season folders like a real library."""
-    sources = [SHARED / "bigbuckbunny.mp4", SHARED / "bikes.mp4"]
+    """``count`` videos as hard links of the two shared clips, in show/season folders like a real library.
+    The links are of copies beside ``root``: on its disk, and each within the per-file link limit."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    sources = [
+        Path(shutil.copy(SHARED / name, root.parent / f"{root.name}-{name}"))
+        for name in ("bigbuckbunny.mp4", "bikes.mp4")
+    ]
     paths = []
     for i in range(count):
         folder = root / f"Show {i // (per_dir * 10):03d}" / f"Season {i // per_dir % 10:02d}"
@@ -161,10 +166,13 @@ async def watch_latency(nats_url: str, db_url: str, root: Path, rounds: int = 3)
     latencies = []
     try:
         await asyncio.sleep(3)  # start scan of the (empty) library and the watch set-up
+        clip = (SHARED / "bikes.mp4").read_bytes()
         for i in range(rounds):
             target = root / f"New Movie {i}.mp4"
             appeared = time.perf_counter()
-            shutil.copyfile(SHARED / "bikes.mp4", target)
+            # Each one a file of its own (a few trailing bytes more): a copy of a file already queued is
+            # recognised by its fingerprint and skipped, which is not what this measures.
+            target.write_bytes(clip + bytes(i + 1))
             while True:
                 try:
                     (msg,) = await sub.fetch(1, timeout=30)

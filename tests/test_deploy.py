@@ -1,16 +1,31 @@
 """The cluster deployment files: the compose file is valid Compose, each image names a real service,
-and the NATS configuration is accepted by the real server."""
+and the NATS configuration is accepted by the real server, whose per-role permissions let each service do
+its work and nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
+import nats
+import pytest
 import yaml
-from librarrarian_embedded.nats_server import binary
+from librarrarian_contracts import FileIdentity, JobCompleted, MediaProbed, provision, publish
+from librarrarian_contracts.codec import job_decoder
+from librarrarian_embedded.nats_server import binary, free_port
+from librarrarian_encoder import service as encoder
+from librarrarian_encoder.settings import Settings as EncoderSettings
+from librarrarian_media import probe
+from librarrarian_scheduler import service as scheduler
+from librarrarian_scheduler.settings import Settings as SchedulerSettings
+from librarrarian_testing import eventually, library, transcode
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -56,3 +71,116 @@ def test_every_service_gets_its_own_nats_user_and_the_config_is_valid(tmp_path: 
         [binary(), "-c", str(config), "-t"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def role_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The real nats-server with deploy/nats.conf (its own port and store): role -> URL with credentials."""
+    port = free_port()
+    conf = (DEPLOY / "nats.conf").read_text()
+    conf = conf.replace("listen: 0.0.0.0:4222", f"listen: 127.0.0.1:{port}").replace(
+        "http: 0.0.0.0:8222\n", ""
+    )
+    config = tmp_path / "nats.conf"
+    config.write_text(conf.replace("store_dir: /data", f"store_dir: {json.dumps(str(tmp_path / 'js'))}"))
+    env = {f"NATS_{name.upper()}_PASSWORD": f"secret-{name}" for name in SERVICES}
+    server = subprocess.Popen([binary(), "-c", str(config)], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not listening(port):
+            assert time.monotonic() < deadline and server.poll() is None, "nats-server did not start"
+            time.sleep(0.02)
+        yield {name: f"nats://{name}:secret-{name}@127.0.0.1:{port}" for name in SERVICES}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def refused(url: str, subject: str, payload: bytes = b"{}") -> bool:
+    """Whether this role's publish to ``subject`` is refused by the server (nothing is stored)."""
+    errors: list[Exception] = []
+
+    async def on_error(error: Exception) -> None:
+        errors.append(error)
+
+    nc = await nats.connect(url, error_cb=on_error)
+    try:
+        await nc.publish(subject, payload)
+        await nc.flush()
+        await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+    return any("permissions violation" in str(e).lower() for e in errors)
+
+
+async def test_each_role_may_do_its_work_and_nothing_else(
+    role_server: dict[str, str], database_url: str, tmp_path: Path, shared_media: Path
+) -> None:
+    """A real job through the scheduler and an encoder logged in as their roles; then what each must not do."""
+    media = library.build(tmp_path / "media", shared_media)
+    source = media.transcode["mp4"]
+    stopping = asyncio.Event()
+    tasks = [
+        asyncio.create_task(
+            scheduler.run(
+                SchedulerSettings(nats_url=role_server["scheduler"], database_url=database_url), stopping
+            )
+        ),
+        asyncio.create_task(
+            encoder.run(
+                EncoderSettings(
+                    nats_url=role_server["encoder"],
+                    media_paths=(media.root.resolve(),),
+                    node="remote",
+                    scratch_dir=tmp_path / "scratch",
+                ),
+                stopping,
+            )
+        ),
+    ]
+    gateway_nc = await nats.connect(role_server["gateway"])
+    scanner_nc = await nats.connect(role_server["scanner"])
+    try:
+        gateway_js = gateway_nc.jetstream()
+        await provision(gateway_js)
+        # The gateway writes settings (here: quick ones); the scanner reports a file.
+        await transcode.put(gateway_js, transcode.fastest(max_output_percent=1000))
+        done: list[JobCompleted] = []
+
+        async def on_job(msg: nats.aio.msg.Msg) -> None:
+            if isinstance(event := job_decoder.decode(msg.data), JobCompleted):
+                done.append(event)
+
+        await gateway_js.subscribe("job.>", ordered_consumer=True, cb=on_job)
+        identity = FileIdentity(
+            size=source.stat().st_size, mtime_ns=source.stat().st_mtime_ns, inode=source.stat().st_ino
+        )
+        await publish(
+            scanner_nc.jetstream(),
+            MediaProbed(path=str(source.resolve()), identity=identity, probe=probe(source)),
+        )
+        await eventually(lambda: done, timeout=120, message="the job done through role users")
+        assert done[0].node == "remote"
+    finally:
+        stopping.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        await gateway_nc.close()
+        await scanner_nc.close()
+
+    # An encoder (on another machine) cannot invent media or work, nor change settings; nobody deletes streams.
+    for subject in (
+        "media.probed",
+        "work.transcode.cpu",
+        "$KV.settings.transcode",
+        "$JS.API.STREAM.DELETE.JOBS",
+    ):
+        assert await refused(role_server["encoder"], subject), subject
+    assert await refused(role_server["history"], "job.completed")
+    assert await refused(role_server["gateway"], "$KV.nodes.fake")
+    assert await refused(role_server["scheduler"], "$JS.API.STREAM.PURGE.WORK")
+    assert not await refused(role_server["gateway"], "$KV.settings.queue", b'{"paused": false}')

@@ -62,6 +62,24 @@ def service_pid(marker: str, module: str) -> int:
     return -1
 
 
+NODE = "e2e-node"
+QUICK = {"x265": {tier: {"level": 28, "preset": "ultrafast"} for tier in ("sd", "720p", "1080p", "4k")}}
+
+
+async def start_with_quick_settings(api: httpx.AsyncClient) -> None:
+    """Through the API, like a user: the fastest x265 preset, then start the node (AUTOSTART is off)."""
+
+    async def patched() -> bool:
+        try:
+            response = await api.patch("/api/v1/settings/transcode", json={"quality": QUICK})
+        except httpx.TransportError:
+            return False  # the gateway is not listening yet
+        return response.status_code == 200
+
+    await eventually(patched, timeout=60, message="settings changed")
+    assert (await api.post(f"/api/v1/nodes/{NODE}/start")).status_code == 200
+
+
 class Cluster:
     def __init__(self, media: Path, data_dir: Path, log: Path) -> None:
         self.media, self.data_dir, self.log_path = media, data_dir, log
@@ -72,7 +90,15 @@ class Cluster:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
-        env.update({"LIBRARRARIAN_E2E_MARKER": self.marker, "X265_PRESET": "ultrafast", "LOG_LEVEL": "INFO"})
+        # The node waits to be started: the test sets quick settings first, as a user would set theirs.
+        env.update(
+            {
+                "LIBRARRARIAN_E2E_MARKER": self.marker,
+                "LOG_LEVEL": "INFO",
+                "NODE_NAME": NODE,
+                "AUTOSTART": "false",
+            }
+        )
         argv = [
             sys.executable,
             "-m",
@@ -172,6 +198,7 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
     up.start()
     await eventually(lambda: (up.data_dir / "credentials.json").exists(), timeout=30, message="credentials")
     api = up.client()
+    await start_with_quick_settings(api)
 
     # Every file reaches a final state: 3 transcoded, 1 skipped, 1 failed, no job for the clutter.
     async def settled() -> list[dict[str, object]] | None:

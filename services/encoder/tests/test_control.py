@@ -15,8 +15,8 @@ import pytest
 from librarrarian_contracts import JobCompleted, JobFailed, JobStarted, publish, topology
 from librarrarian_contracts.settings import QUEUE_KEY, NodeControl, QueueControl, node_key
 from librarrarian_encoder import service
-from librarrarian_encoder.paths import PathMap
 from librarrarian_encoder.settings import Settings
+from librarrarian_runtime.path_mapping import parse
 from librarrarian_testing import eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -77,6 +77,25 @@ def encoding_ffmpeg(job_id: int) -> list[int]:
     return processes_mentioning(f".tmp_librarrarian-{job_id}-")
 
 
+async def encoding(
+    js: JetStreamContext,
+    scheduler: Scheduler,
+    node_starter: Callable[..., Awaitable[Settings]],
+    source: Path,
+    **settings: object,
+) -> int:
+    """Start the node with ``settings``, give it ``source`` as job 1, and return its ffmpeg's pid once the
+    encode is under way (x265 ``medium``: slow enough to act on mid-encode)."""
+    await transcode.put(js, transcode.fastest(x265_preset="medium", **settings))  # type: ignore[arg-type]
+    await node_starter()
+    await publish(js, work(source), topology.transcode_subject("cpu"))
+    await eventually(
+        lambda: scheduler.progress and scheduler.progress[-1].percent > 0, timeout=60, message="encoding"
+    )
+    (pid,) = encoding_ffmpeg(1)
+    return pid
+
+
 async def test_pause_suspends_ffmpeg_and_resume_finishes_the_job(
     bus: tuple[Client, JetStreamContext],
     scheduler: Scheduler,
@@ -84,13 +103,7 @@ async def test_pause_suspends_ffmpeg_and_resume_finishes_the_job(
     media: library.Library,
 ) -> None:
     _, js = bus
-    await transcode.put(js, transcode.fastest(x265_preset="medium", max_output_percent=1000))
-    await node_starter()
-    await publish(js, work(media.transcode["mp4"]), topology.transcode_subject("cpu"))
-    await eventually(
-        lambda: scheduler.progress and scheduler.progress[-1].percent > 0, timeout=60, message="encoding"
-    )
-    (pid,) = encoding_ffmpeg(1)
+    pid = await encoding(js, scheduler, node_starter, media.transcode["mp4"], max_output_percent=1000)
 
     await control(js, node_key(NODE), NodeControl(state="paused"))
     await eventually(lambda: process_state(pid) == "T", timeout=10, message="ffmpeg suspended")
@@ -112,12 +125,9 @@ async def test_stop_now_hands_the_job_back_and_start_takes_it_again(
     media: library.Library,
 ) -> None:
     _, js = bus
-    await transcode.put(js, transcode.fastest(x265_preset="medium", max_output_percent=1000))
-    await node_starter()
     source = media.transcode["mp4"]
     digest = library.sha256(source)
-    await publish(js, work(source), topology.transcode_subject("cpu"))
-    await eventually(lambda: encoding_ffmpeg(1), timeout=60, message="encoding")
+    await encoding(js, scheduler, node_starter, source, max_output_percent=1000)
 
     await control(js, node_key(NODE), NodeControl(state="stopped", now=True))
     await eventually(lambda: not encoding_ffmpeg(1), timeout=15, message="ffmpeg stopped")
@@ -164,15 +174,9 @@ async def test_an_encode_that_stops_progressing_is_stopped_and_failed_with_its_l
 ) -> None:
     """A hung ffmpeg (here: frozen by SIGSTOP from outside, as a dead NFS mount would) is not waited on forever."""
     _, js = bus
-    await transcode.put(js, transcode.fastest(x265_preset="medium", stall_seconds=10))
-    await node_starter()
     source = media.transcode["mp4"]
     digest = library.sha256(source)
-    await publish(js, work(source), topology.transcode_subject("cpu"))
-    await eventually(
-        lambda: scheduler.progress and scheduler.progress[-1].percent > 0, timeout=60, message="encoding"
-    )
-    (pid,) = encoding_ffmpeg(1)
+    pid = await encoding(js, scheduler, node_starter, source, stall_seconds=10)
     os.kill(pid, signal.SIGSTOP)
 
     failed = await outcome(scheduler, 1)
@@ -190,7 +194,7 @@ async def test_path_mappings_translate_the_servers_paths_both_ways(
     _, js = bus
     await transcode.put(js, transcode.fastest())
     server_root = "/srv/library"
-    await node_starter(path_map=PathMap.parse(f"{server_root}={media.root.resolve()}"))
+    await node_starter(path_mappings=parse(f"{server_root}={media.root.resolve()}"))
     source = media.transcode["avi"]
     local = work(source)
     server_path = server_root + local.path.removeprefix(str(media.root.resolve()))

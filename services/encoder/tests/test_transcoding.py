@@ -216,3 +216,27 @@ async def test_a_failing_hardware_encode_falls_back_to_the_cpu_with_the_reason(
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_mp4_text_subtitles_survive_the_switch_to_matroska(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, node: tuple[Settings, Path]
+) -> None:
+    """With ``container: mkv`` an MP4 becomes MKV; its mov_text subtitles cannot be copied there as they are."""
+    _, root = node
+    await transcode.put(bus[1], transcode.fastest(max_output_percent=1000, container="mkv"))
+    srt = root / "subs.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,900\nHello\n")
+    source = root / "subbed.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-i", srt,
+        "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-c:s", "mov_text", source,
+    )  # fmt: skip
+    srt.unlink()
+    await publish(bus[1], work(source), topology.transcode_subject("cpu"))
+    done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), getattr(done, "reason", done)
+    output = Path(done.output_path)
+    assert output.suffix == ".mkv" and not source.exists()
+    with av.open(str(output)) as c:
+        (subtitle,) = c.streams.subtitles
+        assert subtitle.codec_context.name in {"subrip", "srt"}  # SubRip text, as PyAV names its decoder

@@ -89,6 +89,17 @@ async def test_finished_transcodes_are_recorded_once_and_searchable(
     found = await ask(nc, topology.HISTORY_LIST, HistoryQuery(search="alien"), HistoryPage)
     assert [e.job_id for e in found.items] == [1]
     assert (await ask(nc, topology.HISTORY_LIST, HistoryQuery(search="%"), HistoryPage)).items == ()
+    # Words and word beginnings, any case, through the words index; the exact phrase still counts.
+    for search, expected in (
+        ("Alien (1979)", [1]),
+        ("ali 197", []),  # both words begin words of the path, but the phrase is not in it
+        ("show s01e", [3, 2]),
+        ("S01E01.mp4", [2]),
+        ("movies/alien", [1]),
+        ("ien", []),  # the middle of a word: not a word beginning
+    ):
+        found = await ask(nc, topology.HISTORY_LIST, HistoryQuery(search=search), HistoryPage)
+        assert [e.job_id for e in found.items] == expected, search
 
     first_page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(limit=2), HistoryPage)
     assert [e.job_id for e in first_page.items] == [3, 2] and first_page.next_before_id is not None

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from librarrarian_contracts import FileIdentity, MediaProbe, MediaProbed, MediaProbeFailed, StreamInfo
+from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_contracts.topology import HwClass
+from librarrarian_contracts.views import NodeStatus
 from librarrarian_scheduler import policy
+from librarrarian_scheduler.placement import choose
 from librarrarian_scheduler.policy import Known
 
 ID = FileIdentity(size=100, mtime_ns=5, inode=1)
@@ -22,7 +28,7 @@ def test_codecs_decide_transcode_or_skip() -> None:
     assert policy.decide(probed("h264"), None, None) == policy.Transcode()
     assert policy.decide(probed("mpeg4"), None, None) == policy.Transcode()
     assert policy.decide(probed("hevc"), None, None) == policy.Skip("already HEVC")
-    assert policy.decide(probed("av1"), None, None) == policy.Skip("already AV1")
+    assert policy.decide(probed("av1"), None, None) == policy.Skip("AV1 is not selected for re-encoding")
     assert policy.decide(probed(None), None, None) == policy.Skip("no video stream")
 
 
@@ -51,3 +57,52 @@ def test_the_output_of_a_job_in_flight_is_not_taken_for_a_new_file() -> None:
     # a.avi is being transcoded; its a.mkv output appeared before the job reported completion.
     assert isinstance(policy.decide(probed("hevc"), None, None, sibling_in_flight=True), policy.Ignore)
     assert policy.decide(probed("h264"), None, None, sibling_in_flight=True) == policy.Transcode()
+
+
+def test_the_settings_decide_the_target_the_eligible_codecs_and_the_minimum_size() -> None:
+    to_av1 = TranscodeSettings(target_codec="av1")
+    assert policy.decide(probed("av1"), None, None, settings=to_av1) == policy.Skip("already AV1")
+    assert policy.decide(probed("hevc"), None, None, settings=to_av1) == policy.Skip(
+        "HEVC is not selected for re-encoding"
+    )
+    hevc_too = TranscodeSettings(target_codec="av1", reencode_hevc=True)
+    assert policy.decide(probed("hevc"), None, None, settings=hevc_too) == policy.Transcode()
+    assert policy.decide(probed("vp9"), None, None) == policy.Transcode()
+    no_vp9 = TranscodeSettings(reencode_vp9=False)
+    assert policy.decide(probed("vp9"), None, None, settings=no_vp9) == policy.Skip(
+        "VP9 is not selected for re-encoding"
+    )
+    big_only = TranscodeSettings(min_size_mb=500)
+    skipped = policy.decide(probed("h264"), None, None, settings=big_only)
+    assert isinstance(skipped, policy.Skip) and "minimum size" in skipped.reason
+
+
+def node(
+    name: str, codecs: dict[str, tuple[str, ...]], state: str = "running", age: float = 0.0
+) -> NodeStatus:
+    return NodeStatus(
+        node=name,
+        hostname=name,
+        version="1",
+        classes=tuple(codecs),
+        slots=1,
+        state=state,
+        codecs=codecs,
+        updated_at=datetime.now(UTC) - timedelta(seconds=age),
+    )
+
+
+def test_placement_follows_the_priority_and_the_live_nodes() -> None:
+    cpu = node("a", {"cpu": ("hevc", "av1")})
+    gpu = node("b", {"nvenc": ("hevc",), "cpu": ("hevc", "av1")})
+    assert choose("auto", {"a": cpu}, "hevc") is HwClass.CPU
+    assert choose("auto", {"a": cpu, "b": gpu}, "hevc") is HwClass.NVENC
+    assert choose("cpu", {"a": cpu, "b": gpu}, "hevc") is HwClass.CPU
+    assert choose("intel", {"a": cpu, "b": gpu}, "hevc") is HwClass.CPU  # no Intel node
+    assert choose("auto", {"b": gpu}, "av1") is HwClass.CPU  # this GPU has no AV1 encoder
+    # A stopped GPU node gives way to a running CPU node; a dead one (past the TTL) does not count.
+    stopped = node("b", {"nvenc": ("hevc",)}, state="stopped")
+    assert choose("auto", {"a": cpu, "b": stopped}, "hevc") is HwClass.CPU
+    assert choose("auto", {"b": stopped}, "hevc") is HwClass.NVENC  # it will take it when started
+    dead = node("b", {"nvenc": ("hevc",)}, age=60)
+    assert choose("nvidia", {"b": dead}, "hevc") is HwClass.CPU

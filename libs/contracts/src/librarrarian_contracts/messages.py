@@ -67,7 +67,10 @@ class MediaProbed(Message, frozen=True, kw_only=True, tag="media.probed"):
     path: str
     identity: FileIdentity
     probe: MediaProbe
-    library: str | None = None
+    library: str | None = None  # the library folder the file lies in
+    media_type: str | None = None  # that folder's type: movies | tv | music_videos | mixed
+    # Size plus hashes of a few sampled blocks: the same content under another name (a rename, a move).
+    fingerprint: str | None = None
 
 
 class MediaProbeFailed(Message, frozen=True, kw_only=True, tag="media.probe_failed"):
@@ -85,14 +88,21 @@ class ScanCompleted(Message, frozen=True, kw_only=True, tag="media.scan_complete
     unchanged: int
     failed: int
     elapsed_seconds: float
+    cancelled: bool = False  # stopped on request: what it did not reach is neither probed nor forgotten
 
 
 # --- control (commands) -----------------------------------------------------------------------
 
 
 class ScanRequested(Message, frozen=True, kw_only=True, tag="scan.requested"):
-    roots: tuple[str, ...] = ()  # empty: every media path
+    roots: tuple[str, ...] = ()  # empty: every library folder
     force: bool = False
+
+
+class ScanCancelRequested(Message, frozen=True, kw_only=True, tag="scan.cancel"):
+    """Stop the scan ``scan_id`` (a ``ScanRequested``'s event id), running or still waiting its turn."""
+
+    scan_id: str
 
 
 # --- work (scheduler → encoder) ---------------------------------------------------------------
@@ -156,7 +166,7 @@ class JobFailed(Message, frozen=True, kw_only=True, tag="job.failed"):
 
 
 MediaEvent = MediaProbed | MediaProbeFailed | ScanCompleted
-ControlCommand = ScanRequested
+ControlCommand = ScanRequested | ScanCancelRequested
 WorkMessage = TranscodeRequested
 JobEvent = JobStarted | JobCompleted | JobSkipped | JobFailed
 AnyMessage = MediaEvent | ControlCommand | WorkMessage | JobEvent

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from . import views
+from . import scans, settings, views
 from .messages import AnyMessage
 
 SNAPSHOT = Path(__file__).with_name("schema.json")
@@ -19,11 +19,21 @@ VIEW_TYPES: tuple[Any, ...] = (
     views.CommitRequest,
     views.CommitDecision,
     views.JobsQuery,
+    views.JobAction,
+    views.ActionResult,
     views.JobsPage,
     views.HistoryQuery,
     views.HistoryPage,
     views.Stats,
+    views.ClearPending,
+    views.ClearedJobs,
+    views.HistoryLookup,
+    views.HistoryEntry,
+    views.ChartsQuery,
+    views.Charts,
     views.ErrorReply,
+    scans.ScanStatus,
+    settings.ScannerFolders,
 )
 
 

@@ -96,8 +96,8 @@ class EncoderFamily(StrEnum):
 
 def _default_quality() -> dict[str, TierQuality]:
     return {
-        EncoderFamily.X265: _tiers("medium", 20, 21, 22, 24),
-        EncoderFamily.SVTAV1: _tiers("8", 28, 30, 32, 34),
+        EncoderFamily.X265: _tiers("medium", 22, 23, 24, 26),
+        EncoderFamily.SVTAV1: _tiers("8", 30, 31, 32, 34),
         EncoderFamily.NVENC: _tiers("p5", 24, 25, 26, 28),
         EncoderFamily.QSV: _tiers("medium", 22, 23, 24, 26),
         EncoderFamily.VAAPI: _tiers("", 22, 23, 24, 26),
@@ -170,3 +170,26 @@ class NodeControl(msgspec.Struct, frozen=True, kw_only=True):
     state: NodeState = "running"
     now: bool = False
     updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+# --- library folders (key ``scanner.folders``) --------------------------------------------------
+
+FOLDERS_KEY = "scanner.folders"
+
+# ``mixed``: a folder whose type nobody chose (the default for each media path); ``none``: never scanned.
+MediaType = Literal["movies", "tv", "music_videos", "mixed", "none"]
+MEDIA_TYPES: tuple[str, ...] = ("movies", "tv", "music_videos", "mixed", "none")
+
+
+class LibraryFolder(msgspec.Struct, frozen=True, kw_only=True):
+    """A folder inside the media paths and the kind of videos it holds. Folders may nest: a file belongs
+    to the most specific one, so a ``none`` folder inside a scanned one leaves that subtree out."""
+
+    path: str
+    type: MediaType = "mixed"
+
+
+class ScannerFolders(msgspec.Struct, frozen=True, kw_only=True):
+    """The scanner's library folders; empty (the default) means each media path as one ``mixed`` folder."""
+
+    folders: tuple[LibraryFolder, ...] = ()

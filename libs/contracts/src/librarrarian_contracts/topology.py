@@ -22,10 +22,17 @@ MEDIA_PROBED = "media.probed"
 MEDIA_PROBE_FAILED = "media.probe_failed"
 MEDIA_SCAN_COMPLETED = "media.scan_completed"
 SCAN_REQUESTED = "scan.requested"
+SCAN_CANCEL = "scan.cancel"
 JOB_STARTED = "job.started"
 JOB_COMPLETED = "job.completed"
 JOB_SKIPPED = "job.skipped"
 JOB_FAILED = "job.failed"
+
+
+def scan_cancel_subject(scan_id: str) -> str:
+    """Where a scan's cancel goes: a subject of its own, so a scanner taking the scan's command later can
+    still find it in the ``CONTROL`` stream (the last message on that subject)."""
+    return f"{SCAN_CANCEL}.{scan_id}"
 
 
 def transcode_subject(hw: HwClass | str) -> str:
@@ -92,27 +99,36 @@ SCHEDULER_MEDIA = ConsumerSpec(MEDIA.name, "scheduler-media", "media.>")
 SCHEDULER_JOBS = ConsumerSpec(JOBS.name, "scheduler-jobs", "job.>")
 HISTORY_JOBS = ConsumerSpec(JOBS.name, "history-jobs", "job.>")
 SCANNER_CONTROL = ConsumerSpec(CONTROL.name, "scanner-control", SCAN_REQUESTED, ack_wait_seconds=3600.0)
+SCANNER_JOBS = ConsumerSpec(JOBS.name, "scanner-jobs", "job.completed")
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     *WORK_CONSUMERS.values(),
     SCHEDULER_MEDIA,
     SCHEDULER_JOBS,
     HISTORY_JOBS,
     SCANNER_CONTROL,
+    SCANNER_JOBS,
 )
 
 NODE_HEARTBEAT_SECONDS = 5.0
 NODES = BucketSpec("nodes", ttl_seconds=4 * NODE_HEARTBEAT_SECONDS)
 PROGRESS = BucketSpec("progress", ttl_seconds=120.0)
 SETTINGS = BucketSpec("settings", history=5)
-BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS)
+# One key per scan (its id): progress while it runs, the outcome for a day after.
+SCANS = BucketSpec("scans", ttl_seconds=DAY)
+BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS)
 
 # Request/reply query endpoints (nats.micro services).
 SCHEDULER_SERVICE = "scheduler"
 SCHEDULER_COMMIT = "scheduler.commit"
 SCHEDULER_JOBS_QUERY = "scheduler.jobs"
+SCHEDULER_RETRY = "scheduler.retry"
+SCHEDULER_DELETE = "scheduler.delete"
+SCHEDULER_CLEAR = "scheduler.clear"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"
+HISTORY_ENTRY = "history.entry"
+HISTORY_CHARTS = "history.charts"
 
 
 def max_deliveries_advisory(durable: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import msgspec
 
@@ -83,6 +83,27 @@ class JobsPage(msgspec.Struct, frozen=True, kw_only=True):
     counts: dict[str, int] = {}
 
 
+class JobAction(msgspec.Struct, frozen=True, kw_only=True):
+    """A user's action on one job (retry)."""
+
+    job_id: int
+
+
+class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
+    done: bool
+    detail: str = ""
+
+
+class ClearPending(msgspec.Struct, frozen=True, kw_only=True):
+    """A user empties the queue: every pending job (of one kind, when given) is deleted."""
+
+    kind: str | None = None
+
+
+class ClearedJobs(msgspec.Struct, frozen=True, kw_only=True):
+    deleted: int
+
+
 class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     job_id: int
@@ -99,6 +120,13 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     elapsed_seconds: float | None
     reason: str | None
     finished_at: datetime
+    fallback_reason: str | None = None  # why the hardware encode gave way to the CPU
+
+
+class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):
+    """One history entry by its id (the details of one finished file)."""
+
+    id: int
 
 
 class HistoryQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,6 +147,39 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     bytes_after: int
     bytes_saved: int
     average_reduction: float  # 0.0 to 1.0 over encoded files
+
+
+class ChartsQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """The statistics page's aggregates over the files finished in the last ``days`` days."""
+
+    days: int = 30
+
+
+class DaySaved(msgspec.Struct, frozen=True, kw_only=True):
+    day: date
+    files: int
+    bytes_saved: int
+
+
+class CodecCount(msgspec.Struct, frozen=True, kw_only=True):
+    codec: str
+    files: int
+
+
+class NodeThroughput(msgspec.Struct, frozen=True, kw_only=True):
+    node: str
+    files: int
+    bytes_before: int
+    media_seconds: float  # length of the video encoded
+    busy_seconds: float  # time spent encoding it
+
+
+class Charts(msgspec.Struct, frozen=True, kw_only=True):
+    days: int
+    saved_per_day: tuple[DaySaved, ...]
+    codecs_before: tuple[CodecCount, ...]
+    codecs_after: tuple[CodecCount, ...]
+    nodes: tuple[NodeThroughput, ...]
 
 
 class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):

@@ -34,7 +34,7 @@ class Watched(Generic[T]):
     async def start(self) -> Watched[T]:
         """Returns once the current value is known."""
         self._watcher = await self.kv.watch(self.key)
-        while (entry := await self._watcher.updates(timeout=10.0)) is not None:
+        while (entry := await self._watcher.updates(timeout=10.0)) is not None:  # type: ignore[no-untyped-call]
             self._apply(entry)
         self._task = asyncio.create_task(self._follow(), name=f"watch {self.key}")
         return self
@@ -55,7 +55,7 @@ class Watched(Generic[T]):
                 await self._task
         if self._watcher is not None:
             with contextlib.suppress(Exception):
-                await self._watcher.stop()
+                await self._watcher.stop()  # type: ignore[no-untyped-call]
 
     async def _follow(self) -> None:
         assert self._watcher is not None

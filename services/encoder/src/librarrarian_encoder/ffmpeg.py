@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from librarrarian_contracts import MediaProbe
 from librarrarian_contracts.settings import Quality
@@ -73,6 +74,10 @@ def build_argv(
     if job_id is not None:
         # Marks the output as this job's, so a retry can tell it from a file of the user's (see worker).
         argv += ["-metadata", f"{JOB_TAG}={job_id}"]
+    subtitles = [s for s in probe.streams if s.kind == "subtitle"]
+    for ordinal, stream in enumerate(subtitles):
+        if suffix == ".mkv" and stream.codec == "mov_text":
+            argv += [f"-c:s:{ordinal}", "subrip"]  # MP4's text subtitles, made MKV's (same text, same timing)
     videos = [s for s in probe.streams if s.kind == "video"]
     for ordinal, stream in enumerate(videos):
         if stream.attached_pic:
@@ -251,8 +256,8 @@ async def run(
             await asyncio.sleep(min(1.0, stall_seconds - idle))
         return encoding.stalled_for()
 
-    reading = asyncio.ensure_future(asyncio.gather(read_progress(), read_errors()))
-    watching = asyncio.ensure_future(watchdog())
+    reading: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(read_progress(), read_errors()))
+    watching: asyncio.Future[Any] = asyncio.ensure_future(watchdog())
     try:
         await asyncio.wait({reading, watching}, return_when=asyncio.FIRST_COMPLETED)
         stalled_after = None

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import shutil
 import socket
+from collections.abc import Awaitable
 from importlib.metadata import version
 
 import msgspec
@@ -74,9 +75,13 @@ class Node:
         self.stopping = stopping
         self.open = asyncio.Event()  # set while slots may take work
         self.changed = asyncio.Event()  # wakes the reporter
-        self.handling: set[asyncio.Task[None]] = set()
+        self.handling: dict[asyncio.Task[None], int] = {}  # task -> job id
         control.on_change(lambda _: self.apply())
         queue.on_change(lambda _: self.apply())
+
+    def forget(self, handling: asyncio.Task[None]) -> None:
+        self.handling.pop(handling, None)
+        self.changed.set()
 
     def apply(self) -> None:
         wanted = self.control.value
@@ -85,8 +90,9 @@ class Node:
         else:
             self.worker.resume()
         if wanted.state == "stopped" and wanted.now:
-            for task in self.handling:
-                task.cancel()  # the worker stops ffmpeg and naks: another node takes the job at once
+            for task, job_id in self.handling.items():
+                if job_id not in self.worker.committed:  # a granted commit finishes in milliseconds
+                    task.cancel()  # the worker stops ffmpeg and naks: another node takes the job at once
         if wanted.state == "running" and not self.queue.value.paused and not self.stopping.is_set():
             self.open.set()
         else:
@@ -190,10 +196,15 @@ async def _on_stop(stopping: asyncio.Event, node: Node) -> None:
 
 
 async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
-    """Fetch one message at a time while the node is open; on shutdown, give the running job its grace."""
+    """Fetch one message at a time while the node is open; on shutdown, give the running job its grace.
+
+    A slot is an ffmpeg: once a job's encode ends, the slot takes the next job while the previous one is
+    verified and put in place (at most one job finishing per slot), so the encoder never waits on disk
+    syncs and round trips between two encodes."""
     spec = topology.WORK_CONSUMERS[hw]
     stopping = node.stopping
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    finishing: tuple[asyncio.Task[None], int] | None = None
     try:
         while not stopping.is_set():
             if not node.open.is_set():
@@ -209,26 +220,35 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
                 log.error("dropping an undecodable work message: %s", error)
                 await msg.term()
                 continue
-            handling = asyncio.create_task(node.worker.handle(msg, request))
-            node.handling.add(handling)
+            encoded = asyncio.Event()
+            handling = asyncio.create_task(node.worker.handle(msg, request, encoded))
+            node.handling[handling] = request.job_id
+            handling.add_done_callback(node.forget)
             node.changed.set()
-            try:
-                await _first(handling, stopping.wait())
-                if not handling.done():
-                    done, _ = await asyncio.wait({handling}, timeout=node.settings.grace_seconds)
-                    if not done:
-                        handling.cancel()
-                await asyncio.gather(handling, return_exceptions=True)  # its outcome is already reported
-            finally:
-                node.handling.discard(handling)
-                node.changed.set()
+            await _first(encoded.wait(), stopping.wait())
+            if finishing is not None:
+                await _finish(node, *finishing)
+            finishing = (handling, request.job_id)
     finally:
+        if finishing is not None:
+            await _finish(node, *finishing)
         await sub.unsubscribe()
 
 
-async def _first(*awaitables: object) -> None:
+async def _finish(node: Node, handling: asyncio.Task[None], job_id: int) -> None:
+    """Wait for a job to end; on shutdown give it the grace period, then stop it (unless it holds the
+    commit: a granted replace takes milliseconds and is reported)."""
+    await _first(handling, node.stopping.wait())
+    if not handling.done():
+        done, _ = await asyncio.wait({handling}, timeout=node.settings.grace_seconds)
+        if not done and job_id not in node.worker.committed:
+            handling.cancel()
+    await asyncio.gather(handling, return_exceptions=True)  # its outcome is already reported
+
+
+async def _first(*awaitables: Awaitable[object]) -> None:
     """Wait until the first of these is done; cancel the waits that are not tasks of their own."""
-    futures = [a if isinstance(a, asyncio.Task) else asyncio.ensure_future(a) for a in awaitables]  # type: ignore[arg-type]
+    futures = [a if isinstance(a, asyncio.Task) else asyncio.ensure_future(a) for a in awaitables]
     try:
         await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
     finally:

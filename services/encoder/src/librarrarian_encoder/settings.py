@@ -7,10 +7,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
-from librarrarian_runtime import env
-
-from .paths import PathMap
+from librarrarian_runtime import env, path_mapping
 
 VERIFY_MODES = ("sample", "full")
 HW_NAMES = ", ".join(h.value for h in HwClass)
@@ -57,7 +56,7 @@ class Settings:
     # Bind to exactly these classes without the test encode (a GPU that is busy at start); empty: detect.
     hw_classes: tuple[HwClass, ...] = ()
     autostart: bool = True
-    path_map: PathMap = field(default_factory=PathMap)
+    path_mappings: tuple[PathMapping, ...] = ()  # the server's paths -> this node's
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -75,5 +74,5 @@ class Settings:
             grace_seconds=env.number("GRACE_SECONDS", 30.0, minimum=0),
             hw_classes=_classes("HW_CLASSES"),
             autostart=env.flag("AUTOSTART", True),
-            path_map=PathMap.parse(env.optional("PATH_MAPPINGS") or "", "PATH_MAPPINGS"),
+            path_mappings=path_mapping.parse(env.optional("PATH_MAPPINGS") or ""),
         )

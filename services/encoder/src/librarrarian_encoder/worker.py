@@ -29,6 +29,7 @@ from librarrarian_contracts import (
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress
+from librarrarian_runtime import path_mapping
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import QueryFailed, ask
 from librarrarian_runtime.watched import Watched
@@ -52,6 +53,7 @@ class Job:
     request: TranscodeRequested
     delivery: int
     node: str
+    encoded: asyncio.Event
 
     def failed(self, reason: str, detail: str = "", retryable: bool = True) -> JobFailed:
         r = self.request
@@ -98,6 +100,8 @@ class Worker:
         self.transcode = transcode
         self.codecs = codecs  # what each usable class can encode on this node
         self.running: set[int] = set()
+        # Jobs granted the commit: they finish their replace and report it even when the node stops.
+        self.committed: set[int] = set()
         self.encodings: dict[int, ffmpeg.Encoding] = {}
         self.paused = False
 
@@ -112,8 +116,11 @@ class Worker:
         for encoding in self.encodings.values():
             encoding.resume()
 
-    async def handle(self, msg: Msg, request: TranscodeRequested) -> None:
-        job = Job(request, msg.metadata.num_delivered, self.settings.node)
+    async def handle(
+        self, msg: Msg, request: TranscodeRequested, encoded: asyncio.Event | None = None
+    ) -> None:
+        """``encoded`` is set once ffmpeg is done with the job (or the job ended before it ran)."""
+        job = Job(request, msg.metadata.num_delivered, self.settings.node, encoded or asyncio.Event())
         self.running.add(request.job_id)
         heartbeat = asyncio.create_task(self._heartbeat(msg))
         try:
@@ -128,8 +135,10 @@ class Worker:
             log.exception("job %d: unexpected error", request.job_id)
             outcome = job.failed(f"internal error: {type(error).__name__}: {error}")
         finally:
+            job.encoded.set()
             heartbeat.cancel()
             self.running.discard(request.job_id)
+            self.committed.discard(request.job_id)
             with contextlib.suppress(Exception):
                 await self.progress.delete(str(request.job_id))
         if outcome is not None:
@@ -145,7 +154,9 @@ class Worker:
     async def _transcode(self, job: Job) -> Message | None:
         request = job.request
         try:
-            source = contain(self.settings.path_map.to_local(request.path), self.settings.media_paths)
+            source = contain(
+                path_mapping.to_local(request.path, self.settings.path_mappings), self.settings.media_paths
+            )
         except OutsideMediaPaths:
             return job.failed("the file is outside this node's media paths", retryable=False)
         current = replace.identity_of(source)
@@ -191,6 +202,7 @@ class Worker:
         request = job.request
         settings = self.transcode.value
         encoded = await self._encode(job, source, temp, settings)
+        job.encoded.set()
         result = encoded.result
         if result.stalled_after is not None:
             return job.failed(
@@ -231,6 +243,7 @@ class Worker:
         refused = await self._commit(job)
         if refused is not None:
             return refused.outcome
+        self.committed.add(request.job_id)
         failpoints.reach("after-commit")
         try:
             await asyncio.to_thread(replace.replace, source, temp, final, request.identity)
@@ -257,7 +270,7 @@ class Worker:
             attempt=request.attempt,
             node=job.node,
             path=request.path,
-            output_path=self.settings.path_map.to_server(str(final)),
+            output_path=path_mapping.to_server(str(final), self.settings.path_mappings),
             encoder=encoded.profile.encoder,
             codec_before=request.probe.video_codec,
             codec_after=verified.video_codec,
@@ -366,6 +379,7 @@ class Worker:
         refused = await self._commit(job)
         if refused is not None:
             return refused.outcome
+        self.committed.add(request.job_id)
         try:
             await asyncio.to_thread(replace.finish, source, final, request.identity)
         except replace.SourceChanged as error:
@@ -378,7 +392,7 @@ class Worker:
             attempt=request.attempt,
             node=job.node,
             path=request.path,
-            output_path=self.settings.path_map.to_server(str(final)),
+            output_path=path_mapping.to_server(str(final), self.settings.path_mappings),
             encoder="unknown (an earlier attempt)",
             codec_before=request.probe.video_codec,
             codec_after=request.target_codec,

@@ -1,4 +1,4 @@
-"""The REST API under ``/api/v1``: everything the dashboard shows and does."""
+"""The REST API under ``/api/v1``: everything the dashboard shows and does (scans: ``scans_api``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Annotated
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from librarrarian_contracts.views import HistoryQuery, JobsQuery
-from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import QueryFailed
 
 from .access import require_api
 from .backend import Backend
-from .schemas import HistoryPageOut, JobsPageOut, NodeOut, ScanAccepted, ScanIn, StatsOut
+from .schemas import HistoryPageOut, JobsPageOut, NodeOut, StatsOut
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
 STATUSES = ("pending", "running", "done", "failed", "skipped")
@@ -79,18 +78,3 @@ async def stats(bus: Bus) -> object:
     except QueryFailed as error:
         raise unavailable(error) from None
     return {**msgspec.to_builtins(totals), "jobs": counts}
-
-
-@router.post(
-    "/scans", response_model=ScanAccepted, status_code=202, summary="Scan the library (or some folders)"
-)
-async def scan(body: ScanIn, request: Request, bus: Bus) -> object:
-    media_paths = request.app.state.settings.media_paths
-    roots = []
-    for root in body.roots:
-        try:
-            roots.append(str(contain(root, media_paths)))
-        except OutsideMediaPaths:
-            raise HTTPException(400, f"{root} is outside the media paths") from None
-    command = await bus.request_scan(tuple(roots), body.force)
-    return {"id": command.event_id, "roots": roots, "force": body.force}

@@ -14,7 +14,20 @@ from fastapi.staticfiles import StaticFiles
 from librarrarian_contracts import provision
 from librarrarian_runtime import bus, migrations
 
-from . import api, credentials, pages
+from . import (
+    api,
+    control,
+    credentials,
+    events,
+    history_api,
+    job_actions,
+    options,
+    pages,
+    reports,
+    scans_api,
+    sources_api,
+    tools,
+)
 from .access import LoginRequired
 from .backend import Backend
 from .settings import Settings
@@ -62,6 +75,16 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(api.router)
+    app.include_router(control.router)
+    app.include_router(sources_api.router)
+    app.include_router(scans_api.router)
+    app.include_router(events.router)
+    app.include_router(job_actions.router)
+    app.include_router(history_api.router)
+    app.include_router(reports.router)
+    app.include_router(options.router)
+    app.include_router(tools.router)
+    app.include_router(tools.pages)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 

@@ -1,13 +1,15 @@
 """What the gateway shows, read from the bus: node and progress KV entries, and the services' queries.
-Both the REST API and the pages use these functions (and the live feed will too)."""
+Both the REST API and the pages use these functions; the live updates follow the same buckets in feed.py."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 from librarrarian_contracts import ScanRequested, publish, topology
+from librarrarian_contracts.settings import QUEUE_KEY, QueueControl
 from librarrarian_contracts.views import (
     HistoryPage,
     HistoryQuery,
@@ -21,6 +23,8 @@ from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 from nats.js.errors import KeyNotFoundError, NoKeysError
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class NodeView:
@@ -32,6 +36,18 @@ class Backend:
     def __init__(self, nc: Client) -> None:
         self.nc = nc
         self.js = nc.jetstream()
+
+    async def setting(self, key: str, type_: type[T], default: T) -> T:
+        """A value of the ``settings`` bucket, or ``default`` while nobody has set it."""
+        kv = await self.js.key_value(topology.SETTINGS.name)
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError:
+            return default
+        return msgspec.json.decode(entry.value, type=type_) if entry.value else default
+
+    async def queue_paused(self) -> bool:
+        return (await self.setting(QUEUE_KEY, QueueControl, QueueControl())).paused
 
     async def nodes(self) -> list[NodeView]:
         nodes_kv = await self.js.key_value(topology.NODES.name)

@@ -36,3 +36,16 @@ def when(moment: datetime | None) -> str:
 
 
 FILTERS = {"size": size, "duration": duration, "percent": percent, "when": when}
+
+# The buttons a node card offers in each state (dashboard.js has the same table for live updates).
+NODE_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "running": (("pause", "Pause"), ("stop", "Stop"), ("stop-now", "Stop now")),
+    "queue paused": (("pause", "Pause"), ("stop", "Stop")),
+    "paused": (("resume", "Resume"), ("stop-now", "Stop now")),
+    "draining": (("start", "Start"), ("stop-now", "Stop now")),
+    "stopped": (("start", "Start"),),
+}
+
+
+def node_actions(state: str) -> tuple[tuple[str, str], ...]:
+    return NODE_ACTIONS.get(state, ())

@@ -15,13 +15,16 @@ from . import credentials, formatting
 from .access import SESSION_COOKIE, require_page
 from .backend import Backend
 from .credentials import Principal
+from .theme import theme_of
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters.update(formatting.FILTERS)
+templates.env.globals["node_actions"] = formatting.node_actions
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[Principal, Depends(require_page)]
 STATUSES = ("pending", "running", "done", "failed", "skipped")
+KINDS = ("transcode",)  # the job types the scheduler queues so far
 
 
 def backend(request: Request) -> Backend:
@@ -29,7 +32,9 @@ def backend(request: Request) -> Backend:
 
 
 def render(request: Request, template: str, user: Principal | None, **context: object) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {"user": user, "page": template, **context})
+    return templates.TemplateResponse(
+        request, template, {"user": user, "page": template, "theme": theme_of(request), **context}
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -51,16 +56,24 @@ async def dashboard(request: Request, user: User) -> HTMLResponse:
         counts=counts,
         recent=recent,
         problem=problem,
+        queue_paused=await bus.queue_paused(),
     )
 
 
 @router.get("/queue", response_class=HTMLResponse)
 async def queue(
-    request: Request, user: User, status: str | None = None, before_id: int | None = None
+    request: Request,
+    user: User,
+    status: str | None = None,
+    kind: str | None = None,
+    before_id: int | None = None,
 ) -> HTMLResponse:
     statuses = (status,) if status in STATUSES else ()
+    kind = kind if kind in KINDS else None
     try:
-        page = await backend(request).jobs(JobsQuery(statuses=statuses, before_id=before_id, limit=100))
+        page = await backend(request).jobs(
+            JobsQuery(statuses=statuses, kind=kind, before_id=before_id, limit=100)
+        )
         problem = None
     except QueryFailed as error:
         page, problem = None, str(error)
@@ -71,6 +84,8 @@ async def queue(
         page=page,
         status=status if statuses else None,
         statuses=STATUSES,
+        kind=kind,
+        kinds=KINDS,
         problem=problem,
     )
 

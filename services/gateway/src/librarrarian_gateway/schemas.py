@@ -68,6 +68,7 @@ class HistoryEntryOut(BaseModel):
     elapsed_seconds: float | None
     reason: str | None
     finished_at: datetime
+    fallback_reason: str | None = Field(None, description="why the hardware encode gave way to the CPU")
 
 
 class HistoryPageOut(BaseModel):
@@ -94,3 +95,18 @@ class ScanAccepted(BaseModel):
     id: str
     roots: list[str]
     force: bool
+
+
+class NodeControlOut(BaseModel):
+    node: str
+    state: str = Field(description="what the node was asked to be: running, paused or stopped")
+    now: bool = Field(description="stop: running jobs are stopped and handed to other nodes")
+
+
+class QueueOut(BaseModel):
+    paused: bool
+
+
+class ActionOut(BaseModel):
+    job_id: int
+    detail: str

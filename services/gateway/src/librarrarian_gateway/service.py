@@ -7,14 +7,16 @@ import asyncio
 import uvicorn
 from librarrarian_runtime import lifecycle
 
+from . import events
 from .app import create_app
 from .settings import Settings
 
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
@@ -27,4 +29,5 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     serving = asyncio.create_task(server._serve())
     await asyncio.wait({serving, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
+    events.close_streams(app)  # uvicorn waits for open responses, and an event stream never ends by itself
     await serving

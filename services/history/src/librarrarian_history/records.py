@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 from librarrarian_contracts import JobCompleted, JobEvent, JobSkipped
 from librarrarian_contracts.views import HistoryEntry, HistoryPage, HistoryQuery, Stats
@@ -14,8 +16,9 @@ async def record(pool: asyncpg.Pool, event: JobEvent) -> None:
     if isinstance(event, JobCompleted):
         await pool.execute(
             "INSERT INTO transcodes (event_id, job_id, status, path, output_path, node, encoder, codec_before,"
-            " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at)"
-            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+            " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at, fallback_reason)"
+            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            " ON CONFLICT DO NOTHING",
             event.event_id,
             event.job_id,
             event.path,
@@ -29,6 +32,7 @@ async def record(pool: asyncpg.Pool, event: JobEvent) -> None:
             event.duration,
             event.elapsed_seconds,
             event.occurred_at,
+            event.fallback_reason,
         )
     elif isinstance(event, JobSkipped):
         await pool.execute(
@@ -49,22 +53,37 @@ def _entry(row: asyncpg.Record) -> HistoryEntry:
     return HistoryEntry(**{k: row[k] for k in HistoryEntry.__struct_fields__})
 
 
+async def entry(pool: asyncpg.Pool, entry_id: int) -> HistoryEntry | None:
+    row = await pool.fetchrow("SELECT * FROM transcodes WHERE id = $1", entry_id)
+    return None if row is None else _entry(row)
+
+
 async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    pattern = None
-    if query.search:
+    if not query.search:
+        rows = await pool.fetch(
+            "SELECT * FROM transcodes WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+            query.before_id,
+            query.limit + 1,
+        )
+    else:
         escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-    rows = await pool.fetch(
-        "SELECT * FROM transcodes"
-        " WHERE ($1::text IS NULL OR path ILIKE $1 OR output_path ILIKE $1)"
-        "   AND ($2::bigint IS NULL OR id < $2)"
-        " ORDER BY id DESC LIMIT $3",
-        pattern,
-        query.before_id,
-        query.limit + 1,
-    )
+        # Each word of the search as a word beginning narrows the rows through the words index (migration
+        # 0003); the substring test then keeps exactly what the user typed. No word: the substring alone.
+        words = " & ".join(f"{w}:*" for w in re.findall(r"[^\W_]+", query.search.lower()))
+        narrowing = (
+            "path_words(path) || path_words(output_path) @@ to_tsquery('simple', $4)" if words else "$4 = ''"
+        )
+        rows = await pool.fetch(
+            f"SELECT * FROM transcodes WHERE {narrowing}"
+            "   AND (path ILIKE $1 OR output_path ILIKE $1) AND ($2::bigint IS NULL OR id < $2)"
+            " ORDER BY id DESC LIMIT $3",
+            f"%{escaped}%",
+            query.before_id,
+            query.limit + 1,
+            words,
+        )
     items = rows[: query.limit]
     more = len(rows) > query.limit
     return HistoryPage(

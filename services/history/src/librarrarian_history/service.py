@@ -9,13 +9,13 @@ from importlib.metadata import version
 import msgspec
 from librarrarian_contracts import provision, topology
 from librarrarian_contracts.codec import job_decoder
-from librarrarian_contracts.views import HistoryQuery
+from librarrarian_contracts.views import ChartsQuery, HistoryLookup, HistoryQuery
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
 from librarrarian_runtime.queries import answer
 from nats import micro
 from nats.micro.request import Request
 
-from . import records
+from . import charts, records
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,26 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     async def on_stats(request: Request) -> None:
         await request.respond(answer(await records.stats(pool)))
 
+    async def on_entry(request: Request) -> None:
+        try:
+            lookup = msgspec.json.decode(request.data, type=HistoryLookup)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            await request.respond_error("400", str(error))
+            return
+        found = await records.entry(pool, lookup.id)
+        if found is None:
+            await request.respond_error("404", f"there is no history entry {lookup.id}")
+            return
+        await request.respond(answer(found))
+
+    async def on_charts(request: Request) -> None:
+        try:
+            reply = await charts.charts(pool, msgspec.json.decode(request.data or b"{}", type=ChartsQuery))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+            await request.respond_error("400", str(error))
+            return
+        await request.respond(answer(reply))
+
     service = await micro.add_service(
         nc,
         name=topology.HISTORY_SERVICE,
@@ -49,6 +69,8 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     )
     await service.add_endpoint(name="list", subject=topology.HISTORY_LIST, handler=on_list)
     await service.add_endpoint(name="stats", subject=topology.HISTORY_STATS, handler=on_stats)
+    await service.add_endpoint(name="entry", subject=topology.HISTORY_ENTRY, handler=on_entry)
+    await service.add_endpoint(name="charts", subject=topology.HISTORY_CHARTS, handler=on_charts)
     log.info("history ready")
 
     async def on_event(event: object) -> None:

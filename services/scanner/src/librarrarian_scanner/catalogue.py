@@ -36,14 +36,15 @@ class Outcome:
     found: Found
     probe: MediaProbe | None
     error: str | None
+    fingerprint: str | None = None
 
 
 async def record_many(pool: asyncpg.Pool, outcomes: list[Outcome]) -> None:
     await pool.executemany(
-        "INSERT INTO files (path, library, size, mtime_ns, inode, status, probe, error)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO files (path, library, size, mtime_ns, inode, status, probe, error, fingerprint)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (path) DO UPDATE SET library = $2, size = $3, mtime_ns = $4, inode = $5, status = $6,"
-        " probe = $7, error = $8, probed_at = now(), seen_at = now()",
+        " probe = $7, error = $8, fingerprint = $9, probed_at = now(), seen_at = now()",
         [
             (
                 str(o.found.path),
@@ -54,6 +55,7 @@ async def record_many(pool: asyncpg.Pool, outcomes: list[Outcome]) -> None:
                 "ok" if o.probe is not None else "error",
                 encode(o.probe).decode() if o.probe is not None else None,
                 o.error,
+                o.fingerprint,
             )
             for o in outcomes
         ],

@@ -1,19 +1,23 @@
-"""``scan.requested`` commands from the durable control consumer, one at a time.
+"""``scan.requested`` commands from the durable control consumer, one at a time, and ``scan.cancel``
+commands, heard by every scanner (a plain subscription: whichever runs the scan stops it; one not taken
+yet is dropped when it is, since the cancel stays in the stream).
 
 A refused or undecodable command is terminated (retrying cannot help); a scan that fails is retried later;
 a long scan keeps its message with ``in_progress``; a stop abandons the scan and hands the command back.
+A scan cancelled on request is done with: its command is acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import msgspec
-from librarrarian_contracts import ScanRequested, topology
+from librarrarian_contracts import ScanCancelRequested, ScanRequested, topology
 from librarrarian_contracts.codec import control_decoder
+from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
@@ -46,20 +50,40 @@ async def handle(msg: Msg, scanner: Scanner, stopping: asyncio.Event) -> None:
         log.error("%s: dropping an undecodable message on %s: %s", SPEC.durable, msg.subject, error)
         await msg.term()
         return
-    assert isinstance(command, ScanRequested)
+    if not isinstance(command, ScanRequested):
+        await msg.term()  # the durable asks for scan.requested only; anything else is not ours
+        return
     try:
-        roots = scanner.check_roots(command.roots)
+        scanner.check_roots(command.roots)
     except RefusedRoot as error:
         log.error("scan request %s refused: %s", command.event_id[:8], error)
         await msg.term()
         return
-    await _scan_while_holding(msg, scanner, roots, command.force, stopping)
+    await _scan_while_holding(msg, scanner, command, stopping)
+
+
+async def follow_cancels(nc: Client, scanner: Scanner) -> Subscription:
+    """Every ``scan.cancel.<id>``: stop the scan if it runs (or waits) here. A scan whose command was not
+    taken yet finds its cancel in the stream when it is (``Board.cancelled_while_queued``)."""
+
+    async def on_cancel(msg: Msg) -> None:
+        try:
+            command = control_decoder.decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.error("dropping an undecodable message on %s: %s", msg.subject, error)
+            return
+        if isinstance(command, ScanCancelRequested):
+            scanner.cancel(command.scan_id)
+
+    return await nc.subscribe(topology.scan_cancel_subject("*"), cb=on_cancel)
 
 
 async def _scan_while_holding(
-    msg: Msg, scanner: Scanner, roots: tuple[Path, ...], force: bool, stopping: asyncio.Event
+    msg: Msg, scanner: Scanner, command: ScanRequested, stopping: asyncio.Event
 ) -> None:
-    scan = asyncio.create_task(scanner.scan(roots, force))
+    scan = asyncio.create_task(
+        scanner.scan(command.roots, command.force, scan_id=command.event_id, trigger="request")
+    )
     stop = asyncio.create_task(stopping.wait())
     try:
         while True:

@@ -1,13 +1,17 @@
-"""One scan: walk, skip what is unchanged, probe the rest in a small pool, publish what was found.
+"""One scan: walk the library folders, skip what is unchanged, hold what is still being written, probe the
+rest in a small pool, publish what was found.
 
-``Scanner.scan`` is the one entry point: the timer, ``scan.requested`` commands, the end-to-end tests and
-(later) the file watcher all call it; a lock keeps to one scan at a time.
+``Scanner.scan`` is the one entry point for whole folders (the timer, ``scan.requested`` commands, the
+tests) and ``scan_files`` for single files (the watch, Plex and Jellyfin syncs); a lock keeps to one at a
+time. A scan reports its progress in the ``scans`` bucket and stops early when cancelled: what it did not
+reach is neither probed nor forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import stat
 import time
 import uuid
@@ -16,14 +20,17 @@ from pathlib import Path
 
 import asyncpg
 from librarrarian_contracts import FileIdentity, MediaProbed, MediaProbeFailed, ScanCompleted, publish
+from librarrarian_contracts.settings import ScannerFolders
 from librarrarian_media import ProbeError
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js import JetStreamContext
 
 from . import catalogue
 from .catalogue import Outcome
+from .folders import Folders
 from .probe import Prober
-from .walk import Found, is_candidate, is_locked, library_of, walk
+from .progress import Board, ScanRun
+from .walk import LOCK_SUFFIX, Found, is_candidate, is_locked, walk
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +44,36 @@ class RefusedRoot(ValueError):
 
 class Scanner:
     def __init__(
-        self, pool: asyncpg.Pool, js: JetStreamContext, media_paths: tuple[Path, ...], prober: Prober
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        media_paths: tuple[Path, ...],
+        prober: Prober,
+        settle_seconds: float = 2.0,
     ) -> None:
         self.pool = pool
         self.js = js
         self.media_paths = media_paths
         self.prober = prober
+        # A file modified less than this long ago may still be growing: it is probed only once it held still.
+        self.settle_seconds = settle_seconds
+        self.folders = Folders.resolve(ScannerFolders(), media_paths)
+        self.board = Board(js)
+        self.runs: dict[str, ScanRun] = {}  # scans running or waiting their turn, by id
         self._one_scan = asyncio.Lock()
 
-    def check_roots(self, roots: Iterable[str | Path]) -> tuple[Path, ...]:
-        """Resolved roots inside the media paths (none: all of them), without ones nested in others.
+    def use_folders(self, setting: ScannerFolders) -> None:
+        """Apply a new ``scanner.folders`` setting; a scan in flight finishes with the folders it began with."""
+        self.folders = Folders.resolve(setting, self.media_paths)
+        shown = ", ".join(f"{f.path} ({f.type})" for f in self.folders.folders) or "none"
+        log.info("library folders: %s", shown)
 
-        A media path that is missing (an unmounted disk) stays in a scan of everything: the walk reports
-        it unreadable, so its files are kept, not forgotten. A root asked for by name must exist.
+    def check_roots(self, roots: Iterable[str | Path]) -> tuple[Path, ...]:
+        """Resolved roots inside the media paths (none: every scanned library folder), without ones nested
+        in others.
+
+        A folder that is missing (an unmounted disk) stays in a scan of everything: the walk reports it
+        unreadable, so its files are kept, not forgotten. A root asked for by name must exist.
         """
         try:
             resolved = [contain(root, self.media_paths) for root in roots]
@@ -58,26 +82,64 @@ class Scanner:
         missing = [str(r) for r in resolved if not r.is_dir()]
         if missing:
             raise RefusedRoot(f"not a directory: {', '.join(missing)}")
+        if not resolved:
+            return self.folders.roots()
         kept: list[Path] = []
-        for root in sorted(set(resolved or self.media_paths), key=lambda r: len(r.parts)):
+        for root in sorted(set(resolved), key=lambda r: len(r.parts)):
             if not any(root.is_relative_to(k) for k in kept):
                 kept.append(root)
         return tuple(kept)
 
-    async def scan(self, roots: Iterable[str | Path] = (), force: bool = False) -> ScanCompleted:
-        """Scan ``roots`` (default: every media path); ``force`` re-probes unchanged files too.
+    def cancel(self, scan_id: str) -> bool:
+        """Stop the scan ``scan_id`` if it runs (or waits) here; False if it does not."""
+        run = self.runs.get(scan_id)
+        if run is None:
+            return False
+        run.cancel()
+        log.info("scan %s: cancel requested", scan_id[:8])
+        return True
+
+    async def scan(
+        self,
+        roots: Iterable[str | Path] = (),
+        force: bool = False,
+        *,
+        scan_id: str | None = None,
+        trigger: str = "schedule",
+    ) -> ScanCompleted:
+        """Scan ``roots`` (default: every scanned library folder); ``force`` re-probes unchanged files too.
 
         Raises ``RefusedRoot`` before doing anything if a root is not a directory inside the media paths.
         """
         chosen = self.check_roots(roots)
-        async with self._one_scan:
-            return await self._scan(chosen, force)
+        run = ScanRun(scan_id or uuid.uuid4().hex, trigger, tuple(map(str, chosen)), force)
+        self.runs[run.scan_id] = run
+        try:
+            if scan_id is not None and await self.board.cancelled_while_queued(scan_id):
+                run.cancel()
+            await self.board.show(run)
+            async with self._one_scan:
+                ticker = asyncio.create_task(self.board.follow(run))
+                try:
+                    completed = await self._scan(run, chosen, force)
+                except asyncio.CancelledError:
+                    run.finish("failed", "interrupted: the scanner stopped")
+                    raise
+                except Exception as error:  # shown on the scan's entry, then handled by the caller
+                    run.finish("failed", str(error) or type(error).__name__)
+                    raise
+                finally:
+                    ticker.cancel()
+                    await self.board.show(run)
+            await publish(self.js, completed)  # last: whoever waits for it finds the entry final
+            return completed
+        finally:
+            del self.runs[run.scan_id]
 
-    async def _scan(self, roots: tuple[Path, ...], force: bool) -> ScanCompleted:
+    async def _scan(self, run: ScanRun, roots: tuple[Path, ...], force: bool) -> ScanCompleted:
         started = time.monotonic()
-        scan_id = uuid.uuid4().hex
-        name = scan_id[:8]
-        log.info("scan %s started: %s%s", name, ", ".join(map(str, roots)), " (force)" if force else "")
+        name = run.scan_id[:8]
+        folders = self.folders
         unreadable: list[Path] = []
 
         def on_unreadable(directory: Path, error: OSError) -> None:
@@ -87,44 +149,92 @@ class Scanner:
         def on_escape(path: Path) -> None:
             log.info("scan %s: skipping %s: it leads outside the media paths", name, path)
 
-        found = await asyncio.to_thread(lambda: list(walk(roots, self.media_paths, on_unreadable, on_escape)))
-        catalogued = await catalogue.known(self.pool, roots)
-        todo = [
-            f for f in found if force or catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)
-        ]
-        changed = {f.path for f in todo}
-        await catalogue.seen(self.pool, [str(f.path) for f in found if f.path not in changed])
-        failed = await self._probe_all(todo)
+        def walk_counting() -> list[Found]:
+            found = []
+            for f in walk(roots, self.media_paths, on_unreadable, on_escape, folders, run.stop):
+                found.append(f)
+                run.seen += 1
+            return found
 
-        # What could not be listed is unknown, not gone: an unmounted disk must not empty the catalogue.
-        present = {str(f.path) for f in found}
-        gone = [
-            p
-            for p in catalogued
-            if p not in present and not any(Path(p).is_relative_to(d) for d in unreadable)
-        ]
-        await catalogue.forget(self.pool, gone)
+        log.info("scan %s started: %s%s", name, ", ".join(map(str, roots)), " (force)" if force else "")
+        found: list[Found] = []
+        todo: list[Found] = []
+        failed = gone = 0
+        # The catalogue is read while the walk runs: both take a while on a big library.
+        known = asyncio.create_task(catalogue.known(self.pool, roots))
+        try:
+            if not run.cancelled:
+                run.state = "walking"
+                found = await asyncio.to_thread(walk_counting)
+            catalogued = await known
+        finally:
+            if not known.done():
+                known.cancel()
+                await asyncio.wait({known})
+        if not run.cancelled:
+            todo = [
+                f for f in found if force or catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)
+            ]
+            changed = {f.path for f in todo}
+            await catalogue.seen(self.pool, [str(f.path) for f in found if f.path not in changed])
+            run.to_probe = len(todo)
+            run.probing()
+            failed = await self._probe_settled(todo, run)
+        if not run.cancelled:
+            # What could not be listed is unknown, not gone: an unmounted disk must not empty the catalogue.
+            present = {str(f.path) for f in found}
+            missing = [
+                p
+                for p in catalogued
+                if p not in present and not any(Path(p).is_relative_to(d) for d in unreadable)
+            ]
+            await catalogue.forget(self.pool, missing)
+            gone = len(missing)
         completed = ScanCompleted(
-            scan_id=scan_id,
+            scan_id=run.scan_id,
             roots=tuple(map(str, roots)),
             seen=len(found),
-            probed=len(todo),
+            probed=run.probed,
             unchanged=len(found) - len(todo),
             failed=failed,
             elapsed_seconds=round(time.monotonic() - started, 3),
+            cancelled=run.cancelled,
         )
-        await publish(self.js, completed)
+        run.finish("cancelled" if run.cancelled else "done")
         log.info(
-            "scan %s done: %d seen, %d probed, %d unchanged, %d failed, %d gone in %.1f s",
+            "scan %s %s: %d seen, %d probed, %d unchanged, %d held, %d failed, %d gone in %.1f s",
             name,
+            run.state,
             completed.seen,
             completed.probed,
             completed.unchanged,
+            run.held,
             completed.failed,
-            len(gone),
+            gone,
             completed.elapsed_seconds,
         )
         return completed
+
+    async def _probe_settled(self, todo: list[Found], run: ScanRun) -> int:
+        """Probe ``todo``, the files changed so recently that they may still be growing last: by then they
+        have had time to settle, and are probed only if they did. Returns the failures."""
+        settle_ns = int(self.settle_seconds * 1e9)
+        now = time.time_ns()
+        young = [f for f in todo if now - f.identity.mtime_ns < settle_ns]
+        failed = await self._probe_all([f for f in todo if now - f.identity.mtime_ns >= settle_ns], run)
+        if not young or run.cancelled:
+            return failed
+        # mtimes from another machine's clock may lie ahead: wait no longer than the settle time itself.
+        latest = max(f.identity.mtime_ns for f in young)
+        await asyncio.sleep(min(self.settle_seconds, max(0.0, (latest + settle_ns - time.time_ns()) / 1e9)))
+        settled = await asyncio.to_thread(_still_the_same, young)
+        run.held += len(young) - len(settled)
+        for f in young:
+            if f not in settled:
+                log.info(
+                    "scan %s: %s is still being written; it is looked at again later", run.scan_id[:8], f.path
+                )
+        return failed + await self._probe_all(settled, run)
 
     async def scan_files(self, paths: Iterable[Path]) -> ScanCompleted:
         """Look at just these files (the watcher's finds): probe the ones that are new or changed."""
@@ -149,8 +259,10 @@ class Scanner:
             return completed
 
     def _found(self, paths: list[Path]) -> list[Found]:
-        """The videos among ``paths`` that exist, resolve inside the media paths and are not locked."""
+        """The videos among ``paths`` that exist, resolve inside a scanned library folder and are not
+        locked."""
         found = []
+        folders = self.folders
         for path in paths:
             try:
                 resolved = contain(path, self.media_paths)
@@ -158,49 +270,101 @@ class Scanner:
                 names = {p.name for p in resolved.parent.iterdir()}
             except (OutsideMediaPaths, OSError):
                 continue
+            folder = folders.scanned(resolved)
             if (
-                not stat.S_ISREG(st.st_mode)
+                folder is None
+                or not stat.S_ISREG(st.st_mode)
                 or not is_candidate(resolved.name)
                 or is_locked(names, resolved.name)
             ):
                 continue
             identity = FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
-            found.append(Found(resolved, library_of(resolved, self.media_paths), identity))
+            found.append(Found(resolved, folder.path, identity, folder.type))
         return found
 
-    async def _probe_all(self, todo: list[Found]) -> int:
-        """Probe ``todo`` in batches, publish each batch's events at once, then record the batch; return the
-        failures. Records follow the publishes: a crash in between means a re-probe, never a lost event."""
+    async def _probe_all(self, todo: list[Found], run: ScanRun | None = None) -> int:
+        """Probe ``todo`` in batches and return the failures. Each batch's events are published at once,
+        then the batch is recorded, while the next batch is being probed. Records follow the publishes: a
+        crash in between means a re-probe, never a lost event."""
         failures = 0
-        for start in range(0, len(todo), BATCH):
-            outcomes = await self._probe_batch(todo[start : start + BATCH])
-            await asyncio.gather(*(publish(self.js, event_of(outcome)) for outcome in outcomes))
-            await catalogue.record_many(self.pool, outcomes)
-            failures += sum(1 for outcome in outcomes if outcome.probe is None)
+        delivering: asyncio.Task[None] | None = None
+        try:
+            for start in range(0, len(todo), BATCH):
+                if run is not None and run.cancelled:
+                    break
+                outcomes = await self._probe_batch(todo[start : start + BATCH], run)
+                failures += sum(1 for outcome in outcomes if outcome.probe is None)
+                if delivering is not None:
+                    await delivering
+                delivering = asyncio.create_task(self._deliver(outcomes, run))
+            if delivering is not None:
+                await delivering
+        finally:
+            if delivering is not None and not delivering.done():
+                delivering.cancel()
+                await asyncio.wait({delivering})
         return failures
 
-    async def _probe_batch(self, batch: list[Found]) -> list[Outcome]:
-        """Probe a batch with as many workers as the prober has slots."""
+    async def _deliver(self, outcomes: list[Outcome], run: ScanRun | None) -> None:
+        await asyncio.gather(*(publish(self.js, event_of(outcome)) for outcome in outcomes))
+        await catalogue.record_many(self.pool, outcomes)
+        if run is not None:
+            run.queued += len(outcomes)
+
+    async def _probe_batch(self, batch: list[Found], run: ScanRun | None = None) -> list[Outcome]:
+        """Probe a batch with as many workers as the prober has slots; a cancel stops each worker before
+        its next file, so only the files already probed are published."""
         pending = iter(batch)
         outcomes: dict[Path, Outcome] = {}
 
         async def worker() -> None:
             for found in pending:  # shared: each worker takes the next file
+                if run is not None and run.cancelled:
+                    return
                 try:
-                    outcomes[found.path] = Outcome(found, await self.prober.probe(found.path), None)
+                    probe, content = await self.prober.examine(found.path)
+                    outcomes[found.path] = Outcome(found, probe, None, content)
                 except ProbeError as problem:
                     log.warning("%s: %s", found.path, problem)
                     outcomes[found.path] = Outcome(found, None, str(problem))
+                    if run is not None:
+                        run.errors += 1
+                if run is not None:
+                    run.probed += 1
 
         async with asyncio.TaskGroup() as workers:
             for _ in range(min(self.prober.workers, len(batch))):
                 workers.create_task(worker())
-        return [outcomes[found.path] for found in batch]
+        return [outcomes[found.path] for found in batch if found.path in outcomes]
+
+
+def _still_the_same(files: list[Found]) -> list[Found]:
+    """The files whose size and mtime have not changed since they were found, with no lock beside them."""
+    same = []
+    for f in files:
+        try:
+            st = os.stat(f.path)
+        except OSError:
+            continue  # gone meanwhile: the next scan forgets it
+        locked = any(
+            os.path.exists(str(f.path.with_name(base)) + LOCK_SUFFIX)
+            for base in (f.path.name, os.path.splitext(f.path.name)[0])
+        )
+        if (st.st_size, st.st_mtime_ns) == (f.identity.size, f.identity.mtime_ns) and not locked:
+            same.append(f)
+    return same
 
 
 def event_of(outcome: Outcome) -> MediaProbed | MediaProbeFailed:
     found = outcome.found
     path, library = str(found.path), str(found.library)
     if outcome.probe is not None:
-        return MediaProbed(path=path, identity=found.identity, probe=outcome.probe, library=library)
+        return MediaProbed(
+            path=path,
+            identity=found.identity,
+            probe=outcome.probe,
+            library=library,
+            media_type=found.media_type,
+            fingerprint=outcome.fingerprint,
+        )
     return MediaProbeFailed(path=path, identity=found.identity, error=outcome.error or "", library=library)

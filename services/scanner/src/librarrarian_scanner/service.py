@@ -1,18 +1,27 @@
-"""The scanner process: scans on start, on a timer and on ``scan.requested`` commands, and watches the
-media folders for new files."""
+"""The scanner process: scans on start, on a timer and on ``scan.requested`` commands (cancellable by
+``scan.cancel``), and watches the media folders for new files. The library folders come from the
+``scanner.folders`` setting, followed live. It also syncs the files Plex and Jellyfin know, answers their
+set-up requests and tells them when a file was replaced."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from librarrarian_contracts import provision
+import httpx
+from librarrarian_contracts import provision, topology
+from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders
 from librarrarian_runtime import bus, lifecycle, migrations
+from librarrarian_runtime.watched import Watched
 
 from . import commands
 from .probe import Prober
 from .scan import Scanner
 from .settings import Settings
+from .source_endpoints import SourceEndpoints
+from .source_refresh import Refresher
+from .source_store import SourceStore
+from .source_sync import SourceSync
 from .watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -28,9 +37,21 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         pool = await migrations.connect_and_migrate(
             settings.database_url, "scanner", "librarrarian_scanner.migrations"
         )
+        http = httpx.AsyncClient(timeout=settings.source_timeout_seconds)
         try:
             prober = Prober(settings.probe_workers, settings.probe_timeout_seconds)
-            scanner = Scanner(pool, js, settings.media_paths, prober)
+            scanner = Scanner(pool, js, settings.media_paths, prober, settings.watch_settle_seconds)
+            kv = await js.key_value(topology.SETTINGS.name)
+            folders = await Watched(kv, FOLDERS_KEY, ScannerFolders, ScannerFolders()).start()
+            scanner.use_folders(folders.value)
+            folders.on_change(scanner.use_folders)
+            cancels = await commands.follow_cancels(nc, scanner)
+            store = SourceStore(pool)
+            timeout = settings.source_timeout_seconds
+            source_sync = SourceSync(scanner, store, http, settings.media_paths, timeout)
+            endpoints = SourceEndpoints(store, source_sync, http, settings.plex_tv_url, timeout)
+            refresher = Refresher(store, http, settings.media_paths, timeout)
+            answering = await endpoints.start(nc)
             log.info(
                 "scanner ready: %s (%d probe workers)",
                 ", ".join(map(str, settings.media_paths)),
@@ -42,9 +63,19 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 if settings.watch:
                     watcher = Watcher(scanner, settings.media_paths, settings.watch_settle_seconds)
                     tasks.create_task(watcher.run(stopping))
+                tasks.create_task(refresher.consume(js, stopping))
+                source_timer = tasks.create_task(
+                    source_sync.run_on_schedule(settings.scan_interval_seconds, stopping)
+                )
                 await stopping.wait()
                 timer.cancel()  # a scheduled scan in flight is abandoned; the next start does it again
+                source_timer.cancel()
+                await answering.stop()
+                await endpoints.stop()
+                await cancels.unsubscribe()
+                await folders.stop()
         finally:
+            await http.aclose()
             await pool.close()
     finally:
         await nc.drain()

@@ -19,6 +19,8 @@ class Settings:
     probe_timeout_seconds: float = 30.0
     watch: bool = True
     watch_settle_seconds: float = 2.0
+    plex_tv_url: str = "https://plex.tv"
+    source_timeout_seconds: float = 30.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,4 +34,6 @@ class Settings:
             probe_timeout_seconds=env.number("PROBE_TIMEOUT_SECONDS", 30.0, minimum=1),
             watch=env.flag("WATCH", True),
             watch_settle_seconds=env.number("WATCH_SETTLE_SECONDS", 2.0, minimum=0),
+            plex_tv_url=env.text("PLEX_TV_URL", "https://plex.tv"),
+            source_timeout_seconds=env.number("SOURCE_TIMEOUT_SECONDS", 30.0, minimum=1),
         )

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from librarrarian_contracts import FileIdentity
+from librarrarian_contracts.settings import ScannerFolders
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+
+from .folders import Folders
 
 VIDEO_EXTENSIONS = frozenset(
     {
@@ -54,8 +58,9 @@ LOCK_SUFFIX = ".lock"
 @dataclass(frozen=True)
 class Found:
     path: Path  # resolved
-    library: Path  # the media path it lies in
+    library: Path  # the library folder it lies in (by default, its media path)
     identity: FileIdentity
+    media_type: str = "mixed"  # the folder's type
 
 
 def is_candidate(name: str) -> bool:
@@ -88,17 +93,28 @@ def walk(
     media_paths: tuple[Path, ...],
     on_unreadable: Callable[[Path, OSError], None] | None = None,
     on_escape: Callable[[Path], None] | None = None,
+    folders: Folders | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Found]:
-    """Every video under ``roots`` that resolves inside ``media_paths``, once, not locked or partial.
+    """Every video under ``roots`` that resolves inside ``media_paths`` and lies in a scanned library
+    folder (default: each media path), once, not locked or partial.
 
     ``on_unreadable`` hears of directories that could not be listed (what lies below them is unknown,
-    not gone); ``on_escape`` of entries whose symlinks lead outside the media paths.
+    not gone); ``on_escape`` of entries whose symlinks lead outside the media paths. ``stop`` ends the
+    walk at the next directory (a cancelled scan).
     """
+    if folders is None:
+        folders = Folders.resolve(ScannerFolders(), media_paths)
     visited_dirs: set[tuple[int, int]] = set()
-    yielded: set[Path] = set()
-    pending = list(reversed(roots))
+    yielded: set[str] = set()
+    # (directory, known): "known" directories are resolved and inside the media paths, so an entry in one
+    # that is not a symlink is too, and need not be resolved again (one syscall per path component saved,
+    # which is most of a rescan's time).
+    pending = [(root, _is_resolved_inside(root, media_paths)) for root in reversed(roots)]
     while pending:
-        directory = pending.pop()
+        if stop is not None and stop.is_set():
+            return
+        directory, known = pending.pop()
         try:
             info = directory.stat()
             if (info.st_dev, info.st_ino) in visited_dirs:
@@ -116,28 +132,50 @@ def walk(
             if entry.name.startswith("."):
                 continue
             try:
+                plain = known and not entry.is_symlink()
                 if entry.is_dir():  # follows symlinks; where they lead is checked below
-                    target = _contained(Path(entry.path), media_paths, on_escape)
-                    if target is not None:
+                    if plain:
+                        target: Path | None = Path(entry.path)
+                    else:
+                        target = _contained(Path(entry.path), media_paths, on_escape)
+                    if target is not None and folders.scanned(target) is not None:
                         subdirectories.append(target)
                     continue
                 if not is_candidate(entry.name) or is_locked(names, entry.name):
                     continue
-                resolved = _contained(Path(entry.path), media_paths, on_escape)
-                if resolved is None or resolved in yielded:
+                # Paths are built from the directory's (parsing only the name): at 100,000 files, parsing
+                # whole paths is a good part of a rescan.
+                resolved = (
+                    directory / entry.name if plain else _contained(Path(entry.path), media_paths, on_escape)
+                )
+                if resolved is None:
                     continue
-                st = resolved.stat()
+                text = entry.path if plain else str(resolved)
+                if text in yielded:
+                    continue
+                folder = folders.scanned(text)
+                if folder is None:
+                    continue  # in a folder of type none, or in none of the library folders
+                st = entry.stat() if plain else resolved.stat()
             except OSError:
                 continue  # vanished or unreadable meanwhile: the next scan sees it again
             if not stat.S_ISREG(st.st_mode):
                 continue  # a FIFO or device named like a video would block the probe forever
-            yielded.add(resolved)
+            yielded.add(text)
             yield Found(
                 resolved,
-                library_of(resolved, media_paths),
+                folder.path,
                 FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino),
+                folder.type,
             )
-        pending.extend(reversed(subdirectories))
+        pending.extend((d, True) for d in reversed(subdirectories))  # resolved and contained above
+
+
+def _is_resolved_inside(root: Path, media_paths: tuple[Path, ...]) -> bool:
+    try:
+        return contain(root, media_paths) == root
+    except (OutsideMediaPaths, RuntimeError, OSError):
+        return False
 
 
 def _contained(

@@ -7,7 +7,15 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import msgspec
-from librarrarian_contracts.views import CommitDecision, CommitRequest, JobsPage, JobsQuery, JobView
+from librarrarian_contracts.views import (
+    ActionResult,
+    CommitDecision,
+    CommitRequest,
+    JobAction,
+    JobsPage,
+    JobsQuery,
+    JobView,
+)
 from librarrarian_runtime.queries import answer
 from nats.micro.request import Request
 
@@ -98,10 +106,7 @@ async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
         query.before_id,
         query.limit + 1,
     )
-    counts = {
-        r["status"]: r["n"]
-        for r in await pool.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
-    }
+    counts = {r["status"]: r["n"] for r in await pool.fetch("SELECT status, n FROM job_counts WHERE n > 0")}
     page = rows[: query.limit]
     more = len(rows) > query.limit
     return JobsPage(
@@ -124,5 +129,19 @@ def handler(pool: asyncpg.Pool, kind: str) -> Callable[[Request], Awaitable[None
             await request.respond_error("400", str(error))
             return
         await request.respond(answer(reply))
+
+    return handle
+
+
+def action_handler(act: Callable[[int], Awaitable[ActionResult]]) -> Callable[[Request], Awaitable[None]]:
+    """A nats.micro handler for a user's action on one job."""
+
+    async def handle(request: Request) -> None:
+        try:
+            action = msgspec.json.decode(request.data, type=JobAction)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            await request.respond_error("400", str(error))
+            return
+        await request.respond(answer(await act(action.job_id)))
 
     return handle

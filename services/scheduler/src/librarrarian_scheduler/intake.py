@@ -6,16 +6,26 @@ import logging
 
 import asyncpg
 from librarrarian_contracts import MediaEvent, MediaProbed, MediaProbeFailed
+from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_runtime.watched import Watched
 
 from . import policy, store
+from .placement import Placement
 
 log = logging.getLogger(__name__)
 
 
 class Intake:
-    def __init__(self, pool: asyncpg.Pool, hw_class: str, on_enqueue: object) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        transcode: Watched[TranscodeSettings],
+        placement: Placement,
+        on_enqueue: object,
+    ) -> None:
         self.pool = pool
-        self.hw_class = hw_class
+        self.transcode = transcode
+        self.placement = placement
         self.on_enqueue = on_enqueue  # an asyncio.Event-like with .set(): wakes the relay
 
     async def handle(self, event: MediaEvent) -> None:
@@ -36,7 +46,13 @@ class Intake:
             newest = await store.newest_job(conn, event.path)
             produced = await store.job_that_produced(conn, event.path)
             sibling = await store.sibling_in_flight(conn, event.path)
-            decision = policy.decide(event, newest, produced, sibling)
+            fingerprint = event.fingerprint if isinstance(event, MediaProbed) else None
+            same = None
+            if fingerprint is not None:
+                same = await store.same_content(conn, event.path, fingerprint)
+                await store.record_sighting(conn, event.path, event.identity.size, fingerprint)
+            settings = self.transcode.value
+            decision = policy.decide(event, newest, produced, sibling, settings, same)
             probe = event.probe if isinstance(event, MediaProbed) else None
             match decision:
                 case policy.Transcode():
@@ -46,7 +62,9 @@ class Intake:
                         status="pending",
                         identity=event.identity,
                         probe=probe,
-                        hw_class=self.hw_class,
+                        hw_class=self.placement.choose(settings),
+                        target_codec=settings.target_codec,
+                        fingerprint=fingerprint,
                     )
                     await store.enqueue_transcode(conn, job_id)
                     log.info(
@@ -60,6 +78,7 @@ class Intake:
                         identity=event.identity,
                         probe=probe,
                         reason=reason,
+                        fingerprint=fingerprint,
                     )
                     log.info("job %d skipped: %s (%s)", job_id, event.path, reason)
                 case policy.Fail(reason):
@@ -73,5 +92,5 @@ class Intake:
                     )
                     log.info("job %d failed: %s (%s)", job_id, event.path, reason)
                 case policy.Ignore(why):
-                    log.debug("%s: %s", event.path, why)
+                    log.log(logging.INFO if same else logging.DEBUG, "%s: %s", event.path, why)
             return decision

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from librarrarian_contracts import MediaProbed, MediaProbeFailed
+from librarrarian_contracts.settings import TranscodeSettings
 
-TARGET_CODECS = {"hevc": "HEVC", "av1": "AV1"}
+DEFAULTS = TranscodeSettings()
+
+TARGET_CODECS = {"hevc", "av1"}
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,18 @@ class Known:
     source_mtime_ns: int | None
     output_path: str | None
     size_after: int | None
+    job_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SameContent:
+    """A job whose source, or whose output, had the fingerprint of the file just probed (under another
+    path: a rename or a move)."""
+
+    job_id: int
+    status: str
+    path: str  # the job's source path
+    as_output: bool  # the fingerprint is the one of the job's output
 
 
 @dataclass(frozen=True)
@@ -50,10 +65,13 @@ def decide(
     newest: Known | None,
     produced: Known | None,
     sibling_in_flight: bool = False,
+    settings: TranscodeSettings = DEFAULTS,
+    same_content: SameContent | None = None,
 ) -> Decision:
     """``newest``: the newest job for this path; ``produced``: a done job whose output is this path;
     ``sibling_in_flight``: a job is running for a file of the same name with another extension (an ``.avi``
-    whose ``.mkv`` output this may be, seen before that job reported its completion)."""
+    whose ``.mkv`` output this may be, seen before that job reported its completion); ``same_content``: a
+    done or active job for another path whose source or output had this file's fingerprint."""
     identity = event.identity
     if produced is not None and produced.size_after == identity.size:
         return Ignore("our own output")
@@ -64,11 +82,21 @@ def decide(
             return Ignore("already decided for this version of the file")
     if isinstance(event, MediaProbeFailed):
         return Fail(event.error)
+    if same_content is not None:
+        if same_content.as_output:
+            return Ignore(f"our own output (job {same_content.job_id}), renamed or moved")
+        if same_content.status in ACTIVE:
+            return Skip(f"same content as {same_content.path}, in flight as job {same_content.job_id}")
+        return Skip(f"same content as {same_content.path}, already transcoded by job {same_content.job_id}")
     codec = event.probe.video_codec
-    if codec is None:
-        return Skip("no video stream")
-    if codec in TARGET_CODECS:
-        if sibling_in_flight:
-            return Ignore("the output of a job still in flight")
-        return Skip(f"already {TARGET_CODECS[codec]}")
+    if codec in TARGET_CODECS and sibling_in_flight:
+        return Ignore("the output of a job still in flight")
+    eligible, why_not = settings.eligible(codec)
+    if not eligible:
+        return Skip(why_not)
+    minimum = settings.min_size_mb * 1_000_000
+    if identity.size < minimum:
+        return Skip(
+            f"smaller than the minimum size ({identity.size / 1e6:.1f} MB < {settings.min_size_mb:g} MB)"
+        )
     return Transcode()

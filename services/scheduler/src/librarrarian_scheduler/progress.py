@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import asyncpg
 from librarrarian_contracts import JobCompleted, JobEvent, JobFailed, JobSkipped, JobStarted
+from librarrarian_contracts.views import ActionResult
 
 from . import store
 
@@ -14,8 +16,14 @@ log = logging.getLogger(__name__)
 
 class JobTracker:
     def __init__(
-        self, pool: asyncpg.Pool, max_attempts: int, retry_delay_seconds: float, on_enqueue: object
+        self,
+        pool: asyncpg.Pool,
+        max_attempts: int,
+        retry_delay_seconds: float,
+        on_enqueue: object,
+        choose_class: Callable[[], str] | None = None,
     ) -> None:
+        self.choose_class = choose_class or (lambda: "cpu")  # a retry goes where the live nodes are now
         self.pool = pool
         self.max_attempts = max_attempts
         self.retry_delay_seconds = retry_delay_seconds
@@ -81,7 +89,9 @@ class JobTracker:
                 event.reason,
                 event.detail,
             )
-            await store.enqueue_transcode(conn, event.job_id, delay_seconds=delay)
+            await store.enqueue_transcode(
+                conn, event.job_id, delay_seconds=delay, hw_class=self.choose_class()
+            )
             log.warning(
                 "job %d attempt %d failed on %s (%s); retrying in %.0f s",
                 event.job_id,
@@ -101,9 +111,35 @@ class JobTracker:
         log.error("job %d failed for good on %s: %s", event.job_id, event.node, event.reason)
         return False
 
+    async def retry(self, job_id: int) -> ActionResult:
+        """A user retries a failed job: a new attempt, queued now, with its error log kept until it ends."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT status, probe IS NOT NULL AS probed FROM jobs WHERE id = $1 FOR UPDATE", job_id
+            )
+            if row is None:
+                return ActionResult(done=False, detail=f"there is no job {job_id}")
+            if row["status"] != "failed":
+                return ActionResult(done=False, detail=f"job {job_id} is {row['status']}, not failed")
+            if not row["probed"]:
+                return ActionResult(done=False, detail="the file could not be read; scan it again instead")
+            try:
+                async with conn.transaction():
+                    await conn.execute(
+                        "UPDATE jobs SET status = 'pending', attempts = attempts + 1, node = NULL,"
+                        " finished_at = NULL, updated_at = now() WHERE id = $1",
+                        job_id,
+                    )
+            except asyncpg.UniqueViolationError:
+                return ActionResult(done=False, detail="another job for this file is in flight")
+            await store.enqueue_transcode(conn, job_id, hw_class=self.choose_class())
+        self.on_enqueue.set()  # type: ignore[attr-defined]
+        log.info("job %d retried by a user", job_id)
+        return ActionResult(done=True, detail="queued again")
+
     async def deliveries_exhausted(self, msg_id: str, deliveries: int) -> None:
         """JetStream gave up redelivering a work message: its encoders kept dying on it."""
-        job_id, _, attempt = msg_id.partition(":")
+        job_id, _, attempt = msg_id.partition("@")[0].partition(":")
         await self.pool.execute(
             "UPDATE jobs SET status = 'failed', reason = $3, finished_at = now(), updated_at = now()"
             " WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",

@@ -9,13 +9,18 @@ from importlib.metadata import version
 
 from librarrarian_contracts import provision, topology
 from librarrarian_contracts.codec import job_decoder, media_decoder
+from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
+from librarrarian_runtime.watched import Watched
 from nats import micro
 from nats.aio.msg import Msg
 
-from . import endpoints
+from . import endpoints, removal
 from .intake import Intake
+from .placement import Placement
 from .progress import JobTracker
+from .rebalance import Rebalancer
+from .reconcile import Reconciler
 from .relay import Relay
 from .settings import Settings
 
@@ -31,8 +36,18 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         settings.database_url, "scheduler", "librarrarian_scheduler.migrations", min_size=2, max_size=8
     )
     relay = Relay(pool, js, settings.database_url)
-    intake = Intake(pool, settings.hw_class, relay.wake)
-    tracker = JobTracker(pool, settings.max_attempts, settings.retry_delay_seconds, relay.wake)
+    kv = await js.key_value(topology.SETTINGS.name)
+    transcode = await Watched(kv, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
+    placement = Placement(await js.key_value(topology.NODES.name))
+    await placement.start()
+    intake = Intake(pool, transcode, placement, relay.wake)
+    tracker = JobTracker(
+        pool,
+        settings.max_attempts,
+        settings.retry_delay_seconds,
+        relay.wake,
+        lambda: placement.choose(transcode.value),
+    )
 
     service = await micro.add_service(
         nc,
@@ -46,6 +61,17 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     await service.add_endpoint(
         name="jobs", subject=topology.SCHEDULER_JOBS_QUERY, handler=endpoints.handler(pool, "jobs")
     )
+    await service.add_endpoint(
+        name="retry", subject=topology.SCHEDULER_RETRY, handler=endpoints.action_handler(tracker.retry)
+    )
+    await service.add_endpoint(
+        name="delete",
+        subject=topology.SCHEDULER_DELETE,
+        handler=endpoints.action_handler(lambda job_id: removal.delete_job(pool, js, job_id)),
+    )
+    await service.add_endpoint(
+        name="clear", subject=topology.SCHEDULER_CLEAR, handler=removal.clear_handler(pool, js)
+    )
 
     async def on_advisory(msg: Msg) -> None:
         seq = json.loads(msg.data).get("stream_seq")
@@ -58,9 +84,13 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         await nc.subscribe(topology.max_deliveries_advisory(spec.durable), cb=on_advisory)
         for spec in topology.WORK_CONSUMERS.values()
     ]
-    log.info("scheduler ready (work goes to %s)", topology.transcode_subject(settings.hw_class))
+    log.info("scheduler ready (new work goes to %s)", placement.choose(transcode.value))
     try:
         async with asyncio.TaskGroup() as tasks:
+            following = tasks.create_task(placement.follow())
+            rebalancer = Rebalancer(pool, js, placement, transcode, relay.wake, settings.orphan_seconds)
+            tasks.create_task(rebalancer.run(stopping))
+            tasks.create_task(Reconciler(pool, js, settings.reconcile_grace_seconds).run(stopping))
             tasks.create_task(relay.run(stopping))
             tasks.create_task(
                 consumer.consume(js, topology.SCHEDULER_MEDIA, media_decoder, intake.handle, stopping)
@@ -68,7 +98,11 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             tasks.create_task(
                 consumer.consume(js, topology.SCHEDULER_JOBS, job_decoder, tracker.handle, stopping)
             )
+            await stopping.wait()
+            following.cancel()
     finally:
+        await placement.stop()
+        await transcode.stop()
         for sub in advisories:
             await sub.unsubscribe()
         await service.stop()

@@ -7,7 +7,7 @@ import msgspec
 from asyncpg import Connection, Record
 from librarrarian_contracts import FileIdentity, MediaProbe, TranscodeRequested, encode, topology
 
-from .policy import Known
+from .policy import Known, SameContent
 
 NOTIFY_CHANNEL = "scheduler_outbox"
 
@@ -29,13 +29,18 @@ def _known(row: Record | None) -> Known | None:
     if row is None:
         return None
     return Known(
-        row["status"], row["source_size"], row["source_mtime_ns"], row["output_path"], row["size_after"]
+        row["status"],
+        row["source_size"],
+        row["source_mtime_ns"],
+        row["output_path"],
+        row["size_after"],
+        row["id"],
     )
 
 
 async def newest_job(conn: Connection, path: str) -> Known | None:
     row = await conn.fetchrow(
-        "SELECT status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
+        "SELECT id, status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
         " WHERE path = $1 ORDER BY id DESC LIMIT 1",
         path,
     )
@@ -44,11 +49,44 @@ async def newest_job(conn: Connection, path: str) -> Known | None:
 
 async def job_that_produced(conn: Connection, path: str) -> Known | None:
     row = await conn.fetchrow(
-        "SELECT status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
+        "SELECT id, status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
         " WHERE output_path = $1 AND status = 'done' ORDER BY id DESC LIMIT 1",
         path,
     )
     return _known(row)
+
+
+async def same_content(conn: Connection, path: str, fingerprint: str) -> SameContent | None:
+    """A job for another path with this content: first one whose output it is (seen by the scanner at
+    the job's output path with the output's size), else one whose source it is (done or in flight)."""
+    row = await conn.fetchrow(
+        "SELECT j.id, j.status, j.path FROM sightings s"
+        " JOIN jobs j ON j.output_path = s.path AND j.size_after = s.size AND j.status = 'done'"
+        " WHERE s.fingerprint = $1 ORDER BY j.id DESC LIMIT 1",
+        fingerprint,
+    )
+    if row is not None:
+        return SameContent(job_id=row["id"], status=row["status"], path=row["path"], as_output=True)
+    row = await conn.fetchrow(
+        "SELECT id, status, path FROM jobs WHERE source_fingerprint = $1 AND path <> $2"
+        " AND status IN ('pending', 'running', 'done') ORDER BY id DESC LIMIT 1",
+        fingerprint,
+        path,
+    )
+    if row is not None:
+        return SameContent(job_id=row["id"], status=row["status"], path=row["path"], as_output=False)
+    return None
+
+
+async def record_sighting(conn: Connection, path: str, size: int, fingerprint: str) -> None:
+    """What the scanner last saw at ``path``: the output of a job is recognised by it after a rename."""
+    await conn.execute(
+        "INSERT INTO sightings (path, size, fingerprint) VALUES ($1, $2, $3)"
+        " ON CONFLICT (path) DO UPDATE SET size = $2, fingerprint = $3, seen_at = now()",
+        path,
+        size,
+        fingerprint,
+    )
 
 
 async def sibling_in_flight(conn: Connection, path: str) -> bool:
@@ -74,12 +112,15 @@ async def insert_job(
     probe: MediaProbe | None,
     reason: str | None = None,
     hw_class: str | None = None,
+    target_codec: str = "hevc",
+    fingerprint: str | None = None,
 ) -> int:
     finished = status in {"done", "failed", "skipped"}
     job_id: int = await conn.fetchval(
         "INSERT INTO jobs (path, status, reason, attempts, hw_class, source_size, source_mtime_ns, source_inode,"
-        " codec_before, probe, finished_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END) RETURNING id",
+        " codec_before, probe, finished_at, target_codec, source_fingerprint)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13)"
+        " RETURNING id",
         path,
         status,
         reason,
@@ -91,20 +132,28 @@ async def insert_job(
         probe.video_codec if probe else None,
         encode(probe).decode() if probe else None,
         finished,
+        target_codec,
+        fingerprint,
     )
     return job_id
 
 
-async def enqueue_transcode(conn: Connection, job_id: int, delay_seconds: float = 0.0) -> None:
-    """Write the job's current attempt to the outbox (same transaction as the job's change)."""
+async def enqueue_transcode(
+    conn: Connection, job_id: int, delay_seconds: float = 0.0, hw_class: str | None = None
+) -> None:
+    """Write the job's current attempt to the outbox (same transaction as the job's change); ``hw_class``
+    moves the attempt to another hardware class."""
+    if hw_class is not None:
+        await conn.execute("UPDATE jobs SET hw_class = $2 WHERE id = $1", job_id, hw_class)
     row = await conn.fetchrow(
-        "SELECT path, attempts, hw_class, source_size, source_mtime_ns, source_inode, probe::text AS probe"
-        " FROM jobs WHERE id = $1",
+        "SELECT path, attempts, hw_class, target_codec, source_size, source_mtime_ns, source_inode,"
+        " probe::text AS probe FROM jobs WHERE id = $1",
         job_id,
     )
     assert row is not None
     message = TranscodeRequested(
-        event_id=f"{job_id}:{row['attempts']}",
+        # One message per attempt and class: a move to another class is a message of its own.
+        event_id=f"{job_id}:{row['attempts']}@{row['hw_class']}",
         job_id=job_id,
         attempt=row["attempts"],
         path=row["path"],
@@ -113,6 +162,7 @@ async def enqueue_transcode(conn: Connection, job_id: int, delay_seconds: float 
         ),
         probe=msgspec.json.decode(row["probe"], type=MediaProbe),
         hw_class=row["hw_class"],
+        target_codec=row["target_codec"],
     )
     await conn.execute(
         "INSERT INTO outbox (job_id, subject, msg_id, payload, not_before)"

@@ -1,31 +1,177 @@
-// Keeps the node cards current. A later version feeds this from server-sent events instead.
+// Keeps the dashboard's node cards and progress bars current from the live feed (live.js): a snapshot
+// replaces every card, then each change patches only what it touches, in place, so nothing flickers and
+// nothing in a card loses focus. The markup matches the server's first render in dashboard.html.
 (function () {
-  const nodes = document.getElementById("nodes");
-  if (!nodes) return;
-  const text = (tag, cls, value) => { const el = document.createElement(tag); if (cls) el.className = cls; el.textContent = value; return el; };
-  const clock = (s) => { if (s == null) return "–"; s = Math.round(s); const m = Math.floor(s / 60), r = s % 60; return m + ":" + String(r).padStart(2, "0"); };
-  function render(list) {
-    if (!list.length) { nodes.replaceChildren(text("p", "empty", "No encoder is connected.")); return; }
-    nodes.replaceChildren(...list.map((n) => {
-      const card = document.createElement("article"); card.className = "node";
-      const title = text("h3", "", n.node + " "); title.append(text("span", "state " + n.state, n.state));
-      card.append(title, text("p", "meta", n.classes.join(", ") + " · " + n.slots + " slot(s) · v" + n.version));
-      if (!n.progress.length) card.append(text("p", "idle", "Idle"));
-      for (const p of n.progress) {
-        const job = document.createElement("div"); job.className = "job";
-        const bar = document.createElement("progress"); bar.max = 100; bar.value = p.percent;
-        const path = text("div", "path", p.path.split("/").pop()); path.title = p.path;
-        job.append(path, bar, text("div", "numbers", p.percent.toFixed(1) + " % · " + Math.round(p.fps || 0) + " fps · " + (p.speed || 0).toFixed(2) + "× · ETA " + clock(p.eta_seconds)));
-        card.append(job);
-      }
-      return card;
+  "use strict";
+  const section = document.getElementById("nodes");
+  if (!section) return;
+  const nodes = new Map(); // KV key -> NodeStatus
+  const progress = new Map(); // KV key (the job id, as text) -> JobProgress
+
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const clock = (s) => { // like the server's duration filter: m:ss or h:mm:ss
+    if (s == null) return "–";
+    s = Math.round(s);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
+    return h ? h + ":" + String(m).padStart(2, "0") + ":" + r : m + ":" + r;
+  };
+  const numbers = (p) => p.percent.toFixed(1) + " % · " + Math.round(p.fps || 0) + " fps · " +
+    (p.speed || 0).toFixed(2) + "× · ETA " + clock(p.eta_seconds);
+  const cardOf = (key) => [...section.querySelectorAll("article.node")].find((c) => c.dataset.node === key);
+
+  function fillJob(job, p) {
+    const path = job.querySelector(".path");
+    path.textContent = p.path.split("/").pop();
+    path.title = p.path;
+    const bar = job.querySelector(".bar");
+    bar.setAttribute("aria-valuenow", p.percent.toFixed(1));
+    bar.firstElementChild.style.width = Math.min(Math.max(p.percent, 0), 100) + "%";
+    job.querySelector(".numbers").textContent = numbers(p);
+  }
+
+  function newJob(key) {
+    const job = el("div", "job");
+    job.dataset.job = key;
+    const bar = el("div", "bar");
+    bar.setAttribute("role", "progressbar");
+    bar.setAttribute("aria-valuemin", "0");
+    bar.setAttribute("aria-valuemax", "100");
+    bar.append(el("span"));
+    job.append(el("div", "path"), bar, el("div", "numbers"));
+    return job;
+  }
+
+  // The buttons per state: the same table as NODE_ACTIONS in formatting.py.
+  const ACTIONS = {
+    "running": [["pause", "Pause"], ["stop", "Stop"], ["stop-now", "Stop now"]],
+    "queue paused": [["pause", "Pause"], ["stop", "Stop"]],
+    "paused": [["resume", "Resume"], ["stop-now", "Stop now"]],
+    "draining": [["start", "Start"], ["stop-now", "Stop now"]],
+    "stopped": [["start", "Start"]],
+  };
+
+  function fillControls(card, state) {
+    const box = card.querySelector(".controls");
+    const wanted = (ACTIONS[state] || []).map(([a]) => a).join(" ");
+    if (box.dataset.for === wanted) return;
+    box.dataset.for = wanted;
+    box.replaceChildren(...(ACTIONS[state] || []).map(([action, label]) => {
+      const b = el("button", "control", label);
+      b.type = "button";
+      b.dataset.action = action;
+      return b;
     }));
   }
-  async function refresh() {
-    try {
-      const response = await fetch("/api/v1/nodes", { credentials: "same-origin" });
-      if (response.ok) render(await response.json());
-    } catch (e) { /* the next refresh tries again */ }
+
+  async function post(url) {
+    const response = await fetch(url, { method: "POST", credentials: "same-origin" });
+    if (!response.ok) alert("That did not work: " + (await response.text()));
+    return response;
   }
-  setInterval(refresh, 2000);
+
+  section.addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-action]");
+    const card = button?.closest("article.node");
+    if (!card) return;
+    button.disabled = true; // the node's next state (through the live feed) redraws the buttons
+    post("/api/v1/nodes/" + encodeURIComponent(card.dataset.node) + "/" + button.dataset.action)
+      .finally(() => { button.disabled = false; });
+  });
+
+  const queueToggle = document.getElementById("queue-toggle");
+  queueToggle?.addEventListener("click", async () => {
+    const paused = queueToggle.dataset.paused === "true";
+    const response = await post("/api/v1/queue/" + (paused ? "resume" : "pause"));
+    if (!response.ok) return;
+    const now = (await response.json()).paused;
+    queueToggle.dataset.paused = String(now);
+    queueToggle.textContent = now ? "Resume the queue" : "Pause the queue";
+  });
+
+  function fillCard(card, n) {
+    card.querySelector(".name").textContent = n.node;
+    fillControls(card, n.state);
+    const state = card.querySelector(".state");
+    state.className = "state " + n.state;
+    state.textContent = n.state;
+    card.querySelector(".meta").textContent = n.classes.join(", ") + " · " + n.slots + " slot(s) · v" + n.version;
+    const jobs = card.querySelector(".jobs");
+    const wanted = [...progress.keys()].filter((id) => runs(n, id))
+      .sort((a, b) => Number(a) - Number(b));
+    const existing = new Map([...jobs.querySelectorAll(".job")].map((j) => [j.dataset.job, j]));
+    const children = wanted.map((id) => {
+      const job = existing.get(id) || newJob(id);
+      fillJob(job, progress.get(id));
+      return job;
+    });
+    if (!children.length) children.push(jobs.querySelector(":scope > .idle") || el("p", "idle", "Idle"));
+    // Only touch the list when its membership changed: moving a node resets CSS transitions.
+    const same = children.length === jobs.children.length && children.every((c, i) => jobs.children[i] === c);
+    if (!same) jobs.replaceChildren(...children);
+  }
+
+  function newCard(key) {
+    const card = el("article", "node");
+    card.dataset.node = key;
+    const title = el("h3");
+    title.append(el("span", "name"), " ", el("span", "state"));
+    card.append(title, el("p", "meta"), el("div", "controls"), el("div", "jobs"));
+    return card;
+  }
+
+  function showNode(key) {
+    const n = nodes.get(key);
+    let card = cardOf(key);
+    if (!card) {
+      card = newCard(key);
+      const after = [...section.querySelectorAll("article.node")].find((c) => c.dataset.node > key);
+      section.querySelector(":scope > .empty")?.remove();
+      section.insertBefore(card, after || null);
+    }
+    fillCard(card, n);
+  }
+
+  function removeNode(key) {
+    cardOf(key)?.remove();
+    if (!section.querySelector("article.node")) showEmpty();
+  }
+  const showEmpty = () => section.replaceChildren(el("p", "empty", "No encoder is connected."));
+
+  // A job shows under its node as soon as its progress names it, before the node's next beat lists it.
+  const runs = (n, id) => n.jobs.map(String).includes(id) || progress.get(id)?.node === n.node;
+  function ownerOf(id) {
+    for (const [key, n] of nodes) if (runs(n, id)) return key;
+    return null;
+  }
+
+  const on = (name, handler) => document.addEventListener("live:" + name, (e) => handler(e.detail));
+  on("snapshot", (s) => {
+    nodes.clear();
+    progress.clear();
+    for (const p of s.progress) progress.set(p.key, p);
+    for (const n of s.nodes) nodes.set(n.key, n);
+    // Keep the cards the server rendered (patched below); drop the ones that are gone since.
+    for (const card of section.querySelectorAll("article.node")) if (!nodes.has(card.dataset.node)) card.remove();
+    if (!nodes.size) showEmpty();
+    for (const key of [...nodes.keys()].sort()) showNode(key);
+  });
+  on("node", (n) => { nodes.set(n.key, n); showNode(n.key); });
+  on("node-removed", (r) => { nodes.delete(r.key); removeNode(r.key); });
+  on("progress", (p) => {
+    progress.set(p.key, p);
+    const job = section.querySelector('.job[data-job="' + CSS.escape(p.key) + '"]');
+    if (job) fillJob(job, p);
+    else { const owner = ownerOf(p.key); if (owner) showNode(owner); }
+  });
+  on("progress-removed", (r) => {
+    const owner = ownerOf(r.key);
+    progress.delete(r.key);
+    if (owner) showNode(owner);
+    else section.querySelector('.job[data-job="' + CSS.escape(r.key) + '"]')?.remove();
+  });
 })();

@@ -1,0 +1,52 @@
+"""The options page: transcoding (the ``transcode`` setting, saved through ``PATCH
+/api/v1/settings/transcode``), the system (theme, media paths) and the integrations' status (read-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from librarrarian_contracts import sources
+from librarrarian_contracts.settings import TRANSCODE_KEY, EncoderFamily, TranscodeSettings
+from librarrarian_runtime.queries import QueryFailed, ask
+
+from .pages import User, backend, render
+from .theme import THEMES
+
+router = APIRouter(include_in_schema=False)
+VIEWS = ("standard", "advanced", "all")
+TIERS = (("sd", "SD"), ("720p", "720p"), ("1080p", "1080p"), ("4k", "4K"))
+SCANNER_SECONDS = 3.0
+
+
+async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | None]:
+    """Plex and Jellyfin as the scanner reports them (``configured``, never a token)."""
+    try:
+        found = await ask(
+            request.app.state.nc, sources.STATUS, sources.Nothing(), sources.SourcesStatus, SCANNER_SECONDS
+        )
+    except QueryFailed as error:
+        return None, str(error)
+    return msgspec.to_builtins(found), None
+
+
+@router.get("/options", response_class=HTMLResponse)
+async def options(request: Request, user: User, view: str = "standard") -> HTMLResponse:
+    current = await backend(request).setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
+    linked, unreachable = await integrations(request)
+    return render(
+        request,
+        "options.html",
+        user,
+        transcode=msgspec.to_builtins(current),
+        families=[family.value for family in EncoderFamily],
+        tiers=TIERS,
+        view=view if view in VIEWS else "standard",
+        views=VIEWS,
+        themes=THEMES,
+        media_paths=[str(path) for path in request.app.state.settings.media_paths],
+        sources=linked,
+        sources_problem=unreachable,
+    )

@@ -1,0 +1,193 @@
+"""The REST API for scans and library folders: start a scan (all folders or one subdirectory, ``force`` to
+probe everything again), follow running and recent scans, cancel one; read and set the library folders.
+
+Scans run in the scanner. Starting and cancelling are commands on the ``CONTROL`` stream (so a scan asked
+for while no scanner runs still happens); progress is read from the ``scans`` bucket the scanner writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import msgspec
+from fastapi import APIRouter, Depends, HTTPException, Request
+from librarrarian_contracts import ScanCancelRequested, publish, topology
+from librarrarian_contracts.scans import FINISHED, ScanStatus, scan_key
+from librarrarian_contracts.settings import FOLDERS_KEY, LibraryFolder, ScannerFolders
+from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from nats.js.errors import KeyNotFoundError, NoKeysError
+from pydantic import BaseModel, Field
+
+from .access import require_api
+from .schemas import ScanAccepted, ScanIn
+
+router = APIRouter(prefix="/api/v1", tags=["scans"], dependencies=[Depends(require_api)])
+
+RECENT = 50
+# A running scan's entry is rewritten every second; one this old belongs to a scanner that went away.
+STALE = timedelta(seconds=30)
+SCAN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ScanOut(BaseModel):
+    id: str
+    trigger: str = Field(description="request (the API or the dashboard) or schedule")
+    roots: list[str]
+    force: bool
+    state: str = Field(description="queued, walking, probing, done, cancelled, failed or interrupted")
+    seen: int = Field(description="videos found so far")
+    to_probe: int = Field(description="of those, new, changed or forced")
+    probed: int
+    queued: int = Field(description="results published for the scheduler")
+    errors: int = Field(description="files that could not be probed")
+    held: int = Field(description="files still being written, left for later")
+    rate: float = Field(description="files probed per second")
+    eta_seconds: float | None
+    detail: str
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class CancelOut(BaseModel):
+    id: str
+    detail: str
+
+
+class FolderIn(BaseModel):
+    path: Annotated[str, Field(min_length=1, max_length=4096, description="a folder inside MEDIA_PATHS")]
+    type: Literal["movies", "tv", "music_videos", "mixed", "none"] = Field(
+        "mixed", description="none: never scanned (nor anything below it, unless a folder of its own)"
+    )
+
+
+class FoldersIn(BaseModel):
+    folders: list[FolderIn] = Field(
+        default_factory=list, description="empty: each media path as one folder of type mixed"
+    )
+
+
+class FoldersOut(BaseModel):
+    folders: list[FolderIn]
+    default: bool = Field(description="true: nothing is set, each media path is one mixed folder")
+
+
+def _out(status: ScanStatus, now: datetime) -> dict[str, object]:
+    shown = msgspec.to_builtins(status)
+    shown["id"] = shown.pop("scan_id")
+    if status.state not in FINISHED and now - status.updated_at > STALE:
+        shown["state"] = "interrupted"
+    return shown  # type: ignore[no-any-return]
+
+
+async def _scans(request: Request) -> list[ScanStatus]:
+    kv = await request.app.state.nc.jetstream().key_value(topology.SCANS.name)
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return []
+    found = []
+    for key in keys:
+        with contextlib.suppress(KeyNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+            value = (await kv.get(key)).value
+            if value:
+                found.append(msgspec.json.decode(value, type=ScanStatus))
+    return sorted(found, key=lambda s: s.started_at, reverse=True)
+
+
+async def _scan(request: Request, scan_id: str) -> ScanStatus | None:
+    kv = await request.app.state.nc.jetstream().key_value(topology.SCANS.name)
+    try:
+        value = (await kv.get(scan_key(scan_id))).value
+    except KeyNotFoundError:
+        return None
+    return msgspec.json.decode(value, type=ScanStatus) if value else None
+
+
+@router.post(
+    "/scans",
+    response_model=ScanAccepted,
+    status_code=202,
+    summary="Scan the library folders, or some folders inside them",
+    description="The id is the scan's: follow it in GET /api/v1/scans, stop it with POST …/{id}/cancel.",
+)
+async def start_scan(body: ScanIn, request: Request) -> object:
+    media_paths = request.app.state.settings.media_paths
+    roots = []
+    for root in body.roots:
+        try:
+            roots.append(str(contain(root, media_paths)))
+        except OutsideMediaPaths:
+            raise HTTPException(400, f"{root} is outside the media paths") from None
+    command = await request.app.state.backend.request_scan(tuple(roots), body.force)
+    return {"id": command.event_id, "roots": roots, "force": body.force}
+
+
+@router.get("/scans", response_model=list[ScanOut], summary="Running and recent scans with their progress")
+async def scans(request: Request) -> list[dict[str, object]]:
+    now = datetime.now(UTC)
+    return [_out(s, now) for s in (await _scans(request))[:RECENT]]
+
+
+@router.get("/scans/{scan_id}", response_model=ScanOut, summary="One scan's progress")
+async def scan(scan_id: str, request: Request) -> dict[str, object]:
+    status = await _scan(request, scan_id) if SCAN_ID.match(scan_id) else None
+    if status is None:
+        raise HTTPException(404, "no such scan (or it is still waiting for a scanner)")
+    return _out(status, datetime.now(UTC))
+
+
+@router.post(
+    "/scans/{scan_id}/cancel",
+    response_model=CancelOut,
+    status_code=202,
+    summary="Stop a scan",
+    description=(
+        "A running scan stops after the files being probed; what it did not reach is neither probed nor "
+        "forgotten. A scan still waiting for its turn is dropped. 409 when it has already ended."
+    ),
+)
+async def cancel(scan_id: str, request: Request) -> dict[str, str]:
+    if not SCAN_ID.match(scan_id):
+        raise HTTPException(404, "no such scan")
+    status = await _scan(request, scan_id)
+    if status is not None and status.state in FINISHED:
+        raise HTTPException(409, f"the scan has already ended ({status.state})")
+    command = ScanCancelRequested(scan_id=scan_id)
+    await publish(request.app.state.nc.jetstream(), command, topology.scan_cancel_subject(scan_id))
+    return {"id": scan_id, "detail": "cancel requested"}
+
+
+@router.get("/settings/folders", response_model=FoldersOut, summary="The library folders and their types")
+async def get_folders(request: Request) -> dict[str, object]:
+    value = await request.app.state.backend.setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
+    return {"folders": msgspec.to_builtins(value.folders), "default": not value.folders}
+
+
+@router.put(
+    "/settings/folders",
+    response_model=FoldersOut,
+    summary="Set the library folders",
+    description=(
+        "Each folder must lie inside MEDIA_PATHS (400 otherwise, and nothing changes). The scanner applies "
+        "the change without restarting, from its next scan on."
+    ),
+)
+async def put_folders(body: FoldersIn, request: Request) -> dict[str, object]:
+    media_paths = request.app.state.settings.media_paths
+    folders = []
+    for folder in body.folders:
+        try:
+            path = contain(folder.path, media_paths)
+        except (OutsideMediaPaths, RuntimeError):  # RuntimeError: a symlink loop
+            raise HTTPException(400, f"{folder.path} is outside the media paths") from None
+        folders.append(LibraryFolder(path=str(path), type=folder.type))
+    if len({f.path for f in folders}) != len(folders):
+        raise HTTPException(400, "a folder is listed twice")
+    value = ScannerFolders(folders=tuple(folders))
+    kv = await request.app.state.nc.jetstream().key_value(topology.SETTINGS.name)
+    await kv.put(FOLDERS_KEY, msgspec.json.encode(value))
+    return {"folders": msgspec.to_builtins(value.folders), "default": not value.folders}

@@ -1,0 +1,84 @@
+// The Tools page: start a scan, follow every scan live (the `scans` bucket through the live feed), cancel
+// one; import a settings file. Exporting is a plain download link.
+(function () {
+  "use strict";
+  const body = document.querySelector("#scans tbody");
+  const scans = new Map(); // scan id -> ScanStatus
+  const FINISHED = new Set(["done", "cancelled", "failed"]);
+
+  const cell = (text) => { const td = document.createElement("td"); td.textContent = text; return td; };
+  const clock = (s) => {
+    if (s == null) return "–";
+    s = Math.round(s);
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  };
+
+  function row(s) {
+    const tr = document.createElement("tr");
+    tr.dataset.scan = s.scan_id;
+    tr.append(
+      cell(new Date(s.started_at).toLocaleTimeString()),
+      cell(s.roots.length ? s.roots.join(", ") : "all"),
+      cell(s.state + (s.force ? " (force)" : "")),
+      cell(String(s.seen)), cell(s.probed + " / " + s.to_probe), cell(String(s.queued)), cell(String(s.errors)),
+      cell(s.rate ? s.rate.toFixed(1) + "/s" : "–"), cell(clock(s.eta_seconds)),
+    );
+    const actions = document.createElement("td");
+    if (!FINISHED.has(s.state)) {
+      const cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.textContent = "Cancel";
+      cancel.addEventListener("click", async () => {
+        cancel.disabled = true;
+        await fetch("/api/v1/scans/" + encodeURIComponent(s.scan_id) + "/cancel", { method: "POST" });
+      });
+      actions.append(cancel);
+    }
+    tr.append(actions);
+    return tr;
+  }
+
+  function draw() {
+    const rows = [...scans.values()].sort((a, b) => (a.started_at < b.started_at ? 1 : -1)).map(row);
+    if (!rows.length) {
+      const empty = document.createElement("tr");
+      empty.className = "empty";
+      empty.append(cell("No scan yet."));
+      empty.firstChild.colSpan = 10;
+      rows.push(empty);
+    }
+    body.replaceChildren(...rows);
+  }
+
+  const on = (name, handler) => document.addEventListener("live:" + name, (e) => handler(e.detail));
+  on("snapshot", (s) => { scans.clear(); for (const x of s.scans || []) scans.set(x.scan_id, x); draw(); });
+  on("scan", (s) => { scans.set(s.scan_id, s); draw(); });
+  on("scan-removed", (r) => { for (const [id, s] of scans) if (s.key === r.key) scans.delete(id); draw(); });
+
+  const form = document.getElementById("scan-form");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const root = form.elements.root.value.trim();
+    const message = form.querySelector(".message");
+    const response = await fetch("/api/v1/scans", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ roots: root ? [root] : [], force: form.elements.force.checked }),
+    });
+    message.textContent = response.ok ? "Scan requested." : "Not started: " + (await response.json()).detail;
+  });
+
+  document.getElementById("import-file").addEventListener("change", async (e) => {
+    const message = document.getElementById("import-message");
+    const file = e.target.files[0];
+    if (!file) return;
+    let document_;
+    try { document_ = JSON.parse(await file.text()); } catch { message.textContent = "Not a JSON file."; return; }
+    const response = await fetch("/api/v1/settings/import", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(document_),
+    });
+    const answer = await response.json();
+    message.textContent = response.ok ? "Imported: " + answer.imported.join(", ") : "Nothing changed: " + answer.detail;
+    e.target.value = "";
+  });
+})();

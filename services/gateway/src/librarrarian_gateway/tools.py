@@ -1,0 +1,77 @@
+"""The Tools page (scans: start one, with force, follow and cancel them; settings: export and import), and
+the settings export/import API.
+
+The export holds the cluster's settings (what to encode and how, the library folders), never a secret and
+never a state: Plex and Jellyfin tokens stay with the scanner, node and queue controls are not settings.
+An import is checked whole before anything is written: a bad file changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from librarrarian_contracts import topology
+from librarrarian_contracts.settings import FOLDERS_KEY, TRANSCODE_KEY, ScannerFolders, TranscodeSettings
+
+from .access import require_api
+from .pages import User, backend, render
+
+pages = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)], tags=["settings"])
+
+FORMAT = 1
+# Every exported setting: its key in the settings bucket, and the type that checks it.
+EXPORTED: dict[str, type[Any]] = {TRANSCODE_KEY: TranscodeSettings, FOLDERS_KEY: ScannerFolders}
+
+
+@pages.get("/tools", response_class=HTMLResponse)
+async def tools(request: Request, user: User) -> HTMLResponse:
+    return render(
+        request, "tools.html", user, media_paths=[str(p) for p in request.app.state.settings.media_paths]
+    )
+
+
+@router.get("/settings/export", summary="Every setting, as one JSON document (no secrets)")
+async def export_settings(request: Request) -> dict[str, Any]:
+    bus = backend(request)
+    settings = {
+        key: msgspec.to_builtins(await bus.setting(key, kind, kind())) for key, kind in EXPORTED.items()
+    }
+    return {
+        "format": FORMAT,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": settings,
+    }
+
+
+@router.post(
+    "/settings/import",
+    summary="Replace the settings with an exported document",
+    description=(
+        "Each setting in the document replaces the current one; settings it does not name stay as they are. "
+        "The whole document is checked first: any error is a 422 and nothing changes."
+    ),
+)
+async def import_settings(request: Request, document: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    if document.get("format") != FORMAT:
+        raise HTTPException(422, f"not a settings export (format {FORMAT} expected)")
+    given = document.get("settings")
+    if not isinstance(given, dict):
+        raise HTTPException(422, "the document has no settings")
+    unknown = set(given) - set(EXPORTED)
+    if unknown:
+        raise HTTPException(422, f"unknown settings: {', '.join(sorted(unknown))}")
+    checked = {}
+    for key, value in given.items():
+        try:
+            checked[key] = msgspec.convert(value, EXPORTED[key])
+        except msgspec.ValidationError as error:
+            raise HTTPException(422, f"{key}: {error}") from None
+    kv = await request.app.state.nc.jetstream().key_value(topology.SETTINGS.name)
+    for key, value in checked.items():
+        await kv.put(key, msgspec.json.encode(value))
+    return {"imported": sorted(checked)}

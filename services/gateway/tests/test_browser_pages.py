@@ -1,0 +1,333 @@
+"""The Queue, Failed, History details, Statistics and Options pages in a real browser (Playwright driving the
+system Chromium) against a real gateway, scheduler and history on NATS and PostgreSQL: filters, deleting and
+retrying jobs, rows that follow live job events, charts, settings saved and refused, and the theme.
+
+Needs Chromium like ``test_browser_dashboard.py``, whose fixtures these tests share.
+"""
+
+from __future__ import annotations
+
+import httpx
+import msgspec
+from librarrarian_contracts import (
+    FileIdentity,
+    JobFailed,
+    JobStarted,
+    MediaProbe,
+    MediaProbed,
+    StreamInfo,
+    publish,
+    sources,
+)
+from librarrarian_testing import eventually
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from playwright.async_api import Browser, Page, expect
+
+from .test_browser_dashboard import (
+    API_KEY,
+    PASSWORD,
+    USER,
+    WAIT_MS,
+    Site,
+    browser,
+    seed_queue_and_history,
+    site,
+    snap,
+)
+
+__all__ = ["browser", "site"]
+
+PROBE = MediaProbe(
+    container="matroska",
+    duration=60.0,
+    video_codec="h264",
+    streams=(StreamInfo(index=0, kind="video", codec="h264"),),
+)
+
+
+def api(site: Site) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10)
+
+
+async def logged_in(browser: Browser, site: Site, target: str) -> Page:
+    page = await browser.new_page()
+    await page.goto(f"{site.url}/login?next={target}")
+    await page.get_by_label("User name").fill(USER)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{site.url}{target}", timeout=WAIT_MS)
+    return page
+
+
+async def queue_file(site: Site, name: str, inode: int = 1) -> int:
+    """A file probed into a pending job; its job id."""
+    path = f"/m/TV/{name}"
+    await publish(
+        site.js, MediaProbed(path=path, identity=FileIdentity(size=100, mtime_ns=1, inode=inode), probe=PROBE)
+    )
+    async with api(site) as client:
+
+        async def queued() -> int | None:
+            items = (await client.get("/api/v1/jobs")).json()["items"]
+            return next((j["id"] for j in items if j["path"] == path), None)
+
+        return await eventually(queued, message=f"{name} queued")
+
+
+async def test_every_new_page_loads_from_the_navigation(browser: Browser, site: Site) -> None:
+    await seed_queue_and_history(site)
+    page = await logged_in(browser, site, "/")
+    for link, heading in (("Failed", "Failed"), ("Statistics", "Statistics"), ("Options", "Options")):
+        await page.get_by_role("navigation").get_by_role("link", name=link, exact=True).click()
+        await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        await expect(page.locator("main > .problem")).to_have_count(0)  # every query answered
+    # Options: no scanner runs here, so the integrations say so instead of showing controls.
+    await expect(page.locator("#sources-problem")).to_contain_text("unavailable")
+
+    await page.get_by_role("link", name="Failed", exact=True).click()
+    await expect(page.locator("#failed")).to_contain_text("No failed jobs.")
+
+    await page.get_by_role("link", name="Statistics", exact=True).click()
+    await expect(page.locator("#chart-saved svg .dot")).to_have_count(1)
+    await expect(page.locator("#chart-before svg")).to_contain_text("h264")
+    await expect(page.locator("#chart-after svg")).to_contain_text("hevc")
+    await expect(page.locator("#chart-nodes svg")).to_contain_text("node-a")
+    await expect(page.locator("#chart-speed svg")).to_contain_text("3.00\u00d7 real time")
+    await snap(page, "statistics")
+
+    await page.get_by_role("link", name="History", exact=True).click()
+    await page.get_by_role("link", name="Show S01E01.mkv").click()
+    await expect(page).to_have_url(f"{site.url}/history/1")
+    details = page.locator("dl.details")
+    await expect(details).to_contain_text("h264 → hevc")
+    await expect(details).to_contain_text("2.0 GB → 800.0 MB (60 % smaller)")
+    await expect(details).to_contain_text("libx265")
+    await expect(details).to_contain_text("15:00 (3.00\u00d7 real time)")  # time taken
+    await snap(page, "history-details")
+
+    await page.get_by_role("link", name="Queue", exact=True).click()
+    await page.get_by_role("navigation", name="Type").get_by_role("link", name="transcode").click()
+    await expect(page).to_have_url(f"{site.url}/queue?kind=transcode")
+    await expect(page.locator("#jobs tbody tr[data-job]")).to_have_count(1)
+    await page.get_by_role("navigation", name="Status").get_by_role("link", name="failed").click()
+    await expect(page).to_have_url(f"{site.url}/queue?status=failed&kind=transcode")
+    await expect(page.locator("#jobs tbody")).to_contain_text("No jobs.")
+
+
+async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
+    browser: Browser, site: Site
+) -> None:
+    page = await logged_in(browser, site, "/options")
+    form = page.locator("#transcode")
+    await expect(page.get_by_label("Minimum size (MB)")).to_be_hidden()  # Standard view
+    await page.get_by_label("Target codec").select_option("av1")
+    await page.get_by_label("VP9").uncheck()
+    await page.get_by_role("link", name="All", exact=True).click()
+    await expect(form).to_have_attribute("data-view", "all")
+    await page.get_by_label("x265 1080p level").fill("20")
+    await page.get_by_label("nvenc 4K 10-bit").check()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
+    await snap(page, "options")
+
+    async with api(site) as client:
+        stored = (await client.get("/api/v1/settings/transcode")).json()
+    assert (stored["target_codec"], stored["reencode_vp9"]) == ("av1", False)
+    assert stored["quality"]["x265"]["1080p"]["level"] == 20
+    assert stored["quality"]["nvenc"]["4k"]["ten_bit"] is True
+    assert stored["quality"]["x265"]["4k"]["level"] == 26  # untouched
+
+    await page.reload()
+    await expect(page).to_have_url(f"{site.url}/options?view=all")
+    await expect(page.get_by_label("Target codec")).to_have_value("av1")
+    await expect(page.get_by_label("VP9")).not_to_be_checked()
+    await expect(page.get_by_label("x265 1080p level")).to_have_value("20")
+
+
+async def test_a_refused_setting_shows_the_reason_and_keeps_the_form(browser: Browser, site: Site) -> None:
+    page = await logged_in(browser, site, "/options?view=advanced")
+    await page.get_by_label("Target codec").select_option("av1")
+    stall = page.get_by_label("Stop an encode that has not moved for (seconds)")
+    await stall.fill("5")
+    await page.get_by_role("button", name="Save").click()
+    error = page.locator("#transcode-error")
+    await expect(error).to_be_visible(timeout=WAIT_MS)
+    await expect(error).to_contain_text("stall_seconds")
+    await expect(stall).to_have_attribute("aria-invalid", "true")
+    await expect(stall).to_have_value("5")  # nothing typed is lost
+    await expect(page.get_by_label("Target codec")).to_have_value("av1")
+    await expect(page.locator("#transcode-message")).to_have_text("Not saved.")
+    async with api(site) as client:
+        stored = (await client.get("/api/v1/settings/transcode")).json()
+    assert (stored["target_codec"], stored["stall_seconds"]) == ("hevc", 300.0)  # nothing half-applied
+
+    await stall.fill("60")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
+    await expect(error).to_be_hidden()
+    async with api(site) as client:
+        stored = (await client.get("/api/v1/settings/transcode")).json()
+    assert (stored["target_codec"], stored["stall_seconds"]) == ("av1", 60.0)
+
+
+async def background(page: Page) -> str:
+    return str(await page.evaluate("getComputedStyle(document.body).backgroundColor"))
+
+
+async def test_the_theme_switches_at_once_and_holds_across_reloads(browser: Browser, site: Site) -> None:
+    page = await logged_in(browser, site, "/options")
+    html = page.locator("html")
+    await expect(html).to_have_class("theme-system")
+    await page.emulate_media(color_scheme="light")
+    assert await background(page) == "rgb(247, 247, 245)"
+
+    await page.get_by_label("Dark").check()
+    await expect(html).to_have_class("theme-dark")
+    assert await background(page) == "rgb(20, 20, 22)"
+    assert await page.evaluate("localStorage.getItem('theme')") == "dark"
+    await snap(page, "options-dark")
+    await page.goto(f"{site.url}/queue")
+    await expect(html).to_have_class("theme-dark")
+    # The server rendered the class itself (from the cookie), so the page never showed the light palette.
+    served = await page.context.request.get(f"{site.url}/history")
+    assert '<html lang="en" class="theme-dark">' in await served.text()
+
+    await page.goto(f"{site.url}/options")
+    await expect(page.get_by_label("Dark")).to_be_checked()
+    await page.emulate_media(color_scheme="dark")
+    await page.get_by_label("Light").check()
+    await expect(html).to_have_class("theme-light")
+    assert await background(page) == "rgb(247, 247, 245)"  # light although the system is dark
+    await page.reload()
+    await expect(html).to_have_class("theme-light")
+    assert await background(page) == "rgb(247, 247, 245)"
+    await page.get_by_label("Follow the system").check()
+    await expect(html).to_have_class("theme-system")
+    assert await background(page) == "rgb(20, 20, 22)"
+
+
+async def fail(site: Site, job_id: int, name: str, log: str) -> None:
+    await publish(
+        site.js,
+        JobFailed(
+            job_id=job_id,
+            attempt=1,
+            node="box",
+            path=f"/m/TV/{name}",
+            reason="ffmpeg exited 1",
+            detail=log,
+            retryable=False,
+        ),
+    )
+
+
+async def test_failed_jobs_are_retried_and_deleted_from_the_failed_page(browser: Browser, site: Site) -> None:
+    job_id = await queue_file(site, "Broken.mkv", inode=1)
+    other = await queue_file(site, "Hopeless.mkv", inode=2)
+    await fail(site, job_id, "Broken.mkv", "[matroska] invalid EBML header\nConversion failed!")
+    await fail(site, other, "Hopeless.mkv", "truncated")
+    async with api(site) as client:
+
+        async def failed() -> bool:
+            items = (await client.get("/api/v1/jobs", params={"status": "failed"})).json()["items"]
+            return {j["id"] for j in items} == {job_id, other}
+
+        await eventually(failed, message="jobs failed")
+    page = await logged_in(browser, site, "/failed")
+    item = page.locator(f'article.failed-job[data-job="{job_id}"]')
+    await expect(item).to_contain_text("Broken.mkv", timeout=WAIT_MS)
+    await expect(item.locator(".reason")).to_contain_text("ffmpeg exited 1")
+    await expect(item.locator("pre.log")).to_have_text("[matroska] invalid EBML header\nConversion failed!")
+    await snap(page, "failed")
+    await item.get_by_role("button", name="Retry").click()
+    await expect(item).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.locator("#queue-message")).to_have_text(f"Job {job_id} queued again.")
+    hopeless = page.locator(f'article.failed-job[data-job="{other}"]')
+    await hopeless.get_by_role("button", name="Delete").click()
+    await expect(hopeless).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.locator("#queue-message")).to_have_text(f"Job {other} deleted.")
+    await expect(page.locator("#failed")).to_contain_text("No failed jobs.")
+    async with api(site) as client:
+        (job,) = (await client.get("/api/v1/jobs")).json()["items"]
+    assert (job["id"], job["status"], job["attempts"]) == (job_id, "pending", 2)
+
+
+async def test_a_pending_job_is_deleted_from_the_queue_page(browser: Browser, site: Site) -> None:
+    keep = await queue_file(site, "Keep.mkv", inode=1)
+    gone = await queue_file(site, "Gone.mkv", inode=2)
+    page = await logged_in(browser, site, "/queue?status=pending")
+    row = page.locator(f'#jobs tr[data-job="{gone}"]')
+    await expect(row).to_contain_text("Gone.mkv")
+    await row.get_by_role("button", name="Delete").click()
+    await expect(row).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.locator("#queue-message")).to_have_text(f"Job {gone} deleted.")
+    async with api(site) as client:
+        items = (await client.get("/api/v1/jobs")).json()["items"]
+    assert [j["id"] for j in items] == [keep]
+    await page.reload()
+    await expect(page.locator("#jobs tr[data-job]")).to_have_count(1)
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Clear all pending jobs").click()
+    await expect(page.locator("#queue-message")).to_have_text("1 pending job(s) deleted.", timeout=WAIT_MS)
+    await expect(page.locator("#jobs tbody")).to_contain_text("No jobs.")
+    async with api(site) as client:
+        assert (await client.get("/api/v1/jobs")).json()["items"] == []
+
+
+async def test_live_job_events_update_and_add_queue_rows_without_reloading(
+    browser: Browser, site: Site
+) -> None:
+    job_id = await queue_file(site, "Live.mkv")
+    page = await logged_in(browser, site, "/queue")
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    await expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
+    await page.evaluate("window.stillTheSamePage = true")
+    row = page.locator(f'#jobs tr[data-job="{job_id}"]')
+    await expect(row.locator(".status")).to_have_text("pending")
+    await expect(row.get_by_role("button", name="Delete")).to_be_visible()
+
+    await publish(
+        site.js, JobStarted(job_id=job_id, attempt=1, delivery=1, node="box", path="/m/TV/Live.mkv")
+    )
+    await expect(row.locator(".status")).to_have_text("running", timeout=WAIT_MS)
+    await expect(row.locator(".node")).to_have_text("box")
+    await expect(row.get_by_role("button", name="Delete")).to_have_count(0)  # a running job is not deleted
+
+    newer = job_id + 100
+    await publish(site.js, JobStarted(job_id=newer, attempt=1, delivery=1, node="box2", path="/m/TV/New.mkv"))
+    added = page.locator(f'#jobs tr[data-job="{newer}"]')
+    await expect(added).to_contain_text("New.mkv", timeout=WAIT_MS)
+    await expect(added.locator(".status")).to_have_text("running")
+    assert await page.locator("#jobs tr[data-job]").evaluate_all("rows => rows.map(r => r.dataset.job)") == [
+        str(newer),
+        str(job_id),
+    ]
+    await snap(page, "queue-live")
+    assert await page.evaluate("window.stillTheSamePage") is True
+    assert navigations == []
+
+
+async def test_options_show_the_integrations_read_only(
+    browser: Browser, site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    """What the scanner reports about Plex and Jellyfin (here a stand-in answering its status subject)."""
+    nc, _ = bus
+    status = sources.SourcesStatus(
+        plex=sources.PlexStatus(configured=True, server_name="Living room", sections=("1", "2")),
+        jellyfin=sources.JellyfinStatus(configured=False),
+    )
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msgspec.json.encode(status))
+
+    await nc.subscribe(sources.STATUS, cb=answer)
+    page = await logged_in(browser, site, "/options")
+    plex, jellyfin = page.locator('tr[data-source="plex"]'), page.locator('tr[data-source="jellyfin"]')
+    await expect(plex.locator(".status")).to_have_text("configured")
+    await expect(plex).to_contain_text("Living room")
+    await expect(jellyfin.locator(".status")).to_have_text("not configured")
+    await expect(page.locator("#sources button, #sources input")).to_have_count(0)  # nothing to press

@@ -1,0 +1,155 @@
+"""Remote control through the REST API: node and queue controls and transcode settings land in the KV bucket
+the encoders watch; a failed job is retried through the real scheduler and goes to the class of the live
+nodes (real NATS, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import msgspec
+from librarrarian_contracts import (
+    FileIdentity,
+    JobFailed,
+    MediaProbe,
+    MediaProbed,
+    StreamInfo,
+    TranscodeRequested,
+    encode,
+    publish,
+    topology,
+)
+from librarrarian_contracts.settings import (
+    QUEUE_KEY,
+    TRANSCODE_KEY,
+    NodeControl,
+    QueueControl,
+    TranscodeSettings,
+    node_key,
+)
+from librarrarian_contracts.views import NodeStatus
+from librarrarian_testing import eventually
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from .test_gateway import Site, site
+
+__all__ = ["site"]
+
+
+async def kv_value(js: JetStreamContext, key: str, type_: type) -> object:
+    kv = await js.key_value(topology.SETTINGS.name)
+    return msgspec.json.decode((await kv.get(key)).value or b"", type=type_)
+
+
+async def test_node_and_queue_controls_are_written_where_nodes_watch(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    async with site.client() as api, site.client(key=None) as anonymous:
+        assert (await anonymous.post("/api/v1/nodes/box/pause")).status_code == 401
+        response = await api.post("/api/v1/nodes/box 2/stop", params={"now": "true"})
+        assert response.status_code == 200 and response.json() == {
+            "node": "box 2",
+            "state": "stopped",
+            "now": True,
+        }
+        control = await kv_value(js, node_key("box 2"), NodeControl)
+        assert isinstance(control, NodeControl) and (control.state, control.now) == ("stopped", True)
+        await api.post("/api/v1/nodes/box 2/resume")
+        assert (await kv_value(js, node_key("box 2"), NodeControl)).state == "running"  # type: ignore[attr-defined]
+        assert (await api.post("/api/v1/nodes/box/explode")).status_code == 404
+
+        assert (await api.get("/api/v1/queue")).json() == {"paused": False}
+        assert (await api.post("/api/v1/queue/pause")).json() == {"paused": True}
+        assert (await kv_value(js, QUEUE_KEY, QueueControl)).paused  # type: ignore[attr-defined]
+        assert (await api.get("/api/v1/queue")).json() == {"paused": True}
+        await api.post("/api/v1/queue/resume")
+        assert (await api.get("/api/v1/queue")).json() == {"paused": False}
+
+
+async def test_transcode_settings_change_partially_and_bad_values_change_nothing(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    async with site.client() as api:
+        defaults = (await api.get("/api/v1/settings/transcode")).json()
+        assert defaults["target_codec"] == "hevc" and defaults["quality"]["x265"]["1080p"]["level"] == 24
+        changed = await api.patch(
+            "/api/v1/settings/transcode",
+            json={
+                "target_codec": "av1",
+                "quality": {"svtav1": {**defaults["quality"]["svtav1"], "4k": {"level": 40, "preset": "6"}}},
+            },
+        )
+        assert changed.status_code == 200, changed.text
+        stored = await kv_value(js, TRANSCODE_KEY, TranscodeSettings)
+        assert isinstance(stored, TranscodeSettings) and stored.target_codec == "av1"
+        assert stored.quality["svtav1"].uhd.level == 40 and stored.quality["x265"].hd1080.level == 24
+
+        for bad in ({"target_codec": "mpeg2"}, {"min_size_mb": -1}, {"colour": "blue"}):
+            response = await api.patch("/api/v1/settings/transcode", json=bad)
+            assert response.status_code == 422, bad
+        assert await kv_value(js, TRANSCODE_KEY, TranscodeSettings) == stored
+
+
+async def test_a_failed_job_is_retried_on_the_class_of_the_live_nodes(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    probe = MediaProbe(
+        container="matroska",
+        duration=60.0,
+        video_codec="h264",
+        streams=(StreamInfo(index=0, kind="video", codec="h264"),),
+    )
+    nc, js = bus
+    # An NVENC node is live: with encoder priority "auto" the work goes to it.
+    nodes = await js.key_value(topology.NODES.name)
+    gpu = NodeStatus(
+        node="gpu",
+        hostname="gpu",
+        version="1",
+        classes=("nvenc",),
+        slots=1,
+        state="running",
+        codecs={"nvenc": ("hevc",)},
+    )
+    await nodes.put("gpu", encode(gpu))
+    dispatched: list[tuple[str, TranscodeRequested]] = []
+
+    async def on_work(msg: Msg) -> None:
+        dispatched.append((msg.subject, msgspec.json.decode(msg.data, type=TranscodeRequested)))
+
+    await nc.subscribe("work.transcode.>", cb=on_work)  # sees what the scheduler publishes to the stream
+    path = str(site.media / "TV" / "Show S01E02.mkv")
+    await publish(
+        js, MediaProbed(path=path, identity=FileIdentity(size=100, mtime_ns=1, inode=1), probe=probe)
+    )
+    await eventually(lambda: dispatched, timeout=30, message="first attempt dispatched")
+    request = dispatched[0][1]
+    await publish(
+        js,
+        JobFailed(
+            job_id=request.job_id,
+            attempt=1,
+            node="gpu",
+            path=path,
+            reason="boom",
+            detail="log",
+            retryable=False,
+        ),
+    )
+    async with site.client() as api:
+
+        async def failed() -> bool:
+            page = (await api.get("/api/v1/jobs", params={"status": "failed"})).json()
+            return any(j["id"] == request.job_id for j in page["items"])
+
+        await eventually(failed, timeout=30, message="job failed")
+        response = await api.post(f"/api/v1/jobs/{request.job_id}/retry")
+        assert response.status_code == 200, response.text
+        await eventually(lambda: len(dispatched) == 2, timeout=30, message="retry dispatched")
+        subject, retry = dispatched[1]
+        assert (retry.job_id, retry.attempt, retry.hw_class) == (request.job_id, 2, "nvenc")
+        assert subject == topology.transcode_subject("nvenc")
+        response = await api.post(f"/api/v1/jobs/{request.job_id}/retry")
+        assert response.status_code == 409 and "pending" in response.json()["detail"]
+        assert (await api.post("/api/v1/jobs/999999/retry")).status_code == 409

@@ -1,0 +1,144 @@
+"""The REST routes behind the Queue, Failed, History and Statistics pages, on a real gateway with the real
+scheduler and history (NATS, PostgreSQL): delete a job, clear the queue, one history entry, the charts."""
+
+from __future__ import annotations
+
+from librarrarian_contracts import (
+    FileIdentity,
+    JobCompleted,
+    JobStarted,
+    MediaProbe,
+    MediaProbed,
+    StreamInfo,
+    publish,
+)
+from librarrarian_testing import eventually
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .test_gateway import Site, site
+
+__all__ = ["site"]
+
+PROBE = MediaProbe(
+    container="matroska",
+    duration=60.0,
+    video_codec="h264",
+    streams=(StreamInfo(index=0, kind="video", codec="h264"),),
+)
+
+
+async def queue_files(site: Site, js: JetStreamContext, *names: str) -> dict[str, int]:
+    """Files probed into pending jobs; their job ids by name."""
+    for i, name in enumerate(names):
+        path = str(site.media / "TV" / name)
+        identity = FileIdentity(size=100 + i, mtime_ns=1, inode=i + 1)
+        await publish(js, MediaProbed(path=path, identity=identity, probe=PROBE))
+    async with site.client() as api:
+
+        async def queued() -> dict[str, int] | None:
+            items = (await api.get("/api/v1/jobs")).json()["items"]
+            found = {j["path"].rsplit("/", 1)[-1]: j["id"] for j in items}
+            return found if set(names) <= set(found) else None
+
+        return await eventually(queued, timeout=30, message="jobs queued")
+
+
+async def test_the_new_routes_need_a_key(site: Site) -> None:
+    async with site.client(key=None) as anonymous:
+        for method, path in (
+            ("DELETE", "/api/v1/jobs/1"),
+            ("DELETE", "/api/v1/jobs?status=pending"),
+            ("GET", "/api/v1/history/1"),
+            ("GET", "/api/v1/stats/charts"),
+        ):
+            assert (await anonymous.request(method, path)).status_code == 401, path
+        for page in ("/failed", "/statistics", "/options", "/history/1"):
+            assert (await anonymous.get(page)).status_code == 303, page
+    async with site.client() as api:
+        described = (await api.get("/api/v1/openapi.json")).json()["paths"]
+        assert "delete" in described["/api/v1/jobs/{job_id}"] and "delete" in described["/api/v1/jobs"]
+        assert "/api/v1/history/{entry_id}" in described and "/api/v1/stats/charts" in described
+
+
+async def test_delete_one_job_and_clear_the_pending_ones(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    ids = await queue_files(site, js, "a.mkv", "b.mkv", "c.mkv", "d.mkv")
+    running = str(site.media / "TV" / "d.mkv")
+    await publish(js, JobStarted(job_id=ids["d.mkv"], attempt=1, delivery=1, node="box", path=running))
+    async with site.client() as api:
+
+        async def started() -> bool:
+            page = (await api.get("/api/v1/jobs", params={"status": "running"})).json()
+            return [j["id"] for j in page["items"]] == [ids["d.mkv"]]
+
+        await eventually(started, message="job d running")
+        deleted = await api.delete(f"/api/v1/jobs/{ids['a.mkv']}")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["job_id"] == ids["a.mkv"]
+        assert (await api.delete(f"/api/v1/jobs/{ids['a.mkv']}")).status_code == 404
+        refused = await api.delete(f"/api/v1/jobs/{ids['d.mkv']}")
+        assert refused.status_code == 409 and "running" in refused.json()["detail"]
+
+        assert (await api.delete("/api/v1/jobs")).status_code == 422  # status=pending must be said
+        assert (await api.delete("/api/v1/jobs", params={"status": "failed"})).status_code == 422
+        other_kind = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "rename"})
+        assert other_kind.json() == {"deleted": 0}
+        cleared = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "transcode"})
+        assert cleared.status_code == 200 and cleared.json() == {"deleted": 2}
+        left = (await api.get("/api/v1/jobs")).json()["items"]
+        assert [j["id"] for j in left] == [ids["d.mkv"]]
+        kinds = (await api.get("/api/v1/jobs", params={"kind": "transcode"})).json()["items"]
+        assert [j["id"] for j in kinds] == [ids["d.mkv"]]
+        assert (await api.get("/api/v1/jobs", params={"kind": "cleanup"})).json()["items"] == []
+
+
+async def test_one_history_entry_and_the_charts(site: Site, bus: tuple[Client, JetStreamContext]) -> None:
+    _, js = bus
+    await publish(
+        js,
+        JobCompleted(
+            job_id=5,
+            attempt=1,
+            node="node-a",
+            path="/m/TV/Show S01E01.mkv",
+            output_path="/m/TV/Show S01E01.mkv",
+            encoder="libx265",
+            codec_before="h264",
+            codec_after="hevc",
+            size_before=2_000,
+            size_after=800,
+            duration=2700.0,
+            elapsed_seconds=900.0,
+            fallback_reason="nvenc failed: no capable devices found",
+        ),
+    )
+    async with site.client() as api:
+
+        async def listed() -> list[dict[str, object]] | None:
+            items = (await api.get("/api/v1/history")).json()["items"]
+            return items or None
+
+        (item,) = await eventually(listed, message="history recorded")
+        entry = await api.get(f"/api/v1/history/{item['id']}")
+        assert entry.status_code == 200 and entry.json() == item
+        assert item["fallback_reason"] == "nvenc failed: no capable devices found"
+        assert (await api.get(f"/api/v1/history/{item['id'] + 1000}")).status_code == 404
+
+        charts = (await api.get("/api/v1/stats/charts", params={"days": 7})).json()
+        assert charts["days"] == 7
+        assert [(d["files"], d["bytes_saved"]) for d in charts["saved_per_day"]] == [(1, 1200)]
+        assert charts["codecs_before"] == [{"codec": "h264", "files": 1}]
+        assert charts["codecs_after"] == [{"codec": "hevc", "files": 1}]
+        assert charts["nodes"] == [
+            {
+                "node": "node-a",
+                "files": 1,
+                "bytes_before": 2000,
+                "media_seconds": 2700.0,
+                "busy_seconds": 900.0,
+            }
+        ]
+        assert (await api.get("/api/v1/stats/charts", params={"days": 0})).status_code == 422

@@ -1,0 +1,129 @@
+"""Each scan's progress in the ``scans`` bucket (files seen, probed, published, errors; rate; ETA) and the
+means to stop it: a ``ScanRun`` is shared between the scan, its walk thread and whoever cancels it.
+
+Writing progress is best effort: a bucket that cannot be written costs the dashboard a figure, never the
+scan its work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+from librarrarian_contracts import topology
+from librarrarian_contracts.messages import utcnow
+from librarrarian_contracts.scans import ScanStatus, scan_key
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
+
+log = logging.getLogger(__name__)
+
+# How often a running scan's entry is rewritten: often enough for a live figure, rarely enough to be free.
+UPDATE_SECONDS = 1.0
+
+
+@dataclass
+class ScanRun:
+    """One scan's counters; the walk thread and the probe workers add to them as they go."""
+
+    scan_id: str
+    trigger: str  # request | schedule | watch
+    roots: tuple[str, ...]
+    force: bool = False
+    state: str = "queued"
+    seen: int = 0
+    to_probe: int = 0
+    probed: int = 0
+    queued: int = 0
+    errors: int = 0
+    held: int = 0
+    detail: str = ""
+    started_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    stop: threading.Event = field(default_factory=threading.Event)  # set: cancel (read by the walk thread)
+    _probing_since: float | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
+
+    def cancel(self) -> None:
+        self.stop.set()
+
+    def probing(self) -> None:
+        self.state = "probing"
+        self._probing_since = time.monotonic()
+
+    def finish(self, state: str, detail: str = "") -> None:
+        self.state, self.detail, self.finished_at = state, detail, utcnow()
+
+    def status(self) -> ScanStatus:
+        rate, eta = 0.0, None
+        if self._probing_since is not None:
+            elapsed = time.monotonic() - self._probing_since
+            rate = self.probed / elapsed if elapsed > 0 else 0.0
+            if self.finished_at is None and rate > 0:
+                eta = round(max(0, self.to_probe - self.probed - self.held) / rate, 1)
+        return ScanStatus(
+            scan_id=self.scan_id,
+            trigger=self.trigger,
+            roots=self.roots,
+            force=self.force,
+            state=self.state,  # type: ignore[arg-type]  # only ScanState values are assigned
+            seen=self.seen,
+            to_probe=self.to_probe,
+            probed=self.probed,
+            queued=self.queued,
+            errors=self.errors,
+            held=self.held,
+            rate=round(rate, 1),
+            eta_seconds=eta,
+            detail=self.detail,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
+
+
+class Board:
+    """The ``scans`` bucket as the scanner writes it."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+        self._kv: KeyValue | None = None
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self.js.key_value(topology.SCANS.name)
+        return self._kv
+
+    async def show(self, run: ScanRun) -> None:
+        try:
+            kv = await self._bucket()
+            await kv.put(scan_key(run.scan_id), msgspec.json.encode(run.status()))
+        except (NatsError, TimeoutError) as error:
+            log.warning("scan %s: progress not written: %s", run.scan_id[:8], error)
+
+    async def follow(self, run: ScanRun) -> None:
+        """Rewrite the entry every ``UPDATE_SECONDS`` until cancelled (the scan's end writes the last one)."""
+        while True:
+            await asyncio.sleep(UPDATE_SECONDS)
+            await self.show(run)
+
+    async def cancelled_while_queued(self, scan_id: str) -> bool:
+        """Whether a cancel for this scan was sent before its command was taken (while no scanner ran,
+        or while another scan ran): the ``CONTROL`` stream keeps it on the scan's own subject."""
+        try:
+            await self.js.get_last_msg(topology.CONTROL.name, topology.scan_cancel_subject(scan_id))
+        except NotFoundError:
+            return False
+        except (NatsError, TimeoutError) as error:  # unknown: better to scan than to drop a scan
+            log.warning("scan %s: cannot look for a cancel: %s", scan_id[:8], error)
+            return False
+        return True

@@ -1,0 +1,258 @@
+"""The scanner's request/reply endpoints for setting up Plex and Jellyfin (a nats.micro service).
+
+The gateway asks here rather than talking to the servers itself, so tokens and API keys live in one place:
+the settings bucket, read by the scanner alone. Replies never carry one. A bad request is answered with a
+``400``, a server that refused or could not be reached with a ``502``, both with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+import httpx
+import msgspec
+from librarrarian_contracts import sources
+from librarrarian_contracts.sources import (
+    JellyfinCheck,
+    JellyfinSettings,
+    JellyfinSetup,
+    Libraries,
+    Nothing,
+    PlexPin,
+    PlexSelection,
+    PlexServers,
+    PlexSettings,
+    SourcesStatus,
+    SyncAccepted,
+    SyncRequest,
+)
+from librarrarian_runtime.queries import answer
+from nats import micro
+from nats.aio.client import Client
+from nats.micro.request import Request
+from nats.micro.service import Service
+
+from .jellyfin import Jellyfin
+from .plex import PinExpired, PlexAccount, PlexMediaServer, preferred_url
+from .source_store import SourceError, SourceStore
+from .source_sync import SourceSync
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(ValueError):
+    """The request cannot be carried out as asked (answered with a 400)."""
+
+
+@dataclass
+class SourceEndpoints:
+    store: SourceStore
+    sync: SourceSync
+    http: httpx.AsyncClient
+    plex_tv_url: str
+    plex_timeout_seconds: float = 30.0
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def start(self, nc: Client) -> Service:
+        service = await micro.add_service(
+            nc,
+            name=sources.SERVICE,
+            version=version("librarrarian-scanner"),
+            description="Plex and Jellyfin set-up and sync",
+        )
+        routes: list[tuple[str, str, type[msgspec.Struct], Callable[[Any], Awaitable[msgspec.Struct]]]] = [
+            ("status", sources.STATUS, Nothing, self.status),
+            ("plex-pin-start", sources.PLEX_PIN_START, Nothing, self.plex_pin_start),
+            ("plex-pin-check", sources.PLEX_PIN_CHECK, Nothing, self.plex_pin_check),
+            ("plex-servers", sources.PLEX_SERVERS, Nothing, self.plex_servers),
+            ("plex-libraries", sources.PLEX_LIBRARIES, Nothing, self.plex_libraries),
+            ("plex-select", sources.PLEX_SELECT, PlexSelection, self.plex_select),
+            ("plex-unlink", sources.PLEX_UNLINK, Nothing, self.plex_unlink),
+            ("jellyfin-set", sources.JELLYFIN_SET, JellyfinSetup, self.jellyfin_set),
+            ("jellyfin-test", sources.JELLYFIN_TEST, Nothing, self.jellyfin_test),
+            ("jellyfin-libraries", sources.JELLYFIN_LIBRARIES, Nothing, self.jellyfin_libraries),
+            ("sync", sources.SYNC, SyncRequest, self.request_sync),
+        ]
+        for name, subject, request_type, handle in routes:
+            await service.add_endpoint(name=name, subject=subject, handler=_handler(request_type, handle))
+        return service
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    # --- status ------------------------------------------------------------------------------------
+
+    async def status(self, _: Nothing) -> SourcesStatus:
+        return SourcesStatus(
+            plex=sources.plex_status(await self.store.plex()),
+            jellyfin=sources.jellyfin_status(await self.store.jellyfin()),
+        )
+
+    # --- Plex --------------------------------------------------------------------------------------
+
+    async def _account(self) -> tuple[PlexSettings, PlexAccount]:
+        plex = await self.store.plex()
+        if not plex.client_id:
+            plex = msgspec.structs.replace(plex, client_id=f"librarrarian-{uuid.uuid4().hex}")
+            await self.store.save_plex(plex)
+        return plex, PlexAccount(self.http, self.plex_tv_url, plex.client_id)
+
+    async def plex_pin_start(self, _: Nothing) -> PlexPin:
+        plex, account = await self._account()
+        pin = await account.create_pin()
+        await self.store.save_plex(msgspec.structs.replace(plex, pin_id=pin.id, pin_code=pin.code))
+        log.info("Plex link started: waiting for the code to be entered at %s", sources.PLEX_LINK_URL)
+        return PlexPin(code=pin.code, expires_in=pin.expires_in)
+
+    async def plex_pin_check(self, _: Nothing) -> PlexPin:
+        """Ask plex.tv once whether the code was entered; the caller polls."""
+        plex, account = await self._account()
+        if plex.pin_id is None:
+            if plex.token:
+                return PlexPin(code="", linked=True)
+            raise BadRequest("no Plex link in progress: start one first")
+        try:
+            pin = await account.check_pin(plex.pin_id)
+        except PinExpired:
+            await self.store.save_plex(msgspec.structs.replace(plex, pin_id=None, pin_code=""))
+            raise BadRequest("the code expired before it was entered: start a new link") from None
+        if not pin.token:
+            return PlexPin(code=pin.code, expires_in=pin.expires_in)
+        await self.store.save_plex(msgspec.structs.replace(plex, token=pin.token, pin_id=None, pin_code=""))
+        log.info("Plex account linked")
+        return PlexPin(code=pin.code, linked=True)
+
+    async def _linked(self) -> tuple[PlexSettings, PlexAccount]:
+        plex, account = await self._account()
+        if not plex.token:
+            raise BadRequest("no Plex account is linked: link one with a PIN first")
+        return plex, account
+
+    async def plex_servers(self, _: Nothing) -> PlexServers:
+        plex, account = await self._linked()
+        return PlexServers(servers=tuple(r.server for r in await account.servers(plex.token)))
+
+    async def plex_libraries(self, _: Nothing) -> Libraries:
+        plex = await self.store.plex()
+        if not (plex.url and plex.server_token):
+            raise BadRequest("no Plex server is chosen yet")
+        server = PlexMediaServer(plex.url, plex.server_token, self.plex_timeout_seconds)
+        return Libraries(libraries=tuple(await server.sections()))
+
+    async def plex_select(self, selection: PlexSelection) -> sources.PlexStatus:
+        plex, account = await self._linked()
+        resources = {r.server.id: r for r in await account.servers(plex.token)}
+        chosen = resources.get(selection.server_id)
+        if chosen is None:
+            raise BadRequest(f"the account has no server with the id {selection.server_id!r}")
+        url = selection.url or preferred_url(chosen.server)
+        _check_url(url)
+        plex = msgspec.structs.replace(
+            plex,
+            server_id=chosen.server.id,
+            server_name=chosen.server.name,
+            url=url,
+            server_token=chosen.access_token,
+            sections=selection.sections,
+            mappings=selection.mappings,
+        )
+        await self.store.save_plex(plex)
+        log.info("Plex server %s at %s chosen, sections %s", plex.server_name, url, ", ".join(plex.sections))
+        return sources.plex_status(plex)
+
+    async def plex_unlink(self, _: Nothing) -> sources.PlexStatus:
+        plex = await self.store.plex()
+        await self.store.save_plex(PlexSettings(client_id=plex.client_id))
+        log.info("Plex account unlinked")
+        return sources.plex_status(PlexSettings())
+
+    # --- Jellyfin ----------------------------------------------------------------------------------
+
+    async def jellyfin_set(self, setup: JellyfinSetup) -> sources.JellyfinStatus:
+        _check_url(setup.url)
+        stored = await self.store.jellyfin()
+        api_key = setup.api_key if setup.api_key is not None else stored.api_key
+        jellyfin = JellyfinSettings(
+            url=setup.url.rstrip("/"), api_key=api_key, libraries=setup.libraries, mappings=setup.mappings
+        )
+        await self.store.save_jellyfin(jellyfin)
+        log.info("Jellyfin at %s set, libraries %s", jellyfin.url, ", ".join(jellyfin.libraries))
+        return sources.jellyfin_status(jellyfin)
+
+    async def _jellyfin(self) -> Jellyfin:
+        jellyfin = await self.store.jellyfin()
+        if not (jellyfin.url and jellyfin.api_key):
+            raise BadRequest("Jellyfin is not set up: give its URL and an API key first")
+        return Jellyfin(self.http, jellyfin.url, jellyfin.api_key)
+
+    async def jellyfin_test(self, _: Nothing) -> JellyfinCheck:
+        client = await self._jellyfin()
+        try:
+            name, server_version = await client.info()
+        except SourceError as error:
+            return JellyfinCheck(ok=False, problem=str(error))
+        return JellyfinCheck(ok=True, server_name=name, version=server_version)
+
+    async def jellyfin_libraries(self, _: Nothing) -> Libraries:
+        return Libraries(libraries=tuple(await (await self._jellyfin()).libraries()))
+
+    # --- sync --------------------------------------------------------------------------------------
+
+    async def request_sync(self, request: SyncRequest) -> SyncAccepted:
+        unknown = set(request.sources) - {sources.PLEX, sources.JELLYFIN}
+        if unknown:
+            raise BadRequest(f"unknown source {', '.join(sorted(unknown))}; use plex or jellyfin")
+        configured = await self.sync.configured()
+        chosen = tuple(s for s in configured if not request.sources or s in request.sources)
+        if self.sync.running:
+            return SyncAccepted(sources=chosen, already_running=True)
+        if chosen:
+            task = asyncio.create_task(self._sync_in_background(chosen))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return SyncAccepted(sources=chosen)
+
+    async def _sync_in_background(self, chosen: tuple[str, ...]) -> None:
+        try:
+            await self.sync.sync(chosen)
+        except Exception:  # the task's outermost edge: nobody awaits it
+            log.exception("requested source sync failed")
+
+
+def _check_url(url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise BadRequest(f"not an http(s) URL: {url!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise BadRequest(f"not an http(s) URL: {url!r}")
+
+
+def _handler(
+    request_type: type[msgspec.Struct], handle: Callable[[Any], Awaitable[msgspec.Struct]]
+) -> Callable[[Request], Awaitable[None]]:
+    async def on_request(request: Request) -> None:
+        try:
+            value = msgspec.json.decode(request.data or b"{}", type=request_type)
+            reply = await handle(value)
+        except (msgspec.DecodeError, msgspec.ValidationError, BadRequest) as error:
+            await request.respond_error("400", str(error))
+            return
+        except SourceError as error:
+            await request.respond_error("502", str(error))
+            return
+        except Exception:  # the endpoint's outermost edge: the asker gets an answer, not a timeout
+            log.exception("%s: the request failed", request.subject)
+            await request.respond_error("500", "the scanner failed to answer; see its log")
+            return
+        await request.respond(answer(reply))
+
+    return on_request

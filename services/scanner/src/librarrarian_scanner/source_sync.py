@@ -1,0 +1,137 @@
+"""A sync: the file paths Plex and Jellyfin know, mapped to ours, kept only if they lie inside the media
+paths, then handed to the scanner like the watcher's finds, so they are probed and published like any file.
+
+Runs on demand and on the scanner's schedule; one at a time, and only for the sources that are configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from librarrarian_contracts.sources import JELLYFIN, PLEX, PathMapping
+from librarrarian_runtime import lifecycle
+from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_runtime.path_mapping import to_local
+
+from .jellyfin import Jellyfin
+from .plex import PlexMediaServer
+from .scan import Scanner
+from .source_store import SourceError, SourceStore
+
+log = logging.getLogger(__name__)
+
+# Files handed to the scanner at once: each hand-over is one catalogue look-up and one summary event.
+CHUNK = 500
+# Refused paths named one by one in the log; past that, only counted.
+NAMED_REFUSALS = 20
+
+
+@dataclass
+class SyncReport:
+    source: str
+    reported: int = 0  # paths the server gave
+    refused: int = 0  # outside the media paths once mapped
+    handed: int = 0  # given to the scanner
+    probed: int = 0
+    failed: int = 0
+    problem: str = ""
+
+
+@dataclass
+class SourceSync:
+    scanner: Scanner
+    store: SourceStore
+    http: httpx.AsyncClient
+    media_paths: tuple[Path, ...]
+    plex_timeout_seconds: float = 30.0
+    _one_sync: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def running(self) -> bool:
+        return self._one_sync.locked()
+
+    async def configured(self) -> tuple[str, ...]:
+        plex, jellyfin = await self.store.plex(), await self.store.jellyfin()
+        found = []
+        if plex.server_token and plex.url and plex.sections:
+            found.append(PLEX)
+        if jellyfin.api_key and jellyfin.url and jellyfin.libraries:
+            found.append(JELLYFIN)
+        return tuple(found)
+
+    async def sync(self, sources: tuple[str, ...] = ()) -> list[SyncReport]:
+        """Sync ``sources`` (default: every configured one). A source that fails is reported, not raised:
+        the other one still runs."""
+        async with self._one_sync:
+            reports = []
+            for source in await self.configured():
+                if sources and source not in sources:
+                    continue
+                report = SyncReport(source)
+                try:
+                    paths, mappings = await self._paths(source)
+                    await self._hand_over(report, paths, mappings)
+                except SourceError as error:
+                    report.problem = str(error)
+                    log.warning("%s sync failed: %s", source, error)
+                reports.append(report)
+            return reports
+
+    async def _paths(self, source: str) -> tuple[list[str], tuple[PathMapping, ...]]:
+        if source == PLEX:
+            plex = await self.store.plex()
+            server = PlexMediaServer(plex.url, plex.server_token, self.plex_timeout_seconds)
+            return await server.part_files(plex.sections), plex.mappings
+        jellyfin = await self.store.jellyfin()
+        client = Jellyfin(self.http, jellyfin.url, jellyfin.api_key)
+        return await client.item_paths(jellyfin.libraries), jellyfin.mappings
+
+    async def _hand_over(
+        self, report: SyncReport, paths: list[str], mappings: tuple[PathMapping, ...]
+    ) -> None:
+        report.reported = len(paths)
+        kept: list[Path] = []
+        for path in dict.fromkeys(paths):  # a file in two libraries is looked at once
+            local = to_local(path, mappings)
+            try:
+                kept.append(contain(local, self.media_paths))
+            except (OutsideMediaPaths, RuntimeError) as error:  # RuntimeError: a symlink loop
+                report.refused += 1
+                if report.refused <= NAMED_REFUSALS:
+                    log.warning(
+                        "%s sync: refusing %s (here %s): %s; check the path mappings",
+                        report.source,
+                        path,
+                        local,
+                        "it lies outside the media paths" if isinstance(error, OutsideMediaPaths) else error,
+                    )
+        for start in range(0, len(kept), CHUNK):
+            completed = await self.scanner.scan_files(kept[start : start + CHUNK])
+            report.handed += completed.seen
+            report.probed += completed.probed
+            report.failed += completed.failed
+        log.info(
+            "%s sync done: %d paths reported, %d refused, %d videos found here, %d probed, %d failed",
+            report.source,
+            report.reported,
+            report.refused,
+            report.handed,
+            report.probed,
+            report.failed,
+        )
+
+    async def run_on_schedule(self, interval_seconds: float, stopping: asyncio.Event) -> None:
+        """Sync every configured source now and then every ``interval_seconds`` (0: only on demand)."""
+        if interval_seconds <= 0:
+            return
+        while True:
+            try:
+                await self.sync()
+            except Exception:  # the timer's outermost edge: one failed sync must not stop the next ones
+                log.exception("scheduled source sync failed; trying again at the next interval")
+            if await lifecycle.wait_or_stop(stopping, interval_seconds):
+                return

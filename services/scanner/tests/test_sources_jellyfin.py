@@ -1,0 +1,253 @@
+"""Jellyfin as a source, against a fake Jellyfin built from its OpenAPI document: URL and API key, the
+connection test, library choice, a paged sync whose files are really probed, refusals outside the media
+paths, the media-updated notice after a replace, and that every request was one the document lists."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import msgspec
+import pytest
+from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, publish, topology
+from librarrarian_contracts import sources as contract
+from librarrarian_contracts.codec import media_decoder
+from librarrarian_contracts.messages import MediaEvent
+from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_scanner import jellyfin as jellyfin_adapter
+from librarrarian_scanner import service
+from librarrarian_scanner.settings import Settings
+from librarrarian_testing import eventually, library
+from librarrarian_testing.media_servers import FakeJellyfin, FakeLibrary, jellyfin_spec, serving
+from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+
+Bus = tuple[Client, JetStreamContext]
+
+
+@dataclass
+class World:
+    nc: Client
+    js: JetStreamContext
+    media: Path
+    lib: library.Library
+    jf: FakeJellyfin
+    url: str
+    events: list[MediaEvent]
+
+
+async def collect(js: JetStreamContext, into: list[MediaEvent], stopping: asyncio.Event) -> None:
+    sub = await js.pull_subscribe("media.>", stream=topology.MEDIA.name)
+    try:
+        while not stopping.is_set():
+            try:
+                messages = await sub.fetch(100, timeout=0.2)
+            except (TimeoutError, NatsTimeoutError):
+                continue
+            for msg in messages:
+                into.append(media_decoder.decode(msg.data))
+                await msg.ack()
+    finally:
+        await sub.unsubscribe()
+
+
+@pytest.fixture
+async def world(
+    bus: Bus,
+    nats_url: str,
+    database_url: str,
+    tmp_path: Path,
+    shared_media: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[World]:
+    monkeypatch.setattr(jellyfin_adapter, "PAGE", 2)  # several pages from a small library
+    nc, js = bus
+    media = tmp_path / "media"
+    lib = library.build(media, shared_media)
+    jf = FakeJellyfin(
+        libraries=[
+            FakeLibrary(
+                "Movies",
+                "movies",
+                ("/media/Movies",),
+                (
+                    "/media/Movies/Big Buck Bunny (2008)/Big Buck Bunny.mp4",
+                    "/media/Movies/Already HEVC.mkv",
+                    "/media/Movies/Broken.mp4",
+                    "/srv/other/Stolen.mkv",  # no mapping covers it, and it is not in the media paths
+                ),
+            ),
+            FakeLibrary(
+                "Shows",
+                "tvshows",
+                ("/media/TV",),
+                ("/media/TV/Bikes/Season 01/Bikes S01E01.mkv", "/media/TV/Bikes/Season 01/Bikes S01E02.avi"),
+            ),
+            FakeLibrary("Other", "movies", ("/media/Other",), ("/media/Other/not-chosen.mkv",)),
+        ]
+    )
+    stopping = asyncio.Event()
+    events: list[MediaEvent] = []
+    async with serving(jf.build()) as url:
+        settings = Settings(
+            nats_url=nats_url,
+            database_url=database_url,
+            media_paths=(media.resolve(),),
+            scan_on_start=False,
+            scan_interval_seconds=0,
+            watch=False,
+        )
+        scanner = asyncio.create_task(service.run(settings, stopping))
+        collector = asyncio.create_task(collect(js, events, stopping))
+        try:
+            await eventually(lambda: _answers(nc), timeout=30, message="scanner answering")
+            yield World(nc, js, media.resolve(), lib, jf, url, events)
+        finally:
+            stopping.set()
+            await asyncio.wait_for(asyncio.gather(scanner, collector), 30)
+
+
+async def _answers(nc: Client) -> bool:
+    try:
+        await ask(nc, contract.STATUS, contract.Nothing(), contract.SourcesStatus, timeout=1)
+    except QueryFailed:
+        return False
+    return True
+
+
+async def set_up(w: World, api_key: str | None = None) -> None:
+    setup = contract.JellyfinSetup(
+        url=w.url,
+        api_key=api_key or w.jf.api_key,
+        libraries=(w.jf.libraries[0].item_id, w.jf.libraries[1].item_id),
+        mappings=(contract.PathMapping(server="/media", local=str(w.media)),),
+    )
+    status = await ask(w.nc, contract.JELLYFIN_SET, setup, contract.JellyfinStatus)
+    assert status.configured
+
+
+async def test_a_sync_probes_every_item_jellyfin_knows_inside_the_media_paths(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    w = world
+    await set_up(w)
+    check = await ask(w.nc, contract.JELLYFIN_TEST, contract.Nothing(), contract.JellyfinCheck)
+    assert check.ok and check.server_name == "Fake Jellyfin"
+    found = await ask(w.nc, contract.JELLYFIN_LIBRARIES, contract.Nothing(), contract.Libraries)
+    assert [(lib.title, lib.kind) for lib in found.libraries] == [
+        ("Movies", "movies"),
+        ("Shows", "tvshows"),
+        ("Other", "movies"),
+    ]
+
+    accepted = await ask(
+        w.nc, contract.SYNC, contract.SyncRequest(sources=("jellyfin",)), contract.SyncAccepted
+    )
+    assert accepted.sources == ("jellyfin",)
+    expected = {
+        str(p.resolve())
+        for p in (
+            w.lib.transcode["mp4"],
+            w.lib.transcode["mkv"],
+            w.lib.transcode["avi"],
+            w.lib.already_hevc,
+            w.lib.corrupt,
+        )
+        if p is not None
+    }
+
+    def probed() -> set[str]:
+        return {e.path for e in w.events if isinstance(e, MediaProbed | MediaProbeFailed)}
+
+    await eventually(lambda: probed() >= expected, timeout=60, message="every Jellyfin file probed")
+    await eventually(lambda: "jellyfin sync done" in caplog.text, message="sync summary logged")
+    assert probed() == expected
+    assert "refusing /srv/other/Stolen.mkv" in caplog.text and "outside the media paths" in caplog.text
+    pages = [s for s in w.jf.seen if s.path == "/Items"]
+    assert len(pages) == 3, "read a page at a time (4 items, then 2)"
+    assert w.jf.api_key not in caplog.text
+    _only_documented_requests(w)
+
+
+async def test_a_replaced_file_is_announced_as_deleted_and_created(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    w = world
+    await set_up(w)
+    source = w.lib.transcode["avi"].resolve()
+    for job_id, output in ((1, source.with_suffix(".mkv")), (2, w.lib.transcode["mkv"].resolve())):
+        path = source if job_id == 1 else output
+        await publish(
+            w.js,
+            JobCompleted(
+                job_id=job_id,
+                attempt=1,
+                node="n1",
+                path=str(path),
+                output_path=str(output),
+                encoder="libx265",
+                codec_before="mpeg4",
+                codec_after="hevc",
+                size_before=100,
+                size_after=50,
+                duration=4.0,
+                elapsed_seconds=1.0,
+            ),
+        )
+    await eventually(lambda: len(w.jf.updates) >= 2, timeout=30, message="Jellyfin told twice")
+    assert w.jf.updates == [
+        {
+            "Updates": [
+                {"Path": "/media/TV/Bikes/Season 01/Bikes S01E02.avi", "UpdateType": "Deleted"},
+                {"Path": "/media/TV/Bikes/Season 01/Bikes S01E02.mkv", "UpdateType": "Created"},
+            ]
+        },
+        {"Updates": [{"Path": "/media/TV/Bikes/Season 01/Bikes S01E01.mkv", "UpdateType": "Modified"}]},
+    ]
+    _only_documented_requests(w)
+
+
+async def test_the_api_key_is_kept_secret_and_a_wrong_one_is_reported(world: World) -> None:
+    w = world
+    await set_up(w, api_key="wrong-key-0123456789")
+    check = await ask(w.nc, contract.JELLYFIN_TEST, contract.Nothing(), contract.JellyfinCheck)
+    assert not check.ok and "refused the API key" in check.problem
+    with pytest.raises(QueryFailed, match="refused the API key"):
+        await ask(w.nc, contract.JELLYFIN_LIBRARIES, contract.Nothing(), contract.Libraries)
+
+    # A new URL without a key keeps the stored key; the status says "configured", never the key.
+    await set_up(w)
+    keep = contract.JellyfinSetup(url=w.url + "/", libraries=(w.jf.libraries[0].item_id,))
+    await ask(w.nc, contract.JELLYFIN_SET, keep, contract.JellyfinStatus)
+    assert (await ask(w.nc, contract.JELLYFIN_TEST, contract.Nothing(), contract.JellyfinCheck)).ok
+    reply = await w.nc.request(contract.STATUS, msgspec.json.encode(contract.Nothing()), timeout=5)
+    assert w.jf.api_key.encode() not in reply.data
+    status = msgspec.json.decode(reply.data, type=contract.SourcesStatus)
+    assert status.jellyfin.configured and status.jellyfin.url == w.url
+
+    with pytest.raises(QueryFailed, match="not an http"):
+        await ask(
+            w.nc, contract.JELLYFIN_SET, contract.JellyfinSetup(url="file:///etc"), contract.JellyfinStatus
+        )
+
+
+def _only_documented_requests(w: World) -> None:
+    assert w.jf.seen
+    spec = jellyfin_spec()
+    problems = [problem for seen in w.jf.seen for problem in spec.problems(seen)]
+    assert not problems, problems
+    for seen in w.jf.seen:
+        operation = spec.find(seen.method, seen.path)
+        assert operation is not None
+        if operation.body_schema is not None:
+            schema = {**operation.body_schema, "components": spec.document["components"]}
+            jsonschema.validate(json.loads(seen.body), schema)
+        assert seen.headers["authorization"].startswith("MediaBrowser "), "the header the document declares"

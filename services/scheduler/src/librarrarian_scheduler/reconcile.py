@@ -1,0 +1,75 @@
+"""Re-publishing work that JetStream lost (architecture §3.1).
+
+JetStream acknowledges a publish before it has synced it to disk; a server that crashes right then forgets the
+message, while PostgreSQL (the record) says it was sent. A job whose current work message is no longer in the
+``WORK`` stream, yet which no encoder has reported starting for a while, gets its message published again.
+A message an encoder took and is working on is not in the stream either: the wait (longer than a start takes)
+tells them apart, and if a republished job does run twice, commit fencing lets one attempt replace the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import asyncpg
+from librarrarian_contracts import topology
+from librarrarian_runtime import lifecycle
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from .store import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+# The current (newest) outbox row of every job still waiting, sent long enough ago.
+WAITING = """
+SELECT DISTINCT ON (o.job_id) o.id, o.job_id, o.subject, o.msg_id, o.payload, o.stream_seq
+FROM outbox o JOIN jobs j ON j.id = o.job_id
+WHERE j.status = 'pending' AND j.updated_at < now() - make_interval(secs => $1)
+ORDER BY o.job_id, o.id DESC
+"""
+
+
+class Reconciler:
+    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, grace_seconds: float) -> None:
+        self.pool, self.js, self.grace = pool, js, grace_seconds
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        interval = max(1.0, self.grace / 2)
+        while not await lifecycle.wait_or_stop(stopping, interval):
+            try:
+                await self.pass_once()
+            except Exception:  # the loop's outermost edge: the next pass tries again
+                log.exception("checking for lost work failed; trying again in %.0f s", interval)
+
+    async def pass_once(self) -> int:
+        republished = 0
+        for row in await self.pool.fetch(WAITING, self.grace):
+            if row["stream_seq"] is None:
+                continue  # not sent yet: the relay's business
+            try:
+                await self.js.get_msg(topology.WORK.name, row["stream_seq"])
+                continue  # still waiting for an encoder
+            except NotFoundError:
+                pass
+            # A new message id: the old one may still be in JetStream's duplicate window.
+            msg_id = f"{row['msg_id'].split('~')[0]}~{uuid.uuid4().hex[:8]}"
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO outbox (job_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
+                    row["job_id"],
+                    row["subject"],
+                    msg_id,
+                    row["payload"],
+                )
+                await conn.execute("UPDATE jobs SET updated_at = now() WHERE id = $1", row["job_id"])
+                await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+            log.warning(
+                "job %d: its work message %s is gone from the stream and no encoder started it; publishing it again",
+                row["job_id"],
+                row["msg_id"],
+            )
+            republished += 1
+        return republished

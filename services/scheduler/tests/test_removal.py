@@ -1,0 +1,105 @@
+"""Deleting jobs through the scheduler (real NATS and PostgreSQL): a deleted pending job's work message
+leaves the WORK stream and its commit is refused, a running or done job is not deleted, and clearing the
+queue deletes every pending job."""
+
+from __future__ import annotations
+
+from librarrarian_contracts import JobCompleted, JobStarted, publish, topology
+from librarrarian_contracts.views import (
+    ActionResult,
+    ClearedJobs,
+    ClearPending,
+    CommitDecision,
+    CommitRequest,
+    JobAction,
+)
+from librarrarian_runtime.queries import ask
+from librarrarian_testing import eventually
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .test_scheduler import _when, jobs, probed, scheduler
+
+__all__ = ["scheduler"]
+
+
+async def work_messages(js: JetStreamContext) -> int:
+    return (await js.stream_info(topology.WORK.name)).state.messages
+
+
+async def test_a_deleted_pending_job_is_never_encoded(
+    bus: tuple[Client, JetStreamContext], scheduler: None
+) -> None:
+    nc, js = bus
+    await publish(js, probed("/m/a.mp4"))
+    job_id = int((await eventually(lambda: _when(jobs(nc), 1)))["/m/a.mp4"]["id"])  # type: ignore[call-overload]
+    await eventually(lambda: _count(js, 1), message="the work message published")
+
+    result = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult)
+    assert result.done, result
+    assert await jobs(nc) == {}
+    await eventually(lambda: _count(js, 0), message="the work message deleted from the stream")
+    # An encoder that took the message before it went is refused the commit and keeps the original.
+    decision = await ask(
+        nc,
+        topology.SCHEDULER_COMMIT,
+        CommitRequest(job_id=job_id, attempt=1, delivery=1, node="box"),
+        CommitDecision,
+    )
+    assert not decision.granted and decision.reason == "no such job"
+    again = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult)
+    assert not again.done and "no job" in again.detail
+
+
+async def test_clearing_the_queue_deletes_pending_jobs_but_not_running_ones(
+    bus: tuple[Client, JetStreamContext], scheduler: None
+) -> None:
+    nc, js = bus
+    for name in ("a", "b", "c"):
+        await publish(js, probed(f"/m/{name}.mp4"))
+    state = await eventually(lambda: _when(jobs(nc), 3))
+    running = int(state["/m/c.mp4"]["id"])  # type: ignore[call-overload]
+    await publish(js, JobStarted(job_id=running, attempt=1, delivery=1, node="box", path="/m/c.mp4"))
+
+    async def started() -> bool:
+        return (await jobs(nc))["/m/c.mp4"]["status"] == "running"
+
+    await eventually(started)
+    await eventually(lambda: _count(js, 3))
+    refused = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=running), ActionResult)
+    assert not refused.done and "running" in refused.detail
+
+    cleared = await ask(nc, topology.SCHEDULER_CLEAR, ClearPending(kind="transcode"), ClearedJobs)
+    assert cleared.deleted == 2
+    assert list(await jobs(nc)) == ["/m/c.mp4"]
+    await eventually(lambda: _count(js, 1), message="only the running job's work message left")
+    assert (await ask(nc, topology.SCHEDULER_CLEAR, ClearPending(), ClearedJobs)).deleted == 0
+
+    await publish(
+        js,
+        JobCompleted(
+            job_id=running,
+            attempt=1,
+            node="box",
+            path="/m/c.mp4",
+            output_path="/m/c.mkv",
+            encoder="libx265",
+            codec_before="h264",
+            codec_after="hevc",
+            size_before=1000,
+            size_after=400,
+            duration=5.3,
+            elapsed_seconds=2.0,
+        ),
+    )
+
+    async def done() -> bool:
+        return (await jobs(nc))["/m/c.mp4"]["status"] == "done"
+
+    await eventually(done)
+    kept = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=running), ActionResult)
+    assert not kept.done and "done" in kept.detail
+
+
+async def _count(js: JetStreamContext, wanted: int) -> bool:
+    return await work_messages(js) == wanted
