@@ -183,6 +183,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             task.cancel()
         for watched in (transcode, queue, control):
             await watched.stop()
+        worker.close()
         with contextlib.suppress(Exception):
             await nodes.delete(settings.node)
         await nc.drain()

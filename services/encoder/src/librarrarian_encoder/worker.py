@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,10 +104,18 @@ class Worker:
         self.transcode = transcode
         self.codecs = codecs  # what each usable class can encode on this node
         self.running: set[int] = set()
+        # Verification decodes while the slot's next encode runs: at a low priority, so that encode is
+        # not slowed (the decode fills the moments the encoder leaves a core idle).
+        self.verifying = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="verify", initializer=_lower_priority
+        )
         # Jobs granted the commit: they finish their replace and report it even when the node stops.
         self.committed: set[int] = set()
         self.encodings: dict[int, ffmpeg.Encoding] = {}
         self.paused = False
+
+    def close(self) -> None:
+        self.verifying.shutdown(wait=False)
 
     def pause(self) -> None:
         """Suspend every running encode (SIGSTOP); the heartbeat goes on, so the jobs stay ours."""
@@ -217,8 +229,15 @@ class Worker:
         try:
             await asyncio.to_thread(replace.fsync_file, temp)
             failpoints.reach("verifying")
-            verified = await asyncio.to_thread(
-                verify, temp, request.probe, full=self.settings.verify == "full", codec=request.target_codec
+            verified = await asyncio.get_running_loop().run_in_executor(
+                self.verifying,
+                functools.partial(
+                    verify,
+                    temp,
+                    request.probe,
+                    full=self.settings.verify == "full",
+                    codec=request.target_codec,
+                ),
             )
         except VerifyError as error:
             return job.failed(f"verification failed: {error}", result.stderr_tail, retryable=False)
@@ -429,3 +448,12 @@ class Worker:
 
 def _with_fallback(stderr_tail: str, fallback_reason: str | None) -> str:
     return f"{fallback_reason}\n(then on the CPU:)\n{stderr_tail}" if fallback_reason else stderr_tail
+
+
+VERIFY_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run this thread (only) at a lower priority; Linux schedules threads one by one."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), VERIFY_NICENESS)
