@@ -361,3 +361,53 @@ async def test_a_real_node_is_paused_resumed_stopped_and_started_from_its_card(
     finally:
         stopping.set()
         await asyncio.wait_for(node_task, 30)
+
+
+async def test_a_node_of_another_version_gets_a_banner_and_the_tiles_follow_finished_jobs(
+    browser: Browser, site: Site
+) -> None:
+    from importlib.metadata import version
+
+    mine = version("librarrarian-gateway")
+    nodes = await site.js.key_value(topology.NODES.name)
+    page = await browser.new_page()
+    await page.goto(f"{site.url}/login?next=/")
+    await page.get_by_label("User name").fill(USER)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
+    await page.evaluate("window.stillTheSamePage = true")
+    banner = page.locator("#version-banner")
+    await expect(banner).to_be_hidden()
+
+    same = NodeStatus(node="new", hostname="a", version=mine, classes=("cpu",), slots=1, state="running")
+    old = msgspec.structs.replace(same, node="old", version="0.0.1")
+    await nodes.put("new", encode(same))
+    await nodes.put("old", encode(old))
+    await expect(banner).to_be_visible(timeout=WAIT_MS)
+    await expect(banner).to_contain_text(f"old runs another version than the dashboard ({mine})")
+    await nodes.delete("old")
+    await expect(banner).to_be_hidden(timeout=WAIT_MS)
+
+    encoded = page.locator('[data-tile="files_encoded"]')
+    before = int(await encoded.inner_text())
+    await publish(
+        site.js,
+        JobCompleted(
+            job_id=501,
+            attempt=1,
+            node="new",
+            path="/m/Movies/Ran (1985).mkv",
+            output_path="/m/Movies/Ran (1985).mkv",
+            encoder="libx265",
+            codec_before="h264",
+            codec_after="hevc",
+            size_before=3_000_000_000,
+            size_after=1_000_000_000,
+            duration=9600.0,
+            elapsed_seconds=3000.0,
+        ),
+    )
+    await expect(encoded).to_have_text(str(before + 1), timeout=WAIT_MS)
+    await expect(page.locator('[data-tile="bytes_saved"]')).to_contain_text("GB")
+    assert await page.evaluate("window.stillTheSamePage") is True

@@ -127,3 +127,30 @@ async def test_settings_are_exported_and_imported_and_a_bad_file_changes_nothing
         assert unknown.status_code == 422
     async with httpx.AsyncClient(base_url=site.url) as anonymous:
         assert (await anonymous.get("/api/v1/settings/export")).status_code == 401
+
+
+async def test_library_folders_are_edited_on_the_options_page(
+    browser: Browser, site: Site, tmp_path: Path
+) -> None:
+    tv = tmp_path / "TV"
+    tv.mkdir()
+    page = await logged_in(browser, site, "/options")
+    await page.get_by_role("button", name="Add a folder").click()
+    row = page.locator("#folders tbody tr").last
+    await row.get_by_label("Folder").fill(str(tv))
+    await row.get_by_label("Type").select_option("tv")
+    await page.get_by_role("button", name="Save folders").click()
+    await expect(page.locator("#folders-message")).to_have_text(
+        "Saved: the next scan uses them.", timeout=WAIT_MS
+    )
+    async with httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10) as api:
+        stored = (await api.get("/api/v1/settings/folders")).json()
+        assert stored["folders"] == [{"path": str(tv), "type": "tv"}]
+
+        await page.reload()
+        await expect(page.locator("#folders tbody tr [name=path]")).to_have_value(str(tv))
+        await page.get_by_role("button", name="Add a folder").click()
+        await page.locator("#folders tbody tr").last.get_by_label("Folder").fill("/etc")
+        await page.get_by_role("button", name="Save folders").click()
+        await expect(page.locator("#folders-message")).to_contain_text("Not saved:", timeout=WAIT_MS)
+        assert (await api.get("/api/v1/settings/folders")).json()["folders"] == stored["folders"]

@@ -9,7 +9,13 @@ import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from librarrarian_contracts import sources
-from librarrarian_contracts.settings import TRANSCODE_KEY, EncoderFamily, TranscodeSettings
+from librarrarian_contracts.settings import (
+    FOLDERS_KEY,
+    TRANSCODE_KEY,
+    EncoderFamily,
+    ScannerFolders,
+    TranscodeSettings,
+)
 from librarrarian_runtime.queries import QueryFailed, ask
 
 from .pages import User, backend, render
@@ -17,6 +23,13 @@ from .theme import THEMES
 
 router = APIRouter(include_in_schema=False)
 VIEWS = ("standard", "advanced", "all")
+FOLDER_TYPES = (
+    ("movies", "Movies"),
+    ("tv", "TV shows"),
+    ("music_videos", "Music videos"),
+    ("mixed", "Mixed"),
+    ("none", "None (ignore)"),
+)
 TIERS = (("sd", "SD"), ("720p", "720p"), ("1080p", "1080p"), ("4k", "4K"))
 SCANNER_SECONDS = 3.0
 
@@ -35,6 +48,7 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
 @router.get("/options", response_class=HTMLResponse)
 async def options(request: Request, user: User, view: str = "standard") -> HTMLResponse:
     current = await backend(request).setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
+    folders = await backend(request).setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
     linked, unreachable = await integrations(request)
     return render(
         request,
@@ -48,5 +62,7 @@ async def options(request: Request, user: User, view: str = "standard") -> HTMLR
         themes=THEMES,
         media_paths=[str(path) for path in request.app.state.settings.media_paths],
         sources=linked,
+        folders=msgspec.to_builtins(folders.folders),
+        folder_types=FOLDER_TYPES,
         sources_problem=unreachable,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,7 @@ async def dashboard(request: Request, user: User) -> HTMLResponse:
         recent=recent,
         problem=problem,
         queue_paused=await bus.queue_paused(),
+        gateway_version=version("librarrarian-gateway"),
     )
 
 

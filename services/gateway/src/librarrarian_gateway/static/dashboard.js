@@ -149,7 +149,47 @@
     return null;
   }
 
+  // A banner names the nodes whose version differs from the dashboard's.
+  const banner = document.getElementById("version-banner");
+  function checkVersions() {
+    if (!banner) return;
+    const mine = banner.dataset.gatewayVersion;
+    const outdated = [...nodes.values()].filter((n) => n.version !== mine).map((n) => n.node).sort();
+    banner.hidden = !outdated.length;
+    if (!outdated.length) return;
+    const one = outdated.length === 1;
+    banner.textContent = outdated.join(", ") + (one ? " runs" : " run") + " another version than the dashboard (" +
+      mine + "): update " + (one ? "it" : "them") + " so every node follows the same rules.";
+  }
+
+  // The tiles follow the jobs: each finished job asks for the totals once (a burst of them, once).
+  const size = (v) => {
+    if (v == null) return "–";
+    let amount = v;
+    for (const unit of ["B", "KB", "MB", "GB", "TB"]) {
+      if (Math.abs(amount) < 1000 || unit === "TB") return unit === "B" ? amount.toFixed(0) + " B" : amount.toFixed(1) + " " + unit;
+      amount /= 1000;
+    }
+  };
+  let refreshing = null;
+  function refreshTiles() {
+    if (refreshing) return;
+    refreshing = setTimeout(async () => {
+      refreshing = null;
+      const response = await fetch("/api/v1/stats", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const s = await response.json();
+      const set = (name, text) => { const t = document.querySelector('[data-tile="' + name + '"]'); if (t) t.textContent = text; };
+      set("files_encoded", String(s.files_encoded));
+      set("bytes_saved", size(s.bytes_saved));
+      set("average_reduction", (s.average_reduction * 100).toFixed(0) + " %");
+      set("queued", String((s.jobs.pending || 0) + (s.jobs.running || 0)));
+      set("failed", String(s.jobs.failed || 0));
+    }, 500);
+  }
+
   const on = (name, handler) => document.addEventListener("live:" + name, (e) => handler(e.detail));
+  on("job", refreshTiles);
   on("snapshot", (s) => {
     nodes.clear();
     progress.clear();
@@ -159,9 +199,10 @@
     for (const card of section.querySelectorAll("article.node")) if (!nodes.has(card.dataset.node)) card.remove();
     if (!nodes.size) showEmpty();
     for (const key of [...nodes.keys()].sort()) showNode(key);
+    checkVersions();
   });
-  on("node", (n) => { nodes.set(n.key, n); showNode(n.key); });
-  on("node-removed", (r) => { nodes.delete(r.key); removeNode(r.key); });
+  on("node", (n) => { nodes.set(n.key, n); showNode(n.key); checkVersions(); });
+  on("node-removed", (r) => { nodes.delete(r.key); removeNode(r.key); checkVersions(); });
   on("progress", (p) => {
     progress.set(p.key, p);
     const job = section.querySelector('.job[data-job="' + CSS.escape(p.key) + '"]');

@@ -101,3 +101,30 @@
     radio.addEventListener("change", () => { if (radio.checked) window.librarrarianTheme(radio.value); });
   }
 })();
+
+// The library folders: rows added and removed here, saved whole with PUT /api/v1/settings/folders.
+(function () {
+  "use strict";
+  const form = document.getElementById("folders");
+  if (!form) return;
+  const body = form.querySelector("tbody");
+  const message = document.getElementById("folders-message");
+  document.getElementById("add-folder").addEventListener("click", () => {
+    body.append(document.getElementById("folder-row").content.cloneNode(true));
+  });
+  body.addEventListener("click", (e) => {
+    if (e.target.classList.contains("remove")) e.target.closest("tr").remove();
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const folders = [...body.querySelectorAll("tr")]
+      .map((tr) => ({ path: tr.querySelector("[name=path]").value.trim(), type: tr.querySelector("[name=type]").value }))
+      .filter((f) => f.path);
+    const response = await fetch("/api/v1/settings/folders", {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ folders }),
+    });
+    if (response.ok) { message.textContent = "Saved: the next scan uses them."; return; }
+    const detail = (await response.json()).detail;
+    message.textContent = "Not saved: " + (typeof detail === "string" ? detail : JSON.stringify(detail));
+  });
+})();
