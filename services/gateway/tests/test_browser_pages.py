@@ -128,7 +128,7 @@ async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
     await expect(form).to_have_attribute("data-view", "all")
     await page.get_by_label("x265 1080p level").fill("20")
     await page.get_by_label("nvenc 4K 10-bit").check()
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
     await snap(page, "options")
 
@@ -151,7 +151,7 @@ async def test_a_refused_setting_shows_the_reason_and_keeps_the_form(browser: Br
     await page.get_by_label("Target codec").select_option("av1")
     stall = page.get_by_label("Stop an encode that has not moved for (seconds)")
     await stall.fill("5")
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("button", name="Save", exact=True).click()
     error = page.locator("#transcode-error")
     await expect(error).to_be_visible(timeout=WAIT_MS)
     await expect(error).to_contain_text("stall_seconds")
@@ -164,7 +164,7 @@ async def test_a_refused_setting_shows_the_reason_and_keeps_the_form(browser: Br
     assert (stored["target_codec"], stored["stall_seconds"]) == ("hevc", 300.0)  # nothing half-applied
 
     await stall.fill("60")
-    await page.get_by_role("button", name="Save").click()
+    await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
     await expect(error).to_be_hidden()
     async with api(site) as client:
@@ -311,10 +311,11 @@ async def test_live_job_events_update_and_add_queue_rows_without_reloading(
     assert navigations == []
 
 
-async def test_options_show_the_integrations_read_only(
+async def test_options_show_what_the_scanner_reports_about_the_integrations(
     browser: Browser, site: Site, bus: tuple[Client, JetStreamContext]
 ) -> None:
-    """What the scanner reports about Plex and Jellyfin (here a stand-in answering its status subject)."""
+    """What the scanner reports about Plex and Jellyfin (here a stand-in answering its status subject),
+    rendered on the server; setting them up is ``test_browser_sources.py``'s."""
     nc, _ = bus
     status = sources.SourcesStatus(
         plex=sources.PlexStatus(configured=True, server_name="Living room", sections=("1", "2")),
@@ -326,8 +327,9 @@ async def test_options_show_the_integrations_read_only(
 
     await nc.subscribe(sources.STATUS, cb=answer)
     page = await logged_in(browser, site, "/options")
-    plex, jellyfin = page.locator('tr[data-source="plex"]'), page.locator('tr[data-source="jellyfin"]')
-    await expect(plex.locator(".status")).to_have_text("configured")
-    await expect(plex).to_contain_text("Living room")
+    plex, jellyfin = page.locator("#plex-summary"), page.locator("#jellyfin-summary")
+    await expect(plex.locator(".status")).to_have_text("linked")
+    await expect(plex).to_contain_text("server Living room, 2 libraries")
     await expect(jellyfin.locator(".status")).to_have_text("not configured")
-    await expect(page.locator("#sources button, #sources input")).to_have_count(0)  # nothing to press
+    await expect(page.locator("#plex-form")).to_be_visible()  # linked: the server choice, not the PIN step
+    await expect(page.get_by_role("button", name="Link Plex account")).to_be_hidden()

@@ -1,5 +1,6 @@
 """The options page: transcoding (the ``transcode`` setting, saved through ``PATCH
-/api/v1/settings/transcode``), the system (theme, media paths) and the integrations' status (read-only)."""
+/api/v1/settings/transcode``), the system (theme, media paths) and the integrations: the library folders, and
+Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``."""
 
 from __future__ import annotations
 
