@@ -40,8 +40,9 @@ def linked_library(root: Path, count: int, per_dir: int = 100) -> list[Path]:
     """``count`` videos as hard links of the two shared clips, in show/season folders like a real library.
     The links are of copies beside ``root``: on its disk, and each within the per-file link limit."""
     root.parent.mkdir(parents=True, exist_ok=True)
+    # copy2 keeps the clips' times: a library that has been there a while, not files still being written.
     sources = [
-        Path(shutil.copy(SHARED / name, root.parent / f"{root.name}-{name}"))
+        Path(shutil.copy2(SHARED / name, root.parent / f"{root.name}-{name}"))
         for name in ("bigbuckbunny.mp4", "bikes.mp4")
     ]
     paths = []

@@ -229,8 +229,9 @@ class Scanner:
         await asyncio.sleep(min(self.settle_seconds, max(0.0, (latest + settle_ns - time.time_ns()) / 1e9)))
         settled = await asyncio.to_thread(_still_the_same, young)
         run.held += len(young) - len(settled)
+        kept = {f.path for f in settled}
         for f in young:
-            if f not in settled:
+            if f.path not in kept:
                 log.info(
                     "scan %s: %s is still being written; it is looked at again later", run.scan_id[:8], f.path
                 )
