@@ -21,18 +21,16 @@ from pathlib import Path
 import av
 from librarrarian_contracts import (
     JobCompleted,
-    JobFailed,
     JobSkipped,
     JobStarted,
     Message,
     TranscodeRequested,
-    encode,
     publish,
     topology,
 )
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress
+from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_runtime import path_mapping
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import QueryFailed, ask
@@ -42,34 +40,13 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from . import failpoints, ffmpeg, replace
-from .profiles import Profile, profile_for
+from .encoding import Encodes, Job
 from .settings import Settings
 from .verify import VerifyError, verify
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = topology.WORK_ACK_WAIT_SECONDS / 3
-PROGRESS_EVERY_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Job:
-    request: TranscodeRequested
-    delivery: int
-    node: str
-    encoded: asyncio.Event
-
-    def failed(self, reason: str, detail: str = "", retryable: bool = True) -> JobFailed:
-        r = self.request
-        return JobFailed(
-            job_id=r.job_id,
-            attempt=r.attempt,
-            node=self.node,
-            path=r.path,
-            reason=reason,
-            detail=detail,
-            retryable=retryable,
-        )
 
 
 @dataclass(frozen=True)
@@ -77,13 +54,6 @@ class Refused:
     """The commit was not granted; ``outcome`` is what to report (None: nothing, the holder reports)."""
 
     outcome: Message | None
-
-
-@dataclass(frozen=True)
-class Encoded:
-    result: ffmpeg.Result
-    profile: Profile
-    fallback_reason: str | None = None
 
 
 class Worker:
@@ -99,10 +69,9 @@ class Worker:
         self.nc = nc
         self.js = nc.jetstream()
         self.settings = settings
-        self.ffmpeg_path = ffmpeg_path
         self.progress = progress
         self.transcode = transcode
-        self.codecs = codecs  # what each usable class can encode on this node
+        self.encodes = Encodes(ffmpeg_path, progress, codecs)
         self.running: set[int] = set()
         # Verification decodes while the slot's next encode runs: at a low priority, so that encode is
         # not slowed (the decode fills the moments the encoder leaves a core idle).
@@ -111,22 +80,15 @@ class Worker:
         )
         # Jobs granted the commit: they finish their replace and report it even when the node stops.
         self.committed: set[int] = set()
-        self.encodings: dict[int, ffmpeg.Encoding] = {}
-        self.paused = False
 
     def close(self) -> None:
         self.verifying.shutdown(wait=False)
 
     def pause(self) -> None:
-        """Suspend every running encode (SIGSTOP); the heartbeat goes on, so the jobs stay ours."""
-        self.paused = True
-        for encoding in self.encodings.values():
-            encoding.pause()
+        self.encodes.pause()
 
     def resume(self) -> None:
-        self.paused = False
-        for encoding in self.encodings.values():
-            encoding.resume()
+        self.encodes.resume()
 
     async def handle(
         self, msg: Msg, request: TranscodeRequested, encoded: asyncio.Event | None = None
@@ -213,7 +175,7 @@ class Worker:
     ) -> Message | None:
         request = job.request
         settings = self.transcode.value
-        encoded = await self._encode(job, source, temp, settings)
+        encoded = await self.encodes.encode(job, source, temp, settings)
         job.encoded.set()
         result = encoded.result
         if result.stalled_after is not None:
@@ -300,58 +262,6 @@ class Worker:
             fallback_reason=encoded.fallback_reason,
         )
 
-    def _profile(self, request: TranscodeRequested) -> tuple[Profile, str | None]:
-        """The job's class's encoder when this node has it working; otherwise the CPU one, with why."""
-        codec = request.target_codec
-        if codec in self.codecs.get(HwClass(request.hw_class), ()):
-            profile = profile_for(request.hw_class, codec)
-            if profile is not None:
-                return profile, None
-        cpu = profile_for(HwClass.CPU, codec)
-        assert cpu is not None
-        return cpu, f"{request.hw_class} cannot encode {codec} on this node"
-
-    async def _encode(self, job: Job, source: Path, temp: Path, settings: TranscodeSettings) -> Encoded:
-        """Encode with the job's hardware class; a hardware encode that fails is done again on the CPU,
-        with the reason kept for the job's record."""
-        request = job.request
-        profile, fallback_reason = self._profile(request)
-        result = await self._run(job, source, temp, profile, settings)
-        cpu_can = request.target_codec in self.codecs.get(HwClass.CPU, ())
-        if (
-            result.returncode != 0
-            and result.stalled_after is None
-            and profile.hw is not HwClass.CPU
-            and cpu_can
-        ):
-            fallback_reason = f"{profile.encoder} failed: {result.last_error}"
-            log.warning("job %d: %s; encoding on the CPU instead", request.job_id, fallback_reason)
-            cpu = profile_for(HwClass.CPU, request.target_codec)
-            assert cpu is not None
-            profile = cpu
-            result = await self._run(job, source, temp, profile, settings)
-        return Encoded(result, profile, fallback_reason)
-
-    async def _run(
-        self, job: Job, source: Path, temp: Path, profile: Profile, settings: TranscodeSettings
-    ) -> ffmpeg.Result:
-        request = job.request
-        probe = request.probe
-        quality = settings.quality_for(profile.family, probe.width, probe.height)
-        argv = ffmpeg.build_argv(self.ffmpeg_path, source, temp, probe, profile, quality, request.job_id)
-
-        def started(encoding: ffmpeg.Encoding) -> None:
-            self.encodings[request.job_id] = encoding
-            if self.paused:
-                encoding.pause()
-
-        try:
-            return await ffmpeg.run(
-                argv, self._progress_reporter(job), stall_seconds=settings.stall_seconds, started=started
-            )
-        finally:
-            self.encodings.pop(request.job_id, None)
-
     async def _commit(self, job: Job) -> Refused | None:
         """Ask the scheduler for the right to touch the original (architecture §3.3); None when granted."""
         request = job.request
@@ -420,30 +330,6 @@ class Worker:
             duration=request.probe.duration,
             elapsed_seconds=0.0,
         )
-
-    def _progress_reporter(self, job: Job):  # type: ignore[no-untyped-def]
-        last = 0.0
-        duration = job.request.probe.duration
-
-        async def report(progress: ffmpeg.Progress) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last < PROGRESS_EVERY_SECONDS and not progress.done:
-                return
-            last = now
-            value = JobProgress(
-                job_id=job.request.job_id,
-                node=job.node,
-                path=job.request.path,
-                percent=round(progress.percent(duration), 1),
-                fps=progress.fps,
-                speed=progress.speed,
-                eta_seconds=progress.eta_seconds(duration),
-            )
-            with contextlib.suppress(Exception):  # progress is best effort; the encode goes on
-                await self.progress.put(str(job.request.job_id), encode(value))
-
-        return report
 
 
 def _with_fallback(stderr_tail: str, fallback_reason: str | None) -> str:
