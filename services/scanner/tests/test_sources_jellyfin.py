@@ -14,9 +14,8 @@ from pathlib import Path
 import jsonschema
 import msgspec
 import pytest
-from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, publish, topology
+from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, publish
 from librarrarian_contracts import sources as contract
-from librarrarian_contracts.codec import media_decoder
 from librarrarian_contracts.messages import MediaEvent
 from librarrarian_runtime.queries import QueryFailed, ask
 from librarrarian_scanner import jellyfin as jellyfin_adapter
@@ -24,8 +23,8 @@ from librarrarian_scanner import service
 from librarrarian_scanner.settings import Settings
 from librarrarian_testing import eventually, library
 from librarrarian_testing.media_servers import FakeJellyfin, FakeLibrary, jellyfin_spec, serving
+from librarrarian_testing.scanning import collect, scanner_answers
 from nats.aio.client import Client
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 Bus = tuple[Client, JetStreamContext]
@@ -40,21 +39,6 @@ class World:
     jf: FakeJellyfin
     url: str
     events: list[MediaEvent]
-
-
-async def collect(js: JetStreamContext, into: list[MediaEvent], stopping: asyncio.Event) -> None:
-    sub = await js.pull_subscribe("media.>", stream=topology.MEDIA.name)
-    try:
-        while not stopping.is_set():
-            try:
-                messages = await sub.fetch(100, timeout=0.2)
-            except (TimeoutError, NatsTimeoutError):
-                continue
-            for msg in messages:
-                into.append(media_decoder.decode(msg.data))
-                await msg.ack()
-    finally:
-        await sub.unsubscribe()
 
 
 @pytest.fixture
@@ -106,19 +90,11 @@ async def world(
         scanner = asyncio.create_task(service.run(settings, stopping))
         collector = asyncio.create_task(collect(js, events, stopping))
         try:
-            await eventually(lambda: _answers(nc), timeout=30, message="scanner answering")
+            await eventually(lambda: scanner_answers(nc), timeout=30, message="scanner answering")
             yield World(nc, js, media.resolve(), lib, jf, url, events)
         finally:
             stopping.set()
             await asyncio.wait_for(asyncio.gather(scanner, collector), 30)
-
-
-async def _answers(nc: Client) -> bool:
-    try:
-        await ask(nc, contract.STATUS, contract.Nothing(), contract.SourcesStatus, timeout=1)
-    except QueryFailed:
-        return False
-    return True
 
 
 async def set_up(w: World, api_key: str | None = None) -> None:
