@@ -10,7 +10,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from librarrarian_contracts import MediaProbed
+from librarrarian_contracts import MediaProbe, MediaProbed
+from librarrarian_media import probe
 from librarrarian_runtime import migrations
 from librarrarian_scanner import fingerprint as fp
 from librarrarian_scanner.probe import Prober
@@ -56,14 +57,15 @@ def test_a_small_file_is_read_whole(tmp_path: Path) -> None:
     assert fp.fingerprint(small) != fp.fingerprint(other)
 
 
-class CountingProber(Prober):
-    """The real prober, counting the files it examined (probe and fingerprint)."""
+class CountingReader:
+    """The real probe, counting the files it was asked for (each is fingerprinted in the same step)."""
 
-    examined: list[Path]
+    def __init__(self) -> None:
+        self.examined: list[Path] = []
 
-    async def examine(self, path: Path) -> tuple[object, str | None]:  # type: ignore[override]
+    def __call__(self, path: Path) -> MediaProbe:
         self.examined.append(path)
-        return await super().examine(path)
+        return probe(path)
 
 
 @pytest.fixture
@@ -84,9 +86,10 @@ async def test_scans_carry_fingerprints_and_a_rescan_takes_none(
     (root / "Movies").mkdir(parents=True)
     shutil.copyfile(shared_media / "bikes.mp4", root / "Movies" / "Bikes.mp4")
     os.link(root / "Movies" / "Bikes.mp4", root / "Movies" / "Bikes (renamed).mp4")
-    prober = CountingProber(workers=2, timeout_seconds=30)
-    prober.examined = []
-    scanner = Scanner(pool, bus[1], (root,), prober, settle_seconds=0)
+    reader = CountingReader()
+    scanner = Scanner(
+        pool, bus[1], (root,), Prober(workers=2, timeout_seconds=30, read=reader), settle_seconds=0
+    )
 
     await scanner.scan()
     await media.scans(1)
@@ -96,8 +99,8 @@ async def test_scans_carry_fingerprints_and_a_rescan_takes_none(
     assert first.fingerprint == second.fingerprint == fp.fingerprint(shared_media / "bikes.mp4")
     rows = await pool.fetch("SELECT path, fingerprint FROM files")
     assert {r["fingerprint"] for r in rows} == {first.fingerprint}
-    assert len(prober.examined) == 2
+    assert len(reader.examined) == 2
 
     rescan = await scanner.scan()
     assert (rescan.seen, rescan.probed) == (2, 0)
-    assert len(prober.examined) == 2  # unchanged files: neither probed nor read for a fingerprint
+    assert len(reader.examined) == 2  # unchanged files: neither probed nor read for a fingerprint

@@ -175,3 +175,93 @@ async def test_a_surprise_from_the_decoder_becomes_a_reason(tmp_path: Path) -> N
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+class Snag:
+    """A stand-in for PyAV that holds one file until released, and notes which thread read which file."""
+
+    def __init__(self, stuck: str) -> None:
+        self.stuck = stuck
+        self.released = threading.Event()
+        self.reads: list[tuple[int, str]] = []  # (thread, file) in the order read
+
+    def read(self, path: Path) -> MediaProbe:
+        self.reads.append((threading.get_ident(), path.name))
+        if path.name == self.stuck:
+            self.released.wait(timeout=60)
+        return MediaProbe(container="fake", duration=1.0, video_codec="h264")
+
+
+async def test_a_hang_in_the_middle_of_a_pass_costs_that_file_only(tmp_path: Path) -> None:
+    snag = Snag(stuck="03.mkv")
+    prober = Prober(workers=2, timeout_seconds=0.3, read=snag.read)
+    paths = [tmp_path / f"{i:02d}.mkv" for i in range(12)]
+    results: dict[str, object] = {}
+    try:
+        await asyncio.wait_for(
+            prober.examine_all(paths, lambda i, result: results.__setitem__(paths[i].name, result)), 10
+        )
+        # Done without waiting for the stuck thread: every other file was probed by the other threads.
+        assert sorted(results) == sorted(p.name for p in paths)
+        assert [n for n, r in results.items() if isinstance(r, ProbeError)] == ["03.mkv"]
+        assert str(results["03.mkv"]) == "probe timed out after 0.3 s"
+        assert prober.stuck == 1
+    finally:
+        snag.released.set()
+    # Back from its file, the abandoned thread takes no other, and reports nothing more.
+    await eventually(lambda: prober.stuck == 0)
+    (stuck_thread,) = [t for t, name in snag.reads if name == "03.mkv"]
+    assert [name for t, name in snag.reads if t == stuck_thread][-1] == "03.mkv"
+    assert len(snag.reads) == len(paths)
+    assert len(results) == len(paths) and isinstance(results["03.mkv"], ProbeError)
+
+
+async def test_each_file_is_reported_as_it_is_done(tmp_path: Path) -> None:
+    """While one file holds a thread, the others' results are already in: a scan's progress moves."""
+    snag = Snag(stuck="00.mkv")
+    prober = Prober(workers=2, timeout_seconds=60, read=snag.read)
+    paths = [tmp_path / f"{i:02d}.mkv" for i in range(8)]
+    done: list[int] = []
+    examining = asyncio.create_task(prober.examine_all(paths, lambda i, _: done.append(i)))
+    try:
+        await eventually(lambda: sorted(done) == list(range(1, 8)))
+        assert not examining.done()
+    finally:
+        snag.released.set()
+    await asyncio.wait_for(examining, 10)
+    assert sorted(done) == list(range(8))
+
+
+async def test_a_stop_ends_a_pass_before_the_next_file(tmp_path: Path) -> None:
+    gate = Gate()
+    prober = Prober(workers=2, timeout_seconds=60, read=gate.read)
+    paths = [tmp_path / f"{i:02d}.mkv" for i in range(10)]
+    stop = threading.Event()
+    done: list[int] = []
+    examining = asyncio.create_task(prober.examine_all(paths, lambda i, _: done.append(i), stop))
+    try:
+        await eventually(lambda: gate.inside == 2)
+        stop.set()
+    finally:
+        gate.released.set()
+    await asyncio.wait_for(examining, 10)
+    assert sorted(done) == [0, 1]  # the two files in progress finish; no other is taken
+
+
+async def test_a_cancelled_pass_returns_at_once(tmp_path: Path) -> None:
+    gate = Gate()
+    prober = Prober(workers=2, timeout_seconds=60, read=gate.read)
+    paths = [tmp_path / f"{i:02d}.mkv" for i in range(10)]
+    done: list[int] = []
+    examining = asyncio.create_task(prober.examine_all(paths, lambda i, _: done.append(i)))
+    try:
+        await eventually(lambda: gate.inside == 2)
+        examining.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(examining, 5)
+    finally:
+        gate.released.set()
+    await eventually(lambda: gate.inside == 0)
+    assert len(done) <= 2  # the files in progress may finish; no other is taken
+    # The prober's slots are free again.
+    assert (await prober.probe(tmp_path / "next.mkv")).container == "fake"

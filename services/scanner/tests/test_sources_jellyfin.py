@@ -23,7 +23,7 @@ from librarrarian_scanner import service
 from librarrarian_scanner.settings import Settings
 from librarrarian_testing import eventually, library
 from librarrarian_testing.media_servers import FakeJellyfin, FakeLibrary, jellyfin_spec, serving
-from librarrarian_testing.scanning import collect, scanner_answers
+from librarrarian_testing.scanning import collect, scan_entries, scanner_answers
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -145,6 +145,8 @@ async def test_a_sync_probes_every_item_jellyfin_knows_inside_the_media_paths(
     await eventually(lambda: probed() >= expected, timeout=60, message="every Jellyfin file probed")
     await eventually(lambda: "jellyfin sync done" in caplog.text, message="sync summary logged")
     assert probed() == expected
+    (entry,) = await scan_entries(w.js, "jellyfin")
+    assert (entry.state, entry.seen, entry.probed, entry.queued, entry.errors) == ("done", 5, 5, 5, 1)
     assert "refusing /srv/other/Stolen.mkv" in caplog.text and "outside the media paths" in caplog.text
     pages = [s for s in w.jf.seen if s.path == "/Items"]
     assert len(pages) == 3, "read a page at a time (4 items, then 2)"

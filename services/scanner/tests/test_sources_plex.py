@@ -28,7 +28,7 @@ from librarrarian_testing.media_servers import (
     plex_tv_spec,
     serving,
 )
-from librarrarian_testing.scanning import collect, scanner_answers
+from librarrarian_testing.scanning import collect, scan_entries, scanner_answers
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NoKeysError
@@ -172,11 +172,17 @@ async def test_a_sync_probes_every_part_plex_knows_inside_the_media_paths(
     assert "refusing /elsewhere/Secret.mkv" in caplog.text
     assert "refusing /data/../outside/Secret.mkv" in caplog.text
     assert "outside the media paths" in caplog.text
+    # The sync shows in the scans bucket as one entry, whatever the number of hand-overs.
+    (entry,) = await scan_entries(w.js, "plex")
+    assert (entry.state, entry.roots) == ("done", (str(w.media),))
+    assert (entry.seen, entry.to_probe, entry.probed, entry.queued, entry.errors) == (5, 5, 5, 5, 1)
     # A second sync finds nothing new to probe.
     count = len(probed())
     await ask(w.nc, contract.SYNC, contract.SyncRequest(sources=("plex",)), contract.SyncAccepted)
     await eventually(lambda: caplog.text.count("plex sync done") >= 2, message="second sync")
     assert len(probed()) == count
+    earlier, second = await scan_entries(w.js, "plex")  # each sync an entry of its own
+    assert earlier.scan_id == entry.scan_id and (second.state, second.seen, second.probed) == ("done", 5, 0)
 
     _no_secret_leaks(w, caplog)
     _only_documented_requests(w)

@@ -1,8 +1,10 @@
-"""The file watch: new files are reported within seconds, but only once they stop changing and are unlocked."""
+"""The file watch: new files are reported within seconds, but only once they stop changing and are unlocked;
+each burst of them shows as one entry in the ``scans`` bucket."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,9 +12,11 @@ from pathlib import Path
 import pytest
 from librarrarian_contracts import MediaProbed
 from librarrarian_contracts.codec import media_decoder
+from librarrarian_contracts.scans import ScanStatus
 from librarrarian_scanner import service
 from librarrarian_scanner.settings import Settings
 from librarrarian_testing import eventually
+from librarrarian_testing.scanning import scan_entries
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -85,3 +89,32 @@ async def test_a_locked_file_waits_for_its_lock_to_go(
     assert "Import.mkv" not in names(probed)
     lock.unlink()
     await eventually(lambda: "Import.mkv" in names(probed), timeout=15)
+
+
+async def test_a_burst_of_new_files_shows_as_one_watch_entry(
+    library_root: Path,
+    probed: list[MediaProbed],
+    shared_media: Path,
+    bus: tuple[Client, JetStreamContext],
+) -> None:
+    js = bus[1]
+    await asyncio.sleep(1.0)
+    data = (shared_media / "bikes.mp4").read_bytes()
+    (library_root / "Movies" / "One.mp4").write_bytes(data)
+    await eventually(lambda: "One.mp4" in names(probed), timeout=15)
+
+    async def done(seen: int) -> list[ScanStatus]:
+        entries = await scan_entries(js, "watch")  # the start scan has an entry of its own
+        return entries if [(e.state, e.seen) for e in entries] == [("done", seen)] else []
+
+    (first,) = await eventually(lambda: done(1), timeout=15)
+    assert first.trigger == "watch" and first.roots == (str(library_root),)
+    assert (first.to_probe, first.probed, first.queued, first.errors) == (1, 1, 1, 0)
+    assert first.finished_at is not None
+
+    # More files soon after, one unreadable: the same burst, the same entry.
+    (library_root / "Movies" / "Two.mp4").write_bytes(data + b"\0")  # a file of its own, not a copy
+    (library_root / "Movies" / "Broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + os.urandom(4096))
+    (entry,) = await eventually(lambda: done(3), timeout=15)
+    assert (entry.scan_id, entry.started_at) == (first.scan_id, first.started_at)
+    assert (entry.to_probe, entry.probed, entry.queued, entry.errors) == (3, 3, 3, 1)

@@ -1,4 +1,4 @@
-"""Reading media files in-process with PyAV: what streams a file has, and whether it decodes."""
+"""Reading media files in-process with PyAV: what streams a file has, and whether its video data is there."""
 
 from .probe import ProbeError, probe
 

@@ -1,15 +1,19 @@
-"""Following a scanner from a test: the media events it publishes, and whether it answers yet."""
+"""Following a scanner from a test: the media events it publishes, the scans it shows in the ``scans``
+bucket, and whether it answers yet."""
 
 from __future__ import annotations
 
 import asyncio
 
+import msgspec
 from librarrarian_contracts import MediaEvent, sources, topology
 from librarrarian_contracts.codec import media_decoder
+from librarrarian_contracts.scans import ScanStatus
 from librarrarian_runtime.queries import QueryFailed, ask
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import NoKeysError
 
 
 async def collect(js: JetStreamContext, into: list[MediaEvent], stopping: asyncio.Event) -> None:
@@ -35,3 +39,18 @@ async def scanner_answers(nc: Client) -> bool:
     except QueryFailed:
         return False
     return True
+
+
+async def scan_entries(js: JetStreamContext, trigger: str | None = None) -> list[ScanStatus]:
+    """The entries in the ``scans`` bucket (of one ``trigger``, if given), oldest first."""
+    kv = await js.key_value(topology.SCANS.name)
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return []
+    entries = []
+    for key in keys:
+        value = (await kv.get(key)).value
+        if value:
+            entries.append(msgspec.json.decode(value, type=ScanStatus))
+    return sorted((e for e in entries if trigger in (None, e.trigger)), key=lambda e: e.started_at)

@@ -34,7 +34,7 @@ class ScanRun:
     """One scan's counters; the walk thread and the probe workers add to them as they go."""
 
     scan_id: str
-    trigger: str  # request | schedule | watch
+    trigger: str  # request | schedule | watch | plex | jellyfin
     roots: tuple[str, ...]
     force: bool = False
     state: str = "queued"
@@ -48,7 +48,8 @@ class ScanRun:
     started_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
     stop: threading.Event = field(default_factory=threading.Event)  # set: cancel (read by the walk thread)
-    _probing_since: float | None = None
+    _probing_since: float | None = None  # when the current stretch of probing began
+    _probed_seconds: float = 0.0  # spent probing in earlier stretches (a watch's earlier batches)
 
     @property
     def cancelled(self) -> bool:
@@ -58,17 +59,24 @@ class ScanRun:
         self.stop.set()
 
     def probing(self) -> None:
-        self.state = "probing"
+        """Probing begins; or begins again, for a run made of several stretches (a watch's batches, a
+        sync's chunks), each finished when it ends."""
+        self.state, self.detail, self.finished_at = "probing", "", None
         self._probing_since = time.monotonic()
 
     def finish(self, state: str, detail: str = "") -> None:
+        if self._probing_since is not None:
+            self._probed_seconds += time.monotonic() - self._probing_since
+            self._probing_since = None
         self.state, self.detail, self.finished_at = state, detail, utcnow()
 
     def status(self) -> ScanStatus:
         rate, eta = 0.0, None
+        elapsed = self._probed_seconds
         if self._probing_since is not None:
-            elapsed = time.monotonic() - self._probing_since
-            rate = self.probed / elapsed if elapsed > 0 else 0.0
+            elapsed += time.monotonic() - self._probing_since
+        if elapsed > 0:
+            rate = self.probed / elapsed
             if self.finished_at is None and rate > 0:
                 eta = round(max(0, self.to_probe - self.probed - self.held) / rate, 1)
         return ScanStatus(

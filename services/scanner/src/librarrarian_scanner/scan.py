@@ -3,19 +3,20 @@ rest in a small pool, publish what was found.
 
 ``Scanner.scan`` is the one entry point for whole folders (the timer, ``scan.requested`` commands, the
 tests) and ``scan_files`` for single files (the watch, Plex and Jellyfin syncs); a lock keeps to one at a
-time. A scan reports its progress in the ``scans`` bucket and stops early when cancelled: what it did not
+time. Both report their progress in the ``scans`` bucket and stop early when cancelled: what they did not
 reach is neither probed nor forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import asyncpg
@@ -28,7 +29,7 @@ from nats.js import JetStreamContext
 from . import catalogue
 from .catalogue import Outcome
 from .folders import Folders
-from .probe import Prober
+from .probe import Examined, Prober
 from .progress import Board, ScanRun
 from .walk import LOCK_SUFFIX, Found, is_candidate, is_locked, walk
 
@@ -118,23 +119,28 @@ class Scanner:
             if scan_id is not None and await self.board.cancelled_while_queued(scan_id):
                 run.cancel()
             await self.board.show(run)
-            async with self._one_scan:
-                ticker = asyncio.create_task(self.board.follow(run))
-                try:
-                    completed = await self._scan(run, chosen, force)
-                except asyncio.CancelledError:
-                    run.finish("failed", "interrupted: the scanner stopped")
-                    raise
-                except Exception as error:  # shown on the scan's entry, then handled by the caller
-                    run.finish("failed", str(error) or type(error).__name__)
-                    raise
-                finally:
-                    ticker.cancel()
-                    await self.board.show(run)
+            async with self._followed(run), self._one_scan:  # kept current while it waits its turn too
+                completed = await self._scan(run, chosen, force)
             await publish(self.js, completed)  # last: whoever waits for it finds the entry final
             return completed
         finally:
             del self.runs[run.scan_id]
+
+    @contextlib.asynccontextmanager
+    async def _followed(self, run: ScanRun) -> AsyncIterator[None]:
+        """``run``'s entry rewritten while the body runs, and once more when it ends: failed, if it raised."""
+        ticker = asyncio.create_task(self.board.follow(run))
+        try:
+            yield
+        except asyncio.CancelledError:
+            run.finish("failed", "interrupted: the scanner stopped")
+            raise
+        except Exception as error:  # shown on the scan's entry, then handled by the caller
+            run.finish("failed", str(error) or type(error).__name__)
+            raise
+        finally:
+            ticker.cancel()
+            await self.board.show(run)
 
     async def _scan(self, run: ScanRun, roots: tuple[Path, ...], force: bool) -> ScanCompleted:
         started = time.monotonic()
@@ -237,27 +243,81 @@ class Scanner:
                 )
         return failed + await self._probe_all(settled, run)
 
-    async def scan_files(self, paths: Iterable[Path]) -> ScanCompleted:
-        """Look at just these files (the watcher's finds): probe the ones that are new or changed."""
-        async with self._one_scan:
-            started = time.monotonic()
-            found = await asyncio.to_thread(self._found, list(paths))
-            catalogued = await catalogue.known(self.pool, tuple(f.path for f in found))
-            todo = [f for f in found if catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)]
-            failed = await self._probe_all(todo)
-            completed = ScanCompleted(
-                scan_id=uuid.uuid4().hex,
-                roots=tuple(str(f.path) for f in found),
-                seen=len(found),
-                probed=len(todo),
-                unchanged=len(found) - len(todo),
-                failed=failed,
-                elapsed_seconds=round(time.monotonic() - started, 3),
+    async def scan_files(
+        self, paths: Iterable[Path], *, trigger: str = "watch", run: ScanRun | None = None
+    ) -> ScanCompleted:
+        """Look at just these files (the watch's finds, a Plex or Jellyfin sync's): probe the ones that are
+        new or changed.
+
+        They show in the ``scans`` bucket on ``run``'s entry, so that a burst of watch batches or a sync's
+        chunks make one entry between them; by default on an entry of their own, for ``trigger``. The entry
+        is finished when these files are done, and taken up again by the next call with the same run: it
+        never waits unfinished between calls. A cancelled run probes nothing more. Files that are all gone,
+        locked or outside the library folders leave no entry.
+        """
+        started = time.monotonic()
+        found = await asyncio.to_thread(self._found, list(paths))
+        if run is None:
+            run = ScanRun(uuid.uuid4().hex, trigger, ())
+        if not found or run.cancelled:  # nothing to show, nothing to probe: the summary only
+            async with self._one_scan:
+                return await self._summarise(run, found, started)
+        run.roots = tuple(sorted({*run.roots, *(str(f.library) for f in found)}))
+        self.runs[run.scan_id] = run
+        try:
+            await self.board.show(run)
+            probed_before = run.probed
+            async with self._followed(run), self._one_scan:  # kept current while it waits its turn too
+                todo, failed = await self._probe_files(found, run)
+            completed = await self._summarise(
+                run, found, started, len(todo), run.probed - probed_before, failed
             )
-            await publish(self.js, completed)
-            if todo:
-                log.info("watch: %d new or changed file(s) probed, %d failed", len(todo), failed)
-            return completed
+        finally:
+            del self.runs[run.scan_id]
+        if todo:
+            log.info(
+                "%s %s: %d new or changed file(s) probed, %d failed",
+                run.trigger,
+                run.scan_id[:8],
+                completed.probed,
+                failed,
+            )
+        return completed
+
+    async def _probe_files(self, found: list[Found], run: ScanRun) -> tuple[list[Found], int]:
+        """Probe the files among ``found`` that are new or changed, as one stretch of ``run``: the files to
+        probe and the failures."""
+        catalogued = await catalogue.known(self.pool, tuple(f.path for f in found))
+        todo = [f for f in found if catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)]
+        run.seen += len(found)
+        run.to_probe += len(todo)
+        run.probing()
+        failed = await self._probe_all(todo, run)
+        run.finish("cancelled" if run.cancelled else "done")
+        return todo, failed
+
+    async def _summarise(
+        self,
+        run: ScanRun,
+        found: list[Found],
+        started: float,
+        changed: int = 0,
+        probed: int = 0,
+        failed: int = 0,
+    ) -> ScanCompleted:
+        """Publish the summary of one ``scan_files``: the videos it was given, what it did with them."""
+        completed = ScanCompleted(
+            scan_id=run.scan_id,
+            roots=tuple(str(f.path) for f in found),
+            seen=len(found),
+            probed=probed,
+            unchanged=len(found) - changed,
+            failed=failed,
+            elapsed_seconds=round(time.monotonic() - started, 3),
+            cancelled=run.cancelled,
+        )
+        await publish(self.js, completed)
+        return completed
 
     def _found(self, paths: list[Path]) -> list[Found]:
         """The videos among ``paths`` that exist, resolve inside a scanned library folder and are not
@@ -313,30 +373,26 @@ class Scanner:
             run.queued += len(outcomes)
 
     async def _probe_batch(self, batch: list[Found], run: ScanRun | None = None) -> list[Outcome]:
-        """Probe a batch with as many workers as the prober has slots; a cancel stops each worker before
-        its next file, so only the files already probed are published."""
-        pending = iter(batch)
-        outcomes: dict[Path, Outcome] = {}
+        """Probe a batch with as many threads as the prober has workers; a cancel stops each thread before
+        its next file, so only the files already probed are published. The run's counters move as each
+        file is done (the live progress), from the probe threads."""
+        outcomes: dict[int, Outcome] = {}
 
-        async def worker() -> None:
-            for found in pending:  # shared: each worker takes the next file
-                if run is not None and run.cancelled:
-                    return
-                try:
-                    probe, content = await self.prober.examine(found.path)
-                    outcomes[found.path] = Outcome(found, probe, None, content)
-                except ProbeError as problem:
-                    log.warning("%s: %s", found.path, problem)
-                    outcomes[found.path] = Outcome(found, None, str(problem))
-                    if run is not None:
-                        run.errors += 1
+        def report(index: int, result: Examined | ProbeError) -> None:  # in a probe thread, one at a time
+            found = batch[index]
+            if isinstance(result, ProbeError):
+                log.warning("%s: %s", found.path, result)
+                outcomes[index] = Outcome(found, None, str(result))
                 if run is not None:
-                    run.probed += 1
+                    run.errors += 1
+            else:
+                probe, content = result
+                outcomes[index] = Outcome(found, probe, None, content)
+            if run is not None:
+                run.probed += 1
 
-        async with asyncio.TaskGroup() as workers:
-            for _ in range(min(self.prober.workers, len(batch))):
-                workers.create_task(worker())
-        return [outcomes[found.path] for found in batch if found.path in outcomes]
+        await self.prober.examine_all([f.path for f in batch], report, run.stop if run is not None else None)
+        return [outcomes[i] for i in sorted(outcomes)]
 
 
 def _still_the_same(files: list[Found]) -> list[Found]:

@@ -2,12 +2,15 @@
 paths, then handed to the scanner like the watcher's finds, so they are probed and published like any file.
 
 Runs on demand and on the scanner's schedule; one at a time, and only for the sources that are configured.
+Each source's sync shows as one entry in the ``scans`` bucket (trigger ``plex`` or ``jellyfin``), whatever
+the number of hand-overs; cancelling it there stops the sync.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from librarrarian_runtime.path_mapping import to_local
 
 from .jellyfin import Jellyfin
 from .plex import PlexMediaServer
+from .progress import ScanRun
 from .scan import Scanner
 from .source_store import SourceError, SourceStore
 
@@ -109,14 +113,19 @@ class SourceSync:
                         local,
                         "it lies outside the media paths" if isinstance(error, OutsideMediaPaths) else error,
                     )
+        run = ScanRun(uuid.uuid4().hex, report.source, ())
         for start in range(0, len(kept), CHUNK):
-            completed = await self.scanner.scan_files(kept[start : start + CHUNK])
+            completed = await self.scanner.scan_files(kept[start : start + CHUNK], run=run)
             report.handed += completed.seen
             report.probed += completed.probed
             report.failed += completed.failed
+            if run.cancelled:
+                report.problem = "cancelled"
+                break
         log.info(
-            "%s sync done: %d paths reported, %d refused, %d videos found here, %d probed, %d failed",
+            "%s sync %s: %d paths reported, %d refused, %d videos found here, %d probed, %d failed",
             report.source,
+            "cancelled" if run.cancelled else "done",
             report.reported,
             report.refused,
             report.handed,

@@ -3,6 +3,10 @@
 A file still being copied changes size at every look; it is probed only after it has stayed the same for
 ``settle_seconds`` and no lock lies beside it. The periodic scan still runs: a watch can miss changes made
 on another machine of a network share.
+
+The watch's batches show in the ``scans`` bucket as one entry per burst: batches that follow each other
+within ``QUIET_SECONDS`` add to the same entry, so an import of thousands of files (a batch every half
+second) makes one entry, not thousands.
 """
 
 from __future__ import annotations
@@ -11,14 +15,19 @@ import asyncio
 import logging
 import os
 import time
+import uuid
 from pathlib import Path
 
 import watchfiles
 
+from .progress import ScanRun
 from .scan import Scanner
 from .walk import LOCK_SUFFIX, is_candidate
 
 log = logging.getLogger(__name__)
+
+# A batch this long after the last one ends starts an entry of its own in the scans bucket.
+QUIET_SECONDS = 60.0
 
 
 class Watcher:
@@ -28,6 +37,8 @@ class Watcher:
         self.settle_seconds = settle_seconds
         # path → (size, mtime_ns, when that was first seen): the files waiting to settle.
         self.pending: dict[Path, tuple[int, int, float]] = {}
+        self.burst: ScanRun | None = None  # the entry the batches of the current burst add to
+        self._last_batch = 0.0  # when the last batch ended
 
     def notice(self, raw: str) -> None:
         path = Path(raw)
@@ -86,9 +97,17 @@ class Watcher:
             ready = self.settled()
             if ready:
                 try:
-                    await self.scanner.scan_files(ready)
+                    await self.scanner.scan_files(ready, run=self._run_for_batch())
                 except Exception:  # the loop's outermost edge: the periodic scan catches what this misses
                     log.exception("watch: probing %d file(s) failed", len(ready))
+                self._last_batch = time.monotonic()
+
+    def _run_for_batch(self) -> ScanRun:
+        """The current burst's entry, or a new one after a quiet spell (or a cancel: it stays cancelled)."""
+        quiet = time.monotonic() - self._last_batch > QUIET_SECONDS
+        if self.burst is None or self.burst.cancelled or quiet:
+            self.burst = ScanRun(uuid.uuid4().hex, "watch", ())
+        return self.burst
 
 
 def glob_escape(name: str) -> str:
