@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
 import subprocess
@@ -17,12 +18,25 @@ import jsonschema
 import nats
 import pytest
 import yaml
-from librarrarian_contracts import FileIdentity, JobCompleted, MediaProbed, provision, publish
+from librarrarian_cleanup import service as cleanup
+from librarrarian_cleanup.settings import Settings as CleanupSettings
+from librarrarian_contracts import (
+    CleanupFinished,
+    CleanupScanRequested,
+    FileIdentity,
+    JobCompleted,
+    MediaProbed,
+    provision,
+    publish,
+    topology,
+)
 from librarrarian_contracts.codec import job_decoder
+from librarrarian_contracts.views import JobsPage, JobsQuery, ReleasedJobs, ReleaseJobs
 from librarrarian_embedded.nats_server import binary, free_port
 from librarrarian_encoder import service as encoder
 from librarrarian_encoder.settings import Settings as EncoderSettings
 from librarrarian_media import probe
+from librarrarian_runtime.queries import ask
 from librarrarian_scheduler import service as scheduler
 from librarrarian_scheduler.settings import Settings as SchedulerSettings
 from librarrarian_testing import eventually, library, transcode
@@ -30,7 +44,7 @@ from librarrarian_testing import eventually, library, transcode
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 SPEC = ROOT.parent / "shared" / "specs" / "compose-spec.json"
-SERVICES = {"scanner", "scheduler", "encoder", "history", "gateway"}
+SERVICES = {"scanner", "scheduler", "encoder", "history", "gateway", "cleanup"}
 
 
 def compose() -> dict[str, object]:
@@ -121,9 +135,13 @@ async def refused(url: str, subject: str, payload: bytes = b"{}") -> bool:
 async def test_each_role_may_do_its_work_and_nothing_else(
     role_server: dict[str, str], database_url: str, tmp_path: Path, shared_media: Path
 ) -> None:
-    """A real job through the scheduler and an encoder logged in as their roles; then what each must not do."""
+    """A real job through the scheduler and an encoder logged in as their roles, and a stale file found and
+    removed by the cleanup service in its role; then what each must not do."""
     media = library.build(tmp_path / "media", shared_media)
     source = media.transcode["mp4"]
+    stale = source.with_name(".tmp_librarrarian-left-behind.mkv")
+    stale.write_bytes(b"half an encode")
+    os.utime(stale, (time.time() - 3 * 86_400, time.time() - 3 * 86_400))
     stopping = asyncio.Event()
     tasks = [
         asyncio.create_task(
@@ -142,6 +160,17 @@ async def test_each_role_may_do_its_work_and_nothing_else(
                 stopping,
             )
         ),
+        asyncio.create_task(
+            cleanup.run(
+                CleanupSettings(
+                    nats_url=role_server["cleanup"],
+                    media_paths=(media.root.resolve(),),
+                    node="tidy",
+                    scan_interval_seconds=0,
+                ),
+                stopping,
+            )
+        ),
     ]
     gateway_nc = await nats.connect(role_server["gateway"])
     scanner_nc = await nats.connect(role_server["scanner"])
@@ -151,10 +180,14 @@ async def test_each_role_may_do_its_work_and_nothing_else(
         # The gateway writes settings (here: quick ones); the scanner reports a file.
         await transcode.put(gateway_js, transcode.fastest(max_output_percent=1000))
         done: list[JobCompleted] = []
+        cleaned: list[CleanupFinished] = []
 
         async def on_job(msg: nats.aio.msg.Msg) -> None:
-            if isinstance(event := job_decoder.decode(msg.data), JobCompleted):
+            event = job_decoder.decode(msg.data)
+            if isinstance(event, JobCompleted):
                 done.append(event)
+            elif isinstance(event, CleanupFinished):
+                cleaned.append(event)
 
         await gateway_js.subscribe("job.>", ordered_consumer=True, cb=on_job)
         identity = FileIdentity(
@@ -166,6 +199,17 @@ async def test_each_role_may_do_its_work_and_nothing_else(
         )
         await eventually(lambda: done, timeout=120, message="the job done through role users")
         assert done[0].node == "remote"
+
+        # The gateway asks for a stale-file scan and releases what was found; the cleanup service removes it.
+        await publish(gateway_js, CleanupScanRequested())
+        query = JobsQuery(kind="cleanup", statuses=("awaiting_approval",))
+        await eventually(
+            lambda: _items(ask(gateway_nc, topology.SCHEDULER_JOBS_QUERY, query, JobsPage)),
+            message="the stale file awaiting approval",
+        )
+        await ask(gateway_nc, topology.SCHEDULER_RELEASE, ReleaseJobs(kind="cleanup"), ReleasedJobs)
+        await eventually(lambda: cleaned, message="the stale file removed through role users")
+        assert cleaned[0].removed and not stale.exists() and source.exists()
     finally:
         stopping.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
@@ -180,7 +224,15 @@ async def test_each_role_may_do_its_work_and_nothing_else(
         "$JS.API.STREAM.DELETE.JOBS",
     ):
         assert await refused(role_server["encoder"], subject), subject
+    assert await refused(role_server["encoder"], "cleanup.found")
+    assert await refused(role_server["gateway"], "cleanup.found")
+    for subject in ("work.transcode.cpu", "media.probed", "$KV.settings.transcode"):
+        assert await refused(role_server["cleanup"], subject), subject
     assert await refused(role_server["history"], "job.completed")
     assert await refused(role_server["gateway"], "$KV.nodes.fake")
     assert await refused(role_server["scheduler"], "$JS.API.STREAM.PURGE.WORK")
     assert not await refused(role_server["gateway"], "$KV.settings.queue", b'{"paused": false}')
+
+
+async def _items(page: object) -> object:
+    return (await page).items  # type: ignore[misc]

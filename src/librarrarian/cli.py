@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SERVICES = ("scanner", "scheduler", "encoder", "history", "gateway")
+SERVICES = ("scanner", "scheduler", "encoder", "history", "gateway", "cleanup")
 
 
 def default_data_dir() -> Path:

@@ -89,6 +89,7 @@ def children(options: Options, nats_url: str, database_url: str, creds: Mapping[
             stop_timeout=ENCODER_GRACE_SECONDS + 10,
         ),
         child("scanner"),
+        child("cleanup"),
         child(
             "gateway",
             {

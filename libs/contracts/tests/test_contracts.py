@@ -94,9 +94,22 @@ def test_a_wrong_type_is_rejected_with_the_field_named() -> None:
         )
 
 
+def _overlap(a: str, b: str) -> bool:
+    """Whether some subject matches both NATS filters."""
+    left, right = a.split("."), b.split(".")
+    for x, y in zip(left, right, strict=False):
+        if ">" in (x, y):
+            return True
+        if x != y and "*" not in (x, y):
+            return False
+    return len(left) == len(right)
+
+
 def test_work_consumers_do_not_overlap() -> None:
     filters = [c.filter_subject for c in topology.CONSUMERS if c.stream == topology.WORK.name]
-    assert len(filters) == len(set(filters)) == len(topology.HwClass)
+    assert len(filters) == len(topology.HwClass) + 1  # a durable per hardware class, and the cleanup's
+    assert not [(a, b) for i, a in enumerate(filters) for b in filters[i + 1 :] if _overlap(a, b)]
+    assert _overlap("work.transcode.*", "work.transcode.cpu") and not _overlap("work.cleanup", "work.x")
 
 
 async def test_provision_is_idempotent_on_a_real_server(bus) -> None:  # type: ignore[no-untyped-def]

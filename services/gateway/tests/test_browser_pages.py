@@ -176,22 +176,32 @@ async def background(page: Page) -> str:
     return str(await page.evaluate("getComputedStyle(document.body).backgroundColor"))
 
 
-async def test_the_theme_switches_at_once_and_holds_across_reloads(browser: Browser, site: Site) -> None:
+async def test_the_theme_switches_at_once_and_is_one_setting_for_every_browser(
+    browser: Browser, site: Site
+) -> None:
     page = await logged_in(browser, site, "/options")
     html = page.locator("html")
     await expect(html).to_have_class("theme-system")
     await page.emulate_media(color_scheme="light")
     assert await background(page) == "rgb(247, 247, 245)"
 
+    await page.evaluate("window.sameDocument = true")
     await page.get_by_label("Dark").check()
     await expect(html).to_have_class("theme-dark")
     assert await background(page) == "rgb(20, 20, 22)"
-    assert await page.evaluate("localStorage.getItem('theme')") == "dark"
+    await expect(page.locator("#theme-message")).to_have_text("Saved.", timeout=WAIT_MS)
+    assert await page.evaluate("window.sameDocument") is True  # switched without a reload
+    async with api(site) as client:
+        assert (await client.get("/api/v1/settings/ui")).json() == {"theme": "dark"}
     await snap(page, "options-dark")
     await page.goto(f"{site.url}/queue")
     await expect(html).to_have_class("theme-dark")
-    # The server rendered the class itself (from the cookie), so the page never showed the light palette.
-    served = await page.context.request.get(f"{site.url}/history")
+
+    # Another browser (its own cookies and storage) gets the same theme, rendered by the server itself in
+    # the page's class, so no page ever shows the light palette first.
+    other = await logged_in(browser, site, "/history")
+    await expect(other.locator("html")).to_have_class("theme-dark")
+    served = await other.context.request.get(f"{site.url}/history")
     assert '<html lang="en" class="theme-dark">' in await served.text()
 
     await page.goto(f"{site.url}/options")
@@ -200,12 +210,16 @@ async def test_the_theme_switches_at_once_and_holds_across_reloads(browser: Brow
     await page.get_by_label("Light").check()
     await expect(html).to_have_class("theme-light")
     assert await background(page) == "rgb(247, 247, 245)"  # light although the system is dark
+    await expect(page.locator("#theme-message")).to_have_text("Saved.", timeout=WAIT_MS)
     await page.reload()
     await expect(html).to_have_class("theme-light")
     assert await background(page) == "rgb(247, 247, 245)"
     await page.get_by_label("Follow the system").check()
     await expect(html).to_have_class("theme-system")
     assert await background(page) == "rgb(20, 20, 22)"
+    await expect(page.locator("#theme-message")).to_have_text("Saved.", timeout=WAIT_MS)
+    await other.reload()
+    await expect(other.locator("html")).to_have_class("theme-system")
 
 
 async def fail(site: Site, job_id: int, name: str, log: str) -> None:

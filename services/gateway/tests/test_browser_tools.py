@@ -21,7 +21,7 @@ from .test_browser_pages import logged_in
 
 __all__ = ["browser", "site"]
 
-CLIPS = 3000  # hard links: enough to be still probing when the Cancel button is clicked
+CLIPS = 30_000  # hard links: enough to be still probing (~3,000 files/s) when Cancel is clicked
 
 
 @pytest.fixture
@@ -65,18 +65,19 @@ async def test_scans_are_started_followed_live_and_cancelled(
     await page.get_by_role("button", name="Scan", exact=True).click()
     await expect(page.locator("#scan-form .message")).to_have_text("Scan requested.")
     first = page.locator("#scans tbody tr").first
-    await expect(first.locator("td").nth(2)).to_have_text("done (force)", timeout=60_000)
-    await expect(first.locator("td").nth(3)).to_have_text("500")
+    await expect(first.locator("td").nth(1)).to_have_text("request")
+    await expect(first.locator("td").nth(3)).to_have_text("done (force)", timeout=60_000)
+    await expect(first.locator("td").nth(4)).to_have_text("500")
 
     # Every folder: a long scan, cancelled from its row while it probes.
     await page.get_by_label("Folder").fill("")
     await page.get_by_label("Force (probe every file again)").uncheck()
     await page.get_by_role("button", name="Scan", exact=True).click()
     running = page.locator("#scans tbody tr").first
-    await expect(running.locator("td").nth(2)).to_have_text("probing", timeout=60_000)  # not "(force)"
+    await expect(running.locator("td").nth(3)).to_have_text("probing", timeout=60_000)  # not "(force)"
     await running.get_by_role("button", name="Cancel").click()
-    await expect(running.locator("td").nth(2)).to_have_text("cancelled", timeout=60_000)
-    probed = int((await running.locator("td").nth(4).inner_text()).split(" / ")[0])
+    await expect(running.locator("td").nth(3)).to_have_text("cancelled", timeout=60_000)
+    probed = int((await running.locator("td").nth(5).inner_text()).split(" / ")[0])
     assert probed < CLIPS  # it stopped before the end
     await snap(page, "tools")
     assert await page.evaluate("window.stillTheSamePage") is True
@@ -92,7 +93,7 @@ async def test_settings_are_exported_and_imported_and_a_bad_file_changes_nothing
 ) -> None:
     async with httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10) as api:
         exported = (await api.get("/api/v1/settings/export")).json()
-        assert set(exported["settings"]) == {"transcode", "scanner.folders"}
+        assert set(exported["settings"]) == {"transcode", "scanner.folders", "paths", "ui"}
         assert exported["settings"]["transcode"]["target_codec"] == "hevc"
 
         page = await logged_in(browser, site, "/tools")
@@ -125,6 +126,20 @@ async def test_settings_are_exported_and_imported_and_a_bad_file_changes_nothing
         assert (await api.get("/api/v1/settings/transcode")).json()["target_codec"] == "av1"
         unknown = await api.post("/api/v1/settings/import", json={"format": 1, "settings": {"colour": {}}})
         assert unknown.status_code == 422
+        # The path mappings go through the same checks as their own route: a relative local path is refused.
+        relative = {"mappings": [{"server": "/media", "local": "mnt/nas"}]}
+        refused = await api.post(
+            "/api/v1/settings/import", json={"format": 1, "settings": {"paths": relative}}
+        )
+        assert refused.status_code == 422 and "must be absolute" in refused.json()["detail"]
+        mapped = {"mappings": [{"server": "/media", "local": "/mnt/nas", "node": "box"}]}
+        moved = await api.post(
+            "/api/v1/settings/import",
+            json={"format": 1, "settings": {"paths": mapped, "ui": {"theme": "dark"}}},
+        )
+        assert moved.json() == {"imported": ["paths", "ui"]}
+        assert (await api.get("/api/v1/settings/paths")).json()["mappings"] == mapped["mappings"]
+        assert (await api.get("/api/v1/settings/ui")).json()["theme"] == "dark"
     async with httpx.AsyncClient(base_url=site.url) as anonymous:
         assert (await anonymous.get("/api/v1/settings/export")).status_code == 401
 

@@ -84,8 +84,10 @@ async def test_delete_one_job_and_clear_the_pending_ones(
 
         assert (await api.delete("/api/v1/jobs")).status_code == 422  # status=pending must be said
         assert (await api.delete("/api/v1/jobs", params={"status": "failed"})).status_code == 422
-        other_kind = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "rename"})
+        other_kind = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "cleanup"})
         assert other_kind.json() == {"deleted": 0}
+        unknown_kind = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "rename"})
+        assert unknown_kind.status_code == 422
         cleared = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "transcode"})
         assert cleared.status_code == 200 and cleared.json() == {"deleted": 2}
         left = (await api.get("/api/v1/jobs")).json()["items"]
@@ -113,6 +115,7 @@ async def test_one_history_entry_and_the_charts(site: Site, bus: tuple[Client, J
             duration=2700.0,
             elapsed_seconds=900.0,
             fallback_reason="nvenc failed: no capable devices found",
+            vmaf=93.4,
         ),
     )
     async with site.client() as api:
@@ -125,6 +128,9 @@ async def test_one_history_entry_and_the_charts(site: Site, bus: tuple[Client, J
         entry = await api.get(f"/api/v1/history/{item['id']}")
         assert entry.status_code == 200 and entry.json() == item
         assert item["fallback_reason"] == "nvenc failed: no capable devices found"
+        assert item["vmaf"] == 93.4
+        page = (await api.get(f"/history/{item['id']}")).text
+        assert "<dt>VMAF</dt><dd>93.4 (sampled segments)</dd>" in page
         assert (await api.get(f"/api/v1/history/{item['id'] + 1000}")).status_code == 404
 
         charts = (await api.get("/api/v1/stats/charts", params={"days": 7})).json()

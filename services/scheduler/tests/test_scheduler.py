@@ -241,7 +241,7 @@ async def test_a_relay_that_dies_before_marking_sent_publishes_once(
                 probe=event.probe,
                 hw_class="cpu",
             )
-            await store.enqueue_transcode(conn, job_id)
+            await store.enqueue(conn, job_id)
         relay = Relay(pool, js, database_url)
         row = await pool.fetchrow("SELECT subject, msg_id, payload FROM outbox")
         assert row is not None

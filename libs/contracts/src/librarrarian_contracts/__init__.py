@@ -4,6 +4,10 @@ from . import topology, views
 from .codec import decode, encode, publish, subject_of
 from .messages import (
     AnyMessage,
+    CleanupFinished,
+    CleanupRequested,
+    CleanupScanCompleted,
+    CleanupScanRequested,
     FileIdentity,
     JobCompleted,
     JobEvent,
@@ -18,6 +22,7 @@ from .messages import (
     ScanCancelRequested,
     ScanCompleted,
     ScanRequested,
+    StaleFileFound,
     StreamInfo,
     TranscodeRequested,
 )
@@ -25,6 +30,10 @@ from .provision import provision
 
 __all__ = [
     "AnyMessage",
+    "CleanupFinished",
+    "CleanupRequested",
+    "CleanupScanCompleted",
+    "CleanupScanRequested",
     "FileIdentity",
     "JobCompleted",
     "JobEvent",
@@ -39,6 +48,7 @@ __all__ = [
     "ScanCancelRequested",
     "ScanCompleted",
     "ScanRequested",
+    "StaleFileFound",
     "StreamInfo",
     "TranscodeRequested",
     "decode",

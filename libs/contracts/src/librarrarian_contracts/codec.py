@@ -7,14 +7,25 @@ from typing import Any, TypeVar
 import msgspec
 from nats.js import JetStreamContext
 
-from .messages import ControlCommand, JobEvent, MediaEvent, Message, WorkMessage
+from .messages import (
+    CleanupEvent,
+    CleanupRequested,
+    ControlCommand,
+    JobEvent,
+    MediaEvent,
+    Message,
+    TranscodeRequested,
+)
 
 T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
 media_decoder = msgspec.json.Decoder(MediaEvent)
 control_decoder = msgspec.json.Decoder(ControlCommand)
-work_decoder = msgspec.json.Decoder(WorkMessage)
+cleanup_decoder = msgspec.json.Decoder(CleanupEvent)
+# Each worker's durable carries one kind of work: transcodes to the encoders, deletions to the cleanup service.
+work_decoder = msgspec.json.Decoder(TranscodeRequested)
+cleanup_work_decoder = msgspec.json.Decoder(CleanupRequested)
 job_decoder = msgspec.json.Decoder(JobEvent)
 
 

@@ -38,7 +38,8 @@ class StreamInfo(msgspec.Struct, frozen=True, kw_only=True):
     language: str | None = None
     width: int | None = None
     height: int | None = None
-    pix_fmt: str | None = None  # video: e.g. yuv420p10le; decides 10-bit output for HDR sources
+    # video: e.g. yuv420p10le, when the probe can tell without decoding (HEVC and AV1 say it in their headers)
+    pix_fmt: str | None = None
     color_transfer: str | None = None  # video: e.g. smpte2084 (PQ, HDR10) or arib-std-b67 (HLG)
 
 
@@ -105,7 +106,31 @@ class ScanCancelRequested(Message, frozen=True, kw_only=True, tag="scan.cancel")
     scan_id: str
 
 
-# --- work (scheduler → encoder) ---------------------------------------------------------------
+# --- cleanup (cleanup ↔ scheduler) -------------------------------------------------------------
+
+
+class CleanupScanRequested(Message, frozen=True, kw_only=True, tag="cleanup.scan"):
+    """Look for stale files under the media paths: temporary outputs (``.tmp_*``) and ``.lock`` files
+    untouched for longer than the cleanup service's ``STALE_AFTER_HOURS``."""
+
+
+class StaleFileFound(Message, frozen=True, kw_only=True, tag="cleanup.found"):
+    """A stale file; the scheduler records it as a cleanup job awaiting a user's approval."""
+
+    path: str
+    identity: FileIdentity
+    why: str  # one line for the queue, e.g. "temporary file untouched for 3 days"
+
+
+class CleanupScanCompleted(Message, frozen=True, kw_only=True, tag="cleanup.scan_completed"):
+    scan_id: str  # the CleanupScanRequested's event id
+    found: int
+    size: int  # bytes the found files take
+    elapsed_seconds: float
+    unreadable: tuple[str, ...] = ()  # folders that could not be listed
+
+
+# --- work (scheduler → encoder, cleanup) --------------------------------------------------------
 
 
 class TranscodeRequested(Message, frozen=True, kw_only=True, tag="work.transcode"):
@@ -118,7 +143,16 @@ class TranscodeRequested(Message, frozen=True, kw_only=True, tag="work.transcode
     hw_class: str = "cpu"
 
 
-# --- job lifecycle (encoder → scheduler, history) ---------------------------------------------
+class CleanupRequested(Message, frozen=True, kw_only=True, tag="work.cleanup"):
+    """Delete a stale file a user approved; only if it is still what was found (``identity``)."""
+
+    job_id: int
+    attempt: int
+    path: str
+    identity: FileIdentity
+
+
+# --- job lifecycle (encoder, cleanup → scheduler, history) ------------------------------------
 
 
 class JobStarted(Message, frozen=True, kw_only=True, tag="job.started"):
@@ -143,6 +177,7 @@ class JobCompleted(Message, frozen=True, kw_only=True, tag="job.completed"):
     duration: float | None
     elapsed_seconds: float
     fallback_reason: str | None = None  # why the job's hardware class gave way to the CPU
+    vmaf: float | None = None  # 0-100 on sampled segments, when measured (setting measure_vmaf)
 
 
 class JobSkipped(Message, frozen=True, kw_only=True, tag="job.skipped"):
@@ -165,8 +200,21 @@ class JobFailed(Message, frozen=True, kw_only=True, tag="job.failed"):
     retryable: bool = True
 
 
+class CleanupFinished(Message, frozen=True, kw_only=True, tag="job.cleaned"):
+    """A cleanup job's outcome: the file was removed (or was already gone), or it was kept and why."""
+
+    job_id: int
+    attempt: int
+    node: str
+    path: str
+    removed: bool
+    size: int = 0  # bytes freed
+    reason: str = ""  # why it was kept, or "already gone"
+
+
 MediaEvent = MediaProbed | MediaProbeFailed | ScanCompleted
 ControlCommand = ScanRequested | ScanCancelRequested
-WorkMessage = TranscodeRequested
-JobEvent = JobStarted | JobCompleted | JobSkipped | JobFailed
-AnyMessage = MediaEvent | ControlCommand | WorkMessage | JobEvent
+CleanupEvent = CleanupScanRequested | StaleFileFound | CleanupScanCompleted
+WorkMessage = TranscodeRequested | CleanupRequested
+JobEvent = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished
+AnyMessage = MediaEvent | ControlCommand | CleanupEvent | WorkMessage | JobEvent

@@ -20,7 +20,7 @@ FINISHED: frozenset[str] = frozenset({"done", "cancelled", "failed"})
 
 class ScanStatus(msgspec.Struct, frozen=True, kw_only=True):
     scan_id: str
-    trigger: str  # request | schedule
+    trigger: str  # request | schedule | watch | plex | jellyfin
     roots: tuple[str, ...]
     force: bool = False
     state: ScanState = "queued"

@@ -27,6 +27,8 @@ VIEW_TYPES: tuple[Any, ...] = (
     views.Stats,
     views.ClearPending,
     views.ClearedJobs,
+    views.ReleaseJobs,
+    views.ReleasedJobs,
     views.HistoryLookup,
     views.HistoryEntry,
     views.ChartsQuery,
@@ -34,6 +36,9 @@ VIEW_TYPES: tuple[Any, ...] = (
     views.ErrorReply,
     scans.ScanStatus,
     settings.ScannerFolders,
+    settings.TranscodeSettings,
+    settings.PathSettings,
+    settings.UiSettings,
 )
 
 

@@ -2,7 +2,9 @@
 uses, so a change applies without a restart.
 
 - key ``transcode``: :class:`TranscodeSettings` (what to encode, how, and when to skip);
-- key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`.
+- key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`;
+- key ``scanner.folders``: :class:`ScannerFolders`; key ``paths``: :class:`PathSettings` (encoder path
+  mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme).
 
 A missing key means the defaults. Every struct validates on decode, so a bad value written by hand is refused
 by the writer's API and ignored (with a log line) by the readers, never half-applied.
@@ -130,6 +132,8 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     container: Literal["keep", "mkv"] = "keep"  # keep MP4/MOV/MKV as they are, or make everything MKV
     # An encode whose progress has not moved for this long is stopped and its attempt failed.
     stall_seconds: Annotated[float, msgspec.Meta(ge=10)] = 300.0
+    # VMAF of sampled segments after each encode, shown in the history (costs the time of decoding them).
+    measure_vmaf: bool = False
     quality: dict[str, TierQuality] = msgspec.field(default_factory=_default_quality)
 
     def eligible(self, codec: str | None) -> tuple[bool, str]:
@@ -193,3 +197,76 @@ class ScannerFolders(msgspec.Struct, frozen=True, kw_only=True):
     """The scanner's library folders; empty (the default) means each media path as one ``mixed`` folder."""
 
     folders: tuple[LibraryFolder, ...] = ()
+
+
+# --- path mappings for encoder nodes (key ``paths``) ---------------------------------------------
+
+PATHS_KEY = "paths"
+MAX_PATH_MAPPINGS = 256
+NodeName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+PathText = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The server's side may be a POSIX path, a Windows drive path (``D:\\Movies``) or a share (``\\\\nas\\media``).
+_SERVER_ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")
+
+
+def server_folder(path: str) -> str:
+    """What makes two server paths the same folder: trailing separators aside, and for a Windows path
+    (matched without regard to case, either slash) its lower-case form with backslashes."""
+    if "\\" in path or path[1:2] == ":":
+        path = path.replace("/", "\\").lower()
+    stripped = path.rstrip("/\\")
+    return stripped or path[:1]
+
+
+class NodePathMapping(msgspec.Struct, frozen=True, kw_only=True):
+    """A folder as the server sees it (the paths in work messages: POSIX, ``D:\\Movies`` or
+    ``\\\\nas\\media``) and the same folder on an encoder node (absolute, no ``..``); ``node`` None: every
+    node."""
+
+    server: PathText
+    local: PathText
+    node: NodeName | None = None
+
+    def __post_init__(self) -> None:
+        if _CONTROL.search(self.server + self.local + (self.node or "")):
+            raise ValueError("paths and node names must not hold control characters (line breaks, tabs)")
+        if not _SERVER_ABSOLUTE.match(self.server):
+            raise ValueError(f"the server path {self.server!r} must be absolute (/…, D:\\… or \\\\share\\…)")
+        if not self.local.startswith("/"):
+            raise ValueError(f"the local path {self.local!r} must be absolute (start with /)")
+        if ".." in self.local.split("/"):
+            raise ValueError(f"the local path {self.local!r} must not go up with '..'")
+        if self.node is not None and self.node != self.node.strip():
+            raise ValueError(f"the node name {self.node!r} must not start or end with a space")
+
+
+class PathSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Path mappings for encoder nodes, beside each node's own ``PATH_MAPPINGS``. On the same server folder
+    the node's ``PATH_MAPPINGS`` wins (it is the node's own truth), then a mapping for that node, then one
+    for every node; among the rest the longest matching server folder wins. A mapped path must still lie
+    inside the node's ``MEDIA_PATHS``: a mapping never widens what a node may touch."""
+
+    mappings: Annotated[tuple[NodePathMapping, ...], msgspec.Meta(max_length=MAX_PATH_MAPPINGS)] = ()
+
+    def __post_init__(self) -> None:
+        seen: set[tuple[str | None, str]] = set()
+        for mapping in self.mappings:
+            key = (mapping.node, server_folder(mapping.server))
+            if key in seen:
+                where = f"node {mapping.node!r}" if mapping.node is not None else "all nodes"
+                raise ValueError(f"{mapping.server!r} is mapped twice for {where}")
+            seen.add(key)
+
+
+# --- the dashboard (key ``ui``) -------------------------------------------------------------------
+
+UI_KEY = "ui"
+Theme = Literal["system", "light", "dark"]
+THEMES: tuple[str, ...] = ("system", "light", "dark")
+
+
+class UiSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How the dashboard looks, for every browser: ``system`` follows each browser's light or dark mode."""
+
+    theme: Theme = "system"

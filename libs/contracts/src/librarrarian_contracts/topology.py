@@ -27,6 +27,11 @@ JOB_STARTED = "job.started"
 JOB_COMPLETED = "job.completed"
 JOB_SKIPPED = "job.skipped"
 JOB_FAILED = "job.failed"
+JOB_CLEANED = "job.cleaned"
+CLEANUP_SCAN = "cleanup.scan"
+CLEANUP_FOUND = "cleanup.found"
+CLEANUP_SCAN_COMPLETED = "cleanup.scan_completed"
+WORK_CLEANUP = "work.cleanup"
 
 
 def scan_cancel_subject(scan_id: str) -> str:
@@ -71,7 +76,8 @@ MEDIA = StreamSpec("MEDIA", ("media.>",), max_age_seconds=30 * DAY)
 WORK = StreamSpec("WORK", ("work.>",), work_queue=True)
 JOBS = StreamSpec("JOBS", ("job.>",), max_age_seconds=30 * DAY)
 CONTROL = StreamSpec("CONTROL", ("scan.>",), max_age_seconds=7 * DAY)
-STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL)
+CLEANUP = StreamSpec("CLEANUP", ("cleanup.>",), max_age_seconds=7 * DAY)
+STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP)
 
 # Work: one durable per hardware class, never overlapping (work-queue retention requires it).
 # A delivery whose encoder stops heartbeating is redelivered after AckWait to another node;
@@ -100,8 +106,18 @@ SCHEDULER_JOBS = ConsumerSpec(JOBS.name, "scheduler-jobs", "job.>")
 HISTORY_JOBS = ConsumerSpec(JOBS.name, "history-jobs", "job.>")
 SCANNER_CONTROL = ConsumerSpec(CONTROL.name, "scanner-control", SCAN_REQUESTED, ack_wait_seconds=3600.0)
 SCANNER_JOBS = ConsumerSpec(JOBS.name, "scanner-jobs", "job.completed")
+# Approved deletions of stale files. One takes milliseconds (no heartbeat): a cleanup service that dies
+# mid-job hands it on after a short AckWait, and the file's identity check makes a second try harmless.
+CLEANUP_WORK = ConsumerSpec(
+    WORK.name, "cleanup", WORK_CLEANUP, ack_wait_seconds=10.0, max_deliver=WORK_MAX_DELIVER
+)
+CLEANUP_CONTROL = ConsumerSpec(CLEANUP.name, "cleanup-control", CLEANUP_SCAN, ack_wait_seconds=3600.0)
+SCHEDULER_CLEANUP = ConsumerSpec(CLEANUP.name, "scheduler-cleanup", CLEANUP_FOUND)
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     *WORK_CONSUMERS.values(),
+    CLEANUP_WORK,
+    CLEANUP_CONTROL,
+    SCHEDULER_CLEANUP,
     SCHEDULER_MEDIA,
     SCHEDULER_JOBS,
     HISTORY_JOBS,
@@ -124,6 +140,7 @@ SCHEDULER_JOBS_QUERY = "scheduler.jobs"
 SCHEDULER_RETRY = "scheduler.retry"
 SCHEDULER_DELETE = "scheduler.delete"
 SCHEDULER_CLEAR = "scheduler.clear"
+SCHEDULER_RELEASE = "scheduler.release"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"

@@ -52,11 +52,17 @@ class CommitDecision(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+# A job's types and states. Cleanup jobs (and later renames and quality mismatches) wait for a user's
+# approval before they are queued; transcodes are queued at once.
+JOB_KINDS = ("transcode", "cleanup")
+JOB_STATUSES = ("awaiting_approval", "pending", "running", "done", "failed", "skipped")
+
+
 class JobView(msgspec.Struct, frozen=True, kw_only=True):
     id: int
-    kind: str
+    kind: str  # one of JOB_KINDS
     path: str
-    status: str  # pending | running | done | failed | skipped
+    status: str  # one of JOB_STATUSES
     attempts: int
     node: str | None
     reason: str | None
@@ -95,13 +101,27 @@ class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ClearPending(msgspec.Struct, frozen=True, kw_only=True):
-    """A user empties the queue: every pending job (of one kind, when given) is deleted."""
+    """A user empties the queue: every waiting job (of one kind, when given) is deleted: the pending ones,
+    or those awaiting approval."""
 
     kind: str | None = None
+    status: str = "pending"  # pending | awaiting_approval
 
 
 class ClearedJobs(msgspec.Struct, frozen=True, kw_only=True):
     deleted: int
+
+
+class ReleaseJobs(msgspec.Struct, frozen=True, kw_only=True):
+    """A user approves jobs awaiting approval: one (``job_id``), or every one of a kind (or of all kinds)."""
+
+    job_id: int | None = None
+    kind: str | None = None
+
+
+class ReleasedJobs(msgspec.Struct, frozen=True, kw_only=True):
+    released: int
+    detail: str = ""
 
 
 class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,6 +141,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None
     finished_at: datetime
     fallback_reason: str | None = None  # why the hardware encode gave way to the CPU
+    vmaf: float | None = None  # when measured
 
 
 class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):

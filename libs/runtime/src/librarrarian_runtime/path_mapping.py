@@ -4,12 +4,15 @@ Plex or Jellyfin often run in a container or on another machine: ``/data/movies`
 ``/srv/media/movies`` here; an encoder node may see the server's ``/media`` as ``/mnt/nas``. A mapping matches whole path components (``/data/movies`` never matches
 ``/data/movies2``), the longest prefix wins, and a path no mapping covers is taken as it is. A Windows server
 (``D:\\Movies``) is matched without regard to case and its backslashes become slashes here (and back).
+
+An encoder node combines its own ``PATH_MAPPINGS`` with the ``paths`` setting (:func:`for_node`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from librarrarian_contracts.settings import PathSettings, server_folder
 from librarrarian_contracts.sources import PathMapping
 
 from .env import SettingsError
@@ -26,6 +29,22 @@ def parse(raw: str, name: str = "PATH_MAPPINGS") -> tuple[PathMapping, ...]:
             raise SettingsError(f"{name}: {part!r} is not like /their/path=/our/path")
         mappings.append(PathMapping(server=server.strip(), local=local.strip()))
     return tuple(mappings)
+
+
+def for_node(own: Iterable[PathMapping], shared: PathSettings, node: str) -> tuple[PathMapping, ...]:
+    """The mappings a node applies: its own (``PATH_MAPPINGS``, the node's truth about its mounts), then the
+    setting's mappings for this node, then those for every node. On the same server folder the first of
+    these wins; otherwise all apply together and the longest matching folder decides each path."""
+    layers = (
+        own,
+        (PathMapping(server=m.server, local=m.local) for m in shared.mappings if m.node == node),
+        (PathMapping(server=m.server, local=m.local) for m in shared.mappings if m.node is None),
+    )
+    chosen: dict[str, PathMapping] = {}
+    for layer in layers:
+        for mapping in layer:
+            chosen.setdefault(server_folder(mapping.server), mapping)
+    return tuple(chosen.values())
 
 
 def _windows(prefix: str) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from librarrarian_contracts import JobFailed, TranscodeRequested, encode
 from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import JobProgress
 from nats.js.kv import KeyValue
@@ -33,6 +34,9 @@ class Job:
     delivery: int
     node: str
     encoded: asyncio.Event
+    # The path mappings in force when the job started: a change of the setting applies from the next job,
+    # so the output is reported under the same mapping the source was found with.
+    mappings: tuple[PathMapping, ...] = ()
 
     def failed(self, reason: str, detail: str = "", retryable: bool = True) -> JobFailed:
         r = self.request

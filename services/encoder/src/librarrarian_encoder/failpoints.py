@@ -1,15 +1,10 @@
-"""Named moments where a test can kill the encoder outright (``LIBRARRARIAN_FAILPOINT=<name>``): the worst
-moments for the user's file, so that the tests prove it survives them. Unset, each point is one dict lookup."""
+"""The encoder's failpoints (see ``librarrarian_runtime.failpoints``): the worst moments of a replace for the
+user's file, where the tests kill the encoder outright to prove the file survives."""
 
 from __future__ import annotations
 
-import os
-import signal
+from librarrarian_runtime.failpoints import VARIABLE, reach
 
-VARIABLE = "LIBRARRARIAN_FAILPOINT"
 POINTS = ("verifying", "after-commit", "after-rename")
 
-
-def reach(name: str) -> None:
-    if os.environ.get(VARIABLE) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+__all__ = ["POINTS", "VARIABLE", "reach"]

@@ -1,5 +1,5 @@
 """The encoder process: detect hardware, bind to its classes' durables, run slots, obey the node's controls
-(start, stop, pause, resume) and the queue's, and report the node."""
+(start, stop, pause, resume) and the queue's, follow the shared path mappings, and report the node."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ import msgspec
 from librarrarian_contracts import encode, provision, topology
 from librarrarian_contracts.codec import work_decoder
 from librarrarian_contracts.settings import (
+    PATHS_KEY,
     QUEUE_KEY,
     TRANSCODE_KEY,
     NodeControl,
+    PathSettings,
     QueueControl,
     TranscodeSettings,
     node_key,
@@ -130,7 +132,10 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     queue = await Watched(kv, QUEUE_KEY, QueueControl, QueueControl()).start()
     first = NodeControl(state="running" if settings.autostart else "stopped")
     control = await Watched(kv, node_key(settings.node), NodeControl, first).start()
-    worker = Worker(nc, settings, ffmpeg_path, progress, transcode, codecs)
+    paths = await Watched(kv, PATHS_KEY, PathSettings, PathSettings()).start()
+    worker = Worker(nc, settings, ffmpeg_path, progress, transcode, codecs, paths=paths)
+    paths.on_change(lambda _: log_mappings(settings, worker))
+    log_mappings(settings, worker)
     node = Node(settings, worker, control, queue, stopping)
     node.apply()
     slots_per_class = {hw: settings.slots.get(hw, 1) for hw in codecs}
@@ -181,13 +186,19 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         reporter.cancel()
         for task in slots:
             task.cancel()
-        for watched in (transcode, queue, control):
+        for watched in (transcode, queue, control, paths):
             await watched.stop()
         worker.close()
         with contextlib.suppress(Exception):
             await nodes.delete(settings.node)
         await nc.drain()
         log.info("encoder %s stopped", settings.node)
+
+
+def log_mappings(settings: Settings, worker: Worker) -> None:
+    mappings = worker.mappings()
+    shown = ", ".join(f"{m.server}={m.local}" for m in mappings) or "none"
+    log.info("encoder %s path mappings (from the next job on): %s", settings.node, shown)
 
 
 async def _on_stop(stopping: asyncio.Event, node: Node) -> None:

@@ -56,7 +56,9 @@ class Settings:
     # Bind to exactly these classes without the test encode (a GPU that is busy at start); empty: detect.
     hw_classes: tuple[HwClass, ...] = ()
     autostart: bool = True
-    path_mappings: tuple[PathMapping, ...] = ()  # the server's paths -> this node's
+    # The server's paths -> this node's. The ``paths`` setting adds to these without a restart; on the same
+    # server folder these win: they are what this machine really mounts.
+    path_mappings: tuple[PathMapping, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -28,7 +28,8 @@ from librarrarian_contracts import (
     publish,
     topology,
 )
-from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_contracts.settings import PathSettings, TranscodeSettings
+from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_runtime import path_mapping
@@ -39,7 +40,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
-from . import failpoints, ffmpeg, replace
+from . import failpoints, ffmpeg, replace, vmaf
 from .encoding import Encodes, Job
 from .settings import Settings
 from .verify import VerifyError, verify
@@ -65,12 +66,15 @@ class Worker:
         progress: KeyValue,
         transcode: Watched[TranscodeSettings],
         codecs: dict[HwClass, tuple[str, ...]],
+        *,
+        paths: Watched[PathSettings],
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.settings = settings
         self.progress = progress
         self.transcode = transcode
+        self.paths = paths
         self.encodes = Encodes(ffmpeg_path, progress, codecs)
         self.running: set[int] = set()
         # Verification decodes while the slot's next encode runs: at a low priority, so that encode is
@@ -80,6 +84,10 @@ class Worker:
         )
         # Jobs granted the commit: they finish their replace and report it even when the node stops.
         self.committed: set[int] = set()
+
+    def mappings(self) -> tuple[PathMapping, ...]:
+        """This node's path mappings now: ``PATH_MAPPINGS`` with the ``paths`` setting's for this node."""
+        return path_mapping.for_node(self.settings.path_mappings, self.paths.value, self.settings.node)
 
     def close(self) -> None:
         self.verifying.shutdown(wait=False)
@@ -94,7 +102,13 @@ class Worker:
         self, msg: Msg, request: TranscodeRequested, encoded: asyncio.Event | None = None
     ) -> None:
         """``encoded`` is set once ffmpeg is done with the job (or the job ended before it ran)."""
-        job = Job(request, msg.metadata.num_delivered, self.settings.node, encoded or asyncio.Event())
+        job = Job(
+            request,
+            msg.metadata.num_delivered,
+            self.settings.node,
+            encoded or asyncio.Event(),
+            self.mappings(),
+        )
         self.running.add(request.job_id)
         heartbeat = asyncio.create_task(self._heartbeat(msg))
         try:
@@ -128,9 +142,7 @@ class Worker:
     async def _transcode(self, job: Job) -> Message | None:
         request = job.request
         try:
-            source = contain(
-                path_mapping.to_local(request.path, self.settings.path_mappings), self.settings.media_paths
-            )
+            source = contain(path_mapping.to_local(request.path, job.mappings), self.settings.media_paths)
         except OutsideMediaPaths:
             return job.failed("the file is outside this node's media paths", retryable=False)
         current = replace.identity_of(source)
@@ -205,6 +217,16 @@ class Worker:
             return job.failed(f"verification failed: {error}", result.stderr_tail, retryable=False)
         except OSError as error:
             return job.failed(f"could not read the output: {error.strerror or error}")
+        score = None
+        if settings.measure_vmaf:
+            score = await asyncio.get_running_loop().run_in_executor(
+                self.verifying,
+                vmaf.measure,
+                self.encodes.ffmpeg_path,
+                source,
+                temp,
+                verified.duration,
+            )
         size_before = request.identity.size
         if verified.size > settings.max_output_percent / 100 * size_before:
             reason = (
@@ -251,7 +273,7 @@ class Worker:
             attempt=request.attempt,
             node=job.node,
             path=request.path,
-            output_path=path_mapping.to_server(str(final), self.settings.path_mappings),
+            output_path=_server_path(job, source, final),
             encoder=encoded.profile.encoder,
             codec_before=request.probe.video_codec,
             codec_after=verified.video_codec,
@@ -260,6 +282,7 @@ class Worker:
             duration=verified.duration,
             elapsed_seconds=round(elapsed, 3),
             fallback_reason=encoded.fallback_reason,
+            vmaf=score,
         )
 
     async def _commit(self, job: Job) -> Refused | None:
@@ -321,7 +344,7 @@ class Worker:
             attempt=request.attempt,
             node=job.node,
             path=request.path,
-            output_path=path_mapping.to_server(str(final), self.settings.path_mappings),
+            output_path=_server_path(job, source, final),
             encoder="unknown (an earlier attempt)",
             codec_before=request.probe.video_codec,
             codec_after=request.target_codec,
@@ -330,6 +353,15 @@ class Worker:
             duration=request.probe.duration,
             elapsed_seconds=0.0,
         )
+
+
+def _server_path(job: Job, source: Path, final: Path) -> str:
+    """The output as the server sees it. It lies beside the source, so it is named from the job's own path:
+    two server folders may map to one folder here, and only the job's path says which one it came through."""
+    path = job.request.path
+    if final.parent == source.parent and path.endswith(source.name):
+        return path[: len(path) - len(source.name)] + final.name
+    return path_mapping.to_server(str(final), job.mappings)  # the source was reached through a symlink
 
 
 def _with_fallback(stderr_tail: str, fallback_reason: str | None) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from librarrarian_contracts.views import HistoryQuery, JobsQuery
+from librarrarian_contracts.views import JOB_KINDS, JOB_STATUSES, HistoryQuery, JobsQuery
 from librarrarian_runtime.queries import QueryFailed
 
 from .access import require_api
@@ -14,7 +14,6 @@ from .backend import Backend
 from .schemas import HistoryPageOut, JobsPageOut, NodeOut, StatsOut
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
-STATUSES = ("pending", "running", "done", "failed", "skipped")
 
 
 def backend(request: Request) -> Backend:
@@ -40,14 +39,16 @@ async def nodes(bus: Bus) -> list[dict[str, object]]:
 @router.get("/jobs", response_model=JobsPageOut, summary="Jobs, newest first")
 async def jobs(
     bus: Bus,
-    status: Annotated[list[str] | None, Query(description=f"any of: {', '.join(STATUSES)}")] = None,
-    kind: str | None = None,
+    status: Annotated[list[str] | None, Query(description=f"any of: {', '.join(JOB_STATUSES)}")] = None,
+    kind: Annotated[str | None, Query(description=f"one of: {', '.join(JOB_KINDS)}")] = None,
     before_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> object:
-    unknown = set(status or ()) - set(STATUSES)
+    unknown = set(status or ()) - set(JOB_STATUSES)
     if unknown:
-        raise HTTPException(400, f"unknown status {', '.join(sorted(unknown))}; use {', '.join(STATUSES)}")
+        raise HTTPException(
+            400, f"unknown status {', '.join(sorted(unknown))}; use {', '.join(JOB_STATUSES)}"
+        )
     try:
         page = await bus.jobs(
             JobsQuery(statuses=tuple(status or ()), kind=kind, before_id=before_id, limit=limit)

@@ -16,6 +16,7 @@ from librarrarian_runtime import bus, migrations
 
 from . import (
     api,
+    cleanup_api,
     control,
     credentials,
     events,
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(scans_api.router)
     app.include_router(events.router)
     app.include_router(job_actions.router)
+    app.include_router(cleanup_api.router)
     app.include_router(history_api.router)
     app.include_router(reports.router)
     app.include_router(options.router)

@@ -73,8 +73,9 @@ async def stream(feed: Feed, heartbeat_seconds: float) -> AsyncIterator[bytes]:
     responses={200: {"content": {"text/event-stream": {}}, "description": "an endless event stream"}},
 )
 async def events(request: Request) -> StreamingResponse:
-    """A `snapshot` of every node and running job (`{"nodes": [...], "progress": [...]}`), then one event
-    per change: `node`, `node-removed`, `progress`, `progress-removed` (data: the entry and its `key`, or just
-    the `key`) and `job` (a job event, `type` naming it). Each event's data is one line of JSON."""
+    """A `snapshot` of every node, running job and recent scan (`{"nodes": [...], "progress": [...],
+    "scans": [...]}`), then one event per change: `node`, `node-removed`, `progress`, `progress-removed`,
+    `scan`, `scan-removed` (data: the entry and its `key`, or just the `key`), `job` (a job event, `type`
+    naming it) and `cleanup` (a stale-file scan's summary). Each event's data is one line of JSON."""
     feed: Feed = request.app.state.feed
     return StreamingResponse(stream(feed, HEARTBEAT_SECONDS), media_type="text/event-stream", headers=HEADERS)

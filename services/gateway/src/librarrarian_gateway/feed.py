@@ -1,6 +1,7 @@
 """The gateway's one view of what is happening now, fed from NATS, for the live updates.
 
-A Feed watches the ``nodes``, ``progress`` and ``scans`` KV buckets and listens to the ``job.*`` events; it keeps the
+A Feed watches the ``nodes``, ``progress`` and ``scans`` KV buckets and listens to the ``job.*`` events and the
+cleanup scans' summaries; it keeps the
 current entries in memory (so a browser that connects gets its snapshot without a single NATS request) and
 hands every change to the Broadcaster as a ready-made server-sent event.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 import msgspec
 from librarrarian_contracts import topology
-from librarrarian_contracts.codec import job_decoder
+from librarrarian_contracts.codec import cleanup_decoder, job_decoder
 from librarrarian_contracts.scans import ScanStatus
 from librarrarian_contracts.topology import BucketSpec
 from librarrarian_contracts.views import JobProgress, NodeStatus
@@ -100,11 +101,14 @@ class Feed:
         self.progress = LiveBucket(topology.PROGRESS, JobProgress, "progress")
         self.scans = LiveBucket(topology.SCANS, ScanStatus, "scan")
         self.tasks: list[asyncio.Task[None]] = []
-        self.subscription: Subscription | None = None
+        self.subscriptions: list[Subscription] = []
 
     async def start(self) -> None:
         # Core NATS, not a JetStream consumer: a browser wants what happens from now on, not the stream's past.
-        self.subscription = await self.nc.subscribe(topology.JOBS.subjects[0], cb=self.on_job)
+        self.subscriptions = [
+            await self.nc.subscribe(topology.JOBS.subjects[0], cb=self.on_job),
+            await self.nc.subscribe(topology.CLEANUP_SCAN_COMPLETED, cb=self.on_cleanup),
+        ]
         self.tasks = [
             asyncio.create_task(self.watch(self.nodes), name="feed-nodes"),
             asyncio.create_task(self.watch(self.progress), name="feed-progress"),
@@ -117,9 +121,9 @@ class Feed:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.subscription is not None:
+        for subscription in self.subscriptions:
             with contextlib.suppress(Exception):  # the connection may be closing already
-                await self.subscription.unsubscribe()
+                await subscription.unsubscribe()
 
     def listen(self) -> tuple[bytes, Listener]:
         """A new browser's snapshot and its queue, taken together so no change falls between the two."""
@@ -179,6 +183,14 @@ class Feed:
         data = msgspec.to_builtins(event)
         data.pop("detail", None)  # an error log can be long; the API serves it to whoever opens the job
         self.broadcaster.publish(frame("job", data))
+
+    async def on_cleanup(self, msg: Msg) -> None:
+        try:
+            event = cleanup_decoder.decode(msg.data)
+        except msgspec.DecodeError as error:
+            log.warning("live feed: ignoring a message on %s: %s", msg.subject, error)
+            return
+        self.broadcaster.publish(frame("cleanup", msgspec.to_builtins(event)))
 
     def publish(self, chunks: Sequence[bytes | None]) -> None:
         for chunk in chunks:

@@ -1,7 +1,8 @@
-"""Deleting jobs under ``/api/v1/jobs``: one job, or every pending job (clear the queue).
+"""Deleting and releasing jobs under ``/api/v1/jobs``: delete one job, or every waiting one (clear the
+queue); release a job awaiting approval, or every one of a type.
 
-The scheduler deletes them (request/reply): a deleted job's work message leaves the stream, and an encoder
-that took it already is refused the commit, so the file is never replaced.
+The scheduler acts (request/reply): a deleted job's work message leaves the stream, and an encoder that took
+it already is refused the commit, so the file is never replaced. A released job is queued like any other.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from librarrarian_contracts import topology
-from librarrarian_contracts.views import ActionResult, ClearedJobs, ClearPending, JobAction
+from librarrarian_contracts.views import (
+    JOB_KINDS,
+    ActionResult,
+    ClearedJobs,
+    ClearPending,
+    JobAction,
+    ReleasedJobs,
+    ReleaseJobs,
+)
 from librarrarian_runtime.queries import QueryFailed, ask
 from pydantic import BaseModel
 
@@ -22,6 +31,17 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)], tags=[
 
 class ClearedOut(BaseModel):
     deleted: int
+
+
+class ReleasedOut(BaseModel):
+    released: int
+    detail: str
+
+
+Kind = Annotated[
+    Literal[JOB_KINDS] | None,  # type: ignore[valid-type]
+    Query(description="only jobs of this type: " + ", ".join(JOB_KINDS)),
+]
 
 
 def scheduler_silent(error: QueryFailed) -> HTTPException:
@@ -50,16 +70,55 @@ async def delete_job(job_id: int, request: Request) -> dict[str, object]:
     return {"job_id": job_id, "detail": result.detail}
 
 
-@router.delete("/jobs", response_model=ClearedOut, summary="Clear the queue: delete every pending job")
+@router.delete(
+    "/jobs",
+    response_model=ClearedOut,
+    summary="Clear the queue: delete every pending job, or every one awaiting approval",
+)
 async def clear_pending(
     request: Request,
-    status: Annotated[Literal["pending"], Query(description="only pending jobs can be cleared")],
-    kind: Annotated[str | None, Query(description="only jobs of this type, e.g. transcode")] = None,
+    status: Annotated[
+        Literal["pending", "awaiting_approval"], Query(description="which waiting jobs to delete")
+    ],
+    kind: Kind = None,
 ) -> dict[str, int]:
     try:
         cleared = await ask(
-            request.app.state.nc, topology.SCHEDULER_CLEAR, ClearPending(kind=kind), ClearedJobs
+            request.app.state.nc,
+            topology.SCHEDULER_CLEAR,
+            ClearPending(kind=kind, status=status),
+            ClearedJobs,
         )
     except QueryFailed as error:
         raise scheduler_silent(error) from None
     return {"deleted": cleared.deleted}
+
+
+@router.post(
+    "/jobs/{job_id}/release",
+    response_model=ActionOut,
+    summary="Approve a job awaiting approval: it is queued",
+    responses={404: {"description": "no such job"}, 409: {"description": "the job is not awaiting approval"}},
+)
+async def release_job(job_id: int, request: Request) -> dict[str, object]:
+    released = await _release(request, ReleaseJobs(job_id=job_id))
+    if not released.released:
+        raise HTTPException(404 if released.detail.startswith("there is no job") else 409, released.detail)
+    return {"job_id": job_id, "detail": "queued"}
+
+
+@router.post(
+    "/jobs/release",
+    response_model=ReleasedOut,
+    summary="Approve every job awaiting approval (of one type, when given): they are queued",
+)
+async def release_jobs(request: Request, kind: Kind = None) -> dict[str, object]:
+    released = await _release(request, ReleaseJobs(kind=kind))
+    return {"released": released.released, "detail": released.detail}
+
+
+async def _release(request: Request, release: ReleaseJobs) -> ReleasedJobs:
+    try:
+        return await ask(request.app.state.nc, topology.SCHEDULER_RELEASE, release, ReleasedJobs)
+    except QueryFailed as error:
+        raise scheduler_silent(error) from None

@@ -1,6 +1,8 @@
 """The options page: transcoding (the ``transcode`` setting, saved through ``PATCH
-/api/v1/settings/transcode``), the system (theme, media paths) and the integrations: the library folders, and
-Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``."""
+/api/v1/settings/transcode``), the system (the theme through ``PATCH /api/v1/settings/ui``, the encoders' path
+mappings through ``PUT /api/v1/settings/paths``, the media paths to read) and the integrations: the library
+folders, and Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through
+``/api/v1/sources``."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from fastapi.responses import HTMLResponse
 from librarrarian_contracts import sources
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
+    PATHS_KEY,
     TRANSCODE_KEY,
     EncoderFamily,
+    PathSettings,
     ScannerFolders,
     TranscodeSettings,
 )
@@ -50,6 +54,9 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
 async def options(request: Request, user: User, view: str = "standard") -> HTMLResponse:
     current = await backend(request).setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
     folders = await backend(request).setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
+    paths = await backend(request).setting(PATHS_KEY, PathSettings, PathSettings())
+    live = {view.status.node for view in await backend(request).nodes()}
+    named = {m.node for m in paths.mappings if m.node is not None}
     linked, unreachable = await integrations(request)
     return render(
         request,
@@ -62,6 +69,8 @@ async def options(request: Request, user: User, view: str = "standard") -> HTMLR
         views=VIEWS,
         themes=THEMES,
         media_paths=[str(path) for path in request.app.state.settings.media_paths],
+        path_mappings=msgspec.to_builtins(paths.mappings),
+        nodes=[(name, name in live) for name in sorted(live | named)],
         sources=linked,
         folders=msgspec.to_builtins(folders.folders),
         folder_types=FOLDER_TYPES,

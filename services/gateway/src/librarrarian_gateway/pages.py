@@ -9,23 +9,32 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from librarrarian_contracts.views import HistoryQuery, JobsQuery
+from librarrarian_contracts.views import JOB_KINDS, JOB_STATUSES, HistoryQuery, JobsQuery
 from librarrarian_runtime.queries import QueryFailed
 
 from . import credentials, formatting
 from .access import SESSION_COOKIE, require_page
 from .backend import Backend
 from .credentials import Principal
-from .theme import theme_of
+from .theme import current_theme
 
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters.update(formatting.FILTERS)
 templates.env.globals["node_actions"] = formatting.node_actions
 
 router = APIRouter(include_in_schema=False)
-User = Annotated[Principal, Depends(require_page)]
-STATUSES = ("pending", "running", "done", "failed", "skipped")
-KINDS = ("transcode",)  # the job types the scheduler queues so far
+
+
+async def viewer(request: Request) -> Principal:
+    """Who asks for a page; also reads the theme the page is rendered in (``render`` is synchronous)."""
+    principal = await require_page(request)
+    request.state.theme = await current_theme(request)
+    return principal
+
+
+User = Annotated[Principal, Depends(viewer)]
+STATUSES = JOB_STATUSES
+KINDS = JOB_KINDS
 
 
 def backend(request: Request) -> Backend:
@@ -33,8 +42,9 @@ def backend(request: Request) -> Backend:
 
 
 def render(request: Request, template: str, user: Principal | None, **context: object) -> HTMLResponse:
+    theme = getattr(request.state, "theme", "system")  # set by ``viewer``, or by the login page itself
     return templates.TemplateResponse(
-        request, template, {"user": user, "page": template, "theme": theme_of(request), **context}
+        request, template, {"user": user, "page": template, "theme": theme, **context}
     )
 
 
@@ -114,6 +124,7 @@ def safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    request.state.theme = await current_theme(request)
     return render(request, "login.html", None, next=safe_next(next), error=None)
 
 
@@ -127,6 +138,7 @@ async def login(
     state = request.app.state
     token = await credentials.login(state.pool, username, password, state.settings.session_days)
     if token is None:
+        request.state.theme = await current_theme(request)
         response = render(
             request, "login.html", None, next=safe_next(next), error="Wrong user name or password."
         )

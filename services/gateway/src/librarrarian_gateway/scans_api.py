@@ -34,7 +34,9 @@ SCAN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 class ScanOut(BaseModel):
     id: str
-    trigger: str = Field(description="request (the API or the dashboard) or schedule")
+    trigger: str = Field(
+        description="request (the API or the dashboard), schedule, watch (new or changed files), plex or jellyfin"
+    )
     roots: list[str]
     force: bool
     state: str = Field(description="queued, walking, probing, done, cancelled, failed or interrupted")

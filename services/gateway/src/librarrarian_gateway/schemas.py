@@ -69,6 +69,7 @@ class HistoryEntryOut(BaseModel):
     reason: str | None
     finished_at: datetime
     fallback_reason: str | None = Field(None, description="why the hardware encode gave way to the CPU")
+    vmaf: float | None = Field(None, description="VMAF (0-100) of sampled segments, when it was measured")
 
 
 class HistoryPageOut(BaseModel):

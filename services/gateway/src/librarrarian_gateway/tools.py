@@ -1,7 +1,8 @@
-"""The Tools page (scans: start one, with force, follow and cancel them; settings: export and import), and
-the settings export/import API.
+"""The Tools page (scans: start one, with force, follow and cancel them; stale files; settings: export and
+import), and the settings export/import API.
 
-The export holds the cluster's settings (what to encode and how, the library folders), never a secret and
+The export holds the cluster's settings (what to encode and how, the library folders, the encoders' path
+mappings, the theme), never a secret and
 never a state: Plex and Jellyfin tokens stay with the scanner, node and queue controls are not settings.
 An import is checked whole before anything is written: a bad file changes nothing.
 """
@@ -15,7 +16,16 @@ import msgspec
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from librarrarian_contracts import topology
-from librarrarian_contracts.settings import FOLDERS_KEY, TRANSCODE_KEY, ScannerFolders, TranscodeSettings
+from librarrarian_contracts.settings import (
+    FOLDERS_KEY,
+    PATHS_KEY,
+    TRANSCODE_KEY,
+    UI_KEY,
+    PathSettings,
+    ScannerFolders,
+    TranscodeSettings,
+    UiSettings,
+)
 
 from .access import require_api
 from .pages import User, backend, render
@@ -25,7 +35,12 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)], tags=[
 
 FORMAT = 1
 # Every exported setting: its key in the settings bucket, and the type that checks it.
-EXPORTED: dict[str, type[Any]] = {TRANSCODE_KEY: TranscodeSettings, FOLDERS_KEY: ScannerFolders}
+EXPORTED: dict[str, type[Any]] = {
+    TRANSCODE_KEY: TranscodeSettings,
+    FOLDERS_KEY: ScannerFolders,
+    PATHS_KEY: PathSettings,
+    UI_KEY: UiSettings,
+}
 
 
 @pages.get("/tools", response_class=HTMLResponse)

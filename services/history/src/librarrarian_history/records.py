@@ -16,8 +16,8 @@ async def record(pool: asyncpg.Pool, event: JobEvent) -> None:
     if isinstance(event, JobCompleted):
         await pool.execute(
             "INSERT INTO transcodes (event_id, job_id, status, path, output_path, node, encoder, codec_before,"
-            " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at, fallback_reason)"
-            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at, fallback_reason, vmaf)"
+            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             " ON CONFLICT DO NOTHING",
             event.event_id,
             event.job_id,
@@ -33,6 +33,7 @@ async def record(pool: asyncpg.Pool, event: JobEvent) -> None:
             event.elapsed_seconds,
             event.occurred_at,
             event.fallback_reason,
+            event.vmaf,
         )
     elif isinstance(event, JobSkipped):
         await pool.execute(

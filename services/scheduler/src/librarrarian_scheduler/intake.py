@@ -66,7 +66,7 @@ class Intake:
                         target_codec=settings.target_codec,
                         fingerprint=fingerprint,
                     )
-                    await store.enqueue_transcode(conn, job_id)
+                    await store.enqueue(conn, job_id)
                     log.info(
                         "job %d queued: %s (%s)", job_id, event.path, probe.video_codec if probe else "?"
                     )

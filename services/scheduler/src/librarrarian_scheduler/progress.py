@@ -6,7 +6,14 @@ import logging
 from collections.abc import Callable
 
 import asyncpg
-from librarrarian_contracts import JobCompleted, JobEvent, JobFailed, JobSkipped, JobStarted
+from librarrarian_contracts import (
+    CleanupFinished,
+    JobCompleted,
+    JobEvent,
+    JobFailed,
+    JobSkipped,
+    JobStarted,
+)
 from librarrarian_contracts.views import ActionResult
 
 from . import store
@@ -66,10 +73,29 @@ class JobTracker:
                         event.reason,
                     )
                     log.info("job %d skipped on %s: %s", event.job_id, event.node, event.reason)
+                case CleanupFinished():
+                    await self._cleaned(conn, event)
                 case JobFailed():
                     requeued = await self._failed(conn, event)
         if requeued:
             self.on_enqueue.set()  # type: ignore[attr-defined]
+
+    async def _cleaned(self, conn: asyncpg.Connection, event: CleanupFinished) -> None:
+        """A stale file removed (done) or kept because it changed since it was found (skipped)."""
+        await conn.execute(
+            "UPDATE jobs SET status = $3, node = $4, reason = $5, size_after = $6, finished_at = now(),"
+            " updated_at = now() WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
+            event.job_id,
+            event.attempt,
+            "done" if event.removed else "skipped",
+            event.node,
+            event.reason or None,
+            0 if event.removed else None,
+        )
+        if event.removed:
+            log.info("job %d: %s removed by %s", event.job_id, event.path, event.node)
+        else:
+            log.info("job %d: %s kept by %s: %s", event.job_id, event.path, event.node, event.reason)
 
     async def _failed(self, conn: asyncpg.Connection, event: JobFailed) -> bool:
         attempts = await conn.fetchval(
@@ -89,9 +115,7 @@ class JobTracker:
                 event.reason,
                 event.detail,
             )
-            await store.enqueue_transcode(
-                conn, event.job_id, delay_seconds=delay, hw_class=self.choose_class()
-            )
+            await store.enqueue(conn, event.job_id, delay_seconds=delay, hw_class=self.choose_class())
             log.warning(
                 "job %d attempt %d failed on %s (%s); retrying in %.0f s",
                 event.job_id,
@@ -115,13 +139,15 @@ class JobTracker:
         """A user retries a failed job: a new attempt, queued now, with its error log kept until it ends."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT status, probe IS NOT NULL AS probed FROM jobs WHERE id = $1 FOR UPDATE", job_id
+                "SELECT status, kind = 'cleanup' OR probe IS NOT NULL AS workable FROM jobs WHERE id = $1"
+                " FOR UPDATE",
+                job_id,
             )
             if row is None:
                 return ActionResult(done=False, detail=f"there is no job {job_id}")
             if row["status"] != "failed":
                 return ActionResult(done=False, detail=f"job {job_id} is {row['status']}, not failed")
-            if not row["probed"]:
+            if not row["workable"]:  # a transcode needs the file's probe
                 return ActionResult(done=False, detail="the file could not be read; scan it again instead")
             try:
                 async with conn.transaction():
@@ -132,7 +158,7 @@ class JobTracker:
                     )
             except asyncpg.UniqueViolationError:
                 return ActionResult(done=False, detail="another job for this file is in flight")
-            await store.enqueue_transcode(conn, job_id, hw_class=self.choose_class())
+            await store.enqueue(conn, job_id, hw_class=self.choose_class())
         self.on_enqueue.set()  # type: ignore[attr-defined]
         log.info("job %d retried by a user", job_id)
         return ActionResult(done=True, detail="queued again")

@@ -99,7 +99,7 @@ class Rebalancer:
                             source.value,
                         )
                         if still_waiting:
-                            await store.enqueue_transcode(conn, request.job_id, hw_class=target.value)
+                            await store.enqueue(conn, request.job_id, hw_class=target.value)
                             moved += 1
                     await msg.ack()
         finally:

@@ -1,4 +1,4 @@
-"""Deleting jobs at a user's request: one job, or every pending job at once.
+"""Deleting jobs at a user's request: one job, or every pending job (or every one awaiting approval) at once.
 
 A deleted job's row is gone, so an encoder that holds its work message anyway is refused the commit
 ("no such job", architecture §3.3) and discards its output; its ``job.*`` events change nothing. The work
@@ -51,18 +51,26 @@ async def delete_job(pool: asyncpg.Pool, js: JetStreamContext, job_id: int) -> A
     return ActionResult(done=True, detail=f"deleted ({status})")
 
 
-async def clear_pending(pool: asyncpg.Pool, js: JetStreamContext, kind: str | None) -> ClearedJobs:
+CLEARABLE = ("pending", "awaiting_approval")
+
+
+async def clear_pending(
+    pool: asyncpg.Pool, js: JetStreamContext, kind: str | None, status: str = "pending"
+) -> ClearedJobs:
+    if status not in CLEARABLE:
+        raise ValueError(f"only {' or '.join(CLEARABLE)} jobs can be cleared, not {status}")
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "WITH gone AS (DELETE FROM jobs WHERE status = 'pending' AND ($1::text IS NULL OR kind = $1)"
+            "WITH gone AS (DELETE FROM jobs WHERE status = $2 AND ($1::text IS NULL OR kind = $1)"
             " RETURNING id)"
             " SELECT gone.id, outbox.stream_seq FROM gone"
             " LEFT JOIN outbox ON outbox.job_id = gone.id AND outbox.stream_seq IS NOT NULL",
             kind,
+            status,
         )
     await forget_work(js, (r["stream_seq"] for r in rows if r["stream_seq"] is not None))
     deleted = len({r["id"] for r in rows})
-    log.info("queue cleared by a user: %d pending %s job(s) deleted", deleted, kind or "")
+    log.info("queue cleared by a user: %d %s %s job(s) deleted", deleted, status, kind or "")
     return ClearedJobs(deleted=deleted)
 
 
@@ -72,9 +80,10 @@ def clear_handler(pool: asyncpg.Pool, js: JetStreamContext) -> Callable[[Request
     async def handle(request: Request) -> None:
         try:
             query = msgspec.json.decode(request.data or b"{}", type=ClearPending)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            cleared = await clear_pending(pool, js, query.kind, query.status)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
             await request.respond_error("400", str(error))
             return
-        await request.respond(answer(await clear_pending(pool, js, query.kind)))
+        await request.respond(answer(cleared))
 
     return handle

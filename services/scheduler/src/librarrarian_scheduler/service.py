@@ -8,14 +8,14 @@ import logging
 from importlib.metadata import version
 
 from librarrarian_contracts import provision, topology
-from librarrarian_contracts.codec import job_decoder, media_decoder
+from librarrarian_contracts.codec import cleanup_decoder, job_decoder, media_decoder
 from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
 from librarrarian_runtime.watched import Watched
 from nats import micro
 from nats.aio.msg import Msg
 
-from . import endpoints, removal
+from . import approval, endpoints, removal
 from .intake import Intake
 from .placement import Placement
 from .progress import JobTracker
@@ -72,6 +72,11 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     await service.add_endpoint(
         name="clear", subject=topology.SCHEDULER_CLEAR, handler=removal.clear_handler(pool, js)
     )
+    await service.add_endpoint(
+        name="release",
+        subject=topology.SCHEDULER_RELEASE,
+        handler=approval.release_handler(pool, relay.wake.set),
+    )
 
     async def on_advisory(msg: Msg) -> None:
         seq = json.loads(msg.data).get("stream_seq")
@@ -82,7 +87,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
 
     advisories = [
         await nc.subscribe(topology.max_deliveries_advisory(spec.durable), cb=on_advisory)
-        for spec in topology.WORK_CONSUMERS.values()
+        for spec in (*topology.WORK_CONSUMERS.values(), topology.CLEANUP_WORK)
     ]
     log.info("scheduler ready (new work goes to %s)", placement.choose(transcode.value))
     try:
@@ -97,6 +102,12 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             )
             tasks.create_task(
                 consumer.consume(js, topology.SCHEDULER_JOBS, job_decoder, tracker.handle, stopping)
+            )
+            cleanup_intake = approval.CleanupIntake(pool)
+            tasks.create_task(
+                consumer.consume(
+                    js, topology.SCHEDULER_CLEANUP, cleanup_decoder, cleanup_intake.handle, stopping
+                )
             )
             await stopping.wait()
             following.cancel()

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import msgspec
 from asyncpg import Connection, Record
-from librarrarian_contracts import FileIdentity, MediaProbe, TranscodeRequested, encode, topology
+from librarrarian_contracts import (
+    CleanupRequested,
+    FileIdentity,
+    MediaProbe,
+    Message,
+    TranscodeRequested,
+    encode,
+    topology,
+)
 
 from .policy import Known, SameContent
 
@@ -138,37 +146,68 @@ async def insert_job(
     return job_id
 
 
-async def enqueue_transcode(
+async def insert_cleanup_job(conn: Connection, *, path: str, identity: FileIdentity, why: str) -> int | None:
+    """A stale file's job, awaiting a user's approval; None if the file has one waiting or in flight."""
+    job_id: int | None = await conn.fetchval(
+        "INSERT INTO jobs (kind, path, status, reason, source_size, source_mtime_ns, source_inode)"
+        " VALUES ('cleanup', $1, 'awaiting_approval', $2, $3, $4, $5)"
+        " ON CONFLICT (path) WHERE status IN ('awaiting_approval', 'pending', 'running') DO NOTHING"
+        " RETURNING id",
+        path,
+        why,
+        identity.size,
+        identity.mtime_ns,
+        identity.inode,
+    )
+    return job_id
+
+
+async def enqueue(
     conn: Connection, job_id: int, delay_seconds: float = 0.0, hw_class: str | None = None
 ) -> None:
-    """Write the job's current attempt to the outbox (same transaction as the job's change); ``hw_class``
-    moves the attempt to another hardware class."""
+    """Write the job's current attempt to the outbox (same transaction as the job's change), as the work
+    message of its kind; ``hw_class`` moves a transcode to another hardware class."""
     if hw_class is not None:
-        await conn.execute("UPDATE jobs SET hw_class = $2 WHERE id = $1", job_id, hw_class)
+        await conn.execute(
+            "UPDATE jobs SET hw_class = $2 WHERE id = $1 AND kind = 'transcode'", job_id, hw_class
+        )
     row = await conn.fetchrow(
-        "SELECT path, attempts, hw_class, target_codec, source_size, source_mtime_ns, source_inode,"
+        "SELECT kind, path, attempts, hw_class, target_codec, source_size, source_mtime_ns, source_inode,"
         " probe::text AS probe FROM jobs WHERE id = $1",
         job_id,
     )
     assert row is not None
-    message = TranscodeRequested(
-        # One message per attempt and class: a move to another class is a message of its own.
-        event_id=f"{job_id}:{row['attempts']}@{row['hw_class']}",
-        job_id=job_id,
-        attempt=row["attempts"],
-        path=row["path"],
-        identity=FileIdentity(
-            size=row["source_size"], mtime_ns=row["source_mtime_ns"], inode=row["source_inode"]
-        ),
-        probe=msgspec.json.decode(row["probe"], type=MediaProbe),
-        hw_class=row["hw_class"],
-        target_codec=row["target_codec"],
+    identity = FileIdentity(
+        size=row["source_size"], mtime_ns=row["source_mtime_ns"], inode=row["source_inode"]
     )
+    message: Message
+    if row["kind"] == "cleanup":
+        message = CleanupRequested(
+            event_id=f"{job_id}:{row['attempts']}@cleanup",
+            job_id=job_id,
+            attempt=row["attempts"],
+            path=row["path"],
+            identity=identity,
+        )
+        subject = topology.WORK_CLEANUP
+    else:
+        message = TranscodeRequested(
+            # One message per attempt and class: a move to another class is a message of its own.
+            event_id=f"{job_id}:{row['attempts']}@{row['hw_class']}",
+            job_id=job_id,
+            attempt=row["attempts"],
+            path=row["path"],
+            identity=identity,
+            probe=msgspec.json.decode(row["probe"], type=MediaProbe),
+            hw_class=row["hw_class"],
+            target_codec=row["target_codec"],
+        )
+        subject = topology.transcode_subject(row["hw_class"])
     await conn.execute(
         "INSERT INTO outbox (job_id, subject, msg_id, payload, not_before)"
         " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) ON CONFLICT (msg_id) DO NOTHING",
         job_id,
-        topology.transcode_subject(row["hw_class"]),
+        subject,
         message.event_id,
         encode(message),
         delay_seconds,

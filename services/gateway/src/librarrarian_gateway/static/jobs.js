@@ -1,5 +1,6 @@
-// The Queue and Failed pages: delete, retry and clear through the REST API, and queue rows that follow the
-// live job events (live.js dispatches "live:job") without a reload. The row markup matches queue.html.
+// The Queue and Failed pages: delete, retry, release and clear through the REST API, and queue rows that
+// follow the live job events (live.js dispatches "live:job") without a reload. The row markup matches
+// queue.html.
 (function () {
   "use strict";
   const message = document.getElementById("queue-message");
@@ -50,16 +51,45 @@
     if (!item) return;
     const id = item.dataset.job;
     const action = button.dataset.action;
+    const url = "/api/v1/jobs/" + encodeURIComponent(id);
     button.disabled = true;
-    const done = action === "delete"
-      ? await call("DELETE", "/api/v1/jobs/" + encodeURIComponent(id))
-      : await call("POST", "/api/v1/jobs/" + encodeURIComponent(id) + "/retry");
+    const done = action === "delete" ? await call("DELETE", url) : await call("POST", url + "/" + action);
     button.disabled = false;
     if (!done) return;
+    if (action === "release") {
+      say("Job " + id + " released: it is queued.");
+      markQueued(item);
+      return;
+    }
     say(action === "delete" ? "Job " + id + " deleted." : "Job " + id + " queued again.");
     item.remove();
     showEmptyIfNeeded();
   });
+
+  // A released row: pending now, and only deletable.
+  function markQueued(row) {
+    const badge = row.querySelector(".status");
+    badge.className = "status pending";
+    badge.textContent = "pending";
+    row.querySelector(".attempts").textContent = "1";
+    row.querySelector('button[data-action="release"]')?.remove();
+  }
+
+  const releaseAll = document.getElementById("release-all");
+  if (releaseAll) {
+    releaseAll.addEventListener("click", async () => {
+      const kind = releaseAll.dataset.kind;
+      if (!confirm("Release every " + (kind ? kind + " " : "") + "job awaiting approval?")) return;
+      releaseAll.disabled = true;
+      const done = await call("POST", "/api/v1/jobs/release" + (kind ? "?kind=" + encodeURIComponent(kind) : ""));
+      if (!done) { releaseAll.disabled = false; return; }
+      say(done.released + " job(s) released: they are queued.");
+      if (table) for (const row of table.querySelectorAll("tr[data-job]")) {
+        const waiting = row.querySelector(".status").textContent === "awaiting_approval";
+        if (waiting && (!kind || row.querySelector(".kind").textContent === kind)) markQueued(row);
+      }
+    });
+  }
 
   const clear = document.getElementById("clear-pending");
   if (clear) {
@@ -92,6 +122,7 @@
       case "job.started": return ["running", ""];
       case "job.completed": return ["done", ""];
       case "job.skipped": return ["skipped", ev.reason || ""];
+      case "job.cleaned": return ev.removed ? ["done", ev.reason || ""] : ["skipped", ev.reason || ""];
       case "job.failed": return ev.retryable === false
         ? ["failed", ev.reason || ""]
         : ["pending", "attempt " + ev.attempt + " failed: " + (ev.reason || "") + " (retried while attempts remain)"];
@@ -106,7 +137,8 @@
     file.title = ev.path;
     const status = el("td");
     status.append(el("span", "status"));
-    row.append(el("td", "", String(ev.job_id)), file, el("td", "kind", "transcode"), status,
+    const kind = ev.type === "job.cleaned" ? "cleanup" : "transcode";
+    row.append(el("td", "", String(ev.job_id)), file, el("td", "kind", kind), status,
       el("td", "attempts", String(ev.attempt)), el("td", "node", "–"), el("td", "reason"),
       el("td", "", "–"), el("td", "started", "–"), el("td", "finished", "–"), el("td", "actions"));
     return row;
@@ -141,9 +173,9 @@
     const body = table.tBodies[0];
     let row = body.querySelector('tr[data-job="' + CSS.escape(String(ev.job_id)) + '"]');
     if (!row) {
-      // Only the newest page gains rows, and only rows its filters would show (job events are transcodes).
+      // Only the newest page gains rows, and only rows its filters would show.
       if (table.dataset.firstPage !== "true") return;
-      if (table.dataset.kind && table.dataset.kind !== "transcode") return;
+      if (table.dataset.kind && table.dataset.kind !== (ev.type === "job.cleaned" ? "cleanup" : "transcode")) return;
       if (table.dataset.status && table.dataset.status !== status) return;
       row = newRow(ev);
       const after = [...body.querySelectorAll("tr[data-job]")].find((r) => Number(r.dataset.job) < ev.job_id);

@@ -1,6 +1,7 @@
 // The Options page: Standard / Advanced / All views without a reload, the transcode settings saved through
 // PATCH /api/v1/settings/transcode (only what changed; the API validates and its refusal is shown next to
-// the form, which keeps every value typed), and the theme switch.
+// the form, which keeps every value typed), the theme (PATCH /api/v1/settings/ui) and the encoders' path
+// mappings (PUT /api/v1/settings/paths).
 (function () {
   "use strict";
   const form = document.getElementById("transcode");
@@ -11,7 +12,7 @@
   for (const link of document.querySelectorAll(".views a[data-view]")) {
     link.addEventListener("click", (e) => {
       e.preventDefault();
-      form.dataset.view = link.dataset.view;
+      for (const part of document.querySelectorAll("main [data-view]:not(a)")) part.dataset.view = link.dataset.view;
       for (const other of document.querySelectorAll(".views a[data-view]")) {
         if (other === link) other.setAttribute("aria-current", "page");
         else other.removeAttribute("aria-current");
@@ -26,7 +27,9 @@
   function collect() {
     const data = {};
     for (const name of ["target_codec", "encoder_priority", "container"]) data[name] = form.elements[name].value;
-    for (const name of ["reencode_hevc", "reencode_av1", "reencode_vp9"]) data[name] = form.elements[name].checked;
+    for (const name of ["reencode_hevc", "reencode_av1", "reencode_vp9", "measure_vmaf"]) {
+      data[name] = form.elements[name].checked;
+    }
     for (const name of ["min_size_mb", "max_output_percent", "stall_seconds"]) {
       data[name] = number(form.elements[name].value);
     }
@@ -96,10 +99,88 @@
     saved = now;
     message.textContent = "Saved.";
   });
+})();
 
-  for (const radio of document.querySelectorAll('#theme input[name="theme"]')) {
-    radio.addEventListener("change", () => { if (radio.checked) window.librarrarianTheme(radio.value); });
-  }
+// The API's refusal as one line: FastAPI's list of field errors, or the contract's sentence.
+async function librarrarianRefusal(response) {
+  let reply = null;
+  try { reply = await response.json(); } catch (err) { /* not JSON: use the status text */ }
+  const detail = reply && reply.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((d) => (d.loc || []).slice(1).join(".") + ": " + d.msg).join("; ");
+  return response.statusText || "HTTP " + response.status;
+}
+
+// The theme: the page switches at once, the setting is saved for every browser, and a refusal puts the
+// page back as it was.
+(function () {
+  "use strict";
+  const fieldset = document.getElementById("theme");
+  if (!fieldset) return;
+  const message = document.getElementById("theme-message");
+  let saved = (fieldset.querySelector("input:checked") || {}).value || "system";
+  fieldset.addEventListener("change", async (e) => {
+    const theme = e.target.value;
+    window.librarrarianTheme(theme);
+    message.textContent = "Saving…";
+    const response = await fetch("/api/v1/settings/ui", {
+      method: "PATCH",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ theme }),
+    });
+    if (response.ok) {
+      saved = theme;
+      message.textContent = "Saved.";
+      return;
+    }
+    message.textContent = "Not saved: " + (await librarrarianRefusal(response));
+    window.librarrarianTheme(saved);
+    fieldset.querySelector(`input[value="${saved}"]`).checked = true;
+  });
+})();
+
+// The encoders' path mappings: rows added and removed here, saved whole; the API checks them all and a
+// refusal changes nothing, so every row stays as typed.
+(function () {
+  "use strict";
+  const form = document.getElementById("paths");
+  if (!form) return;
+  const body = form.querySelector("tbody");
+  const message = document.getElementById("paths-message");
+  const problem = document.getElementById("paths-error");
+  document.getElementById("add-path").addEventListener("click", () => {
+    body.append(document.getElementById("path-row").content.cloneNode(true));
+    body.lastElementChild.querySelector("[name=server]").focus();
+  });
+  body.addEventListener("click", (e) => {
+    if (e.target.classList.contains("remove")) e.target.closest("tr").remove();
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const mappings = [...body.querySelectorAll("tr")]
+      .map((tr) => ({
+        node: tr.querySelector("[name=node]").value || null,
+        server: tr.querySelector("[name=server]").value.trim(),
+        local: tr.querySelector("[name=local]").value.trim(),
+      }))
+      .filter((m) => m.server || m.local);  // an empty row is no mapping; a half-filled one is refused
+    message.textContent = "Saving…";
+    const response = await fetch("/api/v1/settings/paths", {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ mappings }),
+    });
+    if (response.ok) {
+      problem.hidden = true;
+      message.textContent = "Saved: nodes use them from their next job.";
+      return;
+    }
+    message.textContent = "Not saved.";
+    problem.textContent = await librarrarianRefusal(response);
+    problem.hidden = false;
+  });
 })();
 
 // The library folders: rows added and removed here, saved whole with PUT /api/v1/settings/folders.

@@ -1,6 +1,6 @@
-// The colour theme. The server renders <html class="theme-…"> from the "theme" cookie, so a page never
-// flashes the other palette; this keeps the cookie and localStorage in step (localStorage wins when the
-// cookie was cleared) and gives the Options page window.librarrarianTheme(name) to switch at once.
+// The colour theme. The server renders <html class="theme-…"> from the "ui" setting (one theme for every
+// browser), so a page never flashes the other palette; window.librarrarianTheme(name) switches the page at
+// once (the Options page calls it while it saves the setting through the API).
 (function () {
   "use strict";
   const THEMES = ["system", "light", "dark"];
@@ -9,13 +9,10 @@
   function apply(theme) {
     if (!THEMES.includes(theme)) theme = "system";
     for (const t of THEMES) root.classList.toggle("theme-" + t, t === theme);
-    try { localStorage.setItem("theme", theme); } catch (e) { /* storage disabled: the cookie still works */ }
-    document.cookie = "theme=" + theme + "; path=/; max-age=31536000; samesite=lax";
   }
 
-  let stored = null;
-  try { stored = localStorage.getItem("theme"); } catch (e) { /* storage disabled */ }
-  const rendered = THEMES.find((t) => root.classList.contains("theme-" + t));
-  if (stored && stored !== rendered) apply(stored);
+  // The theme used to be kept per browser; what is left of that would only confuse.
+  document.cookie = "theme=; path=/; max-age=0; samesite=lax";
+  try { localStorage.removeItem("theme"); } catch (e) { /* storage disabled */ }
   window.librarrarianTheme = apply;
 })();

@@ -1,5 +1,6 @@
 // The Tools page: start a scan, follow every scan live (the `scans` bucket through the live feed), cancel
-// one; import a settings file. Exporting is a plain download link.
+// one; look for stale files (their summary arrives on the live feed); import a settings file. Exporting is a
+// plain download link.
 (function () {
   "use strict";
   const body = document.querySelector("#scans tbody");
@@ -18,6 +19,7 @@
     tr.dataset.scan = s.scan_id;
     tr.append(
       cell(new Date(s.started_at).toLocaleTimeString()),
+      cell(s.trigger),
       cell(s.roots.length ? s.roots.join(", ") : "all"),
       cell(s.state + (s.force ? " (force)" : "")),
       cell(String(s.seen)), cell(s.probed + " / " + s.to_probe), cell(String(s.queued)), cell(String(s.errors)),
@@ -44,7 +46,7 @@
       const empty = document.createElement("tr");
       empty.className = "empty";
       empty.append(cell("No scan yet."));
-      empty.firstChild.colSpan = 10;
+      empty.firstChild.colSpan = 11;
       rows.push(empty);
     }
     body.replaceChildren(...rows);
@@ -66,6 +68,48 @@
       body: JSON.stringify({ roots: root ? [root] : [], force: form.elements.force.checked }),
     });
     message.textContent = response.ok ? "Scan requested." : "Not started: " + (await response.json()).detail;
+  });
+
+  const stale = document.getElementById("find-stale");
+  const staleMessage = document.getElementById("cleanup-message");
+  let staleScan = null;
+  const size = (n) => {
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+    return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+  };
+  // The summary can arrive on the live feed before the request's own answer does: keep the latest ones.
+  const summaries = new Map();
+  function showSummary(summary) {
+    stale.disabled = false;
+    staleMessage.replaceChildren("Found " + summary.found + " stale file(s), " + size(summary.size) + ". ");
+    if (summary.found) {
+      const review = document.createElement("a");
+      review.href = "/queue?kind=cleanup&status=awaiting_approval";
+      review.textContent = "Review them in the queue";
+      staleMessage.append(review);
+    }
+    if (summary.unreadable.length) staleMessage.append(" Could not read: " + summary.unreadable.join(", "));
+  }
+  stale.addEventListener("click", async () => {
+    stale.disabled = true;
+    const response = await fetch("/api/v1/cleanup/scan", { method: "POST" });
+    const answer = await response.json();
+    if (!response.ok) {
+      staleMessage.textContent = "Not started: " + answer.detail;
+      stale.disabled = false;
+      return;
+    }
+    staleScan = answer.id;
+    staleMessage.textContent = "Looking for stale files…";
+    if (summaries.has(staleScan)) showSummary(summaries.get(staleScan));
+  });
+  on("cleanup", (summary) => {
+    if (summary.type !== "cleanup.scan_completed") return;
+    summaries.set(summary.scan_id, summary);
+    if (summaries.size > 20) summaries.delete(summaries.keys().next().value);
+    if (summary.scan_id === staleScan) showSummary(summary);
   });
 
   document.getElementById("import-file").addEventListener("change", async (e) => {

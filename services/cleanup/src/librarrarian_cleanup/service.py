@@ -1,0 +1,152 @@
+"""The cleanup process: looks for stale files when asked (``cleanup.scan``) or on its interval, and deletes
+the ones a user approved (``work.cleanup``, released by the scheduler).
+
+It keeps nothing: what it finds goes to the scheduler as ``cleanup.found`` and waits there for approval, and
+each deletion's outcome goes back as a ``job.*`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from librarrarian_contracts import (
+    CleanupFinished,
+    CleanupRequested,
+    CleanupScanCompleted,
+    CleanupScanRequested,
+    JobFailed,
+    StaleFileFound,
+    provision,
+    publish,
+    topology,
+)
+from librarrarian_contracts.codec import cleanup_decoder, cleanup_work_decoder
+from librarrarian_contracts.messages import CleanupEvent
+from librarrarian_runtime import bus, consumer, lifecycle
+from nats.js import JetStreamContext
+
+from . import finder, remover
+from .settings import HOUR, Settings
+
+log = logging.getLogger(__name__)
+
+
+class Cleanup:
+    def __init__(self, js: JetStreamContext, settings: Settings) -> None:
+        self.js = js
+        self.settings = settings
+        self._one_scan = asyncio.Lock()
+
+    async def scan(self, request: CleanupScanRequested) -> CleanupScanCompleted:
+        """Publish every stale file found, then the scan's summary."""
+        older_than = self.settings.stale_after_seconds  # the same age the deletion checks again
+        unreadable: list[str] = []
+
+        def on_unreadable(directory: object, error: OSError) -> None:
+            unreadable.append(str(directory))
+            log.warning("cannot list %s: %s", directory, error.strerror or error)
+
+        async with self._one_scan:
+            started = time.monotonic()
+            found = await asyncio.to_thread(
+                lambda: list(finder.find(self.settings.media_paths, older_than, time.time(), on_unreadable))
+            )
+            for stale in found:
+                await publish(
+                    self.js, StaleFileFound(path=str(stale.path), identity=stale.identity, why=stale.why)
+                )
+            completed = CleanupScanCompleted(
+                scan_id=request.event_id,
+                found=len(found),
+                size=sum(s.identity.size for s in found),
+                elapsed_seconds=round(time.monotonic() - started, 3),
+                unreadable=tuple(unreadable),
+            )
+            await publish(self.js, completed)
+        log.info("stale files: %d found in %.1f s", completed.found, completed.elapsed_seconds)
+        return completed
+
+    async def on_control(self, event: CleanupEvent) -> None:
+        if isinstance(event, CleanupScanRequested):
+            await self.scan(event)
+
+    async def remove(self, request: CleanupRequested) -> None:
+        """Delete one approved file and report the outcome; a refusal or an error fails the job for good
+        (a retry would meet the same), with the reason shown on the Failed page."""
+        try:
+            outcome = await asyncio.to_thread(
+                remover.remove,
+                request.path,
+                request.identity,
+                self.settings.media_paths,
+                self.settings.stale_after_seconds,
+                time.time(),
+            )
+        except (remover.Refused, OSError) as error:
+            reason = str(error) if isinstance(error, remover.Refused) else f"cannot delete it: {error}"
+            log.warning("job %d: %s", request.job_id, reason)
+            await publish(
+                self.js,
+                JobFailed(
+                    event_id=f"{request.job_id}:{request.attempt}:failed",
+                    job_id=request.job_id,
+                    attempt=request.attempt,
+                    node=self.settings.node,
+                    path=request.path,
+                    reason=reason,
+                    retryable=False,
+                ),
+            )
+            return
+        if outcome.removed:
+            log.info("job %d: removed %s (%s)", request.job_id, request.path, outcome.reason or outcome.size)
+        await publish(
+            self.js,
+            CleanupFinished(
+                event_id=f"{request.job_id}:{request.attempt}:cleaned",
+                job_id=request.job_id,
+                attempt=request.attempt,
+                node=self.settings.node,
+                path=request.path,
+                removed=outcome.removed,
+                size=outcome.size,
+                reason=outcome.reason,
+            ),
+        )
+
+    async def on_interval(self, stopping: asyncio.Event) -> None:
+        interval = self.settings.scan_interval_seconds
+        if interval <= 0:
+            return
+        while not await lifecycle.wait_or_stop(stopping, interval):
+            try:
+                await self.scan(CleanupScanRequested())
+            except Exception:  # the loop's outermost edge: the next interval tries again
+                log.exception("looking for stale files failed")
+
+
+async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
+    stopping = stopping or lifecycle.stop_event()
+    nc = await bus.connect(settings.nats_url, "cleanup")
+    js = nc.jetstream()
+    await provision(js)
+    cleanup = Cleanup(js, settings)
+    log.info(
+        "cleanup ready: stale after %.0f h in %s",
+        settings.stale_after_seconds / HOUR,
+        ", ".join(map(str, settings.media_paths)),
+    )
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(cleanup.on_interval(stopping))
+            tasks.create_task(
+                consumer.consume(js, topology.CLEANUP_CONTROL, cleanup_decoder, cleanup.on_control, stopping)
+            )
+            tasks.create_task(
+                consumer.consume(js, topology.CLEANUP_WORK, cleanup_work_decoder, cleanup.remove, stopping)
+            )
+    finally:
+        await nc.drain()
+        log.info("cleanup stopped")

@@ -1,0 +1,94 @@
+"""How close an output looks to its original: VMAF (0-100) on sampled segments, when the setting asks for it
+and the ffmpeg in use has libvmaf (the static build does; Debian's does not, and then it is simply unknown).
+
+Informational only: it never decides a replace. It runs after verification in the same low-priority thread,
+so its ffmpeg inherits the lower priority, and costs about the time of decoding both files' segments.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SEGMENT_SECONDS = 2.0
+SAMPLE_POINTS = (0.05, 0.5, 0.9)  # where the segments start, as a share of the duration
+TIMEOUT_SECONDS = 600.0
+_SCORE = re.compile(r"VMAF score: ([0-9.]+)")
+# The output is scaled to the original's size (an odd size was cropped, a rotation may differ), and both are
+# compared as 8-bit 4:2:0: the model's own space, and what libvmaf needs (the same format on both inputs).
+GRAPH = (
+    "[0:v:0]setpts=PTS-STARTPTS[d];[1:v:0]setpts=PTS-STARTPTS[r];"
+    "[d][r]scale2ref=flags=bicubic[ds][rs];"
+    "[ds]format=yuv420p[dd];[rs]format=yuv420p[rr];"
+    "[dd][rr]libvmaf=n_threads=1"
+)
+
+
+@functools.cache
+def available(ffmpeg_path: str) -> bool:
+    """Whether this ffmpeg has the libvmaf filter."""
+    try:
+        listed = subprocess.run(
+            [ffmpeg_path, "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return any(line.split()[1:2] == ["libvmaf"] for line in listed.stdout.splitlines())
+
+
+def starts(duration: float | None) -> list[float | None]:
+    """Where each segment starts; a short (or unknown) length is compared whole (one segment, None)."""
+    if not duration or duration <= len(SAMPLE_POINTS) * SEGMENT_SECONDS * 2:
+        return [None]
+    return [round(point * (duration - SEGMENT_SECONDS), 3) for point in SAMPLE_POINTS]
+
+
+def argv(ffmpeg_path: str, output: Path, source: Path, start: float | None) -> list[str]:
+    window = [] if start is None else ["-ss", f"{start:g}", "-t", f"{SEGMENT_SECONDS:g}"]
+    return [
+        ffmpeg_path,
+        "-hide_banner",
+        "-nostdin",
+        *window,
+        "-i",
+        str(output),
+        *window,
+        "-i",
+        str(source),
+        "-lavfi",
+        GRAPH,
+        "-f",
+        "null",
+        "-",
+    ]
+
+
+def measure(ffmpeg_path: str, source: Path, output: Path, duration: float | None) -> float | None:
+    """The mean VMAF of the sampled segments, or None when it cannot be known (no libvmaf, an error)."""
+    if not available(ffmpeg_path):
+        return None
+    scores = []
+    for start in starts(duration):
+        try:
+            done = subprocess.run(
+                argv(ffmpeg_path, output, source, start),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_SECONDS,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            log.warning("%s: VMAF not measured: %s", output.name, error)
+            return None
+        found = _SCORE.findall(done.stderr)
+        if done.returncode != 0 or not found:
+            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+            log.warning("%s: VMAF not measured (ffmpeg exit %d): %s", output.name, done.returncode, tail[0])
+            return None
+        scores.append(float(found[-1]))
+    return round(sum(scores) / len(scores), 2)

@@ -1,0 +1,95 @@
+"""VMAF with the real ffmpeg on real clips: an output scores high against its original, a crushed one
+lower, the original against itself near 100; an ffmpeg without libvmaf gives no score rather than a
+failure; and a real encoder reports the score with the job when the setting asks for it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+from librarrarian_contracts import JobCompleted, publish, topology
+from librarrarian_contracts.topology import HwClass
+from librarrarian_encoder import service, vmaf
+from librarrarian_encoder.settings import Settings
+from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_testing import library, transcode
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .test_encoder import Scheduler, media, outcome, scheduler, work
+
+__all__ = ["media", "scheduler"]
+
+BUNDLED = locate()[0]
+
+
+def encode(ffmpeg: str, source: Path, out: Path, crf: int) -> Path:
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(source), "-c:v", "libx265", "-preset", "ultrafast", "-crf", str(crf),
+         "-x265-params", "log-level=error", "-an", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def ffmpeg() -> str:
+    if not vmaf.available(BUNDLED):
+        pytest.fail(f"{BUNDLED} has no libvmaf: the bundled static ffmpeg is expected to have it")
+    return BUNDLED
+
+
+def test_scores_follow_the_quality(ffmpeg: str, shared_media: Path, tmp_path: Path) -> None:
+    source = shared_media / "bikes.mp4"  # 10 s: three sampled segments
+    good = vmaf.measure(ffmpeg, source, encode(ffmpeg, source, tmp_path / "good.mkv", 22), 10.0)
+    crushed = vmaf.measure(ffmpeg, source, encode(ffmpeg, source, tmp_path / "bad.mkv", 51), 10.0)
+    same = vmaf.measure(ffmpeg, source, source, 10.0)
+    assert good is not None and crushed is not None and same is not None
+    assert same > 97 and 70 < good <= 100 and crushed < good - 10
+
+
+def test_a_short_clip_is_compared_whole(ffmpeg: str, shared_media: Path, tmp_path: Path) -> None:
+    source = shared_media / "bigbuckbunny.mp4"  # 5.3 s
+    assert vmaf.starts(5.3) == [None] and vmaf.starts(None) == [None]
+    assert vmaf.starts(100.0) == [4.9, 49.0, 88.2]
+    score = vmaf.measure(ffmpeg, source, encode(ffmpeg, source, tmp_path / "out.mkv", 24), 5.3)
+    assert score is not None and 60 < score <= 100
+
+
+def test_no_libvmaf_means_no_score(tmp_path: Path) -> None:
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho ' ... scale            V->V       Scale the input video size'\n")
+    fake.chmod(0o755)
+    assert not vmaf.available(str(fake))
+    assert vmaf.measure(str(fake), tmp_path / "a.mkv", tmp_path / "b.mkv", 10.0) is None
+
+
+def test_an_unreadable_output_gives_no_score(ffmpeg: str, shared_media: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mkv"
+    broken.write_bytes(b"not a video")
+    assert vmaf.measure(ffmpeg, shared_media / "bikes.mp4", broken, 10.0) is None
+
+
+async def test_the_encoder_reports_the_score_when_asked(
+    bus: tuple[Client, JetStreamContext],
+    scheduler: Scheduler,
+    nats_url: str,
+    media: library.Library,
+    tmp_path: Path,
+) -> None:
+    _, js = bus
+    await transcode.put(js, transcode.fastest(measure_vmaf=True))  # before the node starts: no race
+    settings = Settings(
+        nats_url=nats_url, media_paths=(media.root.resolve(),), node="node-a", scratch_dir=tmp_path / "s"
+    )
+    stopping = asyncio.Event()
+    node = asyncio.create_task(service.run(settings, stopping))
+    try:
+        await publish(js, work(media.transcode["mp4"], job_id=2), topology.transcode_subject(HwClass.CPU))
+        measured = await outcome(scheduler, 2)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(node, 30)
+    assert isinstance(measured, JobCompleted) and measured.vmaf is not None and 50 < measured.vmaf <= 100
