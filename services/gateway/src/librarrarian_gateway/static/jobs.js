@@ -66,13 +66,15 @@
     showEmptyIfNeeded();
   });
 
-  // A released row: pending now, and only deletable.
+  // A released row: pending now, and only deletable. Its live events may have come first (a cleanup takes
+  // milliseconds): a row that has moved on already is left as they said.
   function markQueued(row) {
+    row.querySelector('button[data-action="release"]')?.remove();
     const badge = row.querySelector(".status");
+    if (badge.textContent !== "awaiting_approval") return;
     badge.className = "status pending";
     badge.textContent = "pending";
     row.querySelector(".attempts").textContent = "1";
-    row.querySelector('button[data-action="release"]')?.remove();
   }
 
   const releaseAll = document.getElementById("release-all");
