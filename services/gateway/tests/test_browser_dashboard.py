@@ -42,6 +42,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from .test_gateway import services_answering
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO_ROOT / "bench" / "out" / "screenshots"
 USER, PASSWORD, API_KEY = "admin", "correct horse battery", "browser-key-0123456789abcdef"
@@ -105,6 +107,7 @@ async def site(
             return False
 
     await eventually(up, message="gateway up")
+    await services_answering(url, API_KEY)
     yield Site(url, bus[1])
     for stop in stops:
         stop.set()

@@ -66,6 +66,18 @@ async def start(settings: Settings) -> tuple[asyncio.Event, asyncio.Task[None]]:
     return stopping, task
 
 
+async def services_answering(url: str, api_key: str = API_KEY) -> None:
+    """Wait until the scheduler and history answer through the gateway: until then its lists are 503s."""
+
+    async def answering() -> bool:
+        async with httpx.AsyncClient(base_url=url, headers={"X-Api-Key": api_key}) as api:
+            return all(
+                [(await api.get(path)).status_code == 200 for path in ("/api/v1/jobs", "/api/v1/history")]
+            )
+
+    await eventually(answering, timeout=30, message="scheduler and history answering")
+
+
 @pytest.fixture
 async def site(
     nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
@@ -93,6 +105,7 @@ async def site(
     stops.append(h)
     tasks = [asyncio.create_task(coro) for coro in services]
     stopping, task = await start(settings)
+    await services_answering(f"http://127.0.0.1:{settings.port}")
     yield Site(f"http://127.0.0.1:{settings.port}", settings, media)
     for event in (stopping, *stops):
         event.set()

@@ -44,8 +44,11 @@ class Intake:
             if not await store.claim(conn, event.event_id):
                 return policy.Ignore("redelivered event")
             newest = await store.newest_job(conn, event.path)
-            produced = await store.job_that_produced(conn, event.path)
+            # In flight first, done second: a job's completion may commit between the two reads (each sees
+            # the latest commit), and in this order at least one of them sees it. The other way round, an
+            # output probed just as its job completes could be taken for a new file.
             sibling = await store.sibling_in_flight(conn, event.path)
+            produced = await store.job_that_produced(conn, event.path)
             fingerprint = event.fingerprint if isinstance(event, MediaProbed) else None
             same = None
             if fingerprint is not None:
