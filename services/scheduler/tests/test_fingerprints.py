@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import msgspec
 import pytest
 from librarrarian_contracts import (
@@ -25,7 +26,7 @@ from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import JobsPage, JobsQuery
 from librarrarian_runtime.queries import QueryFailed, ask
-from librarrarian_scheduler import policy, service
+from librarrarian_scheduler import policy, service, store
 from librarrarian_scheduler.settings import Settings
 from librarrarian_testing import eventually
 from nats.aio.client import Client
@@ -186,3 +187,53 @@ async def test_a_renamed_output_and_a_copy_of_a_source_are_not_queued_again(
 async def _status_is(nc: Client, path: str, status: str) -> bool:
     found = await _settled(nc, path)
     return found is not None and found[1] == status
+
+
+async def test_an_output_probed_just_as_its_job_completes_is_not_queued(
+    bus: tuple[Client, JetStreamContext],
+    scheduler: None,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worst interleaving: the job's completion commits between the scheduler's reads of "is a job
+    for this name in flight" and "did a job produce this file". Whichever it reads first, it must not take
+    the output for a new file."""
+    nc, js = bus
+    await publish(js, probed("/m/Film.avi", H264, 1000, SOURCE))
+    (work,) = await _work(js, timeout=10)
+    await publish(js, JobStarted(job_id=work.job_id, attempt=1, delivery=1, node="box", path=work.path))
+    await eventually(lambda: _status_is(nc, "/m/Film.avi", "running"))
+
+    async def complete() -> None:  # what the tracker commits when job.completed arrives
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(
+                "UPDATE scheduler.jobs SET status = 'done', output_path = '/m/Film.mkv', size_after = 400"
+                " WHERE id = $1",
+                work.job_id,
+            )
+        finally:
+            await conn.close()
+
+    reads: list[str] = []
+
+    def completing_after_the_first_read(name: str) -> None:
+        original = getattr(store, name)
+
+        async def read(conn: asyncpg.Connection, path: str) -> object:
+            found = await original(conn, path)
+            if path == "/m/Film.mkv":
+                reads.append(name)
+                if len(reads) == 1:
+                    await complete()
+            return found
+
+        monkeypatch.setattr(store, name, read)
+
+    completing_after_the_first_read("sibling_in_flight")
+    completing_after_the_first_read("job_that_produced")
+    await publish(js, probed("/m/Film.mkv", HEVC, 400, None, inode=9))  # no fingerprint: names decide
+    await publish(js, probed("/m/Other.avi", H264, 2000, "v1:2000:other", inode=10))  # decided after
+    work_after = await _work(js, timeout=10)
+    assert [w.path for w in work_after] == ["/m/Other.avi"]
+    assert len(reads) == 2 and "/m/Film.mkv" not in (await _jobs(nc) or {})
