@@ -20,23 +20,19 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import asyncpg
-from librarrarian_contracts import FileIdentity, MediaProbed, MediaProbeFailed, ScanCompleted, publish
+from librarrarian_contracts import FileIdentity, ScanCompleted, publish
 from librarrarian_contracts.settings import ScannerFolders
-from librarrarian_media import ProbeError
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js import JetStreamContext
 
 from . import catalogue
-from .catalogue import Outcome
+from .batches import Batches
 from .folders import Folders
-from .probe import Examined, Prober
+from .probe import Prober
 from .progress import Board, ScanRun
 from .walk import LOCK_SUFFIX, Found, is_candidate, is_locked, walk
 
 log = logging.getLogger(__name__)
-
-# Files probed, published and recorded together: one round of acks and one database write per batch.
-BATCH = 64
 
 
 class RefusedRoot(ValueError):
@@ -56,6 +52,7 @@ class Scanner:
         self.js = js
         self.media_paths = media_paths
         self.prober = prober
+        self.batches = Batches(pool, js, prober)
         # A file modified less than this long ago may still be growing: it is probed only once it held still.
         self.settle_seconds = settle_seconds
         self.folders = Folders.resolve(ScannerFolders(), media_paths)
@@ -227,7 +224,9 @@ class Scanner:
         settle_ns = int(self.settle_seconds * 1e9)
         now = time.time_ns()
         young = [f for f in todo if now - f.identity.mtime_ns < settle_ns]
-        failed = await self._probe_all([f for f in todo if now - f.identity.mtime_ns >= settle_ns], run)
+        failed = await self.batches.probe_all(
+            [f for f in todo if now - f.identity.mtime_ns >= settle_ns], run
+        )
         if not young or run.cancelled:
             return failed
         # mtimes from another machine's clock may lie ahead: wait no longer than the settle time itself.
@@ -241,7 +240,7 @@ class Scanner:
                 log.info(
                     "scan %s: %s is still being written; it is looked at again later", run.scan_id[:8], f.path
                 )
-        return failed + await self._probe_all(settled, run)
+        return failed + await self.batches.probe_all(settled, run)
 
     async def scan_files(
         self, paths: Iterable[Path], *, trigger: str = "watch", run: ScanRun | None = None
@@ -292,7 +291,7 @@ class Scanner:
         run.seen += len(found)
         run.to_probe += len(todo)
         run.probing()
-        failed = await self._probe_all(todo, run)
+        failed = await self.batches.probe_all(todo, run)
         run.finish("cancelled" if run.cancelled else "done")
         return todo, failed
 
@@ -343,57 +342,6 @@ class Scanner:
             found.append(Found(resolved, folder.path, identity, folder.type))
         return found
 
-    async def _probe_all(self, todo: list[Found], run: ScanRun | None = None) -> int:
-        """Probe ``todo`` in batches and return the failures. Each batch's events are published at once,
-        then the batch is recorded, while the next batch is being probed. Records follow the publishes: a
-        crash in between means a re-probe, never a lost event."""
-        failures = 0
-        delivering: asyncio.Task[None] | None = None
-        try:
-            for start in range(0, len(todo), BATCH):
-                if run is not None and run.cancelled:
-                    break
-                outcomes = await self._probe_batch(todo[start : start + BATCH], run)
-                failures += sum(1 for outcome in outcomes if outcome.probe is None)
-                if delivering is not None:
-                    await delivering
-                delivering = asyncio.create_task(self._deliver(outcomes, run))
-            if delivering is not None:
-                await delivering
-        finally:
-            if delivering is not None and not delivering.done():
-                delivering.cancel()
-                await asyncio.wait({delivering})
-        return failures
-
-    async def _deliver(self, outcomes: list[Outcome], run: ScanRun | None) -> None:
-        await asyncio.gather(*(publish(self.js, event_of(outcome)) for outcome in outcomes))
-        await catalogue.record_many(self.pool, outcomes)
-        if run is not None:
-            run.queued += len(outcomes)
-
-    async def _probe_batch(self, batch: list[Found], run: ScanRun | None = None) -> list[Outcome]:
-        """Probe a batch with as many threads as the prober has workers; a cancel stops each thread before
-        its next file, so only the files already probed are published. The run's counters move as each
-        file is done (the live progress), from the probe threads."""
-        outcomes: dict[int, Outcome] = {}
-
-        def report(index: int, result: Examined | ProbeError) -> None:  # in a probe thread, one at a time
-            found = batch[index]
-            if isinstance(result, ProbeError):
-                log.warning("%s: %s", found.path, result)
-                outcomes[index] = Outcome(found, None, str(result))
-                if run is not None:
-                    run.errors += 1
-            else:
-                probe, content = result
-                outcomes[index] = Outcome(found, probe, None, content)
-            if run is not None:
-                run.probed += 1
-
-        await self.prober.examine_all([f.path for f in batch], report, run.stop if run is not None else None)
-        return [outcomes[i] for i in sorted(outcomes)]
-
 
 def _still_the_same(files: list[Found]) -> list[Found]:
     """The files whose size and mtime have not changed since they were found, with no lock beside them."""
@@ -410,18 +358,3 @@ def _still_the_same(files: list[Found]) -> list[Found]:
         if (st.st_size, st.st_mtime_ns) == (f.identity.size, f.identity.mtime_ns) and not locked:
             same.append(f)
     return same
-
-
-def event_of(outcome: Outcome) -> MediaProbed | MediaProbeFailed:
-    found = outcome.found
-    path, library = str(found.path), str(found.library)
-    if outcome.probe is not None:
-        return MediaProbed(
-            path=path,
-            identity=found.identity,
-            probe=outcome.probe,
-            library=library,
-            media_type=found.media_type,
-            fingerprint=outcome.fingerprint,
-        )
-    return MediaProbeFailed(path=path, identity=found.identity, error=outcome.error or "", library=library)
