@@ -9,6 +9,16 @@ import msgspec
 from .messages import utcnow
 
 
+class FfmpegUse(msgspec.Struct, frozen=True, kw_only=True):
+    """Which ffmpeg a node runs for one purpose (a hardware class, or ``vmaf``), and why that one."""
+
+    purpose: str
+    path: str
+    version: str
+    origin: str  # FFMPEG_PATH | system (ffmpeg on PATH) | bundled (the imageio-ffmpeg wheel's)
+    why: str
+
+
 class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     """One encoder's live entry in the ``nodes`` bucket; it expires when the node stops writing it."""
 
@@ -23,6 +33,7 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     unusable: dict[str, str] = {}  # class -> why its test encode failed
     slots_per_class: dict[str, int] = {}
     updated_at: datetime = msgspec.field(default_factory=utcnow)
+    ffmpeg: tuple[FfmpegUse, ...] = ()  # the ffmpeg each bound class and VMAF run with, and why
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
