@@ -58,7 +58,8 @@ def test_a_class_is_bound_to_the_binary_whose_test_encodes_passed() -> None:
     assert list(shown) == ["nvenc", "cpu", "vmaf"]
     assert shown["nvenc"].origin == "system" and shown["nvenc"].version == "system-1"
     assert shown["nvenc"].why == (
-        "its test encodes passed where /bundled/ffmpeg's did not (hevc_nvenc: Driver does not support)"
+        "its test encodes passed where /bundled/ffmpeg's did not (hevc_nvenc: Driver does not support),"
+        " though it lacks encoder av1_nvenc"
     )
     assert "lacks HDR10 side data in libsvtav1, HDR10 side data in libx265" in shown["cpu"].why
 

@@ -65,7 +65,11 @@ class Binaries:
                 continue
             build = next(b for b in self.builds if b.path == found.ffmpeg)
             why = f"its test encodes passed where {found.instead_of.ffmpeg}'s did not ({found.instead_of.detail})"
-            uses[found.hw.value] = Use(found.hw.value, build, why)
+            # Better than not encoding at all, but said: the CPU class may lose HDR10 with such a build.
+            lacking = need_of(found.hw).lacking(build)
+            if lacking:
+                why += f", though it lacks {', '.join(lacking)}"
+            uses[found.hw.value] = Use(found.hw.value, build, why, lacking)
         return replace(self, uses=uses)
 
     def shown(self, classes: Iterable[HwClass]) -> tuple[FfmpegUse, ...]:

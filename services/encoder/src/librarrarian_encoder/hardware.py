@@ -25,7 +25,7 @@ class Detection:
     hw: HwClass
     codecs: tuple[str, ...]  # target codecs whose test encode passed
     detail: str
-    ffmpeg: str = "ffmpeg"  # the binary the test encodes ran with
+    ffmpeg: str  # the binary the test encodes ran with
     # The preferred binary's attempt, when another binary passed more of the class's test encodes.
     instead_of: Detection | None = None
 
