@@ -10,7 +10,8 @@ from librarrarian_contracts import JobCompleted, JobFailed, JobSkipped, encode, 
 from librarrarian_contracts.views import HistoryPage, HistoryQuery, Stats
 from librarrarian_history import service
 from librarrarian_history.settings import Settings
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.queries import ask
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -44,7 +45,7 @@ async def history(
     async def ready() -> bool:
         try:
             await ask(nc, topology.HISTORY_STATS, HistoryQuery(), Stats, timeout=0.5)
-        except QueryFailed:
+        except ServiceError:
             return False
         return True
 
@@ -110,5 +111,5 @@ async def test_finished_transcodes_are_recorded_once_and_searchable(
 
 
 async def test_a_bad_query_is_refused(history: Client) -> None:
-    with pytest.raises(QueryFailed, match="limit"):
+    with pytest.raises(ServiceError, match="limit"):
         await ask(history, topology.HISTORY_LIST, HistoryQuery(limit=10_000), HistoryPage)

@@ -16,11 +16,11 @@ import asyncpg
 import msgspec
 import pytest
 from librarrarian_contracts import (
+    CancelScan,
     MediaProbe,
     MediaProbed,
     MediaProbeFailed,
-    ScanCancelRequested,
-    ScanRequested,
+    StartScan,
     publish,
     topology,
 )
@@ -103,7 +103,7 @@ async def test_a_running_scan_reports_progress_and_stops_when_cancelled(
     scanner_service: Path, bus: Bus, media: MediaLog, database_url: str
 ) -> None:
     _, js = bus
-    command = ScanRequested(force=True)
+    command = StartScan(force=True)
     await publish(js, command)
 
     async def probing() -> ScanStatus | None:
@@ -115,9 +115,7 @@ async def test_a_running_scan_reports_progress_and_stops_when_cancelled(
     assert running.rate > 0 and running.eta_seconds is not None and running.eta_seconds > 0
     assert running.queued <= running.probed < LINKS and running.finished_at is None
 
-    await publish(
-        js, ScanCancelRequested(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id)
-    )
+    await publish(js, CancelScan(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id))
     (completed,) = await eventually(lambda: media.scans(1), timeout=60)
     final = await status(js, command.event_id)
     assert final is not None and final.state == "cancelled" and final.finished_at is not None
@@ -135,10 +133,8 @@ async def test_a_scan_cancelled_before_its_turn_never_starts(
     scanner_service: Path, bus: Bus, media: MediaLog, database_url: str
 ) -> None:
     _, js = bus
-    command = ScanRequested()
-    await publish(
-        js, ScanCancelRequested(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id)
-    )
+    command = StartScan()
+    await publish(js, CancelScan(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id))
     await publish(js, command)
     (completed,) = await eventually(lambda: media.scans(1), timeout=60)
     assert completed.cancelled and (completed.seen, completed.probed) == (0, 0)

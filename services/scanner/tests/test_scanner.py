@@ -17,7 +17,7 @@ from librarrarian_contracts import (
     MediaProbed,
     MediaProbeFailed,
     ScanCompleted,
-    ScanRequested,
+    StartScan,
     publish,
     topology,
 )
@@ -162,7 +162,7 @@ async def test_a_scan_reports_every_video_once_and_rescans_incrementally(
     assert lib.already_hevc is not None
     os.utime(lib.transcode["avi"], ns=(1_000_000_000, 1_000_000_000))
     lib.already_hevc.unlink()
-    await publish(js, ScanRequested())
+    await publish(js, StartScan())
     second = (await eventually(lambda: media.scans(2), timeout=60))[1]
     assert (second.seen, second.probed, second.unchanged, second.failed) == (4, 1, 3, 0)
     assert list(media.files(1)) == ["Bikes S01E02.avi"]
@@ -174,11 +174,11 @@ async def test_a_scan_reports_every_video_once_and_rescans_incrementally(
     assert rows_after["Big Buck Bunny.mp4"]["probed_at"] == rows["Big Buck Bunny.mp4"]["probed_at"]
 
     # Force re-probes everything, failures included; a subfolder can be scanned alone.
-    await publish(js, ScanRequested(force=True))
+    await publish(js, StartScan(force=True))
     third = (await eventually(lambda: media.scans(3), timeout=60))[2]
     assert (third.seen, third.probed, third.unchanged, third.failed) == (4, 4, 0, 1)
     assert len(media.files(2)) == 4
-    await publish(js, ScanRequested(roots=(str(lib.root / "TV"),), force=True))
+    await publish(js, StartScan(roots=(str(lib.root / "TV"),), force=True))
     fourth = (await eventually(lambda: media.scans(4), timeout=60))[3]
     assert (fourth.seen, fourth.probed) == (2, 2) and fourth.roots == (str(root / "TV"),)
     assert sorted(media.files(3)) == ["Bikes S01E01.mkv", "Bikes S01E02.avi"]
@@ -198,11 +198,11 @@ async def test_a_root_outside_the_media_paths_is_refused_and_terminated(
     advisories = await nc.subscribe(TERMINATED, cb=on_terminated)
     await eventually(lambda: media.scans(1), timeout=60)
 
-    await publish(js, ScanRequested(roots=(str(tmp_path),)))  # the parent of the library
-    await publish(js, ScanRequested(roots=(str(lib.root / ".." / ".."),)))
-    await publish(js, ScanRequested(roots=(str(lib.root / "Movies" / "Nope"),)))  # inside, but not there
-    await js.publish(topology.SCAN_REQUESTED, b'{"type": "scan.requested", "roots": 7}')
-    await publish(js, ScanRequested(roots=(str(lib.root / "Movies"),)))  # a marker that is allowed
+    await publish(js, StartScan(roots=(str(tmp_path),)))  # the parent of the library
+    await publish(js, StartScan(roots=(str(lib.root / ".." / ".."),)))
+    await publish(js, StartScan(roots=(str(lib.root / "Movies" / "Nope"),)))  # inside, but not there
+    await js.publish(topology.SCAN_START, b'{"type": "scan.start", "roots": 7}')
+    await publish(js, StartScan(roots=(str(lib.root / "Movies"),)))  # a marker that is allowed
 
     scans = await eventually(lambda: media.scans(2), timeout=60)
     await eventually(lambda: len(terminated) == 4)
@@ -292,7 +292,7 @@ async def test_a_stop_during_a_requested_scan_hands_the_command_back(
     stuck = Scanner(pool, js, (root,), Prober(workers=1, timeout_seconds=60, read=gate.read))
     stopping = asyncio.Event()
     first = asyncio.create_task(commands.consume(js, stuck, stopping))
-    await publish(js, ScanRequested(roots=(str(root / "TV"),)))
+    await publish(js, StartScan(roots=(str(root / "TV"),)))
     try:
         await eventually(gate.entered.is_set, timeout=30)
         stopping.set()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import asyncpg
-from librarrarian_contracts import MediaEvent, MediaProbed, MediaProbeFailed
+from librarrarian_contracts import JobChange, MediaEvent, MediaProbed, MediaProbeFailed
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_runtime.watched import Watched
 
@@ -21,12 +22,12 @@ class Intake:
         pool: asyncpg.Pool,
         transcode: Watched[TranscodeSettings],
         placement: Placement,
-        on_enqueue: object,
+        on_enqueue: Callable[[], None],
     ) -> None:
         self.pool = pool
         self.transcode = transcode
         self.placement = placement
-        self.on_enqueue = on_enqueue  # an asyncio.Event-like with .set(): wakes the relay
+        self.on_enqueue = on_enqueue  # wakes the relay
 
     async def handle(self, event: MediaEvent) -> None:
         if not isinstance(event, MediaProbed | MediaProbeFailed):
@@ -37,7 +38,7 @@ class Intake:
             log.info("%s: a job for it was created meanwhile", event.path)
             return
         if isinstance(decision, policy.Transcode):
-            self.on_enqueue.set()  # type: ignore[attr-defined]
+            self.on_enqueue()
 
     async def _decide(self, event: MediaProbed | MediaProbeFailed) -> policy.Decision:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -70,6 +71,7 @@ class Intake:
                         fingerprint=fingerprint,
                     )
                     await store.enqueue(conn, job_id)
+                    await store.record_change(conn, job_id, JobChange.QUEUED)
                     log.info(
                         "job %d queued: %s (%s)", job_id, event.path, probe.video_codec if probe else "?"
                     )
@@ -83,6 +85,7 @@ class Intake:
                         reason=reason,
                         fingerprint=fingerprint,
                     )
+                    await store.record_change(conn, job_id, JobChange.SKIPPED)
                     log.info("job %d skipped: %s (%s)", job_id, event.path, reason)
                 case policy.Fail(reason):
                     job_id = await store.insert_job(
@@ -93,6 +96,7 @@ class Intake:
                         probe=probe,
                         reason=reason,
                     )
+                    await store.record_change(conn, job_id, JobChange.FAILED)
                     log.info("job %d failed: %s (%s)", job_id, event.path, reason)
                 case policy.Ignore(why):
                     log.log(logging.INFO if same else logging.DEBUG, "%s: %s", event.path, why)
