@@ -24,7 +24,7 @@ from pathlib import Path
 
 import msgspec
 import nats
-from librarrarian_contracts import JobCompleted, JobEvent, JobStarted
+from librarrarian_contracts import JobCompleted, JobReport, JobStarted
 from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.settings import EncoderFamily, Quality, TierQuality
 from librarrarian_contracts.topology import HwClass
@@ -211,7 +211,7 @@ async def cluster(clips: list[Path], work: Path) -> dict[str, object]:
                 await asyncio.sleep(0.05)  # JetStream is still starting
         for clip in clips:
             shutil.copy2(clip, media / clip.name)
-        events: list[JobEvent] = []
+        events: list[JobReport] = []
         done = asyncio.Event()
         cpu: dict[str, dict[str, float]] = {}
 

@@ -142,7 +142,7 @@ async def catalogue_as_scanned(db_url: str, root: Path, paths: list[Path]) -> No
 
 
 async def watch_latency(nats_url: str, db_url: str, root: Path, rounds: int = 3) -> list[float]:
-    """Seconds from a new file's appearance to its TranscodeRequested on the WORK stream."""
+    """Seconds from a new file's appearance to its Transcode on the WORK stream."""
     from librarrarian_scanner import service as scanner_service
     from librarrarian_scanner.settings import Settings as ScannerSettings
     from librarrarian_scheduler import service as scheduler_service

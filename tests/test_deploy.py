@@ -10,8 +10,10 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -22,16 +24,21 @@ from librarrarian_cleanup import service as cleanup
 from librarrarian_cleanup.settings import Settings as CleanupSettings
 from librarrarian_contracts import (
     CleanupFinished,
-    CleanupScanRequested,
     FileIdentity,
+    FindStaleFiles,
+    JobChange,
     JobCompleted,
+    JobKind,
+    JobStateChanged,
+    JobStatus,
     MediaProbed,
+    catalog,
     provision,
     publish,
     topology,
 )
 from librarrarian_contracts.codec import job_decoder
-from librarrarian_contracts.views import JobsPage, JobsQuery, ReleasedJobs, ReleaseJobs
+from librarrarian_contracts.views import JobsPage, JobsQuery, JobView, ReleasedJobs, ReleaseJobs
 from librarrarian_embedded.nats_server import binary, free_port
 from librarrarian_encoder import service as encoder
 from librarrarian_encoder.settings import Settings as EncoderSettings
@@ -45,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 SPEC = ROOT.parent / "shared" / "specs" / "compose-spec.json"
 SERVICES = {"scanner", "scheduler", "encoder", "history", "gateway", "cleanup"}
+ROLES = SERVICES | {"integration"}
 
 
 def compose() -> dict[str, object]:
@@ -79,6 +87,7 @@ def test_every_service_gets_its_own_nats_user_and_the_config_is_valid(tmp_path: 
         assert url.startswith(f"nats://{name}:"), url
         assert re.search(rf"user: {name},\s+password: \$NATS_{name.upper()}_PASSWORD", conf)
         env[f"NATS_{name.upper()}_PASSWORD"] = f"secret-{name}"
+    env["NATS_INTEGRATION_PASSWORD"] = "secret-integration"
     config = tmp_path / "nats.conf"
     config.write_text(conf.replace("store_dir: /data", f"store_dir: {json.dumps(str(tmp_path))}"))
     result = subprocess.run(
@@ -102,14 +111,14 @@ def role_server(tmp_path: Path) -> Iterator[dict[str, str]]:
     )
     config = tmp_path / "nats.conf"
     config.write_text(conf.replace("store_dir: /data", f"store_dir: {json.dumps(str(tmp_path / 'js'))}"))
-    env = {f"NATS_{name.upper()}_PASSWORD": f"secret-{name}" for name in SERVICES}
+    env = {f"NATS_{name.upper()}_PASSWORD": f"secret-{name}" for name in ROLES}
     server = subprocess.Popen([binary(), "-c", str(config)], env=env, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while not listening(port):
             assert time.monotonic() < deadline and server.poll() is None, "nats-server did not start"
             time.sleep(0.02)
-        yield {name: f"nats://{name}:secret-{name}@127.0.0.1:{port}" for name in SERVICES}
+        yield {name: f"nats://{name}:secret-{name}@127.0.0.1:{port}" for name in ROLES}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -201,7 +210,7 @@ async def test_each_role_may_do_its_work_and_nothing_else(
         assert done[0].node == "remote"
 
         # The gateway asks for a stale-file scan and releases what was found; the cleanup service removes it.
-        await publish(gateway_js, CleanupScanRequested())
+        await publish(gateway_js, FindStaleFiles())
         query = JobsQuery(kind="cleanup", statuses=("awaiting_approval",))
         await eventually(
             lambda: _items(ask(gateway_nc, topology.SCHEDULER_JOBS_QUERY, query, JobsPage)),
@@ -224,8 +233,8 @@ async def test_each_role_may_do_its_work_and_nothing_else(
         "$JS.API.STREAM.DELETE.JOBS",
     ):
         assert await refused(role_server["encoder"], subject), subject
-    assert await refused(role_server["encoder"], "cleanup.found")
-    assert await refused(role_server["gateway"], "cleanup.found")
+    assert await refused(role_server["encoder"], "cleanup.stale_file_found")
+    assert await refused(role_server["gateway"], "cleanup.stale_file_found")
     for subject in ("work.transcode.cpu", "media.probed", "$KV.settings.transcode"):
         assert await refused(role_server["cleanup"], subject), subject
     assert await refused(role_server["history"], "job.completed")
@@ -236,3 +245,71 @@ async def test_each_role_may_do_its_work_and_nothing_else(
 
 async def _items(page: object) -> object:
     return (await page).items  # type: ignore[misc]
+
+
+def test_the_integration_user_may_subscribe_to_exactly_the_public_subjects() -> None:
+    conf = (DEPLOY / "nats.conf").read_text()
+    found = re.search(r"user: integration,.*?subscribe: \{ allow: \[([^\]]*)\]", conf, re.S)
+    assert found, "deploy/nats.conf has no integration user with a subscribe allow-list"
+    allowed = tuple(json.loads(f"[{found.group(1)}]"))
+    assert allowed == catalog.public_filters()
+
+
+async def test_an_integration_listens_to_public_events_and_can_do_nothing_else(
+    role_server: dict[str, str], tmp_path: Path
+) -> None:
+    """The example subscriber, logged in as ``integration``, prints a job's change; the same user is refused a
+    publish and a subscription to work."""
+    example = ROOT / "docs" / "examples" / "follow_jobs.py"
+    env = {**os.environ, "NATS_URL": role_server["integration"]}
+    follower = await asyncio.create_subprocess_exec(
+        sys.executable, str(example), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    scheduler_nc = await nats.connect(role_server["scheduler"])
+    try:
+        assert follower.stdout is not None
+        assert await asyncio.wait_for(follower.stdout.readline(), 30) == b"listening\n"
+        await provision(scheduler_nc.jetstream())
+        view = JobView(
+            id=7,
+            kind=JobKind.TRANSCODE,
+            path="/media/Film.avi",
+            status=JobStatus.PENDING,
+            attempts=1,
+            node=None,
+            reason=None,
+            error_log=None,
+            codec_before="mpeg4",
+            size_before=10,
+            size_after=None,
+            output_path=None,
+            queued_at=datetime.now(UTC),
+            started_at=None,
+            finished_at=None,
+            version=1,
+        )
+        await publish(
+            scheduler_nc.jetstream(), JobStateChanged(event_id="7:v1", change=JobChange.QUEUED, job=view)
+        )
+        line = await asyncio.wait_for(follower.stdout.readline(), 30)
+        assert line == b"job 7 queued: pending /media/Film.avi\n"
+    finally:
+        follower.terminate()
+        await follower.wait()
+        await scheduler_nc.close()
+
+    assert await refused(role_server["integration"], "job.completed")
+    assert await refused(role_server["integration"], "$JS.API.STREAM.INFO.WORK")
+    errors: list[Exception] = []
+
+    async def on_error(error: Exception) -> None:
+        errors.append(error)
+
+    nc = await nats.connect(role_server["integration"], error_cb=on_error)
+    try:
+        await nc.subscribe("work.>")
+        await nc.subscribe("$KV.settings.>")
+        await eventually(lambda: len(errors) >= 2, message="both subscriptions refused")
+    finally:
+        await nc.close()
+    assert all("permissions violation" in str(e).lower() for e in errors)

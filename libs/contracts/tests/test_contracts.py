@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+from typing import get_args
+
+import jsonschema
 import msgspec
 import pytest
 from librarrarian_contracts import (
+    AnyMessage,
+    CleanupFinished,
+    Command,
+    Event,
     FileIdentity,
     JobCompleted,
+    JobStarted,
     MediaProbe,
     MediaProbed,
+    Message,
     StreamInfo,
-    TranscodeRequested,
+    Transcode,
+    asyncapi,
+    bus_table,
+    catalog,
     encode,
+    messages,
     provision,
+    report_id,
+    scans,
+    settings,
+    sources,
     subject_of,
     topology,
+    views,
 )
 from librarrarian_contracts.codec import job_decoder, media_decoder, work_decoder
-from librarrarian_contracts.schema import SNAPSHOT, render
+from librarrarian_contracts.schema import SNAPSHOT, current_schema, render
 
 IDENTITY = FileIdentity(size=1_055_736, mtime_ns=1_700_000_000_000_000_000, inode=42)
 PROBE = MediaProbe(
@@ -55,7 +76,7 @@ def test_example_messages_decode_from_their_wire_form() -> None:
 
 def test_round_trip_of_every_union() -> None:
     probed = MediaProbed(path="/media/a.mp4", identity=IDENTITY, probe=PROBE)
-    work = TranscodeRequested(job_id=1, attempt=1, path="/media/a.mp4", identity=IDENTITY, probe=PROBE)
+    work = Transcode(job_id=1, attempt=1, path="/media/a.mp4", identity=IDENTITY, probe=PROBE)
     done = JobCompleted(
         job_id=1,
         attempt=1,
@@ -110,6 +131,123 @@ def test_work_consumers_do_not_overlap() -> None:
     assert len(filters) == len(topology.HwClass) + 1  # a durable per hardware class, and the cleanup's
     assert not [(a, b) for i, a in enumerate(filters) for b in filters[i + 1 :] if _overlap(a, b)]
     assert _overlap("work.transcode.*", "work.transcode.cpu") and not _overlap("work.cleanup", "work.x")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+MESSAGE_TYPES = get_args(AnyMessage)
+
+
+def test_tags_follow_the_naming_rule() -> None:
+    """Events: ``<domain>.<name>``, the name in the past tense, the class the name (with the domain in front
+    where it helps). Commands: ``<domain>.<verb>[_<object>]``, the class starting with the verb."""
+    assert len(MESSAGE_TYPES) == len({t.__struct_config__.tag for t in MESSAGE_TYPES})
+    for type_ in MESSAGE_TYPES:
+        domain, _, name = str(type_.__struct_config__.tag).partition(".")
+        assert domain in {s.split(".")[0] for stream in topology.STREAMS for s in stream.subjects}
+        snake = _snake(type_.__name__)
+        if issubclass(type_, Event):
+            assert name.split("_")[-1].endswith(("ed", "found")), (
+                f"{type_.__name__}: {name} is not past tense"
+            )
+            assert snake in {name, f"{domain}_{name}"}, f"{type_.__name__} does not say {domain}.{name}"
+        else:
+            assert issubclass(type_, Command), type_
+            assert not name.endswith("ed"), f"{type_.__name__}: {name} is not imperative"
+            assert snake.startswith(name.split("_")[0]), f"{type_.__name__} does not start with its verb"
+
+
+def test_every_message_has_one_channel_on_a_stream_that_keeps_it() -> None:
+    for type_ in MESSAGE_TYPES:
+        channel = catalog.channel_of(type_)  # exactly one, or this raises
+        assert channel.stream is not None
+        assert any(_overlap(channel.filter, subject) for subject in channel.stream.subjects), channel
+        if issubclass(type_, Event):
+            assert channel.address == subject_of_type(type_), "an event travels on its tag"
+    addresses = [c.address for c in catalog.CHANNELS]
+    assert len(addresses) == len(set(addresses))
+
+
+def subject_of_type(type_: type[Message]) -> str:
+    return str(type_.__struct_config__.tag)
+
+
+def test_every_durable_reads_declared_channels_and_its_role_consumes_them() -> None:
+    for spec in topology.CONSUMERS:
+        matching = [c for c in catalog.CHANNELS if _overlap(c.filter, spec.filter_subject)]
+        assert matching, f"{spec.durable} reads {spec.filter_subject}, which no channel declares"
+        role = spec.durable.split("-")[0]
+        assert all(role in c.consumers for c in matching), f"{spec.durable}: its role is not a consumer"
+
+
+def test_every_struct_of_the_contract_is_in_the_schema() -> None:
+    """Whatever crosses the bus or is stored is in the snapshot, so a change of it shows in review."""
+    schema = current_schema()
+    named = set(schema["components"])
+    defined = {
+        obj.__name__
+        for module in (messages, views, settings, sources, scans)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__
+    }
+    bases = {"Message", "Event", "Command"}  # abstract: only their subclasses travel
+    assert defined - bases <= named, f"missing from the schema: {sorted(defined - bases - named)}"
+
+
+def test_the_bus_table_in_the_docs_is_current() -> None:
+    assert bus_table.DOCUMENT.read_text() == bus_table.render(), "run `make schema`"
+
+
+ASYNCAPI_SCHEMA = Path(__file__).with_name("data") / "asyncapi-3.0.0.schema.json"
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return (
+            [node["$ref"]]
+            if isinstance(node.get("$ref"), str)
+            else [r for v in node.values() for r in _refs(v)]
+        )
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_the_asyncapi_document_is_valid_and_complete() -> None:
+    document = asyncapi.document("1.2.3")
+    validator = jsonschema.Draft7Validator(json.loads(ASYNCAPI_SCHEMA.read_text()))
+    problems = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(document)]
+    assert problems == []
+    for ref in _refs(document):  # every reference points inside the document
+        node: object = document
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(node, dict) and part in node, f"dangling {ref}"
+            node = node[part]
+    addresses = {c["address"] for c in document["channels"].values()}
+    assert {c.address for c in catalog.CHANNELS} <= addresses
+    assert {e.subject for e in catalog.ENDPOINTS} <= addresses
+    assert {t.__name__ for t in MESSAGE_TYPES} <= set(document["components"]["messages"])
+    public = {c["address"] for c in document["channels"].values() if c.get("x-public")}
+    assert topology.JOB_STATE_CHANGED in public and topology.WORK_CLEANUP not in public
+
+
+def test_report_ids_are_deterministic() -> None:
+    assert report_id(JobCompleted, 12, 3) == "12:3:completed"
+    assert report_id(CleanupFinished, 12, 1) == "12:1:cleanup_finished"
+    assert report_id(JobStarted, 12, 3, delivery=2) == "12:3:started:2"
+
+
+async def test_provision_moves_a_durable_to_its_new_subject(bus) -> None:  # type: ignore[no-untyped-def]
+    """An older installation's durable on a renamed subject is updated in place, not left reading nothing."""
+    _, js = bus
+    spec = topology.SCANNER_CONTROL
+    await js.delete_consumer(spec.stream, spec.durable)
+    await js.add_consumer(spec.stream, durable_name=spec.durable, filter_subject="scan.requested")
+    await provision(js)
+    info = await js.consumer_info(spec.stream, spec.durable)
+    assert info.config.filter_subject == topology.SCAN_START
 
 
 async def test_provision_is_idempotent_on_a_real_server(bus) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from librarrarian_media.ffmpeg_builds import Build, Capabilities, Origin
+from librarrarian_contracts.enums import FfmpegOrigin
+from librarrarian_media.ffmpeg_builds import Build, Capabilities
 from librarrarian_media.ffmpeg_choice import Need, choose
 
 CPU = Need.of(encoders=("libx265", "libsvtav1"), options=("fps_mode",), hdr10=("libx265", "libsvtav1"))
@@ -12,7 +13,7 @@ VMAF = Need.of(filters=("libvmaf", "scale2ref"))
 
 
 def build(
-    origin: Origin,
+    origin: str,
     version: str,
     *,
     encoders: tuple[str, ...] = ("libx265", "libsvtav1"),
@@ -23,7 +24,7 @@ def build(
 ) -> Build:
     return Build(
         f"/{origin}/ffmpeg",
-        origin,
+        FfmpegOrigin(origin),
         Capabilities(
             version=version,
             encoders=frozenset(encoders),

@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 from librarrarian_cleanup import service
 from librarrarian_cleanup.settings import Settings
-from librarrarian_contracts import CleanupScanRequested, publish, topology
+from librarrarian_contracts import FindStaleFiles, publish, topology
 from librarrarian_contracts.views import JobsPage, JobsQuery, JobView, ReleasedJobs, ReleaseJobs
 from librarrarian_runtime import failpoints
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.errors import Conflict, ServiceError
+from librarrarian_runtime.queries import ask
 from librarrarian_scheduler import service as scheduler_service
 from librarrarian_scheduler.settings import Settings as SchedulerSettings
-from librarrarian_testing import eventually
+from librarrarian_testing import eventually, handled
+from librarrarian_testing.files import aged
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-
-from .test_finding import aged
 
 DAY = 86_400.0
 
@@ -40,7 +40,7 @@ async def scheduler(
     async def answering() -> bool:
         try:
             await cleanup_jobs(bus[0])
-        except QueryFailed:
+        except ServiceError:
             return False
         return True
 
@@ -65,7 +65,7 @@ async def cleanup_jobs(nc: Client, status: str | None = None) -> tuple[JobView, 
 
 
 async def found_and_awaiting(nc: Client, js: JetStreamContext) -> JobView:
-    await publish(js, CleanupScanRequested())
+    await publish(js, FindStaleFiles())
     (job,) = await eventually(
         lambda: cleanup_jobs(nc, "awaiting_approval"), message="a job awaiting approval"
     )
@@ -94,8 +94,9 @@ async def test_a_stale_file_is_deleted_only_after_approval(
         job = await found_and_awaiting(nc, js)
         assert (job.path, job.reason) == (str(stale), "temporary file untouched for 3 days")
 
-        await publish(js, CleanupScanRequested())  # found again while it waits: still one job
-        await asyncio.sleep(1.0)
+        await publish(js, FindStaleFiles())  # found again while it waits: still one job
+        await handled(js, topology.CLEANUP_CONTROL)
+        await handled(js, topology.SCHEDULER_CLEANUP)
         assert [j.id for j in await cleanup_jobs(nc)] == [job.id]
         assert stale.exists()  # found is not approved
 
@@ -106,8 +107,8 @@ async def test_a_stale_file_is_deleted_only_after_approval(
         assert not stale.exists()
         assert (media / "Movie" / "Movie.mkv").read_bytes() == b"the user's film"
 
-        again = await ask(nc, topology.SCHEDULER_RELEASE, ReleaseJobs(job_id=job.id), ReleasedJobs)
-        assert (again.released, again.detail) == (0, f"job {job.id} is done, not awaiting approval")
+        with pytest.raises(Conflict, match=f"job {job.id} is done, not awaiting approval"):
+            await ask(nc, topology.SCHEDULER_RELEASE, ReleaseJobs(job_id=job.id), ReleasedJobs)
 
 
 async def test_a_file_changed_after_approval_is_kept(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from librarrarian_contracts.enums import FfmpegOrigin
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import binaries, hardware
 from librarrarian_media.ffmpeg_builds import Build, Capabilities, candidates
@@ -20,7 +21,7 @@ def build(origin: str, encoders: tuple[str, ...], hdr10: tuple[str, ...] = ()) -
         options=frozenset({"fps_mode"}),
         hdr10=frozenset(hdr10),
     )
-    return Build(f"/{origin}/ffmpeg", "system" if origin == "system" else "bundled", capabilities)
+    return Build(f"/{origin}/ffmpeg", FfmpegOrigin(origin), capabilities)
 
 
 SYSTEM = build("system", ("libx265", "libsvtav1", "hevc_nvenc"))

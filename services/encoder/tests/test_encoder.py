@@ -16,10 +16,10 @@ import pytest
 from librarrarian_contracts import (
     FileIdentity,
     JobCompleted,
-    JobEvent,
     JobFailed,
+    JobReport,
     JobStarted,
-    TranscodeRequested,
+    Transcode,
     publish,
     topology,
 )
@@ -41,10 +41,10 @@ class Scheduler:
 
     grant: bool = True
     requests: list[CommitRequest] = field(default_factory=list)
-    events: list[JobEvent] = field(default_factory=list)
+    events: list[JobReport] = field(default_factory=list)
     progress: list[JobProgress] = field(default_factory=list)
 
-    def of(self, kind: type) -> list[JobEvent]:
+    def of(self, kind: type) -> list[JobReport]:
         return [e for e in self.events if isinstance(e, kind)]
 
 
@@ -100,16 +100,16 @@ async def encoder(
     await asyncio.wait_for(task, 30)
 
 
-def work(path: Path, job_id: int = 1, attempt: int = 1) -> TranscodeRequested:
+def work(path: Path, job_id: int = 1, attempt: int = 1) -> Transcode:
     identity = replace.identity_of(path)
     assert identity is not None
-    return TranscodeRequested(
+    return Transcode(
         job_id=job_id, attempt=attempt, path=str(path.resolve()), identity=identity, probe=probe(path)
     )
 
 
-async def outcome(fake: Scheduler, job_id: int) -> JobEvent:
-    def final() -> JobEvent | None:
+async def outcome(fake: Scheduler, job_id: int) -> JobReport:
+    def final() -> JobReport | None:
         ended = [e for e in fake.events if e.job_id == job_id and not isinstance(e, JobStarted)]
         return ended[0] if ended else None
 
@@ -219,7 +219,7 @@ async def test_a_path_outside_the_media_paths_is_refused(
     outside = tmp_path / "outside.mp4"
     outside.write_bytes((shared_media / "bikes.mp4").read_bytes())
     digest = library.sha256(outside)
-    request = TranscodeRequested(
+    request = Transcode(
         job_id=5,
         attempt=1,
         path=str(outside),

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import msgspec
 import pytest
-from librarrarian_contracts import JobCompleted, JobEvent, JobStarted, publish, topology
+from librarrarian_contracts import JobCompleted, JobReport, JobStarted, publish, topology
 from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest
@@ -30,10 +30,10 @@ from .test_encoder import work
 @pytest.fixture
 async def watched(
     bus: tuple[Client, JetStreamContext],
-) -> AsyncIterator[tuple[list[CommitRequest], list[JobEvent]]]:
+) -> AsyncIterator[tuple[list[CommitRequest], list[JobReport]]]:
     nc, js = bus
     grants: list[CommitRequest] = []
-    events: list[JobEvent] = []
+    events: list[JobReport] = []
 
     async def on_commit(msg: Msg) -> None:
         grants.append(msgspec.json.decode(msg.data, type=CommitRequest))
@@ -59,7 +59,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     point: str,
     clip: str,
     bus: tuple[Client, JetStreamContext],
-    watched: tuple[list[CommitRequest], list[JobEvent]],
+    watched: tuple[list[CommitRequest], list[JobReport]],
     nats_url: str,
     tmp_path: Path,
     shared_media: Path,

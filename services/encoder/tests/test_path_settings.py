@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from librarrarian_contracts import JobCompleted, JobFailed, TranscodeRequested, publish, topology
+from librarrarian_contracts import JobCompleted, JobFailed, Transcode, publish, topology
 from librarrarian_contracts.settings import PATHS_KEY, NodePathMapping, PathSettings
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_encoder.settings import Settings
@@ -87,7 +87,7 @@ def test_the_same_server_folder_may_have_an_entry_per_node() -> None:
     assert len(value.mappings) == 3
 
 
-def as_server(request: TranscodeRequested, local_root: Path, server_root: str) -> TranscodeRequested:
+def as_server(request: Transcode, local_root: Path, server_root: str) -> Transcode:
     return msgspec.structs.replace(
         request, path=server_root + request.path.removeprefix(str(local_root.resolve()))
     )

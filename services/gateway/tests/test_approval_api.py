@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from librarrarian_contracts import (
-    CleanupScanRequested,
     FileIdentity,
+    FindStaleFiles,
     StaleFileFound,
     publish,
     topology,
@@ -92,6 +92,6 @@ async def test_a_stale_file_scan_is_a_command_on_the_stream(
         accepted = await api.post("/api/v1/cleanup/scan")
     assert accepted.status_code == 202
     # No cleanup service runs here: the command waits in the stream for one.
-    stored = await js.get_last_msg(topology.CLEANUP.name, topology.CLEANUP_SCAN)
+    stored = await js.get_last_msg(topology.CLEANUP.name, topology.CLEANUP_FIND_STALE_FILES)
     command = cleanup_decoder.decode(stored.data or b"")
-    assert isinstance(command, CleanupScanRequested) and command.event_id == accepted.json()["id"]
+    assert isinstance(command, FindStaleFiles) and command.event_id == accepted.json()["id"]

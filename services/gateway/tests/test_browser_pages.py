@@ -18,6 +18,7 @@ from librarrarian_contracts import (
     StreamInfo,
     publish,
     sources,
+    topology,
 )
 from librarrarian_testing import eventually
 from nats.aio.client import Client
@@ -339,7 +340,7 @@ async def test_options_show_what_the_scanner_reports_about_the_integrations(
     async def answer(msg: Msg) -> None:
         await msg.respond(msgspec.json.encode(status))
 
-    await nc.subscribe(sources.STATUS, cb=answer)
+    await nc.subscribe(topology.SOURCES_STATUS, cb=answer)
     page = await logged_in(browser, site, "/options")
     plex, jellyfin = page.locator("#plex-summary"), page.locator("#jellyfin-summary")
     await expect(plex.locator(".status")).to_have_text("linked")

@@ -11,7 +11,7 @@ from librarrarian_contracts import (
     MediaProbe,
     MediaProbed,
     StreamInfo,
-    TranscodeRequested,
+    Transcode,
     encode,
     publish,
     topology,
@@ -113,10 +113,10 @@ async def test_a_failed_job_is_retried_on_the_class_of_the_live_nodes(
         codecs={"nvenc": ("hevc",)},
     )
     await nodes.put("gpu", encode(gpu))
-    dispatched: list[tuple[str, TranscodeRequested]] = []
+    dispatched: list[tuple[str, Transcode]] = []
 
     async def on_work(msg: Msg) -> None:
-        dispatched.append((msg.subject, msgspec.json.decode(msg.data, type=TranscodeRequested)))
+        dispatched.append((msg.subject, msgspec.json.decode(msg.data, type=Transcode)))
 
     await nc.subscribe("work.transcode.>", cb=on_work)  # sees what the scheduler publishes to the stream
     path = str(site.media / "TV" / "Show S01E02.mkv")
@@ -152,4 +152,4 @@ async def test_a_failed_job_is_retried_on_the_class_of_the_live_nodes(
         assert subject == topology.transcode_subject("nvenc")
         response = await api.post(f"/api/v1/jobs/{request.job_id}/retry")
         assert response.status_code == 409 and "pending" in response.json()["detail"]
-        assert (await api.post("/api/v1/jobs/999999/retry")).status_code == 409
+        assert (await api.post("/api/v1/jobs/999999/retry")).status_code == 404

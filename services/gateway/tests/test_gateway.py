@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -17,13 +18,13 @@ from librarrarian_contracts import (
     JobCompleted,
     MediaProbe,
     MediaProbed,
-    ScanRequested,
+    StartScan,
     StreamInfo,
     encode,
     publish,
     topology,
 )
-from librarrarian_contracts.codec import control_decoder
+from librarrarian_contracts.codec import scan_decoder
 from librarrarian_contracts.views import JobProgress, NodeStatus
 from librarrarian_embedded.nats_server import free_port
 from librarrarian_gateway import service as gateway
@@ -271,12 +272,10 @@ async def test_a_scan_request_is_published_and_paths_are_contained(
         assert accepted.status_code == 202
         outside = await api.post("/api/v1/scans", json={"roots": [str(site.media / ".." / "..")]})
         assert outside.status_code == 400 and "outside the media paths" in outside.json()["detail"]
-    sub = await js.pull_subscribe(
-        topology.SCAN_REQUESTED, durable="test-reader", stream=topology.CONTROL.name
-    )
+    sub = await js.pull_subscribe(topology.SCAN_START, durable="test-reader", stream=topology.CONTROL.name)
     (msg,) = await sub.fetch(1, timeout=5)
-    command = control_decoder.decode(msg.data)
-    assert isinstance(command, ScanRequested)
+    command = scan_decoder.decode(msg.data)
+    assert isinstance(command, StartScan)
     assert command.roots == (str((site.media / "TV").resolve()),) and command.force
     info = await js.stream_info(topology.CONTROL.name)
     assert info.state.messages == 1  # the refused one was never published
@@ -340,6 +339,15 @@ async def test_the_openapi_document_lists_the_api(site: Site) -> None:
         "/healthz",
     } <= paths
     assert "/login" not in paths
+
+
+async def test_the_asyncapi_document_is_served_beside_the_openapi_one(site: Site) -> None:
+    async with site.client(key=None) as client:
+        response = await client.get("/api/v1/asyncapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["asyncapi"] == "3.0.0" and document["info"]["version"] == version("librarrarian-gateway")
+    assert document["channels"]["queue_job_state_changed"]["address"] == "queue.job_state_changed"
 
 
 async def test_admin_cli_makes_a_working_api_key(site: Site, database_url: str) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from librarrarian_contracts import ScanCancelRequested, topology
-from librarrarian_contracts.codec import control_decoder
+from librarrarian_contracts import CancelScan, topology
+from librarrarian_contracts.codec import scan_decoder
 from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
@@ -97,8 +97,8 @@ async def test_a_cancel_is_sent_to_the_scanner_on_the_scans_own_subject(
         response = await api.post(f"/api/v1/scans/{scan_id}/cancel")
     assert response.status_code == 202 and response.json() == {"id": scan_id, "detail": "cancel requested"}
     msg = await js.get_last_msg(topology.CONTROL.name, topology.scan_cancel_subject(scan_id))
-    command = control_decoder.decode(msg.data)
-    assert isinstance(command, ScanCancelRequested) and command.scan_id == scan_id
+    command = scan_decoder.decode(msg.data)
+    assert isinstance(command, CancelScan) and command.scan_id == scan_id
 
 
 async def test_library_folders_are_checked_and_stored_where_the_scanner_watches(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from librarrarian_contracts import MediaProbed, ScanRequested, publish, topology
+from librarrarian_contracts import MediaProbed, StartScan, publish, topology
 from librarrarian_contracts.settings import FOLDERS_KEY, LibraryFolder, ScannerFolders
 from librarrarian_scanner import service
 from librarrarian_scanner.folders import Folder, Folders
@@ -19,9 +19,7 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_scanner import MediaLog, media
-
-__all__ = ["media"]
+from .stand_ins import MediaLog
 
 
 def test_unset_each_media_path_is_one_mixed_folder(tmp_path: Path) -> None:
@@ -88,7 +86,7 @@ async def test_folder_types_reach_the_events_and_a_change_applies_without_a_rest
     _, js = bus
     root = scanner_running
     # Unset: the media path is one mixed folder, everything is scanned.
-    await publish(js, ScanRequested())
+    await publish(js, StartScan())
     await eventually(lambda: media.scans(1), timeout=60)
     first = media.files(0)
     assert sorted(first) == ["Film.mp4", "S01E01.mp4", "Unsorted.mp4", "Video.mp4"]
@@ -109,7 +107,7 @@ async def test_folder_types_reach_the_events_and_a_change_applies_without_a_rest
     wanted = {str(root / "Movies"), str(root / "TV"), str(root / "Clips")}
     scans = 1
     while True:  # the scanner follows the key: a scan soon starts from the new folders
-        await publish(js, ScanRequested(force=True))
+        await publish(js, StartScan(force=True))
         scans += 1
         latest = (await eventually(lambda: media.scans(scans), timeout=60))[-1]  # noqa: B023
         if set(latest.roots) == wanted:
@@ -125,8 +123,8 @@ async def test_folder_types_reach_the_events_and_a_change_applies_without_a_rest
     }
 
     # A scan of one subdirectory, and one inside a folder of type none: nothing there is probed.
-    await publish(js, ScanRequested(roots=(str(root / "TV" / "Show"),), force=True))
-    await publish(js, ScanRequested(roots=(str(root / "Downloads"),), force=True))
+    await publish(js, StartScan(roots=(str(root / "TV" / "Show"),), force=True))
+    await publish(js, StartScan(roots=(str(root / "Downloads"),), force=True))
     third, fourth = (await eventually(lambda: media.scans(scans + 2), timeout=60))[scans : scans + 2]
     assert (third.seen, fourth.seen) == (1, 0)
     assert list(media.files(scans)) == ["S01E01.mp4"] and media.files(scans + 1) == {}

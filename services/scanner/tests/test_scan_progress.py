@@ -16,17 +16,16 @@ import asyncpg
 import msgspec
 import pytest
 from librarrarian_contracts import (
+    CancelScan,
     MediaProbe,
     MediaProbed,
     MediaProbeFailed,
-    ScanCancelRequested,
-    ScanRequested,
+    StartScan,
     publish,
     topology,
 )
 from librarrarian_contracts.scans import ScanStatus, scan_key
 from librarrarian_media import probe
-from librarrarian_runtime import migrations
 from librarrarian_scanner import service
 from librarrarian_scanner.probe import Prober
 from librarrarian_scanner.progress import ScanRun
@@ -38,10 +37,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 
-from .test_probe import Gate
-from .test_scanner import MediaLog, media
-
-__all__ = ["media"]
+from .stand_ins import Gate, MediaLog
 
 Bus = tuple[Client, JetStreamContext]
 LINKS = (
@@ -103,7 +99,7 @@ async def test_a_running_scan_reports_progress_and_stops_when_cancelled(
     scanner_service: Path, bus: Bus, media: MediaLog, database_url: str
 ) -> None:
     _, js = bus
-    command = ScanRequested(force=True)
+    command = StartScan(force=True)
     await publish(js, command)
 
     async def probing() -> ScanStatus | None:
@@ -115,9 +111,7 @@ async def test_a_running_scan_reports_progress_and_stops_when_cancelled(
     assert running.rate > 0 and running.eta_seconds is not None and running.eta_seconds > 0
     assert running.queued <= running.probed < LINKS and running.finished_at is None
 
-    await publish(
-        js, ScanCancelRequested(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id)
-    )
+    await publish(js, CancelScan(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id))
     (completed,) = await eventually(lambda: media.scans(1), timeout=60)
     final = await status(js, command.event_id)
     assert final is not None and final.state == "cancelled" and final.finished_at is not None
@@ -135,23 +129,14 @@ async def test_a_scan_cancelled_before_its_turn_never_starts(
     scanner_service: Path, bus: Bus, media: MediaLog, database_url: str
 ) -> None:
     _, js = bus
-    command = ScanRequested()
-    await publish(
-        js, ScanCancelRequested(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id)
-    )
+    command = StartScan()
+    await publish(js, CancelScan(scan_id=command.event_id), topology.scan_cancel_subject(command.event_id))
     await publish(js, command)
     (completed,) = await eventually(lambda: media.scans(1), timeout=60)
     assert completed.cancelled and (completed.seen, completed.probed) == (0, 0)
     assert await catalogued(database_url) == 0
     final = await status(js, command.event_id)
     assert final is not None and final.state == "cancelled"
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await migrations.connect_and_migrate(database_url, "scanner", "librarrarian_scanner.migrations")
-    yield pool
-    await pool.close()
 
 
 async def test_a_file_still_being_written_is_held_until_it_holds_still(

@@ -6,24 +6,18 @@ import asyncio
 import json
 import os
 import shutil
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from librarrarian_contracts import (
-    MediaProbe,
     MediaProbed,
     MediaProbeFailed,
-    ScanCompleted,
-    ScanRequested,
+    StartScan,
     publish,
     topology,
 )
-from librarrarian_contracts.codec import media_decoder
-from librarrarian_contracts.messages import MediaEvent
-from librarrarian_runtime import migrations
 from librarrarian_scanner import commands, service
 from librarrarian_scanner.probe import Prober
 from librarrarian_scanner.scan import RefusedRoot, Scanner
@@ -31,60 +25,15 @@ from librarrarian_scanner.settings import Settings
 from librarrarian_testing import eventually, library
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+
+from .stand_ins import Gate, MediaLog
 
 Bus = tuple[Client, JetStreamContext]
 # JetStream's advisory for a terminated message (topology has no helper for it yet).
 TERMINATED = (
     f"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{topology.CONTROL.name}.{topology.SCANNER_CONTROL.durable}"
 )
-
-
-class MediaLog:
-    """Everything on the MEDIA stream, pulled with an ephemeral consumer."""
-
-    def __init__(self, js: JetStreamContext) -> None:
-        self.js = js
-        self.events: list[MediaEvent] = []
-
-    async def start(self) -> None:
-        self.sub = await self.js.pull_subscribe("media.>", stream=topology.MEDIA.name)
-
-    async def pull(self) -> list[MediaEvent]:
-        try:
-            messages = await self.sub.fetch(100, timeout=0.2)
-        except (TimeoutError, NatsTimeoutError):
-            messages = []
-        for msg in messages:
-            self.events.append(media_decoder.decode(msg.data))
-            await msg.ack()
-        return self.events
-
-    async def scans(self, at_least: int) -> list[ScanCompleted]:
-        await self.pull()
-        scans = [e for e in self.events if isinstance(e, ScanCompleted)]
-        return scans if len(scans) >= at_least else []
-
-    def files(self, scan: int) -> dict[str, MediaProbed | MediaProbeFailed]:
-        """File name → event of the ``scan``-th scan (from 0): the events between its summary and the last."""
-        summaries = 0
-        out: dict[str, MediaProbed | MediaProbeFailed] = {}
-        for event in self.events:
-            if isinstance(event, ScanCompleted):
-                summaries += 1
-            elif summaries == scan:
-                assert Path(event.path).name not in out, f"{event.path} reported twice in one scan"
-                out[Path(event.path).name] = event
-        return out
-
-
-@pytest.fixture
-async def media(bus: Bus) -> AsyncIterator[MediaLog]:
-    log = MediaLog(bus[1])
-    await log.start()
-    yield log
-    await log.sub.unsubscribe()
 
 
 @pytest.fixture
@@ -162,7 +111,7 @@ async def test_a_scan_reports_every_video_once_and_rescans_incrementally(
     assert lib.already_hevc is not None
     os.utime(lib.transcode["avi"], ns=(1_000_000_000, 1_000_000_000))
     lib.already_hevc.unlink()
-    await publish(js, ScanRequested())
+    await publish(js, StartScan())
     second = (await eventually(lambda: media.scans(2), timeout=60))[1]
     assert (second.seen, second.probed, second.unchanged, second.failed) == (4, 1, 3, 0)
     assert list(media.files(1)) == ["Bikes S01E02.avi"]
@@ -174,11 +123,11 @@ async def test_a_scan_reports_every_video_once_and_rescans_incrementally(
     assert rows_after["Big Buck Bunny.mp4"]["probed_at"] == rows["Big Buck Bunny.mp4"]["probed_at"]
 
     # Force re-probes everything, failures included; a subfolder can be scanned alone.
-    await publish(js, ScanRequested(force=True))
+    await publish(js, StartScan(force=True))
     third = (await eventually(lambda: media.scans(3), timeout=60))[2]
     assert (third.seen, third.probed, third.unchanged, third.failed) == (4, 4, 0, 1)
     assert len(media.files(2)) == 4
-    await publish(js, ScanRequested(roots=(str(lib.root / "TV"),), force=True))
+    await publish(js, StartScan(roots=(str(lib.root / "TV"),), force=True))
     fourth = (await eventually(lambda: media.scans(4), timeout=60))[3]
     assert (fourth.seen, fourth.probed) == (2, 2) and fourth.roots == (str(root / "TV"),)
     assert sorted(media.files(3)) == ["Bikes S01E01.mkv", "Bikes S01E02.avi"]
@@ -198,11 +147,11 @@ async def test_a_root_outside_the_media_paths_is_refused_and_terminated(
     advisories = await nc.subscribe(TERMINATED, cb=on_terminated)
     await eventually(lambda: media.scans(1), timeout=60)
 
-    await publish(js, ScanRequested(roots=(str(tmp_path),)))  # the parent of the library
-    await publish(js, ScanRequested(roots=(str(lib.root / ".." / ".."),)))
-    await publish(js, ScanRequested(roots=(str(lib.root / "Movies" / "Nope"),)))  # inside, but not there
-    await js.publish(topology.SCAN_REQUESTED, b'{"type": "scan.requested", "roots": 7}')
-    await publish(js, ScanRequested(roots=(str(lib.root / "Movies"),)))  # a marker that is allowed
+    await publish(js, StartScan(roots=(str(tmp_path),)))  # the parent of the library
+    await publish(js, StartScan(roots=(str(lib.root / ".." / ".."),)))
+    await publish(js, StartScan(roots=(str(lib.root / "Movies" / "Nope"),)))  # inside, but not there
+    await js.publish(topology.SCAN_START, b'{"type": "scan.start", "roots": 7}')
+    await publish(js, StartScan(roots=(str(lib.root / "Movies"),)))  # a marker that is allowed
 
     scans = await eventually(lambda: media.scans(2), timeout=60)
     await eventually(lambda: len(terminated) == 4)
@@ -237,13 +186,6 @@ async def test_scheduled_scans_without_one_on_start(
     assert (first.seen, first.probed, second.seen, second.probed) == (1, 1, 1, 0)
 
 
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await migrations.connect_and_migrate(database_url, "scanner", "librarrarian_scanner.migrations")
-    yield pool
-    await pool.close()
-
-
 async def test_scan_as_a_function_keeps_the_files_of_a_media_path_that_went_away(
     lib: library.Library, pool: asyncpg.Pool, bus: Bus, media: MediaLog, tmp_path: Path
 ) -> None:
@@ -270,19 +212,6 @@ async def test_scan_as_a_function_keeps_the_files_of_a_media_path_that_went_away
         await scanner.scan([movies / ".." / ".." / "elsewhere"])
 
 
-class Gate:
-    """Stands in for PyAV: every probe waits until released."""
-
-    def __init__(self) -> None:
-        self.released = threading.Event()
-        self.entered = threading.Event()
-
-    def read(self, path: Path) -> MediaProbe:
-        self.entered.set()
-        self.released.wait(timeout=60)
-        return MediaProbe(container="fake", duration=1.0, video_codec="h264")
-
-
 async def test_a_stop_during_a_requested_scan_hands_the_command_back(
     lib: library.Library, pool: asyncpg.Pool, bus: Bus, media: MediaLog
 ) -> None:
@@ -292,7 +221,7 @@ async def test_a_stop_during_a_requested_scan_hands_the_command_back(
     stuck = Scanner(pool, js, (root,), Prober(workers=1, timeout_seconds=60, read=gate.read))
     stopping = asyncio.Event()
     first = asyncio.create_task(commands.consume(js, stuck, stopping))
-    await publish(js, ScanRequested(roots=(str(root / "TV"),)))
+    await publish(js, StartScan(roots=(str(root / "TV"),)))
     try:
         await eventually(gate.entered.is_set, timeout=30)
         stopping.set()

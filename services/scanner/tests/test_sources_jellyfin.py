@@ -14,10 +14,12 @@ from pathlib import Path
 import jsonschema
 import msgspec
 import pytest
-from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, publish
+from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, publish, topology
 from librarrarian_contracts import sources as contract
 from librarrarian_contracts.messages import MediaEvent
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_contracts.views import Nothing
+from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.queries import ask
 from librarrarian_scanner import jellyfin as jellyfin_adapter
 from librarrarian_scanner import service
 from librarrarian_scanner.settings import Settings
@@ -104,7 +106,7 @@ async def set_up(w: World, api_key: str | None = None) -> None:
         libraries=(w.jf.libraries[0].item_id, w.jf.libraries[1].item_id),
         mappings=(contract.PathMapping(server="/media", local=str(w.media)),),
     )
-    status = await ask(w.nc, contract.JELLYFIN_SET, setup, contract.JellyfinStatus)
+    status = await ask(w.nc, topology.SOURCES_JELLYFIN_SET, setup, contract.JellyfinStatus)
     assert status.configured
 
 
@@ -114,9 +116,9 @@ async def test_a_sync_probes_every_item_jellyfin_knows_inside_the_media_paths(
     caplog.set_level(logging.INFO)
     w = world
     await set_up(w)
-    check = await ask(w.nc, contract.JELLYFIN_TEST, contract.Nothing(), contract.JellyfinCheck)
+    check = await ask(w.nc, topology.SOURCES_JELLYFIN_TEST, Nothing(), contract.JellyfinCheck)
     assert check.ok and check.server_name == "Fake Jellyfin"
-    found = await ask(w.nc, contract.JELLYFIN_LIBRARIES, contract.Nothing(), contract.Libraries)
+    found = await ask(w.nc, topology.SOURCES_JELLYFIN_LIBRARIES, Nothing(), contract.Libraries)
     assert [(lib.title, lib.kind) for lib in found.libraries] == [
         ("Movies", "movies"),
         ("Shows", "tvshows"),
@@ -124,7 +126,7 @@ async def test_a_sync_probes_every_item_jellyfin_knows_inside_the_media_paths(
     ]
 
     accepted = await ask(
-        w.nc, contract.SYNC, contract.SyncRequest(sources=("jellyfin",)), contract.SyncAccepted
+        w.nc, topology.SOURCES_SYNC, contract.SyncRequest(sources=("jellyfin",)), contract.SyncAccepted
     )
     assert accepted.sources == ("jellyfin",)
     expected = {
@@ -196,24 +198,27 @@ async def test_a_replaced_file_is_announced_as_deleted_and_created(
 async def test_the_api_key_is_kept_secret_and_a_wrong_one_is_reported(world: World) -> None:
     w = world
     await set_up(w, api_key="wrong-key-0123456789")
-    check = await ask(w.nc, contract.JELLYFIN_TEST, contract.Nothing(), contract.JellyfinCheck)
+    check = await ask(w.nc, topology.SOURCES_JELLYFIN_TEST, Nothing(), contract.JellyfinCheck)
     assert not check.ok and "refused the API key" in check.problem
-    with pytest.raises(QueryFailed, match="refused the API key"):
-        await ask(w.nc, contract.JELLYFIN_LIBRARIES, contract.Nothing(), contract.Libraries)
+    with pytest.raises(ServiceError, match="refused the API key"):
+        await ask(w.nc, topology.SOURCES_JELLYFIN_LIBRARIES, Nothing(), contract.Libraries)
 
     # A new URL without a key keeps the stored key; the status says "configured", never the key.
     await set_up(w)
     keep = contract.JellyfinSetup(url=w.url + "/", libraries=(w.jf.libraries[0].item_id,))
-    await ask(w.nc, contract.JELLYFIN_SET, keep, contract.JellyfinStatus)
-    assert (await ask(w.nc, contract.JELLYFIN_TEST, contract.Nothing(), contract.JellyfinCheck)).ok
-    reply = await w.nc.request(contract.STATUS, msgspec.json.encode(contract.Nothing()), timeout=5)
+    await ask(w.nc, topology.SOURCES_JELLYFIN_SET, keep, contract.JellyfinStatus)
+    assert (await ask(w.nc, topology.SOURCES_JELLYFIN_TEST, Nothing(), contract.JellyfinCheck)).ok
+    reply = await w.nc.request(topology.SOURCES_STATUS, msgspec.json.encode(Nothing()), timeout=5)
     assert w.jf.api_key.encode() not in reply.data
     status = msgspec.json.decode(reply.data, type=contract.SourcesStatus)
     assert status.jellyfin.configured and status.jellyfin.url == w.url
 
-    with pytest.raises(QueryFailed, match="not an http"):
+    with pytest.raises(ServiceError, match="not an http"):
         await ask(
-            w.nc, contract.JELLYFIN_SET, contract.JellyfinSetup(url="file:///etc"), contract.JellyfinStatus
+            w.nc,
+            topology.SOURCES_JELLYFIN_SET,
+            contract.JellyfinSetup(url="file:///etc"),
+            contract.JellyfinStatus,
         )
 
 

@@ -16,7 +16,9 @@ import pytest
 from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, publish, topology
 from librarrarian_contracts import sources as contract
 from librarrarian_contracts.messages import MediaEvent
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_contracts.views import Nothing
+from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.queries import ask
 from librarrarian_scanner import service
 from librarrarian_scanner.settings import Settings
 from librarrarian_testing import eventually, library
@@ -113,23 +115,23 @@ async def world(
 
 
 async def link_and_choose(w: World) -> str:
-    pin = await ask(w.nc, contract.PLEX_PIN_START, contract.Nothing(), contract.PlexPin)
+    pin = await ask(w.nc, topology.SOURCES_PLEX_PIN_START, Nothing(), contract.PlexPin)
     assert pin.code and not pin.linked and pin.link_url == "https://plex.tv/link"
-    waiting = await ask(w.nc, contract.PLEX_PIN_CHECK, contract.Nothing(), contract.PlexPin)
+    waiting = await ask(w.nc, topology.SOURCES_PLEX_PIN_CHECK, Nothing(), contract.PlexPin)
     assert not waiting.linked
     w.tv.link(pin.code)  # the user enters the code at plex.tv/link
-    linked = await ask(w.nc, contract.PLEX_PIN_CHECK, contract.Nothing(), contract.PlexPin)
+    linked = await ask(w.nc, topology.SOURCES_PLEX_PIN_CHECK, Nothing(), contract.PlexPin)
     assert linked.linked
 
     server_id = w.tv.add_server("Living room", w.pms_url, w.pms.token)
-    found = await ask(w.nc, contract.PLEX_SERVERS, contract.Nothing(), contract.PlexServers)
+    found = await ask(w.nc, topology.SOURCES_PLEX_SERVERS, Nothing(), contract.PlexServers)
     assert [s.name for s in found.servers] == ["Living room"], "a player is not a server"
     selection = contract.PlexSelection(
         server_id=server_id,
         sections=("1", "2"),
         mappings=(contract.PathMapping(server="/data", local=str(w.media)),),
     )
-    chosen = await ask(w.nc, contract.PLEX_SELECT, selection, contract.PlexStatus)
+    chosen = await ask(w.nc, topology.SOURCES_PLEX_SELECT, selection, contract.PlexStatus)
     assert chosen.url == w.pms_url, "the local connection is preferred"
     return server_id
 
@@ -140,13 +142,13 @@ async def test_a_sync_probes_every_part_plex_knows_inside_the_media_paths(
     caplog.set_level(logging.INFO)
     w = world
     await link_and_choose(w)
-    sections = await ask(w.nc, contract.PLEX_LIBRARIES, contract.Nothing(), contract.Libraries)
+    sections = await ask(w.nc, topology.SOURCES_PLEX_LIBRARIES, Nothing(), contract.Libraries)
     assert [(s.id, s.kind, s.locations) for s in sections.libraries][:2] == [
         ("1", "movie", ("/data/Movies",)),
         ("2", "show", ("/data/TV",)),
     ]
 
-    accepted = await ask(w.nc, contract.SYNC, contract.SyncRequest(), contract.SyncAccepted)
+    accepted = await ask(w.nc, topology.SOURCES_SYNC, contract.SyncRequest(), contract.SyncAccepted)
     assert accepted.sources == ("plex",)
 
     expected = {
@@ -178,7 +180,7 @@ async def test_a_sync_probes_every_part_plex_knows_inside_the_media_paths(
     assert (entry.seen, entry.to_probe, entry.probed, entry.queued, entry.errors) == (5, 5, 5, 5, 1)
     # A second sync finds nothing new to probe.
     count = len(probed())
-    await ask(w.nc, contract.SYNC, contract.SyncRequest(sources=("plex",)), contract.SyncAccepted)
+    await ask(w.nc, topology.SOURCES_SYNC, contract.SyncRequest(sources=("plex",)), contract.SyncAccepted)
     await eventually(lambda: caplog.text.count("plex sync done") >= 2, message="second sync")
     assert len(probed()) == count
     earlier, second = await scan_entries(w.js, "plex")  # each sync an entry of its own
@@ -243,7 +245,7 @@ async def test_a_replaced_file_gets_its_folder_refreshed_in_its_section(
 async def test_status_never_shows_a_token_and_unlinking_forgets_it(world: World) -> None:
     w = world
     await link_and_choose(w)
-    reply = await w.nc.request(contract.STATUS, msgspec.json.encode(contract.Nothing()), timeout=5)
+    reply = await w.nc.request(topology.SOURCES_STATUS, msgspec.json.encode(Nothing()), timeout=5)
     assert w.tv.account_token.encode() not in reply.data
     assert w.pms.token.encode() not in reply.data
     status = msgspec.json.decode(reply.data, type=contract.SourcesStatus)
@@ -257,12 +259,12 @@ async def test_status_never_shows_a_token_and_unlinking_forgets_it(world: World)
                 value = (await kv.get(key)).value or b""
                 assert w.tv.account_token.encode() not in value and w.pms.token.encode() not in value, key
 
-    await ask(w.nc, contract.PLEX_UNLINK, contract.Nothing(), contract.PlexStatus)
-    status = await ask(w.nc, contract.STATUS, contract.Nothing(), contract.SourcesStatus)
+    await ask(w.nc, topology.SOURCES_PLEX_UNLINK, Nothing(), contract.PlexStatus)
+    status = await ask(w.nc, topology.SOURCES_STATUS, Nothing(), contract.SourcesStatus)
     assert not status.plex.configured and not status.plex.url
-    with pytest.raises(QueryFailed, match="no Plex account is linked"):
-        await ask(w.nc, contract.PLEX_SERVERS, contract.Nothing(), contract.PlexServers)
-    accepted = await ask(w.nc, contract.SYNC, contract.SyncRequest(), contract.SyncAccepted)
+    with pytest.raises(ServiceError, match="no Plex account is linked"):
+        await ask(w.nc, topology.SOURCES_PLEX_SERVERS, Nothing(), contract.PlexServers)
+    accepted = await ask(w.nc, topology.SOURCES_SYNC, contract.SyncRequest(), contract.SyncAccepted)
     assert accepted.sources == ()
 
 
@@ -270,8 +272,8 @@ async def test_a_wrong_server_token_is_a_reason_not_a_crash(world: World) -> Non
     w = world
     await link_and_choose(w)
     w.pms.token = "rotated"
-    with pytest.raises(QueryFailed, match="refused the token"):
-        await ask(w.nc, contract.PLEX_LIBRARIES, contract.Nothing(), contract.Libraries)
+    with pytest.raises(ServiceError, match="refused the token"):
+        await ask(w.nc, topology.SOURCES_PLEX_LIBRARIES, Nothing(), contract.Libraries)
 
 
 def _no_secret_leaks(w: World, caplog: pytest.LogCaptureFixture) -> None:
@@ -296,14 +298,14 @@ def _only_documented_requests(w: World) -> None:
 
 async def test_an_expired_code_asks_for_a_new_link(world: World) -> None:
     w = world
-    pin = await ask(w.nc, contract.PLEX_PIN_START, contract.Nothing(), contract.PlexPin)
-    status = await ask(w.nc, contract.STATUS, contract.Nothing(), contract.SourcesStatus)
+    pin = await ask(w.nc, topology.SOURCES_PLEX_PIN_START, Nothing(), contract.PlexPin)
+    status = await ask(w.nc, topology.SOURCES_STATUS, Nothing(), contract.SourcesStatus)
     assert status.plex.pin_code == pin.code and not status.plex.configured
     w.tv.expire(pin.code)
-    with pytest.raises(QueryFailed, match="expired"):
-        await ask(w.nc, contract.PLEX_PIN_CHECK, contract.Nothing(), contract.PlexPin)
-    with pytest.raises(QueryFailed, match="no Plex link in progress"):
-        await ask(w.nc, contract.PLEX_PIN_CHECK, contract.Nothing(), contract.PlexPin)
+    with pytest.raises(ServiceError, match="expired"):
+        await ask(w.nc, topology.SOURCES_PLEX_PIN_CHECK, Nothing(), contract.PlexPin)
+    with pytest.raises(ServiceError, match="no Plex link in progress"):
+        await ask(w.nc, topology.SOURCES_PLEX_PIN_CHECK, Nothing(), contract.PlexPin)
     _only_documented_requests_of(w.tv)
 
 

@@ -4,11 +4,9 @@ the events the scanner and an encoder would publish)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
-import msgspec
 import pytest
 from librarrarian_contracts import (
     FileIdentity,
@@ -17,21 +15,24 @@ from librarrarian_contracts import (
     MediaProbe,
     MediaProbed,
     StreamInfo,
-    TranscodeRequested,
+    Transcode,
     publish,
     topology,
 )
 from librarrarian_contracts.codec import work_decoder
-from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
+from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import JobsPage, JobsQuery
-from librarrarian_runtime.queries import QueryFailed, ask
-from librarrarian_scheduler import policy, service, store
+from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.queries import ask
+from librarrarian_scheduler import policy, store
 from librarrarian_scheduler.settings import Settings
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+
+from .scheduler_client import running_scheduler
 
 H264 = MediaProbe(
     container="avi",
@@ -85,29 +86,21 @@ def test_a_file_of_its_own_is_decided_on_its_codec() -> None:
 async def scheduler(
     bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str
 ) -> AsyncIterator[None]:
-    _, js = bus
     # HEVC is re-encoded too: without fingerprints, a renamed output would be queued all over again.
-    kv = await js.key_value(topology.SETTINGS.name)
-    await kv.put(
-        TRANSCODE_KEY, msgspec.json.encode(TranscodeSettings(reencode_hevc=True, target_codec="av1"))
-    )
-    stopping = asyncio.Event()
-    task = asyncio.create_task(service.run(Settings(nats_url=nats_url, database_url=database_url), stopping))
-    await eventually(lambda: _jobs(bus[0]), timeout=20, message="scheduler answering")
-    yield
-    stopping.set()
-    await asyncio.wait_for(task, 20)
+    transcode = TranscodeSettings(reencode_hevc=True, target_codec="av1")
+    async with running_scheduler(bus[0], Settings(nats_url=nats_url, database_url=database_url), transcode):
+        yield
 
 
 async def _jobs(nc: Client) -> dict[str, tuple[int, str, str | None]] | None:
     try:
         page = await ask(nc, topology.SCHEDULER_JOBS_QUERY, JobsQuery(limit=100), JobsPage, timeout=1)
-    except QueryFailed:
+    except ServiceError:
         return None
     return {j.path: (j.id, j.status, j.reason) for j in page.items} or {"": (0, "", None)}
 
 
-async def _work(js: JetStreamContext, timeout: float) -> list[TranscodeRequested]:
+async def _work(js: JetStreamContext, timeout: float) -> list[Transcode]:
     sub = await js.pull_subscribe_bind(
         durable=topology.encoder_durable(HwClass.CPU), stream=topology.WORK.name
     )

@@ -4,6 +4,7 @@ queue deletes every pending job."""
 
 from __future__ import annotations
 
+import pytest
 from librarrarian_contracts import JobCompleted, JobStarted, publish, topology
 from librarrarian_contracts.views import (
     ActionResult,
@@ -13,18 +14,13 @@ from librarrarian_contracts.views import (
     CommitRequest,
     JobAction,
 )
+from librarrarian_runtime.errors import Conflict, NotFound
 from librarrarian_runtime.queries import ask
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_scheduler import _when, jobs, probed, scheduler
-
-__all__ = ["scheduler"]
-
-
-async def work_messages(js: JetStreamContext) -> int:
-    return (await js.stream_info(topology.WORK.name)).state.messages
+from .scheduler_client import jobs, jobs_when, probed, work_messages
 
 
 async def test_a_deleted_pending_job_is_never_encoded(
@@ -32,11 +28,11 @@ async def test_a_deleted_pending_job_is_never_encoded(
 ) -> None:
     nc, js = bus
     await publish(js, probed("/m/a.mp4"))
-    job_id = int((await eventually(lambda: _when(jobs(nc), 1)))["/m/a.mp4"]["id"])  # type: ignore[call-overload]
+    job_id = int((await eventually(lambda: jobs_when(nc, 1)))["/m/a.mp4"]["id"])  # type: ignore[call-overload]
     await eventually(lambda: _count(js, 1), message="the work message published")
 
     result = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult)
-    assert result.done, result
+    assert result.detail == "deleted (pending)"
     assert await jobs(nc) == {}
     await eventually(lambda: _count(js, 0), message="the work message deleted from the stream")
     # An encoder that took the message before it went is refused the commit and keeps the original.
@@ -47,8 +43,8 @@ async def test_a_deleted_pending_job_is_never_encoded(
         CommitDecision,
     )
     assert not decision.granted and decision.reason == "no such job"
-    again = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult)
-    assert not again.done and "no job" in again.detail
+    with pytest.raises(NotFound, match=f"there is no job {job_id}"):
+        await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult)
 
 
 async def test_clearing_the_queue_deletes_pending_jobs_but_not_running_ones(
@@ -57,7 +53,7 @@ async def test_clearing_the_queue_deletes_pending_jobs_but_not_running_ones(
     nc, js = bus
     for name in ("a", "b", "c"):
         await publish(js, probed(f"/m/{name}.mp4"))
-    state = await eventually(lambda: _when(jobs(nc), 3))
+    state = await eventually(lambda: jobs_when(nc, 3))
     running = int(state["/m/c.mp4"]["id"])  # type: ignore[call-overload]
     await publish(js, JobStarted(job_id=running, attempt=1, delivery=1, node="box", path="/m/c.mp4"))
 
@@ -66,8 +62,8 @@ async def test_clearing_the_queue_deletes_pending_jobs_but_not_running_ones(
 
     await eventually(started)
     await eventually(lambda: _count(js, 3))
-    refused = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=running), ActionResult)
-    assert not refused.done and "running" in refused.detail
+    with pytest.raises(Conflict, match="is running; stop its node first"):
+        await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=running), ActionResult)
 
     cleared = await ask(nc, topology.SCHEDULER_CLEAR, ClearPending(kind="transcode"), ClearedJobs)
     assert cleared.deleted == 2
@@ -97,8 +93,8 @@ async def test_clearing_the_queue_deletes_pending_jobs_but_not_running_ones(
         return (await jobs(nc))["/m/c.mp4"]["status"] == "done"
 
     await eventually(done)
-    kept = await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=running), ActionResult)
-    assert not kept.done and "done" in kept.detail
+    with pytest.raises(Conflict, match="is done; its record stays"):
+        await ask(nc, topology.SCHEDULER_DELETE, JobAction(job_id=running), ActionResult)
 
 
 async def _count(js: JetStreamContext, wanted: int) -> bool:

@@ -8,25 +8,27 @@ import msgspec
 from nats.js import JetStreamContext
 
 from .messages import (
-    CleanupEvent,
-    CleanupRequested,
-    ControlCommand,
-    JobEvent,
+    CleanupMessage,
+    JobReport,
+    JobStateChanged,
     MediaEvent,
     Message,
-    TranscodeRequested,
+    RemoveStaleFile,
+    ScanCommand,
+    Transcode,
 )
 
 T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
 media_decoder = msgspec.json.Decoder(MediaEvent)
-control_decoder = msgspec.json.Decoder(ControlCommand)
-cleanup_decoder = msgspec.json.Decoder(CleanupEvent)
+scan_decoder = msgspec.json.Decoder(ScanCommand)
+cleanup_decoder = msgspec.json.Decoder(CleanupMessage)
 # Each worker's durable carries one kind of work: transcodes to the encoders, deletions to the cleanup service.
-work_decoder = msgspec.json.Decoder(TranscodeRequested)
-cleanup_work_decoder = msgspec.json.Decoder(CleanupRequested)
-job_decoder = msgspec.json.Decoder(JobEvent)
+work_decoder = msgspec.json.Decoder(Transcode)
+cleanup_work_decoder = msgspec.json.Decoder(RemoveStaleFile)
+job_decoder = msgspec.json.Decoder(JobReport)
+queue_decoder = msgspec.json.Decoder(JobStateChanged)
 
 
 def encode(value: Any) -> bytes:
@@ -38,7 +40,8 @@ def decode(data: bytes, type_: type[T]) -> T:
 
 
 def subject_of(message: Message) -> str:
-    """Events are published on the subject equal to their tag."""
+    """The message's tag: the subject of an event (commands have subjects of their own, see
+    :mod:`topology`)."""
     tag = type(message).__struct_config__.tag
     assert isinstance(tag, str)
     return tag

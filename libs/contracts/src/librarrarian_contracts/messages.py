@@ -1,4 +1,14 @@
-"""Every message that crosses the bus: events (facts, past tense) and commands (imperative).
+"""Every message that crosses the bus: events (facts) and commands (requests to act).
+
+Naming, checked by the contract tests: a tag is ``<domain>.<name>``, where the domain is the first word of
+the subjects it travels on (``media``, ``job``, ``queue``, ``scan``, ``cleanup``, ``work``).
+
+- An **event** says what happened, in the past tense: ``media.probed``, ``job.cleanup_finished``. Its class
+  is the name in CamelCase, with the domain in front where the name alone would not say it
+  (``MediaProbed``, ``CleanupFinished``). An event travels on the subject equal to its tag.
+- A **command** says what to do, in the imperative: ``scan.start``, ``work.transcode``. Its class is the
+  verb first (``StartScan``, ``Transcode``). Work goes to ``work.<kind>`` (a transcode to
+  ``work.transcode.<class>``), a scan's cancel to ``scan.cancel.<scan id>``.
 
 Evolution rules: a new field gets a default; a field never changes type; a tag is never reused.
 The JSON Schema snapshot in ``schema.json`` makes every change show up in review.
@@ -6,25 +16,31 @@ The JSON Schema snapshot in ``schema.json`` makes every change show up in review
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from .enums import HwClass, JobChange, StreamKind
+from .settings import MediaType, TargetCodec
+from .stamps import new_id
+from .stamps import utcnow as utcnow  # services stamp their own values with it
+from .views import JobView
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Base of every bus message. ``event_id`` is sent as ``Nats-Msg-Id`` for de-duplication."""
+    """Base of every bus message. ``event_id`` is sent as ``Nats-Msg-Id``: the stream stores a message with
+    an id it has seen in the last two minutes once, and every consumer records the ids it handled."""
 
     event_id: str = msgspec.field(default_factory=new_id)
     occurred_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+class Event(Message, frozen=True, kw_only=True):
+    """A fact: something that happened. Its subscribers decide what it means to them."""
+
+
+class Command(Message, frozen=True, kw_only=True):
+    """A request to act, addressed to whichever service owns that work."""
 
 
 # --- media (scanner → scheduler) -------------------------------------------------------------
@@ -32,7 +48,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 class StreamInfo(msgspec.Struct, frozen=True, kw_only=True):
     index: int
-    kind: str  # video | audio | subtitle | attachment | data
+    kind: StreamKind
     codec: str
     attached_pic: bool = False
     language: str | None = None
@@ -64,24 +80,24 @@ class FileIdentity(msgspec.Struct, frozen=True, kw_only=True):
     inode: int
 
 
-class MediaProbed(Message, frozen=True, kw_only=True, tag="media.probed"):
+class MediaProbed(Event, frozen=True, kw_only=True, tag="media.probed"):
     path: str
     identity: FileIdentity
     probe: MediaProbe
     library: str | None = None  # the library folder the file lies in
-    media_type: str | None = None  # that folder's type: movies | tv | music_videos | mixed
+    media_type: MediaType | None = None  # that folder's type
     # Size plus hashes of a few sampled blocks: the same content under another name (a rename, a move).
     fingerprint: str | None = None
 
 
-class MediaProbeFailed(Message, frozen=True, kw_only=True, tag="media.probe_failed"):
+class MediaProbeFailed(Event, frozen=True, kw_only=True, tag="media.probe_failed"):
     path: str
     identity: FileIdentity
     error: str
     library: str | None = None
 
 
-class ScanCompleted(Message, frozen=True, kw_only=True, tag="media.scan_completed"):
+class ScanCompleted(Event, frozen=True, kw_only=True, tag="media.scan_completed"):
     scan_id: str
     roots: tuple[str, ...]
     seen: int
@@ -92,16 +108,18 @@ class ScanCompleted(Message, frozen=True, kw_only=True, tag="media.scan_complete
     cancelled: bool = False  # stopped on request: what it did not reach is neither probed nor forgotten
 
 
-# --- control (commands) -----------------------------------------------------------------------
+# --- scans (gateway → scanner) ----------------------------------------------------------------
 
 
-class ScanRequested(Message, frozen=True, kw_only=True, tag="scan.requested"):
+class StartScan(Command, frozen=True, kw_only=True, tag="scan.start"):
+    """Scan the library folders (or ``roots`` inside them); its event id is the scan's id."""
+
     roots: tuple[str, ...] = ()  # empty: every library folder
     force: bool = False
 
 
-class ScanCancelRequested(Message, frozen=True, kw_only=True, tag="scan.cancel"):
-    """Stop the scan ``scan_id`` (a ``ScanRequested``'s event id), running or still waiting its turn."""
+class CancelScan(Command, frozen=True, kw_only=True, tag="scan.cancel"):
+    """Stop the scan ``scan_id`` (a ``StartScan``'s event id), running or still waiting its turn."""
 
     scan_id: str
 
@@ -109,12 +127,12 @@ class ScanCancelRequested(Message, frozen=True, kw_only=True, tag="scan.cancel")
 # --- cleanup (cleanup ↔ scheduler) -------------------------------------------------------------
 
 
-class CleanupScanRequested(Message, frozen=True, kw_only=True, tag="cleanup.scan"):
+class FindStaleFiles(Command, frozen=True, kw_only=True, tag="cleanup.find_stale_files"):
     """Look for stale files under the media paths: temporary outputs (``.tmp_*``) and ``.lock`` files
     untouched for longer than the cleanup service's ``STALE_AFTER_HOURS``."""
 
 
-class StaleFileFound(Message, frozen=True, kw_only=True, tag="cleanup.found"):
+class StaleFileFound(Event, frozen=True, kw_only=True, tag="cleanup.stale_file_found"):
     """A stale file; the scheduler records it as a cleanup job awaiting a user's approval."""
 
     path: str
@@ -122,8 +140,8 @@ class StaleFileFound(Message, frozen=True, kw_only=True, tag="cleanup.found"):
     why: str  # one line for the queue, e.g. "temporary file untouched for 3 days"
 
 
-class CleanupScanCompleted(Message, frozen=True, kw_only=True, tag="cleanup.scan_completed"):
-    scan_id: str  # the CleanupScanRequested's event id
+class CleanupScanCompleted(Event, frozen=True, kw_only=True, tag="cleanup.scan_completed"):
+    scan_id: str  # the FindStaleFiles' event id
     found: int
     size: int  # bytes the found files take
     elapsed_seconds: float
@@ -133,17 +151,19 @@ class CleanupScanCompleted(Message, frozen=True, kw_only=True, tag="cleanup.scan
 # --- work (scheduler → encoder, cleanup) --------------------------------------------------------
 
 
-class TranscodeRequested(Message, frozen=True, kw_only=True, tag="work.transcode"):
+class Transcode(Command, frozen=True, kw_only=True, tag="work.transcode"):
+    """Encode one attempt of a job; its event id is ``<job>:<attempt>@<class>`` (one per class it went to)."""
+
     job_id: int
     attempt: int
     path: str
     identity: FileIdentity
     probe: MediaProbe
-    target_codec: str = "hevc"  # hevc | av1
-    hw_class: str = "cpu"
+    target_codec: TargetCodec = "hevc"
+    hw_class: HwClass = HwClass.CPU
 
 
-class CleanupRequested(Message, frozen=True, kw_only=True, tag="work.cleanup"):
+class RemoveStaleFile(Command, frozen=True, kw_only=True, tag="work.remove_stale_file"):
     """Delete a stale file a user approved; only if it is still what was found (``identity``)."""
 
     job_id: int
@@ -152,10 +172,10 @@ class CleanupRequested(Message, frozen=True, kw_only=True, tag="work.cleanup"):
     identity: FileIdentity
 
 
-# --- job lifecycle (encoder, cleanup → scheduler, history) ------------------------------------
+# --- job reports (encoder, cleanup → scheduler, history) ----------------------------------------
 
 
-class JobStarted(Message, frozen=True, kw_only=True, tag="job.started"):
+class JobStarted(Event, frozen=True, kw_only=True, tag="job.started"):
     job_id: int
     attempt: int
     delivery: int
@@ -163,7 +183,7 @@ class JobStarted(Message, frozen=True, kw_only=True, tag="job.started"):
     path: str
 
 
-class JobCompleted(Message, frozen=True, kw_only=True, tag="job.completed"):
+class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     job_id: int
     attempt: int
     node: str
@@ -180,7 +200,7 @@ class JobCompleted(Message, frozen=True, kw_only=True, tag="job.completed"):
     vmaf: float | None = None  # 0-100 on sampled segments, when measured (setting measure_vmaf)
 
 
-class JobSkipped(Message, frozen=True, kw_only=True, tag="job.skipped"):
+class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):
     job_id: int
     attempt: int
     node: str
@@ -190,7 +210,7 @@ class JobSkipped(Message, frozen=True, kw_only=True, tag="job.skipped"):
     size_after: int | None = None
 
 
-class JobFailed(Message, frozen=True, kw_only=True, tag="job.failed"):
+class JobFailed(Event, frozen=True, kw_only=True, tag="job.failed"):
     job_id: int
     attempt: int
     node: str
@@ -200,7 +220,7 @@ class JobFailed(Message, frozen=True, kw_only=True, tag="job.failed"):
     retryable: bool = True
 
 
-class CleanupFinished(Message, frozen=True, kw_only=True, tag="job.cleaned"):
+class CleanupFinished(Event, frozen=True, kw_only=True, tag="job.cleanup_finished"):
     """A cleanup job's outcome: the file was removed (or was already gone), or it was kept and why."""
 
     job_id: int
@@ -212,9 +232,32 @@ class CleanupFinished(Message, frozen=True, kw_only=True, tag="job.cleaned"):
     reason: str = ""  # why it was kept, or "already gone"
 
 
+JobReport = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished
+
+
+def report_id(kind: type[JobReport], job_id: int, attempt: int, delivery: int | None = None) -> str:
+    """A report's deterministic event id, ``<job>:<attempt>:<outcome>`` (``started`` adds the delivery: a
+    redelivery to another node is news). A report published twice is stored and handled once."""
+    outcome = str(kind.__struct_config__.tag).partition(".")[2]
+    return f"{job_id}:{attempt}:{outcome}" + (f":{delivery}" if delivery is not None else "")
+
+
+# --- the record (scheduler → gateway, integrations) --------------------------------------------
+
+
+class JobStateChanged(Event, frozen=True, kw_only=True, tag="queue.job_state_changed"):
+    """The scheduler's record of a job changed. Published through its outbox, in the transaction that
+    made the change, with event id ``<job>:v<version>``: ``job.version`` grows with every change, so a
+    subscriber keeps the newest it has seen. ``job`` is the record after the change (before it, for
+    ``removed``)."""
+
+    change: JobChange
+    job: JobView
+
+
 MediaEvent = MediaProbed | MediaProbeFailed | ScanCompleted
-ControlCommand = ScanRequested | ScanCancelRequested
-CleanupEvent = CleanupScanRequested | StaleFileFound | CleanupScanCompleted
-WorkMessage = TranscodeRequested | CleanupRequested
-JobEvent = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished
-AnyMessage = MediaEvent | ControlCommand | CleanupEvent | WorkMessage | JobEvent
+ScanCommand = StartScan | CancelScan
+CleanupMessage = FindStaleFiles | StaleFileFound | CleanupScanCompleted
+WorkMessage = Transcode | RemoveStaleFile
+QueueEvent = JobStateChanged
+AnyMessage = MediaEvent | ScanCommand | CleanupMessage | WorkMessage | JobReport | QueueEvent

@@ -11,7 +11,8 @@ from typing import Literal
 
 import msgspec
 
-from .messages import utcnow
+from .enums import ScanTrigger
+from .stamps import utcnow
 
 # queued: waiting for the scan before it; cancelled: stopped on request; failed: stopped by an error.
 ScanState = Literal["queued", "walking", "probing", "done", "cancelled", "failed"]
@@ -20,7 +21,7 @@ FINISHED: frozenset[str] = frozenset({"done", "cancelled", "failed"})
 
 class ScanStatus(msgspec.Struct, frozen=True, kw_only=True):
     scan_id: str
-    trigger: str  # request | schedule | watch | plex | jellyfin
+    trigger: ScanTrigger
     roots: tuple[str, ...]
     force: bool = False
     state: ScanState = "queued"

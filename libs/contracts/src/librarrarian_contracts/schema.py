@@ -1,4 +1,7 @@
-"""The JSON Schema of every message and view; ``schema.json`` is its committed snapshot."""
+"""The JSON Schema of everything that crosses the bus or is stored: every message, every endpoint's request
+and reply, every KV value and the sources' stored settings, all taken from :mod:`catalog`. ``schema.json`` is
+its committed snapshot, so a change of the contract shows up in review; ``make schema`` refreshes it and
+the bus table in ``docs/bus.md``."""
 
 from __future__ import annotations
 
@@ -8,43 +11,26 @@ from typing import Any
 
 import msgspec
 
-from . import scans, settings, views
+from . import catalog
 from .messages import AnyMessage
 
 SNAPSHOT = Path(__file__).with_name("schema.json")
 
-VIEW_TYPES: tuple[Any, ...] = (
-    views.NodeStatus,
-    views.JobProgress,
-    views.CommitRequest,
-    views.CommitDecision,
-    views.JobsQuery,
-    views.JobAction,
-    views.ActionResult,
-    views.JobsPage,
-    views.HistoryQuery,
-    views.HistoryPage,
-    views.Stats,
-    views.ClearPending,
-    views.ClearedJobs,
-    views.ReleaseJobs,
-    views.ReleasedJobs,
-    views.HistoryLookup,
-    views.HistoryEntry,
-    views.ChartsQuery,
-    views.Charts,
-    views.ErrorReply,
-    scans.ScanStatus,
-    settings.ScannerFolders,
-    settings.TranscodeSettings,
-    settings.PathSettings,
-    settings.UiSettings,
-)
+
+def stored_types() -> tuple[Any, ...]:
+    """Every type that is not a bus message but is exchanged or kept: replies, KV values, stored settings."""
+    found: list[Any] = []
+    for endpoint in catalog.ENDPOINTS:
+        found += [endpoint.request, endpoint.reply]
+    for bucket in catalog.BUCKETS:
+        found += bucket.values
+    found += catalog.STORED
+    return tuple(dict.fromkeys(found))  # in order, once each
 
 
 def current_schema() -> dict[str, Any]:
     (messages,), components = msgspec.json.schema_components([AnyMessage])
-    _, view_components = msgspec.json.schema_components(VIEW_TYPES)
+    _, view_components = msgspec.json.schema_components(stored_types())
     return {"messages": messages, "components": {**components, **view_components}}
 
 
@@ -53,5 +39,9 @@ def render() -> str:
 
 
 if __name__ == "__main__":
+    from . import bus_table
+
     SNAPSHOT.write_text(render())
     print(f"wrote {SNAPSHOT}")
+    bus_table.DOCUMENT.write_text(bus_table.render())
+    print(f"wrote {bus_table.DOCUMENT}")

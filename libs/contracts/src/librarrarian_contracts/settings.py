@@ -19,8 +19,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .messages import utcnow
-from .topology import HwClass
+from .enums import HwClass
+from .stamps import utcnow
 
 TRANSCODE_KEY = "transcode"
 QUEUE_KEY = "queue"
@@ -159,7 +159,7 @@ class QueueControl(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 
 
-NodeState = Literal["running", "paused", "stopped"]
+DesiredState = Literal["running", "paused", "stopped"]
 
 
 class NodeControl(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,7 +171,7 @@ class NodeControl(msgspec.Struct, frozen=True, kw_only=True):
       otherwise they finish first.
     """
 
-    state: NodeState = "running"
+    state: DesiredState = "running"
     now: bool = False
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 

@@ -14,20 +14,6 @@ import msgspec
 PLEX_KEY = "sources.plex"
 JELLYFIN_KEY = "sources.jellyfin"
 
-# The scanner's request/reply endpoints (a nats.micro service).
-SERVICE = "scanner-sources"
-STATUS = "scanner.sources.status"
-PLEX_PIN_START = "scanner.sources.plex.pin.start"
-PLEX_PIN_CHECK = "scanner.sources.plex.pin.check"
-PLEX_SERVERS = "scanner.sources.plex.servers"
-PLEX_LIBRARIES = "scanner.sources.plex.libraries"
-PLEX_SELECT = "scanner.sources.plex.select"
-PLEX_UNLINK = "scanner.sources.plex.unlink"
-JELLYFIN_SET = "scanner.sources.jellyfin.set"
-JELLYFIN_TEST = "scanner.sources.jellyfin.test"
-JELLYFIN_LIBRARIES = "scanner.sources.jellyfin.libraries"
-SYNC = "scanner.sources.sync"
-
 PLEX = "plex"
 JELLYFIN = "jellyfin"
 PLEX_LINK_URL = "https://plex.tv/link"
@@ -64,10 +50,6 @@ class JellyfinSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # --- requests to the scanner ---------------------------------------------------------------------
-
-
-class Nothing(msgspec.Struct, frozen=True, kw_only=True):
-    """A request that needs no arguments."""
 
 
 class PlexSelection(msgspec.Struct, frozen=True, kw_only=True):

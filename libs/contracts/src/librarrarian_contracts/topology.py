@@ -6,31 +6,26 @@ Subject strings, stream and durable names are spelled only here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from .enums import HwClass as HwClass  # where it was first declared; still imported from here
 
-class HwClass(StrEnum):
-    NVENC = "nvenc"
-    QSV = "qsv"
-    VAAPI = "vaapi"
-    VIDEOTOOLBOX = "videotoolbox"
-    CPU = "cpu"
-
-
-# Subjects (events: subject == tag).
+# Subjects. An event travels on the subject equal to its tag; :mod:`catalog` says who produces and who
+# consumes each, and which message types travel there.
 MEDIA_PROBED = "media.probed"
 MEDIA_PROBE_FAILED = "media.probe_failed"
 MEDIA_SCAN_COMPLETED = "media.scan_completed"
-SCAN_REQUESTED = "scan.requested"
+SCAN_START = "scan.start"
 SCAN_CANCEL = "scan.cancel"
 JOB_STARTED = "job.started"
 JOB_COMPLETED = "job.completed"
 JOB_SKIPPED = "job.skipped"
 JOB_FAILED = "job.failed"
-JOB_CLEANED = "job.cleaned"
-CLEANUP_SCAN = "cleanup.scan"
-CLEANUP_FOUND = "cleanup.found"
+JOB_CLEANUP_FINISHED = "job.cleanup_finished"
+JOB_STATE_CHANGED = "queue.job_state_changed"
+CLEANUP_FIND_STALE_FILES = "cleanup.find_stale_files"
+CLEANUP_STALE_FILE_FOUND = "cleanup.stale_file_found"
 CLEANUP_SCAN_COMPLETED = "cleanup.scan_completed"
+WORK_TRANSCODE = "work.transcode"  # .<hardware class>
 WORK_CLEANUP = "work.cleanup"
 
 
@@ -41,7 +36,7 @@ def scan_cancel_subject(scan_id: str) -> str:
 
 
 def transcode_subject(hw: HwClass | str) -> str:
-    return f"work.transcode.{HwClass(hw).value}"
+    return f"{WORK_TRANSCODE}.{HwClass(hw).value}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +72,9 @@ WORK = StreamSpec("WORK", ("work.>",), work_queue=True)
 JOBS = StreamSpec("JOBS", ("job.>",), max_age_seconds=30 * DAY)
 CONTROL = StreamSpec("CONTROL", ("scan.>",), max_age_seconds=7 * DAY)
 CLEANUP = StreamSpec("CLEANUP", ("cleanup.>",), max_age_seconds=7 * DAY)
-STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP)
+# The scheduler's record, change by change: what the dashboard and integrations follow.
+QUEUE = StreamSpec("QUEUE", ("queue.>",), max_age_seconds=7 * DAY)
+STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE)
 
 # Work: one durable per hardware class, never overlapping (work-queue retention requires it).
 # A delivery whose encoder stops heartbeating is redelivered after AckWait to another node;
@@ -104,15 +101,17 @@ WORK_CONSUMERS: dict[HwClass, ConsumerSpec] = {
 SCHEDULER_MEDIA = ConsumerSpec(MEDIA.name, "scheduler-media", "media.>")
 SCHEDULER_JOBS = ConsumerSpec(JOBS.name, "scheduler-jobs", "job.>")
 HISTORY_JOBS = ConsumerSpec(JOBS.name, "history-jobs", "job.>")
-SCANNER_CONTROL = ConsumerSpec(CONTROL.name, "scanner-control", SCAN_REQUESTED, ack_wait_seconds=3600.0)
-SCANNER_JOBS = ConsumerSpec(JOBS.name, "scanner-jobs", "job.completed")
+SCANNER_CONTROL = ConsumerSpec(CONTROL.name, "scanner-control", SCAN_START, ack_wait_seconds=3600.0)
+SCANNER_JOBS = ConsumerSpec(JOBS.name, "scanner-jobs", JOB_COMPLETED)
 # Approved deletions of stale files. One takes milliseconds (no heartbeat): a cleanup service that dies
 # mid-job hands it on after a short AckWait, and the file's identity check makes a second try harmless.
 CLEANUP_WORK = ConsumerSpec(
     WORK.name, "cleanup", WORK_CLEANUP, ack_wait_seconds=10.0, max_deliver=WORK_MAX_DELIVER
 )
-CLEANUP_CONTROL = ConsumerSpec(CLEANUP.name, "cleanup-control", CLEANUP_SCAN, ack_wait_seconds=3600.0)
-SCHEDULER_CLEANUP = ConsumerSpec(CLEANUP.name, "scheduler-cleanup", CLEANUP_FOUND)
+CLEANUP_CONTROL = ConsumerSpec(
+    CLEANUP.name, "cleanup-control", CLEANUP_FIND_STALE_FILES, ack_wait_seconds=3600.0
+)
+SCHEDULER_CLEANUP = ConsumerSpec(CLEANUP.name, "scheduler-cleanup", CLEANUP_STALE_FILE_FOUND)
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     *WORK_CONSUMERS.values(),
     CLEANUP_WORK,
@@ -146,6 +145,19 @@ HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"
 HISTORY_ENTRY = "history.entry"
 HISTORY_CHARTS = "history.charts"
+# The scanner's Plex and Jellyfin set-up: it keeps their tokens, so the gateway asks it.
+SOURCES_SERVICE = "scanner-sources"
+SOURCES_STATUS = "scanner.sources.status"
+SOURCES_PLEX_PIN_START = "scanner.sources.plex.pin.start"
+SOURCES_PLEX_PIN_CHECK = "scanner.sources.plex.pin.check"
+SOURCES_PLEX_SERVERS = "scanner.sources.plex.servers"
+SOURCES_PLEX_LIBRARIES = "scanner.sources.plex.libraries"
+SOURCES_PLEX_SELECT = "scanner.sources.plex.select"
+SOURCES_PLEX_UNLINK = "scanner.sources.plex.unlink"
+SOURCES_JELLYFIN_SET = "scanner.sources.jellyfin.set"
+SOURCES_JELLYFIN_TEST = "scanner.sources.jellyfin.test"
+SOURCES_JELLYFIN_LIBRARIES = "scanner.sources.jellyfin.libraries"
+SOURCES_SYNC = "scanner.sources.sync"
 
 
 def max_deliveries_advisory(durable: str) -> str:

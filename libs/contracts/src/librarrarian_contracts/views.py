@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 import msgspec
 
-from .messages import utcnow
+from .enums import FfmpegOrigin, HwClass, JobKind, JobStatus, NodeState
+from .stamps import utcnow
 
 
 class FfmpegUse(msgspec.Struct, frozen=True, kw_only=True):
     """Which ffmpeg a node runs for one purpose (a hardware class, or ``vmaf``), and why that one."""
 
-    purpose: str
+    purpose: str  # a hardware class's value, or "vmaf"
     path: str
     version: str
-    origin: str  # FFMPEG_PATH | system (ffmpeg on PATH) | bundled (the imageio-ffmpeg wheel's)
+    origin: FfmpegOrigin
     why: str
 
 
@@ -25,13 +27,13 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     node: str
     hostname: str
     version: str
-    classes: tuple[str, ...]
+    classes: tuple[HwClass, ...]
     slots: int
-    state: str  # running | paused | draining (stop after the current jobs) | stopped | stopping (shutdown)
+    state: NodeState
     jobs: tuple[int, ...] = ()
-    codecs: dict[str, tuple[str, ...]] = {}  # class -> target codecs it encodes here
-    unusable: dict[str, str] = {}  # class -> why its test encode failed
-    slots_per_class: dict[str, int] = {}
+    codecs: dict[HwClass, tuple[str, ...]] = {}  # class -> target codecs it encodes here
+    unusable: dict[HwClass, str] = {}  # class -> why its test encode failed
+    slots_per_class: dict[HwClass, int] = {}
     updated_at: datetime = msgspec.field(default_factory=utcnow)
     ffmpeg: tuple[FfmpegUse, ...] = ()  # the ffmpeg each bound class and VMAF run with, and why
 
@@ -65,15 +67,17 @@ class CommitDecision(msgspec.Struct, frozen=True, kw_only=True):
 
 # A job's types and states. Cleanup jobs (and later renames and quality mismatches) wait for a user's
 # approval before they are queued; transcodes are queued at once.
-JOB_KINDS = ("transcode", "cleanup")
-JOB_STATUSES = ("awaiting_approval", "pending", "running", "done", "failed", "skipped")
+JOB_KINDS: tuple[JobKind, ...] = tuple(JobKind)
+JOB_STATUSES: tuple[JobStatus, ...] = tuple(JobStatus)
 
 
 class JobView(msgspec.Struct, frozen=True, kw_only=True):
+    """A job as the scheduler records it: the queue's rows, and the body of every ``JobStateChanged``."""
+
     id: int
-    kind: str  # one of JOB_KINDS
+    kind: JobKind
     path: str
-    status: str  # one of JOB_STATUSES
+    status: JobStatus
     attempts: int
     node: str | None
     reason: str | None
@@ -85,11 +89,13 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    retry_at: datetime | None = None  # pending after a failed attempt: when the next one may start
+    version: int = 0  # grows with every change of the record
 
 
 class JobsQuery(msgspec.Struct, frozen=True, kw_only=True):
-    statuses: tuple[str, ...] = ()
-    kind: str | None = None
+    statuses: tuple[JobStatus, ...] = ()
+    kind: JobKind | None = None
     before_id: int | None = None  # keyset: rows with id < before_id, newest first
     limit: int = 50
 
@@ -101,13 +107,13 @@ class JobsPage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class JobAction(msgspec.Struct, frozen=True, kw_only=True):
-    """A user's action on one job (retry)."""
+    """A user's action on one job (retry, delete). A job that does not exist is answered with a 404, one
+    whose state forbids the action with a 409 (``librarrarian_runtime.errors``)."""
 
     job_id: int
 
 
 class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
-    done: bool
     detail: str = ""
 
 
@@ -115,8 +121,8 @@ class ClearPending(msgspec.Struct, frozen=True, kw_only=True):
     """A user empties the queue: every waiting job (of one kind, when given) is deleted: the pending ones,
     or those awaiting approval."""
 
-    kind: str | None = None
-    status: str = "pending"  # pending | awaiting_approval
+    kind: JobKind | None = None
+    status: Literal["pending", "awaiting_approval"] = "pending"
 
 
 class ClearedJobs(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,10 +130,11 @@ class ClearedJobs(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ReleaseJobs(msgspec.Struct, frozen=True, kw_only=True):
-    """A user approves jobs awaiting approval: one (``job_id``), or every one of a kind (or of all kinds)."""
+    """A user approves jobs awaiting approval: one (``job_id``: 404 when there is none, 409 when it is not
+    awaiting approval), or every one of a kind (or of all kinds)."""
 
     job_id: int | None = None
-    kind: str | None = None
+    kind: JobKind | None = None
 
 
 class ReleasedJobs(msgspec.Struct, frozen=True, kw_only=True):
@@ -138,7 +145,7 @@ class ReleasedJobs(msgspec.Struct, frozen=True, kw_only=True):
 class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     job_id: int
-    status: str  # done | skipped
+    status: Literal["done", "skipped"]
     path: str
     output_path: str | None
     node: str
@@ -214,5 +221,5 @@ class Charts(msgspec.Struct, frozen=True, kw_only=True):
     nodes: tuple[NodeThroughput, ...]
 
 
-class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):
-    error: str
+class Nothing(msgspec.Struct, frozen=True, kw_only=True):
+    """A request that needs no arguments."""

@@ -10,9 +10,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-Origin = Literal["FFMPEG_PATH", "system", "bundled"]
+from librarrarian_contracts.enums import FfmpegOrigin
 
 PROBE_TIMEOUT_SECONDS = 30.0
 # The encoders whose HDR10 handling is checked: the CPU class's. Hardware encoders are proved by the
@@ -46,7 +45,7 @@ class Build:
     """One candidate ffmpeg: where it is, where it comes from, and what it can do."""
 
     path: str
-    origin: Origin
+    origin: FfmpegOrigin
     capabilities: Capabilities
 
     @property
@@ -60,11 +59,11 @@ def candidates() -> tuple[Build, ...]:
     when there is one, then the static build of the ``imageio-ffmpeg`` wheel."""
     override = os.environ.get("FFMPEG_PATH")
     if override:
-        return (Build(override, "FFMPEG_PATH", capabilities(override)),)
-    found: list[tuple[str, Origin]] = []
+        return (Build(override, FfmpegOrigin.FFMPEG_PATH, capabilities(override)),)
+    found: list[tuple[str, FfmpegOrigin]] = []
     system = shutil.which("ffmpeg")
     if system:
-        found.append((system, "system"))
+        found.append((system, FfmpegOrigin.SYSTEM))
     try:
         import imageio_ffmpeg
     except ImportError:
@@ -72,7 +71,7 @@ def candidates() -> tuple[Build, ...]:
     else:
         bundled = imageio_ffmpeg.get_ffmpeg_exe()
         if not system or os.path.realpath(bundled) != os.path.realpath(system):
-            found.append((bundled, "bundled"))
+            found.append((bundled, FfmpegOrigin.BUNDLED))
     if not found:
         raise FileNotFoundError("no ffmpeg on PATH and the imageio-ffmpeg wheel is not installed")
     return tuple(Build(path, origin, capabilities(path)) for path, origin in found)

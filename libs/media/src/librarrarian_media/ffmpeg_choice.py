@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from librarrarian_contracts.enums import FfmpegOrigin
+
 from .ffmpeg_builds import Build, candidates
 
 
@@ -66,7 +68,7 @@ def choose(purpose: str, need: Need, builds: Sequence[Build]) -> Use:
     if not builds:
         raise ValueError("no ffmpeg to choose from")
     lacks = [(build, need.lacking(build)) for build in builds]
-    if builds[0].origin == "FFMPEG_PATH":
+    if builds[0].origin is FfmpegOrigin.FFMPEG_PATH:
         build, missing = lacks[0]
         why = "FFMPEG_PATH overrides every other ffmpeg"
         return Use(purpose, build, why + (f", though it lacks {_words(missing)}" if missing else ""), missing)

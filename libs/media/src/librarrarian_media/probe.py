@@ -6,6 +6,7 @@ from pathlib import Path
 
 import av
 from librarrarian_contracts import MediaProbe, StreamInfo
+from librarrarian_contracts.enums import StreamKind
 
 from .pixel_format import from_configuration
 
@@ -39,9 +40,9 @@ class ProbeError(Exception):
     """The file is not a readable video; the message is one line a user can act on."""
 
 
-def _kind(stream: av.stream.Stream) -> str:
+def _kind(stream: av.stream.Stream) -> StreamKind:
     kind = stream.type
-    return kind if kind in {"video", "audio", "subtitle", "attachment"} else "data"
+    return StreamKind(kind) if kind in {"video", "audio", "subtitle", "attachment"} else StreamKind.DATA
 
 
 def _codec(stream: av.stream.Stream) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import nats
 from nats.aio.client import Client
@@ -33,6 +35,21 @@ async def connect(url: str, name: str) -> Client:
         reconnected_cb=on_reconnect,
         error_cb=on_error,
     )
+
+
+@contextlib.asynccontextmanager
+async def connection(url: str, name: str) -> AsyncIterator[Client]:
+    """A connection for a service's whole life, drained when it ends: after a stop, and after a failed
+    start too, so nothing the service published is lost and the server forgets it at once."""
+    nc = await connect(url, name)
+    try:
+        yield nc
+    finally:
+        if not nc.is_closed:
+            try:
+                await nc.drain()
+            except Exception as error:  # noqa: BLE001 - closing is best effort; the process ends anyway
+                log.warning("draining the NATS connection failed: %r", error)
 
 
 def redact(url: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +35,27 @@ async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def periodically(
+    stopping: asyncio.Event,
+    seconds: float,
+    action: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    at_start: bool = False,
+) -> None:
+    """Run ``action`` every ``seconds`` (first at once when ``at_start``) until a stop is asked for.
+
+    A run that fails is logged with its traceback and the next one tries again: one bad pass must not end
+    the loop. ``seconds`` <= 0 means never (but still once at start when asked)."""
+    run_now = at_start
+    while True:
+        if run_now:
+            try:
+                await action()
+            except Exception:  # the loop's outermost edge: the next pass tries again
+                log.exception("%s failed; trying again in %.0f s", what, seconds)
+        if seconds <= 0 or await wait_or_stop(stopping, seconds):
+            return
+        run_now = True

@@ -1,8 +1,5 @@
-"""Request/reply between services (nats.micro endpoints): a typed query out, a typed reply back.
-
-An endpoint reports a bad query with ``await request.respond_error("400", reason)``; the asker sees
-it as ``QueryFailed`` with that reason.
-"""
+"""Asking another service (a ``nats.micro`` endpoint): a typed request out, a typed reply back, or the
+endpoint's error raised as the same :mod:`errors` class it raised there."""
 
 from __future__ import annotations
 
@@ -13,14 +10,13 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from .errors import Unavailable, from_code
+
 T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
-SERVICE_ERROR = "Nats-Service-Error"
-
-
-class QueryFailed(RuntimeError):
-    """The other service answered with an error, or did not answer in time."""
+ERROR_HEADER = "Nats-Service-Error"
+CODE_HEADER = "Nats-Service-Error-Code"
 
 
 async def ask(
@@ -29,13 +25,10 @@ async def ask(
     try:
         reply = await nc.request(subject, _encoder.encode(query), timeout=timeout)
     except (TimeoutError, NatsTimeoutError):
-        raise QueryFailed(f"no answer on {subject} within {timeout} s") from None
+        raise Unavailable(f"no answer on {subject} within {timeout:g} s") from None
     except NoRespondersError:
-        raise QueryFailed(f"no service answers on {subject}") from None
-    if reply.headers and SERVICE_ERROR in reply.headers:
-        raise QueryFailed(f"{subject}: {reply.headers[SERVICE_ERROR]}")
+        raise Unavailable(f"no service answers on {subject}") from None
+    headers = reply.headers or {}
+    if ERROR_HEADER in headers or CODE_HEADER in headers:
+        raise from_code(headers.get(CODE_HEADER, "500"), headers.get(ERROR_HEADER, "") or subject)
     return msgspec.json.decode(reply.data, type=reply_type)
-
-
-def answer(value: msgspec.Struct) -> bytes:
-    return _encoder.encode(value)

@@ -4,6 +4,7 @@ no candidate has the capability (an ``FFMPEG_PATH`` without it); the bundled bui
 from __future__ import annotations
 
 import pytest
+from librarrarian_contracts.enums import FfmpegOrigin
 from librarrarian_media.ffmpeg_builds import candidates
 from librarrarian_media.ffmpeg_choice import Need, for_purpose
 
@@ -13,6 +14,6 @@ def ffmpeg_for(purpose: str, need: Need) -> str:
     use = for_purpose(purpose, need)
     if not use.lacking:
         return use.path
-    if any(build.origin == "bundled" for build in candidates()):
+    if any(build.origin is FfmpegOrigin.BUNDLED for build in candidates()):
         pytest.fail(f"the bundled static ffmpeg is expected to have all that {purpose} needs: {use.why}")
     pytest.skip(f"no candidate ffmpeg has all that {purpose} needs: {use.why}")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
-from librarrarian_contracts import MediaEvent, sources, topology
+from librarrarian_contracts import MediaEvent, sources, topology, views
 from librarrarian_contracts.codec import media_decoder
 from librarrarian_contracts.scans import ScanStatus
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -35,8 +36,8 @@ async def collect(js: JetStreamContext, into: list[MediaEvent], stopping: asynci
 async def scanner_answers(nc: Client) -> bool:
     """Whether a scanner answers its request/reply endpoints (it is up)."""
     try:
-        await ask(nc, sources.STATUS, sources.Nothing(), sources.SourcesStatus, timeout=1)
-    except QueryFailed:
+        await ask(nc, topology.SOURCES_STATUS, views.Nothing(), sources.SourcesStatus, timeout=1)
+    except ServiceError:
         return False
     return True
 

@@ -1,7 +1,7 @@
-"""The cleanup process: looks for stale files when asked (``cleanup.scan``) or on its interval, and deletes
+"""The cleanup process: looks for stale files when asked (``cleanup.find_stale_files``) or on its interval, and deletes
 the ones a user approved (``work.cleanup``, released by the scheduler).
 
-It keeps nothing: what it finds goes to the scheduler as ``cleanup.found`` and waits there for approval, and
+It keeps nothing: what it finds goes to the scheduler as ``cleanup.stale_file_found`` and waits there for approval, and
 each deletion's outcome goes back as a ``job.*`` event.
 """
 
@@ -13,17 +13,18 @@ import time
 
 from librarrarian_contracts import (
     CleanupFinished,
-    CleanupRequested,
     CleanupScanCompleted,
-    CleanupScanRequested,
+    FindStaleFiles,
     JobFailed,
+    RemoveStaleFile,
     StaleFileFound,
     provision,
     publish,
+    report_id,
     topology,
 )
 from librarrarian_contracts.codec import cleanup_decoder, cleanup_work_decoder
-from librarrarian_contracts.messages import CleanupEvent
+from librarrarian_contracts.messages import CleanupMessage
 from librarrarian_runtime import bus, consumer, lifecycle
 from nats.js import JetStreamContext
 
@@ -39,7 +40,7 @@ class Cleanup:
         self.settings = settings
         self._one_scan = asyncio.Lock()
 
-    async def scan(self, request: CleanupScanRequested) -> CleanupScanCompleted:
+    async def scan(self, request: FindStaleFiles) -> CleanupScanCompleted:
         """Publish every stale file found, then the scan's summary."""
         older_than = self.settings.stale_after_seconds  # the same age the deletion checks again
         unreadable: list[str] = []
@@ -68,11 +69,11 @@ class Cleanup:
         log.info("stale files: %d found in %.1f s", completed.found, completed.elapsed_seconds)
         return completed
 
-    async def on_control(self, event: CleanupEvent) -> None:
-        if isinstance(event, CleanupScanRequested):
+    async def on_control(self, event: CleanupMessage) -> None:
+        if isinstance(event, FindStaleFiles):
             await self.scan(event)
 
-    async def remove(self, request: CleanupRequested) -> None:
+    async def remove(self, request: RemoveStaleFile) -> None:
         """Delete one approved file and report the outcome; a refusal or an error fails the job for good
         (a retry would meet the same), with the reason shown on the Failed page."""
         try:
@@ -90,7 +91,7 @@ class Cleanup:
             await publish(
                 self.js,
                 JobFailed(
-                    event_id=f"{request.job_id}:{request.attempt}:failed",
+                    event_id=report_id(JobFailed, request.job_id, request.attempt),
                     job_id=request.job_id,
                     attempt=request.attempt,
                     node=self.settings.node,
@@ -105,7 +106,7 @@ class Cleanup:
         await publish(
             self.js,
             CleanupFinished(
-                event_id=f"{request.job_id}:{request.attempt}:cleaned",
+                event_id=report_id(CleanupFinished, request.job_id, request.attempt),
                 job_id=request.job_id,
                 attempt=request.attempt,
                 node=self.settings.node,
@@ -117,28 +118,25 @@ class Cleanup:
         )
 
     async def on_interval(self, stopping: asyncio.Event) -> None:
-        interval = self.settings.scan_interval_seconds
-        if interval <= 0:
-            return
-        while not await lifecycle.wait_or_stop(stopping, interval):
-            try:
-                await self.scan(CleanupScanRequested())
-            except Exception:  # the loop's outermost edge: the next interval tries again
-                log.exception("looking for stale files failed")
+        await lifecycle.periodically(
+            stopping,
+            self.settings.scan_interval_seconds,
+            lambda: self.scan(FindStaleFiles()),
+            what="looking for stale files",
+        )
 
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    nc = await bus.connect(settings.nats_url, "cleanup")
-    js = nc.jetstream()
-    await provision(js)
-    cleanup = Cleanup(js, settings)
-    log.info(
-        "cleanup ready: stale after %.0f h in %s",
-        settings.stale_after_seconds / HOUR,
-        ", ".join(map(str, settings.media_paths)),
-    )
-    try:
+    async with bus.connection(settings.nats_url, "cleanup") as nc:
+        js = nc.jetstream()
+        await provision(js)
+        cleanup = Cleanup(js, settings)
+        log.info(
+            "cleanup ready: stale after %.0f h in %s",
+            settings.stale_after_seconds / HOUR,
+            ", ".join(map(str, settings.media_paths)),
+        )
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(cleanup.on_interval(stopping))
             tasks.create_task(
@@ -147,6 +145,4 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             tasks.create_task(
                 consumer.consume(js, topology.CLEANUP_WORK, cleanup_work_decoder, cleanup.remove, stopping)
             )
-    finally:
-        await nc.drain()
-        log.info("cleanup stopped")
+    log.info("cleanup stopped")

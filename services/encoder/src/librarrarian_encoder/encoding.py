@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from librarrarian_contracts import JobFailed, TranscodeRequested, encode
+from librarrarian_contracts import JobFailed, Transcode, encode, report_id
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
@@ -31,7 +31,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Job:
-    request: TranscodeRequested
+    request: Transcode
     delivery: int
     node: str
     encoded: asyncio.Event
@@ -42,6 +42,7 @@ class Job:
     def failed(self, reason: str, detail: str = "", retryable: bool = True) -> JobFailed:
         r = self.request
         return JobFailed(
+            event_id=report_id(JobFailed, r.job_id, r.attempt),
             job_id=r.job_id,
             attempt=r.attempt,
             node=self.node,
@@ -103,7 +104,7 @@ class Encodes:
             result = await self._run(job, source, temp, profile, settings)
         return Encoded(result, profile, fallback_reason)
 
-    def _profile(self, request: TranscodeRequested) -> tuple[Profile, str | None]:
+    def _profile(self, request: Transcode) -> tuple[Profile, str | None]:
         """The job's class's encoder when this node has it working; otherwise the CPU one, with why."""
         codec = request.target_codec
         if codec in self.codecs.get(HwClass(request.hw_class), ()):

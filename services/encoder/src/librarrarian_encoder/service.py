@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from importlib.metadata import version
 
 import msgspec
-from librarrarian_contracts import encode, provision, topology
+from librarrarian_contracts import NodeState, encode, provision, topology
 from librarrarian_contracts.codec import work_decoder
 from librarrarian_contracts.settings import (
     PATHS_KEY,
@@ -52,7 +52,7 @@ def clean_scratch(settings: Settings) -> None:
 
 async def usable_classes(
     settings: Settings, binaries: Binaries
-) -> tuple[dict[HwClass, tuple[str, ...]], dict[str, str], Binaries]:
+) -> tuple[dict[HwClass, tuple[str, ...]], dict[HwClass, str], Binaries]:
     """Class -> codecs it encodes here, class -> why not for the others, and the binaries that passed."""
     if settings.hw_classes:
         log.warning("HW_CLASSES is set: binding to %s without test encodes", ", ".join(settings.hw_classes))
@@ -60,7 +60,7 @@ async def usable_classes(
         return codecs, {}, binaries
     detections = await hardware.detect(binaries.to_try(HwClass))
     usable = {d.hw: d.codecs for d in detections if d.usable}
-    unusable = {d.hw.value: d.detail for d in detections if not d.usable}
+    unusable = {d.hw: d.detail for d in detections if not d.usable}
     return usable, unusable, binaries.proven(detections)
 
 
@@ -104,15 +104,15 @@ class Node:
         self.changed.set()
 
     @property
-    def state(self) -> str:
+    def state(self) -> NodeState:
         if self.stopping.is_set():
-            return "stopping"
+            return NodeState.STOPPING
         wanted = self.control.value.state
         if wanted == "paused":
-            return "paused"
+            return NodeState.PAUSED
         if wanted == "stopped":
-            return "draining" if self.worker.running else "stopped"
-        return "queue paused" if self.queue.value.paused else "running"
+            return NodeState.DRAINING if self.worker.running else NodeState.STOPPED
+        return NodeState.QUEUE_PAUSED if self.queue.value.paused else NodeState.RUNNING
 
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
@@ -128,12 +128,11 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     await provision(js)
     nodes = await js.key_value(topology.NODES.name)
     progress = await js.key_value(topology.PROGRESS.name)
-    kv = await js.key_value(topology.SETTINGS.name)
-    transcode = await Watched(kv, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
-    queue = await Watched(kv, QUEUE_KEY, QueueControl, QueueControl()).start()
+    transcode = await Watched(js, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
+    queue = await Watched(js, QUEUE_KEY, QueueControl, QueueControl()).start()
     first = NodeControl(state="running" if settings.autostart else "stopped")
-    control = await Watched(kv, node_key(settings.node), NodeControl, first).start()
-    paths = await Watched(kv, PATHS_KEY, PathSettings, PathSettings()).start()
+    control = await Watched(js, node_key(settings.node), NodeControl, first).start()
+    paths = await Watched(js, PATHS_KEY, PathSettings, PathSettings()).start()
     worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
     paths.on_change(lambda _: log_mappings(settings, worker))
     log_mappings(settings, worker)
@@ -147,13 +146,13 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 node=settings.node,
                 hostname=socket.gethostname(),
                 version=version("librarrarian-encoder"),
-                classes=tuple(h.value for h in codecs),
+                classes=tuple(codecs),
                 slots=sum(slots_per_class.values()),
                 state=node.state,
                 jobs=tuple(sorted(worker.running)),
-                codecs={h.value: c for h, c in codecs.items()},
+                codecs=dict(codecs),
                 unusable=unusable,
-                slots_per_class={h.value: n for h, n in slots_per_class.items()},
+                slots_per_class=slots_per_class,
                 ffmpeg=binaries.shown(codecs),
             )
             with contextlib.suppress(Exception):  # the next beat retries; the TTL covers a long gap

@@ -26,7 +26,7 @@ class Verified:
 
 
 def planned_counts(probe: MediaProbe, output_suffix: str) -> Counter[str]:
-    counts = Counter(s.kind for s in probe.streams if s.kind in KINDS)
+    counts = Counter(str(s.kind) for s in probe.streams if s.kind in KINDS)
     if output_suffix.lower() != ".mkv":
         counts["attachment"] = 0  # only Matroska carries attachments; the argv maps none elsewhere
     return counts

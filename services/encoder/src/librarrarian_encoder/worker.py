@@ -24,8 +24,9 @@ from librarrarian_contracts import (
     JobSkipped,
     JobStarted,
     Message,
-    TranscodeRequested,
+    Transcode,
     publish,
+    report_id,
     topology,
 )
 from librarrarian_contracts.settings import PathSettings, TranscodeSettings
@@ -33,8 +34,9 @@ from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_runtime import path_mapping
+from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.queries import ask
 from librarrarian_runtime.watched import Watched
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -99,9 +101,7 @@ class Worker:
     def resume(self) -> None:
         self.encodes.resume()
 
-    async def handle(
-        self, msg: Msg, request: TranscodeRequested, encoded: asyncio.Event | None = None
-    ) -> None:
+    async def handle(self, msg: Msg, request: Transcode, encoded: asyncio.Event | None = None) -> None:
         """``encoded`` is set once ffmpeg is done with the job (or the job ended before it ran)."""
         job = Job(
             request,
@@ -165,6 +165,7 @@ class Worker:
         await publish(
             self.js,
             JobStarted(
+                event_id=report_id(JobStarted, request.job_id, request.attempt, job.delivery),
                 job_id=request.job_id,
                 attempt=request.attempt,
                 delivery=job.delivery,
@@ -236,6 +237,7 @@ class Worker:
             )
             log.info("job %d skipped: %s", request.job_id, reason)
             return JobSkipped(
+                event_id=report_id(JobSkipped, request.job_id, request.attempt),
                 job_id=request.job_id,
                 attempt=request.attempt,
                 node=job.node,
@@ -270,6 +272,7 @@ class Worker:
             verified.size,
         )
         return JobCompleted(
+            event_id=report_id(JobCompleted, request.job_id, request.attempt),
             job_id=request.job_id,
             attempt=request.attempt,
             node=job.node,
@@ -298,7 +301,7 @@ class Worker:
                 ),
                 CommitDecision,
             )
-        except QueryFailed as error:
+        except ServiceError as error:
             return Refused(job.failed(f"could not ask the scheduler to commit: {error}"))
         if decision.granted:
             return None
@@ -307,7 +310,7 @@ class Worker:
         return Refused(None)
 
     @staticmethod
-    def _is_our_output(final: Path, request: TranscodeRequested) -> bool:
+    def _is_our_output(final: Path, request: Transcode) -> bool:
         """``final`` (beside a changed-container original) is this job's verified output, left by an attempt
         that died between putting it in place and removing the original."""
         if not final.exists():
@@ -341,6 +344,7 @@ class Worker:
             return job.failed(f"could not remove the original: {error.strerror or error}")
         size_after = (await asyncio.to_thread(final.stat)).st_size
         return JobCompleted(
+            event_id=report_id(JobCompleted, request.job_id, request.attempt),
             job_id=request.job_id,
             attempt=request.attempt,
             node=job.node,

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from librarrarian_contracts import JobKind, JobStatus
 from librarrarian_contracts.views import JOB_KINDS, JOB_STATUSES, HistoryQuery, JobsQuery
-from librarrarian_runtime.queries import QueryFailed
+from librarrarian_runtime.errors import ServiceError
 
 from .access import require_api
 from .backend import Backend
@@ -23,7 +24,7 @@ def backend(request: Request) -> Backend:
 Bus = Annotated[Backend, Depends(backend)]
 
 
-def unavailable(error: QueryFailed) -> HTTPException:
+def unavailable(error: ServiceError) -> HTTPException:
     return HTTPException(503, f"a service behind the dashboard is not answering: {error}")
 
 
@@ -49,11 +50,18 @@ async def jobs(
         raise HTTPException(
             400, f"unknown status {', '.join(sorted(unknown))}; use {', '.join(JOB_STATUSES)}"
         )
+    if kind is not None and kind not in JOB_KINDS:
+        raise HTTPException(400, f"unknown kind {kind}; use {', '.join(JOB_KINDS)}")
     try:
         page = await bus.jobs(
-            JobsQuery(statuses=tuple(status or ()), kind=kind, before_id=before_id, limit=limit)
+            JobsQuery(
+                statuses=tuple(map(JobStatus, status or ())),
+                kind=JobKind(kind) if kind else None,
+                before_id=before_id,
+                limit=limit,
+            )
         )
-    except QueryFailed as error:
+    except ServiceError as error:
         raise unavailable(error) from None
     return msgspec.to_builtins(page)
 
@@ -67,7 +75,7 @@ async def history(
 ) -> object:
     try:
         page = await bus.history(HistoryQuery(search=search or None, before_id=before_id, limit=limit))
-    except QueryFailed as error:
+    except ServiceError as error:
         raise unavailable(error) from None
     return msgspec.to_builtins(page)
 
@@ -76,6 +84,6 @@ async def history(
 async def stats(bus: Bus) -> object:
     try:
         totals, counts = await bus.stats()
-    except QueryFailed as error:
+    except ServiceError as error:
         raise unavailable(error) from None
     return {**msgspec.to_builtins(totals), "jobs": counts}

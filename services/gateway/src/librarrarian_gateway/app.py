@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from librarrarian_contracts import provision
+from librarrarian_contracts import asyncapi, provision
 from librarrarian_runtime import bus, migrations
+from librarrarian_runtime.errors import ServiceError
 
 from . import (
     api,
@@ -90,9 +92,24 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 
+    @app.exception_handler(ServiceError)
+    async def service_failed(request: Request, error: ServiceError) -> JSONResponse:
+        """A service behind the gateway refused (its status: 400, 404, 409, 502) or did not answer (503)."""
+        return JSONResponse({"detail": str(error)}, status_code=error.status)
+
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, error: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={error.next_url}", status_code=303)
+
+    asyncapi_document = asyncapi.document(version("librarrarian-gateway"))
+
+    @app.get(
+        "/api/v1/asyncapi.json",
+        tags=["health"],
+        summary="The bus as an AsyncAPI 3.0 document: every subject, message and schema (what integrations follow)",
+    )
+    async def asyncapi_json() -> JSONResponse:
+        return JSONResponse(asyncapi_document)
 
     @app.get("/healthz", tags=["health"], summary="Is the gateway connected to NATS and PostgreSQL")
     async def healthz(request: Request) -> JSONResponse:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
-from librarrarian_contracts import ScanRequested, publish, topology
+from librarrarian_contracts import StartScan, publish, topology
 from librarrarian_contracts.settings import QUEUE_KEY, QueueControl
 from librarrarian_contracts.views import (
     HistoryPage,
@@ -17,6 +17,7 @@ from librarrarian_contracts.views import (
     JobsPage,
     JobsQuery,
     NodeStatus,
+    Nothing,
     Stats,
 )
 from librarrarian_runtime.queries import ask
@@ -79,11 +80,11 @@ class Backend:
         return await ask(self.nc, topology.HISTORY_LIST, query, HistoryPage)
 
     async def stats(self) -> tuple[Stats, dict[str, int]]:
-        stats = await ask(self.nc, topology.HISTORY_STATS, HistoryQuery(), Stats)
+        stats = await ask(self.nc, topology.HISTORY_STATS, Nothing(), Stats)
         counts = (await self.jobs(JobsQuery(limit=1))).counts
         return stats, counts
 
-    async def request_scan(self, roots: tuple[str, ...], force: bool) -> ScanRequested:
-        command = ScanRequested(roots=roots, force=force)
+    async def request_scan(self, roots: tuple[str, ...], force: bool) -> StartScan:
+        command = StartScan(roots=roots, force=force)
         await publish(self.js, command)
         return command

@@ -7,7 +7,7 @@ What it finds shows in the queue as cleanup jobs awaiting approval; its summary 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from librarrarian_contracts import CleanupScanRequested, publish
+from librarrarian_contracts import FindStaleFiles, publish
 from pydantic import BaseModel
 
 from .access import require_api
@@ -33,6 +33,6 @@ class CleanupScanAccepted(BaseModel):
     ),
 )
 async def scan_for_stale_files(request: Request) -> dict[str, str]:
-    command = CleanupScanRequested()
+    command = FindStaleFiles()
     await publish(request.app.state.nc.jetstream(), command)
     return {"id": command.event_id, "detail": "looking for stale files"}

@@ -27,7 +27,7 @@ from librarrarian_contracts.settings import (
     node_key,
 )
 from librarrarian_contracts.views import ActionResult, JobAction
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
@@ -239,12 +239,5 @@ def _checked(given: dict[str, Any], type_: type[S]) -> S:
 
 @router.post("/jobs/{job_id}/retry", response_model=ActionOut, summary="Queue a failed job again")
 async def retry_job(job_id: int, request: Request) -> dict[str, object]:
-    try:
-        result = await ask(
-            request.app.state.nc, topology.SCHEDULER_RETRY, JobAction(job_id=job_id), ActionResult
-        )
-    except QueryFailed as error:
-        raise HTTPException(503, f"the scheduler is not answering: {error}") from None
-    if not result.done:
-        raise HTTPException(409, result.detail)
+    result = await ask(request.app.state.nc, topology.SCHEDULER_RETRY, JobAction(job_id=job_id), ActionResult)
     return {"job_id": job_id, "detail": result.detail}

@@ -9,33 +9,23 @@ import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from librarrarian_contracts import topology
 from librarrarian_contracts.views import Charts, ChartsQuery, HistoryEntry, HistoryLookup
-from librarrarian_runtime.queries import SERVICE_ERROR, QueryFailed, ask
+from librarrarian_runtime.errors import NotFound, ServiceError
+from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import BaseModel
 
 from .access import require_api
 from .schemas import HistoryEntryOut
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)], tags=["history"])
-ANSWER_SECONDS = 5.0
 
 
 async def entry(nc: Client, entry_id: int) -> HistoryEntry | None:
     """One history entry, or None when history has none by that id."""
     try:
-        reply = await nc.request(
-            topology.HISTORY_ENTRY, msgspec.json.encode(HistoryLookup(id=entry_id)), timeout=ANSWER_SECONDS
-        )
-    except (TimeoutError, NatsTimeoutError, NoRespondersError):
-        raise QueryFailed(f"no answer on {topology.HISTORY_ENTRY}") from None
-    headers = reply.headers or {}
-    if headers.get("Nats-Service-Error-Code") == "404":
+        return await ask(nc, topology.HISTORY_ENTRY, HistoryLookup(id=entry_id), HistoryEntry)
+    except NotFound:
         return None
-    if SERVICE_ERROR in headers:
-        raise QueryFailed(f"{topology.HISTORY_ENTRY}: {headers[SERVICE_ERROR]}")
-    return msgspec.json.decode(reply.data, type=HistoryEntry)
 
 
 async def charts(nc: Client, days: int) -> Charts:
@@ -69,7 +59,7 @@ class ChartsOut(BaseModel):
     nodes: list[NodeThroughputOut]
 
 
-def unavailable(error: QueryFailed) -> HTTPException:
+def unavailable(error: ServiceError) -> HTTPException:
     return HTTPException(503, f"history is not answering: {error}")
 
 
@@ -82,7 +72,7 @@ def unavailable(error: QueryFailed) -> HTTPException:
 async def history_entry(entry_id: int, request: Request) -> object:
     try:
         found = await entry(request.app.state.nc, entry_id)
-    except QueryFailed as error:
+    except ServiceError as error:
         raise unavailable(error) from None
     if found is None:
         raise HTTPException(404, f"there is no history entry {entry_id}")
@@ -99,5 +89,5 @@ async def stats_charts(
 ) -> object:
     try:
         return msgspec.to_builtins(await charts(request.app.state.nc, days))
-    except QueryFailed as error:
+    except ServiceError as error:
         raise unavailable(error) from None

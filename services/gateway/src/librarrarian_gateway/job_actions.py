@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from librarrarian_contracts import topology
 from librarrarian_contracts.views import (
     JOB_KINDS,
@@ -20,7 +20,7 @@ from librarrarian_contracts.views import (
     ReleasedJobs,
     ReleaseJobs,
 )
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.queries import ask
 from pydantic import BaseModel
 
 from .access import require_api
@@ -44,10 +44,6 @@ Kind = Annotated[
 ]
 
 
-def scheduler_silent(error: QueryFailed) -> HTTPException:
-    return HTTPException(503, f"the scheduler is not answering: {error}")
-
-
 @router.delete(
     "/jobs/{job_id}",
     response_model=ActionOut,
@@ -59,14 +55,9 @@ def scheduler_silent(error: QueryFailed) -> HTTPException:
     responses={404: {"description": "no such job"}, 409: {"description": "the job is running or done"}},
 )
 async def delete_job(job_id: int, request: Request) -> dict[str, object]:
-    try:
-        result = await ask(
-            request.app.state.nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult
-        )
-    except QueryFailed as error:
-        raise scheduler_silent(error) from None
-    if not result.done:
-        raise HTTPException(404 if result.detail.startswith("there is no job") else 409, result.detail)
+    result = await ask(
+        request.app.state.nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult
+    )
     return {"job_id": job_id, "detail": result.detail}
 
 
@@ -82,15 +73,9 @@ async def clear_pending(
     ],
     kind: Kind = None,
 ) -> dict[str, int]:
-    try:
-        cleared = await ask(
-            request.app.state.nc,
-            topology.SCHEDULER_CLEAR,
-            ClearPending(kind=kind, status=status),
-            ClearedJobs,
-        )
-    except QueryFailed as error:
-        raise scheduler_silent(error) from None
+    cleared = await ask(
+        request.app.state.nc, topology.SCHEDULER_CLEAR, ClearPending(kind=kind, status=status), ClearedJobs
+    )
     return {"deleted": cleared.deleted}
 
 
@@ -101,9 +86,7 @@ async def clear_pending(
     responses={404: {"description": "no such job"}, 409: {"description": "the job is not awaiting approval"}},
 )
 async def release_job(job_id: int, request: Request) -> dict[str, object]:
-    released = await _release(request, ReleaseJobs(job_id=job_id))
-    if not released.released:
-        raise HTTPException(404 if released.detail.startswith("there is no job") else 409, released.detail)
+    await _release(request, ReleaseJobs(job_id=job_id))
     return {"job_id": job_id, "detail": "queued"}
 
 
@@ -118,7 +101,4 @@ async def release_jobs(request: Request, kind: Kind = None) -> dict[str, object]
 
 
 async def _release(request: Request, release: ReleaseJobs) -> ReleasedJobs:
-    try:
-        return await ask(request.app.state.nc, topology.SCHEDULER_RELEASE, release, ReleasedJobs)
-    except QueryFailed as error:
-        raise scheduler_silent(error) from None
+    return await ask(request.app.state.nc, topology.SCHEDULER_RELEASE, release, ReleasedJobs)

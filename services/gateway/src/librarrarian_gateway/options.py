@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from librarrarian_contracts import sources
+from librarrarian_contracts import sources, topology, views
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
     PATHS_KEY,
@@ -21,7 +21,8 @@ from librarrarian_contracts.settings import (
     ScannerFolders,
     TranscodeSettings,
 )
-from librarrarian_runtime.queries import QueryFailed, ask
+from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.queries import ask
 
 from .pages import User, backend, render
 from .theme import THEMES
@@ -43,9 +44,13 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
     """Plex and Jellyfin as the scanner reports them (``configured``, never a token)."""
     try:
         found = await ask(
-            request.app.state.nc, sources.STATUS, sources.Nothing(), sources.SourcesStatus, SCANNER_SECONDS
+            request.app.state.nc,
+            topology.SOURCES_STATUS,
+            views.Nothing(),
+            sources.SourcesStatus,
+            SCANNER_SECONDS,
         )
-    except QueryFailed as error:
+    except ServiceError as error:
         return None, str(error)
     return msgspec.to_builtins(found), None
 

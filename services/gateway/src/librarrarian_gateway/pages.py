@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from librarrarian_contracts import JobKind, JobStatus
 from librarrarian_contracts.views import JOB_KINDS, JOB_STATUSES, HistoryQuery, JobsQuery
-from librarrarian_runtime.queries import QueryFailed
+from librarrarian_runtime.errors import ServiceError
 
 from . import credentials, formatting
 from .access import SESSION_COOKIE, require_page
@@ -56,7 +57,7 @@ async def dashboard(request: Request, user: User) -> HTMLResponse:
         stats, counts = await bus.stats()
         recent = (await bus.history(HistoryQuery(limit=8))).items
         problem = None
-    except QueryFailed as error:
+    except ServiceError as error:
         stats, counts, recent, problem = None, {}, (), str(error)
     return render(
         request,
@@ -80,14 +81,14 @@ async def queue(
     kind: str | None = None,
     before_id: int | None = None,
 ) -> HTMLResponse:
-    statuses = (status,) if status in STATUSES else ()
-    kind = kind if kind in KINDS else None
+    statuses = (JobStatus(status),) if status in STATUSES else ()
+    kind = JobKind(kind) if kind in KINDS else None
     try:
         page = await backend(request).jobs(
             JobsQuery(statuses=statuses, kind=kind, before_id=before_id, limit=100)
         )
         problem = None
-    except QueryFailed as error:
+    except ServiceError as error:
         page, problem = None, str(error)
     return render(
         request,
@@ -110,7 +111,7 @@ async def history(
     try:
         page = await backend(request).history(HistoryQuery(search=search, before_id=before_id, limit=100))
         problem = None
-    except QueryFailed as error:
+    except ServiceError as error:
         page, problem = None, str(error)
     return render(request, "history.html", user, page=page, search=search or "", problem=problem)
 

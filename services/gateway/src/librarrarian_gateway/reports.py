@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from librarrarian_contracts import JobStatus
 from librarrarian_contracts.views import Charts, JobsPage, JobsQuery
-from librarrarian_runtime.queries import QueryFailed
+from librarrarian_runtime.errors import ServiceError
 
 from . import charts, formatting, history_api
 from .pages import User, backend, render
@@ -21,9 +22,11 @@ PERIODS = (7, 30, 90, 365)
 async def failed(request: Request, user: User, before_id: int | None = None) -> HTMLResponse:
     page: JobsPage | None
     try:
-        page = await backend(request).jobs(JobsQuery(statuses=("failed",), before_id=before_id, limit=50))
+        page = await backend(request).jobs(
+            JobsQuery(statuses=(JobStatus.FAILED,), before_id=before_id, limit=50)
+        )
         problem = None
-    except QueryFailed as error:
+    except ServiceError as error:
         page, problem = None, str(error)
     return render(request, "failed.html", user, page=page, problem=problem)
 
@@ -33,7 +36,7 @@ async def history_entry(request: Request, user: User, entry_id: int) -> HTMLResp
     try:
         found = await history_api.entry(request.app.state.nc, entry_id)
         problem = None
-    except QueryFailed as error:
+    except ServiceError as error:
         found, problem = None, str(error)
     if found is None and problem is None:
         raise HTTPException(404, f"there is no history entry {entry_id}")
@@ -76,7 +79,7 @@ async def statistics(
     try:
         data: Charts | None = await history_api.charts(request.app.state.nc, days)
         problem = None
-    except QueryFailed as error:
+    except ServiceError as error:
         data, problem = None, str(error)
     return render(
         request,

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Request
-from librarrarian_contracts import ScanCancelRequested, publish, topology
+from librarrarian_contracts import CancelScan, publish, topology
 from librarrarian_contracts.scans import FINISHED, ScanStatus, scan_key
 from librarrarian_contracts.settings import FOLDERS_KEY, LibraryFolder, ScannerFolders
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
@@ -158,7 +158,7 @@ async def cancel(scan_id: str, request: Request) -> dict[str, str]:
     status = await _scan(request, scan_id)
     if status is not None and status.state in FINISHED:
         raise HTTPException(409, f"the scan has already ended ({status.state})")
-    command = ScanCancelRequested(scan_id=scan_id)
+    command = CancelScan(scan_id=scan_id)
     await publish(request.app.state.nc.jetstream(), command, topology.scan_cancel_subject(scan_id))
     return {"id": scan_id, "detail": "cancel requested"}
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Request
-from librarrarian_contracts import sources
+from librarrarian_contracts import sources, topology, views
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import BaseModel, Field
@@ -72,34 +72,34 @@ async def _ask(request: Request, subject: str, query: msgspec.Struct, reply_type
     return msgspec.to_builtins(msgspec.json.decode(reply.data, type=reply_type))
 
 
-NOTHING = sources.Nothing()
+NOTHING = views.Nothing()
 
 
 @router.get("", summary="Plex and Jellyfin: what is set up (never a token)")
 async def status(request: Request) -> Any:
-    return await _ask(request, sources.STATUS, NOTHING, sources.SourcesStatus)
+    return await _ask(request, topology.SOURCES_STATUS, NOTHING, sources.SourcesStatus)
 
 
 @router.post(
     "/plex/pin", status_code=201, summary="Start linking a Plex account: a code to enter at plex.tv/link"
 )
 async def plex_pin_start(request: Request) -> Any:
-    return await _ask(request, sources.PLEX_PIN_START, NOTHING, sources.PlexPin)
+    return await _ask(request, topology.SOURCES_PLEX_PIN_START, NOTHING, sources.PlexPin)
 
 
 @router.get("/plex/pin", summary="Whether the code was entered (poll every few seconds)")
 async def plex_pin_check(request: Request) -> Any:
-    return await _ask(request, sources.PLEX_PIN_CHECK, NOTHING, sources.PlexPin)
+    return await _ask(request, topology.SOURCES_PLEX_PIN_CHECK, NOTHING, sources.PlexPin)
 
 
 @router.get("/plex/servers", summary="The linked account's Plex servers")
 async def plex_servers(request: Request) -> Any:
-    return await _ask(request, sources.PLEX_SERVERS, NOTHING, sources.PlexServers)
+    return await _ask(request, topology.SOURCES_PLEX_SERVERS, NOTHING, sources.PlexServers)
 
 
 @router.get("/plex/libraries", summary="The chosen Plex server's libraries (sections)")
 async def plex_libraries(request: Request) -> Any:
-    return await _ask(request, sources.PLEX_LIBRARIES, NOTHING, sources.Libraries)
+    return await _ask(request, topology.SOURCES_PLEX_LIBRARIES, NOTHING, sources.Libraries)
 
 
 @router.put("/plex", summary="Choose the Plex server, its libraries and the path mappings")
@@ -110,12 +110,12 @@ async def plex_select(body: PlexSelectionIn, request: Request) -> Any:
         sections=tuple(body.sections),
         mappings=_mappings(body.mappings),
     )
-    return await _ask(request, sources.PLEX_SELECT, selection, sources.PlexStatus)
+    return await _ask(request, topology.SOURCES_PLEX_SELECT, selection, sources.PlexStatus)
 
 
 @router.delete("/plex", summary="Unlink the Plex account")
 async def plex_unlink(request: Request) -> Any:
-    return await _ask(request, sources.PLEX_UNLINK, NOTHING, sources.PlexStatus)
+    return await _ask(request, topology.SOURCES_PLEX_UNLINK, NOTHING, sources.PlexStatus)
 
 
 @router.put("/jellyfin", summary="Set Jellyfin's URL, API key, libraries and path mappings")
@@ -123,23 +123,23 @@ async def jellyfin_set(body: JellyfinIn, request: Request) -> Any:
     setup = sources.JellyfinSetup(
         url=body.url, api_key=body.api_key, libraries=tuple(body.libraries), mappings=_mappings(body.mappings)
     )
-    return await _ask(request, sources.JELLYFIN_SET, setup, sources.JellyfinStatus)
+    return await _ask(request, topology.SOURCES_JELLYFIN_SET, setup, sources.JellyfinStatus)
 
 
 @router.post("/jellyfin/test", summary="Try the Jellyfin URL and API key")
 async def jellyfin_test(request: Request) -> Any:
-    return await _ask(request, sources.JELLYFIN_TEST, NOTHING, sources.JellyfinCheck)
+    return await _ask(request, topology.SOURCES_JELLYFIN_TEST, NOTHING, sources.JellyfinCheck)
 
 
 @router.get("/jellyfin/libraries", summary="Jellyfin's libraries")
 async def jellyfin_libraries(request: Request) -> Any:
-    return await _ask(request, sources.JELLYFIN_LIBRARIES, NOTHING, sources.Libraries)
+    return await _ask(request, topology.SOURCES_JELLYFIN_LIBRARIES, NOTHING, sources.Libraries)
 
 
 @router.post("/sync", status_code=202, summary="Sync the files Plex and Jellyfin know (default: both)")
 async def sync(body: SyncIn, request: Request) -> Any:
     accepted = await _ask(
-        request, sources.SYNC, sources.SyncRequest(sources=tuple(body.sources)), sources.SyncAccepted
+        request, topology.SOURCES_SYNC, sources.SyncRequest(sources=tuple(body.sources)), sources.SyncAccepted
     )
     if not accepted["sources"]:
         raise HTTPException(409, "no chosen source is set up with a server and libraries")

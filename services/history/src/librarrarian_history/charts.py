@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 from librarrarian_contracts.views import Charts, ChartsQuery, CodecCount, DaySaved, NodeThroughput
+from librarrarian_runtime.errors import BadRequest
 
 MAX_DAYS = 3650
 WINDOW = "status = 'done' AND finished_at >= now() - make_interval(days => $1)"
@@ -13,7 +14,7 @@ WINDOW = "status = 'done' AND finished_at >= now() - make_interval(days => $1)"
 
 async def charts(pool: asyncpg.Pool, query: ChartsQuery) -> Charts:
     if not 1 <= query.days <= MAX_DAYS:
-        raise ValueError(f"days must be between 1 and {MAX_DAYS}")
+        raise BadRequest(f"days must be between 1 and {MAX_DAYS}")
     async with pool.acquire() as conn:
         days = await conn.fetch(
             "SELECT (finished_at AT TIME ZONE 'UTC')::date AS day, count(*) AS files,"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 import asyncpg
-from librarrarian_contracts import JobCompleted, JobEvent, JobSkipped
+from librarrarian_contracts import JobCompleted, JobReport, JobSkipped
 from librarrarian_contracts.views import HistoryEntry, HistoryPage, HistoryQuery, Stats
+from librarrarian_runtime.errors import BadRequest
 
 MAX_PAGE = 500
 
 
-async def record(pool: asyncpg.Pool, event: JobEvent) -> None:
+async def record(pool: asyncpg.Pool, event: JobReport) -> None:
     """Idempotent: the event id is unique, a redelivery inserts nothing."""
     if isinstance(event, JobCompleted):
         await pool.execute(
@@ -61,7 +62,7 @@ async def entry(pool: asyncpg.Pool, entry_id: int) -> HistoryEntry | None:
 
 async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:
     if not 1 <= query.limit <= MAX_PAGE:
-        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     if not query.search:
         rows = await pool.fetch(
             "SELECT * FROM transcodes WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",

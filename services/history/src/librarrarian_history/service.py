@@ -6,14 +6,20 @@ import asyncio
 import logging
 from importlib.metadata import version
 
-import msgspec
-from librarrarian_contracts import provision, topology
+import asyncpg
+from librarrarian_contracts import JobReport, provision, topology
 from librarrarian_contracts.codec import job_decoder
-from librarrarian_contracts.views import ChartsQuery, HistoryLookup, HistoryQuery
+from librarrarian_contracts.views import (
+    ChartsQuery,
+    HistoryEntry,
+    HistoryLookup,
+    HistoryQuery,
+    Nothing,
+    Stats,
+)
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
-from librarrarian_runtime.queries import answer
-from nats import micro
-from nats.micro.request import Request
+from librarrarian_runtime.endpoints import Endpoint, serve
+from librarrarian_runtime.errors import NotFound
 
 from . import charts, records
 from .settings import Settings
@@ -21,65 +27,49 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
-    stopping = stopping or lifecycle.stop_event()
-    nc = await bus.connect(settings.nats_url, "history")
-    js = nc.jetstream()
-    await provision(js)
-    pool = await migrations.connect_and_migrate(
-        settings.database_url, "history", "librarrarian_history.migrations"
-    )
-
-    async def on_list(request: Request) -> None:
-        try:
-            reply = await records.page(pool, msgspec.json.decode(request.data or b"{}", type=HistoryQuery))
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
-            await request.respond_error("400", str(error))
-            return
-        await request.respond(answer(reply))
-
-    async def on_stats(request: Request) -> None:
-        await request.respond(answer(await records.stats(pool)))
-
-    async def on_entry(request: Request) -> None:
-        try:
-            lookup = msgspec.json.decode(request.data, type=HistoryLookup)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            await request.respond_error("400", str(error))
-            return
+def endpoints(pool: asyncpg.Pool) -> list[Endpoint]:
+    async def entry(lookup: HistoryLookup) -> HistoryEntry:
         found = await records.entry(pool, lookup.id)
         if found is None:
-            await request.respond_error("404", f"there is no history entry {lookup.id}")
-            return
-        await request.respond(answer(found))
+            raise NotFound(f"there is no history entry {lookup.id}")
+        return found
 
-    async def on_charts(request: Request) -> None:
+    async def stats(_: Nothing) -> Stats:
+        return await records.stats(pool)
+
+    return [
+        Endpoint("list", topology.HISTORY_LIST, HistoryQuery, lambda query: records.page(pool, query)),
+        Endpoint("stats", topology.HISTORY_STATS, Nothing, stats),
+        Endpoint("entry", topology.HISTORY_ENTRY, HistoryLookup, entry),
+        Endpoint("charts", topology.HISTORY_CHARTS, ChartsQuery, lambda query: charts.charts(pool, query)),
+    ]
+
+
+async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
+    stopping = stopping or lifecycle.stop_event()
+    async with bus.connection(settings.nats_url, "history") as nc:
+        js = nc.jetstream()
+        await provision(js)
+        pool = await migrations.connect_and_migrate(
+            settings.database_url, "history", "librarrarian_history.migrations"
+        )
         try:
-            reply = await charts.charts(pool, msgspec.json.decode(request.data or b"{}", type=ChartsQuery))
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
-            await request.respond_error("400", str(error))
-            return
-        await request.respond(answer(reply))
+            service = await serve(
+                nc,
+                name=topology.HISTORY_SERVICE,
+                version=version("librarrarian-history"),
+                description="transcode history and statistics",
+                endpoints=endpoints(pool),
+            )
+            log.info("history ready")
 
-    service = await micro.add_service(
-        nc,
-        name=topology.HISTORY_SERVICE,
-        version=version("librarrarian-history"),
-        description="transcode history and statistics",
-    )
-    await service.add_endpoint(name="list", subject=topology.HISTORY_LIST, handler=on_list)
-    await service.add_endpoint(name="stats", subject=topology.HISTORY_STATS, handler=on_stats)
-    await service.add_endpoint(name="entry", subject=topology.HISTORY_ENTRY, handler=on_entry)
-    await service.add_endpoint(name="charts", subject=topology.HISTORY_CHARTS, handler=on_charts)
-    log.info("history ready")
+            async def on_report(report: JobReport) -> None:
+                await records.record(pool, report)
 
-    async def on_event(event: object) -> None:
-        await records.record(pool, event)  # type: ignore[arg-type]
-
-    try:
-        await consumer.consume(js, topology.HISTORY_JOBS, job_decoder, on_event, stopping)
-    finally:
-        await service.stop()
-        await nc.drain()
-        await pool.close()
-        log.info("history stopped")
+            try:
+                await consumer.consume(js, topology.HISTORY_JOBS, job_decoder, on_report, stopping)
+            finally:
+                await service.stop()
+        finally:
+            await pool.close()
+    log.info("history stopped")

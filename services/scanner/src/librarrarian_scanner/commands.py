@@ -1,4 +1,4 @@
-"""``scan.requested`` commands from the durable control consumer, one at a time, and ``scan.cancel``
+"""``scan.start`` commands from the durable control consumer, one at a time, and ``scan.cancel``
 commands, heard by every scanner (a plain subscription: whichever runs the scan stops it; one not taken
 yet is dropped when it is, since the cancel stays in the stream).
 
@@ -13,8 +13,9 @@ import asyncio
 import logging
 
 import msgspec
-from librarrarian_contracts import ScanCancelRequested, ScanRequested, topology
-from librarrarian_contracts.codec import control_decoder
+from librarrarian_contracts import CancelScan, StartScan, topology
+from librarrarian_contracts.codec import scan_decoder
+from librarrarian_contracts.enums import ScanTrigger
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -45,13 +46,13 @@ async def consume(js: JetStreamContext, scanner: Scanner, stopping: asyncio.Even
 
 async def handle(msg: Msg, scanner: Scanner, stopping: asyncio.Event) -> None:
     try:
-        command = control_decoder.decode(msg.data)
+        command = scan_decoder.decode(msg.data)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         log.error("%s: dropping an undecodable message on %s: %s", SPEC.durable, msg.subject, error)
         await msg.term()
         return
-    if not isinstance(command, ScanRequested):
-        await msg.term()  # the durable asks for scan.requested only; anything else is not ours
+    if not isinstance(command, StartScan):
+        await msg.term()  # the durable asks for scan.start only; anything else is not ours
         return
     try:
         scanner.check_roots(command.roots)
@@ -68,21 +69,21 @@ async def follow_cancels(nc: Client, scanner: Scanner) -> Subscription:
 
     async def on_cancel(msg: Msg) -> None:
         try:
-            command = control_decoder.decode(msg.data)
+            command = scan_decoder.decode(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             log.error("dropping an undecodable message on %s: %s", msg.subject, error)
             return
-        if isinstance(command, ScanCancelRequested):
+        if isinstance(command, CancelScan):
             scanner.cancel(command.scan_id)
 
     return await nc.subscribe(topology.scan_cancel_subject("*"), cb=on_cancel)
 
 
 async def _scan_while_holding(
-    msg: Msg, scanner: Scanner, command: ScanRequested, stopping: asyncio.Event
+    msg: Msg, scanner: Scanner, command: StartScan, stopping: asyncio.Event
 ) -> None:
     scan = asyncio.create_task(
-        scanner.scan(command.roots, command.force, scan_id=command.event_id, trigger="request")
+        scanner.scan(command.roots, command.force, scan_id=command.event_id, trigger=ScanTrigger.REQUEST)
     )
     stop = asyncio.create_task(stopping.wait())
     try:

@@ -24,7 +24,7 @@ DEFAULT_TYPE: MediaType = "mixed"
 @dataclass(frozen=True)
 class Folder:
     path: Path  # resolved, inside the media paths
-    type: str
+    type: MediaType
 
 
 class Folders:

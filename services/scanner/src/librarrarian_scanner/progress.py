@@ -16,6 +16,7 @@ from datetime import datetime
 
 import msgspec
 from librarrarian_contracts import topology
+from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.messages import utcnow
 from librarrarian_contracts.scans import ScanStatus, scan_key
 from nats.errors import Error as NatsError
@@ -34,7 +35,7 @@ class ScanRun:
     """One scan's counters; the walk thread and the probe workers add to them as they go."""
 
     scan_id: str
-    trigger: str  # request | schedule | watch | plex | jellyfin
+    trigger: ScanTrigger
     roots: tuple[str, ...]
     force: bool = False
     state: str = "queued"

@@ -1,7 +1,7 @@
 """One scan: walk the library folders, skip what is unchanged, hold what is still being written, probe the
 rest in a small pool, publish what was found.
 
-``Scanner.scan`` is the one entry point for whole folders (the timer, ``scan.requested`` commands, the
+``Scanner.scan`` is the one entry point for whole folders (the timer, ``scan.start`` commands, the
 tests) and ``scan_files`` for single files (the watch, Plex and Jellyfin syncs); a lock keeps to one at a
 time. Both report their progress in the ``scans`` bucket and stop early when cancelled: what they did not
 reach is neither probed nor forgotten.
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import asyncpg
 from librarrarian_contracts import FileIdentity, ScanCompleted, publish
+from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.settings import ScannerFolders
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js import JetStreamContext
@@ -103,7 +104,7 @@ class Scanner:
         force: bool = False,
         *,
         scan_id: str | None = None,
-        trigger: str = "schedule",
+        trigger: ScanTrigger = ScanTrigger.SCHEDULE,
     ) -> ScanCompleted:
         """Scan ``roots`` (default: every scanned library folder); ``force`` re-probes unchanged files too.
 
@@ -243,7 +244,7 @@ class Scanner:
         return failed + await self.batches.probe_all(settled, run)
 
     async def scan_files(
-        self, paths: Iterable[Path], *, trigger: str = "watch", run: ScanRun | None = None
+        self, paths: Iterable[Path], *, trigger: ScanTrigger = ScanTrigger.WATCH, run: ScanRun | None = None
     ) -> ScanCompleted:
         """Look at just these files (the watch's finds, a Plex or Jellyfin sync's): probe the ones that are
         new or changed.

@@ -1,4 +1,4 @@
-"""The scanner process: scans on start, on a timer and on ``scan.requested`` commands (cancellable by
+"""The scanner process: scans on start, on a timer and on ``scan.start`` commands (cancellable by
 ``scan.cancel``), and watches the media folders for new files. The library folders come from the
 ``scanner.folders`` setting, followed live. It also syncs the files Plex and Jellyfin know, answers their
 set-up requests and tells them when a file was replaced."""
@@ -9,7 +9,7 @@ import asyncio
 import logging
 
 import httpx
-from librarrarian_contracts import provision, topology
+from librarrarian_contracts import provision
 from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders
 from librarrarian_runtime import bus, lifecycle, migrations
 from librarrarian_runtime.watched import Watched
@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     if stopping is None:
         stopping = lifecycle.stop_event()
-    nc = await bus.connect(settings.nats_url, "scanner")
-    try:
+    async with bus.connection(settings.nats_url, "scanner") as nc:
         js = nc.jetstream()
         await provision(js)
         pool = await migrations.connect_and_migrate(
@@ -41,8 +40,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         try:
             prober = Prober(settings.probe_workers, settings.probe_timeout_seconds)
             scanner = Scanner(pool, js, settings.media_paths, prober, settings.watch_settle_seconds)
-            kv = await js.key_value(topology.SETTINGS.name)
-            folders = await Watched(kv, FOLDERS_KEY, ScannerFolders, ScannerFolders()).start()
+            folders = await Watched(js, FOLDERS_KEY, ScannerFolders, ScannerFolders()).start()
             scanner.use_folders(folders.value)
             folders.on_change(scanner.use_folders)
             cancels = await commands.follow_cancels(nc, scanner)
@@ -77,22 +75,14 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         finally:
             await http.aclose()
             await pool.close()
-    finally:
-        await nc.drain()
-        log.info("scanner stopped")
+    log.info("scanner stopped")
 
 
 async def _scan_on_schedule(scanner: Scanner, settings: Settings, stopping: asyncio.Event) -> None:
-    if settings.scan_on_start:
-        await _scheduled_scan(scanner)
-    if settings.scan_interval_seconds <= 0:
-        return
-    while not await lifecycle.wait_or_stop(stopping, settings.scan_interval_seconds):
-        await _scheduled_scan(scanner)
-
-
-async def _scheduled_scan(scanner: Scanner) -> None:
-    try:
-        await scanner.scan()
-    except Exception:  # the timer's outermost edge: a failed scan must not stop the next ones
-        log.exception("scheduled scan failed; trying again at the next interval")
+    await lifecycle.periodically(
+        stopping,
+        settings.scan_interval_seconds,
+        scanner.scan,
+        what="scheduled scan",
+        at_start=settings.scan_on_start,
+    )

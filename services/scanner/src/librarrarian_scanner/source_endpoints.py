@@ -2,7 +2,7 @@
 
 The gateway asks here rather than talking to the servers itself, so tokens and API keys live in one place:
 the settings bucket, read by the scanner alone. Replies never carry one. A bad request is answered with a
-``400``, a server that refused or could not be reached with a ``502``, both with a reason.
+``400``, a server that refused or could not be reached with a ``502`` (``SourceError``), both with a reason.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from typing import Any
 
 import httpx
 import msgspec
-from librarrarian_contracts import sources
+from librarrarian_contracts import sources, topology
 from librarrarian_contracts.sources import (
     JellyfinCheck,
     JellyfinSettings,
     JellyfinSetup,
     Libraries,
-    Nothing,
     PlexPin,
     PlexSelection,
     PlexServers,
@@ -32,10 +31,10 @@ from librarrarian_contracts.sources import (
     SyncAccepted,
     SyncRequest,
 )
-from librarrarian_runtime.queries import answer
-from nats import micro
+from librarrarian_contracts.views import Nothing
+from librarrarian_runtime.endpoints import Endpoint, serve
+from librarrarian_runtime.errors import BadRequest
 from nats.aio.client import Client
-from nats.micro.request import Request
 from nats.micro.service import Service
 
 from .jellyfin import Jellyfin
@@ -44,10 +43,6 @@ from .source_store import SourceError, SourceStore
 from .source_sync import SourceSync
 
 log = logging.getLogger(__name__)
-
-
-class BadRequest(ValueError):
-    """The request cannot be carried out as asked (answered with a 400)."""
 
 
 @dataclass
@@ -60,28 +55,26 @@ class SourceEndpoints:
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def start(self, nc: Client) -> Service:
-        service = await micro.add_service(
+        routes: list[tuple[str, str, type[msgspec.Struct], Callable[[Any], Awaitable[msgspec.Struct]]]] = [
+            ("status", topology.SOURCES_STATUS, Nothing, self.status),
+            ("plex-pin-start", topology.SOURCES_PLEX_PIN_START, Nothing, self.plex_pin_start),
+            ("plex-pin-check", topology.SOURCES_PLEX_PIN_CHECK, Nothing, self.plex_pin_check),
+            ("plex-servers", topology.SOURCES_PLEX_SERVERS, Nothing, self.plex_servers),
+            ("plex-libraries", topology.SOURCES_PLEX_LIBRARIES, Nothing, self.plex_libraries),
+            ("plex-select", topology.SOURCES_PLEX_SELECT, PlexSelection, self.plex_select),
+            ("plex-unlink", topology.SOURCES_PLEX_UNLINK, Nothing, self.plex_unlink),
+            ("jellyfin-set", topology.SOURCES_JELLYFIN_SET, JellyfinSetup, self.jellyfin_set),
+            ("jellyfin-test", topology.SOURCES_JELLYFIN_TEST, Nothing, self.jellyfin_test),
+            ("jellyfin-libraries", topology.SOURCES_JELLYFIN_LIBRARIES, Nothing, self.jellyfin_libraries),
+            ("sync", topology.SOURCES_SYNC, SyncRequest, self.request_sync),
+        ]
+        return await serve(
             nc,
-            name=sources.SERVICE,
+            name=topology.SOURCES_SERVICE,
             version=version("librarrarian-scanner"),
             description="Plex and Jellyfin set-up and sync",
+            endpoints=[Endpoint(name, subject, kind, handle) for name, subject, kind, handle in routes],
         )
-        routes: list[tuple[str, str, type[msgspec.Struct], Callable[[Any], Awaitable[msgspec.Struct]]]] = [
-            ("status", sources.STATUS, Nothing, self.status),
-            ("plex-pin-start", sources.PLEX_PIN_START, Nothing, self.plex_pin_start),
-            ("plex-pin-check", sources.PLEX_PIN_CHECK, Nothing, self.plex_pin_check),
-            ("plex-servers", sources.PLEX_SERVERS, Nothing, self.plex_servers),
-            ("plex-libraries", sources.PLEX_LIBRARIES, Nothing, self.plex_libraries),
-            ("plex-select", sources.PLEX_SELECT, PlexSelection, self.plex_select),
-            ("plex-unlink", sources.PLEX_UNLINK, Nothing, self.plex_unlink),
-            ("jellyfin-set", sources.JELLYFIN_SET, JellyfinSetup, self.jellyfin_set),
-            ("jellyfin-test", sources.JELLYFIN_TEST, Nothing, self.jellyfin_test),
-            ("jellyfin-libraries", sources.JELLYFIN_LIBRARIES, Nothing, self.jellyfin_libraries),
-            ("sync", sources.SYNC, SyncRequest, self.request_sync),
-        ]
-        for name, subject, request_type, handle in routes:
-            await service.add_endpoint(name=name, subject=subject, handler=_handler(request_type, handle))
-        return service
 
     async def stop(self) -> None:
         for task in list(self._background):
@@ -234,25 +227,3 @@ def _check_url(url: str) -> None:
         raise BadRequest(f"not an http(s) URL: {url!r}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise BadRequest(f"not an http(s) URL: {url!r}")
-
-
-def _handler(
-    request_type: type[msgspec.Struct], handle: Callable[[Any], Awaitable[msgspec.Struct]]
-) -> Callable[[Request], Awaitable[None]]:
-    async def on_request(request: Request) -> None:
-        try:
-            value = msgspec.json.decode(request.data or b"{}", type=request_type)
-            reply = await handle(value)
-        except (msgspec.DecodeError, msgspec.ValidationError, BadRequest) as error:
-            await request.respond_error("400", str(error))
-            return
-        except SourceError as error:
-            await request.respond_error("502", str(error))
-            return
-        except Exception:  # the endpoint's outermost edge: the asker gets an answer, not a timeout
-            log.exception("%s: the request failed", request.subject)
-            await request.respond_error("500", "the scanner failed to answer; see its log")
-            return
-        await request.respond(answer(reply))
-
-    return on_request

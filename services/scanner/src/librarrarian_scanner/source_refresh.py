@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from librarrarian_contracts import JobCompleted, topology
 from librarrarian_contracts.codec import job_decoder
-from librarrarian_contracts.messages import JobEvent
+from librarrarian_contracts.messages import JobReport
 from librarrarian_contracts.sources import JellyfinSettings, PlexSettings
 from librarrarian_runtime import consumer
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
@@ -49,7 +49,7 @@ class Refresher:
     async def consume(self, js: JetStreamContext, stopping: asyncio.Event) -> None:
         await consumer.consume(js, topology.SCANNER_JOBS, job_decoder, self.handle, stopping)
 
-    async def handle(self, event: JobEvent) -> None:
+    async def handle(self, event: JobReport) -> None:
         if not isinstance(event, JobCompleted):
             return  # the durable asks for job.completed only; anything else is not ours
         try:

@@ -13,13 +13,14 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 from librarrarian_contracts.sources import JELLYFIN_KEY, PLEX_KEY, JellyfinSettings, PlexSettings
+from librarrarian_runtime.errors import UpstreamFailed
 
 S = TypeVar("S", PlexSettings, JellyfinSettings)
 
 
-class SourceError(RuntimeError):
+class SourceError(UpstreamFailed):
     """Plex, plex.tv or Jellyfin refused or could not be reached; the message says which and why, and
-    carries no secret."""
+    carries no secret. An endpoint that meets one answers with a 502."""
 
 
 class SourceStore:

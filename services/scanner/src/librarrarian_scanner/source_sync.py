@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.sources import JELLYFIN, PLEX, PathMapping
 from librarrarian_runtime import lifecycle
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
@@ -113,7 +114,7 @@ class SourceSync:
                         local,
                         "it lies outside the media paths" if isinstance(error, OutsideMediaPaths) else error,
                     )
-        run = ScanRun(uuid.uuid4().hex, report.source, ())
+        run = ScanRun(uuid.uuid4().hex, ScanTrigger(report.source), ())
         for start in range(0, len(kept), CHUNK):
             completed = await self.scanner.scan_files(kept[start : start + CHUNK], run=run)
             report.handed += completed.seen
@@ -135,12 +136,7 @@ class SourceSync:
 
     async def run_on_schedule(self, interval_seconds: float, stopping: asyncio.Event) -> None:
         """Sync every configured source now and then every ``interval_seconds`` (0: only on demand)."""
-        if interval_seconds <= 0:
-            return
-        while True:
-            try:
-                await self.sync()
-            except Exception:  # the timer's outermost edge: one failed sync must not stop the next ones
-                log.exception("scheduled source sync failed; trying again at the next interval")
-            if await lifecycle.wait_or_stop(stopping, interval_seconds):
-                return
+        if interval_seconds > 0:
+            await lifecycle.periodically(
+                stopping, interval_seconds, self.sync, what="scheduled source sync", at_start=True
+            )

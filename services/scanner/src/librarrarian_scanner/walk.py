@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from librarrarian_contracts import FileIdentity
-from librarrarian_contracts.settings import ScannerFolders
+from librarrarian_contracts.settings import MediaType, ScannerFolders
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 
 from .folders import Folders
@@ -60,7 +60,7 @@ class Found:
     path: Path  # resolved
     library: Path  # the library folder it lies in (by default, its media path)
     identity: FileIdentity
-    media_type: str = "mixed"  # the folder's type
+    media_type: MediaType = "mixed"  # the folder's type
 
 
 def is_candidate(name: str) -> bool:

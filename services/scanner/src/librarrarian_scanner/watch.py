@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import watchfiles
+from librarrarian_contracts.enums import ScanTrigger
 
 from .progress import ScanRun
 from .scan import Scanner
@@ -106,7 +107,7 @@ class Watcher:
         """The current burst's entry, or a new one after a quiet spell (or a cancel: it stays cancelled)."""
         quiet = time.monotonic() - self._last_batch > QUIET_SECONDS
         if self.burst is None or self.burst.cancelled or quiet:
-            self.burst = ScanRun(uuid.uuid4().hex, "watch", ())
+            self.burst = ScanRun(uuid.uuid4().hex, ScanTrigger.WATCH, ())
         return self.burst
 
 

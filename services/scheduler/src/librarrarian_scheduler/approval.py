@@ -8,15 +8,13 @@ transaction, exactly like a transcode's first attempt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import asyncpg
-import msgspec
-from librarrarian_contracts import StaleFileFound
-from librarrarian_contracts.messages import CleanupEvent
-from librarrarian_contracts.views import JOB_KINDS, ReleasedJobs, ReleaseJobs
-from librarrarian_runtime.queries import answer
-from nats.micro.request import Request
+from librarrarian_contracts import JobChange, StaleFileFound
+from librarrarian_contracts.messages import CleanupMessage
+from librarrarian_contracts.views import ReleasedJobs, ReleaseJobs
+from librarrarian_runtime.errors import Conflict, NotFound
 
 from . import store
 
@@ -27,7 +25,7 @@ class CleanupIntake:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def handle(self, event: CleanupEvent) -> None:
+    async def handle(self, event: CleanupMessage) -> None:
         if not isinstance(event, StaleFileFound):
             return  # the scan's request and summary are for the cleanup service and the dashboard
         async with self.pool.acquire() as conn, conn.transaction():
@@ -36,24 +34,22 @@ class CleanupIntake:
             job_id = await store.insert_cleanup_job(
                 conn, path=event.path, identity=event.identity, why=event.why
             )
+            if job_id is not None:
+                await store.record_change(conn, job_id, JobChange.AWAITING_APPROVAL)
         if job_id is not None:
             log.info("job %d: %s awaits approval to be removed (%s)", job_id, event.path, event.why)
 
 
 async def release(pool: asyncpg.Pool, request: ReleaseJobs, on_enqueue: Callable[[], None]) -> ReleasedJobs:
     """Queue the job ``request.job_id``, or every job of ``request.kind`` (all kinds if None) awaiting
-    approval. Raises ``ValueError`` for an unknown kind."""
-    if request.kind is not None and request.kind not in JOB_KINDS:
-        raise ValueError(f"unknown job type {request.kind!r} (known: {', '.join(JOB_KINDS)})")
+    approval."""
     async with pool.acquire() as conn, conn.transaction():
         if request.job_id is not None:
             status = await conn.fetchval("SELECT status FROM jobs WHERE id = $1 FOR UPDATE", request.job_id)
             if status is None:
-                return ReleasedJobs(released=0, detail=f"there is no job {request.job_id}")
+                raise NotFound(f"there is no job {request.job_id}")
             if status != "awaiting_approval":
-                return ReleasedJobs(
-                    released=0, detail=f"job {request.job_id} is {status}, not awaiting approval"
-                )
+                raise Conflict(f"job {request.job_id} is {status}, not awaiting approval")
         ids = [
             r["id"]
             for r in await conn.fetch(
@@ -67,24 +63,8 @@ async def release(pool: asyncpg.Pool, request: ReleaseJobs, on_enqueue: Callable
         ]
         for job_id in ids:
             await store.enqueue(conn, job_id)
+        await store.record_changes(conn, ids, JobChange.RELEASED)
     if ids:
         on_enqueue()
     log.info("%d job(s) released by a user", len(ids))
     return ReleasedJobs(released=len(ids), detail=f"{len(ids)} job(s) queued")
-
-
-def release_handler(
-    pool: asyncpg.Pool, on_enqueue: Callable[[], None]
-) -> Callable[[Request], Awaitable[None]]:
-    """A nats.micro handler for :class:`ReleaseJobs`."""
-
-    async def handle(request: Request) -> None:
-        try:
-            query = msgspec.json.decode(request.data or b"{}", type=ReleaseJobs)
-            reply = await release(pool, query, on_enqueue)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
-            await request.respond_error("400", str(error))
-            return
-        await request.respond(answer(reply))
-
-    return handle

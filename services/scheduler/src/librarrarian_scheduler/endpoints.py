@@ -1,25 +1,15 @@
-"""The scheduler's request/reply endpoints: commit fencing and the jobs query."""
+"""The scheduler's answers: commit fencing and the jobs query (the users' actions on jobs are in
+:mod:`approval`, :mod:`removal` and :mod:`progress`; :mod:`service` serves them all)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 import asyncpg
-import msgspec
-from librarrarian_contracts.views import (
-    ActionResult,
-    CommitDecision,
-    CommitRequest,
-    JobAction,
-    JobsPage,
-    JobsQuery,
-    JobView,
-)
-from librarrarian_runtime.queries import answer
-from nats.micro.request import Request
+from librarrarian_contracts.views import CommitDecision, CommitRequest, JobsPage, JobsQuery
+from librarrarian_runtime.errors import BadRequest
 
-from .store import JOB_COLUMNS
+from .store import JOB_COLUMNS, job_view
 
 log = logging.getLogger(__name__)
 
@@ -73,29 +63,9 @@ async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
     return CommitDecision(granted=False, reason=reason)
 
 
-def _view(row: asyncpg.Record) -> JobView:
-    return JobView(
-        id=row["id"],
-        kind=row["kind"],
-        path=row["path"],
-        status=row["status"],
-        attempts=row["attempts"],
-        node=row["node"],
-        reason=row["reason"],
-        error_log=row["error_log"],
-        codec_before=row["codec_before"],
-        size_before=row["source_size"],
-        size_after=row["size_after"],
-        output_path=row["output_path"],
-        queued_at=row["queued_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-    )
-
-
 async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
     if not 1 <= query.limit <= MAX_PAGE:
-        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     rows = await pool.fetch(
         f"SELECT {JOB_COLUMNS} FROM jobs"
         " WHERE ($1::text[] IS NULL OR status = ANY($1)) AND ($2::text IS NULL OR kind = $2)"
@@ -110,38 +80,5 @@ async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
     page = rows[: query.limit]
     more = len(rows) > query.limit
     return JobsPage(
-        items=tuple(_view(r) for r in page), next_before_id=page[-1]["id"] if more else None, counts=counts
+        items=tuple(job_view(r) for r in page), next_before_id=page[-1]["id"] if more else None, counts=counts
     )
-
-
-def handler(pool: asyncpg.Pool, kind: str) -> Callable[[Request], Awaitable[None]]:
-    """A nats.micro handler that decodes the request, answers, and reports bad input as a 400."""
-
-    async def handle(request: Request) -> None:
-        try:
-            if kind == "commit":
-                reply: msgspec.Struct = await commit(
-                    pool, msgspec.json.decode(request.data, type=CommitRequest)
-                )
-            else:
-                reply = await jobs(pool, msgspec.json.decode(request.data or b"{}", type=JobsQuery))
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
-            await request.respond_error("400", str(error))
-            return
-        await request.respond(answer(reply))
-
-    return handle
-
-
-def action_handler(act: Callable[[int], Awaitable[ActionResult]]) -> Callable[[Request], Awaitable[None]]:
-    """A nats.micro handler for a user's action on one job."""
-
-    async def handle(request: Request) -> None:
-        try:
-            action = msgspec.json.decode(request.data, type=JobAction)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            await request.respond_error("400", str(error))
-            return
-        await request.respond(answer(await act(action.job_id)))
-
-    return handle

@@ -11,6 +11,8 @@ from librarrarian_contracts import topology
 from librarrarian_contracts.settings import PRIORITY_CLASSES, TranscodeSettings
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import NodeStatus
+from librarrarian_runtime.kv_watch import BucketWatch
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ def choose(priority: str, nodes: dict[str, NodeStatus], codec: str, now: datetim
     live = [n for n in nodes.values() if (now - n.updated_at).total_seconds() < LIVE_SECONDS]
 
     def can(node: NodeStatus, hw: HwClass) -> bool:
-        return codec in node.codecs.get(hw.value, ())
+        return codec in node.codecs.get(hw, ())
 
     for taking_work in (True, False):
         for hw in order:
@@ -38,25 +40,19 @@ def choose(priority: str, nodes: dict[str, NodeStatus], codec: str, now: datetim
 class Placement:
     """Keeps the live nodes (a watch of the ``nodes`` bucket) and answers :func:`choose` for new attempts."""
 
-    def __init__(self, nodes_kv: KeyValue) -> None:
-        self.kv = nodes_kv
+    def __init__(self, js: JetStreamContext) -> None:
         self.nodes: dict[str, NodeStatus] = {}
-        self._watcher: KeyValue.KeyWatcher | None = None
+        self._watch = BucketWatch(js, topology.NODES.name, self._apply, on_synced=self._keep_only)
 
     async def start(self) -> None:
-        self._watcher = await self.kv.watchall()
-        while (entry := await self._watcher.updates(timeout=10.0)) is not None:  # type: ignore[no-untyped-call]
-            self._apply(entry)
-
-    async def follow(self) -> None:
-        assert self._watcher is not None
-        async for entry in self._watcher:
-            if entry is not None:
-                self._apply(entry)
+        await self._watch.start()
 
     async def stop(self) -> None:
-        if self._watcher is not None:
-            await self._watcher.stop()  # type: ignore[no-untyped-call]
+        await self._watch.stop()
+
+    def _keep_only(self, keys: set[str]) -> None:
+        for gone in set(self.nodes) - keys:
+            del self.nodes[gone]
 
     def _apply(self, entry: KeyValue.Entry) -> None:
         if entry.operation in ("DEL", "PURGE") or not entry.value:
@@ -74,7 +70,6 @@ class Placement:
             for node in self.nodes.values()
             if (now - node.updated_at).total_seconds() < LIVE_SECONDS
             for hw in node.codecs
-            if hw in {h.value for h in HwClass}
         }
 
     def choose(self, settings: TranscodeSettings) -> HwClass:

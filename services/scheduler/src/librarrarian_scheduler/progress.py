@@ -1,4 +1,5 @@
-"""Following a job through its attempts as the encoders report (``job.*`` events)."""
+"""Following a job through its attempts as the workers report (``job.*``), and a user's retry of a failed
+job. Every change of the record is published (``store.record_change``) in the transaction that made it."""
 
 from __future__ import annotations
 
@@ -8,17 +9,22 @@ from collections.abc import Callable
 import asyncpg
 from librarrarian_contracts import (
     CleanupFinished,
+    JobChange,
     JobCompleted,
-    JobEvent,
     JobFailed,
+    JobReport,
     JobSkipped,
     JobStarted,
 )
 from librarrarian_contracts.views import ActionResult
+from librarrarian_runtime.errors import BadRequest, Conflict, NotFound
 
 from . import store
 
 log = logging.getLogger(__name__)
+
+# An attempt's report counts only while the job is in flight with that attempt.
+CURRENT = "id = $1 AND attempts = $2 AND status IN ('pending', 'running')"
 
 
 class JobTracker:
@@ -27,7 +33,7 @@ class JobTracker:
         pool: asyncpg.Pool,
         max_attempts: int,
         retry_delay_seconds: float,
-        on_enqueue: object,
+        on_enqueue: Callable[[], None],
         choose_class: Callable[[], str] | None = None,
     ) -> None:
         self.choose_class = choose_class or (lambda: "cpu")  # a retry goes where the live nodes are now
@@ -36,103 +42,120 @@ class JobTracker:
         self.retry_delay_seconds = retry_delay_seconds
         self.on_enqueue = on_enqueue
 
-    async def handle(self, event: JobEvent) -> None:
+    async def handle(self, report: JobReport) -> None:
         requeued = False
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await store.claim(conn, event.event_id):
+            if not await store.claim(conn, report.event_id):
                 return
-            match event:
+            match report:
                 case JobStarted():
-                    await conn.execute(
-                        "UPDATE jobs SET status = 'running', node = $3, started_at = coalesce(started_at, now()),"
-                        " updated_at = now() WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
-                        event.job_id,
-                        event.attempt,
-                        event.node,
-                    )
-                    log.info("job %d attempt %d started on %s", event.job_id, event.attempt, event.node)
+                    await self._started(conn, report)
                 case JobCompleted():
-                    # A completion is a fact about the file whatever the attempt: the original was replaced.
-                    await conn.execute(
-                        "UPDATE jobs SET status = 'done', node = $2, output_path = $3, size_after = $4,"
-                        " reason = NULL, finished_at = now(), updated_at = now()"
-                        " WHERE id = $1 AND status <> 'done'",
-                        event.job_id,
-                        event.node,
-                        event.output_path,
-                        event.size_after,
-                    )
-                    log.info("job %d done on %s: %s", event.job_id, event.node, event.output_path)
+                    await self._completed(conn, report)
                 case JobSkipped():
-                    await conn.execute(
-                        "UPDATE jobs SET status = 'skipped', node = $3, reason = $4, finished_at = now(),"
-                        " updated_at = now() WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
-                        event.job_id,
-                        event.attempt,
-                        event.node,
-                        event.reason,
-                    )
-                    log.info("job %d skipped on %s: %s", event.job_id, event.node, event.reason)
+                    if await _change(
+                        conn,
+                        JobChange.SKIPPED,
+                        "UPDATE jobs SET status = 'skipped', node = $3, reason = $4, retry_at = NULL,"
+                        f" finished_at = now(), updated_at = now() WHERE {CURRENT} RETURNING id",
+                        report.job_id,
+                        report.attempt,
+                        report.node,
+                        report.reason,
+                    ):
+                        log.info("job %d skipped on %s: %s", report.job_id, report.node, report.reason)
                 case CleanupFinished():
-                    await self._cleaned(conn, event)
+                    await self._cleaned(conn, report)
                 case JobFailed():
-                    requeued = await self._failed(conn, event)
+                    requeued = await self._failed(conn, report)
         if requeued:
-            self.on_enqueue.set()  # type: ignore[attr-defined]
+            self.on_enqueue()
 
-    async def _cleaned(self, conn: asyncpg.Connection, event: CleanupFinished) -> None:
+    async def _started(self, conn: asyncpg.Connection, report: JobStarted) -> None:
+        if await _change(
+            conn,
+            JobChange.RUNNING,
+            "UPDATE jobs SET status = 'running', node = $3, started_at = coalesce(started_at, now()),"
+            f" retry_at = NULL, updated_at = now() WHERE {CURRENT} RETURNING id",
+            report.job_id,
+            report.attempt,
+            report.node,
+        ):
+            log.info("job %d attempt %d started on %s", report.job_id, report.attempt, report.node)
+
+    async def _completed(self, conn: asyncpg.Connection, report: JobCompleted) -> None:
+        # A completion is a fact about the file whatever the attempt: the original was replaced.
+        if await _change(
+            conn,
+            JobChange.DONE,
+            "UPDATE jobs SET status = 'done', node = $2, output_path = $3, size_after = $4,"
+            " reason = NULL, retry_at = NULL, finished_at = now(), updated_at = now()"
+            " WHERE id = $1 AND status <> 'done' RETURNING id",
+            report.job_id,
+            report.node,
+            report.output_path,
+            report.size_after,
+        ):
+            log.info("job %d done on %s: %s", report.job_id, report.node, report.output_path)
+
+    async def _cleaned(self, conn: asyncpg.Connection, report: CleanupFinished) -> None:
         """A stale file removed (done) or kept because it changed since it was found (skipped)."""
-        await conn.execute(
+        changed = await conn.fetchval(
             "UPDATE jobs SET status = $3, node = $4, reason = $5, size_after = $6, finished_at = now(),"
-            " updated_at = now() WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
-            event.job_id,
-            event.attempt,
-            "done" if event.removed else "skipped",
-            event.node,
-            event.reason or None,
-            0 if event.removed else None,
+            f" updated_at = now() WHERE {CURRENT} RETURNING id",
+            report.job_id,
+            report.attempt,
+            "done" if report.removed else "skipped",
+            report.node,
+            report.reason or None,
+            0 if report.removed else None,
         )
-        if event.removed:
-            log.info("job %d: %s removed by %s", event.job_id, event.path, event.node)
+        if not changed:
+            return
+        await store.record_change(
+            conn, report.job_id, JobChange.DONE if report.removed else JobChange.SKIPPED
+        )
+        if report.removed:
+            log.info("job %d: %s removed by %s", report.job_id, report.path, report.node)
         else:
-            log.info("job %d: %s kept by %s: %s", event.job_id, event.path, event.node, event.reason)
+            log.info("job %d: %s kept by %s: %s", report.job_id, report.path, report.node, report.reason)
 
-    async def _failed(self, conn: asyncpg.Connection, event: JobFailed) -> bool:
+    async def _failed(self, conn: asyncpg.Connection, report: JobFailed) -> bool:
         attempts = await conn.fetchval(
-            "SELECT attempts FROM jobs WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')"
-            " FOR UPDATE",
-            event.job_id,
-            event.attempt,
+            f"SELECT attempts FROM jobs WHERE {CURRENT} FOR UPDATE", report.job_id, report.attempt
         )
         if attempts is None:
             return False  # a stale attempt, or the job already ended
-        if event.retryable and attempts < self.max_attempts:
+        if report.retryable and attempts < self.max_attempts:
             delay = self.retry_delay_seconds * 2 ** (attempts - 1)
             await conn.execute(
                 "UPDATE jobs SET status = 'pending', attempts = attempts + 1, reason = $2, error_log = $3,"
-                " node = NULL, updated_at = now() WHERE id = $1",
-                event.job_id,
-                event.reason,
-                event.detail,
+                " node = NULL, retry_at = now() + make_interval(secs => $4), updated_at = now() WHERE id = $1",
+                report.job_id,
+                report.reason,
+                report.detail,
+                delay,
             )
-            await store.enqueue(conn, event.job_id, delay_seconds=delay, hw_class=self.choose_class())
+            await store.enqueue(conn, report.job_id, delay_seconds=delay, hw_class=self.choose_class())
+            await store.record_change(conn, report.job_id, JobChange.RETRY_SCHEDULED)
             log.warning(
                 "job %d attempt %d failed on %s (%s); retrying in %.0f s",
-                event.job_id,
+                report.job_id,
                 attempts,
-                event.node,
-                event.reason,
+                report.node,
+                report.reason,
                 delay,
             )
             return True
         await conn.execute(
-            "UPDATE jobs SET status = 'failed', reason = $2, error_log = $3, finished_at = now(), updated_at = now()"
-            " WHERE id = $1",
-            event.job_id,
-            event.reason,
-            event.detail,
+            "UPDATE jobs SET status = 'failed', reason = $2, error_log = $3, retry_at = NULL,"
+            " finished_at = now(), updated_at = now() WHERE id = $1",
+            report.job_id,
+            report.reason,
+            report.detail,
         )
-        log.error("job %d failed for good on %s: %s", event.job_id, event.node, event.reason)
+        await store.record_change(conn, report.job_id, JobChange.FAILED)
+        log.error("job %d failed for good on %s: %s", report.job_id, report.node, report.reason)
         return False
 
     async def retry(self, job_id: int) -> ActionResult:
@@ -144,35 +167,50 @@ class JobTracker:
                 job_id,
             )
             if row is None:
-                return ActionResult(done=False, detail=f"there is no job {job_id}")
+                raise NotFound(f"there is no job {job_id}")
             if row["status"] != "failed":
-                return ActionResult(done=False, detail=f"job {job_id} is {row['status']}, not failed")
+                raise Conflict(f"job {job_id} is {row['status']}, not failed")
             if not row["workable"]:  # a transcode needs the file's probe
-                return ActionResult(done=False, detail="the file could not be read; scan it again instead")
+                raise BadRequest("the file could not be read; scan it again instead")
             try:
                 async with conn.transaction():
                     await conn.execute(
                         "UPDATE jobs SET status = 'pending', attempts = attempts + 1, node = NULL,"
-                        " finished_at = NULL, updated_at = now() WHERE id = $1",
+                        " retry_at = NULL, finished_at = NULL, updated_at = now() WHERE id = $1",
                         job_id,
                     )
             except asyncpg.UniqueViolationError:
-                return ActionResult(done=False, detail="another job for this file is in flight")
+                raise Conflict("another job for this file is in flight") from None
             await store.enqueue(conn, job_id, hw_class=self.choose_class())
-        self.on_enqueue.set()  # type: ignore[attr-defined]
+            await store.record_change(conn, job_id, JobChange.QUEUED)
+        self.on_enqueue()
         log.info("job %d retried by a user", job_id)
-        return ActionResult(done=True, detail="queued again")
+        return ActionResult(detail="queued again")
 
     async def deliveries_exhausted(self, msg_id: str, deliveries: int) -> None:
         """JetStream gave up redelivering a work message: its encoders kept dying on it."""
         job_id, _, attempt = msg_id.partition("@")[0].partition(":")
-        await self.pool.execute(
-            "UPDATE jobs SET status = 'failed', reason = $3, finished_at = now(), updated_at = now()"
-            " WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')",
-            int(job_id),
-            int(attempt),
-            f"the encoder stopped {deliveries} times while working on it (crash or lost node)",
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await _change(
+                conn,
+                JobChange.FAILED,
+                "UPDATE jobs SET status = 'failed', reason = $3, retry_at = NULL, finished_at = now(),"
+                f" updated_at = now() WHERE {CURRENT} RETURNING id",
+                int(job_id),
+                int(attempt),
+                f"the encoder stopped {deliveries} times while working on it (crash or lost node)",
+            )
         log.error(
             "job %s attempt %s failed: delivered %d times without an outcome", job_id, attempt, deliveries
         )
+
+
+async def _change(
+    conn: asyncpg.Connection, change: JobChange, update: str, job_id: int, *args: object
+) -> bool:
+    """Run ``update`` (``$1`` is the job, it returns the job's id when it changed a row) and publish the
+    change when it did; False when the report no longer applies."""
+    if await conn.fetchval(update, job_id, *args) is None:
+        return False
+    await store.record_change(conn, job_id, change)
+    return True

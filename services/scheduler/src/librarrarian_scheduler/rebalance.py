@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import asyncpg
 import msgspec
-from librarrarian_contracts import TranscodeRequested, topology
+from librarrarian_contracts import Transcode, topology
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import lifecycle
@@ -37,7 +38,7 @@ class Rebalancer:
         js: JetStreamContext,
         placement: Placement,
         transcode: Watched[TranscodeSettings],
-        on_enqueue: asyncio.Event,
+        on_enqueue: Callable[[], None],
         orphan_seconds: float,
     ) -> None:
         self.pool, self.js, self.placement, self.transcode = pool, js, placement, transcode
@@ -55,11 +56,7 @@ class Rebalancer:
 
     async def run(self, stopping: asyncio.Event) -> None:
         interval = max(1.0, self.orphan_seconds / 4)
-        while not await lifecycle.wait_or_stop(stopping, interval):
-            try:
-                await self.pass_once()
-            except Exception:  # the loop's outermost edge: the next pass tries again
-                log.exception("moving waiting work failed; trying again in %.0f s", interval)
+        await lifecycle.periodically(stopping, interval, self.pass_once, what="moving waiting work")
 
     async def pass_once(self) -> int:
         moved = 0
@@ -86,7 +83,7 @@ class Rebalancer:
                     break
                 for msg in messages:
                     try:
-                        request = msgspec.json.decode(msg.data, type=TranscodeRequested)
+                        request = msgspec.json.decode(msg.data, type=Transcode)
                     except (msgspec.DecodeError, msgspec.ValidationError):
                         await msg.term()
                         continue
@@ -112,5 +109,5 @@ class Rebalancer:
                 self.orphan_seconds,
                 target,
             )
-            self.on_enqueue.set()
+            self.on_enqueue()
         return moved

@@ -38,11 +38,7 @@ class Reconciler:
 
     async def run(self, stopping: asyncio.Event) -> None:
         interval = max(1.0, self.grace / 2)
-        while not await lifecycle.wait_or_stop(stopping, interval):
-            try:
-                await self.pass_once()
-            except Exception:  # the loop's outermost edge: the next pass tries again
-                log.exception("checking for lost work failed; trying again in %.0f s", interval)
+        await lifecycle.periodically(stopping, interval, self.pass_once, what="checking for lost work")
 
     async def pass_once(self) -> int:
         republished = 0

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 LEASE_KEY = zlib.crc32(b"librarrarian:scheduler:relay")
 SWEEP_SECONDS = 1.0
 BATCH = 100
+# Sent state events are kept this long (the QUEUE stream keeps them for subscribers), then pruned.
+KEEP_SENT_EVENTS = "1 day"
+PRUNE_EVERY_SECONDS = 600.0
 
 
 class Relay:
@@ -46,10 +49,18 @@ class Relay:
                 await self.pool.execute(
                     "UPDATE outbox SET sent_at = now(), stream_seq = $2 WHERE id = $1", row["id"], ack.seq
                 )
-                log.info("dispatched %s to %s", row["msg_id"], row["subject"])
+                log.debug("dispatched %s to %s", row["msg_id"], row["subject"])
             sent += len(rows)
             if len(rows) < BATCH:
                 return sent
+
+    async def prune(self) -> int:
+        """Forget state events sent long ago: their rows belong to no job and would pile up for ever."""
+        done = await self.pool.execute(
+            "DELETE FROM outbox WHERE job_id IS NULL AND sent_at IS NOT NULL"
+            f" AND sent_at < now() - interval '{KEEP_SENT_EVENTS}'"
+        )
+        return int(done.split()[-1])
 
     async def _next_due_in(self) -> float:
         seconds = await self.pool.fetchval(
@@ -69,9 +80,14 @@ class Relay:
                     continue
             log.info("outbox relay holds the lease")
             await lease.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake.set())
+            pruned_at = 0.0
+            loop = asyncio.get_running_loop()
             while not stopping.is_set():
                 self.wake.clear()
                 await self.flush()
+                if loop.time() - pruned_at >= PRUNE_EVERY_SECONDS:
+                    pruned_at = loop.time()
+                    await self.prune()
                 waiter = asyncio.ensure_future(self.wake.wait())
                 stopper = asyncio.ensure_future(stopping.wait())
                 try:

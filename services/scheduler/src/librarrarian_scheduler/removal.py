@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 import asyncpg
-import msgspec
-from librarrarian_contracts import topology
+from librarrarian_contracts import JobChange, topology
 from librarrarian_contracts.views import ActionResult, ClearedJobs, ClearPending
-from librarrarian_runtime.queries import answer
+from librarrarian_runtime.errors import Conflict, NotFound
 from nats.js import JetStreamContext
 from nats.js.errors import Error as JetStreamError
-from nats.micro.request import Request
+
+from . import store
 
 log = logging.getLogger(__name__)
 
@@ -36,54 +36,40 @@ async def delete_job(pool: asyncpg.Pool, js: JetStreamContext, job_id: int) -> A
     async with pool.acquire() as conn, conn.transaction():
         status = await conn.fetchval("SELECT status FROM jobs WHERE id = $1 FOR UPDATE", job_id)
         if status is None:
-            return ActionResult(done=False, detail=f"there is no job {job_id}")
+            raise NotFound(f"there is no job {job_id}")
         if status == "running":
-            return ActionResult(done=False, detail=f"job {job_id} is running; stop its node first")
+            raise Conflict(f"job {job_id} is running; stop its node first")
         if status == "done":
             # Its record is what keeps the output from being taken for a new file and encoded again.
-            return ActionResult(done=False, detail=f"job {job_id} is done; its record stays")
+            raise Conflict(f"job {job_id} is done; its record stays")
         seqs = await conn.fetch(
             "SELECT stream_seq FROM outbox WHERE job_id = $1 AND stream_seq IS NOT NULL", job_id
         )
-        await conn.execute("DELETE FROM jobs WHERE id = $1", job_id)  # its outbox rows go with it
+        await store.record_change(conn, job_id, JobChange.REMOVED)
+        await conn.execute("DELETE FROM jobs WHERE id = $1", job_id)  # its work rows go with it
     await forget_work(js, (r["stream_seq"] for r in seqs))
     log.info("job %d (%s) deleted by a user", job_id, status)
-    return ActionResult(done=True, detail=f"deleted ({status})")
+    return ActionResult(detail=f"deleted ({status})")
 
 
-CLEARABLE = ("pending", "awaiting_approval")
-
-
-async def clear_pending(
-    pool: asyncpg.Pool, js: JetStreamContext, kind: str | None, status: str = "pending"
-) -> ClearedJobs:
-    if status not in CLEARABLE:
-        raise ValueError(f"only {' or '.join(CLEARABLE)} jobs can be cleared, not {status}")
+async def clear_pending(pool: asyncpg.Pool, js: JetStreamContext, query: ClearPending) -> ClearedJobs:
     async with pool.acquire() as conn, conn.transaction():
+        ids = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM jobs WHERE status = $2 AND ($1::text IS NULL OR kind = $1) ORDER BY id FOR UPDATE",
+                query.kind,
+                query.status,
+            )
+        ]
+        await store.record_changes(conn, ids, JobChange.REMOVED)
         rows = await conn.fetch(
-            "WITH gone AS (DELETE FROM jobs WHERE status = $2 AND ($1::text IS NULL OR kind = $1)"
-            " RETURNING id)"
+            "WITH gone AS (DELETE FROM jobs WHERE id = ANY($1::bigint[]) RETURNING id)"
             " SELECT gone.id, outbox.stream_seq FROM gone"
             " LEFT JOIN outbox ON outbox.job_id = gone.id AND outbox.stream_seq IS NOT NULL",
-            kind,
-            status,
+            ids,
         )
     await forget_work(js, (r["stream_seq"] for r in rows if r["stream_seq"] is not None))
     deleted = len({r["id"] for r in rows})
-    log.info("queue cleared by a user: %d %s %s job(s) deleted", deleted, status, kind or "")
+    log.info("queue cleared by a user: %d %s %s job(s) deleted", deleted, query.status, query.kind or "")
     return ClearedJobs(deleted=deleted)
-
-
-def clear_handler(pool: asyncpg.Pool, js: JetStreamContext) -> Callable[[Request], Awaitable[None]]:
-    """A nats.micro handler for :class:`ClearPending`."""
-
-    async def handle(request: Request) -> None:
-        try:
-            query = msgspec.json.decode(request.data or b"{}", type=ClearPending)
-            cleared = await clear_pending(pool, js, query.kind, query.status)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
-            await request.respond_error("400", str(error))
-            return
-        await request.respond(answer(cleared))
-
-    return handle

@@ -1,4 +1,5 @@
-"""The scheduler process: consumers of ``media.*`` and ``job.*``, the outbox relay, the query endpoints."""
+"""The scheduler process: consumers of ``media.*``, ``job.*`` and ``cleanup.*``, the outbox relay, the
+rebalancer and reconciler, and the request/reply endpoints."""
 
 from __future__ import annotations
 
@@ -7,13 +8,23 @@ import json
 import logging
 from importlib.metadata import version
 
+import asyncpg
 from librarrarian_contracts import provision, topology
 from librarrarian_contracts.codec import cleanup_decoder, job_decoder, media_decoder
 from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
+from librarrarian_contracts.views import (
+    ClearPending,
+    CommitRequest,
+    JobAction,
+    JobsQuery,
+    ReleaseJobs,
+)
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
+from librarrarian_runtime.endpoints import Endpoint, serve
 from librarrarian_runtime.watched import Watched
-from nats import micro
+from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from . import approval, endpoints, removal
 from .intake import Intake
@@ -27,63 +38,71 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
+def answers(
+    pool: asyncpg.Pool, js: JetStreamContext, tracker: JobTracker, wake: asyncio.Event
+) -> list[Endpoint]:
+    return [
+        Endpoint("commit", topology.SCHEDULER_COMMIT, CommitRequest, lambda r: endpoints.commit(pool, r)),
+        Endpoint("jobs", topology.SCHEDULER_JOBS_QUERY, JobsQuery, lambda q: endpoints.jobs(pool, q)),
+        Endpoint("retry", topology.SCHEDULER_RETRY, JobAction, lambda a: tracker.retry(a.job_id)),
+        Endpoint(
+            "delete", topology.SCHEDULER_DELETE, JobAction, lambda a: removal.delete_job(pool, js, a.job_id)
+        ),
+        Endpoint(
+            "clear", topology.SCHEDULER_CLEAR, ClearPending, lambda q: removal.clear_pending(pool, js, q)
+        ),
+        Endpoint(
+            "release", topology.SCHEDULER_RELEASE, ReleaseJobs, lambda r: approval.release(pool, r, wake.set)
+        ),
+    ]
+
+
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    nc = await bus.connect(settings.nats_url, "scheduler")
-    js = nc.jetstream()
-    await provision(js)
-    pool = await migrations.connect_and_migrate(
-        settings.database_url, "scheduler", "librarrarian_scheduler.migrations", min_size=2, max_size=8
-    )
+    async with bus.connection(settings.nats_url, "scheduler") as nc:
+        js = nc.jetstream()
+        await provision(js)
+        pool = await migrations.connect_and_migrate(
+            settings.database_url, "scheduler", "librarrarian_scheduler.migrations", min_size=2, max_size=8
+        )
+        try:
+            await _serve(settings, stopping, nc, js, pool)
+        finally:
+            await pool.close()
+    log.info("scheduler stopped")
+
+
+async def _serve(
+    settings: Settings, stopping: asyncio.Event, nc: Client, js: JetStreamContext, pool: asyncpg.Pool
+) -> None:
     relay = Relay(pool, js, settings.database_url)
-    kv = await js.key_value(topology.SETTINGS.name)
-    transcode = await Watched(kv, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
-    placement = Placement(await js.key_value(topology.NODES.name))
+    transcode = await Watched(js, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
+    placement = Placement(js)
     await placement.start()
-    intake = Intake(pool, transcode, placement, relay.wake)
+    intake = Intake(pool, transcode, placement, relay.wake.set)
     tracker = JobTracker(
         pool,
         settings.max_attempts,
         settings.retry_delay_seconds,
-        relay.wake,
+        relay.wake.set,
         lambda: placement.choose(transcode.value),
     )
-
-    service = await micro.add_service(
+    service = await serve(
         nc,
         name=topology.SCHEDULER_SERVICE,
         version=version("librarrarian-scheduler"),
         description="jobs of record, commit fencing",
-    )
-    await service.add_endpoint(
-        name="commit", subject=topology.SCHEDULER_COMMIT, handler=endpoints.handler(pool, "commit")
-    )
-    await service.add_endpoint(
-        name="jobs", subject=topology.SCHEDULER_JOBS_QUERY, handler=endpoints.handler(pool, "jobs")
-    )
-    await service.add_endpoint(
-        name="retry", subject=topology.SCHEDULER_RETRY, handler=endpoints.action_handler(tracker.retry)
-    )
-    await service.add_endpoint(
-        name="delete",
-        subject=topology.SCHEDULER_DELETE,
-        handler=endpoints.action_handler(lambda job_id: removal.delete_job(pool, js, job_id)),
-    )
-    await service.add_endpoint(
-        name="clear", subject=topology.SCHEDULER_CLEAR, handler=removal.clear_handler(pool, js)
-    )
-    await service.add_endpoint(
-        name="release",
-        subject=topology.SCHEDULER_RELEASE,
-        handler=approval.release_handler(pool, relay.wake.set),
+        endpoints=answers(pool, js, tracker, relay.wake),
     )
 
     async def on_advisory(msg: Msg) -> None:
-        seq = json.loads(msg.data).get("stream_seq")
-        deliveries = json.loads(msg.data).get("deliveries", 0)
-        msg_id = await pool.fetchval("SELECT msg_id FROM outbox WHERE stream_seq = $1", seq)
+        advisory = json.loads(msg.data)
+        msg_id = await pool.fetchval(
+            "SELECT msg_id FROM outbox WHERE stream_seq = $1 AND job_id IS NOT NULL",
+            advisory.get("stream_seq"),
+        )
         if msg_id:
-            await tracker.deliveries_exhausted(msg_id, int(deliveries))
+            await tracker.deliveries_exhausted(msg_id, int(advisory.get("deliveries", 0)))
 
     advisories = [
         await nc.subscribe(topology.max_deliveries_advisory(spec.durable), cb=on_advisory)
@@ -92,8 +111,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     log.info("scheduler ready (new work goes to %s)", placement.choose(transcode.value))
     try:
         async with asyncio.TaskGroup() as tasks:
-            following = tasks.create_task(placement.follow())
-            rebalancer = Rebalancer(pool, js, placement, transcode, relay.wake, settings.orphan_seconds)
+            rebalancer = Rebalancer(pool, js, placement, transcode, relay.wake.set, settings.orphan_seconds)
             tasks.create_task(rebalancer.run(stopping))
             tasks.create_task(Reconciler(pool, js, settings.reconcile_grace_seconds).run(stopping))
             tasks.create_task(relay.run(stopping))
@@ -109,14 +127,9 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                     js, topology.SCHEDULER_CLEANUP, cleanup_decoder, cleanup_intake.handle, stopping
                 )
             )
-            await stopping.wait()
-            following.cancel()
     finally:
         await placement.stop()
         await transcode.stop()
         for sub in advisories:
             await sub.unsubscribe()
         await service.stop()
-        await nc.drain()
-        await pool.close()
-        log.info("scheduler stopped")

@@ -6,23 +6,31 @@ from __future__ import annotations
 import msgspec
 from asyncpg import Connection, Record
 from librarrarian_contracts import (
-    CleanupRequested,
     FileIdentity,
+    JobChange,
+    JobStateChanged,
     MediaProbe,
     Message,
-    TranscodeRequested,
+    RemoveStaleFile,
+    Transcode,
     encode,
     topology,
 )
+from librarrarian_contracts.views import JobView
 
 from .policy import Known, SameContent
 
 NOTIFY_CHANNEL = "scheduler_outbox"
 
 JOB_COLUMNS = (
-    "id, kind, path, status, attempts, node, reason, error_log, codec_before, source_size, size_after,"
-    " output_path, queued_at, started_at, finished_at"
+    "id, kind, path, status, attempts, node, reason, error_log, codec_before, source_size AS size_before,"
+    " size_after, output_path, queued_at, started_at, finished_at, retry_at, version"
 )
+
+
+def job_view(row: Record) -> JobView:
+    """A row selected with ``JOB_COLUMNS`` as the contract shows it."""
+    return JobView(**{name: row[name] for name in JobView.__struct_fields__})
 
 
 async def claim(conn: Connection, event_id: str) -> bool:
@@ -162,6 +170,30 @@ async def insert_cleanup_job(conn: Connection, *, path: str, identity: FileIdent
     return job_id
 
 
+async def record_changes(conn: Connection, job_ids: list[int], change: JobChange) -> None:
+    """Publish, through the outbox, what the record of each job now says: call it in the transaction that
+    made the change (before the ``DELETE`` of a removed job). One row per job, event id
+    ``<job>:v<version>``, no ``job_id`` (the row must outlive a removed job)."""
+    if not job_ids:
+        return
+    rows = await conn.fetch(
+        f"UPDATE jobs SET version = version + 1 WHERE id = ANY($1::bigint[]) RETURNING {JOB_COLUMNS}",
+        job_ids,
+    )
+    events = [
+        JobStateChanged(event_id=f"{r['id']}:v{r['version']}", change=change, job=job_view(r)) for r in rows
+    ]
+    await conn.executemany(
+        "INSERT INTO outbox (subject, msg_id, payload) VALUES ($1, $2, $3) ON CONFLICT (msg_id) DO NOTHING",
+        [(topology.JOB_STATE_CHANGED, e.event_id, encode(e)) for e in events],
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+async def record_change(conn: Connection, job_id: int, change: JobChange) -> None:
+    await record_changes(conn, [job_id], change)
+
+
 async def enqueue(
     conn: Connection, job_id: int, delay_seconds: float = 0.0, hw_class: str | None = None
 ) -> None:
@@ -182,7 +214,7 @@ async def enqueue(
     )
     message: Message
     if row["kind"] == "cleanup":
-        message = CleanupRequested(
+        message = RemoveStaleFile(
             event_id=f"{job_id}:{row['attempts']}@cleanup",
             job_id=job_id,
             attempt=row["attempts"],
@@ -191,7 +223,7 @@ async def enqueue(
         )
         subject = topology.WORK_CLEANUP
     else:
-        message = TranscodeRequested(
+        message = Transcode(
             # One message per attempt and class: a move to another class is a message of its own.
             event_id=f"{job_id}:{row['attempts']}@{row['hw_class']}",
             job_id=job_id,

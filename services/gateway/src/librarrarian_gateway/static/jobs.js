@@ -124,7 +124,7 @@
       case "job.started": return ["running", ""];
       case "job.completed": return ["done", ""];
       case "job.skipped": return ["skipped", ev.reason || ""];
-      case "job.cleaned": return ev.removed ? ["done", ev.reason || ""] : ["skipped", ev.reason || ""];
+      case "job.cleanup_finished": return ev.removed ? ["done", ev.reason || ""] : ["skipped", ev.reason || ""];
       case "job.failed": return ev.retryable === false
         ? ["failed", ev.reason || ""]
         : ["pending", "attempt " + ev.attempt + " failed: " + (ev.reason || "") + " (retried while attempts remain)"];
@@ -139,7 +139,7 @@
     file.title = ev.path;
     const status = el("td");
     status.append(el("span", "status"));
-    const kind = ev.type === "job.cleaned" ? "cleanup" : "transcode";
+    const kind = ev.type === "job.cleanup_finished" ? "cleanup" : "transcode";
     row.append(el("td", "", String(ev.job_id)), file, el("td", "kind", kind), status,
       el("td", "attempts", String(ev.attempt)), el("td", "node", "–"), el("td", "reason"),
       el("td", "", "–"), el("td", "started", "–"), el("td", "finished", "–"), el("td", "actions"));
@@ -177,7 +177,7 @@
     if (!row) {
       // Only the newest page gains rows, and only rows its filters would show.
       if (table.dataset.firstPage !== "true") return;
-      if (table.dataset.kind && table.dataset.kind !== (ev.type === "job.cleaned" ? "cleanup" : "transcode")) return;
+      if (table.dataset.kind && table.dataset.kind !== (ev.type === "job.cleanup_finished" ? "cleanup" : "transcode")) return;
       if (table.dataset.status && table.dataset.status !== status) return;
       row = newRow(ev);
       const after = [...body.querySelectorAll("tr[data-job]")].find((r) => Number(r.dataset.job) < ev.job_id);

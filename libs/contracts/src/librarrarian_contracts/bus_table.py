@@ -1,0 +1,67 @@
+"""The bus as tables for people: ``docs/bus.md``, made from :mod:`catalog` by ``make schema`` and checked
+against it by the contract tests, so the page cannot drift from the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import catalog
+
+# The repository's docs folder (this module lies in libs/contracts/src/librarrarian_contracts).
+DOCUMENT = Path(__file__).resolve().parents[4] / "docs" / "bus.md"
+
+
+def _roles(roles: tuple[catalog.Role, ...]) -> str:
+    return ", ".join(roles) or "the NATS server"
+
+
+def _names(types: tuple[type[object], ...]) -> str:
+    return ", ".join(f"`{t.__name__}`" for t in types)
+
+
+def render() -> str:
+    lines = [
+        "# The bus",
+        "",
+        "Made from `libs/contracts/src/librarrarian_contracts/catalog.py` by `make schema`; do not edit by hand.",
+        "The same table, with every message's JSON Schema, is served as an AsyncAPI 3.0 document at",
+        "`/api/v1/asyncapi.json`. *Public* subjects are what the `integration` NATS user may subscribe to.",
+        "",
+        "## Subjects",
+        "",
+        "| subject | messages | stream | produced by | consumed by | public | what it says |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in catalog.CHANNELS:
+        stream = c.stream.name if c.stream else "none"
+        public = "yes" if c.public else ""
+        lines.append(
+            f"| `{c.address}` | {_names(c.messages)} | {stream} | {_roles(c.producers)} | "
+            f"{_roles(c.consumers)} | {public} | {c.summary} |"
+        )
+    lines += [
+        "",
+        "## Requests and replies (`nats.micro` endpoints)",
+        "",
+        "| subject | request | reply | answered by | asked by | what it does |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in catalog.ENDPOINTS:
+        lines.append(
+            f"| `{e.subject}` | `{e.request.__name__}` | `{e.reply.__name__}` | {e.server} | "
+            f"{_roles(e.clients)} | {e.summary} |"
+        )
+    lines += [
+        "",
+        "## KV buckets",
+        "",
+        "| bucket | key | values | written by | read by | public | what it holds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for b in catalog.BUCKETS:
+        public = "yes" if b.public else ""
+        lines.append(
+            f"| `{b.spec.name}` | {b.key} | {_names(b.values)} | {_roles(b.writers)} | {_roles(b.readers)} | "
+            f"{public} | {b.summary} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,446 @@
+"""Who says what on the bus: every subject with the messages that travel on it, the roles that produce and
+consume them, every request/reply endpoint and every KV bucket. The subject strings themselves are spelled
+in :mod:`topology`; the AsyncAPI document, the bus table in ``docs/bus.md`` and the contract tests are all
+made from this one table.
+
+A role is a service (each logs in to NATS as its own user) or ``integration``: a subscriber of ours
+outside the cluster, which may only listen to what is marked public.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from . import messages as m
+from . import scans, settings, sources, topology, views
+from .topology import BucketSpec, StreamSpec
+
+
+class Role(StrEnum):
+    SCANNER = "scanner"
+    SCHEDULER = "scheduler"
+    ENCODER = "encoder"
+    HISTORY = "history"
+    CLEANUP = "cleanup"
+    GATEWAY = "gateway"
+    INTEGRATION = "integration"
+
+
+SCANNER, SCHEDULER, ENCODER, HISTORY, CLEANUP, GATEWAY, INTEGRATION = Role
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A subject (``{name}`` stands for one token) and what travels on it."""
+
+    address: str
+    messages: tuple[type[m.Message], ...]
+    producers: tuple[Role, ...]
+    consumers: tuple[Role, ...]
+    summary: str
+    stream: StreamSpec | None = None  # None: core NATS only, nothing is kept
+    public: bool = False  # integrations may subscribe
+    parameters: dict[str, str] = field(default_factory=dict)  # token -> what it is
+
+    @property
+    def filter(self) -> str:
+        """The NATS subject filter that matches every address of this channel."""
+        return ".".join("*" if part.startswith("{") else part for part in self.address.split("."))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A request/reply endpoint of a ``nats.micro`` service: errors come back as service errors."""
+
+    subject: str
+    request: type[Any]
+    reply: type[Any]
+    server: Role
+    clients: tuple[Role, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A KV bucket: its keys' values, who writes and who reads them. Every put is also published on
+    ``$KV.<bucket>.<key>``, which is how an integration follows a public bucket."""
+
+    spec: BucketSpec
+    values: tuple[type[Any], ...]
+    writers: tuple[Role, ...]
+    readers: tuple[Role, ...]
+    summary: str
+    key: str  # what a key is
+    public: bool = False
+
+
+HW = {"hw_class": "the hardware class: " + ", ".join(topology.HwClass)}
+REPORTERS = (SCHEDULER, HISTORY, GATEWAY)
+
+CHANNELS: tuple[Channel, ...] = (
+    Channel(
+        topology.MEDIA_PROBED,
+        (m.MediaProbed,),
+        (SCANNER,),
+        (SCHEDULER,),
+        "A new or changed video was probed: its streams, identity and fingerprint.",
+        topology.MEDIA,
+    ),
+    Channel(
+        topology.MEDIA_PROBE_FAILED,
+        (m.MediaProbeFailed,),
+        (SCANNER,),
+        (SCHEDULER,),
+        "A new or changed video could not be read.",
+        topology.MEDIA,
+    ),
+    Channel(
+        topology.MEDIA_SCAN_COMPLETED,
+        (m.ScanCompleted,),
+        (SCANNER,),
+        (SCHEDULER, INTEGRATION),
+        "A scan ended: how many files it saw, probed and could not read.",
+        topology.MEDIA,
+        public=True,
+    ),
+    Channel(
+        topology.SCAN_START,
+        (m.StartScan,),
+        (GATEWAY,),
+        (SCANNER,),
+        "Scan every library folder, or the given roots.",
+        topology.CONTROL,
+    ),
+    Channel(
+        topology.scan_cancel_subject("{scan_id}"),
+        (m.CancelScan,),
+        (GATEWAY,),
+        (SCANNER,),
+        "Stop a scan, running or waiting; kept so a scanner that takes the scan later still sees it.",
+        topology.CONTROL,
+        parameters={"scan_id": "the scan's id (its StartScan's event id)"},
+    ),
+    Channel(
+        topology.CLEANUP_FIND_STALE_FILES,
+        (m.FindStaleFiles,),
+        (GATEWAY,),
+        (CLEANUP,),
+        "Look for stale temporary and lock files.",
+        topology.CLEANUP,
+    ),
+    Channel(
+        topology.CLEANUP_STALE_FILE_FOUND,
+        (m.StaleFileFound,),
+        (CLEANUP,),
+        (SCHEDULER,),
+        "A stale file, to be recorded as a cleanup job awaiting approval.",
+        topology.CLEANUP,
+    ),
+    Channel(
+        topology.CLEANUP_SCAN_COMPLETED,
+        (m.CleanupScanCompleted,),
+        (CLEANUP,),
+        (GATEWAY, INTEGRATION),
+        "A look for stale files ended: how many were found and how much space they take.",
+        topology.CLEANUP,
+        public=True,
+    ),
+    Channel(
+        topology.WORK_TRANSCODE + ".{hw_class}",
+        (m.Transcode,),
+        (SCHEDULER,),
+        (ENCODER,),
+        "One attempt of a transcode, for the nodes of one hardware class (a work queue).",
+        topology.WORK,
+        parameters=HW,
+    ),
+    Channel(
+        topology.WORK_CLEANUP,
+        (m.RemoveStaleFile,),
+        (SCHEDULER,),
+        (CLEANUP,),
+        "Delete a stale file a user approved (a work queue).",
+        topology.WORK,
+    ),
+    Channel(
+        topology.JOB_STARTED,
+        (m.JobStarted,),
+        (ENCODER,),
+        (*REPORTERS, INTEGRATION),
+        "A node started an attempt of a transcode.",
+        topology.JOBS,
+        public=True,
+    ),
+    Channel(
+        topology.JOB_COMPLETED,
+        (m.JobCompleted,),
+        (ENCODER,),
+        (*REPORTERS, SCANNER, INTEGRATION),
+        "A file was transcoded and put in place of its original.",
+        topology.JOBS,
+        public=True,
+    ),
+    Channel(
+        topology.JOB_SKIPPED,
+        (m.JobSkipped,),
+        (ENCODER,),
+        (*REPORTERS, INTEGRATION),
+        "A node left a file as it was (its output would be larger, say), with the reason.",
+        topology.JOBS,
+        public=True,
+    ),
+    Channel(
+        topology.JOB_FAILED,
+        (m.JobFailed,),
+        (ENCODER, CLEANUP),
+        (*REPORTERS, INTEGRATION),
+        "An attempt failed, with the reason and the log; the scheduler decides whether to retry.",
+        topology.JOBS,
+        public=True,
+    ),
+    Channel(
+        topology.JOB_CLEANUP_FINISHED,
+        (m.CleanupFinished,),
+        (CLEANUP,),
+        (*REPORTERS, INTEGRATION),
+        "A stale file was removed, or kept with the reason.",
+        topology.JOBS,
+        public=True,
+    ),
+    Channel(
+        topology.JOB_STATE_CHANGED,
+        (m.JobStateChanged,),
+        (SCHEDULER,),
+        (GATEWAY, INTEGRATION),
+        "The record of a job changed: queued, awaiting approval, released, running, retry scheduled, "
+        "done, skipped, failed or removed, with the whole record after the change.",
+        topology.QUEUE,
+        public=True,
+    ),
+)
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        topology.SCHEDULER_COMMIT,
+        views.CommitRequest,
+        views.CommitDecision,
+        SCHEDULER,
+        (ENCODER,),
+        "May this attempt replace the original? Granted to one holder at a time.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_JOBS_QUERY,
+        views.JobsQuery,
+        views.JobsPage,
+        SCHEDULER,
+        (GATEWAY,),
+        "Jobs, newest first.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_RETRY,
+        views.JobAction,
+        views.ActionResult,
+        SCHEDULER,
+        (GATEWAY,),
+        "Queue a failed job again.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_DELETE,
+        views.JobAction,
+        views.ActionResult,
+        SCHEDULER,
+        (GATEWAY,),
+        "Delete a job that is not running or done.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_CLEAR,
+        views.ClearPending,
+        views.ClearedJobs,
+        SCHEDULER,
+        (GATEWAY,),
+        "Delete every pending job, or every one awaiting approval.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_RELEASE,
+        views.ReleaseJobs,
+        views.ReleasedJobs,
+        SCHEDULER,
+        (GATEWAY,),
+        "Queue jobs awaiting approval.",
+    ),
+    Endpoint(
+        topology.HISTORY_LIST,
+        views.HistoryQuery,
+        views.HistoryPage,
+        HISTORY,
+        (GATEWAY,),
+        "Finished files, newest first.",
+    ),
+    Endpoint(topology.HISTORY_STATS, views.Nothing, views.Stats, HISTORY, (GATEWAY,), "Totals."),
+    Endpoint(
+        topology.HISTORY_ENTRY,
+        views.HistoryLookup,
+        views.HistoryEntry,
+        HISTORY,
+        (GATEWAY,),
+        "One finished file.",
+    ),
+    Endpoint(
+        topology.HISTORY_CHARTS,
+        views.ChartsQuery,
+        views.Charts,
+        HISTORY,
+        (GATEWAY,),
+        "The statistics page's aggregates.",
+    ),
+    Endpoint(
+        topology.SOURCES_STATUS,
+        views.Nothing,
+        sources.SourcesStatus,
+        SCANNER,
+        (GATEWAY,),
+        "Plex and Jellyfin as set up (never a token).",
+    ),
+    Endpoint(
+        topology.SOURCES_PLEX_PIN_START,
+        views.Nothing,
+        sources.PlexPin,
+        SCANNER,
+        (GATEWAY,),
+        "Start linking a Plex account with a PIN.",
+    ),
+    Endpoint(
+        topology.SOURCES_PLEX_PIN_CHECK,
+        views.Nothing,
+        sources.PlexPin,
+        SCANNER,
+        (GATEWAY,),
+        "Whether the PIN was entered at plex.tv/link.",
+    ),
+    Endpoint(
+        topology.SOURCES_PLEX_SERVERS,
+        views.Nothing,
+        sources.PlexServers,
+        SCANNER,
+        (GATEWAY,),
+        "The linked account's servers.",
+    ),
+    Endpoint(
+        topology.SOURCES_PLEX_LIBRARIES,
+        views.Nothing,
+        sources.Libraries,
+        SCANNER,
+        (GATEWAY,),
+        "The chosen Plex server's libraries.",
+    ),
+    Endpoint(
+        topology.SOURCES_PLEX_SELECT,
+        sources.PlexSelection,
+        sources.PlexStatus,
+        SCANNER,
+        (GATEWAY,),
+        "Choose the Plex server, libraries and mappings.",
+    ),
+    Endpoint(
+        topology.SOURCES_PLEX_UNLINK,
+        views.Nothing,
+        sources.PlexStatus,
+        SCANNER,
+        (GATEWAY,),
+        "Forget the Plex account.",
+    ),
+    Endpoint(
+        topology.SOURCES_JELLYFIN_SET,
+        sources.JellyfinSetup,
+        sources.JellyfinStatus,
+        SCANNER,
+        (GATEWAY,),
+        "Set Jellyfin's URL, API key, libraries and mappings.",
+    ),
+    Endpoint(
+        topology.SOURCES_JELLYFIN_TEST,
+        views.Nothing,
+        sources.JellyfinCheck,
+        SCANNER,
+        (GATEWAY,),
+        "Try the Jellyfin connection.",
+    ),
+    Endpoint(
+        topology.SOURCES_JELLYFIN_LIBRARIES,
+        views.Nothing,
+        sources.Libraries,
+        SCANNER,
+        (GATEWAY,),
+        "Jellyfin's libraries.",
+    ),
+    Endpoint(
+        topology.SOURCES_SYNC,
+        sources.SyncRequest,
+        sources.SyncAccepted,
+        SCANNER,
+        (GATEWAY,),
+        "Sync the files Plex and Jellyfin know, now.",
+    ),
+)
+
+BUCKETS: tuple[Bucket, ...] = (
+    Bucket(
+        topology.NODES,
+        (views.NodeStatus,),
+        (ENCODER,),
+        (SCHEDULER, GATEWAY, INTEGRATION),
+        "Each encoder node's live entry; it expires when the node stops writing it.",
+        "the node's name",
+        public=True,
+    ),
+    Bucket(
+        topology.PROGRESS,
+        (views.JobProgress,),
+        (ENCODER,),
+        (GATEWAY, INTEGRATION),
+        "Each running job's progress: percent, fps, speed, ETA.",
+        "the job's id",
+        public=True,
+    ),
+    Bucket(
+        topology.SETTINGS,
+        (
+            settings.TranscodeSettings,
+            settings.QueueControl,
+            settings.NodeControl,
+            settings.ScannerFolders,
+            settings.PathSettings,
+            settings.UiSettings,
+        ),
+        (GATEWAY,),
+        (SCHEDULER, ENCODER, SCANNER),
+        "Settings applied without restarts, and what users asked of the nodes and the queue.",
+        "transcode, queue, node.<name>, scanner.folders, paths, ui",
+    ),
+    Bucket(
+        topology.SCANS,
+        (scans.ScanStatus,),
+        (SCANNER,),
+        (GATEWAY, INTEGRATION),
+        "Each scan's progress, and its outcome for a day.",
+        "the scan's id",
+        public=True,
+    ),
+)
+
+# Kept in a service's own database, never on the bus; part of the contract all the same (they outlive
+# every version of the code that wrote them).
+STORED: tuple[type[Any], ...] = (sources.PlexSettings, sources.JellyfinSettings)
+
+
+def channel_of(message_type: type[m.Message]) -> Channel:
+    (found,) = (c for c in CHANNELS if message_type in c.messages)
+    return found
+
+
+def public_filters() -> tuple[str, ...]:
+    """What the ``integration`` role may subscribe to."""
+    kv = tuple(f"$KV.{b.spec.name}.>" for b in BUCKETS if b.public)
+    return tuple(c.filter for c in CHANNELS if c.public) + kv

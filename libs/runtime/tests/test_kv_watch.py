@@ -1,0 +1,91 @@
+"""Following a KV bucket on a real NATS server: entries in order, a resync that forgets what vanished, and a
+watch that survives the server restarting (logged once, not once per try)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import nats
+import nats.errors
+import pytest
+from librarrarian_contracts import provision, topology
+from librarrarian_embedded import NatsServer
+from librarrarian_runtime.kv_watch import BucketWatch
+from librarrarian_runtime.watched import Watched
+from librarrarian_testing import eventually
+from nats.js.kv import KeyValue
+
+
+async def test_a_watch_follows_puts_and_deletes_and_survives_a_server_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    try:
+        js = nc.jetstream()
+        await provision(js)
+        kv = await js.key_value(topology.NODES.name)
+        await kv.put("a", b"1")
+        seen: dict[str, bytes] = {}
+        synced: list[set[str]] = []
+
+        def on_entry(entry: KeyValue.Entry) -> None:
+            if entry.operation in ("DEL", "PURGE"):
+                seen.pop(entry.key, None)
+            else:
+                seen[entry.key] = entry.value or b""
+
+        watch = await BucketWatch(
+            js, topology.NODES.name, on_entry, on_synced=synced.append, retry_seconds=0.2
+        ).start()
+        try:
+            assert seen == {"a": b"1"} and synced == [{"a"}]  # start() returns once it is current
+            await kv.put("b", b"2")
+            await kv.delete("a")
+            await eventually(lambda: seen == {"b": b"2"}, message="the put and the delete")
+
+            with caplog.at_level(logging.INFO):
+                server.stop()
+                server.start()  # same port, same store
+                await eventually(lambda: put_once(kv, "c", b"3"), timeout=30, message="the server back")
+                await eventually(lambda: seen.get("c") == b"3", timeout=30, message="a put after the restart")
+            watch_lines = [r for r in caplog.records if "watching the 'nodes' bucket failed" in r.message]
+            assert len(watch_lines) <= 1
+        finally:
+            await watch.stop()
+    finally:
+        await nc.close()
+        server.stop()
+
+
+async def put_once(kv: KeyValue, key: str, value: bytes) -> bool:
+    try:
+        await kv.put(key, value)
+    except (TimeoutError, nats.errors.Error):
+        return False  # the client is still reconnecting
+    return True
+
+
+async def test_a_setting_is_read_at_start_and_a_bad_value_is_ignored(bus) -> None:  # type: ignore[no-untyped-def]
+    import msgspec
+    from librarrarian_contracts.settings import QUEUE_KEY, QueueControl
+
+    _, js = bus
+    kv = await js.key_value(topology.SETTINGS.name)
+    await kv.put(QUEUE_KEY, msgspec.json.encode(QueueControl(paused=True)))
+    queue = await Watched(js, QUEUE_KEY, QueueControl, QueueControl()).start()
+    changes: list[QueueControl] = []
+    queue.on_change(changes.append)
+    try:
+        assert queue.value.paused
+        await kv.put(QUEUE_KEY, b'{"paused": "not a flag"}')
+        await kv.put(QUEUE_KEY, msgspec.json.encode(QueueControl(paused=False)))
+        await eventually(lambda: changes and not changes[-1].paused, message="the good value after the bad")
+        assert len(changes) == 1  # the bad one changed nothing
+        await kv.delete(QUEUE_KEY)
+        await eventually(lambda: len(changes) == 2, message="deleted: the default again")
+        assert queue.value == QueueControl() or not queue.value.paused
+    finally:
+        await queue.stop()
