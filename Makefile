@@ -61,7 +61,7 @@ format: setup ## format the code
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-schema: setup ## refresh the contracts' JSON Schema snapshot and docs/bus.md after a reviewed change
+schema: setup ## refresh the contracts' JSON Schema snapshot, docs/bus.md and deploy/nats.conf after a reviewed change
 	$(UV) run python -m librarrarian_contracts.schema
 
 bench: setup ## run the benchmarks in bench/ (each against its baseline, in the same run)

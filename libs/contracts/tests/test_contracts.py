@@ -28,6 +28,7 @@ from librarrarian_contracts import (
     catalog,
     encode,
     messages,
+    permissions,
     provision,
     report_id,
     scans,
@@ -175,11 +176,49 @@ def subject_of_type(type_: type[Message]) -> str:
 
 
 def test_every_durable_reads_declared_channels_and_its_role_consumes_them() -> None:
-    for spec in topology.CONSUMERS:
+    assert sorted(d.spec.durable for d in catalog.DURABLES) == sorted(c.durable for c in topology.CONSUMERS)
+    for durable in catalog.DURABLES:
+        spec = durable.spec
         matching = [c for c in catalog.CHANNELS if _overlap(c.filter, spec.filter_subject)]
         assert matching, f"{spec.durable} reads {spec.filter_subject}, which no channel declares"
-        role = spec.durable.split("-")[0]
-        assert all(role in c.consumers for c in matching), f"{spec.durable}: its role is not a consumer"
+        for role in durable.consumers:
+            assert all(role in c.consumers for c in matching), f"{spec.durable}: {role} is not a consumer"
+        assert all(c.stream is not None and c.stream.name == spec.stream for c in matching), spec.durable
+
+
+def test_no_user_may_delete_or_purge_and_only_the_provisioner_may_reshape() -> None:
+    """Nothing a user may publish reaches the JetStream API's deleting, purging or reshaping requests (only
+    the provisioner creates and updates, and never deletes); no user may read another's inbox."""
+    destroying = ["$JS.API.STREAM.DELETE.*", "$JS.API.STREAM.PURGE.*", "$JS.API.STREAM.MSG.DELETE.*"]
+    destroying += [
+        "$JS.API.CONSUMER.DELETE.*.*",
+        "$JS.API.ACCOUNT.PURGE.*",
+        "$JS.API.META.>",
+        "$JS.API.SERVER.>",
+    ]
+    reshaping = ["$JS.API.STREAM.CREATE.*", "$JS.API.STREAM.UPDATE.*", "$JS.API.CONSUMER.DURABLE.CREATE.*.*"]
+    reshaping += [f"$JS.API.CONSUMER.CREATE.{stream.name}" for stream in topology.STREAMS]
+    reshaping += [f"$JS.API.CONSUMER.CREATE.{stream.name}.>" for stream in topology.STREAMS]
+    for user, allowed in permissions.users().items():
+        for subject in allowed.publish:
+            assert not [f for f in destroying if _overlap(f, subject)], (user, subject)
+            if user != permissions.PROVISIONER:
+                assert not [f for f in reshaping if _overlap(f, subject)], (user, subject)
+        inboxes = [s for s in allowed.subscribe if s.startswith("_INBOX")]
+        assert inboxes in ([f"{permissions.inbox_prefix(user)}.>"], []), (user, inboxes)
+
+
+def test_the_integration_user_may_subscribe_to_exactly_the_public_subjects() -> None:
+    integration = permissions.for_role(catalog.Role.INTEGRATION)
+    assert integration == permissions.Permissions(publish=(), subscribe=catalog.public_filters())
+
+
+def test_each_role_needs_what_it_pulls_writes_and_reads() -> None:
+    encoder = permissions.needs(catalog.Role.ENCODER)
+    assert {d.durable for d in encoder.durables} == {s.durable for s in topology.WORK_CONSUMERS.values()}
+    assert {b.name for b in encoder.buckets} == {"nodes", "progress", "settings"}
+    history = permissions.Needs((topology.JOBS,), (topology.HISTORY_JOBS,), ())
+    assert permissions.needs(catalog.Role.HISTORY) == history
 
 
 def test_every_struct_of_the_contract_is_in_the_schema() -> None:

@@ -1,6 +1,6 @@
 """Librarrarian's bus contract: messages, topology and provisioning, shared by every service."""
 
-from . import catalog, enums, topology, views
+from . import catalog, enums, permissions, topology, views
 from .codec import decode, encode, publish, subject_of
 from .enums import HwClass, JobChange, JobKind, JobStatus, NodeState
 from .messages import (
@@ -33,7 +33,7 @@ from .messages import (
     Transcode,
     report_id,
 )
-from .provision import provision
+from .provision import TopologyMissing, provision, require
 
 __all__ = [
     "AnyMessage",
@@ -67,14 +67,17 @@ __all__ = [
     "StaleFileFound",
     "StartScan",
     "StreamInfo",
+    "TopologyMissing",
     "Transcode",
     "catalog",
     "decode",
     "encode",
     "enums",
+    "permissions",
     "provision",
     "publish",
     "report_id",
+    "require",
     "subject_of",
     "topology",
     "views",

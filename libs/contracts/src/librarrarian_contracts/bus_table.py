@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import catalog
+from . import catalog, permissions
 
 # The repository's docs folder (this module lies in libs/contracts/src/librarrarian_contracts).
 DOCUMENT = Path(__file__).resolve().parents[4] / "docs" / "bus.md"
@@ -64,4 +64,36 @@ def render() -> str:
             f"| `{b.spec.name}` | {b.key} | {_names(b.values)} | {_roles(b.writers)} | {_roles(b.readers)} | "
             f"{public} | {b.summary} |"
         )
+    lines += [
+        "",
+        "## Durable consumers",
+        "",
+        "| durable | stream | reads | taken by | also moved by | max-deliveries advisory to | what for |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in catalog.DURABLES:
+        lines.append(
+            f"| `{d.spec.durable}` | {d.spec.stream} | `{d.spec.filter_subject}` | {_roles(d.consumers)} | "
+            f"{', '.join(d.movers)} | {', '.join(d.advised)} | {d.summary} |"
+        )
+    for x in catalog.LOOKUPS:
+        lines.append(
+            f"\nThe {x.stream.name} stream is read message by message by {_roles(x.readers)}. {x.summary}"
+        )
+    lines += [
+        "",
+        "## Permissions",
+        "",
+        "Each NATS user's allow-lists, made from the tables above (`permissions.py`; `deploy/nats.conf` is made",
+        "from them too). A user receives replies only in its own inbox (`_INBOX_<user>.>`). A user that answers",
+        "requests may publish one reply to each request it received. Nothing else is allowed; in particular",
+        "nobody may delete or purge a stream or a consumer.",
+    ]
+    for user, allowed in permissions.users().items():
+        lines += ["", f"### {user}", ""]
+        published = ", ".join(f"`{s}`" for s in allowed.publish) or "nothing"
+        lines.append(f"- publishes: {published}")
+        lines.append(f"- subscribes: {', '.join(f'`{s}`' for s in allowed.subscribe)}")
+        if allowed.responses:
+            lines.append("- answers the requests it receives")
     return "\n".join(lines) + "\n"

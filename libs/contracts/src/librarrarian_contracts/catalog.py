@@ -1,7 +1,7 @@
 """Who says what on the bus: every subject with the messages that travel on it, the roles that produce and
-consume them, every request/reply endpoint and every KV bucket. The subject strings themselves are spelled
-in :mod:`topology`; the AsyncAPI document, the bus table in ``docs/bus.md`` and the contract tests are all
-made from this one table.
+consume them, every request/reply endpoint, every KV bucket and every durable consumer. The subject strings
+themselves are spelled in :mod:`topology`; the AsyncAPI document, the bus table in ``docs/bus.md``, each
+role's NATS permissions (:mod:`permissions`) and the contract tests are all made from this one table.
 
 A role is a service (each logs in to NATS as its own user) or ``integration``: a subscriber of ours
 outside the cluster, which may only listen to what is marked public.
@@ -15,7 +15,7 @@ from typing import Any
 
 from . import messages as m
 from . import scans, settings, sources, topology, views
-from .topology import BucketSpec, StreamSpec
+from .topology import BucketSpec, ConsumerSpec, StreamSpec
 
 
 class Role(StrEnum):
@@ -74,6 +74,28 @@ class Bucket:
     summary: str
     key: str  # what a key is
     public: bool = False
+
+
+@dataclass(frozen=True)
+class Durable:
+    """A durable pull consumer: the roles that take its messages to handle them (they consume its channels),
+    the roles that may take waiting ones back to queue them elsewhere, and who hears of a message that
+    exhausted its deliveries."""
+
+    spec: ConsumerSpec
+    consumers: tuple[Role, ...]
+    summary: str
+    movers: tuple[Role, ...] = ()
+    advised: tuple[Role, ...] = ()  # subscribe to its max-deliveries advisories
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Roles that read a stream's messages one by one, by sequence (not through a consumer)."""
+
+    stream: StreamSpec
+    readers: tuple[Role, ...]
+    summary: str
 
 
 HW = {"hw_class": "the hardware class: " + ", ".join(topology.HwClass)}
@@ -227,8 +249,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.CommitRequest,
         views.CommitDecision,
         SCHEDULER,
-        (ENCODER,),
-        "May this attempt replace the original? Granted to one holder at a time.",
+        (ENCODER, CLEANUP),
+        "May this delivery replace the original (or delete the stale file)? Granted to one holder at a time; "
+        "only the holder's outcome counts.",
     ),
     Endpoint(
         topology.SCHEDULER_JOBS_QUERY,
@@ -415,7 +438,7 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.UiSettings,
         ),
         (GATEWAY,),
-        (SCHEDULER, ENCODER, SCANNER),
+        (SCHEDULER, ENCODER, SCANNER, GATEWAY),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
         "transcode, queue, node.<name>, scanner.folders, paths, ui",
     ),
@@ -427,6 +450,42 @@ BUCKETS: tuple[Bucket, ...] = (
         "Each scan's progress, and its outcome for a day.",
         "the scan's id",
         public=True,
+    ),
+)
+
+DURABLES: tuple[Durable, ...] = (
+    *(
+        Durable(
+            spec,
+            (ENCODER,),
+            f"Transcodes for the {hw} nodes; the scheduler moves waiting ones when no {hw} node is live.",
+            movers=(SCHEDULER,),
+            advised=(SCHEDULER,),
+        )
+        for hw, spec in topology.WORK_CONSUMERS.items()
+    ),
+    Durable(
+        topology.CLEANUP_WORK,
+        (CLEANUP,),
+        "Approved deletions of stale files.",
+        advised=(SCHEDULER,),
+    ),
+    Durable(topology.CLEANUP_CONTROL, (CLEANUP,), "Requests to look for stale files."),
+    Durable(topology.SCHEDULER_CLEANUP, (SCHEDULER,), "Stale files found, to record as jobs."),
+    Durable(topology.SCHEDULER_MEDIA, (SCHEDULER,), "Probed files, to turn into jobs."),
+    Durable(topology.SCHEDULER_JOBS, (SCHEDULER,), "The workers' reports, to follow each job."),
+    Durable(topology.HISTORY_JOBS, (HISTORY,), "The workers' reports, to keep the history."),
+    Durable(topology.SCANNER_CONTROL, (SCANNER,), "Scans to run."),
+    Durable(
+        topology.SCANNER_JOBS, (SCANNER,), "Replaced files, to probe again and refresh Plex and Jellyfin."
+    ),
+)
+
+LOOKUPS: tuple[Lookup, ...] = (
+    Lookup(
+        topology.WORK,
+        (SCHEDULER,),
+        "The reconciler checks that a waiting job's work message is still in the stream.",
     ),
 )
 

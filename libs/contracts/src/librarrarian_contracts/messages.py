@@ -173,6 +173,9 @@ class RemoveStaleFile(Command, frozen=True, kw_only=True, tag="work.remove_stale
 
 
 # --- job reports (encoder, cleanup → scheduler, history) ----------------------------------------
+# An outcome names the delivery it comes from: with the attempt and the node, that is who asked for the
+# commit, and the scheduler counts an outcome only from its holder (architecture §3.3). None: a worker older
+# than the fencing, whose outcome the scheduler ignores.
 
 
 class JobStarted(Event, frozen=True, kw_only=True, tag="job.started"):
@@ -198,6 +201,7 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     elapsed_seconds: float
     fallback_reason: str | None = None  # why the job's hardware class gave way to the CPU
     vmaf: float | None = None  # 0-100 on sampled segments, when measured (setting measure_vmaf)
+    delivery: int | None = None
 
 
 class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):
@@ -208,6 +212,7 @@ class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):
     reason: str
     size_before: int | None = None
     size_after: int | None = None
+    delivery: int | None = None
 
 
 class JobFailed(Event, frozen=True, kw_only=True, tag="job.failed"):
@@ -218,6 +223,7 @@ class JobFailed(Event, frozen=True, kw_only=True, tag="job.failed"):
     reason: str
     detail: str = ""
     retryable: bool = True
+    delivery: int | None = None
 
 
 class CleanupFinished(Event, frozen=True, kw_only=True, tag="job.cleanup_finished"):
@@ -230,6 +236,7 @@ class CleanupFinished(Event, frozen=True, kw_only=True, tag="job.cleanup_finishe
     removed: bool
     size: int = 0  # bytes freed
     reason: str = ""  # why it was kept, or "already gone"
+    delivery: int | None = None
 
 
 JobReport = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished

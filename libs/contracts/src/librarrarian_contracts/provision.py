@@ -1,11 +1,26 @@
-"""Apply the topology idempotently: every service calls ``provision`` at start."""
+"""Apply the topology idempotently (``provision``, run once before the services start by the one user
+allowed to: ``librarrarian provision``, or ``up`` for itself), and check at a service's start that what it
+needs is there (``require``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 
+from .catalog import Role
+from .permissions import kv_stream, needs
 from .topology import BUCKETS, CONSUMERS, STREAMS, BucketSpec, ConsumerSpec, StreamSpec
+
+T = TypeVar("T")
+
+
+class TopologyMissing(RuntimeError):
+    """A stream, consumer or bucket a service needs is not there (or not as declared); the message names
+    each and says how to provision."""
 
 
 def stream_config(spec: StreamSpec) -> api.StreamConfig:
@@ -66,3 +81,40 @@ async def provision(js: JetStreamContext) -> None:
         await ensure_consumer(js, consumer)
     for bucket in BUCKETS:
         await ensure_bucket(js, bucket)
+
+
+HOW_TO_PROVISION = (
+    "run `librarrarian provision` with the provision user's NATS_URL (compose: the provision service; "
+    "`librarrarian up` does it by itself), then start this service again"
+)
+
+
+async def require(js: JetStreamContext, role: Role) -> None:
+    """Check that every stream, durable and bucket ``role`` uses exists, each durable on its declared
+    subject; raise :class:`TopologyMissing` naming what is not."""
+    wanted = needs(role)
+    missing: list[str] = []
+    for stream in wanted.streams:
+        await _look_up(f"stream {stream.name}", js.stream_info(stream.name), missing)
+    for spec in wanted.durables:
+        info = await _look_up(
+            f"consumer {spec.durable} on {spec.stream}", js.consumer_info(spec.stream, spec.durable), missing
+        )
+        if info is not None and info.config.filter_subject != spec.filter_subject:
+            missing.append(
+                f"consumer {spec.durable} reads {info.config.filter_subject}, not {spec.filter_subject}"
+            )
+    for bucket in wanted.buckets:
+        await _look_up(f"bucket {bucket.name}", js.stream_info(kv_stream(bucket)), missing)
+    if missing:
+        raise TopologyMissing(f"NATS lacks what the {role} needs: {'; '.join(missing)}. {HOW_TO_PROVISION}")
+
+
+async def _look_up(what: str, lookup: Awaitable[T], missing: list[str]) -> T | None:
+    try:
+        return await lookup
+    except NotFoundError:
+        missing.append(what)
+    except NatsTimeoutError:  # a refused request goes unanswered
+        missing.append(f"{what} (no answer: is JetStream on, and may this user ask?)")
+    return None

@@ -1,7 +1,7 @@
 """The JSON Schema of everything that crosses the bus or is stored: every message, every endpoint's request
 and reply, every KV value and the sources' stored settings, all taken from :mod:`catalog`. ``schema.json`` is
-its committed snapshot, so a change of the contract shows up in review; ``make schema`` refreshes it and
-the bus table in ``docs/bus.md``."""
+its committed snapshot, so a change of the contract shows up in review; ``make schema`` refreshes it, the
+bus table in ``docs/bus.md`` and the NATS permissions in ``deploy/nats.conf``."""
 
 from __future__ import annotations
 
@@ -39,9 +39,11 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    from . import bus_table
+    from . import bus_table, nats_config
 
     SNAPSHOT.write_text(render())
     print(f"wrote {SNAPSHOT}")
     bus_table.DOCUMENT.write_text(bus_table.render())
     print(f"wrote {bus_table.DOCUMENT}")
+    nats_config.DEPLOY_CONFIG.write_text(nats_config.deploy())
+    print(f"wrote {nats_config.DEPLOY_CONFIG}")

@@ -160,6 +160,6 @@ SOURCES_JELLYFIN_LIBRARIES = "scanner.sources.jellyfin.libraries"
 SOURCES_SYNC = "scanner.sources.sync"
 
 
-def max_deliveries_advisory(durable: str) -> str:
-    """JetStream's advisory when a work message exhausted MaxDeliver (its encoders kept dying)."""
-    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{WORK.name}.{durable}"
+def max_deliveries_advisory(spec: ConsumerSpec) -> str:
+    """JetStream's advisory when a message of this durable exhausted MaxDeliver (its workers kept dying)."""
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{spec.stream}.{spec.durable}"

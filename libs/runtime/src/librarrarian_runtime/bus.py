@@ -1,19 +1,51 @@
-"""Connecting to NATS the same way in every service."""
+"""Connecting to NATS the same way in every service: replies in the user's own inbox, TLS when the URL says
+``tls://`` (trusting ``NATS_CA_FILE`` when set), reconnects forever."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import nats
-from nats.aio.client import Client
+from librarrarian_contracts.permissions import inbox_prefix
+from nats.aio.client import DEFAULT_INBOX_PREFIX, Client
+
+from . import env
 
 log = logging.getLogger(__name__)
 
+CA_FILE = "NATS_CA_FILE"
 
-async def connect(url: str, name: str) -> Client:
-    """Connect with reconnects forever: a restarting NATS server must not kill the services."""
+
+def user_of(url: str) -> str | None:
+    """The user a NATS URL logs in as (of its first server, when it lists several)."""
+    return urlsplit(url.split(",")[0].strip()).username
+
+
+def inbox_of(url: str) -> str:
+    """Where this connection's replies arrive: the user's own inbox, the only one its permissions let it
+    read (``_INBOX_<user>``); the plain ``_INBOX`` without a user."""
+    user = user_of(url)
+    return inbox_prefix(user) if user else DEFAULT_INBOX_PREFIX.decode()
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """A context trusting ``ca_file`` (a private CA that signed the server's certificate); None leaves a
+    ``tls://`` URL to the system's CAs."""
+    if ca_file is None:
+        return None
+    if not ca_file.is_file():
+        raise env.SettingsError(f"{CA_FILE}: {ca_file} is not a file")
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
+async def connect(url: str, name: str, *, ca_file: Path | None = None) -> Client:
+    """Connect with reconnects forever: a restarting NATS server must not kill the services. The CA file
+    comes from ``NATS_CA_FILE`` unless given: like ``NATS_URL``, it is the deployment's, the same for all."""
 
     async def on_disconnect() -> None:
         log.warning("disconnected from NATS")
@@ -24,9 +56,13 @@ async def connect(url: str, name: str) -> Client:
     async def on_error(error: Exception) -> None:
         log.warning("NATS error: %s", error)
 
+    if ca_file is None and (configured := env.optional(CA_FILE)):
+        ca_file = Path(configured)
     return await nats.connect(
         url,
         name=name,
+        inbox_prefix=inbox_of(url),
+        tls=tls_context(ca_file),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=5,

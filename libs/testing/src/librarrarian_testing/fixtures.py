@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,12 +25,30 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
+def provisioned(url: str) -> None:
+    """Apply the topology, as ``librarrarian provision`` does before the services start (they only check
+    it). From a thread of its own: a sync fixture may run while the test's event loop does."""
+    from librarrarian_contracts import provision
+
+    async def apply() -> None:
+        nc = await nats.connect(url)
+        try:
+            await provision(nc.jetstream())
+        finally:
+            await nc.close()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, apply()).result()
+
+
 @pytest.fixture
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh NATS server with JetStream for each test (it starts in ~20 ms)."""
+    """A fresh NATS server with JetStream for each test (it starts in ~20 ms), provisioned; its one user
+    may do anything (the role users are tested in ``tests/test_deploy.py``)."""
     server = NatsServer(tmp_path_factory.mktemp("nats"))
     server.start()
     try:
+        provisioned(server.url)
         yield server.url
     finally:
         server.stop()
@@ -36,12 +56,9 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    """A connection to ``nats_url`` with the whole topology provisioned."""
-    from librarrarian_contracts import provision
-
+    """A connection to ``nats_url`` (the whole topology provisioned)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    await provision(js)
     try:
         yield nc, js
     finally:

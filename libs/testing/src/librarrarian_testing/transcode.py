@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import msgspec
-from librarrarian_contracts import provision, topology
+from librarrarian_contracts import topology
 from librarrarian_contracts.settings import (
     TRANSCODE_KEY,
     EncoderFamily,
@@ -33,6 +33,6 @@ def fastest(x265_preset: str = "ultrafast", **changes: object) -> TranscodeSetti
 
 
 async def put(js: JetStreamContext, settings: TranscodeSettings) -> None:
-    await provision(js)
+    """Write the settings as the gateway does (on a provisioned server)."""
     kv = await js.key_value(topology.SETTINGS.name)
     await kv.put(TRANSCODE_KEY, msgspec.json.encode(settings))

@@ -12,7 +12,8 @@ from collections.abc import Awaitable
 from importlib.metadata import version
 
 import msgspec
-from librarrarian_contracts import NodeState, encode, provision, topology
+from librarrarian_contracts import NodeState, encode, require, topology
+from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import work_decoder
 from librarrarian_contracts.settings import (
     PATHS_KEY,
@@ -125,7 +126,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
 
     nc = await bus.connect(settings.nats_url, f"encoder {settings.node}")
     js = nc.jetstream()
-    await provision(js)
+    await require(js, Role.ENCODER)
     nodes = await js.key_value(topology.NODES.name)
     progress = await js.key_value(topology.PROGRESS.name)
     transcode = await Watched(js, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()

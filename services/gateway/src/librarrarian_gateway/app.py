@@ -12,7 +12,8 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from librarrarian_contracts import asyncapi, provision
+from librarrarian_contracts import asyncapi, require
+from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await bus.connect(settings.nats_url, "gateway")
-        await provision(nc.jetstream())
+        await require(nc.jetstream(), Role.GATEWAY)
         pool = await migrations.connect_and_migrate(
             settings.database_url, "gateway", "librarrarian_gateway.migrations"
         )

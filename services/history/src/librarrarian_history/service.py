@@ -7,7 +7,8 @@ import logging
 from importlib.metadata import version
 
 import asyncpg
-from librarrarian_contracts import JobReport, provision, topology
+from librarrarian_contracts import JobReport, require, topology
+from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.views import (
     ChartsQuery,
@@ -49,7 +50,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     stopping = stopping or lifecycle.stop_event()
     async with bus.connection(settings.nats_url, "history") as nc:
         js = nc.jetstream()
-        await provision(js)
+        await require(js, Role.HISTORY)
         pool = await migrations.connect_and_migrate(
             settings.database_url, "history", "librarrarian_history.migrations"
         )

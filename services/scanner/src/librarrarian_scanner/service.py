@@ -9,7 +9,8 @@ import asyncio
 import logging
 
 import httpx
-from librarrarian_contracts import provision
+from librarrarian_contracts import require
+from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders
 from librarrarian_runtime import bus, lifecycle, migrations
 from librarrarian_runtime.watched import Watched
@@ -32,7 +33,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         stopping = lifecycle.stop_event()
     async with bus.connection(settings.nats_url, "scanner") as nc:
         js = nc.jetstream()
-        await provision(js)
+        await require(js, Role.SCANNER)
         pool = await migrations.connect_and_migrate(
             settings.database_url, "scanner", "librarrarian_scanner.migrations"
         )

@@ -9,7 +9,8 @@ import logging
 from importlib.metadata import version
 
 import asyncpg
-from librarrarian_contracts import provision, topology
+from librarrarian_contracts import require, topology
+from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import cleanup_decoder, job_decoder, media_decoder
 from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
 from librarrarian_contracts.views import (
@@ -61,7 +62,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     stopping = stopping or lifecycle.stop_event()
     async with bus.connection(settings.nats_url, "scheduler") as nc:
         js = nc.jetstream()
-        await provision(js)
+        await require(js, Role.SCHEDULER)
         pool = await migrations.connect_and_migrate(
             settings.database_url, "scheduler", "librarrarian_scheduler.migrations", min_size=2, max_size=8
         )
@@ -105,7 +106,7 @@ async def _serve(
             await tracker.deliveries_exhausted(msg_id, int(advisory.get("deliveries", 0)))
 
     advisories = [
-        await nc.subscribe(topology.max_deliveries_advisory(spec.durable), cb=on_advisory)
+        await nc.subscribe(topology.max_deliveries_advisory(spec), cb=on_advisory)
         for spec in (*topology.WORK_CONSUMERS.values(), topology.CLEANUP_WORK)
     ]
     log.info("scheduler ready (new work goes to %s)", placement.choose(transcode.value))
