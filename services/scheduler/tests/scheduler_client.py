@@ -20,7 +20,7 @@ from librarrarian_contracts import (
 from librarrarian_contracts.codec import queue_decoder, work_decoder
 from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import JobsPage, JobsQuery
+from librarrarian_contracts.views import CommitDecision, CommitRequest, JobsPage, JobsQuery
 from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
 from librarrarian_scheduler import service
@@ -60,6 +60,14 @@ async def running_scheduler(
     finally:
         stopping.set()
         await asyncio.wait_for(task, 20)
+
+
+async def granted(nc: Client, job_id: int, attempt: int, delivery: int = 1, node: str = "box") -> None:
+    """Take the commit as a worker does before it touches the file: the scheduler counts the outcome of its
+    holder only (fencing)."""
+    request = CommitRequest(job_id=job_id, attempt=attempt, delivery=delivery, node=node)
+    decision = await ask(nc, topology.SCHEDULER_COMMIT, request, CommitDecision)
+    assert decision.granted, decision.reason
 
 
 async def answers(nc: Client) -> bool:

@@ -32,7 +32,7 @@ from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
-from .scheduler_client import running_scheduler
+from .scheduler_client import granted, running_scheduler
 
 H264 = MediaProbe(
     container="avi",
@@ -136,12 +136,14 @@ async def test_a_renamed_output_and_a_copy_of_a_source_are_not_queued_again(
 
     # The encoder's output appears (the scanner may see it before the completion arrives) …
     await publish(js, probed("/m/Film.mkv", HEVC, 400, OUTPUT, inode=9))
+    await granted(nc, work.job_id, 1)
     await publish(
         js,
         JobCompleted(
             job_id=work.job_id,
             attempt=1,
             node="box",
+            delivery=1,
             path=work.path,
             output_path="/m/Film.mkv",
             encoder="libsvtav1",

@@ -20,7 +20,7 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .scheduler_client import jobs, jobs_when, probed, work_messages
+from .scheduler_client import granted, jobs, jobs_when, probed, work_messages
 
 
 async def test_a_deleted_pending_job_is_never_encoded(
@@ -71,12 +71,14 @@ async def test_clearing_the_queue_deletes_pending_jobs_but_not_running_ones(
     await eventually(lambda: _count(js, 1), message="only the running job's work message left")
     assert (await ask(nc, topology.SCHEDULER_CLEAR, ClearPending(), ClearedJobs)).deleted == 0
 
+    await granted(nc, running, 1)
     await publish(
         js,
         JobCompleted(
             job_id=running,
             attempt=1,
             node="box",
+            delivery=1,
             path="/m/c.mp4",
             output_path="/m/c.mkv",
             encoder="libx265",

@@ -28,7 +28,7 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .scheduler_client import PROBE, jobs, jobs_when, probed, pull_work, status_is
+from .scheduler_client import PROBE, granted, jobs, jobs_when, probed, pull_work, status_is
 
 MIGRATIONS = Path(service.__file__).with_name("migrations")
 
@@ -82,9 +82,12 @@ async def test_a_failed_attempt_is_retried_then_failed_with_its_detail(
     await publish(js, probed("/m/a.mp4"))
     (first,) = await pull_work(js, 1)
     await publish(js, JobStarted(job_id=first.job_id, attempt=1, delivery=1, node="n1", path=first.path))
-    await publish(
-        js, JobFailed(job_id=first.job_id, attempt=1, node="n1", path=first.path, reason="ffmpeg exited 1")
+    # n1 held the commit of attempt 1 when its replace failed.
+    await granted(nc, first.job_id, 1, node="n1")
+    failed = JobFailed(
+        job_id=first.job_id, attempt=1, node="n1", path=first.path, reason="rename failed", delivery=1
     )
+    await publish(js, failed)
     (second,) = await pull_work(js, 1)
     assert (second.job_id, second.attempt) == (first.job_id, 2)
     await publish(
@@ -105,13 +108,14 @@ async def test_a_failed_attempt_is_retried_then_failed_with_its_detail(
     await eventually(failed)
     page = await ask(nc, topology.SCHEDULER_JOBS_QUERY, JobsQuery(statuses=("failed",)), JobsPage)
     assert page.items[0].error_log == "Conversion failed!" and page.items[0].attempts == 2
-    # A late event from the stale first attempt changes nothing.
+    # A late completion of the stale first attempt, from its commit's holder: the file did change.
     await publish(
         js,
         JobCompleted(
             job_id=first.job_id,
             attempt=1,
             node="n1",
+            delivery=1,
             path=first.path,
             output_path=first.path,
             encoder="libx265",
@@ -222,7 +226,9 @@ async def test_max_deliveries_advisory_fails_the_job(
         b'{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"WORK","consumer":"encoder-cpu",'
         b'"stream_seq":%d,"deliveries":5}' % seq
     )
-    await nc.publish(topology.max_deliveries_advisory("encoder-cpu"), advisory)
+    await nc.publish(
+        topology.max_deliveries_advisory(topology.WORK_CONSUMERS[topology.HwClass.CPU]), advisory
+    )
 
     async def failed() -> str | None:
         job = (await jobs(nc))["/m/a.mp4"]

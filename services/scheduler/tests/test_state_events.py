@@ -31,7 +31,7 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .scheduler_client import StateEvents, probed
+from .scheduler_client import StateEvents, granted, probed
 
 
 def started(job_id: int, attempt: int, path: str) -> JobStarted:
@@ -40,7 +40,13 @@ def started(job_id: int, attempt: int, path: str) -> JobStarted:
 
 def failed(job_id: int, attempt: int, path: str) -> JobFailed:
     return JobFailed(
-        job_id=job_id, attempt=attempt, node="box", path=path, reason="ffmpeg exit 1", detail="log"
+        job_id=job_id,
+        attempt=attempt,
+        node="box",
+        path=path,
+        reason="ffmpeg exit 1",
+        detail="log",
+        delivery=1,
     )
 
 
@@ -86,10 +92,12 @@ async def test_a_transcode_publishes_each_change_of_its_record(
     assert (await changes(state_events, 1, 6))[-1] == "queued"
     await publish(js, started(1, 3, "/m/a.mp4"))
     await changes(state_events, 1, 7)
+    await granted(nc, 1, 3)
     completed = JobCompleted(
         job_id=1,
         attempt=3,
         node="box",
+        delivery=1,
         path="/m/a.mp4",
         output_path="/m/a.mkv",
         encoder="libx265",
@@ -152,7 +160,9 @@ async def test_an_approval_is_published_from_waiting_to_done(
     await ask(nc, topology.SCHEDULER_RELEASE, ReleaseJobs(kind="cleanup"), ReleasedJobs)
     assert (await changes(state_events, 1, 2))[-1] == "released"
     assert (state_events.last(1).job.status, state_events.last(1).job.attempts) == ("pending", 1)
-    await publish(
-        js, CleanupFinished(job_id=1, attempt=1, node="tidy", path="/m/.tmp_a", removed=True, size=10)
+    await granted(nc, 1, 1, node="tidy")
+    finished = CleanupFinished(
+        job_id=1, attempt=1, node="tidy", path="/m/.tmp_a", removed=True, size=10, delivery=1
     )
+    await publish(js, finished)
     assert await changes(state_events, 1, 3) == ["awaiting_approval", "released", "done"]

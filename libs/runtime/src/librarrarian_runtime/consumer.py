@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from librarrarian_contracts.topology import ConsumerSpec
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
@@ -32,6 +33,22 @@ async def consume(
     *,
     batch: int = 20,
 ) -> None:
+    async def handle_value(value: T, _: Msg) -> None:
+        await handle(value)
+
+    await consume_messages(js, spec, decoder, handle_value, stopping, batch=batch)
+
+
+async def consume_messages(
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    decoder: msgspec.json.Decoder[T],
+    handle: Callable[[T, Msg], Awaitable[Any]],
+    stopping: asyncio.Event,
+    *,
+    batch: int = 20,
+) -> None:
+    """:func:`consume` for a handler that also needs the message itself (its delivery count, say)."""
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
     try:
         while not stopping.is_set():
@@ -49,7 +66,7 @@ async def consume(
                     await msg.term()
                     continue
                 try:
-                    await handle(value)
+                    await handle(value, msg)
                 except Exception:
                     log.exception(
                         "%s: handling a message on %s failed; retrying it later", spec.durable, msg.subject

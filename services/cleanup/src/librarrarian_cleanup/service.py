@@ -2,7 +2,8 @@
 the ones a user approved (``work.cleanup``, released by the scheduler).
 
 It keeps nothing: what it finds goes to the scheduler as ``cleanup.stale_file_found`` and waits there for approval, and
-each deletion's outcome goes back as a ``job.*`` event.
+each deletion's outcome goes back as a ``job.*`` event. Like an encoder, it asks the scheduler for the commit
+before it touches the file, so the scheduler counts only the outcome of the delivery that holds it.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from librarrarian_contracts import (
     JobFailed,
     RemoveStaleFile,
     StaleFileFound,
-    provision,
     publish,
     report_id,
+    require,
     topology,
 )
+from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import cleanup_decoder, cleanup_work_decoder
 from librarrarian_contracts.messages import CleanupMessage
+from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_runtime import bus, consumer, lifecycle
-from nats.js import JetStreamContext
+from librarrarian_runtime.queries import ask
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from . import finder, remover
 from .settings import HOUR, Settings
@@ -35,8 +40,9 @@ log = logging.getLogger(__name__)
 
 
 class Cleanup:
-    def __init__(self, js: JetStreamContext, settings: Settings) -> None:
-        self.js = js
+    def __init__(self, nc: Client, settings: Settings) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
         self.settings = settings
         self._one_scan = asyncio.Lock()
 
@@ -73,9 +79,22 @@ class Cleanup:
         if isinstance(event, FindStaleFiles):
             await self.scan(event)
 
-    async def remove(self, request: RemoveStaleFile) -> None:
+    async def remove(self, request: RemoveStaleFile, msg: Msg) -> None:
         """Delete one approved file and report the outcome; a refusal or an error fails the job for good
-        (a retry would meet the same), with the reason shown on the Failed page."""
+        (a retry would meet the same), with the reason shown on the Failed page. A scheduler that cannot be
+        asked leaves the message to be delivered again."""
+        delivery = msg.metadata.num_delivered
+        decision = await ask(
+            self.nc,
+            topology.SCHEDULER_COMMIT,
+            CommitRequest(
+                job_id=request.job_id, attempt=request.attempt, delivery=delivery, node=self.settings.node
+            ),
+            CommitDecision,
+        )
+        if not decision.granted:
+            log.warning("job %d: commit denied (%s); leaving the file alone", request.job_id, decision.reason)
+            return
         try:
             outcome = await asyncio.to_thread(
                 remover.remove,
@@ -98,6 +117,7 @@ class Cleanup:
                     path=request.path,
                     reason=reason,
                     retryable=False,
+                    delivery=delivery,
                 ),
             )
             return
@@ -114,6 +134,7 @@ class Cleanup:
                 removed=outcome.removed,
                 size=outcome.size,
                 reason=outcome.reason,
+                delivery=delivery,
             ),
         )
 
@@ -130,8 +151,8 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     stopping = stopping or lifecycle.stop_event()
     async with bus.connection(settings.nats_url, "cleanup") as nc:
         js = nc.jetstream()
-        await provision(js)
-        cleanup = Cleanup(js, settings)
+        await require(js, Role.CLEANUP)
+        cleanup = Cleanup(nc, settings)
         log.info(
             "cleanup ready: stale after %.0f h in %s",
             settings.stale_after_seconds / HOUR,
@@ -143,6 +164,8 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 consumer.consume(js, topology.CLEANUP_CONTROL, cleanup_decoder, cleanup.on_control, stopping)
             )
             tasks.create_task(
-                consumer.consume(js, topology.CLEANUP_WORK, cleanup_work_decoder, cleanup.remove, stopping)
+                consumer.consume_messages(
+                    js, topology.CLEANUP_WORK, cleanup_work_decoder, cleanup.remove, stopping
+                )
             )
     log.info("cleanup stopped")

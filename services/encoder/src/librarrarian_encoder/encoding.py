@@ -50,6 +50,7 @@ class Job:
             reason=reason,
             detail=detail,
             retryable=retryable,
+            delivery=self.delivery,
         )
 
 

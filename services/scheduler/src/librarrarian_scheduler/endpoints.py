@@ -26,13 +26,18 @@ async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
     holder that did rename after all.
     """
     row = await pool.fetchrow(
-        "UPDATE jobs SET commit_attempt = $2, commit_delivery = $3, commit_node = $4, committed_at = now(),"
-        " updated_at = now()"
-        " WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')"
-        "   AND (commit_attempt IS NULL OR commit_attempt < $2"
-        "        OR (commit_attempt = $2 AND commit_delivery = $3 AND commit_node = $4)"
-        "        OR (commit_attempt = $2 AND commit_delivery < $3))"
-        " RETURNING id",
+        "WITH granted AS ("
+        "  UPDATE jobs SET commit_attempt = $2, commit_delivery = $3, commit_node = $4, committed_at = now(),"
+        "  updated_at = now()"
+        "  WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'running')"
+        "    AND (commit_attempt IS NULL OR commit_attempt < $2"
+        "         OR (commit_attempt = $2 AND commit_delivery = $3 AND commit_node = $4)"
+        "         OR (commit_attempt = $2 AND commit_delivery < $3))"
+        "  RETURNING id),"
+        # Kept for good: the completion of any holder counts (see fencing).
+        " recorded AS (INSERT INTO commits (job_id, attempt, delivery, node)"
+        "  SELECT id, $2, $3, $4 FROM granted ON CONFLICT DO NOTHING)"
+        " SELECT id FROM granted",
         request.job_id,
         request.attempt,
         request.delivery,

@@ -1,5 +1,6 @@
 """Following a job through its attempts as the workers report (``job.*``), and a user's retry of a failed
-job. Every change of the record is published (``store.record_change``) in the transaction that made it."""
+job. Every change of the record is published (``store.record_change``) in the transaction that made it.
+An outcome counts only from whom :mod:`fencing` says may report it; any other is ignored and logged."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from librarrarian_contracts import (
 from librarrarian_contracts.views import ActionResult
 from librarrarian_runtime.errors import BadRequest, Conflict, NotFound
 
-from . import store
+from . import fencing, store
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,18 @@ class JobTracker:
     async def handle(self, report: JobReport) -> None:
         requeued = False
         async with self.pool.acquire() as conn, conn.transaction():
+            record = await _record(conn, report)
+            why = None if record is None else fencing.refusal(report, record)
+            if why is not None:
+                # Not claimed: the holder's own report, under the same event id, must still count.
+                log.warning(
+                    "job %d: ignoring %s from %s: %s",
+                    report.job_id,
+                    report.__struct_config__.tag,
+                    fencing.of(report),
+                    why,
+                )
+                return
             if not await store.claim(conn, report.event_id):
                 return
             match report:
@@ -75,16 +88,19 @@ class JobTracker:
         if await _change(
             conn,
             JobChange.RUNNING,
-            "UPDATE jobs SET status = 'running', node = $3, started_at = coalesce(started_at, now()),"
-            f" retry_at = NULL, updated_at = now() WHERE {CURRENT} RETURNING id",
+            "UPDATE jobs SET status = 'running', node = $3, run_delivery = $4,"
+            " started_at = coalesce(started_at, now()), retry_at = NULL, updated_at = now()"
+            f" WHERE {CURRENT} RETURNING id",
             report.job_id,
             report.attempt,
             report.node,
+            report.delivery,
         ):
             log.info("job %d attempt %d started on %s", report.job_id, report.attempt, report.node)
 
     async def _completed(self, conn: asyncpg.Connection, report: JobCompleted) -> None:
-        # A completion is a fact about the file whatever the attempt: the original was replaced.
+        # From a holder of the commit (fencing), a completion is a fact about the file whatever the attempt
+        # is now: the original was replaced.
         if await _change(
             conn,
             JobChange.DONE,
@@ -203,6 +219,34 @@ class JobTracker:
         log.error(
             "job %s attempt %s failed: delivered %d times without an outcome", job_id, attempt, deliveries
         )
+
+
+async def _record(conn: asyncpg.Connection, report: JobReport) -> fencing.Record | None:
+    """The job as :mod:`fencing` needs it (locked until the report is handled), or None when there is none."""
+    row = await conn.fetchrow(
+        "SELECT status, attempts, node, run_delivery, commit_attempt, commit_delivery, commit_node,"
+        "       EXISTS (SELECT 1 FROM commits c WHERE c.job_id = j.id AND c.attempt = $2"
+        "               AND c.delivery = $3 AND c.node = $4) AS granted"
+        " FROM jobs j WHERE id = $1 FOR UPDATE",
+        report.job_id,
+        report.attempt,
+        report.delivery,
+        report.node,
+    )
+    if row is None:
+        return None
+    holder = (
+        fencing.Delivery(row["commit_attempt"], row["commit_delivery"], row["commit_node"])
+        if row["commit_attempt"] is not None
+        else None
+    )
+    # A run recorded before the scheduler knew deliveries names none: its reports are taken as before.
+    runner = (
+        fencing.Delivery(row["attempts"], row["run_delivery"], row["node"])
+        if row["run_delivery"] is not None
+        else None
+    )
+    return fencing.Record(status=row["status"], holder=holder, runner=runner, granted=row["granted"])
 
 
 async def _change(
