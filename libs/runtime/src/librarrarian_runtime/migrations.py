@@ -40,7 +40,10 @@ async def migrate(conn: asyncpg.Connection, schema: str, package: str) -> list[s
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
     try:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # A service's role may not create schemas: provisioning made its own, which it owns. Only a server
+        # without roles (a test's, or one login for everything) gets the schema created here.
+        if not await conn.fetchval("SELECT true FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f"CREATE SCHEMA {schema}")
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
             " version integer PRIMARY KEY, name text NOT NULL,"

@@ -1,0 +1,30 @@
+"""The provisioning step's settings, read once from the environment: the admin credentials it alone gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from librarrarian_runtime import env
+from librarrarian_runtime.database_roles import SCHEMAS, password_variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    nats_url: str  # as the provision user
+    # A PostgreSQL login that may create roles and schemas; None leaves the database alone (one login for
+    # every service, as before roles).
+    database_url: str | None = None
+    passwords: dict[str, str] = field(default_factory=dict)  # service -> its role's password
+    # How long to wait for the servers to accept connections (they may be starting beside this step).
+    wait_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        database_url = env.optional("DATABASE_URL")
+        passwords = {s: env.text(password_variable(s)) for s in SCHEMAS} if database_url else {}
+        return cls(
+            nats_url=env.nats_url(),
+            database_url=database_url,
+            passwords=passwords,
+            wait_seconds=env.number("PROVISION_WAIT_SECONDS", 60.0, minimum=0.0),
+        )
