@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHES = ("overhead", "scan", "ui")
+BENCHES = ("overhead", "scan", "ui", "security")
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ import msgspec
 import nats
 from librarrarian_contracts import JobCompleted, JobReport, JobStarted
 from librarrarian_contracts.codec import job_decoder
+from librarrarian_contracts.permissions import inbox_prefix
 from librarrarian_contracts.settings import EncoderFamily, Quality, TierQuality
 from librarrarian_contracts.topology import HwClass
 from librarrarian_embedded.nats_server import free_port
@@ -191,12 +192,13 @@ async def cluster(clips: list[Path], work: Path) -> dict[str, object]:
         while not (data / "nats" / "nats.conf").exists() or not (data / "credentials.json").exists():
             await asyncio.sleep(0.05)
         port = re.search(r"listen: 127.0.0.1:(\d+)", (data / "nats" / "nats.conf").read_text())
-        password = json.loads((data / "credentials.json").read_text())["nats_password"]
+        # As the gateway: it writes the settings and follows the job reports.
+        password = json.loads((data / "credentials.json").read_text())["nats_gateway_password"]
         assert port
-        url = f"nats://librarrarian:{password}@127.0.0.1:{port.group(1)}"
+        url = f"nats://gateway:{password}@127.0.0.1:{port.group(1)}"
         for _ in range(200):  # the config is written before the server listens
             try:
-                nc = await nats.connect(url, max_reconnect_attempts=0)
+                nc = await nats.connect(url, max_reconnect_attempts=0, inbox_prefix=inbox_prefix("gateway"))
                 break
             except (OSError, nats.errors.NoServersError):
                 await asyncio.sleep(0.05)
@@ -207,8 +209,8 @@ async def cluster(clips: list[Path], work: Path) -> dict[str, object]:
             try:
                 await transcode.put(js, SETTINGS)
                 break
-            except nats.js.errors.ServiceUnavailableError:
-                await asyncio.sleep(0.05)  # JetStream is still starting
+            except (nats.js.errors.ServiceUnavailableError, nats.js.errors.BucketNotFoundError):
+                await asyncio.sleep(0.05)  # JetStream is still starting, or not provisioned yet
         for clip in clips:
             shutil.copy2(clip, media / clip.name)
         events: list[JobReport] = []
@@ -223,12 +225,7 @@ async def cluster(clips: list[Path], work: Path) -> dict[str, object]:
                 cpu["end"] = cpu_by_role(up.pid)
                 done.set()
 
-        while True:
-            try:
-                sub = await js.subscribe("job.>", ordered_consumer=True, cb=on_event)
-                break
-            except nats.js.errors.NotFoundError:
-                await asyncio.sleep(0.05)  # the JOBS stream is not provisioned yet
+        sub = await nc.subscribe("job.>", cb=on_event)  # before the clips arrive: every report is seen
         while not done.is_set():
             if up.poll() is not None:
                 raise RuntimeError(f"librarrarian up exited with {up.returncode}: see {work / 'up.log'}")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import nats
+from librarrarian_contracts import provision
 from librarrarian_embedded import NatsServer, PostgresServer
 from librarrarian_embedded.nats_server import free_port
 from librarrarian_gateway import service as gateway
@@ -120,6 +122,9 @@ async def main() -> None:
         nats_server.start()
         postgres.start()
         db_url = postgres.uri()
+        nc = await nats.connect(nats_server.url)
+        await provision(nc.jetstream())  # as `librarrarian provision` does before the services start
+        await nc.close()
         port = free_port()
         stopping = asyncio.Event()
         media = work / "media"

@@ -16,14 +16,19 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import av
 import httpx
 import nats
 import pytest
 from librarrarian_contracts import topology
+from librarrarian_contracts.permissions import PROVISIONER
 from librarrarian_embedded.nats_server import free_port
+from librarrarian_runtime.bus import inbox_of
 from librarrarian_testing import eventually, library
+
+from librarrarian import secrets_file
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +65,12 @@ def service_pid(marker: str, module: str) -> int:
         if module.encode() in cmdline and marker.encode() in environ:
             return int(entry.name)
     return -1
+
+
+def service_environ(marker: str, module: str) -> dict[str, str]:
+    """The environment of the service process running ``module`` in the test's cluster."""
+    raw = (Path("/proc") / str(service_pid(marker, module)) / "environ").read_bytes()
+    return dict(item.decode().partition("=")[::2] for item in raw.split(b"\0") if item)
 
 
 NODE = "e2e-node"
@@ -125,9 +136,16 @@ class Cluster:
         return client
 
     def nats_url(self) -> str:
+        """As the provision user: it may look at the streams and durables (and change nothing else)."""
         port = re.search(r"listen: 127.0.0.1:(\d+)", (self.data_dir / "nats" / "nats.conf").read_text())
         assert port
-        return f"nats://librarrarian:{self.credentials['nats_password']}@127.0.0.1:{port.group(1)}"
+        password = self.credentials[secrets_file.nats_key(PROVISIONER)]
+        return f"nats://{PROVISIONER}:{password}@127.0.0.1:{port.group(1)}"
+
+    def refusals(self) -> list[str]:
+        """What the NATS server refused a service: each logs in as its role, and must need nothing more."""
+        log = self.data_dir / "nats" / "nats.log"
+        return [line for line in log.read_text(errors="replace").splitlines() if "Violation" in line]
 
     def stop(self) -> int:
         assert self.process is not None
@@ -182,7 +200,7 @@ def streams(path: Path) -> dict[str, object]:
 
 async def scans_and_backlog(url: str) -> tuple[int, int]:
     """(scans completed so far, media events the scheduler has not yet finished with)."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(url, inbox_prefix=inbox_of(url))
     try:
         js = nc.jetstream()
         info = await js.stream_info(topology.MEDIA.name, subjects_filter=topology.MEDIA_SCAN_COMPLETED)
@@ -266,7 +284,18 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
         response = await browser.get(page)
         assert response.status_code == 200 and expected in response.text, page
     secrets = up.credentials
-    assert secrets["admin_password"] not in up.log() and secrets["api_key"] not in up.log()
+    assert all(value not in up.log() for key, value in secrets.items() if key != "admin_user")
+    assert (up.data_dir / "credentials.json").stat().st_mode & 0o777 == 0o600
+    assert up.refusals() == []
+    # Each service logs in as its own role; encoder and cleanup keep nothing and get no database.
+    for module in ("scanner", "scheduler", "encoder", "history", "gateway", "cleanup"):
+        environ = service_environ(up.marker, f"librarrarian_{module}")
+        assert urlsplit(environ["NATS_URL"]).username == module
+        database = environ.get("DATABASE_URL")
+        if module in {"encoder", "cleanup"}:
+            assert database is None, module
+        else:
+            assert database is not None and urlsplit(database).username == f"librarrarian_{module}"
 
     # A service that crashes is restarted, and answers again.
     history_pid = service_pid(up.marker, "librarrarian_history")
@@ -309,6 +338,7 @@ async def test_the_whole_cluster_on_a_mixed_library(cluster: tuple[Cluster, libr
     assert sorted((Path(str(j["path"])).name, j["status"]) for j in await jobs(api)) == sorted(
         (name, j["status"]) for name, j in by_path.items()
     )
+    assert up.refusals() == []
     assert up.stop() == 0
     await eventually(
         lambda: not processes_with(up.marker, up.data_dir), timeout=30, message="no process left"

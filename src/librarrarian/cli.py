@@ -1,4 +1,5 @@
-"""The ``librarrarian`` command: ``up`` (everything on one machine), one command per service, ``admin``."""
+"""The ``librarrarian`` command: ``up`` (everything on one machine), one command per service, ``provision``
+(the step before the services), ``admin``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 SERVICES = ("scanner", "scheduler", "encoder", "history", "gateway", "cleanup")
+# Run like a service (configured by environment), once, before the services start.
+STEPS = {"provision": "apply the bus topology and each service's database role (as the provision user)"}
 
 
 def default_data_dir() -> Path:
@@ -51,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
 
     for name in SERVICES:
         commands.add_parser(name, help=f"run the {name} service (configured by environment)")
+    for name, what in STEPS.items():
+        commands.add_parser(name, help=f"{what} (configured by environment)")
 
     admin = commands.add_parser(
         "admin", help="users and API keys (run with --help for the list)", add_help=False
@@ -61,23 +66,32 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_admin(data_dir: Path, rest: list[str]) -> int:
-    """Forward to the gateway's admin commands, against DATABASE_URL or the embedded database."""
+    """Forward to the gateway's admin commands, against DATABASE_URL or the embedded database (as the
+    gateway's role: its tables are the users and API keys)."""
     env = dict(os.environ)
     postgres = None
     if "DATABASE_URL" not in env:
+        import json
+
         from librarrarian_embedded import PostgresServer
+        from librarrarian_runtime.database_roles import login_url, role_of
 
-        from .up import DATABASE, ensure_database
+        from .local_servers import DATABASE
+        from .secrets_file import FILE_NAME, postgres_key
 
-        if not (data_dir / "postgres").is_dir():
+        credentials = data_dir / FILE_NAME
+        password = (
+            json.loads(credentials.read_text()).get(postgres_key("gateway")) if credentials.exists() else None
+        )
+        if not (data_dir / "postgres").is_dir() or password is None:
             print(
-                f"no database in {data_dir}: run `librarrarian up` first or set DATABASE_URL", file=sys.stderr
+                f"no database with its roles in {data_dir}: run `librarrarian up` first or set DATABASE_URL",
+                file=sys.stderr,
             )
             return 2
         postgres = PostgresServer(data_dir / "postgres")
         postgres.start()
-        asyncio.run(ensure_database(postgres.uri(), DATABASE))
-        env["DATABASE_URL"] = postgres.uri(DATABASE)
+        env["DATABASE_URL"] = login_url(postgres.uri(DATABASE), role_of("gateway"), password)
     try:
         argv = [sys.executable, "-m", "librarrarian_gateway.admin", *rest]
         return subprocess.run(argv, env=env, check=False).returncode

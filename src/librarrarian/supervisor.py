@@ -100,7 +100,7 @@ class Supervisor:
             if process is None or process.returncode is not None:
                 continue
             log.info("stopping %s", child.name)
-            _signal_group(process.pid, signal.SIGTERM)
+            signal_group(process.pid, signal.SIGTERM)
         for child in self.children:
             process = child.process
             if process is None:
@@ -110,11 +110,11 @@ class Supervisor:
             except TimeoutError:
                 log.warning("%s did not stop within %.0f s: killing it", child.name, child.stop_timeout)
             # Whatever is left of its process group (an ffmpeg it started) goes too.
-            _signal_group(process.pid, signal.SIGKILL)
+            signal_group(process.pid, signal.SIGKILL)
             if process.returncode is None:
                 await process.wait()
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)

