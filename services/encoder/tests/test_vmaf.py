@@ -1,6 +1,7 @@
 """VMAF with the real ffmpeg on real clips: an output scores high against its original, a crushed one
 lower, the original against itself near 100; an ffmpeg without libvmaf gives no score rather than a
-failure; and a real encoder reports the score with the job when the setting asks for it."""
+failure; and a real encoder reports the score with the job when the setting asks for it, also when the
+system ffmpeg first on PATH has no libvmaf (the bundled build measures)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ import pytest
 from librarrarian_contracts import JobCompleted, publish, topology
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import vmaf
-from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_media.ffmpeg_choice import Need
 from librarrarian_testing import library, transcode
+from librarrarian_testing.capable import ffmpeg_for
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from .encoder_client import Scheduler, node_settings, outcome, running_encoder, work
 
-BUNDLED = locate()[0]
+# The graph's filters, and libx265 for the outputs these tests measure.
+NEED = Need.of(encoders=("libx265",), filters=vmaf.NEED.filters)
 
 
 def encode(ffmpeg: str, source: Path, out: Path, crf: int) -> Path:
@@ -32,9 +35,7 @@ def encode(ffmpeg: str, source: Path, out: Path, crf: int) -> Path:
 
 @pytest.fixture(scope="module")
 def ffmpeg() -> str:
-    if not vmaf.available(BUNDLED):
-        pytest.fail(f"{BUNDLED} has no libvmaf: the bundled static ffmpeg is expected to have it")
-    return BUNDLED
+    return ffmpeg_for("vmaf", NEED)
 
 
 def test_scores_follow_the_quality(ffmpeg: str, shared_media: Path, tmp_path: Path) -> None:
@@ -76,6 +77,7 @@ async def test_the_encoder_reports_the_score_when_asked(
     tmp_path: Path,
 ) -> None:
     _, js = bus
+    ffmpeg_for("vmaf", vmaf.NEED)  # some candidate has libvmaf: the encoder must find it
     await transcode.put(js, transcode.fastest(measure_vmaf=True))  # before the node starts: no race
     async with running_encoder(node_settings(nats_url, media.root, "node-a", tmp_path / "s")):
         await publish(js, work(media.transcode["mp4"], job_id=2), topology.transcode_subject(HwClass.CPU))

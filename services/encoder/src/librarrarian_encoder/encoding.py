@@ -10,6 +10,7 @@ from librarrarian_contracts import JobFailed, Transcode
 from librarrarian_contracts.topology import HwClass
 
 from . import ffmpeg
+from .binaries import Binaries
 from .job import Encoded, Planned
 from .profiles import Profile, profile_for
 from .progress import ProgressBucket
@@ -21,9 +22,9 @@ class Encodes:
     """This node's running encodes."""
 
     def __init__(
-        self, ffmpeg_path: str, progress: ProgressBucket, codecs: dict[HwClass, tuple[str, ...]]
+        self, binaries: Binaries, progress: ProgressBucket, codecs: dict[HwClass, tuple[str, ...]]
     ) -> None:
-        self.ffmpeg_path = ffmpeg_path
+        self.binaries = binaries  # each class's ffmpeg
         self.progress = progress
         self.codecs = codecs  # what each usable class can encode on this node
         self.encodings: dict[int, ffmpeg.Encoding] = {}
@@ -88,7 +89,8 @@ class Encodes:
     async def _run(self, job: Planned, profile: Profile) -> ffmpeg.Result:
         probe = job.request.probe
         quality = job.transcode.quality_for(profile.family, probe.width, probe.height)
-        argv = ffmpeg.build_argv(self.ffmpeg_path, job.source, job.temp, probe, profile, quality, job.id)
+        binary = self.binaries.for_class(profile.hw)
+        argv = ffmpeg.build_argv(binary, job.source, job.temp, probe, profile, quality, job.id)
 
         def started(encoding: ffmpeg.Encoding) -> None:
             self.encodings[job.id] = encoding

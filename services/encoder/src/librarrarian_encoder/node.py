@@ -15,7 +15,7 @@ from importlib.metadata import version
 from librarrarian_contracts import NodeState, encode, topology
 from librarrarian_contracts.settings import NodeControl, QueueControl
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import NodeStatus
+from librarrarian_contracts.views import FfmpegUse, NodeStatus
 from librarrarian_runtime.streaks import FailureStreak
 from librarrarian_runtime.watched import Watched
 from nats.js.kv import KeyValue
@@ -33,6 +33,7 @@ class Hardware:
     codecs: dict[HwClass, tuple[str, ...]]  # usable class -> the codecs it encodes here
     unusable: dict[HwClass, str]  # class -> why its test encode failed
     slots: dict[HwClass, int]  # usable class -> encodes at once
+    ffmpeg: tuple[FfmpegUse, ...]  # the ffmpeg each usable class and VMAF run with, and why
 
     def __str__(self) -> str:
         return ", ".join(f"{h} ({'/'.join(c)}) x{self.slots[h]}" for h, c in self.codecs.items())
@@ -129,6 +130,7 @@ class Node:
             codecs=dict(self.hardware.codecs),
             unusable=self.hardware.unusable,
             slots_per_class=self.hardware.slots,
+            ffmpeg=self.hardware.ffmpeg,
         )
 
     async def report(self, nodes: KeyValue) -> None:

@@ -145,7 +145,12 @@ class Pipeline:
         score = None
         if job.transcode.measure_vmaf:
             score = await loop.run_in_executor(
-                self.verifying, vmaf.measure, self.encodes.ffmpeg_path, job.source, job.temp, output.duration
+                self.verifying,
+                vmaf.measure,
+                self.encodes.binaries.vmaf,
+                job.source,
+                job.temp,
+                output.duration,
             )
         size_before = job.request.identity.size
         limit = job.transcode.max_output_percent

@@ -22,10 +22,12 @@ from librarrarian_contracts.settings import (
     node_key,
 )
 from librarrarian_contracts.topology import HwClass
-from librarrarian_runtime import bus, ffmpeg_binary, lifecycle
+from librarrarian_media.ffmpeg_builds import candidates
+from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.watched import Watched
 
 from . import hardware
+from .binaries import Binaries, chosen
 from .node import Hardware, Node
 from .profiles import PROFILES
 from .settings import Settings
@@ -47,28 +49,28 @@ def clean_scratch(settings: Settings) -> None:
 
 
 async def usable_classes(
-    settings: Settings, ffmpeg_path: str
-) -> tuple[dict[HwClass, tuple[str, ...]], dict[HwClass, str]]:
-    """Class -> codecs it encodes here, and class -> why not for the others."""
+    settings: Settings, binaries: Binaries
+) -> tuple[dict[HwClass, tuple[str, ...]], dict[HwClass, str], Binaries]:
+    """Class -> codecs it encodes here, class -> why not for the others, and the binaries that passed."""
     if settings.hw_classes:
         log.warning("HW_CLASSES is set: binding to %s without test encodes", ", ".join(settings.hw_classes))
         codecs = {hw: tuple(c for (h, c) in PROFILES if h is hw) for hw in settings.hw_classes}
-        return codecs, {}
-    detections = await hardware.detect(ffmpeg_path)
+        return codecs, {}, binaries
+    detections = await hardware.detect(binaries.to_try(HwClass))
     usable = {d.hw: d.codecs for d in detections if d.usable}
     unusable = {d.hw: d.detail for d in detections if not d.usable}
-    return usable, unusable
+    return usable, unusable, binaries.proven(detections)
 
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    ffmpeg_path, origin = ffmpeg_binary.locate()
-    log.info("using ffmpeg %s (from %s)", ffmpeg_path, origin)
+    binaries = chosen(await asyncio.to_thread(candidates))
     clean_scratch(settings)
-    codecs, unusable = await usable_classes(settings, ffmpeg_path)
+    codecs, unusable, binaries = await usable_classes(settings, binaries)
     if not codecs:
         raise NoUsableHardware("no hardware class passed its test encode; see the lines above")
-    found = Hardware(codecs, unusable, {hw: settings.slots.get(hw, 1) for hw in codecs})
+    slots = {hw: settings.slots.get(hw, 1) for hw in codecs}
+    found = Hardware(codecs, unusable, slots, binaries.shown(codecs))
 
     async with bus.connection(settings.nats_url, f"encoder {settings.node}") as nc, AsyncExitStack() as stack:
         js = nc.jetstream()
@@ -80,7 +82,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         queue = await _started(stack, Watched(js, QUEUE_KEY, QueueControl, QueueControl()))
         control = await _started(stack, Watched(js, node_key(settings.node), NodeControl, first))
         paths = await _started(stack, Watched(js, PATHS_KEY, PathSettings, PathSettings()))
-        worker = Worker(nc, settings, ffmpeg_path, progress, transcode, codecs, paths=paths)
+        worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
         stack.callback(worker.close)
         paths.on_change(lambda _: log_mappings(settings, worker))
         log_mappings(settings, worker)

@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
+from .binaries import Binaries
 from .encoding import Encodes
 from .job import Job
 from .pipeline import Pipeline
@@ -37,7 +38,7 @@ class Worker:
         self,
         nc: Client,
         settings: Settings,
-        ffmpeg_path: str,
+        binaries: Binaries,
         progress: KeyValue,
         transcode: Watched[TranscodeSettings],
         codecs: dict[HwClass, tuple[str, ...]],
@@ -49,7 +50,7 @@ class Worker:
         self.transcode = transcode
         self.paths = paths
         self.progress = ProgressBucket(progress)
-        self.encodes = Encodes(ffmpeg_path, self.progress, codecs)
+        self.encodes = Encodes(binaries, self.progress, codecs)
         self.running: set[int] = set()
         # Jobs granted the commit: they finish their replace and report it even when the node stops.
         self.committed: set[int] = set()
