@@ -97,15 +97,16 @@ def node_settings(nats_url: str, root: Path, node: str, scratch: Path, **changes
 
 
 @contextlib.asynccontextmanager
-async def running_encoder(settings: Settings) -> AsyncIterator[Settings]:
-    """An encoder in the test's event loop for the block's length, stopped as SIGTERM would stop it."""
+async def running_encoder(settings: Settings, stop_seconds: float = 30.0) -> AsyncIterator[Settings]:
+    """An encoder in the test's event loop for the block's length, stopped as SIGTERM would stop it (and
+    expected to be stopped within ``stop_seconds``)."""
     stopping = asyncio.Event()
     task = asyncio.create_task(service.run(settings, stopping))
     try:
         yield settings
     finally:
         stopping.set()
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(task, stop_seconds)
 
 
 def encoder_environment(
