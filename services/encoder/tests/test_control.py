@@ -3,78 +3,42 @@ watchdog and path mappings: a real encoder process loop on real NATS with real f
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
-import pytest
 from librarrarian_contracts import JobCompleted, JobFailed, JobStarted, publish, topology
 from librarrarian_contracts.settings import QUEUE_KEY, NodeControl, QueueControl, node_key
-from librarrarian_encoder import service
+from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder.settings import Settings
 from librarrarian_runtime.path_mapping import parse
 from librarrarian_testing import eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_encoder import Scheduler, outcome, scheduler, work
-from .test_kill import processes_mentioning
-from .test_transcoding import node_status
+from .encoder_client import (
+    NODE,
+    Scheduler,
+    cpu_ticks,
+    encoding_ffmpeg,
+    holds,
+    node_status,
+    outcome,
+    process_state,
+    work,
+)
 
-__all__ = ["scheduler"]
-
-NODE = "node-c"
-
-
-def process_state(pid: int) -> str:
-    """R, S (running, sleeping) or T (stopped by a signal), from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0]
+CPU_WORK = topology.WORK_CONSUMERS[HwClass.CPU]
+# How long a test watches for something that must not happen. A node that takes work has a fetch waiting
+# on its durable all the time, and a running ffmpeg reports progress twice a second: either shows at once.
+QUIET_SECONDS = 2.0
 
 
 async def control(js: JetStreamContext, key: str, value: msgspec.Struct) -> None:
     kv = await js.key_value(topology.SETTINGS.name)
     await kv.put(key, msgspec.json.encode(value))
-
-
-@pytest.fixture
-async def media(tmp_path: Path, shared_media: Path) -> library.Library:
-    return library.build(tmp_path / "media", shared_media)
-
-
-@pytest.fixture
-async def node_starter(
-    bus: tuple[Client, JetStreamContext], nats_url: str, media: library.Library, tmp_path: Path
-) -> AsyncIterator[Callable[..., Awaitable[Settings]]]:
-    """Starts the encoder ``node-c`` (with overrides of its settings) and stops it after the test."""
-    running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
-
-    async def start(**overrides: object) -> Settings:
-        settings = Settings(
-            nats_url=nats_url,
-            media_paths=(media.root.resolve(),),
-            node=NODE,
-            scratch_dir=tmp_path / "scratch",
-            grace_seconds=5,
-        )
-        settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
-        stopping = asyncio.Event()
-        running.append((stopping, asyncio.create_task(service.run(settings, stopping))))
-        await node_status(bus[1], NODE)
-        return settings
-
-    yield start
-    for stopping, task in running:
-        stopping.set()
-        await asyncio.wait_for(task, 30)
-
-
-def encoding_ffmpeg(job_id: int) -> list[int]:
-    return processes_mentioning(f".tmp_librarrarian-{job_id}-")
 
 
 async def encoding(
@@ -92,8 +56,14 @@ async def encoding(
     await eventually(
         lambda: scheduler.progress and scheduler.progress[-1].percent > 0, timeout=60, message="encoding"
     )
-    (pid,) = encoding_ffmpeg(1)
+    (pid,) = encoding_ffmpeg(source)
     return pid
+
+
+async def takes_no_work(js: JetStreamContext, delivered: int) -> bool:
+    """Nobody asks the durable for work, and it delivered nothing since ``delivered`` deliveries."""
+    info = await js.consumer_info(CPU_WORK.stream, CPU_WORK.durable)
+    return bool(info.num_waiting == 0 and info.delivered.consumer_seq == delivered)
 
 
 async def test_pause_suspends_ffmpeg_and_resume_finishes_the_job(
@@ -108,10 +78,12 @@ async def test_pause_suspends_ffmpeg_and_resume_finishes_the_job(
     await control(js, node_key(NODE), NodeControl(state="paused"))
     await eventually(lambda: process_state(pid) == "T", timeout=10, message="ffmpeg suspended")
     assert await eventually(lambda: _state(js, "paused"), timeout=10, message="node paused")
-    seen = len(scheduler.progress)
-    await asyncio.sleep(2)
-    assert len(scheduler.progress) == seen  # nothing moves while paused
-    assert process_state(pid) == "T"
+    seen, ticks = len(scheduler.progress), cpu_ticks(pid)
+    await holds(  # nothing moves while paused
+        lambda: process_state(pid) == "T" and cpu_ticks(pid) == ticks and len(scheduler.progress) == seen,
+        seconds=QUIET_SECONDS,
+        message="ffmpeg suspended, using no CPU, reporting no progress",
+    )
 
     await control(js, node_key(NODE), NodeControl(state="running"))
     done = await outcome(scheduler, 1)
@@ -130,11 +102,14 @@ async def test_stop_now_hands_the_job_back_and_start_takes_it_again(
     await encoding(js, scheduler, node_starter, source, max_output_percent=1000)
 
     await control(js, node_key(NODE), NodeControl(state="stopped", now=True))
-    await eventually(lambda: not encoding_ffmpeg(1), timeout=15, message="ffmpeg stopped")
+    await eventually(lambda: not encoding_ffmpeg(source), timeout=15, message="ffmpeg stopped")
     assert await eventually(lambda: _state(js, "stopped"), timeout=10, message="node stopped")
     assert library.sha256(source) == digest
-    await asyncio.sleep(2)
-    assert not encoding_ffmpeg(1) and len(scheduler.of(JobStarted)) == 1  # a stopped node takes nothing
+    # The job is back in the durable (nak), ready for whoever asks: a stopped node does not.
+    delivered = (await js.consumer_info(CPU_WORK.stream, CPU_WORK.durable)).delivered.consumer_seq
+    await eventually(lambda: takes_no_work(js, delivered), timeout=10, message="no fetch waiting")
+    await holds(lambda: takes_no_work(js, delivered), seconds=QUIET_SECONDS, message="taking no work")
+    assert not encoding_ffmpeg(source) and len(scheduler.of(JobStarted)) == 1
 
     await transcode.put(js, transcode.fastest())
     await control(js, node_key(NODE), NodeControl(state="running"))
@@ -158,8 +133,9 @@ async def test_a_paused_queue_and_autostart_off_hold_work_until_released(
 
     await control(js, node_key(NODE), NodeControl(state="running"))
     assert await eventually(lambda: _state(js, "queue paused"), timeout=10, message="queue paused")
-    await asyncio.sleep(2)
-    assert not scheduler.events  # started, but the queue is paused
+    # Started, but the queue is paused: the work waits in the durable, never delivered.
+    await holds(lambda: takes_no_work(js, 0), seconds=QUIET_SECONDS, message="taking no work")
+    assert not scheduler.events
 
     await control(js, QUEUE_KEY, QueueControl(paused=False))
     done = await outcome(scheduler, 1)
@@ -182,7 +158,7 @@ async def test_an_encode_that_stops_progressing_is_stopped_and_failed_with_its_l
     failed = await outcome(scheduler, 1)
     assert isinstance(failed, JobFailed), failed
     assert failed.reason.startswith("stalled: no progress for 1") and failed.retryable
-    assert not encoding_ffmpeg(1) and library.sha256(source) == digest
+    assert not encoding_ffmpeg(source) and library.sha256(source) == digest
 
 
 async def test_path_mappings_translate_the_servers_paths_both_ways(

@@ -5,9 +5,7 @@ The scheduler's commit endpoint is played by a small responder here, so each tes
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -17,68 +15,20 @@ from librarrarian_contracts import (
     FileIdentity,
     JobCompleted,
     JobFailed,
-    JobReport,
     JobStarted,
     Transcode,
     publish,
     topology,
 )
-from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress, NodeStatus
-from librarrarian_encoder import replace, service
+from librarrarian_contracts.views import CommitRequest, NodeStatus
 from librarrarian_encoder.settings import Settings
 from librarrarian_media import probe
-from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing import eventually, handled, library, transcode
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-
-@dataclass
-class Scheduler:
-    """Grants or denies commits, and records every job event and progress value seen."""
-
-    grant: bool = True
-    requests: list[CommitRequest] = field(default_factory=list)
-    events: list[JobReport] = field(default_factory=list)
-    progress: list[JobProgress] = field(default_factory=list)
-
-    def of(self, kind: type) -> list[JobReport]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-
-@pytest.fixture
-async def scheduler(bus: tuple[Client, JetStreamContext]) -> AsyncIterator[Scheduler]:
-    nc, js = bus
-    fake = Scheduler()
-
-    async def on_commit(msg: Msg) -> None:
-        fake.requests.append(msgspec.json.decode(msg.data, type=CommitRequest))
-        await msg.respond(
-            msgspec.json.encode(CommitDecision(granted=fake.grant, reason="" if fake.grant else "no"))
-        )
-
-    async def on_event(msg: Msg) -> None:
-        fake.events.append(job_decoder.decode(msg.data))
-
-    async def on_progress(msg: Msg) -> None:
-        if msg.data:
-            fake.progress.append(msgspec.json.decode(msg.data, type=JobProgress))
-
-    subs = [
-        await nc.subscribe(topology.SCHEDULER_COMMIT, cb=on_commit),
-        await js.subscribe("job.>", ordered_consumer=True, cb=on_event),
-        await nc.subscribe(f"$KV.{topology.PROGRESS.name}.>", cb=on_progress),
-    ]
-    yield fake
-    for sub in subs:
-        await sub.unsubscribe()
-
-
-@pytest.fixture
-async def media(tmp_path: Path, shared_media: Path) -> library.Library:
-    return library.build(tmp_path / "media", shared_media)
+from .encoder_client import Scheduler, node_settings, outcome, running_encoder, work
 
 
 @pytest.fixture
@@ -86,34 +36,9 @@ async def encoder(
     bus: tuple[Client, JetStreamContext], nats_url: str, media: library.Library, tmp_path: Path
 ) -> AsyncIterator[Settings]:
     await transcode.put(bus[1], transcode.fastest())
-    settings = Settings(
-        nats_url=nats_url,
-        media_paths=(media.root.resolve(),),
-        node="node-a",
-        scratch_dir=tmp_path / "scratch",
-        grace_seconds=5,
-    )
-    stopping = asyncio.Event()
-    task = asyncio.create_task(service.run(settings, stopping))
-    yield settings
-    stopping.set()
-    await asyncio.wait_for(task, 30)
-
-
-def work(path: Path, job_id: int = 1, attempt: int = 1) -> Transcode:
-    identity = replace.identity_of(path)
-    assert identity is not None
-    return Transcode(
-        job_id=job_id, attempt=attempt, path=str(path.resolve()), identity=identity, probe=probe(path)
-    )
-
-
-async def outcome(fake: Scheduler, job_id: int) -> JobReport:
-    def final() -> JobReport | None:
-        ended = [e for e in fake.events if e.job_id == job_id and not isinstance(e, JobStarted)]
-        return ended[0] if ended else None
-
-    return await eventually(final, timeout=120, message=f"job {job_id} outcome")
+    settings = node_settings(nats_url, media.root, "node-a", tmp_path / "scratch", grace_seconds=5)
+    async with running_encoder(settings):
+        yield settings
 
 
 def streams(path: Path) -> dict[str, object]:
@@ -181,16 +106,11 @@ async def test_a_denied_commit_leaves_the_original_byte_identical(
     digest = library.sha256(source)
     await publish(js, work(source, job_id=3), topology.transcode_subject(HwClass.CPU))
     await eventually(lambda: scheduler.requests, timeout=120)
-    info = await eventually(lambda: _drained(js), timeout=30)
-    assert info
+    await handled(js, topology.WORK_CONSUMERS[HwClass.CPU])  # acked: anything it reports is published
     assert library.sha256(source) == digest
     assert not [e for e in scheduler.events if not isinstance(e, JobStarted)]  # the holder reports, not us
+    assert (await js.stream_info(topology.JOBS.name)).state.messages == 1  # its job.started, nothing else
     assert not list(source.parent.glob(".tmp_*"))
-
-
-async def _drained(js: JetStreamContext) -> bool:
-    info = await js.consumer_info(topology.WORK.name, topology.encoder_durable(HwClass.CPU))
-    return info.num_ack_pending == 0 and info.num_pending == 0
 
 
 async def test_a_file_changed_since_the_scan_is_not_touched(
@@ -240,22 +160,11 @@ async def test_an_output_larger_than_allowed_keeps_the_original(
     tmp_path: Path,
 ) -> None:
     _, js = bus
-    settings = Settings(
-        nats_url=nats_url,
-        media_paths=(media.root.resolve(),),
-        node="node-b",
-        scratch_dir=tmp_path / "s2",
-    )
     await transcode.put(js, transcode.fastest(max_output_percent=1))
-    stopping = asyncio.Event()
-    task = asyncio.create_task(service.run(settings, stopping))
-    try:
+    async with running_encoder(node_settings(nats_url, media.root, "node-b", tmp_path / "s2")):
         source = media.transcode["mp4"]
         digest = library.sha256(source)
         await publish(js, work(source, job_id=6), topology.transcode_subject(HwClass.CPU))
         skipped = await outcome(scheduler, 6)
         assert type(skipped).__name__ == "JobSkipped" and "original kept" in skipped.reason  # type: ignore[attr-defined]
         assert library.sha256(source) == digest
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 30)

@@ -19,10 +19,7 @@ from librarrarian_testing import eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_control import NODE, media, node_starter
-from .test_encoder import Scheduler, outcome, scheduler, work
-
-__all__ = ["media", "node_starter", "scheduler"]
+from .encoder_client import NODE, Scheduler, outcome, work
 
 
 def test_the_nodes_own_mappings_win_then_its_entries_then_every_nodes() -> None:

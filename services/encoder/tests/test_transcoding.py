@@ -8,7 +8,6 @@ that has what 5.1 lacks, and the choice finds it.
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,20 +17,17 @@ import msgspec
 import pytest
 from librarrarian_contracts import JobCompleted, publish, topology
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import NodeStatus
-from librarrarian_encoder import binaries, service
+from librarrarian_encoder import binaries
 from librarrarian_encoder.settings import Settings
 from librarrarian_media.ffmpeg_builds import candidates, capabilities
 from librarrarian_media.ffmpeg_choice import Need
-from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing import library, transcode
 from librarrarian_testing.capable import ffmpeg_for
 from librarrarian_testing.clips import ffmpeg
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_encoder import Scheduler, outcome, scheduler, work
-
-__all__ = ["scheduler"]
+from .encoder_client import Scheduler, node_settings, node_status, outcome, running_encoder, work
 
 HDR10_PARAMS = (
     "log-level=error:hdr10=1:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc"
@@ -48,18 +44,9 @@ async def node(
     root.mkdir()
     # Synthetic clips compress so well that a re-encode may be larger; these tests are about what is kept.
     await transcode.put(bus[1], transcode.fastest(max_output_percent=1000))
-    settings = Settings(
-        nats_url=nats_url,
-        media_paths=(root.resolve(),),
-        node="node-t",
-        scratch_dir=tmp_path / "scratch",
-        grace_seconds=5,
-    )
-    stopping = asyncio.Event()
-    task = asyncio.create_task(service.run(settings, stopping))
-    yield settings, root
-    stopping.set()
-    await asyncio.wait_for(task, 30)
+    settings = node_settings(nats_url, root, "node-t", tmp_path / "scratch", grace_seconds=5)
+    async with running_encoder(settings):
+        yield settings, root
 
 
 def hdr10_clip(path: Path) -> Path:
@@ -89,20 +76,6 @@ def hdr10_of(path: Path) -> dict[str, object]:
                 ratios = [values[i] / values[i + 1] for i in range(0, 20, 2)]
                 found["mastering"] = [round(r, 3) for r in ratios]
     return found
-
-
-async def node_status(js: JetStreamContext, name: str) -> NodeStatus:
-    kv = await js.key_value(topology.NODES.name)
-
-    async def read() -> NodeStatus | None:
-        try:
-            entry = await kv.get(name)
-        except Exception:  # noqa: BLE001 - not written yet
-            return None
-        return msgspec.json.decode(entry.value or b"", type=NodeStatus)
-
-    status: NodeStatus = await eventually(read, timeout=30, message=f"{name} in the nodes bucket")
-    return status
 
 
 async def test_detection_reports_what_works_here_and_why_the_rest_does_not(
@@ -205,21 +178,14 @@ async def test_a_failing_hardware_encode_falls_back_to_the_cpu_with_the_reason(
     scheduler: Scheduler,
     nats_url: str,
     tmp_path: Path,
-    shared_media: Path,
+    media: library.Library,
 ) -> None:
     """HW_CLASSES binds NVENC without its test encode; the real hevc_nvenc then fails (no GPU here)."""
-    media = library.build(tmp_path / "media", shared_media)
     await transcode.put(bus[1], transcode.fastest())
-    settings = Settings(
-        nats_url=nats_url,
-        media_paths=(media.root.resolve(),),
-        node="node-gpu",
-        scratch_dir=tmp_path / "scratch",
-        hw_classes=(HwClass.NVENC, HwClass.CPU),
+    settings = node_settings(
+        nats_url, media.root, "node-gpu", tmp_path / "scratch", hw_classes=(HwClass.NVENC, HwClass.CPU)
     )
-    stopping = asyncio.Event()
-    task = asyncio.create_task(service.run(settings, stopping))
-    try:
+    async with running_encoder(settings):
         source = media.transcode["mp4"]
         await publish(
             bus[1],
@@ -227,13 +193,10 @@ async def test_a_failing_hardware_encode_falls_back_to_the_cpu_with_the_reason(
             topology.transcode_subject("nvenc"),
         )
         done = await outcome(scheduler, 1)
-        assert isinstance(done, JobCompleted), getattr(done, "reason", done)
-        assert done.encoder == "libx265" and done.codec_after == "hevc"
-        assert done.fallback_reason is not None
-        assert done.fallback_reason.startswith("hevc_nvenc failed: ") and "libcuda" in done.fallback_reason
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 30)
+    assert isinstance(done, JobCompleted), getattr(done, "reason", done)
+    assert done.encoder == "libx265" and done.codec_after == "hevc"
+    assert done.fallback_reason is not None
+    assert done.fallback_reason.startswith("hevc_nvenc failed: ") and "libcuda" in done.fallback_reason
 
 
 async def test_mp4_text_subtitles_survive_the_switch_to_matroska(

@@ -5,24 +5,20 @@ system ffmpeg first on PATH has no libvmaf (the bundled build measures)."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from pathlib import Path
 
 import pytest
 from librarrarian_contracts import JobCompleted, publish, topology
 from librarrarian_contracts.topology import HwClass
-from librarrarian_encoder import service, vmaf
-from librarrarian_encoder.settings import Settings
+from librarrarian_encoder import vmaf
 from librarrarian_media.ffmpeg_choice import Need
 from librarrarian_testing import library, transcode
 from librarrarian_testing.capable import ffmpeg_for
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_encoder import Scheduler, media, outcome, scheduler, work
-
-__all__ = ["media", "scheduler"]
+from .encoder_client import Scheduler, node_settings, outcome, running_encoder, work
 
 # The graph's filters, and libx265 for the outputs these tests measure.
 NEED = Need.of(encoders=("libx265",), filters=vmaf.NEED.filters)
@@ -83,15 +79,7 @@ async def test_the_encoder_reports_the_score_when_asked(
     _, js = bus
     ffmpeg_for("vmaf", vmaf.NEED)  # some candidate has libvmaf: the encoder must find it
     await transcode.put(js, transcode.fastest(measure_vmaf=True))  # before the node starts: no race
-    settings = Settings(
-        nats_url=nats_url, media_paths=(media.root.resolve(),), node="node-a", scratch_dir=tmp_path / "s"
-    )
-    stopping = asyncio.Event()
-    node = asyncio.create_task(service.run(settings, stopping))
-    try:
+    async with running_encoder(node_settings(nats_url, media.root, "node-a", tmp_path / "s")):
         await publish(js, work(media.transcode["mp4"], job_id=2), topology.transcode_subject(HwClass.CPU))
         measured = await outcome(scheduler, 2)
-    finally:
-        stopping.set()
-        await asyncio.wait_for(node, 30)
     assert isinstance(measured, JobCompleted) and measured.vmaf is not None and 50 < measured.vmaf <= 100

@@ -1,20 +1,17 @@
-"""The encoder process: detect hardware, bind to its classes' durables, run slots, obey the node's controls
-(start, stop, pause, resume) and the queue's, follow the shared path mappings, and report the node."""
+"""The encoder process: detect hardware, connect, follow the shared settings, and run the node (its slots,
+its reporter and its stop watcher) in one task group until it stopped; the connection is drained on the way
+out, also after a failed start."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
-import socket
-from collections.abc import Awaitable
-from importlib.metadata import version
+from contextlib import AsyncExitStack
+from typing import TypeVar
 
-import msgspec
-from librarrarian_contracts import NodeState, encode, require, topology
+from librarrarian_contracts import require, topology
 from librarrarian_contracts.catalog import Role
-from librarrarian_contracts.codec import work_decoder
 from librarrarian_contracts.settings import (
     PATHS_KEY,
     QUEUE_KEY,
@@ -26,20 +23,21 @@ from librarrarian_contracts.settings import (
     node_key,
 )
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import NodeStatus
 from librarrarian_media.ffmpeg_builds import candidates
 from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.watched import Watched
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
 
 from . import hardware
 from .binaries import Binaries, chosen
+from .node import Hardware, Node
 from .profiles import PROFILES
 from .settings import Settings
+from .slots import slot
 from .worker import Worker
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class NoUsableHardware(RuntimeError):
@@ -65,57 +63,6 @@ async def usable_classes(
     return usable, unusable, binaries.proven(detections)
 
 
-class Node:
-    """The node's controls, applied to its worker and its slots."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        worker: Worker,
-        control: Watched[NodeControl],
-        queue: Watched[QueueControl],
-        stopping: asyncio.Event,
-    ) -> None:
-        self.settings, self.worker, self.control, self.queue = settings, worker, control, queue
-        self.stopping = stopping
-        self.open = asyncio.Event()  # set while slots may take work
-        self.changed = asyncio.Event()  # wakes the reporter
-        self.handling: dict[asyncio.Task[None], int] = {}  # task -> job id
-        control.on_change(lambda _: self.apply())
-        queue.on_change(lambda _: self.apply())
-
-    def forget(self, handling: asyncio.Task[None]) -> None:
-        self.handling.pop(handling, None)
-        self.changed.set()
-
-    def apply(self) -> None:
-        wanted = self.control.value
-        if wanted.state == "paused":
-            self.worker.pause()
-        else:
-            self.worker.resume()
-        if wanted.state == "stopped" and wanted.now:
-            for task, job_id in self.handling.items():
-                if job_id not in self.worker.committed:  # a granted commit finishes in milliseconds
-                    task.cancel()  # the worker stops ffmpeg and naks: another node takes the job at once
-        if wanted.state == "running" and not self.queue.value.paused and not self.stopping.is_set():
-            self.open.set()
-        else:
-            self.open.clear()
-        self.changed.set()
-
-    @property
-    def state(self) -> NodeState:
-        if self.stopping.is_set():
-            return NodeState.STOPPING
-        wanted = self.control.value.state
-        if wanted == "paused":
-            return NodeState.PAUSED
-        if wanted == "stopped":
-            return NodeState.DRAINING if self.worker.running else NodeState.STOPPED
-        return NodeState.QUEUE_PAUSED if self.queue.value.paused else NodeState.RUNNING
-
-
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
     binaries = chosen(await asyncio.to_thread(candidates))
@@ -123,149 +70,51 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     codecs, unusable, binaries = await usable_classes(settings, binaries)
     if not codecs:
         raise NoUsableHardware("no hardware class passed its test encode; see the lines above")
+    slots = {hw: settings.slots.get(hw, 1) for hw in codecs}
+    found = Hardware(codecs, unusable, slots, binaries.shown(codecs))
 
-    nc = await bus.connect(settings.nats_url, f"encoder {settings.node}")
-    js = nc.jetstream()
-    await require(js, Role.ENCODER)
-    nodes = await js.key_value(topology.NODES.name)
-    progress = await js.key_value(topology.PROGRESS.name)
-    transcode = await Watched(js, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
-    queue = await Watched(js, QUEUE_KEY, QueueControl, QueueControl()).start()
-    first = NodeControl(state="running" if settings.autostart else "stopped")
-    control = await Watched(js, node_key(settings.node), NodeControl, first).start()
-    paths = await Watched(js, PATHS_KEY, PathSettings, PathSettings()).start()
-    worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
-    paths.on_change(lambda _: log_mappings(settings, worker))
-    log_mappings(settings, worker)
-    node = Node(settings, worker, control, queue, stopping)
-    node.apply()
-    slots_per_class = {hw: settings.slots.get(hw, 1) for hw in codecs}
+    async with bus.connection(settings.nats_url, f"encoder {settings.node}") as nc, AsyncExitStack() as stack:
+        js = nc.jetstream()
+        await require(js, Role.ENCODER)
+        nodes = await js.key_value(topology.NODES.name)
+        progress = await js.key_value(topology.PROGRESS.name)
+        first = NodeControl(state="running" if settings.autostart else "stopped")
+        transcode = await _started(stack, Watched(js, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()))
+        queue = await _started(stack, Watched(js, QUEUE_KEY, QueueControl, QueueControl()))
+        control = await _started(stack, Watched(js, node_key(settings.node), NodeControl, first))
+        paths = await _started(stack, Watched(js, PATHS_KEY, PathSettings, PathSettings()))
+        worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
+        stack.callback(worker.close)
+        paths.on_change(lambda _: log_mappings(settings, worker))
+        log_mappings(settings, worker)
+        node = Node(settings, found, worker, control, queue, stopping)
+        node.apply()
+        log.info("encoder %s ready: %s; %s", settings.node, found, node.state)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(node.report(nodes), name="node reporter")
+                tasks.create_task(node.watch_stop(), name="stop watcher")
+                for hw, count in found.slots.items():
+                    for number in range(count):
+                        tasks.create_task(slot(js, node, hw), name=f"slot {hw} {number + 1}")
+        finally:
+            try:
+                await nodes.delete(settings.node)  # off the dashboard now, not when its entry expires
+            except Exception as error:  # noqa: BLE001 - the entry expires by itself
+                log.warning(
+                    "encoder %s: could not remove its entry from the nodes bucket: %r", settings.node, error
+                )
+    log.info("encoder %s stopped", settings.node)
 
-    async def report_node() -> None:
-        while True:
-            status = NodeStatus(
-                node=settings.node,
-                hostname=socket.gethostname(),
-                version=version("librarrarian-encoder"),
-                classes=tuple(codecs),
-                slots=sum(slots_per_class.values()),
-                state=node.state,
-                jobs=tuple(sorted(worker.running)),
-                codecs=dict(codecs),
-                unusable=unusable,
-                slots_per_class=slots_per_class,
-                ffmpeg=binaries.shown(codecs),
-            )
-            with contextlib.suppress(Exception):  # the next beat retries; the TTL covers a long gap
-                await nodes.put(settings.node, encode(status))
-            node.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(node.changed.wait(), topology.NODE_HEARTBEAT_SECONDS)
-            if stopping.is_set() and not worker.running:
-                return
 
-    log.info(
-        "encoder %s ready: %s; %s",
-        settings.node,
-        ", ".join(f"{h} ({'/'.join(c)}) x{slots_per_class[h]}" for h, c in codecs.items()),
-        node.state,
-    )
-    reporter = asyncio.create_task(report_node())
-    stopping_watch = asyncio.create_task(_on_stop(stopping, node))
-    slots = [
-        asyncio.create_task(slot(js, node, hw)) for hw, count in slots_per_class.items() for _ in range(count)
-    ]
-    try:
-        await stopping.wait()
-        log.info(
-            "encoder %s stopping: finishing running jobs for up to %.0f s",
-            settings.node,
-            settings.grace_seconds,
-        )
-        await asyncio.gather(*slots, return_exceptions=True)
-    finally:
-        stopping_watch.cancel()
-        reporter.cancel()
-        for task in slots:
-            task.cancel()
-        for watched in (transcode, queue, control, paths):
-            await watched.stop()
-        worker.close()
-        with contextlib.suppress(Exception):
-            await nodes.delete(settings.node)
-        await nc.drain()
-        log.info("encoder %s stopped", settings.node)
+async def _started(stack: AsyncExitStack, watched: Watched[T]) -> Watched[T]:
+    """``watched``, following its key until the service ends."""
+    await watched.start()
+    stack.push_async_callback(watched.stop)
+    return watched
 
 
 def log_mappings(settings: Settings, worker: Worker) -> None:
     mappings = worker.mappings()
     shown = ", ".join(f"{m.server}={m.local}" for m in mappings) or "none"
     log.info("encoder %s path mappings (from the next job on): %s", settings.node, shown)
-
-
-async def _on_stop(stopping: asyncio.Event, node: Node) -> None:
-    await stopping.wait()
-    node.worker.resume()  # a paused encode gets its grace period like any other
-    node.apply()
-
-
-async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
-    """Fetch one message at a time while the node is open; on shutdown, give the running job its grace.
-
-    A slot is an ffmpeg: once a job's encode ends, the slot takes the next job while the previous one is
-    verified and put in place (at most one job finishing per slot), so the encoder never waits on disk
-    syncs and round trips between two encodes."""
-    spec = topology.WORK_CONSUMERS[hw]
-    stopping = node.stopping
-    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    finishing: tuple[asyncio.Task[None], int] | None = None
-    try:
-        while not stopping.is_set():
-            if not node.open.is_set():
-                await _first(node.open.wait(), stopping.wait())
-                continue
-            try:
-                (msg,) = await sub.fetch(1, timeout=1.0)
-            except (TimeoutError, NatsTimeoutError):
-                continue
-            try:
-                request = work_decoder.decode(msg.data)
-            except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                log.error("dropping an undecodable work message: %s", error)
-                await msg.term()
-                continue
-            encoded = asyncio.Event()
-            handling = asyncio.create_task(node.worker.handle(msg, request, encoded))
-            node.handling[handling] = request.job_id
-            handling.add_done_callback(node.forget)
-            node.changed.set()
-            await _first(encoded.wait(), stopping.wait())
-            if finishing is not None:
-                await _finish(node, *finishing)
-            finishing = (handling, request.job_id)
-    finally:
-        if finishing is not None:
-            await _finish(node, *finishing)
-        await sub.unsubscribe()
-
-
-async def _finish(node: Node, handling: asyncio.Task[None], job_id: int) -> None:
-    """Wait for a job to end; on shutdown give it the grace period, then stop it (unless it holds the
-    commit: a granted replace takes milliseconds and is reported)."""
-    await _first(handling, node.stopping.wait())
-    if not handling.done():
-        done, _ = await asyncio.wait({handling}, timeout=node.settings.grace_seconds)
-        if not done and job_id not in node.worker.committed:
-            handling.cancel()
-    await asyncio.gather(handling, return_exceptions=True)  # its outcome is already reported
-
-
-async def _first(*awaitables: Awaitable[object]) -> None:
-    """Wait until the first of these is done; cancel the waits that are not tasks of their own."""
-    futures = [a if isinstance(a, asyncio.Task) else asyncio.ensure_future(a) for a in awaitables]
-    try:
-        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for future, original in zip(futures, awaitables, strict=True):
-            if future is not original:
-                future.cancel()

@@ -1,0 +1,193 @@
+"""A job as this node carries it through the pipeline, and the outcome events it ends in. Each step returns
+the job as the next step takes it (a :class:`Job`, then :class:`Planned`, :class:`Encoded`, :class:`Verified`)
+or the job's outcome; every report is built here, with its deterministic event id."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from librarrarian_contracts import (
+    JobCompleted,
+    JobFailed,
+    JobReport,
+    JobSkipped,
+    JobStarted,
+    Transcode,
+    report_id,
+)
+from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_contracts.sources import PathMapping
+from librarrarian_runtime import path_mapping
+
+# What a job ends in; None: another delivery holds the commit and reports the outcome, this one says nothing.
+Outcome = JobCompleted | JobSkipped | JobFailed | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One delivery of a work message, as it came: nothing looked at yet."""
+
+    request: Transcode
+    delivery: int
+    node: str
+    # The settings and path mappings in force when the job started: a change applies from the next job, so
+    # the output is encoded, checked and reported under the rules its source was found and planned with.
+    transcode: TranscodeSettings
+    mappings: tuple[PathMapping, ...]
+    # Set once ffmpeg is done with the job (or the job ended before it ran): its slot may take the next job.
+    slot_free: asyncio.Event = field(default_factory=asyncio.Event, compare=False)
+
+    @property
+    def id(self) -> int:
+        return self.request.job_id
+
+    def carried(self) -> dict[str, Any]:
+        """Everything known so far, for the next stage to carry on."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def started(self) -> JobStarted:
+        return JobStarted(
+            event_id=self._event_id(JobStarted, self.delivery),
+            job_id=self.id,
+            attempt=self.request.attempt,
+            delivery=self.delivery,
+            node=self.node,
+            path=self.request.path,
+        )
+
+    def failed(self, reason: str, detail: str = "", retryable: bool = True) -> JobFailed:
+        return JobFailed(
+            event_id=self._event_id(JobFailed),
+            job_id=self.id,
+            attempt=self.request.attempt,
+            node=self.node,
+            path=self.request.path,
+            reason=reason,
+            detail=detail,
+            retryable=retryable,
+            delivery=self.delivery,
+        )
+
+    def skipped(self, reason: str, size_after: int) -> JobSkipped:
+        return JobSkipped(
+            event_id=self._event_id(JobSkipped),
+            job_id=self.id,
+            attempt=self.request.attempt,
+            node=self.node,
+            path=self.request.path,
+            reason=reason,
+            size_before=self.request.identity.size,
+            size_after=size_after,
+            delivery=self.delivery,
+        )
+
+    def _completed(
+        self,
+        source: Path,
+        final: Path,
+        *,
+        encoder: str,
+        codec_after: str,
+        size_after: int,
+        duration: float | None,
+        elapsed_seconds: float,
+        fallback_reason: str | None = None,
+        vmaf: float | None = None,
+    ) -> JobCompleted:
+        return JobCompleted(
+            event_id=self._event_id(JobCompleted),
+            job_id=self.id,
+            attempt=self.request.attempt,
+            node=self.node,
+            path=self.request.path,
+            output_path=self._server_path(source, final),
+            encoder=encoder,
+            codec_before=self.request.probe.video_codec,
+            codec_after=codec_after,
+            size_before=self.request.identity.size,
+            size_after=size_after,
+            duration=duration,
+            elapsed_seconds=elapsed_seconds,
+            fallback_reason=fallback_reason,
+            vmaf=vmaf,
+            delivery=self.delivery,
+        )
+
+    def _event_id(self, kind: type[JobReport], delivery: int | None = None) -> str:
+        return report_id(kind, self.id, self.request.attempt, delivery)
+
+    def _server_path(self, source: Path, final: Path) -> str:
+        """The output as the server sees it. It lies beside the source, so it is named from the job's own
+        path: two server folders may map to one folder here, and only the job's path says which one it came
+        through."""
+        path = self.request.path
+        if final.parent == source.parent and path.endswith(source.name):
+            return path[: len(path) - len(source.name)] + final.name
+        return path_mapping.to_server(str(final), self.mappings)  # the source was reached through a symlink
+
+
+@dataclass(frozen=True, kw_only=True)
+class Planned(Job):
+    """Checked and announced: the file is the one scanned, inside the media paths, with its output's place."""
+
+    source: Path  # the original, as this node reaches it
+    final: Path  # where the output ends up: the source's own path, or beside it when the container changes
+    temp: Path  # where ffmpeg writes, beside the source (same file system: the rename is atomic)
+    started_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Encoded(Planned):
+    """ffmpeg wrote the output to ``temp``."""
+
+    encoder: str
+    fallback_reason: str | None  # why the job's hardware class gave way to the CPU
+    ffmpeg_log: str  # its last lines, for a failure found later
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verified(Encoded):
+    """The output on disk is safe to replace the original with, and not too large."""
+
+    size_after: int
+    codec_after: str
+    duration: float | None
+    vmaf: float | None
+
+    def completed(self) -> JobCompleted:
+        return self._completed(
+            self.source,
+            self.final,
+            encoder=self.encoder,
+            codec_after=self.codec_after,
+            size_after=self.size_after,
+            duration=self.duration,
+            elapsed_seconds=round(time.monotonic() - self.started_at, 3),
+            fallback_reason=self.fallback_reason,
+            vmaf=self.vmaf,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Leftover(Job):
+    """An earlier attempt put its verified output at ``final`` and died before removing the original
+    (``source``, of another container): the job is to finish that swap, not to encode again."""
+
+    source: Path
+    final: Path
+
+    def completed(self, size_after: int) -> JobCompleted:
+        return self._completed(
+            self.source,
+            self.final,
+            encoder="unknown (an earlier attempt)",
+            codec_after=self.request.target_codec,
+            size_after=size_after,
+            duration=self.request.probe.duration,
+            elapsed_seconds=0.0,
+        )

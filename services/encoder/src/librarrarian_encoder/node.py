@@ -1,0 +1,155 @@
+"""The node: its controls (start, stop, stop now, pause, resume; the queue's pause) applied to its worker and
+slots, and its live entry in the ``nodes`` bucket, which is how the dashboard and the scheduler's placement
+know it is there."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from librarrarian_contracts import NodeState, encode, topology
+from librarrarian_contracts.settings import NodeControl, QueueControl
+from librarrarian_contracts.topology import HwClass
+from librarrarian_contracts.views import FfmpegUse, NodeStatus
+from librarrarian_runtime.streaks import FailureStreak
+from librarrarian_runtime.watched import Watched
+from nats.js.kv import KeyValue
+
+from .settings import Settings
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What this node found it can do at start."""
+
+    codecs: dict[HwClass, tuple[str, ...]]  # usable class -> the codecs it encodes here
+    unusable: dict[HwClass, str]  # class -> why its test encode failed
+    slots: dict[HwClass, int]  # usable class -> encodes at once
+    ffmpeg: tuple[FfmpegUse, ...]  # the ffmpeg each usable class and VMAF run with, and why
+
+    def __str__(self) -> str:
+        return ", ".join(f"{h} ({'/'.join(c)}) x{self.slots[h]}" for h, c in self.codecs.items())
+
+
+class Node:
+    """The node's controls, applied to its worker and its slots."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        hardware: Hardware,
+        worker: Worker,
+        control: Watched[NodeControl],
+        queue: Watched[QueueControl],
+        stopping: asyncio.Event,
+    ) -> None:
+        self.settings, self.hardware, self.worker = settings, hardware, worker
+        self.control, self.queue, self.stopping = control, queue, stopping
+        self.open = asyncio.Event()  # set while slots may take work
+        self.changed = asyncio.Event()  # wakes the reporter
+        self.handling: dict[asyncio.Task[None], int] = {}  # task -> job id
+        self._grace_ends: float | None = None
+        control.on_change(lambda _: self.apply())
+        queue.on_change(lambda _: self.apply())
+
+    def took(self, handling: asyncio.Task[None], job_id: int) -> None:
+        self.handling[handling] = job_id
+        handling.add_done_callback(self._forget)
+        self.changed.set()
+
+    def _forget(self, handling: asyncio.Task[None]) -> None:
+        self.handling.pop(handling, None)
+        self.changed.set()
+
+    def holds_commit(self, handling: asyncio.Task[None]) -> bool:
+        """A job granted the commit finishes its replace (milliseconds) and reports it, whatever happens."""
+        return self.handling.get(handling) in self.worker.committed
+
+    def grace_left(self) -> float:
+        """Seconds left of the grace period that running jobs get once the node stops (one for them all,
+        from the first time a slot asks)."""
+        if self._grace_ends is None:
+            self._grace_ends = time.monotonic() + self.settings.grace_seconds
+        return max(0.0, self._grace_ends - time.monotonic())
+
+    def apply(self) -> None:
+        wanted = self.control.value
+        if wanted.state == "paused":
+            self.worker.pause()
+        else:
+            self.worker.resume()
+        if wanted.state == "stopped" and wanted.now:
+            for task in self.handling:
+                if not self.holds_commit(task):
+                    task.cancel()  # the worker stops ffmpeg and naks: another node takes the job at once
+        if wanted.state == "running" and not self.queue.value.paused and not self.stopping.is_set():
+            self.open.set()
+        else:
+            self.open.clear()
+        self.changed.set()
+
+    @property
+    def state(self) -> NodeState:
+        if self.stopping.is_set():
+            return NodeState.STOPPING
+        wanted = self.control.value.state
+        if wanted == "paused":
+            return NodeState.PAUSED
+        if wanted == "stopped":
+            return NodeState.DRAINING if self.worker.running else NodeState.STOPPED
+        return NodeState.QUEUE_PAUSED if self.queue.value.paused else NodeState.RUNNING
+
+    async def watch_stop(self) -> None:
+        """On SIGTERM: take no more work; what runs gets its grace period (see ``slots``)."""
+        await self.stopping.wait()
+        log.info(
+            "encoder %s stopping: finishing running jobs for up to %.0f s",
+            self.settings.node,
+            self.settings.grace_seconds,
+        )
+        self.worker.resume()  # a paused encode gets its grace period like any other
+        self.apply()
+
+    def status(self) -> NodeStatus:
+        return NodeStatus(
+            node=self.settings.node,
+            hostname=socket.gethostname(),
+            version=version("librarrarian-encoder"),
+            classes=tuple(self.hardware.codecs),
+            slots=sum(self.hardware.slots.values()),
+            state=self.state,
+            jobs=tuple(sorted(self.worker.running)),
+            codecs=dict(self.hardware.codecs),
+            unusable=self.hardware.unusable,
+            slots_per_class=self.hardware.slots,
+            ffmpeg=self.hardware.ffmpeg,
+        )
+
+    async def report(self, nodes: KeyValue) -> None:
+        """Write the node's entry every heartbeat and at once on a change, until it stopped with no job left.
+
+        The entry expires when it is not written (a dead node disappears), so a node that cannot write it
+        drops off the dashboard and out of placement: said once per streak of failures, and when it works
+        again."""
+        bucket = topology.NODES.name
+        streak = FailureStreak(log, f"writing node {self.settings.node}'s entry in the {bucket!r} bucket")
+        while True:
+            self.changed.clear()  # before the write: a change while it is under way is written next
+            try:
+                await nodes.put(self.settings.node, encode(self.status()))
+            except Exception as error:  # noqa: BLE001 - the next beat retries; the streak logs it
+                streak.failed(error)
+            else:
+                streak.succeeded()
+            if self.stopping.is_set() and not self.worker.running:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), topology.NODE_HEARTBEAT_SECONDS)

@@ -1,0 +1,99 @@
+"""A slot: one encode at a time from its hardware class's durable, while the node is open. On shutdown it
+takes no more work, gives its running jobs the grace period, then stops the ones not holding the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Collection
+
+import msgspec
+from librarrarian_contracts import topology
+from librarrarian_contracts.codec import work_decoder
+from librarrarian_contracts.topology import HwClass
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+
+from .node import Node
+
+log = logging.getLogger(__name__)
+
+
+async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
+    """Fetch one message at a time while the node is open.
+
+    A slot is an ffmpeg: once a job's encode ends, the slot takes the next job while the previous one is
+    verified and put in place (at most one job finishing per slot), so the encoder never waits on disk
+    syncs and round trips between two encodes."""
+    spec = topology.WORK_CONSUMERS[hw]
+    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    jobs: list[asyncio.Task[None]] = []  # the one encoding, and the one before it, finishing
+    try:
+        while not node.stopping.is_set():
+            if not node.open.is_set():
+                await _first(node.open.wait(), node.stopping.wait())
+                continue
+            try:
+                (msg,) = await sub.fetch(1, timeout=1.0)
+            except (TimeoutError, NatsTimeoutError):
+                continue
+            slot_free = asyncio.Event()
+            handling = await _take(node, msg, slot_free)
+            if handling is None:
+                continue
+            jobs.append(handling)
+            await _first(slot_free.wait(), node.stopping.wait())
+            if node.stopping.is_set():
+                break  # both jobs get the grace period, together
+            await _finish(node, jobs[:-1])
+            del jobs[:-1]
+    except asyncio.CancelledError:
+        # The node is going down without its grace period (another of its tasks failed): hand the jobs back.
+        for handling in jobs:
+            if not node.holds_commit(handling):
+                handling.cancel()
+        raise
+    finally:
+        await _finish(node, jobs)
+        await sub.unsubscribe()
+
+
+async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
+    try:
+        request = work_decoder.decode(msg.data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        log.error("dropping an undecodable work message: %s", error)
+        await msg.term()
+        return None
+    handling = asyncio.create_task(node.worker.handle(msg, request, slot_free), name=f"job {request.job_id}")
+    node.took(handling, request.job_id)
+    return handling
+
+
+async def _finish(node: Node, jobs: Collection[asyncio.Task[None]]) -> None:
+    """Wait for these jobs to end; once the node stops, give them what is left of its grace period, then
+    stop the ones that do not hold the commit (a granted replace takes milliseconds and is reported)."""
+    if not jobs:
+        return
+    await _first(asyncio.wait(jobs), node.stopping.wait())
+    _, running = await asyncio.wait(jobs, timeout=node.grace_left() if node.stopping.is_set() else None)
+    for handling in running:
+        if not node.holds_commit(handling):
+            handling.cancel()
+    for handling, ended in zip(jobs, await asyncio.gather(*jobs, return_exceptions=True), strict=True):
+        # Its outcome is reported by the worker; what escapes it is an outcome that could not be reported
+        # (the message comes back after AckWait).
+        if isinstance(ended, Exception):
+            log.error("%s: %r", handling.get_name(), ended, exc_info=ended)
+
+
+async def _first(*awaitables: Awaitable[object]) -> None:
+    """Wait until the first of these is done; cancel the waits that are not tasks of their own."""
+    futures = [a if isinstance(a, asyncio.Task) else asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future, original in zip(futures, awaitables, strict=True):
+            if future is not original:
+                future.cancel()
