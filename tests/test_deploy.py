@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import jsonschema
 import nats
 import pytest
@@ -23,12 +24,15 @@ from librarrarian_cleanup import service as cleanup
 from librarrarian_cleanup.settings import Settings as CleanupSettings
 from librarrarian_contracts import (
     CleanupFinished,
+    FileIdentity,
     FindStaleFiles,
     JobChange,
     JobCompleted,
     JobKind,
     JobStateChanged,
     JobStatus,
+    MediaProbe,
+    MediaProbed,
     nats_config,
     provision,
     publish,
@@ -38,8 +42,10 @@ from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.permissions import PROVISIONER, users
 from librarrarian_contracts.sources import SourcesStatus
 from librarrarian_contracts.views import (
+    ActionResult,
     HistoryPage,
     HistoryQuery,
+    JobAction,
     JobsPage,
     JobsQuery,
     JobView,
@@ -53,6 +59,7 @@ from librarrarian_encoder.settings import Settings as EncoderSettings
 from librarrarian_history import service as history
 from librarrarian_history.settings import Settings as HistorySettings
 from librarrarian_runtime import bus
+from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
@@ -255,6 +262,66 @@ async def test_each_role_may_do_its_work_and_nothing_is_refused(
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
         await gateway.close()
     assert deploy_server.violations() == []
+
+
+async def test_the_scheduler_takes_back_the_work_of_a_deleted_job_under_its_role(
+    deploy_server: RoleServer, database_url: str
+) -> None:
+    """A job a user deletes before any encoder took it: its work message leaves the WORK stream (the one
+    message the scheduler may take out of a stream), and the server refuses nothing."""
+    urls = deploy_server.urls
+    provisioner = await bus.connect(urls[PROVISIONER], "provision")
+    await provision(provisioner.jetstream())
+    scanner_nc = await bus.connect(urls["scanner"], "scanner")
+    gateway = await bus.connect(urls["gateway"], "gateway")
+    stopping = asyncio.Event()
+    settings = SchedulerSettings(nats_url=urls["scheduler"], database_url=database_url)
+    running = asyncio.create_task(scheduler.run(settings, stopping))
+    try:
+        await eventually(lambda: _answers(gateway), message="the scheduler answering")
+        probe = MediaProbe(container="avi", duration=1.0, video_codec="mpeg4")
+        identity = FileIdentity(size=1000, mtime_ns=1, inode=1)
+        await publish(scanner_nc.jetstream(), MediaProbed(path="/m/a.avi", identity=identity, probe=probe))
+
+        async def sent() -> bool:  # in the stream, and the scheduler knows where
+            conn = await asyncpg.connect(database_url)
+            try:
+                return bool(
+                    await conn.fetchval("SELECT count(*) FROM scheduler.outbox WHERE stream_seq IS NOT NULL")
+                )
+            finally:
+                await conn.close()
+
+        await eventually(sent, message="the work message published")
+        assert await _waiting_work(provisioner) == 1
+        page = await ask(gateway, topology.SCHEDULER_JOBS_QUERY, JobsQuery(), JobsPage)
+        deleted = await ask(
+            gateway, topology.SCHEDULER_DELETE, JobAction(job_id=page.items[0].id), ActionResult
+        )
+        assert deleted.detail == "deleted (pending)"
+        await eventually(lambda: _none_waiting(provisioner), message="the work message taken out of WORK")
+    finally:
+        stopping.set()
+        await asyncio.wait_for(running, 30)
+        for nc in (provisioner, scanner_nc, gateway):
+            await nc.close()
+    assert deploy_server.violations() == []
+
+
+async def _answers(nc: nats.aio.client.Client) -> bool:
+    try:
+        await ask(nc, topology.SCHEDULER_JOBS_QUERY, JobsQuery(), JobsPage, timeout=0.5)
+    except ServiceError:
+        return False
+    return True
+
+
+async def _waiting_work(nc: nats.aio.client.Client) -> int:
+    return int((await nc.jetstream().stream_info(topology.WORK.name)).state.messages)
+
+
+async def _none_waiting(nc: nats.aio.client.Client) -> bool:
+    return await _waiting_work(nc) == 0
 
 
 async def _items(page: object, count: int = 1) -> bool:

@@ -77,8 +77,9 @@ def render() -> str:
             f"{', '.join(d.movers)} | {', '.join(d.advised)} | {d.summary} |"
         )
     for x in catalog.LOOKUPS:
+        removed = f"; single messages are taken out of it by {_roles(x.removers)}" if x.removers else ""
         lines.append(
-            f"\nThe {x.stream.name} stream is read message by message by {_roles(x.readers)}. {x.summary}"
+            f"\nThe {x.stream.name} stream is read message by message by {_roles(x.readers)}{removed}. {x.summary}"
         )
     lines += [
         "",

@@ -91,11 +91,13 @@ class Durable:
 
 @dataclass(frozen=True)
 class Lookup:
-    """Roles that read a stream's messages one by one, by sequence (not through a consumer)."""
+    """Roles that read a stream's messages one by one, by sequence (not through a consumer), and those that
+    may take single messages out of it again (never the stream itself)."""
 
     stream: StreamSpec
     readers: tuple[Role, ...]
     summary: str
+    removers: tuple[Role, ...] = ()
 
 
 HW = {"hw_class": "the hardware class: " + ", ".join(topology.HwClass)}
@@ -485,7 +487,9 @@ LOOKUPS: tuple[Lookup, ...] = (
     Lookup(
         topology.WORK,
         (SCHEDULER,),
-        "The reconciler checks that a waiting job's work message is still in the stream.",
+        "The reconciler checks that a waiting job's work message is still in the stream; a job a user deletes "
+        "has its waiting work messages taken out, so no encoder takes them.",
+        removers=(SCHEDULER,),
     ),
 )
 

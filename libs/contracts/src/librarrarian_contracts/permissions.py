@@ -51,7 +51,8 @@ def kv_stream(bucket: BucketSpec) -> str:
 def needs(role: Role) -> Needs:
     durables = [d.spec for d in catalog.DURABLES if role in d.consumers or role in d.movers]
     streams = {c.stream.name for c in catalog.CHANNELS if c.stream and role in c.producers}
-    streams |= {d.stream for d in durables} | {x.stream.name for x in catalog.LOOKUPS if role in x.readers}
+    streams |= {d.stream for d in durables}
+    streams |= {x.stream.name for x in catalog.LOOKUPS if role in x.readers or role in x.removers}
     buckets = {b.spec.name for b in catalog.BUCKETS if role in b.writers or role in b.readers}
     return Needs(
         streams=tuple(s for s in topology.STREAMS if s.name in streams),
@@ -101,6 +102,7 @@ def _publish(role: Role) -> tuple[str, ...]:
         where = f"{spec.stream}.{spec.durable}"
         found += [f"{API}.CONSUMER.INFO.{where}", f"{API}.CONSUMER.MSG.NEXT.{where}", f"$JS.ACK.{where}.>"]
     found += [f"{API}.STREAM.MSG.GET.{x.stream.name}" for x in catalog.LOOKUPS if role in x.readers]
+    found += [f"{API}.STREAM.MSG.DELETE.{x.stream.name}" for x in catalog.LOOKUPS if role in x.removers]
     for bucket in catalog.BUCKETS:
         stream = kv_stream(bucket.spec)
         if role in bucket.writers or role in bucket.readers:

@@ -156,6 +156,8 @@ def swept(role: Role) -> list[Attempt]:
         ]
     for s in topology.STREAMS:
         found += [Attempt(user, "publish", f"{API}.STREAM.{verb}.{s.name}") for verb in ("DELETE", "PURGE")]
+        if not any(x.stream == s and role in x.removers for x in catalog.LOOKUPS):
+            found.append(Attempt(user, "publish", f"{API}.STREAM.MSG.DELETE.{s.name}"))
         found += [Attempt(user, "publish", f"{API}.STREAM.{verb}.{s.name}") for verb in ("CREATE", "UPDATE")]
     others = [r.value for r in Role if r is not role] + [PROVISIONER]
     found += [Attempt(user, "subscribe", f"{inbox_prefix(other)}.>") for other in others]
