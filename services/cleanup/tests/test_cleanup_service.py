@@ -21,10 +21,9 @@ from librarrarian_runtime.queries import ask
 from librarrarian_scheduler import service as scheduler_service
 from librarrarian_scheduler.settings import Settings as SchedulerSettings
 from librarrarian_testing import eventually, handled
+from librarrarian_testing.files import aged
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-
-from .test_finding import aged
 
 DAY = 86_400.0
 

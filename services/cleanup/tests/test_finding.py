@@ -3,23 +3,13 @@ touched (videos, young files, symlinks, paths outside the media paths), and what
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 from librarrarian_cleanup import finder, remover
 from librarrarian_contracts import FileIdentity
-
-DAY = 86_400.0
-
-
-def aged(path: Path, days: float, content: bytes = b"x" * 100) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    then = time.time() - days * DAY
-    os.utime(path, (then, then))
-    return path
+from librarrarian_testing.files import DAY, aged
 
 
 def identity(path: Path) -> FileIdentity:

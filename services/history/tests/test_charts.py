@@ -22,10 +22,6 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_history import history
-
-__all__ = ["history"]
-
 
 def done(job_id: int, node: str, before: int, after: int, codec: str, **extra: object) -> JobCompleted:
     return JobCompleted(

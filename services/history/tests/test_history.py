@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import pytest
 from librarrarian_contracts import JobCompleted, JobFailed, JobSkipped, encode, publish, topology
 from librarrarian_contracts.views import HistoryPage, HistoryQuery, Stats
-from librarrarian_history import service
-from librarrarian_history.settings import Settings
 from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
 from librarrarian_testing import eventually
@@ -32,27 +27,6 @@ def completed(job_id: int, path: str, before: int, after: int) -> JobCompleted:
         duration=60.0,
         elapsed_seconds=12.5,
     )
-
-
-@pytest.fixture
-async def history(
-    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str
-) -> AsyncIterator[Client]:
-    stopping = asyncio.Event()
-    task = asyncio.create_task(service.run(Settings(nats_url=nats_url, database_url=database_url), stopping))
-    nc, _ = bus
-
-    async def ready() -> bool:
-        try:
-            await ask(nc, topology.HISTORY_STATS, HistoryQuery(), Stats, timeout=0.5)
-        except ServiceError:
-            return False
-        return True
-
-    await eventually(ready, timeout=20)
-    yield nc
-    stopping.set()
-    await asyncio.wait_for(task, 20)
 
 
 async def test_finished_transcodes_are_recorded_once_and_searchable(

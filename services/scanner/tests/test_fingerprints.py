@@ -19,9 +19,7 @@ from librarrarian_scanner.scan import Scanner
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_scanner import MediaLog, media
-
-__all__ = ["media"]
+from .stand_ins import MediaLog
 
 
 def test_equal_content_has_one_fingerprint_whatever_its_name(tmp_path: Path, shared_media: Path) -> None:

@@ -19,9 +19,7 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_scanner import MediaLog, media
-
-__all__ = ["media"]
+from .stand_ins import MediaLog
 
 
 def test_unset_each_media_path_is_one_mixed_folder(tmp_path: Path) -> None:

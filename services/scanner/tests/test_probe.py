@@ -14,6 +14,8 @@ from librarrarian_scanner.probe import Prober
 from librarrarian_testing import eventually, library
 from librarrarian_testing.clips import ffmpeg, lavfi_clip, truncated_copy
 
+from .stand_ins import Gate
+
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) -> library.Library:
@@ -115,27 +117,6 @@ async def test_the_truncated_copy_says_what_ffmpeg_said(
     path = truncated_copy(shared_media / "bigbuckbunny.mp4", tmp_path / "broken.mp4")
     with pytest.raises(ProbeError, match=r"^not a readable video: Invalid data found when processing input$"):
         await prober.probe(path)
-
-
-class Gate:
-    """A hand-written stand-in for PyAV that blocks until released, and counts who is inside."""
-
-    def __init__(self) -> None:
-        self.released = threading.Event()
-        self.lock = threading.Lock()
-        self.inside = 0
-        self.most_inside = 0
-
-    def read(self, path: Path) -> MediaProbe:
-        with self.lock:
-            self.inside += 1
-            self.most_inside = max(self.most_inside, self.inside)
-        try:
-            self.released.wait(timeout=60)
-            return MediaProbe(container="fake", duration=1.0, video_codec="h264")
-        finally:
-            with self.lock:
-                self.inside -= 1
 
 
 async def test_a_probe_that_hangs_times_out_with_a_reason(tmp_path: Path) -> None:

@@ -26,7 +26,6 @@ from librarrarian_contracts import (
 )
 from librarrarian_contracts.scans import ScanStatus, scan_key
 from librarrarian_media import probe
-from librarrarian_runtime import migrations
 from librarrarian_scanner import service
 from librarrarian_scanner.probe import Prober
 from librarrarian_scanner.progress import ScanRun
@@ -38,10 +37,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 
-from .test_probe import Gate
-from .test_scanner import MediaLog, media
-
-__all__ = ["media"]
+from .stand_ins import Gate, MediaLog
 
 Bus = tuple[Client, JetStreamContext]
 LINKS = (
@@ -141,13 +137,6 @@ async def test_a_scan_cancelled_before_its_turn_never_starts(
     assert await catalogued(database_url) == 0
     final = await status(js, command.event_id)
     assert final is not None and final.state == "cancelled"
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await migrations.connect_and_migrate(database_url, "scanner", "librarrarian_scanner.migrations")
-    yield pool
-    await pool.close()
 
 
 async def test_a_file_still_being_written_is_held_until_it_holds_still(

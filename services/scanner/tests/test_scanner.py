@@ -6,24 +6,18 @@ import asyncio
 import json
 import os
 import shutil
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from librarrarian_contracts import (
-    MediaProbe,
     MediaProbed,
     MediaProbeFailed,
-    ScanCompleted,
     StartScan,
     publish,
     topology,
 )
-from librarrarian_contracts.codec import media_decoder
-from librarrarian_contracts.messages import MediaEvent
-from librarrarian_runtime import migrations
 from librarrarian_scanner import commands, service
 from librarrarian_scanner.probe import Prober
 from librarrarian_scanner.scan import RefusedRoot, Scanner
@@ -31,60 +25,15 @@ from librarrarian_scanner.settings import Settings
 from librarrarian_testing import eventually, library
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+
+from .stand_ins import Gate, MediaLog
 
 Bus = tuple[Client, JetStreamContext]
 # JetStream's advisory for a terminated message (topology has no helper for it yet).
 TERMINATED = (
     f"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{topology.CONTROL.name}.{topology.SCANNER_CONTROL.durable}"
 )
-
-
-class MediaLog:
-    """Everything on the MEDIA stream, pulled with an ephemeral consumer."""
-
-    def __init__(self, js: JetStreamContext) -> None:
-        self.js = js
-        self.events: list[MediaEvent] = []
-
-    async def start(self) -> None:
-        self.sub = await self.js.pull_subscribe("media.>", stream=topology.MEDIA.name)
-
-    async def pull(self) -> list[MediaEvent]:
-        try:
-            messages = await self.sub.fetch(100, timeout=0.2)
-        except (TimeoutError, NatsTimeoutError):
-            messages = []
-        for msg in messages:
-            self.events.append(media_decoder.decode(msg.data))
-            await msg.ack()
-        return self.events
-
-    async def scans(self, at_least: int) -> list[ScanCompleted]:
-        await self.pull()
-        scans = [e for e in self.events if isinstance(e, ScanCompleted)]
-        return scans if len(scans) >= at_least else []
-
-    def files(self, scan: int) -> dict[str, MediaProbed | MediaProbeFailed]:
-        """File name → event of the ``scan``-th scan (from 0): the events between its summary and the last."""
-        summaries = 0
-        out: dict[str, MediaProbed | MediaProbeFailed] = {}
-        for event in self.events:
-            if isinstance(event, ScanCompleted):
-                summaries += 1
-            elif summaries == scan:
-                assert Path(event.path).name not in out, f"{event.path} reported twice in one scan"
-                out[Path(event.path).name] = event
-        return out
-
-
-@pytest.fixture
-async def media(bus: Bus) -> AsyncIterator[MediaLog]:
-    log = MediaLog(bus[1])
-    await log.start()
-    yield log
-    await log.sub.unsubscribe()
 
 
 @pytest.fixture
@@ -237,13 +186,6 @@ async def test_scheduled_scans_without_one_on_start(
     assert (first.seen, first.probed, second.seen, second.probed) == (1, 1, 1, 0)
 
 
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await migrations.connect_and_migrate(database_url, "scanner", "librarrarian_scanner.migrations")
-    yield pool
-    await pool.close()
-
-
 async def test_scan_as_a_function_keeps_the_files_of_a_media_path_that_went_away(
     lib: library.Library, pool: asyncpg.Pool, bus: Bus, media: MediaLog, tmp_path: Path
 ) -> None:
@@ -268,19 +210,6 @@ async def test_scan_as_a_function_keeps_the_files_of_a_media_path_that_went_away
         await scanner.scan([lib.root])  # the parent of both media paths
     with pytest.raises(RefusedRoot, match="outside the media paths"):
         await scanner.scan([movies / ".." / ".." / "elsewhere"])
-
-
-class Gate:
-    """Stands in for PyAV: every probe waits until released."""
-
-    def __init__(self) -> None:
-        self.released = threading.Event()
-        self.entered = threading.Event()
-
-    def read(self, path: Path) -> MediaProbe:
-        self.entered.set()
-        self.released.wait(timeout=60)
-        return MediaProbe(container="fake", duration=1.0, video_codec="h264")
 
 
 async def test_a_stop_during_a_requested_scan_hands_the_command_back(

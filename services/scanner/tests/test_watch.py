@@ -37,7 +37,11 @@ async def probed(bus: tuple[Client, JetStreamContext]) -> AsyncIterator[list[Med
 
 
 @pytest.fixture
-async def library_root(tmp_path: Path, nats_url: str, database_url: str) -> AsyncIterator[Path]:
+async def library_root(
+    tmp_path: Path, nats_url: str, database_url: str, bus: tuple[Client, JetStreamContext]
+) -> AsyncIterator[Path]:
+    """A running scanner watching an empty library. It is yielded once the start scan is done: the watch
+    is set up before that scan can end (both start together, and the scan takes many round trips)."""
     root = (tmp_path / "media").resolve()
     (root / "Movies").mkdir(parents=True)
     settings = Settings(
@@ -49,10 +53,14 @@ async def library_root(tmp_path: Path, nats_url: str, database_url: str) -> Asyn
     )
     stopping = asyncio.Event()
     task = asyncio.create_task(service.run(settings, stopping))
-    await asyncio.sleep(0)
+    await eventually(lambda: _start_scan_done(bus[1]), timeout=30, message="the start scan done")
     yield root
     stopping.set()
     await asyncio.wait_for(task, 30)
+
+
+async def _start_scan_done(js: JetStreamContext) -> bool:
+    return any(e.state == "done" for e in await scan_entries(js, "schedule"))
 
 
 def names(events: list[MediaProbed]) -> list[str]:
@@ -62,7 +70,6 @@ def names(events: list[MediaProbed]) -> list[str]:
 async def test_a_new_file_is_reported_once_it_has_settled(
     library_root: Path, probed: list[MediaProbed], shared_media: Path
 ) -> None:
-    await asyncio.sleep(1.0)  # the watch is set up after the (empty) start scan
     target = library_root / "Movies" / "Bikes (2020).mp4"
     data = (shared_media / "bikes.mp4").read_bytes()
     # Copied slowly, like a download: nothing may be reported while it grows.
@@ -81,11 +88,12 @@ async def test_a_new_file_is_reported_once_it_has_settled(
 async def test_a_locked_file_waits_for_its_lock_to_go(
     library_root: Path, probed: list[MediaProbed], shared_media: Path
 ) -> None:
-    await asyncio.sleep(1.0)
     lock = library_root / "Movies" / "Import.mkv.lock"
     lock.write_text("")
     shutil.copyfile(shared_media / "bikes.mp4", library_root / "Movies" / "Import.mkv")
-    await asyncio.sleep(3.0)  # longer than the settle time: it would have been reported by now
+    # A file written at the same moment without a lock: once it is reported, the locked one would have been.
+    (library_root / "Movies" / "Free.mkv").write_bytes((shared_media / "bikes.mp4").read_bytes() + b"\0")
+    await eventually(lambda: "Free.mkv" in names(probed), timeout=15)
     assert "Import.mkv" not in names(probed)
     lock.unlink()
     await eventually(lambda: "Import.mkv" in names(probed), timeout=15)
@@ -98,7 +106,6 @@ async def test_a_burst_of_new_files_shows_as_one_watch_entry(
     bus: tuple[Client, JetStreamContext],
 ) -> None:
     js = bus[1]
-    await asyncio.sleep(1.0)
     data = (shared_media / "bikes.mp4").read_bytes()
     (library_root / "Movies" / "One.mp4").write_bytes(data)
     await eventually(lambda: "One.mp4" in names(probed), timeout=15)

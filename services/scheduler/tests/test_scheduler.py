@@ -212,7 +212,10 @@ async def test_max_deliveries_advisory_fails_the_job(
     (work,) = await pull_work(js, 1)
     conn = await asyncpg.connect(database_url)
     try:
-        seq = await conn.fetchval("SELECT stream_seq FROM scheduler.outbox WHERE job_id = $1", work.job_id)
+        # The relay marks the row sent (with its stream sequence) just after an encoder may have taken it.
+        seq = await eventually(
+            lambda: conn.fetchval("SELECT stream_seq FROM scheduler.outbox WHERE job_id = $1", work.job_id)
+        )
     finally:
         await conn.close()
     advisory = (

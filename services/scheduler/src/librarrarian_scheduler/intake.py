@@ -58,46 +58,33 @@ class Intake:
             settings = self.transcode.value
             decision = policy.decide(event, newest, produced, sibling, settings, same)
             probe = event.probe if isinstance(event, MediaProbed) else None
+            reason: str | None = None
             match decision:
-                case policy.Transcode():
-                    job_id = await store.insert_job(
-                        conn,
-                        path=event.path,
-                        status="pending",
-                        identity=event.identity,
-                        probe=probe,
-                        hw_class=self.placement.choose(settings),
-                        target_codec=settings.target_codec,
-                        fingerprint=fingerprint,
-                    )
-                    await store.enqueue(conn, job_id)
-                    await store.record_change(conn, job_id, JobChange.QUEUED)
-                    log.info(
-                        "job %d queued: %s (%s)", job_id, event.path, probe.video_codec if probe else "?"
-                    )
-                case policy.Skip(reason):
-                    job_id = await store.insert_job(
-                        conn,
-                        path=event.path,
-                        status="skipped",
-                        identity=event.identity,
-                        probe=probe,
-                        reason=reason,
-                        fingerprint=fingerprint,
-                    )
-                    await store.record_change(conn, job_id, JobChange.SKIPPED)
-                    log.info("job %d skipped: %s (%s)", job_id, event.path, reason)
-                case policy.Fail(reason):
-                    job_id = await store.insert_job(
-                        conn,
-                        path=event.path,
-                        status="failed",
-                        identity=event.identity,
-                        probe=probe,
-                        reason=reason,
-                    )
-                    await store.record_change(conn, job_id, JobChange.FAILED)
-                    log.info("job %d failed: %s (%s)", job_id, event.path, reason)
                 case policy.Ignore(why):
                     log.log(logging.INFO if same else logging.DEBUG, "%s: %s", event.path, why)
+                    return decision
+                case policy.Transcode():
+                    status, change = "pending", JobChange.QUEUED
+                case policy.Skip(reason):
+                    status, change = "skipped", JobChange.SKIPPED
+                case policy.Fail(reason):
+                    status, change = "failed", JobChange.FAILED
+            queued = change is JobChange.QUEUED
+            job_id = await store.insert_job(
+                conn,
+                path=event.path,
+                status=status,
+                identity=event.identity,
+                probe=probe,
+                reason=reason,
+                hw_class=self.placement.choose(settings) if queued else None,
+                target_codec=settings.target_codec,
+                fingerprint=fingerprint,
+            )
+            if queued:
+                await store.enqueue(conn, job_id)
+            await store.record_change(conn, job_id, change)
+            log.info(
+                "job %d %s: %s (%s)", job_id, change, event.path, reason or (probe and probe.video_codec)
+            )
             return decision

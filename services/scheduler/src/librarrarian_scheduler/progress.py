@@ -53,16 +53,16 @@ class JobTracker:
                 case JobCompleted():
                     await self._completed(conn, report)
                 case JobSkipped():
-                    changed = await conn.fetchval(
+                    if await _change(
+                        conn,
+                        JobChange.SKIPPED,
                         "UPDATE jobs SET status = 'skipped', node = $3, reason = $4, retry_at = NULL,"
                         f" finished_at = now(), updated_at = now() WHERE {CURRENT} RETURNING id",
                         report.job_id,
                         report.attempt,
                         report.node,
                         report.reason,
-                    )
-                    if changed:
-                        await store.record_change(conn, report.job_id, JobChange.SKIPPED)
+                    ):
                         log.info("job %d skipped on %s: %s", report.job_id, report.node, report.reason)
                 case CleanupFinished():
                     await self._cleaned(conn, report)
@@ -72,20 +72,22 @@ class JobTracker:
             self.on_enqueue()
 
     async def _started(self, conn: asyncpg.Connection, report: JobStarted) -> None:
-        changed = await conn.fetchval(
+        if await _change(
+            conn,
+            JobChange.RUNNING,
             "UPDATE jobs SET status = 'running', node = $3, started_at = coalesce(started_at, now()),"
             f" retry_at = NULL, updated_at = now() WHERE {CURRENT} RETURNING id",
             report.job_id,
             report.attempt,
             report.node,
-        )
-        if changed:
-            await store.record_change(conn, report.job_id, JobChange.RUNNING)
+        ):
             log.info("job %d attempt %d started on %s", report.job_id, report.attempt, report.node)
 
     async def _completed(self, conn: asyncpg.Connection, report: JobCompleted) -> None:
         # A completion is a fact about the file whatever the attempt: the original was replaced.
-        changed = await conn.fetchval(
+        if await _change(
+            conn,
+            JobChange.DONE,
             "UPDATE jobs SET status = 'done', node = $2, output_path = $3, size_after = $4,"
             " reason = NULL, retry_at = NULL, finished_at = now(), updated_at = now()"
             " WHERE id = $1 AND status <> 'done' RETURNING id",
@@ -93,9 +95,7 @@ class JobTracker:
             report.node,
             report.output_path,
             report.size_after,
-        )
-        if changed:
-            await store.record_change(conn, report.job_id, JobChange.DONE)
+        ):
             log.info("job %d done on %s: %s", report.job_id, report.node, report.output_path)
 
     async def _cleaned(self, conn: asyncpg.Connection, report: CleanupFinished) -> None:
@@ -191,15 +191,26 @@ class JobTracker:
         """JetStream gave up redelivering a work message: its encoders kept dying on it."""
         job_id, _, attempt = msg_id.partition("@")[0].partition(":")
         async with self.pool.acquire() as conn, conn.transaction():
-            changed = await conn.fetchval(
+            await _change(
+                conn,
+                JobChange.FAILED,
                 "UPDATE jobs SET status = 'failed', reason = $3, retry_at = NULL, finished_at = now(),"
                 f" updated_at = now() WHERE {CURRENT} RETURNING id",
                 int(job_id),
                 int(attempt),
                 f"the encoder stopped {deliveries} times while working on it (crash or lost node)",
             )
-            if changed:
-                await store.record_change(conn, int(job_id), JobChange.FAILED)
         log.error(
             "job %s attempt %s failed: delivered %d times without an outcome", job_id, attempt, deliveries
         )
+
+
+async def _change(
+    conn: asyncpg.Connection, change: JobChange, update: str, job_id: int, *args: object
+) -> bool:
+    """Run ``update`` (``$1`` is the job, it returns the job's id when it changed a row) and publish the
+    change when it did; False when the report no longer applies."""
+    if await conn.fetchval(update, job_id, *args) is None:
+        return False
+    await store.record_change(conn, job_id, change)
+    return True
