@@ -4,12 +4,14 @@ watches a node card and its progress bar follow the KV buckets without the page 
 
 from __future__ import annotations
 
-from librarrarian_contracts import topology
+import pytest
+from librarrarian_contracts import encode, topology, views
+from librarrarian_contracts.views import NodeStatus
 from librarrarian_gateway import formatting
 from librarrarian_testing import eventually
 from playwright.async_api import Browser, expect
 
-from .browsing import WAIT_MS, log_in, snap
+from .browsing import WAIT_MS, log_in, logged_in, snap
 from .seeds import node, progress, seed_queue_and_history
 from .sites import PASSWORD, USER, Site
 
@@ -138,3 +140,32 @@ async def test_the_browser_formats_numbers_as_the_server_does(browser: Browser, 
             "([name, values]) => values.map((v) => window.librarrarian.format[name](v))", [name, values]
         )
         assert shown == [getattr(formatting, name)(v) for v in values], name
+
+
+@pytest.mark.skipif(
+    "ffmpeg" not in NodeStatus.__struct_fields__, reason="the contracts' NodeStatus has no ffmpeg field yet"
+)
+async def test_a_node_card_says_which_ffmpeg_each_purpose_runs_and_why(browser: Browser, site: Site) -> None:
+    use = views.FfmpegUse  # type: ignore[attr-defined]
+    status = NodeStatus(
+        node="node-a",
+        hostname="box",
+        version="0.1.0",
+        classes=("nvenc", "cpu"),
+        slots=1,
+        state="running",
+        ffmpeg=(  # type: ignore[call-arg]
+            use(
+                purpose="nvenc", path="/usr/bin/ffmpeg", version="7.1", origin="system", why="has hevc_nvenc"
+            ),
+            use(purpose="vmaf", path="/opt/ffmpeg", version="7.0.2", origin="bundled", why="libvmaf"),
+        ),
+    )
+    await (await site.js.key_value(topology.NODES.name)).put("node-a", encode(status))
+    page = await logged_in(browser, site, "/")
+    lines = page.locator('article.node[data-node="node-a"] .ffmpeg li')
+    await expect(lines).to_have_text(
+        ["nvenc: ffmpeg 7.1 (system) — has hevc_nvenc", "vmaf: ffmpeg 7.0.2 (bundled) — libvmaf"],
+        timeout=WAIT_MS,
+    )
+    await expect(lines.first).to_have_attribute("title", "/usr/bin/ffmpeg")

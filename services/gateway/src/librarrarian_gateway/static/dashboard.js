@@ -54,7 +54,8 @@
     box.replaceChildren(...(ACTIONS[state] || []).map(([action, label]) => lib.button(action, label)));
   }
 
-  // Which ffmpeg each purpose (a hardware class, or vmaf) runs with on the node, and why: one line each.
+  // Which ffmpeg each purpose (a hardware class, or vmaf) runs with on the node, and why: one line each, from
+  // NodeStatus.ffmpeg; a node (or a contract) without it shows none.
   function fillFfmpeg(card, uses) {
     const list = card.querySelector(".ffmpeg");
     list.hidden = !uses.length;
