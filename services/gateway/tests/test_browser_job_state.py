@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from librarrarian_contracts import JobStarted, publish
+from librarrarian_contracts import FileIdentity, JobStarted, StaleFileFound, publish
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -180,4 +180,26 @@ async def test_the_failed_page_follows_the_record(browser: Browser, site: Site) 
         assert (await api.post(f"/api/v1/jobs/{job_id}/retry")).status_code == 200
     await expect(item).to_have_count(0, timeout=WAIT_MS)
     await expect(page.locator("#failed")).to_contain_text("No failed jobs.")
+    assert await page.evaluate("window.stillTheSamePage") is True
+
+
+async def test_a_job_awaiting_approval_that_arrives_live_can_be_released(
+    browser: Browser, site: Site
+) -> None:
+    page = await live_queue(browser, site)
+    release_all = page.get_by_role("button", name="Release all awaiting jobs")
+    await expect(release_all).to_be_disabled()  # nothing awaits approval yet
+    identity = FileIdentity(size=10, mtime_ns=1, inode=9)
+    await publish(site.js, StaleFileFound(path=str(site.media / ".tmp_left"), identity=identity, why="old"))
+    row = page.locator("#jobs tr[data-job]")
+    await expect(row.locator(".status")).to_have_text("awaiting_approval", timeout=WAIT_MS)
+    await expect(release_all).to_be_enabled()
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    await release_all.click()
+    await expect(page.locator("#queue-message")).to_have_text("1 job(s) released: they are queued.")
+    await expect(row.locator(".status")).to_have_text(
+        "pending", timeout=WAIT_MS
+    )  # no cleanup service takes it
+    await expect(release_all).to_be_disabled()
     assert await page.evaluate("window.stillTheSamePage") is True

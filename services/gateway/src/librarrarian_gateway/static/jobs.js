@@ -11,14 +11,17 @@
   // query ({status, kind, before_id, limit}), draw(job, full) -> element (full: the job has its error log),
   // empty() -> the element shown when no job is, pager (the "older" link) and pagerUrl(beforeId),
   // follows (keep showing a job whose status left the page's filter), fromEvents (may a job be drawn from an
-  // event, which carries no error log; otherwise an event has the page read the list again).
+  // event, which carries no error log; otherwise an event has the page read the list again), and
+  // changed(jobs, counts), told the jobs shown and the jobs per status the API last counted after each change.
   function jobList(options) {
     const { container, query, draw, empty, pager, pagerUrl, follows, fromEvents } = options;
-    const rows = new Map(); // job id -> {version, full, seq, element}
+    const rows = new Map(); // job id -> {job, full, seq, element}
     const seen = new Map(); // job id -> the newest version heard of, drawn or not (removed jobs too)
     let seq = 0; // counts changes, so a list read again knows which rows changed while it was asked for
     let reading = null; // the read in flight
     let again = false; // another read is wanted once it is done
+    let counts = options.data?.counts || {};
+    const changed = () => options.changed?.([...rows.values()].map((row) => row.job), counts);
 
     const matches = (job) => (!query.status || job.status === query.status) && (!query.kind || job.kind === query.kind);
     const firstPage = !query.before_id;
@@ -39,6 +42,7 @@
       rows.get(id)?.element.remove();
       rows.delete(id);
       showEmpty();
+      changed();
     }
 
     function showPager(beforeId) {
@@ -69,8 +73,9 @@
       const element = draw(job, full);
       element.dataset.job = String(job.id);
       place(job.id, element);
-      rows.set(job.id, { version: job.version, full, seq, element });
+      rows.set(job.id, { job, full, seq, element });
       if (!listed) keepToOnePage();
+      changed();
     }
 
     function forget(job) {
@@ -87,11 +92,13 @@
       if (query.before_id) params.set("before_id", String(query.before_id));
       const asked = seq;
       const page = await call("GET", "/api/v1/jobs?" + params);
+      counts = page.counts;
       const listed = new Set(page.items.map((job) => job.id));
       for (const job of page.items) take(job, true, true);
       for (const [id, row] of [...rows]) if (!listed.has(id) && row.seq <= asked) drop(id);
       showPager(page.next_before_id);
       showEmpty();
+      changed();
     }
 
     function refresh() {

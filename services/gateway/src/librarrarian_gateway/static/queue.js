@@ -50,6 +50,16 @@
     return tr;
   }
 
+  // Clear and Release all are offered while the record has a job they would act on: one the API counted,
+  // or one shown since.
+  const clearPending = document.getElementById("clear-pending");
+  const releaseAll = document.getElementById("release-all");
+  function toolbar(jobs, counts) {
+    const has = (wanted) => counts[wanted] > 0 || jobs.some((job) => job.status === wanted);
+    if (clearPending) clearPending.disabled = !has("pending");
+    if (releaseAll) releaseAll.disabled = !has("awaiting_approval");
+  }
+
   const { status, kind, beforeId, limit } = table.dataset;
   const list = lib.jobList({
     container: body,
@@ -66,12 +76,12 @@
     },
     follows: true,
     fromEvents: true,
+    changed: toolbar,
   });
   lib.jobActions(body, list, say);
 
   // Clear every pending job, or release every one awaiting approval (of the page's type, when it has one).
-  function toolbarButton(id, question, request, done) {
-    const control = document.getElementById(id);
+  function toolbarButton(control, question, request, done) {
     control?.addEventListener("click", async () => {
       const what = control.dataset.kind ? control.dataset.kind + " " : "";
       if (!confirm(question.replace("{kind}", what))) return;
@@ -86,10 +96,10 @@
     });
   }
   const ofKind = (kind, sep) => (kind ? sep + "kind=" + encodeURIComponent(kind) : "");
-  toolbarButton("release-all", "Release every {kind}job awaiting approval?",
+  toolbarButton(releaseAll, "Release every {kind}job awaiting approval?",
     (kind) => ["POST", "/api/v1/jobs/release" + ofKind(kind, "?")],
     (answer) => answer.released + " job(s) released: they are queued.");
-  toolbarButton("clear-pending", "Delete every pending {kind}job?",
+  toolbarButton(clearPending, "Delete every pending {kind}job?",
     (kind) => ["DELETE", "/api/v1/jobs?status=pending" + ofKind(kind, "&")],
     (answer) => answer.deleted + " pending job(s) deleted.");
 })();
