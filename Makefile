@@ -8,11 +8,13 @@ MEDIA ?= ./media
 DATA_DIR ?= ./.data
 PORT ?= 5000
 PYTEST_ARGS ?=
+# Where test-system-ffmpeg finds the system ffmpeg it puts first on PATH (another folder: a build of your own).
+SYSTEM_FFMPEG_DIR ?= /usr/bin
 
-.PHONY: help setup chromium run test lint format schema bench clean
+.PHONY: help setup chromium run test test-system-ffmpeg lint format schema bench clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 setup: ## install uv if missing, then every dependency from the lock file
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -37,6 +39,18 @@ run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 
 test: setup chromium ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
 	$(UV) run pytest $(PYTEST_ARGS)
+
+test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system ffmpeg first on PATH (Debian's)
+	@if [ -x "$(SYSTEM_FFMPEG_DIR)/ffmpeg" ]; then :; \
+	elif [ "$(SYSTEM_FFMPEG_DIR)" = /usr/bin ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's ffmpeg for these tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	else \
+		echo "no ffmpeg in $(SYSTEM_FFMPEG_DIR) (as root: apt-get install ffmpeg; or SYSTEM_FFMPEG_DIR=/path/to/bin)"; \
+		exit 1; \
+	fi
+	@echo "first on PATH: $$("$(SYSTEM_FFMPEG_DIR)/ffmpeg" -hide_banner -version | head -n 1)"
+	PATH="$(SYSTEM_FFMPEG_DIR):$$PATH" $(UV) run pytest services/encoder/tests services/scanner/tests libs/media/tests $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy
 	$(UV) run ruff check .

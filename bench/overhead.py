@@ -29,10 +29,10 @@ from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.settings import EncoderFamily, Quality, TierQuality
 from librarrarian_contracts.topology import HwClass
 from librarrarian_embedded.nats_server import free_port
-from librarrarian_encoder import ffmpeg
+from librarrarian_encoder import binaries, ffmpeg
 from librarrarian_encoder.profiles import PROFILES
 from librarrarian_media import probe
-from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_media.ffmpeg_builds import candidates
 from librarrarian_testing import transcode
 from librarrarian_testing.clips import ffmpeg as run_ffmpeg
 
@@ -146,7 +146,7 @@ def cpu_by_role(root: int) -> dict[str, float]:
 
 def bare_loop(clips: list[Path], scratch: Path) -> float:
     """The same argv the encoder builds, one after another, output discarded."""
-    binary, _ = locate()
+    binary = binaries.chosen(candidates()).for_class(HwClass.CPU)  # what the encoder runs for the CPU class
     quality = SETTINGS.quality_for(EncoderFamily.X265, 320, 240)
     x265 = PROFILES[(HwClass.CPU, "hevc")]
     argvs = [

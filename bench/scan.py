@@ -25,7 +25,7 @@ import nats
 from librarrarian_contracts import provision, topology
 from librarrarian_contracts.codec import work_decoder
 from librarrarian_embedded import NatsServer, PostgresServer
-from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_media.ffmpeg_builds import candidates
 from librarrarian_runtime.migrations import connect_and_migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def process_per_file(paths: list[Path]) -> tuple[float, str]:
         def argv(p: Path) -> list[str]:
             return [ffprobe, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(p)]
     else:
-        binary, _ = locate()
+        binary = candidates()[0].path
         tool = "ffmpeg -i (no ffprobe on PATH)"
 
         def argv(p: Path) -> list[str]:

@@ -10,9 +10,9 @@ import pytest
 from librarrarian_contracts import MediaProbe, StreamInfo
 from librarrarian_contracts.settings import Quality
 from librarrarian_contracts.topology import HwClass
-from librarrarian_encoder import ffmpeg
+from librarrarian_encoder import binaries, ffmpeg
 from librarrarian_encoder.profiles import PROFILES, profile_for
-from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_media.ffmpeg_builds import candidates
 
 Q = Quality(preset="slow", level=20)
 X265 = PROFILES[(HwClass.CPU, "hevc")]
@@ -131,7 +131,7 @@ def test_containers_that_cannot_hold_hevc_become_matroska() -> None:
 
 
 def test_the_parser_reads_real_progress_output(tmp_path: Path) -> None:
-    binary, _ = locate()
+    binary = binaries.chosen(candidates()).for_class(HwClass.CPU)  # the encoder's libx265
     result = subprocess.run(
         [
             binary,

@@ -1,7 +1,9 @@
 """What comes out: AV1, HDR10 kept, odd inputs, hardware detection and the fall back to the CPU.
 
-Real NATS, real ffmpeg (the imageio-ffmpeg build has SVT-AV1 and the hardware encoders, but this machine
-has no GPU: the hardware classes fail their test encodes for real).
+Real NATS, real ffmpeg, chosen per purpose as the encoder chooses it (the bundled imageio-ffmpeg build has
+SVT-AV1 and the hardware encoders, but this machine has no GPU: the hardware classes fail their test encodes
+for real). With Debian's ffmpeg first on PATH these pass the same: HDR10 and the rotated clip need a build
+that has what 5.1 lacks, and the choice finds it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import pytest
 from librarrarian_contracts import JobCompleted, publish, topology
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import NodeStatus
-from librarrarian_encoder import service
+from librarrarian_encoder import binaries, service
 from librarrarian_encoder.settings import Settings
+from librarrarian_media.ffmpeg_builds import candidates, capabilities
+from librarrarian_media.ffmpeg_choice import Need
 from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing.capable import ffmpeg_for
 from librarrarian_testing.clips import ffmpeg
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -108,6 +113,16 @@ async def test_detection_reports_what_works_here_and_why_the_rest_does_not(
     assert status.codecs == {"cpu": ("hevc", "av1")}
     assert "libcuda" in status.unusable["nvenc"]  # the real reason, not "no packets written"
     assert set(status.unusable) == {"nvenc", "qsv", "vaapi", "videotoolbox"}
+    # The node card says which ffmpeg does what, and why: the chooser's choice, so (the bundled build being a
+    # candidate) one that keeps HDR10 encodes and one with libvmaf measures, whatever ffmpeg is first on PATH.
+    uses = {use.purpose: use for use in status.ffmpeg}
+    assert list(uses) == ["cpu", "vmaf"]
+    assert all(use.version and use.origin and use.why for use in uses.values())
+    chosen = binaries.chosen(candidates())
+    assert (uses["cpu"].path, uses["vmaf"].path) == (chosen.for_class(HwClass.CPU), chosen.vmaf)
+    if any(build.origin == "bundled" for build in chosen.builds):  # not with an FFMPEG_PATH of its own
+        assert capabilities(uses["cpu"].path).hdr10 == {"libx265", "libsvtav1"}
+        assert "libvmaf" in capabilities(uses["vmaf"].path).filters
 
 
 @pytest.mark.parametrize("codec", ["hevc", "av1"])
@@ -115,6 +130,7 @@ async def test_hdr10_metadata_survives_the_encode(
     codec: str, bus: tuple[Client, JetStreamContext], scheduler: Scheduler, node: tuple[Settings, Path]
 ) -> None:
     _, root = node
+    ffmpeg_for("cpu", binaries.need_of(HwClass.CPU))  # some candidate keeps HDR10: the encoder must use it
     source = hdr10_clip(root / "hdr.mkv")
     before = hdr10_of(source)
     assert before["cll"] == (1000, 400) and before["pix_fmt"] == "yuv420p10le"
@@ -163,6 +179,8 @@ async def test_odd_inputs_are_handled(
 ) -> None:
     _, root = node
     source = root / name
+    if name == "rotated.mp4":
+        ffmpeg_for("clips", Need.of(options=("display_rotation",)))
     ffmpeg(*ODD_INPUTS[name], source)
     with av.open(str(source)) as c:
         frames_before = sum(1 for _ in c.decode(video=0))

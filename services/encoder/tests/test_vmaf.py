@@ -1,6 +1,7 @@
 """VMAF with the real ffmpeg on real clips: an output scores high against its original, a crushed one
 lower, the original against itself near 100; an ffmpeg without libvmaf gives no score rather than a
-failure; and a real encoder reports the score with the job when the setting asks for it."""
+failure; and a real encoder reports the score with the job when the setting asks for it, also when the
+system ffmpeg first on PATH has no libvmaf (the bundled build measures)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from librarrarian_contracts import JobCompleted, publish, topology
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import service, vmaf
 from librarrarian_encoder.settings import Settings
-from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_media.ffmpeg_choice import Need
 from librarrarian_testing import library, transcode
+from librarrarian_testing.capable import ffmpeg_for
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -22,7 +24,8 @@ from .test_encoder import Scheduler, media, outcome, scheduler, work
 
 __all__ = ["media", "scheduler"]
 
-BUNDLED = locate()[0]
+# The graph's filters, and libx265 for the outputs these tests measure.
+NEED = Need.of(encoders=("libx265",), filters=vmaf.NEED.filters)
 
 
 def encode(ffmpeg: str, source: Path, out: Path, crf: int) -> Path:
@@ -36,9 +39,7 @@ def encode(ffmpeg: str, source: Path, out: Path, crf: int) -> Path:
 
 @pytest.fixture(scope="module")
 def ffmpeg() -> str:
-    if not vmaf.available(BUNDLED):
-        pytest.fail(f"{BUNDLED} has no libvmaf: the bundled static ffmpeg is expected to have it")
-    return BUNDLED
+    return ffmpeg_for("vmaf", NEED)
 
 
 def test_scores_follow_the_quality(ffmpeg: str, shared_media: Path, tmp_path: Path) -> None:
@@ -80,6 +81,7 @@ async def test_the_encoder_reports_the_score_when_asked(
     tmp_path: Path,
 ) -> None:
     _, js = bus
+    ffmpeg_for("vmaf", vmaf.NEED)  # some candidate has libvmaf: the encoder must find it
     await transcode.put(js, transcode.fastest(measure_vmaf=True))  # before the node starts: no race
     settings = Settings(
         nats_url=nats_url, media_paths=(media.root.resolve(),), node="node-a", scratch_dir=tmp_path / "s"

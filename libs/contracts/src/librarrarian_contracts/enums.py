@@ -61,6 +61,14 @@ class NodeState(StrEnum):
     STOPPING = "stopping"  # the process is shutting down
 
 
+class FfmpegOrigin(StrEnum):
+    """Where an ffmpeg a node runs comes from."""
+
+    FFMPEG_PATH = "FFMPEG_PATH"  # the user's choice, for every purpose
+    SYSTEM = "system"  # ``ffmpeg`` on PATH: a distribution's, or a vendor's with hardware support
+    BUNDLED = "bundled"  # the static build in the imageio-ffmpeg wheel
+
+
 class StreamKind(StrEnum):
     VIDEO = "video"
     AUDIO = "audio"

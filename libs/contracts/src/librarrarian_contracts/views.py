@@ -7,8 +7,18 @@ from typing import Literal
 
 import msgspec
 
-from .enums import HwClass, JobKind, JobStatus, NodeState
+from .enums import FfmpegOrigin, HwClass, JobKind, JobStatus, NodeState
 from .stamps import utcnow
+
+
+class FfmpegUse(msgspec.Struct, frozen=True, kw_only=True):
+    """Which ffmpeg a node runs for one purpose (a hardware class, or ``vmaf``), and why that one."""
+
+    purpose: str  # a hardware class's value, or "vmaf"
+    path: str
+    version: str
+    origin: FfmpegOrigin
+    why: str
 
 
 class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +35,7 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     unusable: dict[HwClass, str] = {}  # class -> why its test encode failed
     slots_per_class: dict[HwClass, int] = {}
     updated_at: datetime = msgspec.field(default_factory=utcnow)
+    ffmpeg: tuple[FfmpegUse, ...] = ()  # the ffmpeg each bound class and VMAF run with, and why
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):

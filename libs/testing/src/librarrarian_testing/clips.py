@@ -1,15 +1,28 @@
-"""Making test media with the real ffmpeg: re-encodes of the shared clips, lavfi sources, corrupt files."""
+"""Making test media with the real ffmpeg: re-encodes of the shared clips, lavfi sources, corrupt files.
+The clips are made with the ffmpeg chosen for it, like every other purpose: one that has all they use."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from librarrarian_runtime.ffmpeg_binary import locate
+from librarrarian_media.ffmpeg_choice import Need, Use, for_purpose
+
+# Everything the helpers and the tests' clip recipes ask of ffmpeg. -display_rotation (a phone video's
+# display matrix) is newer than Debian 12's ffmpeg 5.1: with that one on PATH the bundled build makes clips.
+NEED = Need.of(
+    encoders=("libx264", "libx265", "libsvtav1", "libaom-av1", "aac", "mov_text", "png", "mpeg4"),
+    options=("display_rotation", "fps_mode"),
+)
+
+
+def maker() -> Use:
+    """The ffmpeg that makes the clips, and why that one."""
+    return for_purpose("clips", NEED)
 
 
 def ffmpeg(*args: str | Path) -> None:
-    binary, _ = locate()
+    binary = maker().path
     argv = [binary, "-hide_banner", "-loglevel", "error", "-y", *map(str, args)]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -21,6 +21,7 @@ from librarrarian_contracts.views import JobProgress
 from nats.js.kv import KeyValue
 
 from . import ffmpeg
+from .binaries import Binaries
 from .profiles import Profile, profile_for
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,10 @@ class Encoded:
 class Encodes:
     """This node's running encodes."""
 
-    def __init__(self, ffmpeg_path: str, progress: KeyValue, codecs: dict[HwClass, tuple[str, ...]]) -> None:
-        self.ffmpeg_path = ffmpeg_path
+    def __init__(
+        self, binaries: Binaries, progress: KeyValue, codecs: dict[HwClass, tuple[str, ...]]
+    ) -> None:
+        self.binaries = binaries  # each class's ffmpeg
         self.progress = progress
         self.codecs = codecs  # what each usable class can encode on this node
         self.encodings: dict[int, ffmpeg.Encoding] = {}
@@ -118,7 +121,8 @@ class Encodes:
         request = job.request
         probe = request.probe
         quality = settings.quality_for(profile.family, probe.width, probe.height)
-        argv = ffmpeg.build_argv(self.ffmpeg_path, source, temp, probe, profile, quality, request.job_id)
+        binary = self.binaries.for_class(profile.hw)
+        argv = ffmpeg.build_argv(binary, source, temp, probe, profile, quality, request.job_id)
 
         def started(encoding: ffmpeg.Encoding) -> None:
             self.encodings[request.job_id] = encoding

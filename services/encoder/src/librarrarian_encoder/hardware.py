@@ -1,10 +1,12 @@
 """Which hardware classes this node can really use: proved by a one-second test encode per encoder, not by
-``ffmpeg -encoders`` (a build lists NVENC whether or not there is a GPU and a driver)."""
+``ffmpeg -encoders`` (a build lists NVENC whether or not there is a GPU and a driver), with the class's
+preferred ffmpeg first and, when that one does not pass them all, with the other candidates."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from librarrarian_contracts.settings import TranscodeSettings
@@ -23,6 +25,9 @@ class Detection:
     hw: HwClass
     codecs: tuple[str, ...]  # target codecs whose test encode passed
     detail: str
+    ffmpeg: str  # the binary the test encodes ran with
+    # The preferred binary's attempt, when another binary passed more of the class's test encodes.
+    instead_of: Detection | None = None
 
     @property
     def usable(self) -> bool:
@@ -77,17 +82,47 @@ async def detect_class(ffmpeg: str, hw: HwClass) -> Detection:
         else:
             failures.append(f"{profile.encoder}: {error}")
     detail = "; ".join(failures) if failures else "test encodes succeeded"
-    return Detection(hw, tuple(works), detail)
+    return Detection(hw, tuple(works), detail, ffmpeg)
 
 
-async def detect(ffmpeg: str, only: tuple[HwClass, ...] = ()) -> list[Detection]:
-    """Every class (or only ``only``), tested one after the other: GPUs dislike concurrent first inits."""
-    results = [await detect_class(ffmpeg, hw) for hw in (only or tuple(HwClass))]
+async def detect_with(binaries: Sequence[str], hw: HwClass) -> Detection:
+    """The class's test encodes with each binary in turn until one passes them all: a vendor's system build
+    may run NVENC where the bundled one cannot load the driver. The one that passed most wins, the earlier
+    on a tie; a failure's reason is the first binary's."""
+    everything = sum(1 for profile_hw, _ in PROFILES if profile_hw is hw)
+    first = best = await detect_class(binaries[0], hw)
+    for ffmpeg in binaries[1:]:
+        if len(best.codecs) == everything:
+            break
+        tried = await detect_class(ffmpeg, hw)
+        if len(tried.codecs) > len(best.codecs):
+            best = tried
+    if best is not first:
+        return Detection(hw, best.codecs, best.detail, best.ffmpeg, instead_of=first)
+    return first
+
+
+async def detect(binaries: Mapping[HwClass, Sequence[str]]) -> list[Detection]:
+    """Each class in ``binaries`` (class -> the ffmpeg binaries to try, preferred first), tested one after
+    the other: GPUs dislike concurrent first inits."""
+    results = [await detect_with(order, hw) for hw, order in binaries.items()]
     for result in results:
         if result.usable:
             log.info(
-                "hardware class %s: usable for %s (%s)", result.hw, ", ".join(result.codecs), result.detail
+                "hardware class %s: usable for %s with %s (%s)",
+                result.hw,
+                ", ".join(result.codecs),
+                result.ffmpeg,
+                result.detail,
             )
         else:
             log.info("hardware class %s: unusable (%s)", result.hw, result.detail)
+        if result.instead_of is not None:
+            log.info(
+                "hardware class %s: %s passed where %s did not (%s)",
+                result.hw,
+                result.ffmpeg,
+                result.instead_of.ffmpeg,
+                result.instead_of.detail,
+            )
     return results

@@ -26,12 +26,14 @@ from librarrarian_contracts.settings import (
 )
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import NodeStatus
-from librarrarian_runtime import bus, ffmpeg_binary, lifecycle
+from librarrarian_media.ffmpeg_builds import candidates
+from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.watched import Watched
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from . import hardware
+from .binaries import Binaries, chosen
 from .profiles import PROFILES
 from .settings import Settings
 from .worker import Worker
@@ -49,17 +51,17 @@ def clean_scratch(settings: Settings) -> None:
 
 
 async def usable_classes(
-    settings: Settings, ffmpeg_path: str
-) -> tuple[dict[HwClass, tuple[str, ...]], dict[HwClass, str]]:
-    """Class -> codecs it encodes here, and class -> why not for the others."""
+    settings: Settings, binaries: Binaries
+) -> tuple[dict[HwClass, tuple[str, ...]], dict[HwClass, str], Binaries]:
+    """Class -> codecs it encodes here, class -> why not for the others, and the binaries that passed."""
     if settings.hw_classes:
         log.warning("HW_CLASSES is set: binding to %s without test encodes", ", ".join(settings.hw_classes))
         codecs = {hw: tuple(c for (h, c) in PROFILES if h is hw) for hw in settings.hw_classes}
-        return codecs, {}
-    detections = await hardware.detect(ffmpeg_path)
+        return codecs, {}, binaries
+    detections = await hardware.detect(binaries.to_try(HwClass))
     usable = {d.hw: d.codecs for d in detections if d.usable}
     unusable = {d.hw: d.detail for d in detections if not d.usable}
-    return usable, unusable
+    return usable, unusable, binaries.proven(detections)
 
 
 class Node:
@@ -115,10 +117,9 @@ class Node:
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    ffmpeg_path, origin = ffmpeg_binary.locate()
-    log.info("using ffmpeg %s (from %s)", ffmpeg_path, origin)
+    binaries = chosen(await asyncio.to_thread(candidates))
     clean_scratch(settings)
-    codecs, unusable = await usable_classes(settings, ffmpeg_path)
+    codecs, unusable, binaries = await usable_classes(settings, binaries)
     if not codecs:
         raise NoUsableHardware("no hardware class passed its test encode; see the lines above")
 
@@ -132,7 +133,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     first = NodeControl(state="running" if settings.autostart else "stopped")
     control = await Watched(js, node_key(settings.node), NodeControl, first).start()
     paths = await Watched(js, PATHS_KEY, PathSettings, PathSettings()).start()
-    worker = Worker(nc, settings, ffmpeg_path, progress, transcode, codecs, paths=paths)
+    worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
     paths.on_change(lambda _: log_mappings(settings, worker))
     log_mappings(settings, worker)
     node = Node(settings, worker, control, queue, stopping)
@@ -152,6 +153,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 codecs=dict(codecs),
                 unusable=unusable,
                 slots_per_class=slots_per_class,
+                ffmpeg=binaries.shown(codecs),
             )
             with contextlib.suppress(Exception):  # the next beat retries; the TTL covers a long gap
                 await nodes.put(settings.node, encode(status))

@@ -1,5 +1,6 @@
-"""How close an output looks to its original: VMAF (0-100) on sampled segments, when the setting asks for it
-and the ffmpeg in use has libvmaf (the static build does; Debian's does not, and then it is simply unknown).
+"""How close an output looks to its original: VMAF (0-100) on sampled segments, when the setting asks for it,
+with the ffmpeg that has libvmaf (the bundled static build does, Debian's does not; with none, e.g. an
+``FFMPEG_PATH`` without it, the score is simply unknown).
 
 Informational only: it never decides a replace. It runs after verification in the same low-priority thread,
 so its ffmpeg inherits the lower priority, and costs about the time of decoding both files' segments.
@@ -7,11 +8,13 @@ so its ffmpeg inherits the lower priority, and costs about the time of decoding 
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import subprocess
 from pathlib import Path
+
+from librarrarian_media.ffmpeg_builds import capabilities
+from librarrarian_media.ffmpeg_choice import Need
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +32,13 @@ GRAPH = (
 )
 
 
-@functools.cache
+# What the graph above runs on: libvmaf, and scale2ref to bring the output to the original's size.
+NEED = Need.of(filters=("libvmaf", "scale2ref"))
+
+
 def available(ffmpeg_path: str) -> bool:
-    """Whether this ffmpeg has the libvmaf filter."""
-    try:
-        listed = subprocess.run(
-            [ffmpeg_path, "-hide_banner", "-filters"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return any(line.split()[1:2] == ["libvmaf"] for line in listed.stdout.splitlines())
+    """Whether this ffmpeg has the filters the graph needs (probed once per binary)."""
+    return NEED.filters <= capabilities(ffmpeg_path).filters
 
 
 def starts(duration: float | None) -> list[float | None]:

@@ -43,6 +43,7 @@ from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
 
 from . import failpoints, ffmpeg, replace, vmaf
+from .binaries import Binaries
 from .encoding import Encodes, Job
 from .settings import Settings
 from .verify import VerifyError, verify
@@ -64,7 +65,7 @@ class Worker:
         self,
         nc: Client,
         settings: Settings,
-        ffmpeg_path: str,
+        binaries: Binaries,
         progress: KeyValue,
         transcode: Watched[TranscodeSettings],
         codecs: dict[HwClass, tuple[str, ...]],
@@ -77,7 +78,7 @@ class Worker:
         self.progress = progress
         self.transcode = transcode
         self.paths = paths
-        self.encodes = Encodes(ffmpeg_path, progress, codecs)
+        self.encodes = Encodes(binaries, progress, codecs)
         self.running: set[int] = set()
         # Verification decodes while the slot's next encode runs: at a low priority, so that encode is
         # not slowed (the decode fills the moments the encoder leaves a core idle).
@@ -223,7 +224,7 @@ class Worker:
             score = await asyncio.get_running_loop().run_in_executor(
                 self.verifying,
                 vmaf.measure,
-                self.encodes.ffmpeg_path,
+                self.encodes.binaries.vmaf,
                 source,
                 temp,
                 verified.duration,
