@@ -4,9 +4,9 @@ watches a node card and its progress bar follow the KV buckets without the page 
 
 from __future__ import annotations
 
-import pytest
-from librarrarian_contracts import encode, topology, views
-from librarrarian_contracts.views import NodeStatus
+from librarrarian_contracts import encode, topology
+from librarrarian_contracts.enums import FfmpegOrigin
+from librarrarian_contracts.views import FfmpegUse, NodeStatus
 from librarrarian_gateway import formatting
 from librarrarian_testing import eventually
 from playwright.async_api import Browser, expect
@@ -14,6 +14,8 @@ from playwright.async_api import Browser, expect
 from .browsing import WAIT_MS, log_in, logged_in, snap
 from .seeds import node, progress, seed_queue_and_history
 from .sites import PASSWORD, USER, Site
+
+SYSTEM, BUNDLED = FfmpegOrigin.SYSTEM, FfmpegOrigin.BUNDLED
 
 
 async def test_log_in_and_load_every_page(browser: Browser, site: Site) -> None:
@@ -142,11 +144,7 @@ async def test_the_browser_formats_numbers_as_the_server_does(browser: Browser, 
         assert shown == [getattr(formatting, name)(v) for v in values], name
 
 
-@pytest.mark.skipif(
-    "ffmpeg" not in NodeStatus.__struct_fields__, reason="the contracts' NodeStatus has no ffmpeg field yet"
-)
 async def test_a_node_card_says_which_ffmpeg_each_purpose_runs_and_why(browser: Browser, site: Site) -> None:
-    use = views.FfmpegUse  # type: ignore[attr-defined]
     status = NodeStatus(
         node="node-a",
         hostname="box",
@@ -154,11 +152,11 @@ async def test_a_node_card_says_which_ffmpeg_each_purpose_runs_and_why(browser: 
         classes=("nvenc", "cpu"),
         slots=1,
         state="running",
-        ffmpeg=(  # type: ignore[call-arg]
-            use(
-                purpose="nvenc", path="/usr/bin/ffmpeg", version="7.1", origin="system", why="has hevc_nvenc"
+        ffmpeg=(
+            FfmpegUse(
+                purpose="nvenc", path="/usr/bin/ffmpeg", version="7.1", origin=SYSTEM, why="has hevc_nvenc"
             ),
-            use(purpose="vmaf", path="/opt/ffmpeg", version="7.0.2", origin="bundled", why="libvmaf"),
+            FfmpegUse(purpose="vmaf", path="/opt/ffmpeg", version="7.0.2", origin=BUNDLED, why="libvmaf"),
         ),
     )
     await (await site.js.key_value(topology.NODES.name)).put("node-a", encode(status))
