@@ -43,19 +43,18 @@ async def bootstrap(settings: Settings, pool: asyncpg.Pool) -> None:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await bus.connect(settings.nats_url, "gateway")
-        await provision(nc.jetstream())
-        pool = await migrations.connect_and_migrate(
-            settings.database_url, "gateway", "librarrarian_gateway.migrations"
-        )
-        await bootstrap(settings, pool)
-        app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
-        app.state.backend = Backend(nc)
-        try:
-            yield
-        finally:
-            await nc.drain()
-            await pool.close()
+        async with bus.connection(settings.nats_url, "gateway") as nc:
+            await provision(nc.jetstream())
+            pool = await migrations.connect_and_migrate(
+                settings.database_url, "gateway", "librarrarian_gateway.migrations"
+            )
+            try:
+                await bootstrap(settings, pool)
+                app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
+                app.state.backend = Backend(nc)
+                yield
+            finally:
+                await pool.close()
 
     app = FastAPI(
         title="Librarrarian",
