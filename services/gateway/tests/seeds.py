@@ -71,8 +71,17 @@ def failure(
     reason: str = "ffmpeg exited 1",
     attempt: int = 1,
 ) -> JobFailed:
+    """The attempt failed on ``box``, in the delivery the tests start it with (only that delivery's report
+    counts while it runs)."""
     return JobFailed(
-        job_id=job_id, attempt=attempt, node="box", path=path, reason=reason, detail=log, retryable=retryable
+        job_id=job_id,
+        attempt=attempt,
+        node="box",
+        delivery=1,
+        path=path,
+        reason=reason,
+        detail=log,
+        retryable=retryable,
     )
 
 
