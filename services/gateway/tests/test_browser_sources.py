@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
 from librarrarian_testing import eventually
@@ -65,6 +66,7 @@ async def servers(site: Site, nats_url: str, database_url: str) -> AsyncIterator
             scan_interval_seconds=0,
             watch=False,
             plex_tv_url=tv_url,
+            private_servers=PrivateServers.ALL,  # the fake servers listen on loopback
         )
         stopping = asyncio.Event()
         task = asyncio.create_task(scanner.run(settings, stopping))

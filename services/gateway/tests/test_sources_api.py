@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
 from librarrarian_testing import eventually
@@ -68,6 +69,7 @@ async def site(
             scan_interval_seconds=0,
             watch=False,
             plex_tv_url=tv_url,
+            private_servers=PrivateServers.ALL,  # the fake servers listen on loopback
         )
         scanning = asyncio.Event()
         scanner_task = asyncio.create_task(scanner.run(scanner_settings, scanning))

@@ -18,7 +18,9 @@ from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, 
 from librarrarian_contracts import sources as contract
 from librarrarian_contracts.messages import MediaEvent
 from librarrarian_contracts.views import Nothing
-from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime import outbound
+from librarrarian_runtime.errors import BadRequest, ServiceError
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.queries import ask
 from librarrarian_scanner import jellyfin as jellyfin_adapter
 from librarrarian_scanner import service
@@ -28,6 +30,10 @@ from librarrarian_testing.media_servers import FakeJellyfin, FakeLibrary, jellyf
 from librarrarian_testing.scanning import collect, scan_entries, scanner_answers
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 Bus = tuple[Client, JetStreamContext]
 
@@ -88,6 +94,7 @@ async def world(
             scan_on_start=False,
             scan_interval_seconds=0,
             watch=False,
+            private_servers=PrivateServers.ALL,  # the fake servers listen on loopback
         )
         scanner = asyncio.create_task(service.run(settings, stopping))
         collector = asyncio.create_task(collect(js, events, stopping))
@@ -222,6 +229,95 @@ async def test_the_api_key_is_kept_secret_and_a_wrong_one_is_reported(world: Wor
         )
 
 
+async def test_the_key_never_goes_to_another_server_or_to_the_metadata_service(world: World) -> None:
+    """Pointing Jellyfin elsewhere without giving a key is refused (the stored key stays with its server);
+    addresses never allowed are refused whatever the key."""
+    w = world
+    await set_up(w)
+    port = int(w.url.rsplit(":", 1)[1].rstrip("/"))
+    for elsewhere in (f"http://127.0.0.2:{port}", f"http://localhost:{port + 1}", "https://" + w.url[7:]):
+        with pytest.raises(BadRequest, match="give its API key again"):
+            await ask(
+                w.nc,
+                topology.SOURCES_JELLYFIN_SET,
+                contract.JellyfinSetup(url=elsewhere),
+                contract.JellyfinStatus,
+            )
+    assert len([s for s in w.jf.seen if s.path == "/System/Info"]) == 0  # nothing was sent anywhere
+    with pytest.raises(BadRequest, match="never allowed"):
+        await ask(
+            w.nc,
+            topology.SOURCES_JELLYFIN_SET,
+            contract.JellyfinSetup(url="http://169.254.169.254/", api_key="k"),
+            contract.JellyfinStatus,
+        )
+    stored = await ask(w.nc, topology.SOURCES_STATUS, Nothing(), contract.SourcesStatus)
+    assert stored.jellyfin.url == w.url  # the refusals changed nothing
+
+
+async def test_a_hostile_server_can_neither_redirect_nor_speak_through_our_errors(
+    tmp_path: Path, nats_url: str, database_url: str, bus: tuple[Client, JetStreamContext]
+) -> None:
+    """A 'Jellyfin' that redirects to the metadata service, or answers an error with text of its own: the
+    redirect is not followed, and the reason a user reads is ours."""
+    nc, _ = bus
+
+    async def redirect(request: Request) -> Response:
+        return RedirectResponse("http://169.254.169.254/latest/meta-data/iam/", status_code=302)
+
+    async def chatty(request: Request) -> Response:
+        return Response("<h1>ADMIN PASSWORD IS hunter2</h1>", status_code=500)
+
+    app = Starlette(routes=[Route("/redirect/System/Info", redirect), Route("/chatty/System/Info", chatty)])
+    stopping = asyncio.Event()
+    async with serving(app) as url:
+        settings = Settings(
+            nats_url=nats_url,
+            database_url=database_url,
+            media_paths=(tmp_path,),
+            scan_on_start=False,
+            scan_interval_seconds=0,
+            watch=False,
+            private_servers=PrivateServers.ALL,  # the fake server listens on loopback
+        )
+        scanner = asyncio.create_task(service.run(settings, stopping))
+        try:
+            await eventually(lambda: scanner_answers(nc), timeout=30, message="scanner answering")
+            for path, reason in (("redirect", "redirect, which is not followed"), ("chatty", "answered 500")):
+                setup = contract.JellyfinSetup(url=f"{url}/{path}", api_key="k")
+                await ask(nc, topology.SOURCES_JELLYFIN_SET, setup, contract.JellyfinStatus)
+                check = await ask(nc, topology.SOURCES_JELLYFIN_TEST, Nothing(), contract.JellyfinCheck)
+                assert not check.ok and reason in check.problem and "hunter2" not in check.problem
+        finally:
+            stopping.set()
+            await asyncio.wait_for(scanner, 30)
+
+
+async def test_a_loopback_server_is_refused_unless_allowed(
+    tmp_path: Path, nats_url: str, database_url: str, bus: tuple[Client, JetStreamContext]
+) -> None:
+    nc, _ = bus
+    stopping = asyncio.Event()
+    settings = Settings(
+        nats_url=nats_url,
+        database_url=database_url,
+        media_paths=(tmp_path,),
+        scan_on_start=False,
+        scan_interval_seconds=0,
+        watch=False,
+    )
+    assert settings.private_servers == PrivateServers.LAN  # the default: the home network, not this machine
+    scanner = asyncio.create_task(service.run(settings, stopping))
+    try:
+        await eventually(lambda: scanner_answers(nc), timeout=30, message="scanner answering")
+        setup = contract.JellyfinSetup(url="http://127.0.0.1:8096", api_key="k")
+        with pytest.raises(BadRequest, match="PRIVATE_SERVERS=all"):
+            await ask(nc, topology.SOURCES_JELLYFIN_SET, setup, contract.JellyfinStatus)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(scanner, 30)
+
+
 def _only_documented_requests(w: World) -> None:
     assert w.jf.seen
     spec = jellyfin_spec()
@@ -234,3 +330,20 @@ def _only_documented_requests(w: World) -> None:
             schema = {**operation.body_schema, "components": spec.document["components"]}
             jsonschema.validate(json.loads(seen.body), schema)
         assert seen.headers["authorization"].startswith("MediaBrowser "), "the header the document declares"
+
+
+async def test_a_server_that_never_stops_paging_is_read_only_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 'Jellyfin' that claims a billion items and answers every page with the same one: reading stops at
+    the bound, instead of paging (and growing) for ever."""
+    pages: list[int] = []
+
+    async def items(request: Request) -> Response:
+        pages.append(int(request.query_params["startIndex"]))
+        item = {"Path": "/media/same.mkv", "Type": "Movie", "Id": "x", "Name": "x"}
+        return JSONResponse({"Items": [item] * 500, "TotalRecordCount": 10**9, "StartIndex": 0})
+
+    monkeypatch.setattr(jellyfin_adapter, "MAX_ITEMS", 1_500)
+    app = Starlette(routes=[Route("/Items", items)])
+    async with serving(app) as url, outbound.client(PrivateServers.ALL, timeout=10) as http:
+        found = await jellyfin_adapter.Jellyfin(http, url, "k").item_paths(["library"])
+    assert pages == [0, 500, 1000] and len(found) == 1_500

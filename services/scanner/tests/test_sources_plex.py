@@ -17,7 +17,8 @@ from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, 
 from librarrarian_contracts import sources as contract
 from librarrarian_contracts.messages import MediaEvent
 from librarrarian_contracts.views import Nothing
-from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.errors import BadRequest, ServiceError
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.queries import ask
 from librarrarian_scanner import service
 from librarrarian_scanner.settings import Settings
@@ -103,6 +104,7 @@ async def world(
             scan_interval_seconds=0,
             watch=False,
             plex_tv_url=tv_url,
+            private_servers=PrivateServers.ALL,  # the fake servers listen on loopback
         )
         scanner = asyncio.create_task(service.run(settings, stopping))
         collector = asyncio.create_task(collect(js, events, stopping))
@@ -274,6 +276,20 @@ async def test_a_wrong_server_token_is_a_reason_not_a_crash(world: World) -> Non
     w.pms.token = "rotated"
     with pytest.raises(ServiceError, match="refused the token"):
         await ask(w.nc, topology.SOURCES_PLEX_LIBRARIES, Nothing(), contract.Libraries)
+
+
+async def test_the_server_token_goes_only_to_a_connection_plex_tv_lists(world: World) -> None:
+    w = world
+    server_id = await link_and_choose(w)
+    port = int(w.pms_url.rsplit(":", 1)[1].rstrip("/"))
+    for elsewhere in (f"http://127.0.0.2:{port}", f"http://localhost:{port + 1}"):
+        selection = contract.PlexSelection(server_id=server_id, url=elsewhere, sections=("1",))
+        with pytest.raises(BadRequest, match=r"not one of the connections plex\.tv lists"):
+            await ask(w.nc, topology.SOURCES_PLEX_SELECT, selection, contract.PlexStatus)
+    status = await ask(w.nc, topology.SOURCES_STATUS, Nothing(), contract.SourcesStatus)
+    assert status.plex.url == w.pms_url  # refused: nothing changed
+    listed = contract.PlexSelection(server_id=server_id, url=w.pms_url + "/", sections=("1",))
+    assert (await ask(w.nc, topology.SOURCES_PLEX_SELECT, listed, contract.PlexStatus)).sections == ("1",)
 
 
 def _no_secret_leaks(w: World, caplog: pytest.LogCaptureFixture) -> None:

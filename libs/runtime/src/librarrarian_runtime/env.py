@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 
 class SettingsError(ValueError):
@@ -58,6 +60,20 @@ def flag(name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(name: str, kind: type[E], default: E) -> E:
+    """One of the values of a closed set, named by its value."""
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be one of {', '.join(kind)}, not {raw!r}") from None
 
 
 def paths(name: str, required: bool = True) -> tuple[Path, ...]:

@@ -18,6 +18,8 @@ from librarrarian_runtime.bus import redact
 from .source_store import SourceError
 
 PAGE = 500
+# The most items read from one library: more than any home library, and a bound on a hostile server.
+MAX_ITEMS = 1_000_000
 # Jellyfin's item types that are single video files (series and seasons are folders of episodes).
 VIDEO_ITEM_TYPES = "Movie,Episode,MusicVideo,Video"
 
@@ -43,6 +45,8 @@ class Jellyfin:
             )
         except httpx.HTTPError as error:
             raise SourceError(f"Jellyfin at {self.shown} cannot be reached: {type(error).__name__}") from None
+        if response.is_redirect:
+            raise SourceError(f"Jellyfin at {self.shown} answered with a redirect, which is not followed")
         if response.status_code in (401, 403):
             raise SourceError(f"Jellyfin at {self.shown} refused the API key")
         if response.status_code >= 400:
@@ -95,7 +99,7 @@ class Jellyfin:
                 items = (page or {}).get("Items") or []
                 paths.extend(str(item["Path"]) for item in items if item.get("Path"))
                 start += len(items)
-                total = int((page or {}).get("TotalRecordCount") or 0)
+                total = min(int((page or {}).get("TotalRecordCount") or 0), MAX_ITEMS)
                 if not items or start >= total:
                     break
         return paths

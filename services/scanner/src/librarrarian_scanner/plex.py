@@ -12,6 +12,7 @@ Tokens travel in headers only, so no URL in an error message carries one.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,13 +22,17 @@ import plexapi.exceptions
 import plexapi.server
 import requests
 from librarrarian_contracts.sources import Library, PlexConnection, PlexServer
+from librarrarian_runtime import outbound
 from librarrarian_runtime.bus import redact
+from librarrarian_runtime.outbound import PrivateServers
 
 from .source_store import SourceError
 
 T = TypeVar("T")
 
 PRODUCT = "Librarrarian"
+# The most items read from one section: more than any home library, and a bound on a hostile server.
+MAX_ITEMS = 1_000_000
 # Plex's metadata type of the videos each kind of section holds (movie sections also hold "other videos").
 VIDEO_TYPES = {"movie": 1, "show": 4}
 
@@ -147,10 +152,13 @@ def preferred_url(server: PlexServer) -> str:
 class PlexMediaServer:
     """One Plex Media Server, reached at ``url`` with the server's access token."""
 
-    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, token: str, allowed: PrivateServers = PrivateServers.LAN, timeout: float = 30.0
+    ) -> None:
         self.url = url.rstrip("/")
         self.shown = redact(self.url)  # for messages: a URL may carry a user and password
         self._token = token
+        self.allowed = allowed
         self.timeout = timeout
 
     async def sections(self) -> list[Library]:
@@ -166,7 +174,10 @@ class PlexMediaServer:
                 video_type = VIDEO_TYPES.get(section.kind)
                 if section.id not in wanted or video_type is None:
                     continue
-                items = server.fetchItems(f"/library/sections/{section.id}/all", params={"type": video_type})
+                # A server that keeps claiming more items cannot keep us paging for ever.
+                items = server.fetchItems(
+                    f"/library/sections/{section.id}/all", params={"type": video_type}, maxresults=MAX_ITEMS
+                )
                 for item in items:
                     for media in getattr(item, "media", None) or ():
                         paths.extend(part.file for part in media.parts if part.file)
@@ -186,7 +197,11 @@ class PlexMediaServer:
 
     async def _in_thread(self, work: Callable[..., T], with_session: bool = False) -> T:
         def run() -> T:
+            outbound.check_url(
+                self.url, self.allowed
+            )  # again at each use: the name may resolve elsewhere now
             with requests.Session() as session:
+                session.max_redirects = 0  # the token travels in a header, which a redirect would carry along
                 try:
                     server = plexapi.server.PlexServer(  # type: ignore[no-untyped-call]
                         self.url, self._token, session=session, timeout=self.timeout
@@ -224,9 +239,15 @@ def _sections(server: Any) -> list[Library]:
 
 
 def _reason(error: Exception) -> str:
+    """Why, in our words: never the server's own text, which a hostile server could fill with anything."""
+    if isinstance(error, requests.TooManyRedirects):
+        return "answered with a redirect, which is not followed"
     if isinstance(error, requests.ConnectionError):
         return "cannot be reached"
     if isinstance(error, requests.Timeout):
         return "did not answer in time"
-    # plexapi's messages hold the status and the URL; the token travels in a header, never in the URL.
-    return " ".join(str(error).split())[:300] or type(error).__name__
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status is None:
+        found = re.match(r"\((\d{3})\)", str(error))  # plexapi's own errors start with "(status) "
+        status = found.group(1) if found else None
+    return f"answered {status}" if status else type(error).__name__

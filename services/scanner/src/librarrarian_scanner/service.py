@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
 from librarrarian_contracts import require
 from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders
-from librarrarian_runtime import bus, lifecycle, migrations
+from librarrarian_runtime import bus, lifecycle, migrations, outbound
 from librarrarian_runtime.watched import Watched
 
 from . import commands
@@ -37,7 +36,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         pool = await migrations.connect_and_migrate(
             settings.database_url, "scanner", "librarrarian_scanner.migrations"
         )
-        http = httpx.AsyncClient(timeout=settings.source_timeout_seconds)
+        http = outbound.client(settings.private_servers, settings.source_timeout_seconds)
         try:
             prober = Prober(settings.probe_workers, settings.probe_timeout_seconds)
             scanner = Scanner(pool, js, settings.media_paths, prober, settings.watch_settle_seconds)
@@ -47,9 +46,10 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             cancels = await commands.follow_cancels(nc, scanner)
             store = SourceStore(pool)
             timeout = settings.source_timeout_seconds
-            source_sync = SourceSync(scanner, store, http, settings.media_paths, timeout)
-            endpoints = SourceEndpoints(store, source_sync, http, settings.plex_tv_url, timeout)
-            refresher = Refresher(store, http, settings.media_paths, timeout)
+            allowed = settings.private_servers
+            source_sync = SourceSync(scanner, store, http, settings.media_paths, timeout, allowed)
+            endpoints = SourceEndpoints(store, source_sync, http, settings.plex_tv_url, timeout, allowed)
+            refresher = Refresher(store, http, settings.media_paths, timeout, allowed)
             answering = await endpoints.start(nc)
             log.info(
                 "scanner ready: %s (%d probe workers)",

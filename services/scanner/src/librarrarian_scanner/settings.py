@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from librarrarian_runtime import env
+from librarrarian_runtime import env, outbound
+from librarrarian_runtime.outbound import PrivateServers
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Settings:
     watch_settle_seconds: float = 2.0
     plex_tv_url: str = "https://plex.tv"
     source_timeout_seconds: float = 30.0
+    # Which Plex and Jellyfin addresses besides public ones may be reached (outbound.PrivateServers).
+    private_servers: PrivateServers = PrivateServers.LAN
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,4 +39,5 @@ class Settings:
             watch_settle_seconds=env.number("WATCH_SETTLE_SECONDS", 2.0, minimum=0),
             plex_tv_url=env.text("PLEX_TV_URL", "https://plex.tv"),
             source_timeout_seconds=env.number("SOURCE_TIMEOUT_SECONDS", 30.0, minimum=1),
+            private_servers=env.choice(outbound.SETTING, PrivateServers, PrivateServers.LAN),
         )

@@ -32,8 +32,11 @@ from librarrarian_contracts.sources import (
     SyncRequest,
 )
 from librarrarian_contracts.views import Nothing
+from librarrarian_runtime import outbound
+from librarrarian_runtime.bus import redact
 from librarrarian_runtime.endpoints import Endpoint, serve
 from librarrarian_runtime.errors import BadRequest
+from librarrarian_runtime.outbound import PrivateServers
 from nats.aio.client import Client
 from nats.micro.service import Service
 
@@ -52,6 +55,7 @@ class SourceEndpoints:
     http: httpx.AsyncClient
     plex_tv_url: str
     plex_timeout_seconds: float = 30.0
+    private_servers: PrivateServers = PrivateServers.LAN
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def start(self, nc: Client) -> Service:
@@ -137,7 +141,7 @@ class SourceEndpoints:
         plex = await self.store.plex()
         if not (plex.url and plex.server_token):
             raise BadRequest("no Plex server is chosen yet")
-        server = PlexMediaServer(plex.url, plex.server_token, self.plex_timeout_seconds)
+        server = PlexMediaServer(plex.url, plex.server_token, self.private_servers, self.plex_timeout_seconds)
         return Libraries(libraries=tuple(await server.sections()))
 
     async def plex_select(self, selection: PlexSelection) -> sources.PlexStatus:
@@ -147,7 +151,14 @@ class SourceEndpoints:
         if chosen is None:
             raise BadRequest(f"the account has no server with the id {selection.server_id!r}")
         url = selection.url or preferred_url(chosen.server)
-        _check_url(url)
+        known = [c.uri for c in chosen.server.connections]
+        if selection.url and not any(outbound.same_server(url, uri) for uri in known):
+            # The server's token would go wherever the URL points: only to a connection plex.tv lists.
+            raise BadRequest(
+                f"{redact(url)} is not one of the connections plex.tv lists for {chosen.server.name!r}: "
+                + ", ".join(known)
+            )
+        await self._check_url(url)
         plex = msgspec.structs.replace(
             plex,
             server_id=chosen.server.id,
@@ -170,8 +181,11 @@ class SourceEndpoints:
     # --- Jellyfin ----------------------------------------------------------------------------------
 
     async def jellyfin_set(self, setup: JellyfinSetup) -> sources.JellyfinStatus:
-        _check_url(setup.url)
+        await self._check_url(setup.url)
         stored = await self.store.jellyfin()
+        if setup.api_key is None and stored.api_key and not outbound.same_server(setup.url, stored.url):
+            # The stored key belongs to the server it was given for; another host must earn its own.
+            raise BadRequest("the URL points at another server than the stored key's: give its API key again")
         api_key = setup.api_key if setup.api_key is not None else stored.api_key
         jellyfin = JellyfinSettings(
             url=setup.url.rstrip("/"), api_key=api_key, libraries=setup.libraries, mappings=setup.mappings
@@ -213,17 +227,11 @@ class SourceEndpoints:
             task.add_done_callback(self._background.discard)
         return SyncAccepted(sources=chosen)
 
+    async def _check_url(self, url: str) -> None:
+        await asyncio.to_thread(outbound.check_url, url, self.private_servers)
+
     async def _sync_in_background(self, chosen: tuple[str, ...]) -> None:
         try:
             await self.sync.sync(chosen)
         except Exception:  # the task's outermost edge: nobody awaits it
             log.exception("requested source sync failed")
-
-
-def _check_url(url: str) -> None:
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        raise BadRequest(f"not an http(s) URL: {url!r}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise BadRequest(f"not an http(s) URL: {url!r}")

@@ -20,6 +20,7 @@ from librarrarian_contracts.messages import JobReport
 from librarrarian_contracts.sources import JellyfinSettings, PlexSettings
 from librarrarian_runtime import consumer
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.path_mapping import to_server
 from nats.js import JetStreamContext
 
@@ -45,6 +46,7 @@ class Refresher:
     http: httpx.AsyncClient
     media_paths: tuple[Path, ...]
     plex_timeout_seconds: float = 30.0
+    private_servers: PrivateServers = PrivateServers.LAN
 
     async def consume(self, js: JetStreamContext, stopping: asyncio.Event) -> None:
         await consumer.consume(js, topology.SCANNER_JOBS, job_decoder, self.handle, stopping)
@@ -66,7 +68,7 @@ class Refresher:
 
     async def _plex(self, job_id: int, plex: PlexSettings, folder: Path) -> None:
         server_folder = to_server(str(folder), plex.mappings)
-        server = PlexMediaServer(plex.url, plex.server_token, self.plex_timeout_seconds)
+        server = PlexMediaServer(plex.url, plex.server_token, self.private_servers, self.plex_timeout_seconds)
         try:
             sections = [
                 s

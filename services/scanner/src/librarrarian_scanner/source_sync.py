@@ -19,6 +19,7 @@ from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.sources import JELLYFIN, PLEX, PathMapping
 from librarrarian_runtime import lifecycle
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.path_mapping import to_local
 
 from .jellyfin import Jellyfin
@@ -53,6 +54,7 @@ class SourceSync:
     http: httpx.AsyncClient
     media_paths: tuple[Path, ...]
     plex_timeout_seconds: float = 30.0
+    private_servers: PrivateServers = PrivateServers.LAN
     _one_sync: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -89,7 +91,9 @@ class SourceSync:
     async def _paths(self, source: str) -> tuple[list[str], tuple[PathMapping, ...]]:
         if source == PLEX:
             plex = await self.store.plex()
-            server = PlexMediaServer(plex.url, plex.server_token, self.plex_timeout_seconds)
+            server = PlexMediaServer(
+                plex.url, plex.server_token, self.private_servers, self.plex_timeout_seconds
+            )
             return await server.part_files(plex.sections), plex.mappings
         jellyfin = await self.store.jellyfin()
         client = Jellyfin(self.http, jellyfin.url, jellyfin.api_key)
