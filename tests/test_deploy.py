@@ -164,7 +164,6 @@ async def test_each_role_may_do_its_work_and_nothing_else(
                     nats_url=role_server["encoder"],
                     media_paths=(media.root.resolve(),),
                     node="remote",
-                    scratch_dir=tmp_path / "scratch",
                 ),
                 stopping,
             )

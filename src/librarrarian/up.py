@@ -82,10 +82,7 @@ def children(options: Options, nats_url: str, database_url: str, creds: Mapping[
     return [
         child(
             "encoder",
-            {
-                "GRACE_SECONDS": str(ENCODER_GRACE_SECONDS),
-                "SCRATCH_DIR": str(options.data_dir / "scratch"),
-            },
+            {"GRACE_SECONDS": str(ENCODER_GRACE_SECONDS)},
             stop_timeout=ENCODER_GRACE_SECONDS + 10,
         ),
         child("scanner"),

@@ -90,9 +90,9 @@ async def outcome(fake: Scheduler, job_id: int) -> JobReport:
     return await eventually(final, timeout=120, message=f"job {job_id} outcome")
 
 
-def node_settings(nats_url: str, root: Path, node: str, scratch: Path, **changes: object) -> Settings:
+def node_settings(nats_url: str, root: Path, node: str, **changes: object) -> Settings:
     """An encoder's settings on the test's NATS, with ``root`` as its only media path."""
-    settings = Settings(nats_url=nats_url, media_paths=(root.resolve(),), node=node, scratch_dir=scratch)
+    settings = Settings(nats_url=nats_url, media_paths=(root.resolve(),), node=node)
     return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
@@ -110,7 +110,7 @@ async def running_encoder(settings: Settings, stop_seconds: float = 30.0) -> Asy
 
 
 def encoder_environment(
-    nats_url: str, root: Path, node: str, scratch: Path, *, failpoint: str | None = None
+    nats_url: str, root: Path, node: str, *, failpoint: str | None = None
 ) -> dict[str, str]:
     """What an encoder process of its own reads its settings from (see ``encoder_process``)."""
     env = {
@@ -118,7 +118,6 @@ def encoder_environment(
         "NATS_URL": nats_url,
         "MEDIA_PATHS": str(root.resolve()),
         "NODE_NAME": node,
-        "SCRATCH_DIR": str(scratch),
     }
     if failpoint is not None:
         env[failpoints.VARIABLE] = failpoint

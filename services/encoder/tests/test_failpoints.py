@@ -43,7 +43,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     final = source.with_suffix(".mkv") if clip == "avi" else source
     digest = library.sha256(source)
     await transcode.put(js, transcode.fastest())
-    env = encoder_environment(nats_url, media.root, "doomed", tmp_path / "s1", failpoint=point)
+    env = encoder_environment(nats_url, media.root, "doomed", failpoint=point)
     doomed = await encoder_process(env)
     await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
     assert await asyncio.wait_for(doomed.wait(), 120) == -9
@@ -55,7 +55,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     elif clip == "avi":
         assert not final.exists()
 
-    async with running_encoder(node_settings(nats_url, media.root, "survivor", tmp_path / "s2")):
+    async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         done = await eventually(
             lambda: scheduler.of(JobCompleted),
             timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
