@@ -73,8 +73,7 @@ class Scheduler:
 
 def work(path: Path, job_id: int = 1, attempt: int = 1) -> Transcode:
     """The work message the scheduler would send for ``path`` as it is now."""
-    identity = replace.identity_of(path)
-    assert identity is not None
+    identity = replace.identity(os.stat(path))
     return Transcode(
         job_id=job_id, attempt=attempt, path=str(path.resolve()), identity=identity, probe=probe(path)
     )
@@ -145,21 +144,31 @@ async def node_status(js: JetStreamContext, name: str) -> NodeStatus:
 
 
 def encoding_ffmpeg(source: Path, job_id: int = 1) -> list[int]:
-    """The pids of the ffmpeg encoding ``source`` for ``job_id``. Its output's path lies in the test's own
-    library, so an ffmpeg of another test run on the machine is never taken for it."""
-    return processes_mentioning(str(source.resolve().parent / f"{replace.TEMP_PREFIX}{job_id}-"))
+    """The pids of the ffmpeg encoding ``source`` for ``job_id``: the ffmpeg holding the job's temporary
+    output open (it is handed a descriptor, so no name shows in its command line). That output lies in the
+    test's own library, so an ffmpeg of another test run on the machine is never taken for it."""
+    prefix = str(source.resolve().parent / f"{replace.TEMP_PREFIX}{job_id}-")
+    return [pid for pid in processes_holding(prefix) if "ffmpeg" in _program(pid)]
 
 
-def processes_mentioning(text: str) -> list[int]:
+def processes_holding(prefix: str) -> list[int]:
+    """The pids of the processes with a file open whose path starts with ``prefix``."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if text.encode() in (entry / "cmdline").read_bytes():
+                if any(os.readlink(fd).startswith(prefix) for fd in (entry / "fd").iterdir()):
                     found.append(int(entry.name))
             except OSError:
-                continue
+                continue  # gone meanwhile, or not ours to look at
     return found
+
+
+def _program(pid: int) -> str:
+    try:
+        return Path(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")).name
+    except OSError:
+        return ""
 
 
 def process_state(pid: int) -> str:

@@ -32,7 +32,8 @@ _HEADER = struct.Struct("iIII")
 
 @dataclass
 class Outside:
-    """Watches ``root`` and its folders from ``start()`` on; ``touched()`` says what happened since."""
+    """Watches ``root`` and its folders from ``start()`` on; ``touched()`` says what happened since it was
+    last asked."""
 
     root: Path
     _fd: int = -1
@@ -65,7 +66,7 @@ class Outside:
 
     def events(self) -> list[str]:
         """What happened in the folder since the last call, one line per event (drained)."""
-        seen = []
+        seen: list[str] = []
         while True:
             try:
                 data = os.read(self._fd, 65536)
@@ -91,7 +92,8 @@ class Outside:
         return found
 
     def touched(self) -> list[str]:
-        """Everything done to the folder since ``start()``: the events, then every entry that differs."""
+        """Everything done to the folder since ``start()`` or the last call: the events, then every entry
+        that differs."""
         happened = self.events()  # first: the reads below for the hashes are the test's own
         now = self.state()
         self.events()  # those reads, dropped
@@ -102,4 +104,5 @@ class Outside:
                 happened.append(f"{path}: new")
             elif now[path] != self._before[path]:
                 happened.append(f"{path}: different (was {self._before[path]}, now {now[path]})")
+        self._before = now
         return happened
