@@ -1,6 +1,7 @@
-"""kill -9 at the worst moments of a replace: while verifying, between the commit and the rename, and between
-the new file appearing and the old one going (a container change). Each time the user's file survives, the job
-is redelivered to another node, and it ends with exactly one verified output in place."""
+"""kill -9 at the worst moments of a job: its output just created (not yet handed to ffmpeg), while verifying,
+between the commit and the rename, and between the new file appearing and the old one going (a container
+change). Each time the user's file survives, the job is redelivered to another node, and it ends with exactly
+one verified output in place."""
 
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ from .encoder_client import (
 
 @pytest.mark.parametrize(
     ("point", "clip"),
-    [("verifying", "avi"), ("after-commit", "mp4"), ("after-commit", "avi"), ("after-rename", "avi")],
+    [
+        ("output-created", "mp4"),
+        ("verifying", "avi"),
+        ("after-commit", "mp4"),
+        ("after-commit", "avi"),
+        ("after-rename", "avi"),
+    ],
 )
 async def test_a_kill_at_the_worst_moment_loses_nothing(
     point: str,
@@ -54,6 +61,10 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         assert final.exists() and final != source
     elif clip == "avi":
         assert not final.exists()
+    left = list(source.parent.glob(".tmp_librarrarian-*"))
+    if point == "output-created":
+        # An empty output of ours, readable by nobody else: stale, for the cleanup service to find.
+        assert len(left) == 1 and left[0].stat().st_size == 0 and left[0].stat().st_mode & 0o777 == 0o600
 
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         done = await eventually(
@@ -63,6 +74,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         )
 
     assert len(done) == 1 and done[0].node == "survivor" and done[0].output_path == str(final.resolve())
+    assert list(source.parent.glob(".tmp_librarrarian-*")) == left  # the survivor's own output took its place
     with av.open(str(final)) as container:
         assert container.streams.video[0].codec_context.name == "hevc"
     assert source.exists() == (clip != "avi")
