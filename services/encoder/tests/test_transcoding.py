@@ -143,6 +143,8 @@ ODD_INPUTS = {
     "vfr.mkv": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-vf", "select='not(mod(n,3))+lt(n,10)'", "-fps_mode", "vfr", "-c:v", "libx264"),
     # No timestamps at all: a raw H.264 elementary stream.
     "raw.h264": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-f", "h264"),
+    # An iTunes video: MP4 named .m4v, kept as such (written by the MP4 muxer: the ipod one holds no HEVC).
+    "itunes.m4v": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264"),
 }  # fmt: skip
 
 
