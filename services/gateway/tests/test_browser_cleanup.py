@@ -10,25 +10,22 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from librarrarian_cleanup import service as cleanup
 from librarrarian_cleanup.settings import Settings as CleanupSettings
 from librarrarian_testing import eventually
 from playwright.async_api import Browser, expect
 
-from .test_browser_dashboard import API_KEY, WAIT_MS, Site, browser, site, snap
-from .test_browser_pages import logged_in
-
-__all__ = ["browser", "site"]
+from .browsing import WAIT_MS, logged_in, snap
+from .sites import Site
 
 DAYS = 3 * 86_400
 
 
 @pytest.fixture
-async def stale_files(site: Site, nats_url: str, tmp_path: Path) -> AsyncIterator[list[Path]]:
+async def stale_files(site: Site, nats_url: str) -> AsyncIterator[list[Path]]:
     """Two stale files beside a video under the gateway's media path, and a cleanup service for them."""
-    folder = tmp_path / "Movies" / "Film (2020)"
+    folder = site.media / "Movies" / "Film (2020)"
     folder.mkdir(parents=True)
     (folder / "Film (2020).mkv").write_bytes(b"the user's film")
     stale = [folder / ".tmp_librarrarian-Film (2020).mkv", folder / "Film (2020).mkv.lock"]
@@ -36,7 +33,7 @@ async def stale_files(site: Site, nats_url: str, tmp_path: Path) -> AsyncIterato
         path.write_bytes(b"left behind")
         os.utime(path, (time.time() - DAYS, time.time() - DAYS))
     settings = CleanupSettings(
-        nats_url=nats_url, media_paths=(tmp_path,), node="tidy", scan_interval_seconds=0
+        nats_url=nats_url, media_paths=(site.media,), node="tidy", scan_interval_seconds=0
     )
     stopping = asyncio.Event()
     task = asyncio.create_task(cleanup.run(settings, stopping))
@@ -77,7 +74,7 @@ async def test_stale_files_are_found_then_released_from_the_queue(
     assert (stale_files[0].parent / "Film (2020).mkv").read_bytes() == b"the user's film"
     assert await page.evaluate("window.stillTheSamePage") is True
 
-    async with httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}) as api:
+    async with site.client() as api:
 
         async def recorded() -> list[dict[str, object]]:
             jobs: list[dict[str, object]] = (

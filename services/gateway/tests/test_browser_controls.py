@@ -16,10 +16,8 @@ from librarrarian_encoder import service as encoder
 from librarrarian_encoder.settings import Settings as EncoderSettings
 from playwright.async_api import Browser, expect
 
-from .test_browser_dashboard import WAIT_MS, Site, browser, site, snap
-from .test_browser_pages import logged_in
-
-__all__ = ["browser", "site"]
+from .browsing import WAIT_MS, logged_in, snap
+from .sites import Site
 
 
 async def test_a_real_node_is_paused_resumed_stopped_and_started_from_its_card(

@@ -1,198 +1,21 @@
-"""The dashboard in a real browser: Playwright driving Debian's Chromium against a real gateway, scheduler
-and history on NATS and PostgreSQL. Logs in through the form, loads every page, and watches a node card and
-its progress bar follow the KV buckets without the page reloading.
-
-Needs ``chromium`` (``make test`` installs it as root; by hand: ``apt-get install chromium``), or another
-Chromium named by ``LIBRARRARIAN_CHROMIUM``. ``LIBRARRARIAN_SKIP_BROWSER=1`` skips these tests on purpose;
-without it a missing browser is a failure, not a silent skip. ``LIBRARRARIAN_SCREENSHOTS=1`` saves a
-screenshot of each page in ``bench/out/screenshots/``.
-"""
+"""The dashboard in a real browser: Playwright driving Debian's Chromium (``browsing.py``) against a real
+gateway, scheduler and history on NATS and PostgreSQL. Logs in through the form, loads every page, and
+watches a node card and its progress bar follow the KV buckets without the page reloading."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-
-import httpx
-import pytest
-from librarrarian_contracts import (
-    FileIdentity,
-    JobCompleted,
-    MediaProbe,
-    MediaProbed,
-    StreamInfo,
-    encode,
-    publish,
-    topology,
-)
-from librarrarian_contracts.views import JobProgress, NodeStatus
-from librarrarian_embedded.nats_server import free_port
-from librarrarian_gateway import service as gateway
-from librarrarian_gateway.settings import Settings
-from librarrarian_history import service as history
-from librarrarian_history.settings import Settings as HistorySettings
-from librarrarian_scheduler import service as scheduler
-from librarrarian_scheduler.settings import Settings as SchedulerSettings
+from librarrarian_contracts import encode, topology
+from librarrarian_contracts.enums import FfmpegOrigin
+from librarrarian_contracts.views import FfmpegUse, NodeStatus
+from librarrarian_gateway import formatting
 from librarrarian_testing import eventually
-from nats.aio.client import Client
-from nats.js import JetStreamContext
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from .test_gateway import services_answering
+from .browsing import WAIT_MS, log_in, logged_in, snap
+from .seeds import node, progress, seed_queue_and_history
+from .sites import PASSWORD, USER, Site
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = REPO_ROOT / "bench" / "out" / "screenshots"
-USER, PASSWORD, API_KEY = "admin", "correct horse battery", "browser-key-0123456789abcdef"
-WAIT_MS = 10_000
-
-
-def chromium() -> str:
-    """The system Chromium (Playwright cannot download its own browsers here)."""
-    if os.environ.get("LIBRARRARIAN_SKIP_BROWSER") == "1":
-        pytest.skip("LIBRARRARIAN_SKIP_BROWSER=1")
-    named = os.environ.get("LIBRARRARIAN_CHROMIUM")
-    found = named or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found or not os.access(found, os.X_OK):
-        pytest.fail(
-            f"no Chromium for the browser tests ({named or 'chromium not on PATH'}): install Debian's with "
-            "`make chromium` or `apt-get install -y chromium` as root, name another with "
-            "LIBRARRARIAN_CHROMIUM=/path/to/chromium, or set LIBRARRARIAN_SKIP_BROWSER=1 to skip these tests",
-            pytrace=False,
-        )
-    return found
-
-
-@dataclass
-class Site:
-    url: str
-    js: JetStreamContext
-
-
-@pytest.fixture
-async def site(
-    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
-) -> AsyncIterator[Site]:
-    settings = Settings(
-        nats_url=nats_url,
-        database_url=database_url,
-        host="127.0.0.1",
-        port=free_port(),
-        local_user=USER,
-        local_password=PASSWORD,
-        api_key=API_KEY,
-        media_paths=(tmp_path,),
-    )
-    stops = [asyncio.Event() for _ in range(3)]
-    tasks = [
-        asyncio.create_task(
-            scheduler.run(SchedulerSettings(nats_url=nats_url, database_url=database_url), stops[0])
-        ),
-        asyncio.create_task(
-            history.run(HistorySettings(nats_url=nats_url, database_url=database_url), stops[1])
-        ),
-        asyncio.create_task(gateway.run(settings, stops[2])),
-    ]
-    url = f"http://127.0.0.1:{settings.port}"
-
-    async def up() -> bool:
-        assert not any(task.done() for task in tasks), tasks
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"{url}/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await eventually(up, message="gateway up")
-    await services_answering(url, API_KEY)
-    yield Site(url, bus[1])
-    for stop in stops:
-        stop.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), 30)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def snap(page: Page, name: str) -> None:
-    if os.environ.get("LIBRARRARIAN_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-async def seed_queue_and_history(site: Site) -> None:
-    """A file waiting in the queue and a finished transcode in the history, as the services record them."""
-    await publish(
-        site.js,
-        MediaProbed(
-            path="/m/Movies/Heat (1995).mp4",
-            identity=FileIdentity(size=100, mtime_ns=1, inode=1),
-            probe=MediaProbe(
-                container="mov,mp4",
-                duration=60.0,
-                video_codec="h264",
-                streams=(StreamInfo(index=0, kind="video", codec="h264"),),
-            ),
-        ),
-    )
-    await publish(
-        site.js,
-        JobCompleted(
-            job_id=99,
-            attempt=1,
-            node="node-a",
-            path="/m/TV/Show S01E01.mkv",
-            output_path="/m/TV/Show S01E01.mkv",
-            encoder="libx265",
-            codec_before="h264",
-            codec_after="hevc",
-            size_before=2_000_000_000,
-            size_after=800_000_000,
-            duration=2700.0,
-            elapsed_seconds=900.0,
-        ),
-    )
-    async with httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}) as api:
-
-        async def recorded() -> bool:
-            jobs, done = await api.get("/api/v1/jobs"), await api.get("/api/v1/history")
-            return jobs.status_code == done.status_code == 200 and bool(
-                jobs.json()["items"] and done.json()["items"]
-            )
-
-        await eventually(recorded, message="the scheduler and history recorded the seed")
-
-
-def node(name: str = "node-a", state: str = "running", jobs: tuple[int, ...] = (7,)) -> bytes:
-    status = NodeStatus(
-        node=name, hostname="box", version="0.1.0", classes=("cpu",), slots=1, state=state, jobs=jobs
-    )
-    return encode(status)
-
-
-def progress(percent: float) -> bytes:
-    return encode(
-        JobProgress(
-            job_id=7,
-            node="node-a",
-            path="/m/Movies/Heat (1995).mp4",
-            percent=percent,
-            fps=48.0,
-            speed=1.9,
-            eta_seconds=75.0,
-        )
-    )
+SYSTEM, BUNDLED = FfmpegOrigin.SYSTEM, FfmpegOrigin.BUNDLED
 
 
 async def test_log_in_and_load_every_page(browser: Browser, site: Site) -> None:
@@ -244,19 +67,15 @@ async def test_the_dashboard_follows_nodes_and_progress_without_reloading(
 ) -> None:
     nodes = await site.js.key_value(topology.NODES.name)
     running = await site.js.key_value(topology.PROGRESS.name)
-    await nodes.put("node-b", node("node-b", jobs=()))  # already there: the server renders its card
+    await nodes.put("node-b", node("node-b", jobs=()))  # already there: the page is rendered with it
     page = await browser.new_page()
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
-    await page.goto(f"{site.url}/login?next=/")
-    await page.get_by_label("User name").fill(USER)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page).to_have_url(f"{site.url}/")
+    await log_in(page, site, "/")
     await expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
     await page.evaluate("window.stillTheSamePage = true")
     loaded = len(navigations)
-    # The live feed takes over the server's card instead of adding a second one.
+    # The live feed's snapshot takes over the card drawn from the page's own nodes instead of adding one.
     other = page.locator('article.node[data-node="node-b"]')
     await expect(other).to_have_count(1)
     await nodes.put("node-b", node("node-b", state="draining", jobs=()))
@@ -307,3 +126,44 @@ async def test_the_dashboard_follows_nodes_and_progress_without_reloading(
 
     assert await page.evaluate("window.stillTheSamePage") is True
     assert len(navigations) == loaded, navigations  # every change arrived without a reload
+
+
+async def test_the_browser_formats_numbers_as_the_server_does(browser: Browser, site: Site) -> None:
+    """Pages drawn on the server (formatting.py) and in the browser (lib.js) read the same numbers alike."""
+    samples = {
+        "size": [0, 1, 999, 1000, 1250, 999_950, 1_249_999, 1_200_000_000, 10**13, 1.5e15, -1500, None],
+        "percent": [0, 0.6, 0.125, 0.005, 1 / 3, 1, None],
+        "duration": [0, 0.5, 59.5, 61, 900, 3599.5, 3725.5, 86_400, None],
+    }
+    page = await browser.new_page()
+    await page.goto(f"{site.url}/login")
+    for name, values in samples.items():
+        shown = await page.evaluate(
+            "([name, values]) => values.map((v) => window.librarrarian.format[name](v))", [name, values]
+        )
+        assert shown == [getattr(formatting, name)(v) for v in values], name
+
+
+async def test_a_node_card_says_which_ffmpeg_each_purpose_runs_and_why(browser: Browser, site: Site) -> None:
+    status = NodeStatus(
+        node="node-a",
+        hostname="box",
+        version="0.1.0",
+        classes=("nvenc", "cpu"),
+        slots=1,
+        state="running",
+        ffmpeg=(
+            FfmpegUse(
+                purpose="nvenc", path="/usr/bin/ffmpeg", version="7.1", origin=SYSTEM, why="has hevc_nvenc"
+            ),
+            FfmpegUse(purpose="vmaf", path="/opt/ffmpeg", version="7.0.2", origin=BUNDLED, why="libvmaf"),
+        ),
+    )
+    await (await site.js.key_value(topology.NODES.name)).put("node-a", encode(status))
+    page = await logged_in(browser, site, "/")
+    lines = page.locator('article.node[data-node="node-a"] .ffmpeg li')
+    await expect(lines).to_have_text(
+        ["nvenc: ffmpeg 7.1 (system) — has hevc_nvenc", "vmaf: ffmpeg 7.0.2 (bundled) — libvmaf"],
+        timeout=WAIT_MS,
+    )
+    await expect(lines.first).to_have_attribute("title", "/usr/bin/ffmpeg")

@@ -1,80 +1,21 @@
 """The Queue, Failed, History details, Statistics and Options pages in a real browser (Playwright driving the
-system Chromium) against a real gateway, scheduler and history on NATS and PostgreSQL: filters, deleting and
-retrying jobs, rows that follow live job events, charts, settings saved and refused, and the theme.
-
-Needs Chromium like ``test_browser_dashboard.py``, whose fixtures these tests share.
-"""
+system Chromium, ``browsing.py``) against a real gateway, scheduler and history on NATS and PostgreSQL:
+filters, deleting and retrying jobs, charts, settings saved and refused, and the theme. How the queue's rows
+follow the scheduler's record live is ``test_browser_job_state.py``'s."""
 
 from __future__ import annotations
 
-import httpx
 import msgspec
-from librarrarian_contracts import (
-    FileIdentity,
-    JobFailed,
-    JobStarted,
-    MediaProbe,
-    MediaProbed,
-    StreamInfo,
-    publish,
-    sources,
-    topology,
-)
+from librarrarian_contracts import publish, sources, topology
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from playwright.async_api import Browser, Page, expect
 
-from .test_browser_dashboard import (
-    API_KEY,
-    PASSWORD,
-    USER,
-    WAIT_MS,
-    Site,
-    browser,
-    seed_queue_and_history,
-    site,
-    snap,
-)
-
-__all__ = ["browser", "site"]
-
-PROBE = MediaProbe(
-    container="matroska",
-    duration=60.0,
-    video_codec="h264",
-    streams=(StreamInfo(index=0, kind="video", codec="h264"),),
-)
-
-
-def api(site: Site) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10)
-
-
-async def logged_in(browser: Browser, site: Site, target: str) -> Page:
-    page = await browser.new_page()
-    await page.goto(f"{site.url}/login?next={target}")
-    await page.get_by_label("User name").fill(USER)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await expect(page).to_have_url(f"{site.url}{target}", timeout=WAIT_MS)
-    return page
-
-
-async def queue_file(site: Site, name: str, inode: int = 1) -> int:
-    """A file probed into a pending job; its job id."""
-    path = f"/m/TV/{name}"
-    await publish(
-        site.js, MediaProbed(path=path, identity=FileIdentity(size=100, mtime_ns=1, inode=inode), probe=PROBE)
-    )
-    async with api(site) as client:
-
-        async def queued() -> int | None:
-            items = (await client.get("/api/v1/jobs")).json()["items"]
-            return next((j["id"] for j in items if j["path"] == path), None)
-
-        return await eventually(queued, message=f"{name} queued")
+from .browsing import WAIT_MS, logged_in, snap
+from .seeds import failure, queue_file, seed_queue_and_history
+from .sites import Site
 
 
 async def test_every_new_page_loads_from_the_navigation(browser: Browser, site: Site) -> None:
@@ -133,7 +74,7 @@ async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
     await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
     await snap(page, "options")
 
-    async with api(site) as client:
+    async with site.client() as client:
         stored = (await client.get("/api/v1/settings/transcode")).json()
     assert (stored["target_codec"], stored["reencode_vp9"]) == ("av1", False)
     assert stored["quality"]["x265"]["1080p"]["level"] == 20
@@ -160,7 +101,7 @@ async def test_a_refused_setting_shows_the_reason_and_keeps_the_form(browser: Br
     await expect(stall).to_have_value("5")  # nothing typed is lost
     await expect(page.get_by_label("Target codec")).to_have_value("av1")
     await expect(page.locator("#transcode-message")).to_have_text("Not saved.")
-    async with api(site) as client:
+    async with site.client() as client:
         stored = (await client.get("/api/v1/settings/transcode")).json()
     assert (stored["target_codec"], stored["stall_seconds"]) == ("hevc", 300.0)  # nothing half-applied
 
@@ -168,7 +109,7 @@ async def test_a_refused_setting_shows_the_reason_and_keeps_the_form(browser: Br
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
     await expect(error).to_be_hidden()
-    async with api(site) as client:
+    async with site.client() as client:
         stored = (await client.get("/api/v1/settings/transcode")).json()
     assert (stored["target_codec"], stored["stall_seconds"]) == ("av1", 60.0)
 
@@ -192,7 +133,7 @@ async def test_the_theme_switches_at_once_and_is_one_setting_for_every_browser(
     assert await background(page) == "rgb(20, 20, 22)"
     await expect(page.locator("#theme-message")).to_have_text("Saved.", timeout=WAIT_MS)
     assert await page.evaluate("window.sameDocument") is True  # switched without a reload
-    async with api(site) as client:
+    async with site.client() as client:
         assert (await client.get("/api/v1/settings/ui")).json() == {"theme": "dark"}
     await snap(page, "options-dark")
     await page.goto(f"{site.url}/queue")
@@ -223,27 +164,14 @@ async def test_the_theme_switches_at_once_and_is_one_setting_for_every_browser(
     await expect(other.locator("html")).to_have_class("theme-system")
 
 
-async def fail(site: Site, job_id: int, name: str, log: str) -> None:
-    await publish(
-        site.js,
-        JobFailed(
-            job_id=job_id,
-            attempt=1,
-            node="box",
-            path=f"/m/TV/{name}",
-            reason="ffmpeg exited 1",
-            detail=log,
-            retryable=False,
-        ),
-    )
-
-
 async def test_failed_jobs_are_retried_and_deleted_from_the_failed_page(browser: Browser, site: Site) -> None:
-    job_id = await queue_file(site, "Broken.mkv", inode=1)
-    other = await queue_file(site, "Hopeless.mkv", inode=2)
-    await fail(site, job_id, "Broken.mkv", "[matroska] invalid EBML header\nConversion failed!")
-    await fail(site, other, "Hopeless.mkv", "truncated")
-    async with api(site) as client:
+    job_id = await queue_file(site, "/m/TV/Broken.mkv", inode=1)
+    other = await queue_file(site, "/m/TV/Hopeless.mkv", inode=2)
+    await publish(
+        site.js, failure(job_id, "/m/TV/Broken.mkv", "[matroska] invalid EBML header\nConversion failed!")
+    )
+    await publish(site.js, failure(other, "/m/TV/Hopeless.mkv", "truncated"))
+    async with site.client() as client:
 
         async def failed() -> bool:
             items = (await client.get("/api/v1/jobs", params={"status": "failed"})).json()["items"]
@@ -264,21 +192,21 @@ async def test_failed_jobs_are_retried_and_deleted_from_the_failed_page(browser:
     await expect(hopeless).to_have_count(0, timeout=WAIT_MS)
     await expect(page.locator("#queue-message")).to_have_text(f"Job {other} deleted.")
     await expect(page.locator("#failed")).to_contain_text("No failed jobs.")
-    async with api(site) as client:
+    async with site.client() as client:
         (job,) = (await client.get("/api/v1/jobs")).json()["items"]
     assert (job["id"], job["status"], job["attempts"]) == (job_id, "pending", 2)
 
 
 async def test_a_pending_job_is_deleted_from_the_queue_page(browser: Browser, site: Site) -> None:
-    keep = await queue_file(site, "Keep.mkv", inode=1)
-    gone = await queue_file(site, "Gone.mkv", inode=2)
+    keep = await queue_file(site, "/m/TV/Keep.mkv", inode=1)
+    gone = await queue_file(site, "/m/TV/Gone.mkv", inode=2)
     page = await logged_in(browser, site, "/queue?status=pending")
     row = page.locator(f'#jobs tr[data-job="{gone}"]')
     await expect(row).to_contain_text("Gone.mkv")
     await row.get_by_role("button", name="Delete").click()
     await expect(row).to_have_count(0, timeout=WAIT_MS)
     await expect(page.locator("#queue-message")).to_have_text(f"Job {gone} deleted.")
-    async with api(site) as client:
+    async with site.client() as client:
         items = (await client.get("/api/v1/jobs")).json()["items"]
     assert [j["id"] for j in items] == [keep]
     await page.reload()
@@ -288,42 +216,8 @@ async def test_a_pending_job_is_deleted_from_the_queue_page(browser: Browser, si
     await page.get_by_role("button", name="Clear all pending jobs").click()
     await expect(page.locator("#queue-message")).to_have_text("1 pending job(s) deleted.", timeout=WAIT_MS)
     await expect(page.locator("#jobs tbody")).to_contain_text("No jobs.")
-    async with api(site) as client:
+    async with site.client() as client:
         assert (await client.get("/api/v1/jobs")).json()["items"] == []
-
-
-async def test_live_job_events_update_and_add_queue_rows_without_reloading(
-    browser: Browser, site: Site
-) -> None:
-    job_id = await queue_file(site, "Live.mkv")
-    page = await logged_in(browser, site, "/queue")
-    navigations: list[str] = []
-    page.on("framenavigated", lambda frame: navigations.append(frame.url))
-    await expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
-    await page.evaluate("window.stillTheSamePage = true")
-    row = page.locator(f'#jobs tr[data-job="{job_id}"]')
-    await expect(row.locator(".status")).to_have_text("pending")
-    await expect(row.get_by_role("button", name="Delete")).to_be_visible()
-
-    await publish(
-        site.js, JobStarted(job_id=job_id, attempt=1, delivery=1, node="box", path="/m/TV/Live.mkv")
-    )
-    await expect(row.locator(".status")).to_have_text("running", timeout=WAIT_MS)
-    await expect(row.locator(".node")).to_have_text("box")
-    await expect(row.get_by_role("button", name="Delete")).to_have_count(0)  # a running job is not deleted
-
-    newer = job_id + 100
-    await publish(site.js, JobStarted(job_id=newer, attempt=1, delivery=1, node="box2", path="/m/TV/New.mkv"))
-    added = page.locator(f'#jobs tr[data-job="{newer}"]')
-    await expect(added).to_contain_text("New.mkv", timeout=WAIT_MS)
-    await expect(added.locator(".status")).to_have_text("running")
-    assert await page.locator("#jobs tr[data-job]").evaluate_all("rows => rows.map(r => r.dataset.job)") == [
-        str(newer),
-        str(job_id),
-    ]
-    await snap(page, "queue-live")
-    assert await page.evaluate("window.stillTheSamePage") is True
-    assert navigations == []
 
 
 async def test_options_show_what_the_scanner_reports_about_the_integrations(

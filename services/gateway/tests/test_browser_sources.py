@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
@@ -24,10 +23,8 @@ from librarrarian_testing.media_servers import (
 )
 from playwright.async_api import Browser, Page, expect
 
-from .test_browser_dashboard import API_KEY, WAIT_MS, Site, browser, site, snap
-from .test_browser_pages import logged_in
-
-__all__ = ["browser", "site"]
+from .browsing import WAIT_MS, logged_in, snap
+from .sites import Site
 
 
 @dataclass
@@ -43,9 +40,9 @@ class Servers:
 
 
 @pytest.fixture
-async def servers(site: Site, nats_url: str, database_url: str, tmp_path: Path) -> AsyncIterator[Servers]:
+async def servers(site: Site, nats_url: str, database_url: str) -> AsyncIterator[Servers]:
     """Fake plex.tv, Plex and Jellyfin, and a scanner on the gateway's NATS and database that uses them."""
-    media = tmp_path / "Movies"
+    media = site.media / "Movies"
     media.mkdir()
     tv, pms = FakePlexTv(), FakePlexServer()
     pms.sections = [
@@ -63,7 +60,7 @@ async def servers(site: Site, nats_url: str, database_url: str, tmp_path: Path) 
         settings = ScannerSettings(
             nats_url=nats_url,
             database_url=database_url,
-            media_paths=(tmp_path,),
+            media_paths=(site.media,),
             scan_on_start=False,
             scan_interval_seconds=0,
             watch=False,
@@ -74,7 +71,7 @@ async def servers(site: Site, nats_url: str, database_url: str, tmp_path: Path) 
 
         async def answering() -> bool:
             assert not task.done(), task
-            async with api(site) as client:
+            async with site.client(timeout=30) as client:
                 return (await client.get("/api/v1/sources")).status_code == 200
 
         try:
@@ -85,12 +82,8 @@ async def servers(site: Site, nats_url: str, database_url: str, tmp_path: Path) 
             await asyncio.wait_for(task, 30)
 
 
-def api(site: Site) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=30)
-
-
 async def status(site: Site) -> dict[str, dict[str, object]]:
-    async with api(site) as client:
+    async with site.client(timeout=30) as client:
         found: dict[str, dict[str, object]] = (await client.get("/api/v1/sources")).json()
         return found
 

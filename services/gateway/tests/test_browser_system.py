@@ -1,8 +1,6 @@
 """The System part of the Options page in a real browser (Playwright driving the system Chromium) against a
 real gateway, scheduler and history on NATS and PostgreSQL: encoder path mappings edited in a table and saved
 through the API, a refused list keeping every row as typed, and the media paths shown read-only.
-
-Needs Chromium like ``test_browser_dashboard.py``, whose fixtures these tests share.
 """
 
 from __future__ import annotations
@@ -10,16 +8,15 @@ from __future__ import annotations
 from librarrarian_contracts import topology
 from playwright.async_api import Browser, expect
 
-from .test_browser_dashboard import WAIT_MS, Site, browser, node, site, snap
-from .test_browser_pages import api, logged_in
-
-__all__ = ["browser", "site"]
+from .browsing import WAIT_MS, logged_in, snap
+from .seeds import node
+from .sites import Site
 
 
 async def test_a_path_mapping_is_added_on_options_and_stored(browser: Browser, site: Site) -> None:
     nodes = await site.js.key_value(topology.NODES.name)
     await nodes.put("node-a", node("node-a", jobs=()))
-    async with api(site) as client:
+    async with site.client() as client:
         kept = {"node": "old-box", "server": "/srv/media", "local": "/mnt/old"}
         assert (await client.put("/api/v1/settings/paths", json={"mappings": [kept]})).status_code == 200
 
@@ -52,7 +49,7 @@ async def test_a_path_mapping_is_added_on_options_and_stored(browser: Browser, s
     await expect(problem).to_contain_text("must be absolute")
     await expect(page.locator("#paths-message")).to_have_text("Not saved.")
     await expect(rows).to_have_count(3)  # nothing typed is lost
-    async with api(site) as client:
+    async with site.client() as client:
         assert (await client.get("/api/v1/settings/paths")).json() == {"mappings": [kept]}
 
     await rows.nth(2).get_by_label("Local path").fill("/mnt/everyone")
@@ -60,7 +57,7 @@ async def test_a_path_mapping_is_added_on_options_and_stored(browser: Browser, s
     await expect(page.locator("#paths-message")).to_contain_text("Saved", timeout=WAIT_MS)
     await expect(problem).to_be_hidden()
     await snap(page, "options-paths")
-    async with api(site) as client:
+    async with site.client() as client:
         stored = (await client.get("/api/v1/settings/paths")).json()
     assert stored == {
         "mappings": [
@@ -79,5 +76,5 @@ async def test_a_path_mapping_is_added_on_options_and_stored(browser: Browser, s
     await expect(rows.nth(0).get_by_label("Node", exact=True)).to_have_value("node-a")
     await expect(rows.nth(0).get_by_label("Local path")).to_have_value("/mnt/nas")
     await expect(rows.nth(1).get_by_label("Node", exact=True)).to_have_value("")  # all nodes
-    async with api(site) as client:
+    async with site.client() as client:
         assert len((await client.get("/api/v1/settings/paths")).json()["mappings"]) == 2

@@ -10,16 +10,13 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
 from playwright.async_api import Browser, expect
 
-from .test_browser_dashboard import API_KEY, WAIT_MS, Site, browser, site, snap
-from .test_browser_pages import logged_in
-
-__all__ = ["browser", "site"]
+from .browsing import WAIT_MS, logged_in, snap
+from .sites import Site
 
 CLIPS = 30_000  # hard links: enough to be still probing (~3,000 files/s) when Cancel is clicked
 
@@ -28,8 +25,8 @@ CLIPS = 30_000  # hard links: enough to be still probing (~3,000 files/s) when C
 async def library_scanner(
     site: Site, nats_url: str, database_url: str, tmp_path: Path, shared_media: Path
 ) -> AsyncIterator[Path]:
-    """A scanner on ``tmp_path`` (the gateway's media path) holding many hard links of a real clip."""
-    root = tmp_path / "Library"
+    """A scanner on the gateway's media path, which holds many hard links of a real clip."""
+    root = site.media / "Library"
     clip = shutil.copy(
         shared_media / "bikes.mp4", tmp_path / ".clip.mp4"
     )  # links on our own copy, our own disk
@@ -40,7 +37,7 @@ async def library_scanner(
     settings = ScannerSettings(
         nats_url=nats_url,
         database_url=database_url,
-        media_paths=(tmp_path,),
+        media_paths=(site.media,),
         scan_on_start=False,
         scan_interval_seconds=0,
         watch=False,
@@ -91,7 +88,7 @@ async def test_scans_are_started_followed_live_and_cancelled(
 async def test_settings_are_exported_and_imported_and_a_bad_file_changes_nothing(
     browser: Browser, site: Site, tmp_path: Path
 ) -> None:
-    async with httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10) as api:
+    async with site.client() as api:
         exported = (await api.get("/api/v1/settings/export")).json()
         assert set(exported["settings"]) == {"transcode", "scanner.folders", "paths", "ui"}
         assert exported["settings"]["transcode"]["target_codec"] == "hevc"
@@ -140,15 +137,14 @@ async def test_settings_are_exported_and_imported_and_a_bad_file_changes_nothing
         assert moved.json() == {"imported": ["paths", "ui"]}
         assert (await api.get("/api/v1/settings/paths")).json()["mappings"] == mapped["mappings"]
         assert (await api.get("/api/v1/settings/ui")).json()["theme"] == "dark"
-    async with httpx.AsyncClient(base_url=site.url) as anonymous:
+    async with site.client(key=None) as anonymous:
         assert (await anonymous.get("/api/v1/settings/export")).status_code == 401
 
 
 async def test_library_folders_are_edited_on_the_options_page(
     browser: Browser, site: Site, tmp_path: Path
 ) -> None:
-    tv = tmp_path / "TV"
-    tv.mkdir()
+    tv = site.media / "TV"
     page = await logged_in(browser, site, "/options")
     await page.get_by_role("button", name="Add a folder").click()
     row = page.locator("#folders tbody tr").last
@@ -158,7 +154,7 @@ async def test_library_folders_are_edited_on_the_options_page(
     await expect(page.locator("#folders-message")).to_have_text(
         "Saved: the next scan uses them.", timeout=WAIT_MS
     )
-    async with httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10) as api:
+    async with site.client() as api:
         stored = (await api.get("/api/v1/settings/folders")).json()
         assert stored["folders"] == [{"path": str(tv), "type": "tv"}]
 

@@ -30,9 +30,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from .test_gateway import Site, site
-
-__all__ = ["site"]
+from .sites import Site
 
 
 async def kv_value(js: JetStreamContext, key: str, type_: type) -> object:

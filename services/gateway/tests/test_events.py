@@ -1,31 +1,28 @@
-"""The live feed at /api/v1/events: the fan-out on its own, then a real gateway on NATS and PostgreSQL."""
+"""The live feed at /api/v1/events: the fan-out on its own, then a real gateway on NATS and PostgreSQL, and
+with the real scheduler behind it for the job state events."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import httpx
-import pytest
-from librarrarian_contracts import JobCompleted, encode, publish, topology
+from librarrarian_contracts import JobCompleted, JobStarted, encode, publish, topology
 from librarrarian_contracts.views import JobProgress, NodeStatus
-from librarrarian_embedded.nats_server import free_port
-from librarrarian_gateway import service as gateway
-from librarrarian_gateway.broadcaster import Broadcaster, frame
-from librarrarian_gateway.events import HEARTBEAT, RETRY, stream
-from librarrarian_gateway.feed import Feed, LiveBucket
-from librarrarian_gateway.settings import Settings
+from librarrarian_gateway.live.broadcaster import Broadcaster, frame
+from librarrarian_gateway.live.buckets import LiveBucket
+from librarrarian_gateway.live.events import HEARTBEAT, RETRY, stream
+from librarrarian_gateway.live.feed import Feed
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-API_KEY = "events-key-0123456789abcdef"
-
+from .seeds import failure, queue_file
+from .sites import Site
 
 # --- the fan-out, without servers --------------------------------------------------------------------
 
@@ -96,38 +93,6 @@ def test_a_node_past_the_buckets_ttl_is_removed_even_though_nats_says_nothing() 
 # --- a real gateway ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Gateway:
-    url: str
-    stopping: asyncio.Event
-    task: asyncio.Task[None]
-
-
-@pytest.fixture
-async def site(
-    nats_url: str, database_url: str, bus: tuple[Client, JetStreamContext]
-) -> AsyncIterator[Gateway]:
-    settings = Settings(
-        nats_url=nats_url, database_url=database_url, host="127.0.0.1", port=free_port(), api_key=API_KEY
-    )
-    stopping = asyncio.Event()
-    task = asyncio.create_task(gateway.run(settings, stopping))
-    url = f"http://127.0.0.1:{settings.port}"
-
-    async def up() -> bool:
-        assert not task.done(), task
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"{url}/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await eventually(up, message="gateway up")
-    yield Gateway(url, stopping, task)
-    stopping.set()
-    await asyncio.wait_for(task, 30)
-
-
 async def events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, object]]]:
     """Server-sent events as (name, data); ``retry`` comes as its own pair, comments are skipped."""
     name, data = "message", ""
@@ -151,14 +116,21 @@ async def next_event(stream: AsyncIterator[tuple[str, dict[str, object]]], name:
     raise AssertionError(f"the stream ended before a {name} event")
 
 
+async def next_change(stream: AsyncIterator[tuple[str, dict[str, object]]], change: str) -> dict[str, object]:
+    """The next ``job-state`` event reporting ``change`` (the job's earlier changes may still be arriving)."""
+    while (event := await next_event(stream, "job-state"))["change"] != change:
+        pass
+    return event
+
+
 def progress(percent: float) -> bytes:
     return encode(
         JobProgress(job_id=7, node="node-a", path="/m/Heat.mkv", percent=percent, fps=30, speed=1.2)
     )
 
 
-async def test_the_stream_needs_a_login_or_a_key(site: Gateway) -> None:
-    async with httpx.AsyncClient(base_url=site.url) as anonymous:
+async def test_the_stream_needs_a_login_or_a_key(gateway: Site) -> None:
+    async with gateway.client(key=None) as anonymous:
         response = await anonymous.get("/api/v1/events")
         assert response.status_code == 401 and "X-Api-Key" in response.json()["detail"]
         response = await anonymous.get("/api/v1/events", headers={"X-Api-Key": "wrong"})
@@ -166,7 +138,7 @@ async def test_the_stream_needs_a_login_or_a_key(site: Gateway) -> None:
 
 
 async def test_a_snapshot_then_every_change_as_it_happens(
-    site: Gateway, bus: tuple[Client, JetStreamContext]
+    gateway: Site, bus: tuple[Client, JetStreamContext]
 ) -> None:
     _, js = bus
     nodes, running = (await js.key_value(topology.NODES.name), await js.key_value(topology.PROGRESS.name))
@@ -175,7 +147,7 @@ async def test_a_snapshot_then_every_change_as_it_happens(
     )
     await nodes.put("node-a", encode(status))
     await running.put("7", progress(10.0))
-    async with httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10) as api:
+    async with gateway.client() as api:
 
         async def snapshot_has_both() -> bool:
             async with api.stream("GET", "/api/v1/events") as response:
@@ -221,14 +193,42 @@ async def test_a_snapshot_then_every_change_as_it_happens(
             assert await next_event(stream, "node-removed") == {"key": "node-a"}
 
 
-async def test_an_open_stream_does_not_hold_up_the_gateways_shutdown(site: Gateway) -> None:
+async def test_an_open_stream_does_not_hold_up_the_gateways_shutdown(gateway: Site) -> None:
     async with (
-        httpx.AsyncClient(base_url=site.url, headers={"X-Api-Key": API_KEY}, timeout=10) as api,
+        gateway.client() as api,
         api.stream("GET", "/api/v1/events") as response,
     ):
         stream = events(response)
         await next_event(stream, "snapshot")
-        site.stopping.set()
-        await asyncio.wait_for(asyncio.shield(site.task), 10)
+        gateway.stopping.set()
+        await asyncio.wait_for(asyncio.shield(gateway.task), 10)
         async with asyncio.timeout(5):
             assert [name async for name, _ in stream] == []  # the stream simply ended
+
+
+async def test_each_change_of_a_jobs_record_comes_as_job_state_without_the_log(site: Site) -> None:
+    path = "/m/TV/Heat.mkv"
+    job_id = await queue_file(site, path)
+    async with site.client() as api, api.stream("GET", "/api/v1/events") as response:
+        stream = events(response)
+        await next_event(stream, "snapshot")
+        await publish(site.js, JobStarted(job_id=job_id, attempt=1, delivery=1, node="box", path=path))
+        running = await next_change(stream, "running")
+        job = running["job"]
+        assert isinstance(job, dict) and (job["id"], job["status"], job["node"]) == (job_id, "running", "box")
+        assert running["type"] == "queue.job_state_changed"
+        assert running["event_id"] == f"{job_id}:v{job['version']}"
+
+        await publish(site.js, failure(job_id, path, "frame 1: invalid data\n" * 500))
+        ended = await next_change(stream, "failed")
+        record = ended["job"]
+        assert isinstance(record, dict) and record["version"] == job["version"] + 1
+        assert (record["status"], record["reason"]) == ("failed", "ffmpeg exited 1")
+        assert "error_log" not in record  # the API serves it
+        served = (await api.get(f"/api/v1/jobs/{job_id}")).json()
+        assert served["error_log"] == "frame 1: invalid data\n" * 500
+        assert served == {**record, "error_log": served["error_log"]}
+
+        assert (await api.delete(f"/api/v1/jobs/{job_id}")).status_code == 200
+        removed = await next_change(stream, "removed")
+        assert removed["job"]["id"] == job_id  # type: ignore[index]

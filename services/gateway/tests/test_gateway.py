@@ -6,176 +6,19 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib.metadata import version
-from pathlib import Path
 
 import httpx
-import pytest
-from librarrarian_contracts import (
-    FileIdentity,
-    JobCompleted,
-    MediaProbe,
-    MediaProbed,
-    StartScan,
-    StreamInfo,
-    encode,
-    publish,
-    topology,
-)
+from librarrarian_contracts import StartScan, topology
 from librarrarian_contracts.codec import scan_decoder
-from librarrarian_contracts.views import JobProgress, NodeStatus
 from librarrarian_embedded.nats_server import free_port
-from librarrarian_gateway import service as gateway
-from librarrarian_gateway.settings import Settings
-from librarrarian_history import service as history
-from librarrarian_history.settings import Settings as HistorySettings
-from librarrarian_scheduler import service as scheduler
-from librarrarian_scheduler.settings import Settings as SchedulerSettings
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-API_KEY = "test-key-0123456789abcdef"
-PASSWORD = "correct horse battery"
-
-
-@dataclass
-class Site:
-    url: str
-    settings: Settings
-    media: Path
-
-    def client(self, key: str | None = API_KEY) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, headers={"X-Api-Key": key} if key else {}, timeout=10)
-
-
-async def start(settings: Settings) -> tuple[asyncio.Event, asyncio.Task[None]]:
-    stopping = asyncio.Event()
-    task = asyncio.create_task(gateway.run(settings, stopping))
-
-    async def up() -> bool:
-        assert not task.done(), task
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"http://127.0.0.1:{settings.port}/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await eventually(up, timeout=30, message="gateway up")
-    return stopping, task
-
-
-async def services_answering(url: str, api_key: str = API_KEY) -> None:
-    """Wait until the scheduler and history answer through the gateway: until then its lists are 503s."""
-
-    async def answering() -> bool:
-        async with httpx.AsyncClient(base_url=url, headers={"X-Api-Key": api_key}) as api:
-            return all(
-                [(await api.get(path)).status_code == 200 for path in ("/api/v1/jobs", "/api/v1/history")]
-            )
-
-    await eventually(answering, timeout=30, message="scheduler and history answering")
-
-
-@pytest.fixture
-async def site(
-    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
-) -> AsyncIterator[Site]:
-    media = tmp_path / "media"
-    (media / "TV").mkdir(parents=True)
-    settings = Settings(
-        nats_url=nats_url,
-        database_url=database_url,
-        host="127.0.0.1",
-        port=free_port(),
-        local_user="admin",
-        local_password=PASSWORD,
-        api_key=API_KEY,
-        media_paths=(media,),
-    )
-    stops = []
-    services = [
-        scheduler.run(SchedulerSettings(nats_url=nats_url, database_url=database_url), s := asyncio.Event()),
-    ]
-    stops.append(s)
-    services.append(
-        history.run(HistorySettings(nats_url=nats_url, database_url=database_url), h := asyncio.Event())
-    )
-    stops.append(h)
-    tasks = [asyncio.create_task(coro) for coro in services]
-    stopping, task = await start(settings)
-    await services_answering(f"http://127.0.0.1:{settings.port}")
-    yield Site(f"http://127.0.0.1:{settings.port}", settings, media)
-    for event in (stopping, *stops):
-        event.set()
-    await asyncio.wait_for(asyncio.gather(task, *tasks), 30)
-
-
-async def seed(js: JetStreamContext) -> None:
-    """A node running a job, a queued file, a failed file and a finished transcode."""
-    probe = MediaProbe(
-        container="mov,mp4",
-        duration=60.0,
-        video_codec="h264",
-        streams=(StreamInfo(index=0, kind="video", codec="h264"),),
-    )
-    nodes = await js.key_value(topology.NODES.name)
-    await nodes.put(
-        "node-a",
-        encode(
-            NodeStatus(
-                node="node-a",
-                hostname="box",
-                version="0.1.0",
-                classes=("cpu",),
-                slots=1,
-                state="running",
-                jobs=(1,),
-            )
-        ),
-    )
-    progress = await js.key_value(topology.PROGRESS.name)
-    await progress.put(
-        "1",
-        encode(
-            JobProgress(
-                job_id=1,
-                node="node-a",
-                path="/m/Movies/Heat (1995).mp4",
-                percent=42.0,
-                fps=31.0,
-                speed=1.3,
-                eta_seconds=40.0,
-            )
-        ),
-    )
-    await publish(
-        js,
-        MediaProbed(
-            path="/m/Movies/Heat (1995).mp4",
-            identity=FileIdentity(size=100, mtime_ns=1, inode=1),
-            probe=probe,
-        ),
-    )
-    await publish(
-        js,
-        JobCompleted(
-            job_id=99,
-            attempt=1,
-            node="node-a",
-            path="/m/TV/Show S01E01.mkv",
-            output_path="/m/TV/Show S01E01.mkv",
-            encoder="libx265",
-            codec_before="h264",
-            codec_after="hevc",
-            size_before=2_000_000_000,
-            size_after=800_000_000,
-            duration=2700.0,
-            elapsed_seconds=900.0,
-        ),
-    )
+from .seeds import seed_cluster
+from .sites import PASSWORD, Site, start
 
 
 async def test_the_api_needs_a_key_or_a_session(site: Site) -> None:
@@ -193,11 +36,8 @@ async def test_the_api_needs_a_key_or_a_session(site: Site) -> None:
         assert (await good.get("/api/v1/nodes")).status_code == 200
 
 
-async def test_the_api_shows_nodes_jobs_history_and_stats(
-    site: Site, bus: tuple[Client, JetStreamContext]
-) -> None:
-    _, js = bus
-    await seed(js)
+async def test_the_api_shows_nodes_jobs_history_and_stats(site: Site) -> None:
+    await seed_cluster(site)
     async with site.client() as api:
         nodes = (await api.get("/api/v1/nodes")).json()
         assert nodes[0]["node"] == "node-a" and nodes[0]["progress"][0]["percent"] == 42.0
@@ -231,9 +71,8 @@ async def test_the_api_shows_nodes_jobs_history_and_stats(
         assert (await api.get("/api/v1/history", params={"limit": 0})).status_code == 422
 
 
-async def test_login_pages_and_logout(site: Site, bus: tuple[Client, JetStreamContext]) -> None:
-    _, js = bus
-    await seed(js)
+async def test_login_pages_and_logout(site: Site) -> None:
+    await seed_cluster(site)
     async with site.client(key=None) as browser:
         wrong = await browser.post("/login", data={"username": "admin", "password": "nope"})
         assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
@@ -281,22 +120,22 @@ async def test_a_scan_request_is_published_and_paths_are_contained(
     assert info.state.messages == 1  # the refused one was never published
 
 
-async def test_503_when_a_service_does_not_answer(
-    nats_url: str, database_url: str, bus: tuple[Client, JetStreamContext]
-) -> None:
-    settings = Settings(
-        nats_url=nats_url, database_url=database_url, host="127.0.0.1", port=free_port(), api_key=API_KEY
-    )
-    stopping, task = await start(settings)
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{settings.port}", headers={"X-Api-Key": API_KEY}
-        ) as api:
-            response = await api.get("/api/v1/jobs")
-            assert response.status_code == 503 and "not answering" in response.json()["detail"]
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 20)
+async def test_503_when_a_service_does_not_answer(gateway: Site) -> None:
+    async with gateway.client() as api:
+        for path in (
+            "/api/v1/jobs",
+            "/api/v1/jobs/1",
+            "/api/v1/history",
+            "/api/v1/history/1",
+            "/api/v1/stats",
+        ):
+            response = await api.get(path)
+            assert response.status_code == 503 and "not answering" in response.json()["detail"], path
+        for method, path in (("DELETE", "/api/v1/jobs/1"), ("POST", "/api/v1/jobs/1/retry")):
+            assert (await api.request(method, path)).status_code == 503, path
+        # A page still opens, and says what is missing.
+        queue = await api.get("/queue")
+        assert queue.status_code == 200 and "Some data is missing" in queue.text
 
 
 async def test_bootstrap_never_overwrites_and_auth_can_be_disabled(

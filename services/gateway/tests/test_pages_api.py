@@ -3,45 +3,19 @@ scheduler and history (NATS, PostgreSQL): delete a job, clear the queue, one his
 
 from __future__ import annotations
 
-from librarrarian_contracts import (
-    FileIdentity,
-    JobCompleted,
-    JobStarted,
-    MediaProbe,
-    MediaProbed,
-    StreamInfo,
-    publish,
-)
+from librarrarian_contracts import JobCompleted, JobStarted, publish
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_gateway import Site, site
-
-__all__ = ["site"]
-
-PROBE = MediaProbe(
-    container="matroska",
-    duration=60.0,
-    video_codec="h264",
-    streams=(StreamInfo(index=0, kind="video", codec="h264"),),
-)
+from .seeds import queue_files
+from .sites import Site
 
 
-async def queue_files(site: Site, js: JetStreamContext, *names: str) -> dict[str, int]:
-    """Files probed into pending jobs; their job ids by name."""
-    for i, name in enumerate(names):
-        path = str(site.media / "TV" / name)
-        identity = FileIdentity(size=100 + i, mtime_ns=1, inode=i + 1)
-        await publish(js, MediaProbed(path=path, identity=identity, probe=PROBE))
-    async with site.client() as api:
-
-        async def queued() -> dict[str, int] | None:
-            items = (await api.get("/api/v1/jobs")).json()["items"]
-            found = {j["path"].rsplit("/", 1)[-1]: j["id"] for j in items}
-            return found if set(names) <= set(found) else None
-
-        return await eventually(queued, timeout=30, message="jobs queued")
+async def queued(site: Site, *names: str) -> dict[str, int]:
+    """Files in the TV folder probed into pending jobs; their job ids by name."""
+    ids = await queue_files(site, *(str(site.media / "TV" / name) for name in names))
+    return {path.rsplit("/", 1)[-1]: job_id for path, job_id in ids.items()}
 
 
 async def test_the_new_routes_need_a_key(site: Site) -> None:
@@ -65,7 +39,7 @@ async def test_delete_one_job_and_clear_the_pending_ones(
     site: Site, bus: tuple[Client, JetStreamContext]
 ) -> None:
     _, js = bus
-    ids = await queue_files(site, js, "a.mkv", "b.mkv", "c.mkv", "d.mkv")
+    ids = await queued(site, "a.mkv", "b.mkv", "c.mkv", "d.mkv")
     running = str(site.media / "TV" / "d.mkv")
     await publish(js, JobStarted(job_id=ids["d.mkv"], attempt=1, delivery=1, node="box", path=running))
     async with site.client() as api:
@@ -75,6 +49,10 @@ async def test_delete_one_job_and_clear_the_pending_ones(
             return [j["id"] for j in page["items"]] == [ids["d.mkv"]]
 
         await eventually(started, message="job d running")
+        one = await api.get(f"/api/v1/jobs/{ids['d.mkv']}")
+        assert one.status_code == 200 and (one.json()["status"], one.json()["node"]) == ("running", "box")
+        missing = await api.get(f"/api/v1/jobs/{ids['d.mkv'] + 1000}")
+        assert missing.status_code == 404 and "no job" in missing.json()["detail"]
         deleted = await api.delete(f"/api/v1/jobs/{ids['a.mkv']}")
         assert deleted.status_code == 200, deleted.text
         assert deleted.json()["job_id"] == ids["a.mkv"]

@@ -20,9 +20,7 @@ from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from .test_gateway import Site, site
-
-__all__ = ["site"]
+from .sites import Site
 
 
 @pytest.fixture

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from librarrarian_embedded.nats_server import free_port
-from librarrarian_gateway import service as gateway
-from librarrarian_gateway.settings import Settings
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
 from librarrarian_testing import eventually
@@ -28,11 +25,13 @@ from librarrarian_testing.media_servers import (
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-API_KEY = "test-key-sources-0123456789"
+from .sites import API_KEY, gateway_settings, start
 
 
 @dataclass
-class Site:
+class Sources:
+    """The gateway, its scanner, and the fake plex.tv, Plex and Jellyfin servers the scanner talks to."""
+
     url: str
     media: Path
     tv: FakePlexTv
@@ -51,7 +50,7 @@ class Site:
 @pytest.fixture
 async def site(
     nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
-) -> AsyncIterator[Site]:
+) -> AsyncIterator[Sources]:
     media = (tmp_path / "media").resolve()
     (media / "Movies").mkdir(parents=True)
     tv, pms = FakePlexTv(), FakePlexServer()
@@ -59,52 +58,34 @@ async def site(
     jf = FakeJellyfin(
         libraries=[FakeLibrary("Movies", "movies", ("/media/Movies",), ("/media/Movies/a.mkv",))]
     )
-    port = free_port()
-    settings = Settings(
-        nats_url=nats_url,
-        database_url=database_url,
-        host="127.0.0.1",
-        port=port,
-        api_key=API_KEY,
-        media_paths=(media,),
-    )
+    settings = gateway_settings(nats_url, database_url, media)
     async with serving(tv.build()) as tv_url, serving(pms.build()) as pms_url, serving(jf.build()) as jf_url:
-        stopping = asyncio.Event()
-        tasks = [
-            asyncio.create_task(
-                scanner.run(
-                    ScannerSettings(
-                        nats_url=nats_url,
-                        database_url=database_url,
-                        media_paths=(media,),
-                        scan_on_start=False,
-                        scan_interval_seconds=0,
-                        watch=False,
-                        plex_tv_url=tv_url,
-                    ),
-                    stopping,
-                )
-            ),
-            asyncio.create_task(gateway.run(settings, stopping)),
-        ]
+        scanner_settings = ScannerSettings(
+            nats_url=nats_url,
+            database_url=database_url,
+            media_paths=(media,),
+            scan_on_start=False,
+            scan_interval_seconds=0,
+            watch=False,
+            plex_tv_url=tv_url,
+        )
+        scanning = asyncio.Event()
+        scanner_task = asyncio.create_task(scanner.run(scanner_settings, scanning))
+        stopping, gateway_task = await start(settings)
+        found = Sources(f"http://127.0.0.1:{settings.port}", media, tv, pms, pms_url, jf, jf_url)
 
-        async def up() -> bool:
-            assert not any(t.done() for t in tasks), [t for t in tasks if t.done()]
-            try:
-                async with httpx.AsyncClient() as client:
-                    response = await client.get(
-                        f"http://127.0.0.1:{port}/api/v1/sources", headers={"X-Api-Key": API_KEY}
-                    )
-            except httpx.TransportError:
-                return False
-            return response.status_code == 200
+        async def answering() -> bool:
+            assert not scanner_task.done(), scanner_task
+            async with found.client() as client:
+                return (await client.get("/api/v1/sources")).status_code == 200
 
         try:
-            await eventually(up, timeout=30, message="gateway and scanner up")
-            yield Site(f"http://127.0.0.1:{port}", media, tv, pms, pms_url, jf, jf_url)
+            await eventually(answering, timeout=30, message="scanner answering")
+            yield found
         finally:
             stopping.set()
-            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+            scanning.set()
+            await asyncio.wait_for(asyncio.gather(scanner_task, gateway_task), 30)
 
 
 ROUTES = [
@@ -122,7 +103,7 @@ ROUTES = [
 ]
 
 
-async def test_every_route_needs_a_login_or_an_api_key(site: Site) -> None:
+async def test_every_route_needs_a_login_or_an_api_key(site: Sources) -> None:
     async with site.client(key=None) as anonymous, site.client(key="wrong") as wrong:
         for method, path in ROUTES:
             assert (await anonymous.request(method, path, json={})).status_code == 401, path
@@ -133,7 +114,7 @@ async def test_every_route_needs_a_login_or_an_api_key(site: Site) -> None:
     assert set(ROUTES) <= documented
 
 
-async def test_plex_link_choice_and_sync_through_the_api(site: Site) -> None:
+async def test_plex_link_choice_and_sync_through_the_api(site: Sources) -> None:
     bodies: list[str] = []
     async with site.client() as client:
         pin = await client.post("/api/v1/sources/plex/pin")
@@ -172,7 +153,7 @@ async def test_plex_link_choice_and_sync_through_the_api(site: Site) -> None:
         assert not any(secret in body for body in bodies)
 
 
-async def test_jellyfin_set_up_test_and_sync_through_the_api(site: Site) -> None:
+async def test_jellyfin_set_up_test_and_sync_through_the_api(site: Sources) -> None:
     async with site.client() as client:
         nothing = await client.post("/api/v1/sources/sync", json={})
         assert nothing.status_code == 409

@@ -20,9 +20,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 
-from .test_gateway import Site, site
-
-__all__ = ["site"]
+from .sites import Site
 
 
 async def stored(js: JetStreamContext, key: str, type_: type[Any]) -> Any:

@@ -1,4 +1,6 @@
-"""The gateway's FastAPI application: pages, REST API, health, static files, auth."""
+"""The gateway's FastAPI application: its three rooms (the REST API, the live feed, the pages), each with
+its guard at the door; the public routes (logging in, health, the API documents, static files); and the one
+translation of a service's refusal into an HTTP status."""
 
 from __future__ import annotations
 
@@ -14,23 +16,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from librarrarian_contracts import asyncapi, provision
 from librarrarian_runtime import bus, migrations
-from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import (
-    api,
-    cleanup_api,
-    control,
-    credentials,
-    events,
-    history_api,
-    job_actions,
-    options,
-    pages,
-    reports,
-    scans_api,
-    sources_api,
-    tools,
-)
+from . import api, credentials, live, pages
 from .access import LoginRequired
 from .backend import Backend
 from .settings import Settings
@@ -55,19 +43,18 @@ async def bootstrap(settings: Settings, pool: asyncpg.Pool) -> None:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await bus.connect(settings.nats_url, "gateway")
-        await provision(nc.jetstream())
-        pool = await migrations.connect_and_migrate(
-            settings.database_url, "gateway", "librarrarian_gateway.migrations"
-        )
-        await bootstrap(settings, pool)
-        app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
-        app.state.backend = Backend(nc)
-        try:
-            yield
-        finally:
-            await nc.drain()
-            await pool.close()
+        async with bus.connection(settings.nats_url, "gateway") as nc:
+            await provision(nc.jetstream())
+            pool = await migrations.connect_and_migrate(
+                settings.database_url, "gateway", "librarrarian_gateway.migrations"
+            )
+            try:
+                await bootstrap(settings, pool)
+                app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
+                app.state.backend = Backend(nc)
+                yield
+            finally:
+                await pool.close()
 
     app = FastAPI(
         title="Librarrarian",
@@ -78,24 +65,18 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(api.router)
-    app.include_router(control.router)
-    app.include_router(sources_api.router)
-    app.include_router(scans_api.router)
-    app.include_router(events.router)
-    app.include_router(job_actions.router)
-    app.include_router(cleanup_api.router)
-    app.include_router(history_api.router)
-    app.include_router(reports.router)
-    app.include_router(options.router)
-    app.include_router(tools.router)
-    app.include_router(tools.pages)
+    app.include_router(live.router)
     app.include_router(pages.router)
+    app.include_router(pages.public)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 
     @app.exception_handler(ServiceError)
     async def service_failed(request: Request, error: ServiceError) -> JSONResponse:
         """A service behind the gateway refused (its status: 400, 404, 409, 502) or did not answer (503)."""
-        return JSONResponse({"detail": str(error)}, status_code=error.status)
+        detail = str(error)
+        if isinstance(error, Unavailable):
+            detail = f"a service behind the dashboard is not answering: {detail}"
+        return JSONResponse({"detail": detail}, status_code=error.status)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, error: LoginRequired) -> RedirectResponse:

@@ -1,5 +1,6 @@
 """What the gateway shows, read from the bus: node and progress KV entries, and the services' queries.
-Both the REST API and the pages use these functions; the live updates follow the same buckets in feed.py."""
+Both the REST API and the pages use these functions; the live updates follow the same buckets in
+``live/feed.py``. A service's refusal is raised as its ``librarrarian_runtime.errors`` class."""
 
 from __future__ import annotations
 
@@ -11,15 +12,23 @@ import msgspec
 from librarrarian_contracts import StartScan, publish, topology
 from librarrarian_contracts.settings import QUEUE_KEY, QueueControl
 from librarrarian_contracts.views import (
+    Charts,
+    ChartsQuery,
+    HistoryEntry,
+    HistoryLookup,
     HistoryPage,
     HistoryQuery,
     JobProgress,
     JobsPage,
     JobsQuery,
+    JobView,
     NodeStatus,
     Nothing,
+    ReleasedJobs,
+    ReleaseJobs,
     Stats,
 )
+from librarrarian_runtime.errors import NotFound
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 from nats.js.errors import KeyNotFoundError, NoKeysError
@@ -29,6 +38,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class NodeView:
+    key: str  # its key in the nodes bucket
     status: NodeStatus
     progress: tuple[JobProgress, ...]
 
@@ -70,14 +80,30 @@ class Backend:
                         value = (await progress_kv.get(str(job_id))).value
                         if value:
                             progress.append(msgspec.json.decode(value, type=JobProgress))
-                views.append(NodeView(status, tuple(progress)))
+                views.append(NodeView(key, status, tuple(progress)))
         return views
 
     async def jobs(self, query: JobsQuery) -> JobsPage:
         return await ask(self.nc, topology.SCHEDULER_JOBS_QUERY, query, JobsPage)
 
+    async def job(self, job_id: int) -> JobView:
+        """One job: the newest of those with a smaller id than the next one, which is this one if it exists."""
+        page = await self.jobs(JobsQuery(before_id=job_id + 1, limit=1))
+        if not page.items or page.items[0].id != job_id:
+            raise NotFound(f"there is no job {job_id}")
+        return page.items[0]
+
+    async def release(self, release: ReleaseJobs) -> ReleasedJobs:
+        return await ask(self.nc, topology.SCHEDULER_RELEASE, release, ReleasedJobs)
+
     async def history(self, query: HistoryQuery) -> HistoryPage:
         return await ask(self.nc, topology.HISTORY_LIST, query, HistoryPage)
+
+    async def history_entry(self, entry_id: int) -> HistoryEntry:
+        return await ask(self.nc, topology.HISTORY_ENTRY, HistoryLookup(id=entry_id), HistoryEntry)
+
+    async def charts(self, days: int) -> Charts:
+        return await ask(self.nc, topology.HISTORY_CHARTS, ChartsQuery(days=days), Charts)
 
     async def stats(self) -> tuple[Stats, dict[str, int]]:
         stats = await ask(self.nc, topology.HISTORY_STATS, Nothing(), Stats)

@@ -1,10 +1,19 @@
-"""Numbers as people read them: sizes, durations, percentages."""
+"""Numbers as people read them on the server-rendered pages: sizes, durations, percentages, moments.
+``static/lib.js`` formats the same way in the browser (a browser test holds the two to each other)."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 NONE = "\u2013"  # an en dash: how tables show "no value"
+
+
+def fixed(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals, a tie rounded away from zero: what JavaScript's ``toFixed`` does
+    with the same number (Python's own formatting rounds a tie to even)."""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def size(value: int | None) -> str:
@@ -13,22 +22,22 @@ def size(value: int | None) -> str:
     amount = float(value)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(amount) < 1000 or unit == "TB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+            return f"{fixed(amount, 0 if unit == 'B' else 1)} {unit}"
         amount /= 1000
-    return f"{amount:.1f} TB"
+    return NONE
 
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return NONE
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
+    whole = math.floor(seconds + 0.5)  # JavaScript's Math.round
+    hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def percent(fraction: float | None) -> str:
-    return NONE if fraction is None else f"{fraction * 100:.0f} %"
+    return NONE if fraction is None else f"{fixed(fraction * 100, 0)} %"
 
 
 def when(moment: datetime | None) -> str:
@@ -36,16 +45,3 @@ def when(moment: datetime | None) -> str:
 
 
 FILTERS = {"size": size, "duration": duration, "percent": percent, "when": when}
-
-# The buttons a node card offers in each state (dashboard.js has the same table for live updates).
-NODE_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "running": (("pause", "Pause"), ("stop", "Stop"), ("stop-now", "Stop now")),
-    "queue paused": (("pause", "Pause"), ("stop", "Stop")),
-    "paused": (("resume", "Resume"), ("stop-now", "Stop now")),
-    "draining": (("start", "Start"), ("stop-now", "Stop now")),
-    "stopped": (("start", "Start"),),
-}
-
-
-def node_actions(state: str) -> tuple[tuple[str, str], ...]:
-    return NODE_ACTIONS.get(state, ())

@@ -7,7 +7,7 @@ import asyncio
 import uvicorn
 from librarrarian_runtime import lifecycle
 
-from . import events
+from . import live
 from .app import create_app
 from .settings import Settings
 
@@ -29,5 +29,5 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     serving = asyncio.create_task(server._serve())
     await asyncio.wait({serving, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
-    events.close_streams(app)  # uvicorn waits for open responses, and an event stream never ends by itself
+    live.close_streams(app)  # uvicorn waits for open responses, and an event stream never ends by itself
     await serving

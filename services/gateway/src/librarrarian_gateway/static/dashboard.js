@@ -1,32 +1,23 @@
-// Keeps the dashboard's node cards and progress bars current from the live feed (live.js): a snapshot
-// replaces every card, then each change patches only what it touches, in place, so nothing flickers and
-// nothing in a card loses focus. The markup matches the server's first render in dashboard.html.
+// The dashboard's node cards, progress bars and version banner, drawn here alone: from the nodes the page was
+// rendered with (in the shape of the live feed's snapshot), then from the live feed (live.js). A snapshot
+// replaces every card; each change patches only what it touches, in place, so nothing flickers and nothing
+// in a card loses focus. The tiles follow finished jobs; the queue's and each node's controls.
 (function () {
   "use strict";
+  const lib = window.librarrarian;
+  const { el, format } = lib;
   const section = document.getElementById("nodes");
   if (!section) return;
   const nodes = new Map(); // KV key -> NodeStatus
   const progress = new Map(); // KV key (the job id, as text) -> JobProgress
 
-  const el = (tag, cls, text) => {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
-  const clock = (s) => { // like the server's duration filter: m:ss or h:mm:ss
-    if (s == null) return "–";
-    s = Math.round(s);
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
-    return h ? h + ":" + String(m).padStart(2, "0") + ":" + r : m + ":" + r;
-  };
   const numbers = (p) => p.percent.toFixed(1) + " % · " + Math.round(p.fps || 0) + " fps · " +
-    (p.speed || 0).toFixed(2) + "× · ETA " + clock(p.eta_seconds);
+    (p.speed || 0).toFixed(2) + "× · ETA " + format.duration(p.eta_seconds);
   const cardOf = (key) => [...section.querySelectorAll("article.node")].find((c) => c.dataset.node === key);
 
   function fillJob(job, p) {
     const path = job.querySelector(".path");
-    path.textContent = p.path.split("/").pop();
+    path.textContent = format.fileName(p.path);
     path.title = p.path;
     const bar = job.querySelector(".bar");
     bar.setAttribute("aria-valuenow", p.percent.toFixed(1));
@@ -46,7 +37,7 @@
     return job;
   }
 
-  // The buttons per state: the same table as NODE_ACTIONS in formatting.py.
+  // The buttons a card offers in each state.
   const ACTIONS = {
     "running": [["pause", "Pause"], ["stop", "Stop"], ["stop-now", "Stop now"]],
     "queue paused": [["pause", "Pause"], ["stop", "Stop"]],
@@ -60,37 +51,46 @@
     const wanted = (ACTIONS[state] || []).map(([a]) => a).join(" ");
     if (box.dataset.for === wanted) return;
     box.dataset.for = wanted;
-    box.replaceChildren(...(ACTIONS[state] || []).map(([action, label]) => {
-      const b = el("button", "control", label);
-      b.type = "button";
-      b.dataset.action = action;
-      return b;
+    box.replaceChildren(...(ACTIONS[state] || []).map(([action, label]) => lib.button(action, label)));
+  }
+
+  // Which ffmpeg each purpose (a hardware class, or vmaf) runs with on the node, and why: one line each, from
+  // NodeStatus.ffmpeg; a node (or a contract) without it shows none.
+  function fillFfmpeg(card, uses) {
+    const list = card.querySelector(".ffmpeg");
+    list.hidden = !uses.length;
+    list.replaceChildren(...uses.map((use) => {
+      const line = el("li", "", use.purpose + ": ffmpeg " + use.version + " (" + use.origin + ") — " + use.why);
+      line.title = use.path;
+      return line;
     }));
   }
 
   async function post(url) {
-    const response = await fetch(url, { method: "POST", credentials: "same-origin" });
-    if (!response.ok) alert("That did not work: " + (await response.text()));
-    return response;
+    try {
+      return await lib.call("POST", url);
+    } catch (error) {
+      alert("That did not work: " + error.message);
+      return null;
+    }
   }
 
   section.addEventListener("click", (e) => {
-    const button = e.target.closest("button[data-action]");
-    const card = button?.closest("article.node");
+    const control = e.target.closest("button[data-action]");
+    const card = control?.closest("article.node");
     if (!card) return;
-    button.disabled = true; // the node's next state (through the live feed) redraws the buttons
-    post("/api/v1/nodes/" + encodeURIComponent(card.dataset.node) + "/" + button.dataset.action)
-      .finally(() => { button.disabled = false; });
+    control.disabled = true; // the node's next state (through the live feed) redraws the buttons
+    post("/api/v1/nodes/" + encodeURIComponent(card.dataset.node) + "/" + control.dataset.action)
+      .finally(() => { control.disabled = false; });
   });
 
   const queueToggle = document.getElementById("queue-toggle");
   queueToggle?.addEventListener("click", async () => {
     const paused = queueToggle.dataset.paused === "true";
-    const response = await post("/api/v1/queue/" + (paused ? "resume" : "pause"));
-    if (!response.ok) return;
-    const now = (await response.json()).paused;
-    queueToggle.dataset.paused = String(now);
-    queueToggle.textContent = now ? "Resume the queue" : "Pause the queue";
+    const answer = await post("/api/v1/queue/" + (paused ? "resume" : "pause"));
+    if (!answer) return;
+    queueToggle.dataset.paused = String(answer.paused);
+    queueToggle.textContent = answer.paused ? "Resume the queue" : "Pause the queue";
   });
 
   function fillCard(card, n) {
@@ -100,6 +100,7 @@
     state.className = "state " + n.state;
     state.textContent = n.state;
     card.querySelector(".meta").textContent = n.classes.join(", ") + " · " + n.slots + " slot(s) · v" + n.version;
+    fillFfmpeg(card, n.ffmpeg || []);
     const jobs = card.querySelector(".jobs");
     const wanted = [...progress.keys()].filter((id) => runs(n, id))
       .sort((a, b) => Number(a) - Number(b));
@@ -120,7 +121,7 @@
     card.dataset.node = key;
     const title = el("h3");
     title.append(el("span", "name"), " ", el("span", "state"));
-    card.append(title, el("p", "meta"), el("div", "controls"), el("div", "jobs"));
+    card.append(title, el("p", "meta"), el("ul", "ffmpeg"), el("div", "controls"), el("div", "jobs"));
     return card;
   }
 
@@ -162,54 +163,47 @@
       mine + "): update " + (one ? "it" : "them") + " so every node follows the same rules.";
   }
 
+  // Every card, from a snapshot (the live feed's, or the one the page was rendered with).
+  function showAll(snapshot) {
+    nodes.clear();
+    progress.clear();
+    for (const p of snapshot.progress) progress.set(p.key, p);
+    for (const n of snapshot.nodes) nodes.set(n.key, n);
+    for (const card of section.querySelectorAll("article.node")) if (!nodes.has(card.dataset.node)) card.remove();
+    if (!nodes.size) showEmpty();
+    for (const key of [...nodes.keys()].sort()) showNode(key);
+    checkVersions();
+  }
+
   // The tiles follow the jobs: each finished job asks for the totals once (a burst of them, once).
-  const size = (v) => {
-    if (v == null) return "–";
-    let amount = v;
-    for (const unit of ["B", "KB", "MB", "GB", "TB"]) {
-      if (Math.abs(amount) < 1000 || unit === "TB") return unit === "B" ? amount.toFixed(0) + " B" : amount.toFixed(1) + " " + unit;
-      amount /= 1000;
-    }
-  };
   let refreshing = null;
   function refreshTiles() {
     if (refreshing) return;
     refreshing = setTimeout(async () => {
       refreshing = null;
-      const response = await fetch("/api/v1/stats", { credentials: "same-origin" });
-      if (!response.ok) return;
-      const s = await response.json();
+      let s;
+      try { s = await lib.call("GET", "/api/v1/stats"); } catch (error) { return; }
       const set = (name, text) => { const t = document.querySelector('[data-tile="' + name + '"]'); if (t) t.textContent = text; };
       set("files_encoded", String(s.files_encoded));
-      set("bytes_saved", size(s.bytes_saved));
-      set("average_reduction", (s.average_reduction * 100).toFixed(0) + " %");
+      set("bytes_saved", format.size(s.bytes_saved));
+      set("average_reduction", format.percent(s.average_reduction));
       set("queued", String((s.jobs.pending || 0) + (s.jobs.running || 0)));
       set("failed", String(s.jobs.failed || 0));
     }, 500);
   }
 
-  const on = (name, handler) => document.addEventListener("live:" + name, (e) => handler(e.detail));
-  on("job", refreshTiles);
-  on("snapshot", (s) => {
-    nodes.clear();
-    progress.clear();
-    for (const p of s.progress) progress.set(p.key, p);
-    for (const n of s.nodes) nodes.set(n.key, n);
-    // Keep the cards the server rendered (patched below); drop the ones that are gone since.
-    for (const card of section.querySelectorAll("article.node")) if (!nodes.has(card.dataset.node)) card.remove();
-    if (!nodes.size) showEmpty();
-    for (const key of [...nodes.keys()].sort()) showNode(key);
-    checkVersions();
-  });
-  on("node", (n) => { nodes.set(n.key, n); showNode(n.key); checkVersions(); });
-  on("node-removed", (r) => { nodes.delete(r.key); removeNode(r.key); checkVersions(); });
-  on("progress", (p) => {
+  showAll(lib.embedded("nodes-data") || { nodes: [], progress: [] });
+  lib.on("job", refreshTiles);
+  lib.on("snapshot", showAll);
+  lib.on("node", (n) => { nodes.set(n.key, n); showNode(n.key); checkVersions(); });
+  lib.on("node-removed", (r) => { nodes.delete(r.key); removeNode(r.key); checkVersions(); });
+  lib.on("progress", (p) => {
     progress.set(p.key, p);
     const job = section.querySelector('.job[data-job="' + CSS.escape(p.key) + '"]');
     if (job) fillJob(job, p);
     else { const owner = ownerOf(p.key); if (owner) showNode(owner); }
   });
-  on("progress-removed", (r) => {
+  lib.on("progress-removed", (r) => {
     const owner = ownerOf(r.key);
     progress.delete(r.key);
     if (owner) showNode(owner);

@@ -1,189 +1,192 @@
-// The Queue and Failed pages: delete, retry, release and clear through the REST API, and queue rows that
-// follow the live job events (live.js dispatches "live:job") without a reload. The row markup matches
-// queue.html.
+// A page's list of jobs, kept to the scheduler's record (librarrarian.jobList): the Queue and Failed pages
+// give it their filters and the function that draws one job; it draws the jobs the page was rendered with,
+// reads them again from the API after every reconnect of the live feed and after every action, and applies
+// each "job-state" event. Each job carries the record's version: whatever says less than what was shown
+// already (a late answer, a late event) is ignored, so nothing ever sets a row back.
 (function () {
   "use strict";
-  const message = document.getElementById("queue-message");
-  const table = document.getElementById("jobs");
-  const el = (tag, cls, text) => {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
+  const { el, call, on } = window.librarrarian;
 
-  function say(text, bad) {
-    if (!message) return;
-    message.textContent = text;
-    message.classList.toggle("problem", Boolean(bad));
-  }
+  // options: container (the rows' parent), data (the page's list as the API answers it, or null),
+  // query ({status, kind, before_id, limit}), draw(job, full) -> element (full: the job has its error log),
+  // empty() -> the element shown when no job is, pager (the "older" link) and pagerUrl(beforeId),
+  // follows (keep showing a job whose status left the page's filter), fromEvents (may a job be drawn from an
+  // event, which carries no error log; otherwise an event has the page read the list again), and
+  // changed(jobs, counts), told the jobs shown and the jobs per status the API last counted after each change.
+  function jobList(options) {
+    const { container, query, draw, empty, pager, pagerUrl, follows, fromEvents } = options;
+    const rows = new Map(); // job id -> {job, full, seq, element}
+    const seen = new Map(); // job id -> the newest version heard of, drawn or not (removed jobs too)
+    let seq = 0; // counts changes, so a list read again knows which rows changed while it was asked for
+    let reading = null; // the read in flight
+    let again = false; // another read is wanted once it is done
+    let counts = options.data?.counts || {};
+    const changed = () => options.changed?.([...rows.values()].map((row) => row.job), counts);
 
-  async function call(method, url) {
-    const response = await fetch(url, { method, credentials: "same-origin" });
-    let body = null;
-    try { body = await response.json(); } catch (e) { /* not JSON: use the status text */ }
-    if (!response.ok) {
-      say("That did not work: " + ((body && body.detail) || response.statusText), true);
-      return null;
+    const matches = (job) => (!query.status || job.status === query.status) && (!query.kind || job.kind === query.kind);
+    const firstPage = !query.before_id;
+
+    function showEmpty() {
+      if (!rows.size && !container.querySelector(".none")) container.replaceChildren(empty());
     }
-    return body || {};
-  }
 
-  function showEmptyIfNeeded() {
-    if (table) {
-      const body = table.tBodies[0];
-      if (!body.querySelector("tr[data-job]") && !body.querySelector("tr.none")) {
-        const row = el("tr", "none");
-        const cell = el("td", "empty", "No jobs.");
-        cell.colSpan = 11;
-        row.append(cell);
-        body.append(row);
+    function place(id, element) {
+      container.querySelector(":scope > .none")?.remove();
+      const old = rows.get(id)?.element;
+      if (old) return old.replaceWith(element);
+      const after = [...rows.entries()].filter(([other]) => other < id).sort(([a], [b]) => b - a)[0];
+      container.insertBefore(element, after ? after[1].element : null);
+    }
+
+    function drop(id) {
+      rows.get(id)?.element.remove();
+      rows.delete(id);
+      showEmpty();
+      changed();
+    }
+
+    function showPager(beforeId) {
+      if (!pager) return;
+      pager.hidden = beforeId == null;
+      if (beforeId != null) pager.href = pagerUrl(beforeId);
+    }
+
+    // The first page shows no more rows than a page holds: the oldest make way, and "older" starts after them.
+    function keepToOnePage() {
+      if (!firstPage || rows.size <= query.limit) return;
+      const ids = [...rows.keys()].sort((a, b) => b - a);
+      for (const id of ids.slice(query.limit)) drop(id);
+      showPager(ids[query.limit - 1]);
+    }
+
+    // Take one job as the record says it; `full`: from the API (with its error log), not from an event.
+    function take(job, full, listed) {
+      const known = seen.get(job.id);
+      const drawn = rows.get(job.id);
+      if (known !== undefined && (job.version < known || (job.version === known && !(full && !drawn?.full)))) {
+        return; // older than what was heard, or the same record without more to show
       }
-    } else {
-      const list = document.getElementById("failed");
-      if (list && !list.querySelector("[data-job]")) list.replaceChildren(el("p", "empty", "No failed jobs."));
+      seen.set(job.id, job.version);
+      seq += 1;
+      if (!drawn && !listed && !(firstPage && matches(job))) return;
+      if (drawn && !follows && !matches(job)) return drop(job.id);
+      const element = draw(job, full);
+      element.dataset.job = String(job.id);
+      place(job.id, element);
+      rows.set(job.id, { job, full, seq, element });
+      if (!listed) keepToOnePage();
+      changed();
     }
-  }
 
-  document.addEventListener("click", async (e) => {
-    const button = e.target.closest("button[data-action]");
-    const item = button && button.closest("[data-job]");
-    if (!item) return;
-    const id = item.dataset.job;
-    const action = button.dataset.action;
-    const url = "/api/v1/jobs/" + encodeURIComponent(id);
-    button.disabled = true;
-    const done = action === "delete" ? await call("DELETE", url) : await call("POST", url + "/" + action);
-    button.disabled = false;
-    if (!done) return;
-    if (action === "release") {
-      say("Job " + id + " released: it is queued.");
-      markQueued(item);
-      return;
+    function forget(job) {
+      seen.set(job.id, Math.max(job.version, seen.get(job.id) ?? job.version));
+      seq += 1;
+      drop(job.id);
     }
-    say(action === "delete" ? "Job " + id + " deleted." : "Job " + id + " queued again.");
-    item.remove();
-    showEmptyIfNeeded();
-  });
 
-  // A released row: pending now, and only deletable. Its live events may have come first (a cleanup takes
-  // milliseconds): a row that has moved on already is left as they said.
-  function markQueued(row) {
-    row.querySelector('button[data-action="release"]')?.remove();
-    const badge = row.querySelector(".status");
-    if (badge.textContent !== "awaiting_approval") return;
-    badge.className = "status pending";
-    badge.textContent = "pending";
-    row.querySelector(".attempts").textContent = "1";
-  }
+    // Read the page's list again; rows that were not changed since it was asked for and are not in it go.
+    async function read() {
+      const params = new URLSearchParams({ limit: String(query.limit) });
+      if (query.status) params.set("status", query.status);
+      if (query.kind) params.set("kind", query.kind);
+      if (query.before_id) params.set("before_id", String(query.before_id));
+      const asked = seq;
+      const page = await call("GET", "/api/v1/jobs?" + params);
+      counts = page.counts;
+      const listed = new Set(page.items.map((job) => job.id));
+      for (const job of page.items) take(job, true, true);
+      for (const [id, row] of [...rows]) if (!listed.has(id) && row.seq <= asked) drop(id);
+      showPager(page.next_before_id);
+      showEmpty();
+      changed();
+    }
 
-  const releaseAll = document.getElementById("release-all");
-  if (releaseAll) {
-    releaseAll.addEventListener("click", async () => {
-      const kind = releaseAll.dataset.kind;
-      if (!confirm("Release every " + (kind ? kind + " " : "") + "job awaiting approval?")) return;
-      releaseAll.disabled = true;
-      const done = await call("POST", "/api/v1/jobs/release" + (kind ? "?kind=" + encodeURIComponent(kind) : ""));
-      if (!done) { releaseAll.disabled = false; return; }
-      say(done.released + " job(s) released: they are queued.");
-      if (table) for (const row of table.querySelectorAll("tr[data-job]")) {
-        const waiting = row.querySelector(".status").textContent === "awaiting_approval";
-        if (waiting && (!kind || row.querySelector(".kind").textContent === kind)) markQueued(row);
+    function refresh() {
+      if (reading) {
+        again = true;
+        return reading;
       }
+      reading = read()
+        .catch((error) => console.warn("reading the jobs again failed:", error.message))
+        .finally(() => {
+          reading = null;
+          if (again) {
+            again = false;
+            refresh();
+          }
+        });
+      return reading;
+    }
+
+    if (options.data) {
+      for (const job of options.data.items) take(job, true, true);
+      showPager(options.data.next_before_id);
+    }
+    showEmpty();
+
+    on("snapshot", refresh);
+    on("job-state", (event) => {
+      const job = event.job;
+      if (event.change === "removed") return forget(job);
+      if (fromEvents) return take(job, false, false);
+      // The page shows what an event does not carry (the error log): a job leaving the list goes now, any
+      // other change to a job it shows or would show has it read the list again.
+      if (rows.has(job.id) && !matches(job) && job.version > (seen.get(job.id) ?? -1)) return forget(job);
+      if (rows.has(job.id) || (firstPage && matches(job))) refresh();
+    });
+    return { refresh };
+  }
+
+  // Messages next to the page's toolbar.
+  function reporter(element) {
+    return (text, bad) => {
+      if (!element) return;
+      element.textContent = text;
+      element.classList.toggle("problem", Boolean(bad));
+    };
+  }
+
+  // The buttons on each job (delete, retry, release) through the API; what they change comes back from
+  // the scheduler's record (the list read again, and its job-state events).
+  function jobActions(container, list, say) {
+    const DONE = { delete: " deleted.", retry: " queued again.", release: " released: it is queued." };
+    container.addEventListener("click", async (e) => {
+      const control = e.target.closest("button[data-action]");
+      const item = control && control.closest("[data-job]");
+      if (!item || !(control.dataset.action in DONE)) return;
+      const { job: id } = item.dataset;
+      const { action } = control.dataset;
+      const url = "/api/v1/jobs/" + encodeURIComponent(id);
+      control.disabled = true;
+      try {
+        await (action === "delete" ? call("DELETE", url) : call("POST", url + "/" + action));
+        say("Job " + id + DONE[action]);
+      } catch (error) {
+        say("That did not work: " + error.message, true);
+      } finally {
+        control.disabled = false;
+      }
+      list.refresh();
     });
   }
 
-  const clear = document.getElementById("clear-pending");
-  if (clear) {
-    clear.addEventListener("click", async () => {
-      const kind = clear.dataset.kind;
-      if (!confirm("Delete every pending " + (kind ? kind + " " : "") + "job?")) return;
-      clear.disabled = true;
-      const done = await call("DELETE", "/api/v1/jobs?status=pending" + (kind ? "&kind=" + encodeURIComponent(kind) : ""));
-      if (!done) { clear.disabled = false; return; }
-      say(done.deleted + " pending job(s) deleted.");
-      if (table) for (const row of table.querySelectorAll("tr[data-job]")) {
-        if (row.querySelector(".status").textContent === "pending") row.remove();
+  // An error log the page does not hold yet, read when its <details> is first opened.
+  function lazyLog(jobId) {
+    const log = el("details", "log");
+    const text = el("pre");
+    log.append(el("summary", "", "log"), text);
+    log.addEventListener("toggle", async () => {
+      if (!log.open || log.dataset.read) return;
+      log.dataset.read = "true";
+      try {
+        text.textContent = (await call("GET", "/api/v1/jobs/" + jobId)).error_log || "No error log.";
+      } catch (error) {
+        text.textContent = "Could not read the log: " + error.message;
+        delete log.dataset.read;
       }
-      showEmptyIfNeeded();
     });
+    return log;
   }
 
-  if (!table) return;
-
-  const pad = (n) => String(n).padStart(2, "0");
-  const when = (iso) => { // like the server's "when" filter: local time, YYYY-MM-DD HH:MM:SS
-    const d = new Date(iso);
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
-      pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
-  };
-
-  // What a job event says about the job's row: its status, and the reason to show.
-  function outcome(ev) {
-    switch (ev.type) {
-      case "job.started": return ["running", ""];
-      case "job.completed": return ["done", ""];
-      case "job.skipped": return ["skipped", ev.reason || ""];
-      case "job.cleanup_finished": return ev.removed ? ["done", ev.reason || ""] : ["skipped", ev.reason || ""];
-      case "job.failed": return ev.retryable === false
-        ? ["failed", ev.reason || ""]
-        : ["pending", "attempt " + ev.attempt + " failed: " + (ev.reason || "") + " (retried while attempts remain)"];
-      default: return [null, ""];
-    }
-  }
-
-  function newRow(ev) {
-    const row = el("tr");
-    row.dataset.job = String(ev.job_id);
-    const file = el("td", "file", ev.path.split("/").pop());
-    file.title = ev.path;
-    const status = el("td");
-    status.append(el("span", "status"));
-    const kind = ev.type === "job.cleanup_finished" ? "cleanup" : "transcode";
-    row.append(el("td", "", String(ev.job_id)), file, el("td", "kind", kind), status,
-      el("td", "attempts", String(ev.attempt)), el("td", "node", "–"), el("td", "reason"),
-      el("td", "", "–"), el("td", "started", "–"), el("td", "finished", "–"), el("td", "actions"));
-    return row;
-  }
-
-  function fill(row, ev, status, reason) {
-    const badge = row.querySelector(".status");
-    badge.className = "status " + status;
-    badge.textContent = status;
-    row.querySelector(".attempts").textContent = String(ev.attempt);
-    if (ev.node) row.querySelector(".node").textContent = ev.node;
-    const why = row.querySelector(".reason");
-    if (reason || status !== "running") why.textContent = reason;
-    if (ev.type === "job.started") row.querySelector(".started").textContent = when(ev.occurred_at);
-    if (status === "done" || status === "skipped" || status === "failed") {
-      row.querySelector(".finished").textContent = when(ev.occurred_at);
-    }
-    const actions = row.querySelector(".actions");
-    if (status === "running" || status === "done") actions.replaceChildren();
-    else if (!actions.querySelector("button")) {
-      const b = el("button", "control", "Delete");
-      b.type = "button";
-      b.dataset.action = "delete";
-      actions.append(b);
-    }
-  }
-
-  document.addEventListener("live:job", (e) => {
-    const ev = e.detail;
-    const [status, reason] = outcome(ev);
-    if (!status) return;
-    const body = table.tBodies[0];
-    let row = body.querySelector('tr[data-job="' + CSS.escape(String(ev.job_id)) + '"]');
-    if (!row) {
-      // Only the newest page gains rows, and only rows its filters would show.
-      if (table.dataset.firstPage !== "true") return;
-      if (table.dataset.kind && table.dataset.kind !== (ev.type === "job.cleanup_finished" ? "cleanup" : "transcode")) return;
-      if (table.dataset.status && table.dataset.status !== status) return;
-      row = newRow(ev);
-      const after = [...body.querySelectorAll("tr[data-job]")].find((r) => Number(r.dataset.job) < ev.job_id);
-      body.querySelector("tr.none")?.remove();
-      body.insertBefore(row, after || null);
-    }
-    fill(row, ev, status, reason);
-  });
+  Object.assign(window.librarrarian, { jobList, jobActions, reporter, lazyLog });
 })();

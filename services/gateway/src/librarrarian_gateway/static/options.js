@@ -81,18 +81,11 @@
       return;
     }
     message.textContent = "Saving…";
-    const response = await fetch("/api/v1/settings/transcode", {
-      method: "PATCH",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    let reply = null;
-    try { reply = await response.json(); } catch (err) { /* not JSON: use the status text */ }
-    if (!response.ok) {
+    try {
+      await window.librarrarian.call("PATCH", "/api/v1/settings/transcode", body);
+    } catch (error) {
       message.textContent = "Not saved.";
-      const detail = reply && reply.detail;
-      showProblem(typeof detail === "string" ? detail : JSON.stringify(detail || response.statusText));
+      showProblem(error.message);
       return;
     }
     showProblem("");
@@ -100,16 +93,6 @@
     message.textContent = "Saved.";
   });
 })();
-
-// The API's refusal as one line: FastAPI's list of field errors, or the contract's sentence.
-async function librarrarianRefusal(response) {
-  let reply = null;
-  try { reply = await response.json(); } catch (err) { /* not JSON: use the status text */ }
-  const detail = reply && reply.detail;
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) return detail.map((d) => (d.loc || []).slice(1).join(".") + ": " + d.msg).join("; ");
-  return response.statusText || "HTTP " + response.status;
-}
 
 // The theme: the page switches at once, the setting is saved for every browser, and a refusal puts the
 // page back as it was.
@@ -123,18 +106,14 @@ async function librarrarianRefusal(response) {
     const theme = e.target.value;
     window.librarrarianTheme(theme);
     message.textContent = "Saving…";
-    const response = await fetch("/api/v1/settings/ui", {
-      method: "PATCH",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ theme }),
-    });
-    if (response.ok) {
+    try {
+      await window.librarrarian.call("PATCH", "/api/v1/settings/ui", { theme });
       saved = theme;
       message.textContent = "Saved.";
       return;
+    } catch (error) {
+      message.textContent = "Not saved: " + error.message;
     }
-    message.textContent = "Not saved: " + (await librarrarianRefusal(response));
     window.librarrarianTheme(saved);
     fieldset.querySelector(`input[value="${saved}"]`).checked = true;
   });
@@ -166,20 +145,15 @@ async function librarrarianRefusal(response) {
       }))
       .filter((m) => m.server || m.local);  // an empty row is no mapping; a half-filled one is refused
     message.textContent = "Saving…";
-    const response = await fetch("/api/v1/settings/paths", {
-      method: "PUT",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ mappings }),
-    });
-    if (response.ok) {
+    try {
+      await window.librarrarian.call("PUT", "/api/v1/settings/paths", { mappings });
       problem.hidden = true;
       message.textContent = "Saved: nodes use them from their next job.";
-      return;
+    } catch (error) {
+      message.textContent = "Not saved.";
+      problem.textContent = error.message;
+      problem.hidden = false;
     }
-    message.textContent = "Not saved.";
-    problem.textContent = await librarrarianRefusal(response);
-    problem.hidden = false;
   });
 })();
 
@@ -201,11 +175,11 @@ async function librarrarianRefusal(response) {
     const folders = [...body.querySelectorAll("tr")]
       .map((tr) => ({ path: tr.querySelector("[name=path]").value.trim(), type: tr.querySelector("[name=type]").value }))
       .filter((f) => f.path);
-    const response = await fetch("/api/v1/settings/folders", {
-      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ folders }),
-    });
-    if (response.ok) { message.textContent = "Saved: the next scan uses them."; return; }
-    const detail = (await response.json()).detail;
-    message.textContent = "Not saved: " + (typeof detail === "string" ? detail : JSON.stringify(detail));
+    try {
+      await window.librarrarian.call("PUT", "/api/v1/settings/folders", { folders });
+      message.textContent = "Saved: the next scan uses them.";
+    } catch (error) {
+      message.textContent = "Not saved: " + error.message;
+    }
   });
 })();

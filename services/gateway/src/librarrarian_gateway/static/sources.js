@@ -6,21 +6,7 @@
   const root = document.getElementById("sources");
   if (!root) return;
 
-  async function call(method, path, body) {
-    const response = await fetch("/api/v1/sources" + path, {
-      method,
-      credentials: "same-origin",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let reply = null;
-    try { reply = await response.json(); } catch (err) { /* not JSON: use the status text */ }
-    if (!response.ok) {
-      const detail = reply && reply.detail;
-      throw new Error(typeof detail === "string" ? detail : detail ? JSON.stringify(detail) : response.status + " " + response.statusText);
-    }
-    return reply;
-  }
+  const call = (method, path, body) => window.librarrarian.call(method, "/api/v1/sources" + path, body);
 
   // A section's message and problem lines; `run` wraps a step so a refusal lands in the problem line.
   function reporter(name) {

@@ -3,36 +3,37 @@
 // plain download link.
 (function () {
   "use strict";
+  const lib = window.librarrarian;
+  const { format, call } = lib;
   const body = document.querySelector("#scans tbody");
   const scans = new Map(); // scan id -> ScanStatus
   const FINISHED = new Set(["done", "cancelled", "failed"]);
 
-  const cell = (text) => { const td = document.createElement("td"); td.textContent = text; return td; };
-  const clock = (s) => {
-    if (s == null) return "–";
-    s = Math.round(s);
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-  };
+  const cell = (text) => lib.el("td", "", text);
 
   function row(s) {
     const tr = document.createElement("tr");
     tr.dataset.scan = s.scan_id;
     tr.append(
-      cell(new Date(s.started_at).toLocaleTimeString()),
+      cell(format.time(s.started_at)),
       cell(s.trigger),
       cell(s.roots.length ? s.roots.join(", ") : "all"),
       cell(s.state + (s.force ? " (force)" : "")),
       cell(String(s.seen)), cell(s.probed + " / " + s.to_probe), cell(String(s.queued)), cell(String(s.errors)),
-      cell(s.rate ? s.rate.toFixed(1) + "/s" : "–"), cell(clock(s.eta_seconds)),
+      cell(s.rate ? s.rate.toFixed(1) + "/s" : lib.NONE), cell(format.duration(s.eta_seconds)),
     );
     const actions = document.createElement("td");
     if (!FINISHED.has(s.state)) {
-      const cancel = document.createElement("button");
+      const cancel = lib.el("button", "", "Cancel");
       cancel.type = "button";
-      cancel.textContent = "Cancel";
       cancel.addEventListener("click", async () => {
         cancel.disabled = true;
-        await fetch("/api/v1/scans/" + encodeURIComponent(s.scan_id) + "/cancel", { method: "POST" });
+        try {
+          await call("POST", "/api/v1/scans/" + encodeURIComponent(s.scan_id) + "/cancel");
+        } catch (error) {
+          cancel.disabled = false;
+          alert("That did not work: " + error.message);
+        }
       });
       actions.append(cancel);
     }
@@ -43,8 +44,7 @@
   function draw() {
     const rows = [...scans.values()].sort((a, b) => (a.started_at < b.started_at ? 1 : -1)).map(row);
     if (!rows.length) {
-      const empty = document.createElement("tr");
-      empty.className = "empty";
+      const empty = lib.el("tr", "empty");
       empty.append(cell("No scan yet."));
       empty.firstChild.colSpan = 11;
       rows.push(empty);
@@ -52,7 +52,7 @@
     body.replaceChildren(...rows);
   }
 
-  const on = (name, handler) => document.addEventListener("live:" + name, (e) => handler(e.detail));
+  const { on } = lib;
   on("snapshot", (s) => { scans.clear(); for (const x of s.scans || []) scans.set(x.scan_id, x); draw(); });
   on("scan", (s) => { scans.set(s.scan_id, s); draw(); });
   on("scan-removed", (r) => { for (const [id, s] of scans) if (s.key === r.key) scans.delete(id); draw(); });
@@ -62,28 +62,22 @@
     e.preventDefault();
     const root = form.elements.root.value.trim();
     const message = form.querySelector(".message");
-    const response = await fetch("/api/v1/scans", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ roots: root ? [root] : [], force: form.elements.force.checked }),
-    });
-    message.textContent = response.ok ? "Scan requested." : "Not started: " + (await response.json()).detail;
+    try {
+      await call("POST", "/api/v1/scans", { roots: root ? [root] : [], force: form.elements.force.checked });
+      message.textContent = "Scan requested.";
+    } catch (error) {
+      message.textContent = "Not started: " + error.message;
+    }
   });
 
   const stale = document.getElementById("find-stale");
   const staleMessage = document.getElementById("cleanup-message");
   let staleScan = null;
-  const size = (n) => {
-    const units = ["B", "KB", "MB", "GB", "TB"];
-    let i = 0;
-    while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
-    return (i ? n.toFixed(1) : String(n)) + " " + units[i];
-  };
   // The summary can arrive on the live feed before the request's own answer does: keep the latest ones.
   const summaries = new Map();
   function showSummary(summary) {
     stale.disabled = false;
-    staleMessage.replaceChildren("Found " + summary.found + " stale file(s), " + size(summary.size) + ". ");
+    staleMessage.replaceChildren("Found " + summary.found + " stale file(s), " + format.size(summary.size) + ". ");
     if (summary.found) {
       const review = document.createElement("a");
       review.href = "/queue?kind=cleanup&status=awaiting_approval";
@@ -94,10 +88,11 @@
   }
   stale.addEventListener("click", async () => {
     stale.disabled = true;
-    const response = await fetch("/api/v1/cleanup/scan", { method: "POST" });
-    const answer = await response.json();
-    if (!response.ok) {
-      staleMessage.textContent = "Not started: " + answer.detail;
+    let answer;
+    try {
+      answer = await call("POST", "/api/v1/cleanup/scan");
+    } catch (error) {
+      staleMessage.textContent = "Not started: " + error.message;
       stale.disabled = false;
       return;
     }
@@ -118,11 +113,11 @@
     if (!file) return;
     let document_;
     try { document_ = JSON.parse(await file.text()); } catch { message.textContent = "Not a JSON file."; return; }
-    const response = await fetch("/api/v1/settings/import", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(document_),
-    });
-    const answer = await response.json();
-    message.textContent = response.ok ? "Imported: " + answer.imported.join(", ") : "Nothing changed: " + answer.detail;
+    try {
+      message.textContent = "Imported: " + (await call("POST", "/api/v1/settings/import", document_)).imported.join(", ");
+    } catch (error) {
+      message.textContent = "Nothing changed: " + error.message;
+    }
     e.target.value = "";
   });
 })();

@@ -6,13 +6,13 @@ What it finds shows in the queue as cleanup jobs awaiting approval; its summary 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from librarrarian_contracts import FindStaleFiles, publish
 from pydantic import BaseModel
 
-from .access import require_api
+from .dependencies import Bus
 
-router = APIRouter(prefix="/api/v1", tags=["cleanup"], dependencies=[Depends(require_api)])
+router = APIRouter(tags=["cleanup"])
 
 
 class CleanupScanAccepted(BaseModel):
@@ -32,7 +32,7 @@ class CleanupScanAccepted(BaseModel):
         "`/api/v1/events`."
     ),
 )
-async def scan_for_stale_files(request: Request) -> dict[str, str]:
+async def scan_for_stale_files(bus: Bus) -> dict[str, str]:
     command = FindStaleFiles()
-    await publish(request.app.state.nc.jetstream(), command)
+    await publish(bus.js, command)
     return {"id": command.event_id, "detail": "looking for stale files"}

@@ -1,10 +1,9 @@
-"""The Tools page (scans: start one, with force, follow and cancel them; stale files; settings: export and
-import), and the settings export/import API.
+"""Exporting and importing the settings as one JSON document (``/api/v1/settings/export`` and ``/import``).
 
 The export holds the cluster's settings (what to encode and how, the library folders, the encoders' path
-mappings, the theme), never a secret and
-never a state: Plex and Jellyfin tokens stay with the scanner, node and queue controls are not settings.
-An import is checked whole before anything is written: a bad file changes nothing.
+mappings, the theme), never a secret and never a state: Plex and Jellyfin tokens stay with the scanner, node
+and queue controls are not settings. An import is checked whole before anything is written: a bad file
+changes nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
-from librarrarian_contracts import topology
+from fastapi import APIRouter, Body, HTTPException
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
     PATHS_KEY,
@@ -27,11 +24,9 @@ from librarrarian_contracts.settings import (
     UiSettings,
 )
 
-from .access import require_api
-from .pages import User, backend, render
+from .dependencies import Bus, SettingsBucket
 
-pages = APIRouter(include_in_schema=False)
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)], tags=["settings"])
+router = APIRouter(tags=["settings"])
 
 FORMAT = 1
 # Every exported setting: its key in the settings bucket, and the type that checks it.
@@ -43,16 +38,8 @@ EXPORTED: dict[str, type[Any]] = {
 }
 
 
-@pages.get("/tools", response_class=HTMLResponse)
-async def tools(request: Request, user: User) -> HTMLResponse:
-    return render(
-        request, "tools.html", user, media_paths=[str(p) for p in request.app.state.settings.media_paths]
-    )
-
-
 @router.get("/settings/export", summary="Every setting, as one JSON document (no secrets)")
-async def export_settings(request: Request) -> dict[str, Any]:
-    bus = backend(request)
+async def export_settings(bus: Bus) -> dict[str, Any]:
     settings = {
         key: msgspec.to_builtins(await bus.setting(key, kind, kind())) for key, kind in EXPORTED.items()
     }
@@ -71,7 +58,7 @@ async def export_settings(request: Request) -> dict[str, Any]:
         "The whole document is checked first: any error is a 422 and nothing changes."
     ),
 )
-async def import_settings(request: Request, document: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def import_settings(kv: SettingsBucket, document: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     if document.get("format") != FORMAT:
         raise HTTPException(422, f"not a settings export (format {FORMAT} expected)")
     given = document.get("settings")
@@ -86,7 +73,6 @@ async def import_settings(request: Request, document: Annotated[dict[str, Any], 
             checked[key] = msgspec.convert(value, EXPORTED[key])
         except msgspec.ValidationError as error:
             raise HTTPException(422, f"{key}: {error}") from None
-    kv = await request.app.state.nc.jetstream().key_value(topology.SETTINGS.name)
     for key, value in checked.items():
         await kv.put(key, msgspec.json.encode(value))
     return {"imported": sorted(checked)}

@@ -21,13 +21,12 @@ from librarrarian_contracts.settings import (
     ScannerFolders,
     TranscodeSettings,
 )
-from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
 
-from .pages import User, backend, render
-from .theme import THEMES
+from ..theme import THEMES
+from .rendering import backend, render, unless_unanswered
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 VIEWS = ("standard", "advanced", "all")
 FOLDER_TYPES = (
     ("movies", "Movies"),
@@ -42,31 +41,30 @@ SCANNER_SECONDS = 3.0
 
 async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | None]:
     """Plex and Jellyfin as the scanner reports them (``configured``, never a token)."""
-    try:
-        found = await ask(
+    found, problem = await unless_unanswered(
+        ask(
             request.app.state.nc,
             topology.SOURCES_STATUS,
             views.Nothing(),
             sources.SourcesStatus,
             SCANNER_SECONDS,
         )
-    except ServiceError as error:
-        return None, str(error)
-    return msgspec.to_builtins(found), None
+    )
+    return (msgspec.to_builtins(found) if found else None), problem
 
 
 @router.get("/options", response_class=HTMLResponse)
-async def options(request: Request, user: User, view: str = "standard") -> HTMLResponse:
-    current = await backend(request).setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
-    folders = await backend(request).setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
-    paths = await backend(request).setting(PATHS_KEY, PathSettings, PathSettings())
-    live = {view.status.node for view in await backend(request).nodes()}
+async def options(request: Request, view: str = "standard") -> HTMLResponse:
+    bus = backend(request)
+    current = await bus.setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
+    folders = await bus.setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
+    paths = await bus.setting(PATHS_KEY, PathSettings, PathSettings())
+    live = {view.status.node for view in await bus.nodes()}
     named = {m.node for m in paths.mappings if m.node is not None}
     linked, unreachable = await integrations(request)
     return render(
         request,
         "options.html",
-        user,
         transcode=msgspec.to_builtins(current),
         families=[family.value for family in EncoderFamily],
         tiers=TIERS,

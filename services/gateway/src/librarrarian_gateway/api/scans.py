@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from librarrarian_contracts import CancelScan, publish, topology
 from librarrarian_contracts.scans import FINISHED, ScanStatus, scan_key
 from librarrarian_contracts.settings import FOLDERS_KEY, LibraryFolder, ScannerFolders
@@ -21,37 +21,17 @@ from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from pydantic import BaseModel, Field
 
-from .access import require_api
-from .schemas import ScanAccepted, ScanIn
+from ..backend import Backend
+from .dependencies import Bus, MediaPaths, SettingsBucket
+from .models import ScanAccepted, ScanIn, ScanOut
+from .struct_models import list_of
 
-router = APIRouter(prefix="/api/v1", tags=["scans"], dependencies=[Depends(require_api)])
+router = APIRouter(tags=["scans"])
 
 RECENT = 50
 # A running scan's entry is rewritten every second; one this old belongs to a scanner that went away.
 STALE = timedelta(seconds=30)
 SCAN_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-class ScanOut(BaseModel):
-    id: str
-    trigger: str = Field(
-        description="request (the API or the dashboard), schedule, watch (new or changed files), plex or jellyfin"
-    )
-    roots: list[str]
-    force: bool
-    state: str = Field(description="queued, walking, probing, done, cancelled, failed or interrupted")
-    seen: int = Field(description="videos found so far")
-    to_probe: int = Field(description="of those, new, changed or forced")
-    probed: int
-    queued: int = Field(description="results published for the scheduler")
-    errors: int = Field(description="files that could not be probed")
-    held: int = Field(description="files still being written, left for later")
-    rate: float = Field(description="files probed per second")
-    eta_seconds: float | None
-    detail: str
-    started_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
 
 
 class CancelOut(BaseModel):
@@ -85,8 +65,8 @@ def _out(status: ScanStatus, now: datetime) -> dict[str, object]:
     return shown  # type: ignore[no-any-return]
 
 
-async def _scans(request: Request) -> list[ScanStatus]:
-    kv = await request.app.state.nc.jetstream().key_value(topology.SCANS.name)
+async def _scans(bus: Backend) -> list[ScanStatus]:
+    kv = await bus.js.key_value(topology.SCANS.name)
     try:
         keys = await kv.keys()
     except NoKeysError:
@@ -100,8 +80,8 @@ async def _scans(request: Request) -> list[ScanStatus]:
     return sorted(found, key=lambda s: s.started_at, reverse=True)
 
 
-async def _scan(request: Request, scan_id: str) -> ScanStatus | None:
-    kv = await request.app.state.nc.jetstream().key_value(topology.SCANS.name)
+async def _scan(bus: Backend, scan_id: str) -> ScanStatus | None:
+    kv = await bus.js.key_value(topology.SCANS.name)
     try:
         value = (await kv.get(scan_key(scan_id))).value
     except KeyNotFoundError:
@@ -116,27 +96,26 @@ async def _scan(request: Request, scan_id: str) -> ScanStatus | None:
     summary="Scan the library folders, or some folders inside them",
     description="The id is the scan's: follow it in GET /api/v1/scans, stop it with POST …/{id}/cancel.",
 )
-async def start_scan(body: ScanIn, request: Request) -> object:
-    media_paths = request.app.state.settings.media_paths
+async def start_scan(body: ScanIn, bus: Bus, media_paths: MediaPaths) -> object:
     roots = []
     for root in body.roots:
         try:
             roots.append(str(contain(root, media_paths)))
         except OutsideMediaPaths:
             raise HTTPException(400, f"{root} is outside the media paths") from None
-    command = await request.app.state.backend.request_scan(tuple(roots), body.force)
+    command = await bus.request_scan(tuple(roots), body.force)
     return {"id": command.event_id, "roots": roots, "force": body.force}
 
 
-@router.get("/scans", response_model=list[ScanOut], summary="Running and recent scans with their progress")
-async def scans(request: Request) -> list[dict[str, object]]:
+@router.get("/scans", response_model=list_of(ScanOut), summary="Running and recent scans with their progress")
+async def scans(bus: Bus) -> list[dict[str, object]]:
     now = datetime.now(UTC)
-    return [_out(s, now) for s in (await _scans(request))[:RECENT]]
+    return [_out(s, now) for s in (await _scans(bus))[:RECENT]]
 
 
 @router.get("/scans/{scan_id}", response_model=ScanOut, summary="One scan's progress")
-async def scan(scan_id: str, request: Request) -> dict[str, object]:
-    status = await _scan(request, scan_id) if SCAN_ID.match(scan_id) else None
+async def scan(scan_id: str, bus: Bus) -> dict[str, object]:
+    status = await _scan(bus, scan_id) if SCAN_ID.match(scan_id) else None
     if status is None:
         raise HTTPException(404, "no such scan (or it is still waiting for a scanner)")
     return _out(status, datetime.now(UTC))
@@ -152,20 +131,20 @@ async def scan(scan_id: str, request: Request) -> dict[str, object]:
         "forgotten. A scan still waiting for its turn is dropped. 409 when it has already ended."
     ),
 )
-async def cancel(scan_id: str, request: Request) -> dict[str, str]:
+async def cancel(scan_id: str, bus: Bus) -> dict[str, str]:
     if not SCAN_ID.match(scan_id):
         raise HTTPException(404, "no such scan")
-    status = await _scan(request, scan_id)
+    status = await _scan(bus, scan_id)
     if status is not None and status.state in FINISHED:
         raise HTTPException(409, f"the scan has already ended ({status.state})")
     command = CancelScan(scan_id=scan_id)
-    await publish(request.app.state.nc.jetstream(), command, topology.scan_cancel_subject(scan_id))
+    await publish(bus.js, command, topology.scan_cancel_subject(scan_id))
     return {"id": scan_id, "detail": "cancel requested"}
 
 
 @router.get("/settings/folders", response_model=FoldersOut, summary="The library folders and their types")
-async def get_folders(request: Request) -> dict[str, object]:
-    value = await request.app.state.backend.setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
+async def get_folders(bus: Bus) -> dict[str, object]:
+    value = await bus.setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
     return {"folders": msgspec.to_builtins(value.folders), "default": not value.folders}
 
 
@@ -178,8 +157,7 @@ async def get_folders(request: Request) -> dict[str, object]:
         "the change without restarting, from its next scan on."
     ),
 )
-async def put_folders(body: FoldersIn, request: Request) -> dict[str, object]:
-    media_paths = request.app.state.settings.media_paths
+async def put_folders(body: FoldersIn, kv: SettingsBucket, media_paths: MediaPaths) -> dict[str, object]:
     folders = []
     for folder in body.folders:
         try:
@@ -190,6 +168,5 @@ async def put_folders(body: FoldersIn, request: Request) -> dict[str, object]:
     if len({f.path for f in folders}) != len(folders):
         raise HTTPException(400, "a folder is listed twice")
     value = ScannerFolders(folders=tuple(folders))
-    kv = await request.app.state.nc.jetstream().key_value(topology.SETTINGS.name)
     await kv.put(FOLDERS_KEY, msgspec.json.encode(value))
     return {"folders": msgspec.to_builtins(value.folders), "default": not value.folders}

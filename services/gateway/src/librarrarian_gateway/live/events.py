@@ -4,26 +4,31 @@ A stream opens with a ``retry:`` hint and a ``snapshot`` event, then carries eve
 
 | event | data |
 |---|---|
-| ``snapshot`` | ``{"nodes": [...], "progress": [...]}``: everything current; replaces what the page held |
+| ``snapshot`` | ``{"nodes": [...], "progress": [...], "scans": [...]}``: everything current; replaces what the page held |
 | ``node`` | one entry of the ``nodes`` bucket (``NodeStatus``) and its ``key`` |
 | ``node-removed`` | ``{"key": ...}``: the node stopped, or its entry expired |
 | ``progress`` | one entry of the ``progress`` bucket (``JobProgress``) and its ``key`` |
 | ``progress-removed`` | ``{"key": ...}``: the job is no longer running |
-| ``job`` | a job event (``type`` is ``job.started``, ``job.completed``, ``job.skipped`` or ``job.failed``), without its error log |
+| ``scan`` | one entry of the ``scans`` bucket (``ScanStatus``) and its ``key`` |
+| ``scan-removed`` | ``{"key": ...}``: the scan's entry expired |
+| ``job`` | a node's job report (``type`` is ``job.started``, ``job.completed``, ``job.skipped``, ``job.failed`` or ``job.cleanup_finished``), without its error log |
+| ``job-state`` | the scheduler's record of a job changed (``JobStateChanged``): ``change`` (queued, awaiting_approval, released, running, retry_scheduled, done, skipped, failed, removed) and ``job``, the record after the change without its ``error_log``; ``job.version`` grows with every change, so the newest wins |
+| ``cleanup`` | a stale-file scan's summary (``CleanupScanCompleted``) |
 
-A comment line every 15 s keeps proxies from closing a quiet stream. A browser too slow to keep up is
-dropped; its EventSource reconnects and starts again from a snapshot.
+``job-state`` is what a page shows a job as; ``job`` says what a node reported, before the scheduler has
+recorded it. Events that happened while a browser was not connected are not replayed: after a reconnect
+(a new ``snapshot``) a page reads what it lists again. A comment line every 15 s keeps proxies from closing
+a quiet stream. A browser too slow to keep up is dropped; its EventSource reconnects and starts again from
+a snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from .access import require_api
 from .feed import Feed
 
 HEARTBEAT_SECONDS = 15.0
@@ -31,29 +36,7 @@ RETRY = b"retry: 3000\n\n"  # how long a browser waits before reconnecting, in m
 HEARTBEAT = b": keep-alive\n\n"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy may hold events back
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The Feed lives as long as the app. FastAPI runs an included router's lifespan inside the app's own,
-    so the NATS connection in ``app.state.nc`` is there already and is drained only after the Feed stops."""
-    feed = Feed(app.state.nc)
-    await feed.start()
-    app.state.feed = feed
-    try:
-        yield
-    finally:
-        await feed.stop()
-
-
-router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(require_api)], lifespan=lifespan)
-
-
-def close_streams(app: FastAPI) -> None:
-    """End every open stream now. Called when the gateway stops, before uvicorn waits for open responses
-    to finish (which an event stream never does by itself); later connections end at once."""
-    feed: Feed | None = getattr(app.state, "feed", None)
-    if feed is not None:
-        feed.broadcaster.close()
+router = APIRouter(tags=["live"])
 
 
 async def stream(feed: Feed, heartbeat_seconds: float) -> AsyncIterator[bytes]:
@@ -69,13 +52,15 @@ async def stream(feed: Feed, heartbeat_seconds: float) -> AsyncIterator[bytes]:
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    summary="Live updates: nodes, progress and job events as server-sent events",
+    summary="Live updates: nodes, progress, scans, job reports and job state as server-sent events",
     responses={200: {"content": {"text/event-stream": {}}, "description": "an endless event stream"}},
 )
 async def events(request: Request) -> StreamingResponse:
     """A `snapshot` of every node, running job and recent scan (`{"nodes": [...], "progress": [...],
     "scans": [...]}`), then one event per change: `node`, `node-removed`, `progress`, `progress-removed`,
-    `scan`, `scan-removed` (data: the entry and its `key`, or just the `key`), `job` (a job event, `type`
-    naming it) and `cleanup` (a stale-file scan's summary). Each event's data is one line of JSON."""
+    `scan`, `scan-removed` (data: the entry and its `key`, or just the `key`), `job` (a node's job report,
+    `type` naming it), `job-state` (the scheduler's record of a job after a change: `change` and `job`,
+    whose `version` grows with every change; without the error log) and `cleanup` (a stale-file scan's
+    summary). Each event's data is one line of JSON."""
     feed: Feed = request.app.state.feed
     return StreamingResponse(stream(feed, HEARTBEAT_SECONDS), media_type="text/event-stream", headers=HEADERS)

@@ -1,0 +1,99 @@
+"""The REST API's documented shapes. What the services send is made from the contract types
+(``struct_models``), so it cannot drift from them; the gateway's own answers are written here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from librarrarian_contracts.scans import ScanState, ScanStatus
+from librarrarian_contracts.views import (
+    Charts,
+    HistoryEntry,
+    HistoryPage,
+    JobProgress,
+    JobsPage,
+    JobView,
+    NodeStatus,
+    Stats,
+)
+from pydantic import BaseModel, Field
+
+from .struct_models import list_of, model_of, nested_model
+
+JOB_FIELDS = {
+    "status": "pending, awaiting_approval, running, done, failed or skipped",
+    "reason": "why it was skipped or failed (for a pending job: why its last attempt failed)",
+    "retry_at": "pending after a failed attempt: when the next attempt may start",
+    "version": "grows by one with every change of the record (the live feed's job-state events carry it)",
+}
+JobOut = model_of(JobView, "JobOut", descriptions=JOB_FIELDS)
+JobsPageOut = model_of(
+    JobsPage,
+    "JobsPageOut",
+    items=(list_of(JobOut), ...),
+    next_before_id=(int | None, Field(description="pass as before_id for the next (older) page")),
+    counts=(dict[str, int], Field(description="jobs per status")),
+)
+HistoryEntryOut = model_of(
+    HistoryEntry,
+    "HistoryEntryOut",
+    descriptions={
+        "fallback_reason": "why the hardware encode gave way to the CPU",
+        "vmaf": "VMAF (0-100) of sampled segments, when it was measured",
+    },
+)
+HistoryPageOut = model_of(HistoryPage, "HistoryPageOut", items=(list_of(HistoryEntryOut), ...))
+StatsOut = model_of(Stats, "StatsOut", jobs=(dict[str, int], Field(description="jobs per status")))
+ChartsOut = model_of(Charts, "ChartsOut")
+JobProgressOut = nested_model(JobProgress)
+NodeOut = model_of(
+    NodeStatus,
+    "NodeOut",
+    descriptions={"jobs": "the ids of the jobs it runs"},
+    progress=(list_of(JobProgressOut), Field(description="each running job's progress")),
+)
+ScanOut = model_of(
+    ScanStatus,
+    "ScanOut",
+    descriptions={
+        "trigger": "request (the API or the dashboard), schedule, watch (new or changed files), plex or jellyfin",
+        "seen": "videos found so far",
+        "to_probe": "of those, new, changed or forced",
+        "queued": "results published for the scheduler",
+        "errors": "files that could not be probed",
+        "held": "files still being written, left for later",
+        "rate": "files probed per second",
+    },
+    scan_id=None,
+    id=(str, ...),
+    state=(
+        ScanState | Literal["interrupted"],
+        Field(description="queued, walking, probing, done, cancelled, failed or interrupted"),
+    ),
+)
+
+
+class ScanIn(BaseModel):
+    roots: list[str] = Field(default_factory=list, description="folders inside MEDIA_PATHS; empty for all")
+    force: bool = Field(False, description="probe every file again, changed or not")
+
+
+class ScanAccepted(BaseModel):
+    id: str
+    roots: list[str]
+    force: bool
+
+
+class NodeControlOut(BaseModel):
+    node: str
+    state: str = Field(description="what the node was asked to be: running, paused or stopped")
+    now: bool = Field(description="stop: running jobs are stopped and handed to other nodes")
+
+
+class QueueOut(BaseModel):
+    paused: bool
+
+
+class ActionOut(BaseModel):
+    job_id: int
+    detail: str
