@@ -219,7 +219,6 @@ async def test_each_role_may_do_its_work_and_nothing_is_refused(
                 nats_url=urls["encoder"],
                 media_paths=(media,),
                 node="remote",
-                scratch_dir=tmp_path / "scratch",
             ),
             stopping,
         ),

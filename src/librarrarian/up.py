@@ -89,10 +89,7 @@ def children(options: Options, logins: Logins, creds: Mapping[str, str]) -> list
     return [
         child(
             "encoder",
-            {
-                "GRACE_SECONDS": str(ENCODER_GRACE_SECONDS),
-                "SCRATCH_DIR": str(options.data_dir / "scratch"),
-            },
+            {"GRACE_SECONDS": str(ENCODER_GRACE_SECONDS)},
             stop_timeout=ENCODER_GRACE_SECONDS + 10,
         ),
         child("scanner"),

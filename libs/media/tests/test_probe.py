@@ -1,5 +1,5 @@
 """The probe on real clips made by the real ffmpeg: what it reports of the picture without decoding a
-frame, and of files whose names do not say what they are."""
+frame, of files whose names do not say what they are, and of lists of other files posing as videos."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import av
 import pytest
-from librarrarian_media import probe
+from librarrarian_media import ProbeError, probe
 from librarrarian_media.pixel_format import from_configuration
 from librarrarian_testing.clips import ffmpeg
+from librarrarian_testing.outside import Outside
 
 PATTERN = ("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=0.4")
 X265 = ("-c:v", "libx265", "-x265-params", "log-level=error")
@@ -105,3 +106,34 @@ def test_a_file_that_is_not_what_its_name_says_is_read_all_the_same(
     result = probe(misnamed)
     assert (result.container, result.video_codec, result.width) == ("matroska,webm", "hevc", 160)
     assert result.streams[0].pix_fmt == "yuv420p"
+
+
+# Lists of other files saved under a video's name: libav's concat and HLS demuxers would open what they name.
+LISTS = {
+    "concat through a symlink beside it": "ffconcat version 1.0\nfile 'clip.mp4'\n",
+    "concat by absolute path": "ffconcat version 1.0\nfile '{secret}'\n",
+    "HLS playlist": "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{secret}\n#EXT-X-ENDLIST\n",
+    "HLS playlist of a file: URL": "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:{secret}\n#EXT-X-ENDLIST\n",
+}
+
+
+@pytest.mark.parametrize("name", ["Film.mkv", "Film.mp4", "Film.ts"])
+@pytest.mark.parametrize("kind", sorted(LISTS))
+def test_a_list_of_files_named_like_a_video_reads_nothing_outside(
+    kind: str, name: str, shared_media: Path, tmp_path: Path
+) -> None:
+    """Whoever can write in the library could point such a list at any file the scanner may read: it is
+    no video of ours, and nothing it names is opened."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.mp4"
+    secret.write_bytes((shared_media / "bikes.mp4").read_bytes())
+    folder = tmp_path / "library"
+    folder.mkdir()
+    (folder / "clip.mp4").symlink_to(secret)
+    crafted = folder / name
+    crafted.write_text(LISTS[kind].format(secret=secret))
+    with Outside(outside) as watched:
+        with pytest.raises(ProbeError, match="not a readable video"):
+            probe(crafted)
+        assert watched.touched() == []

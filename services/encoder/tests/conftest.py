@@ -38,7 +38,7 @@ async def node_starter(
     async with contextlib.AsyncExitStack() as running:
 
         async def start(**changes: object) -> Settings:
-            settings = node_settings(nats_url, media.root, NODE, tmp_path / "scratch", grace_seconds=5)
+            settings = node_settings(nats_url, media.root, NODE, grace_seconds=5)
             settings = dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
             await running.enter_async_context(running_encoder(settings))
             await node_status(bus[1], NODE)

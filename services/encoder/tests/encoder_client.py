@@ -73,8 +73,7 @@ class Scheduler:
 
 def work(path: Path, job_id: int = 1, attempt: int = 1) -> Transcode:
     """The work message the scheduler would send for ``path`` as it is now."""
-    identity = replace.identity_of(path)
-    assert identity is not None
+    identity = replace.identity(os.stat(path))
     return Transcode(
         job_id=job_id, attempt=attempt, path=str(path.resolve()), identity=identity, probe=probe(path)
     )
@@ -90,9 +89,9 @@ async def outcome(fake: Scheduler, job_id: int) -> JobReport:
     return await eventually(final, timeout=120, message=f"job {job_id} outcome")
 
 
-def node_settings(nats_url: str, root: Path, node: str, scratch: Path, **changes: object) -> Settings:
+def node_settings(nats_url: str, root: Path, node: str, **changes: object) -> Settings:
     """An encoder's settings on the test's NATS, with ``root`` as its only media path."""
-    settings = Settings(nats_url=nats_url, media_paths=(root.resolve(),), node=node, scratch_dir=scratch)
+    settings = Settings(nats_url=nats_url, media_paths=(root.resolve(),), node=node)
     return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
@@ -110,7 +109,7 @@ async def running_encoder(settings: Settings, stop_seconds: float = 30.0) -> Asy
 
 
 def encoder_environment(
-    nats_url: str, root: Path, node: str, scratch: Path, *, failpoint: str | None = None
+    nats_url: str, root: Path, node: str, *, failpoint: str | None = None
 ) -> dict[str, str]:
     """What an encoder process of its own reads its settings from (see ``encoder_process``)."""
     env = {
@@ -118,7 +117,6 @@ def encoder_environment(
         "NATS_URL": nats_url,
         "MEDIA_PATHS": str(root.resolve()),
         "NODE_NAME": node,
-        "SCRATCH_DIR": str(scratch),
     }
     if failpoint is not None:
         env[failpoints.VARIABLE] = failpoint
@@ -146,21 +144,31 @@ async def node_status(js: JetStreamContext, name: str) -> NodeStatus:
 
 
 def encoding_ffmpeg(source: Path, job_id: int = 1) -> list[int]:
-    """The pids of the ffmpeg encoding ``source`` for ``job_id``. Its output's path lies in the test's own
-    library, so an ffmpeg of another test run on the machine is never taken for it."""
-    return processes_mentioning(str(source.resolve().parent / f"{replace.TEMP_PREFIX}{job_id}-"))
+    """The pids of the ffmpeg encoding ``source`` for ``job_id``: the ffmpeg holding the job's temporary
+    output open (it is handed a descriptor, so no name shows in its command line). That output lies in the
+    test's own library, so an ffmpeg of another test run on the machine is never taken for it."""
+    prefix = str(source.resolve().parent / f"{replace.TEMP_PREFIX}{job_id}-")
+    return [pid for pid in processes_holding(prefix) if "ffmpeg" in _program(pid)]
 
 
-def processes_mentioning(text: str) -> list[int]:
+def processes_holding(prefix: str) -> list[int]:
+    """The pids of the processes with a file open whose path starts with ``prefix``."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if text.encode() in (entry / "cmdline").read_bytes():
+                if any(os.readlink(fd).startswith(prefix) for fd in (entry / "fd").iterdir()):
                     found.append(int(entry.name))
             except OSError:
-                continue
+                continue  # gone meanwhile, or not ours to look at
     return found
+
+
+def _program(pid: int) -> str:
+    try:
+        return Path(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")).name
+    except OSError:
+        return ""
 
 
 def process_state(pid: int) -> str:

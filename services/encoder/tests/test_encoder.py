@@ -36,7 +36,7 @@ async def encoder(
     bus: tuple[Client, JetStreamContext], nats_url: str, media: library.Library, tmp_path: Path
 ) -> AsyncIterator[Settings]:
     await transcode.put(bus[1], transcode.fastest())
-    settings = node_settings(nats_url, media.root, "node-a", tmp_path / "scratch", grace_seconds=5)
+    settings = node_settings(nats_url, media.root, "node-a", grace_seconds=5)
     async with running_encoder(settings):
         yield settings
 
@@ -161,7 +161,7 @@ async def test_an_output_larger_than_allowed_keeps_the_original(
 ) -> None:
     _, js = bus
     await transcode.put(js, transcode.fastest(max_output_percent=1))
-    async with running_encoder(node_settings(nats_url, media.root, "node-b", tmp_path / "s2")):
+    async with running_encoder(node_settings(nats_url, media.root, "node-b")):
         source = media.transcode["mp4"]
         digest = library.sha256(source)
         await publish(js, work(source, job_id=6), topology.transcode_subject(HwClass.CPU))

@@ -1,6 +1,7 @@
-"""kill -9 at the worst moments of a replace: while verifying, between the commit and the rename, and between
-the new file appearing and the old one going (a container change). Each time the user's file survives, the job
-is redelivered to another node, and it ends with exactly one verified output in place."""
+"""kill -9 at the worst moments of a job: its output just created (not yet handed to ffmpeg), while verifying,
+between the commit and the rename, and between the new file appearing and the old one going (a container
+change). Each time the user's file survives, the job is redelivered to another node, and it ends with exactly
+one verified output in place."""
 
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ from .encoder_client import (
 
 @pytest.mark.parametrize(
     ("point", "clip"),
-    [("verifying", "avi"), ("after-commit", "mp4"), ("after-commit", "avi"), ("after-rename", "avi")],
+    [
+        ("output-created", "mp4"),
+        ("verifying", "avi"),
+        ("after-commit", "mp4"),
+        ("after-commit", "avi"),
+        ("after-rename", "avi"),
+    ],
 )
 async def test_a_kill_at_the_worst_moment_loses_nothing(
     point: str,
@@ -43,7 +50,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     final = source.with_suffix(".mkv") if clip == "avi" else source
     digest = library.sha256(source)
     await transcode.put(js, transcode.fastest())
-    env = encoder_environment(nats_url, media.root, "doomed", tmp_path / "s1", failpoint=point)
+    env = encoder_environment(nats_url, media.root, "doomed", failpoint=point)
     doomed = await encoder_process(env)
     await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
     assert await asyncio.wait_for(doomed.wait(), 120) == -9
@@ -54,8 +61,12 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         assert final.exists() and final != source
     elif clip == "avi":
         assert not final.exists()
+    left = list(source.parent.glob(".tmp_librarrarian-*"))
+    if point == "output-created":
+        # An empty output of ours, readable by nobody else: stale, for the cleanup service to find.
+        assert len(left) == 1 and left[0].stat().st_size == 0 and left[0].stat().st_mode & 0o777 == 0o600
 
-    async with running_encoder(node_settings(nats_url, media.root, "survivor", tmp_path / "s2")):
+    async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         done = await eventually(
             lambda: scheduler.of(JobCompleted),
             timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
@@ -63,6 +74,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         )
 
     assert len(done) == 1 and done[0].node == "survivor" and done[0].output_path == str(final.resolve())
+    assert list(source.parent.glob(".tmp_librarrarian-*")) == left  # the survivor's own output took its place
     with av.open(str(final)) as container:
         assert container.streams.video[0].codec_context.name == "hevc"
     assert source.exists() == (clip != "avi")

@@ -6,6 +6,7 @@ import itertools
 import subprocess
 from pathlib import Path
 
+import msgspec
 import pytest
 from librarrarian_contracts import MediaProbe, StreamInfo
 from librarrarian_contracts.settings import Quality
@@ -55,6 +56,22 @@ def test_cover_art_is_copied_and_mp4_gets_the_apple_tag_without_attachments() ->
     assert ("-c:v:0", "libx265") in pairs(argv) and ("-c:v:1", "copy") in pairs(argv)
     assert ("-tag:v:0", "hvc1") in pairs(argv)
     assert "0:t?" not in argv
+
+
+def test_the_output_is_muxed_as_named_and_the_source_read_only_as_the_scanner_found_it() -> None:
+    """Through descriptors neither name has an extension: the muxer and the demuxer are named."""
+    p = msgspec.structs.replace(probe(("video", False)), container="mov,mp4,m4a,3gp,3g2,mj2")
+    for suffix, muxer in ((".mkv", "matroska"), (".mp4", "mp4"), (".m4v", "mp4"), (".mov", "mov")):
+        argv = ffmpeg.build_argv("ffmpeg", Path("/proc/self/fd/5"), Path("/proc/self/fd/6"), p, X265, Q,
+                                 suffix=suffix)  # fmt: skip
+        assert argv[-3:] == ["-f", muxer, "/proc/self/fd/6"]
+    before_input = argv[: argv.index("-i")]
+    assert ("-protocol_whitelist", "file") in pairs(before_input) and ("-f", "mov") in pairs(before_input)
+    assert "concat" not in dict(pairs(before_input))["-format_whitelist"].split(",")
+    unknown = ffmpeg.build_argv(
+        "ffmpeg", Path("/m/a.mkv"), Path("/m/.tmp_a.mkv"), probe(("video", False)), X265, Q
+    )
+    assert "-f" not in unknown[: unknown.index("-i")]  # a container we do not read is not named: refused
 
 
 def test_the_container_setting_can_make_everything_matroska() -> None:

@@ -35,7 +35,7 @@ async def test_kill_9_mid_encode(
     digest = library.sha256(source)
 
     await transcode.put(js, transcode.fastest(x265_preset="slow"))  # slow enough to be killed mid-encode
-    env = encoder_environment(nats_url, media.root, "doomed", tmp_path / "scratch")
+    env = encoder_environment(nats_url, media.root, "doomed")
     doomed = await encoder_process(env)
     try:
         await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
@@ -60,7 +60,7 @@ async def test_kill_9_mid_encode(
 
     # Another node gets the job once the dead one's lease (AckWait) runs out, and completes it.
     await transcode.put(js, transcode.fastest())
-    async with running_encoder(node_settings(nats_url, media.root, "survivor", tmp_path / "scratch2")):
+    async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         done = await eventually(
             lambda: scheduler.of(JobCompleted),
             timeout=topology.WORK_ACK_WAIT_SECONDS + 90,

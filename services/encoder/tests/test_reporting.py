@@ -15,8 +15,10 @@ from librarrarian_contracts import provision, topology
 from librarrarian_contracts.settings import NodeControl, TranscodeSettings, node_key
 from librarrarian_contracts.views import JobProgress
 from librarrarian_encoder.ffmpeg import Progress
+from librarrarian_encoder.folder import Folder
 from librarrarian_encoder.job import Planned
 from librarrarian_encoder.progress import ProgressBucket
+from librarrarian_encoder.replace import Output
 from librarrarian_encoder.settings import Settings
 from librarrarian_testing import eventually
 from nats.aio.client import Client
@@ -44,6 +46,7 @@ async def test_progress_that_cannot_be_written_is_said_once_per_streak(
     kv = await js.key_value(topology.PROGRESS.name)
     progress = ProgressBucket(kv)
     source = shared_media / "bikes.mp4"
+    folder = Folder(source.parent, -1, ())  # never opened: the reporter touches no file
     job = Planned(
         request=work(source, job_id=7),
         delivery=1,
@@ -52,7 +55,9 @@ async def test_progress_that_cannot_be_written_is_said_once_per_streak(
         mappings=(),
         source=source,
         final=source,
-        temp=source.with_name("unused"),
+        folder=folder,
+        original=-1,
+        output=Output("unused", -1),
     )
     report = progress.reporter(job)
 

@@ -51,7 +51,7 @@ async def test_an_encode_that_ends_within_the_grace_period_is_reported(
     digest = library.sha256(source)
     # x265 medium: long enough to be stopped mid-encode, and (on this clip) larger than the original.
     await transcode.put(js, transcode.fastest(x265_preset="medium", max_output_percent=1000))
-    settings = node_settings(nats_url, media.root, "node-s", tmp_path / "scratch", grace_seconds=150)
+    settings = node_settings(nats_url, media.root, "node-s", grace_seconds=150)
     async with running_encoder(settings, stop_seconds=180):  # a loaded machine may take long to finish
         await node_status(js, "node-s")
         await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
@@ -77,7 +77,7 @@ async def test_an_encode_still_running_when_the_grace_period_ends_goes_to_anothe
     source = media.transcode["mp4"]
     digest = library.sha256(source)
     await transcode.put(js, transcode.fastest(x265_preset="slow"))  # far longer than the grace period
-    settings = node_settings(nats_url, media.root, "node-s", tmp_path / "s1", grace_seconds=1)
+    settings = node_settings(nats_url, media.root, "node-s", grace_seconds=1)
     async with running_encoder(settings):
         await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
         await under_way(scheduler)
@@ -88,7 +88,7 @@ async def test_an_encode_still_running_when_the_grace_period_ends_goes_to_anothe
     await gone_from_the_nodes_bucket(js, "node-s")
 
     await transcode.put(js, transcode.fastest())
-    async with running_encoder(node_settings(nats_url, media.root, "node-t", tmp_path / "s2")):
+    async with running_encoder(node_settings(nats_url, media.root, "node-t")):
         done = await outcome(scheduler, 1)
     assert isinstance(done, JobCompleted) and done.node == "node-t", done
     assert [(s.node, s.delivery) for s in scheduler.of(JobStarted)] == [("node-s", 1), ("node-t", 2)]

@@ -44,7 +44,7 @@ async def node(
     root.mkdir()
     # Synthetic clips compress so well that a re-encode may be larger; these tests are about what is kept.
     await transcode.put(bus[1], transcode.fastest(max_output_percent=1000))
-    settings = node_settings(nats_url, root, "node-t", tmp_path / "scratch", grace_seconds=5)
+    settings = node_settings(nats_url, root, "node-t", grace_seconds=5)
     async with running_encoder(settings):
         yield settings, root
 
@@ -143,6 +143,8 @@ ODD_INPUTS = {
     "vfr.mkv": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-vf", "select='not(mod(n,3))+lt(n,10)'", "-fps_mode", "vfr", "-c:v", "libx264"),
     # No timestamps at all: a raw H.264 elementary stream.
     "raw.h264": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-f", "h264"),
+    # An iTunes video: MP4 named .m4v, kept as such (written by the MP4 muxer: the ipod one holds no HEVC).
+    "itunes.m4v": ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264"),
 }  # fmt: skip
 
 
@@ -182,9 +184,7 @@ async def test_a_failing_hardware_encode_falls_back_to_the_cpu_with_the_reason(
 ) -> None:
     """HW_CLASSES binds NVENC without its test encode; the real hevc_nvenc then fails (no GPU here)."""
     await transcode.put(bus[1], transcode.fastest())
-    settings = node_settings(
-        nats_url, media.root, "node-gpu", tmp_path / "scratch", hw_classes=(HwClass.NVENC, HwClass.CPU)
-    )
+    settings = node_settings(nats_url, media.root, "node-gpu", hw_classes=(HwClass.NVENC, HwClass.CPU))
     async with running_encoder(settings):
         source = media.transcode["mp4"]
         await publish(

@@ -79,7 +79,7 @@ async def test_the_encoder_reports_the_score_when_asked(
     _, js = bus
     ffmpeg_for("vmaf", vmaf.NEED)  # some candidate has libvmaf: the encoder must find it
     await transcode.put(js, transcode.fastest(measure_vmaf=True))  # before the node starts: no race
-    async with running_encoder(node_settings(nats_url, media.root, "node-a", tmp_path / "s")):
+    async with running_encoder(node_settings(nats_url, media.root, "node-a")):
         await publish(js, work(media.transcode["mp4"], job_id=2), topology.transcode_subject(HwClass.CPU))
         measured = await outcome(scheduler, 2)
     assert isinstance(measured, JobCompleted) and measured.vmaf is not None and 50 < measured.vmaf <= 100

@@ -29,9 +29,7 @@ async def test_a_real_node_is_paused_resumed_stopped_and_started_from_its_card(
     stopping = asyncio.Event()
     node_task = asyncio.create_task(
         encoder.run(
-            EncoderSettings(
-                nats_url=nats_url, media_paths=(media,), node="box", scratch_dir=tmp_path / "scratch"
-            ),
+            EncoderSettings(nats_url=nats_url, media_paths=(media,), node="box"),
             stopping,
         )
     )

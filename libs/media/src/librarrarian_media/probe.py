@@ -9,6 +9,7 @@ from librarrarian_contracts import MediaProbe, StreamInfo
 from librarrarian_contracts.enums import StreamKind
 
 from .pixel_format import from_configuration
+from .reading import OPTIONS
 
 # Containers whose header describes every stream (codec, size, duration), by the demuxer that reads them:
 # it opens them at once, rather than after every demuxer has guessed at the first bytes.
@@ -123,18 +124,25 @@ def probe(path: Path) -> MediaProbe:
 def _open(path: Path) -> av.container.InputContainer:
     """Containers with a header that describes every stream open without analysing packets (~10x faster).
     If that header left a video stream undescribed, or the file is not what its name says (or is broken),
-    it is opened again with full analysis: that open's error is the one reported."""
+    it is opened again with full analysis: that open's error is the one reported. Either way, only as
+    ``reading`` allows (a local file, a container demuxer: never a playlist that opens other files)."""
     demuxer = INDEXED_CONTAINERS.get(path.suffix.lower())
     if demuxer is not None:
         try:
-            container = av.open(str(path), format=demuxer, metadata_errors="ignore", options=HEADER_ONLY)
+            container = av.open(
+                str(path),
+                format=demuxer,
+                metadata_errors="ignore",
+                options=HEADER_ONLY,
+                container_options=OPTIONS,
+            )
         except av.FFmpegError:
             pass
         else:
             if all(s.codec_context.name and s.width and s.height for s in container.streams.video):
                 return container
             container.close()
-    return av.open(str(path), metadata_errors="ignore")
+    return av.open(str(path), metadata_errors="ignore", container_options=OPTIONS)
 
 
 def _read_first_packet(container: av.container.InputContainer, index: int) -> None:

@@ -1,6 +1,6 @@
 """Named moments where a test can kill a service outright (``LIBRARRARIAN_FAILPOINT=<name>``): the worst
 moments for the user's files, so that the tests prove they survive them. Unset, each point is one dict
-lookup. The encoder's points: ``verifying``, ``after-commit``, ``after-rename``; the cleanup's:
+lookup. The encoder's points: ``output-created``, ``verifying``, ``after-commit``, ``after-rename``; the cleanup's:
 ``before-unlink``, ``after-unlink``."""
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ that fails is done again on the CPU, with the reason kept. Running encodes can b
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from librarrarian_contracts import JobFailed, Transcode
 from librarrarian_contracts.topology import HwClass
+from librarrarian_media import reading
 
 from . import ffmpeg
 from .binaries import Binaries
@@ -42,7 +44,7 @@ class Encodes:
             encoding.resume()
 
     async def encode(self, job: Planned) -> Encoded | JobFailed:
-        """The job's output in ``job.temp``, or why there is none."""
+        """The job's output written, or why there is none."""
         profile, fallback_reason = self._profile(job.request)
         result = await self._run(job, profile)
         cpu_can = job.request.target_codec in self.codecs.get(HwClass.CPU, ())
@@ -90,7 +92,18 @@ class Encodes:
         probe = job.request.probe
         quality = job.transcode.quality_for(profile.family, probe.width, probe.height)
         binary = self.binaries.for_class(profile.hw)
-        argv = ffmpeg.build_argv(binary, job.source, job.temp, probe, profile, quality, job.id)
+        # ffmpeg reads the original and writes the output through the descriptors the plan opened: no name
+        # in the library is looked up again, so nothing renamed or planted there since redirects it.
+        argv = ffmpeg.build_argv(
+            binary,
+            Path(reading.descriptor_path(job.original)),
+            Path(reading.descriptor_path(job.output.fd)),
+            probe,
+            profile,
+            quality,
+            job.id,
+            suffix=job.final.suffix,
+        )
 
         def started(encoding: ffmpeg.Encoding) -> None:
             self.encodings[job.id] = encoding
@@ -103,6 +116,7 @@ class Encodes:
                 self.progress.reporter(job),
                 stall_seconds=job.transcode.stall_seconds,
                 started=started,
+                pass_fds=(job.original, job.output.fd),
             )
         finally:
             self.encodings.pop(job.id, None)

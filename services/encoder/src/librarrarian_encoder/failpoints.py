@@ -1,10 +1,11 @@
-"""The encoder's failpoints (see ``librarrarian_runtime.failpoints``): the worst moments of a replace for the
-user's file, where the tests kill the encoder outright to prove the file survives."""
+"""The encoder's failpoints (see ``librarrarian_runtime.failpoints``): the worst moments of a job for the
+user's file, where the tests kill the encoder outright to prove the file survives: its output just created
+(not yet handed to ffmpeg), verifying, between the commit and the rename, between the rename and the unlink."""
 
 from __future__ import annotations
 
 from librarrarian_runtime.failpoints import VARIABLE, reach
 
-POINTS = ("verifying", "after-commit", "after-rename")
+POINTS = ("output-created", "verifying", "after-commit", "after-rename")
 
 __all__ = ["POINTS", "VARIABLE", "reach"]

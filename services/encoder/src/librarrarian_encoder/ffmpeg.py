@@ -12,13 +12,14 @@ import os
 import re
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from librarrarian_contracts import MediaProbe
 from librarrarian_contracts.settings import Quality
+from librarrarian_media import reading
 from librarrarian_runtime.processes import die_with_parent
 
 from .profiles import Profile
@@ -28,6 +29,9 @@ JOB_TAG = "LIBRARRARIAN_JOB"
 
 KEPT_CONTAINERS = {".mkv", ".mp4", ".m4v", ".mov"}
 MP4_FAMILY = {".mp4", ".m4v", ".mov"}
+# The muxer of each output container, named: a descriptor's path has no extension to guess it from. An M4V
+# is an MP4 (the ``ipod`` muxer ffmpeg would guess for the name holds no HEVC).
+MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
 
 
 def output_suffix(source: Path, container: str = "keep") -> str:
@@ -44,17 +48,26 @@ def build_argv(
     profile: Profile,
     quality: Quality,
     job_id: int | None = None,
+    *,
+    suffix: str | None = None,
 ) -> list[str]:
     """Transcode every real video stream with ``profile`` and copy everything else: audio, subtitles,
-    attachments (where the container holds them), cover art, chapters and metadata."""
-    suffix = output.suffix.lower()
+    attachments (where the container holds them), cover art, chapters and metadata.
+
+    ``source`` and ``output`` may be descriptor paths (``reading.descriptor_path``): the source is read as
+    a library file may be read (``reading``), the output's container is told by ``suffix`` (by default the
+    output's own)."""
+    suffix = (output.suffix if suffix is None else suffix).lower()
     argv = [
         ffmpeg,
         "-hide_banner",
         "-nostdin",
         "-loglevel",
         "warning",
+        # The output exists: the encoder created it, empty, and names it by its descriptor, so this
+        # overwrites nothing else.
         "-y",
+        *reading.input_args(probe.container),
         *profile.input_args(),
         # Inputs without timestamps (raw streams, some AVIs) get generated ones instead of failing to mux.
         "-fflags",
@@ -72,7 +85,7 @@ def build_argv(
     if suffix == ".mkv":
         argv += ["-map", "0:t?", "-c:t", "copy"]
     if job_id is not None:
-        # Marks the output as this job's, so a retry can tell it from a file of the user's (see worker).
+        # Marks the output as this job's, so a retry can tell it from a file of the user's (see pipeline).
         argv += ["-metadata", f"{JOB_TAG}={job_id}"]
     subtitles = [s for s in probe.streams if s.kind == "subtitle"]
     for ordinal, stream in enumerate(subtitles):
@@ -97,6 +110,8 @@ def build_argv(
         "-progress",
         "pipe:1",
         "-nostats",
+        "-f",
+        MUXERS.get(suffix, "matroska"),
         str(output),
     ]
     return argv
@@ -218,16 +233,18 @@ async def run(
     tail_lines: int = 40,
     stall_seconds: float | None = None,
     started: Callable[[Encoding], None] | None = None,
+    pass_fds: Collection[int] = (),
 ) -> Result:
-    """Run ffmpeg to the end. With ``stall_seconds``, an encode whose output time has not advanced for that
-    long (paused time aside) is stopped and reported as stalled. Cancelling this stops ffmpeg (TERM, then
-    KILL) before re-raising."""
+    """Run ffmpeg to the end, with ``pass_fds`` open in it under the same numbers. With ``stall_seconds``,
+    an encode whose output time has not advanced for that long (paused time aside) is stopped and reported
+    as stalled. Cancelling this stops ffmpeg (TERM, then KILL) before re-raising."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         preexec_fn=die_with_parent,
+        pass_fds=tuple(pass_fds),
     )
     encoding = Encoding(process)
     if started is not None:

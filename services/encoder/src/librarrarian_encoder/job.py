@@ -24,6 +24,9 @@ from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_runtime import path_mapping
 
+from .folder import Folder
+from .replace import Output
+
 # What a job ends in; None: another delivery holds the commit and reports the outcome, this one says nothing.
 Outcome = JobCompleted | JobSkipped | JobFailed | None
 
@@ -137,13 +140,19 @@ class Planned(Job):
 
     source: Path  # the original, as this node reaches it
     final: Path  # where the output ends up: the source's own path, or beside it when the container changes
-    temp: Path  # where ffmpeg writes, beside the source (same file system: the rename is atomic)
+    folder: Folder  # the source's folder, opened: every name in it is used relative to it
+    original: int  # the original, opened to read: what ffmpeg reads, whatever its name holds later
+    output: Output  # the temporary output beside the original (same file system: the rename is atomic)
     started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def temp(self) -> Path:
+        return self.folder.path / self.output.name
 
 
 @dataclass(frozen=True, kw_only=True)
 class Encoded(Planned):
-    """ffmpeg wrote the output to ``temp``."""
+    """ffmpeg wrote the output."""
 
     encoder: str
     fallback_reason: str | None  # why the job's hardware class gave way to the CPU
@@ -180,6 +189,7 @@ class Leftover(Job):
 
     source: Path
     final: Path
+    folder: Folder
 
     def completed(self, size_after: int) -> JobCompleted:
         return self._completed(

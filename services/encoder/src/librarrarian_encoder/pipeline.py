@@ -17,6 +17,7 @@ from typing import TypeVar
 import av
 from librarrarian_contracts import Transcode, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
+from librarrarian_media import reading
 from librarrarian_runtime import path_mapping
 from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
@@ -27,6 +28,7 @@ from . import failpoints, ffmpeg, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
+from .folder import Folder, NotAFile, Redirected
 from .job import Encoded, Job, Leftover, Outcome, Planned, Verified
 from .settings import Settings
 
@@ -60,10 +62,11 @@ class Pipeline:
         output in place, commit → finish."""
         planned = await self.plan(job)
         if isinstance(planned, Leftover):
-            granted_leftover = await self.commit(planned)
-            if not isinstance(granted_leftover, Leftover):
-                return granted_leftover
-            return await self.finish(granted_leftover)
+            with planned.folder:
+                granted_leftover = await self.commit(planned)
+                if not isinstance(granted_leftover, Leftover):
+                    return granted_leftover
+                return await self.finish(granted_leftover)
         if not isinstance(planned, Planned):
             return planned
         try:
@@ -78,42 +81,54 @@ class Pipeline:
                 return granted
             return await self.replace(granted)
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                planned.temp.unlink()  # what is left of an output that did not take the original's place
+            try:
+                # What is left of an output that did not take the original's place.
+                safe_replace.discard(planned.folder, planned.output)
+            finally:
+                os.close(planned.original)
+                planned.folder.close()
 
     async def plan(self, job: Job) -> Planned | Leftover | Outcome:
-        """The file as this node reaches it, still the one scanned, and where its output goes; announced
+        """The file as this node reaches it, still the one scanned, opened (its folder too) so that nothing
+        renamed or planted later redirects the job; its output, created beside it; announced
         (``JobStarted``) once it is to be encoded."""
         request = job.request
-        try:
-            source = contain(path_mapping.to_local(request.path, job.mappings), self.settings.media_paths)
-        except OutsideMediaPaths:
-            return job.failed("the file is outside this node's media paths", retryable=False)
-        current = safe_replace.identity_of(source)
-        if current is None:
-            return job.failed("the file is gone", retryable=False)
-        if current != request.identity:
-            return job.failed(
-                "the file changed since it was scanned; the next scan queues it again", retryable=False
-            )
-        suffix = ffmpeg.output_suffix(source, job.transcode.container)
-        final = safe_replace.final_path(source, suffix)
-        if final != source and await asyncio.to_thread(_is_our_output, final, request):
-            log.warning(
-                "job %d: an earlier attempt left its verified output %s in place; finishing it",
-                job.id,
-                final.name,
-            )
-            return Leftover(**job.carried(), source=source, final=final)
-        try:
-            safe_replace.check_target(source, final)
-        except safe_replace.WouldOverwrite as error:
-            return job.failed(str(error), retryable=False)
+        reached = _open_original(job, self.settings.media_paths)
+        if not isinstance(reached, tuple):
+            return reached
+        source, folder, original = reached
+        with contextlib.ExitStack() as opened:
+            opened.callback(folder.close)
+            opened.callback(os.close, original)
+            suffix = ffmpeg.output_suffix(source, job.transcode.container)
+            final = safe_replace.final_path(source, suffix)
+            if final != source and await asyncio.to_thread(_is_our_output, folder, final.name, request):
+                log.warning(
+                    "job %d: an earlier attempt left its verified output %s in place; finishing it",
+                    job.id,
+                    final.name,
+                )
+                opened.pop_all()
+                os.close(original)
+                return Leftover(**job.carried(), source=source, final=final, folder=folder)
+            try:
+                safe_replace.check_target(folder, source.name, final.name)
+            except safe_replace.WouldOverwrite as error:
+                return job.failed(str(error), retryable=False)
 
-        await publish(self.js, job.started())
-        log.info("job %d attempt %d delivery %d started: %s", job.id, request.attempt, job.delivery, source)
-        temp = safe_replace.temp_path(source, job.id, request.attempt, job.delivery, suffix)
-        return Planned(**job.carried(), source=source, final=final, temp=temp)
+            await publish(self.js, job.started())
+            log.info(
+                "job %d attempt %d delivery %d started: %s", job.id, request.attempt, job.delivery, source
+            )
+            try:
+                output = safe_replace.create_output(folder, job.id, source.stem, suffix)
+            except OSError as error:
+                return job.failed(f"cannot create the output beside the original: {error.strerror or error}")
+            failpoints.reach("output-created")
+            opened.pop_all()
+        return Planned(
+            **job.carried(), source=source, final=final, folder=folder, original=original, output=output
+        )
 
     async def encode(self, job: Planned) -> Encoded | Outcome:
         """ffmpeg writes the output; once it is done, the slot takes its next job while this one goes on."""
@@ -125,17 +140,19 @@ class Pipeline:
     async def verify(self, job: Encoded) -> Verified | Outcome:
         """The output, flushed to disk, is what was planned (architecture §3.4) and not too large."""
         loop = asyncio.get_running_loop()
+        written = reading.descriptor_path(job.output.fd)
         try:
-            await asyncio.to_thread(safe_replace.fsync_file, job.temp)
+            await asyncio.to_thread(os.fsync, job.output.fd)
             failpoints.reach("verifying")
             output = await loop.run_in_executor(
                 self.verifying,
                 functools.partial(
                     verification.verify,
-                    job.temp,
+                    written,
                     job.request.probe,
                     full=self.settings.verify == "full",
                     codec=job.request.target_codec,
+                    suffix=job.final.suffix,
                 ),
             )
         except verification.VerifyError as error:
@@ -146,11 +163,16 @@ class Pipeline:
         if job.transcode.measure_vmaf:
             score = await loop.run_in_executor(
                 self.verifying,
-                vmaf.measure,
-                self.encodes.binaries.vmaf,
-                job.source,
-                job.temp,
-                output.duration,
+                functools.partial(
+                    vmaf.measure,
+                    self.encodes.binaries.vmaf,
+                    reading.descriptor_path(job.original),
+                    written,
+                    output.duration,
+                    container=job.request.probe.container,
+                    pass_fds=(job.original, job.output.fd),
+                    name=f"job {job.id}: {job.output.name}",
+                ),
             )
         size_before = job.request.identity.size
         limit = job.transcode.max_output_percent
@@ -194,12 +216,22 @@ class Pipeline:
         failpoints.reach("after-commit")
         try:
             await asyncio.to_thread(
-                safe_replace.replace, job.source, job.temp, job.final, job.request.identity
+                safe_replace.replace,
+                job.folder,
+                job.source.name,
+                job.output,
+                job.final.name,
+                job.request.identity,
             )
         except safe_replace.SourceChanged as error:
             log.warning("job %d: %s; another attempt replaced it, discarding this output", job.id, error)
             return None
-        except safe_replace.WouldOverwrite as error:
+        except (
+            safe_replace.WouldOverwrite,
+            safe_replace.OutputMoved,
+            safe_replace.BothKept,
+            Redirected,
+        ) as error:
             return job.failed(str(error), retryable=False)
         except OSError as error:
             return job.failed(f"could not replace the original: {error.strerror or error}")
@@ -217,27 +249,66 @@ class Pipeline:
     async def finish(self, job: Leftover) -> Outcome:
         """The earlier attempt's output is in place: the original goes, if it is still the file planned."""
         try:
-            await asyncio.to_thread(safe_replace.finish, job.source, job.final, job.request.identity)
-        except safe_replace.SourceChanged as error:
+            await asyncio.to_thread(safe_replace.finish, job.folder, job.source.name, job.request.identity)
+        except (safe_replace.SourceChanged, safe_replace.BothKept, Redirected) as error:
             return job.failed(str(error), retryable=False)
         except OSError as error:
             return job.failed(f"could not remove the original: {error.strerror or error}")
-        return job.completed((await asyncio.to_thread(job.final.stat)).st_size)
+        final = job.folder.lstat(job.final.name)
+        return job.completed(final.st_size if final is not None else 0)
 
 
-def _is_our_output(final: Path, request: Transcode) -> bool:
-    """``final`` (beside a changed-container original) is this job's verified output, left by an attempt
-    that died between putting it in place and removing the original."""
-    if not final.exists():
-        return False
+def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int] | Outcome:
+    """The job's file inside the media paths, its folder opened with no symlink on the way and the file
+    opened in it, still the one scanned; or why not."""
     try:
-        with av.open(str(final)) as container:
+        source = contain(path_mapping.to_local(job.request.path, job.mappings), roots)
+        folder = Folder.open(source.parent, roots)
+    except OutsideMediaPaths:
+        return job.failed("the file is outside this node's media paths", retryable=False)
+    except FileNotFoundError:
+        return job.failed("the file is gone", retryable=False)
+    except Redirected as error:
+        return job.failed(str(error), retryable=False)
+    except OSError as error:
+        return job.failed(f"cannot open the file's folder: {error.strerror or error}")
+    try:
+        original = folder.open_file(source.name)
+    except FileNotFoundError:
+        folder.close()
+        return job.failed("the file is gone", retryable=False)
+    except (NotAFile, OSError) as error:
+        folder.close()
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        return job.failed(f"{source.name} is not the file scanned: {reason}", retryable=False)
+    if safe_replace.identity(os.fstat(original)) != job.request.identity:
+        os.close(original)
+        folder.close()
+        return job.failed(
+            "the file changed since it was scanned; the next scan queues it again", retryable=False
+        )
+    return source, folder, original
+
+
+def _is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
+    """``name`` (beside a changed-container original) is this job's verified output, left by an attempt
+    that died between putting it in place and removing the original: a regular file (a symlink is not
+    followed) that carries the job's tag and passes verification."""
+    try:
+        fd = folder.open_file(name)
+    except (OSError, NotAFile):
+        return False
+    path = reading.descriptor_path(fd)
+    try:
+        with av.open(path, container_options=reading.OPTIONS) as container:
             tag = container.metadata.get(ffmpeg.JOB_TAG)
         if tag != str(request.job_id):
             return False
-        verification.verify(final, request.probe, codec=request.target_codec)
+        verification.verify(path, request.probe, codec=request.target_codec, suffix=Path(name).suffix)
     except (av.FFmpegError, OSError, verification.VerifyError):
         return False
+    finally:
+        os.close(fd)
     return True
 
 

@@ -1,21 +1,31 @@
 """Putting a verified output in the original's place without ever losing the file (architecture §3.4).
 
-The output is written beside the original (same file system, so the rename is atomic), flushed, verified,
-and only then renamed over it. When the container changes (``.avi`` → ``.mkv``), the new file is in place
-before the original is unlinked. A crash at any step leaves the original, or a verified output, or both.
+The output is created beside the original (same file system, so the rename is atomic) under a new name
+nobody can guess, as a new file or not at all; ffmpeg writes it through our descriptor. It is flushed,
+verified, and only then renamed over the original, after the original, the output and the folder were
+checked once more. When the container changes (``.avi`` → ``.mkv``), the new file is in place before the
+original is unlinked. A crash at any step leaves the original, or a verified output, or both. Every name is
+used relative to the job's open folder (``folder.py``), so nothing planted in the library redirects a step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from librarrarian_contracts import FileIdentity
 
 from . import failpoints
+from .folder import Folder, Redirected
 
-TEMP_PREFIX = ".tmp_librarrarian-"
+TEMP_PREFIX = ".tmp_librarrarian-"  # what the scanner skips and the cleanup service recognises
+# Room left in a name (255 bytes on every common file system) for the prefix, job id, token and suffix.
+STEM_BYTES = 160
+CREATE_TRIES = 8
 
 
 class SourceChanged(Exception):
@@ -26,68 +36,115 @@ class WouldOverwrite(Exception):
     """The output's final name belongs to another file."""
 
 
-def temp_path(source: Path, job_id: int, attempt: int, delivery: int, suffix: str) -> Path:
-    return source.parent / f"{TEMP_PREFIX}{job_id}-{attempt}-{delivery}-{source.stem}{suffix}"
+class OutputMoved(Exception):
+    """The temporary output's name does not hold the file ffmpeg wrote any more: the output is not put
+    in place (someone renamed or swapped it; the original is kept)."""
+
+
+class BothKept(Exception):
+    """The original changed between its output taking its place beside it and its removal: both stay."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """The temporary output: its name in the folder, and the descriptor ffmpeg writes it through."""
+
+    name: str
+    fd: int
+
+
+def temp_name(job_id: int, token: str, stem: str, suffix: str) -> str:
+    """``.tmp_librarrarian-<job>-<token>-<stem><suffix>``: the job and the file for people who find it, the
+    token so that nobody can plant something at the name first. A retry recognises its own output by the
+    ``LIBRARRARIAN_JOB`` tag inside it, never by a name."""
+    short = os.fsdecode(os.fsencode(stem)[:STEM_BYTES])
+    return f"{TEMP_PREFIX}{job_id}-{token}-{short}{suffix}"
+
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def create_output(folder: Folder, job_id: int, stem: str, suffix: str) -> Output:
+    """The temporary output: a new, empty file of ours. A name someone took first is left alone and
+    another drawn."""
+    for _ in range(CREATE_TRIES):
+        name = temp_name(job_id, new_token(), stem, suffix)
+        with contextlib.suppress(FileExistsError):
+            return Output(name, folder.create(name))
+    raise FileExistsError(f"no free name for the output beside {stem}{suffix} in {CREATE_TRIES} tries")
 
 
 def final_path(source: Path, suffix: str) -> Path:
     return source if suffix == source.suffix else source.with_suffix(suffix)
 
 
-def identity_of(path: Path) -> FileIdentity | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
+def identity(st: os.stat_result) -> FileIdentity:
     return FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
 
 
-def check_target(source: Path, final: Path) -> None:
-    if final != source and final.exists():
-        raise WouldOverwrite(f"{final.name} already exists beside {source.name}; not overwriting it")
+def check_target(folder: Folder, source: str, final: str) -> None:
+    """The final name, when it is not the original's, must be free: a file, or a symlink, there is someone's."""
+    if final != source and folder.lstat(final) is not None:
+        raise WouldOverwrite(f"{final} already exists beside {source}; not overwriting it")
 
 
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def check_source(folder: Folder, source: str, expected: FileIdentity) -> os.stat_result:
+    """The original, still the regular file the job was planned for, in a folder still where it was."""
+    if not folder.still_reached():
+        raise Redirected(f"{folder.path} was moved or replaced since the job started; original kept")
+    st = folder.lstat(source)
+    if st is None or not stat.S_ISREG(st.st_mode) or identity(st) != expected:
+        raise SourceChanged(f"{source} changed since it was scanned")
+    return st
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def adopt_permissions(temp: Path, source: Path) -> None:
-    """The output gets the original's mode (and owner, where allowed), as the user set them."""
-    st = os.stat(source)
-    os.chmod(temp, st.st_mode & 0o7777)
+def adopt_permissions(output: int, original: os.stat_result) -> None:
+    """The output gets the original's owner (where allowed) and permission bits, set on the file we opened:
+    no name is followed. Set-user-ID and set-group-ID bits are not carried over (a video has no use for
+    them, and the output is ours until the chown)."""
     with contextlib.suppress(PermissionError):  # not root: the file stays ours, as any file we create
-        os.chown(temp, st.st_uid, st.st_gid)
+        os.fchown(output, original.st_uid, original.st_gid)
+    os.fchmod(output, stat.S_IMODE(original.st_mode) & 0o1777)
 
 
-def replace(source: Path, temp: Path, final: Path, expected: FileIdentity) -> None:
-    if identity_of(source) != expected:
-        raise SourceChanged(f"{source.name} changed since it was scanned")
-    check_target(source, final)
-    adopt_permissions(temp, source)
-    os.replace(temp, final)
-    fsync_dir(final.parent)
+def replace(folder: Folder, source: str, output: Output, final: str, expected: FileIdentity) -> None:
+    """The verified output takes the name ``final``; the original ``source`` goes when that is another
+    name. Everything is checked once more just before the rename."""
+    original = check_source(folder, source, expected)
+    check_target(folder, source, final)
+    if not folder.holds(output.name, output.fd):
+        raise OutputMoved(f"{output.name} is not the output written any more; original kept")
+    adopt_permissions(output.fd, original)
+    os.fsync(output.fd)  # the owner and mode, with the data flushed before verification
+    folder.rename(output.name, final)
+    folder.fsync()
     failpoints.reach("after-rename")
     if final != source:
-        os.unlink(source)
-        fsync_dir(source.parent)
+        remove_original(folder, source, expected)
 
 
-def finish(source: Path, final: Path, expected: FileIdentity) -> None:
+def remove_original(folder: Folder, source: str, expected: FileIdentity) -> None:
+    """Unlink the original beside its output in place, if it is still the file planned: checked just before."""
+    st = folder.lstat(source)
+    if st is None or identity(st) != expected:
+        raise BothKept(f"{source} changed while its output was put in place beside it; both kept")
+    folder.unlink(source)
+    folder.fsync()
+
+
+def finish(folder: Folder, source: str, expected: FileIdentity) -> None:
     """An earlier attempt put its verified output in place and died before removing the original:
     remove it now, if it is still the file the job was planned for."""
-    if identity_of(source) != expected:
-        raise SourceChanged(f"{source.name} changed since it was scanned")
-    os.unlink(source)
-    fsync_dir(source.parent)
+    check_source(folder, source, expected)
+    remove_original(folder, source, expected)
+
+
+def discard(folder: Folder, output: Output) -> None:
+    """Remove what is left of an output that did not take the original's place (only if its name still
+    holds it: whatever someone put there instead is not ours to delete), and close it."""
+    try:
+        if folder.holds(output.name, output.fd):
+            folder.unlink(output.name)
+    finally:
+        os.close(output.fd)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
@@ -44,11 +43,6 @@ class NoUsableHardware(RuntimeError):
     """Not even the CPU class passed its test encode."""
 
 
-def clean_scratch(settings: Settings) -> None:
-    shutil.rmtree(settings.scratch_dir, ignore_errors=True)
-    settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-
-
 async def usable_classes(
     settings: Settings, binaries: Binaries
 ) -> tuple[dict[HwClass, tuple[str, ...]], dict[HwClass, str], Binaries]:
@@ -66,7 +60,6 @@ async def usable_classes(
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
     binaries = chosen(await asyncio.to_thread(candidates))
-    clean_scratch(settings)
     codecs, unusable, binaries = await usable_classes(settings, binaries)
     if not codecs:
         raise NoUsableHardware("no hardware class passed its test encode; see the lines above")

@@ -3,7 +3,6 @@ quality, skip rules) is shared and dynamic: the ``transcode`` key of the setting
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +50,6 @@ class Settings:
     node: str
     slots: dict[HwClass, int] = field(default_factory=lambda: dict.fromkeys(HwClass, 1))
     verify: str = "sample"
-    scratch_dir: Path = Path(tempfile.gettempdir()) / "librarrarian-scratch"
     grace_seconds: float = 30.0
     # Bind to exactly these classes without the test encode (a GPU that is busy at start); empty: detect.
     hw_classes: tuple[HwClass, ...] = ()
@@ -65,14 +63,12 @@ class Settings:
         verify = env.text("VERIFY", "sample")
         if verify not in VERIFY_MODES:
             raise env.SettingsError(f"VERIFY must be 'sample' or 'full', not {verify!r}")
-        scratch = env.optional("SCRATCH_DIR")
         return cls(
             nats_url=env.nats_url(),
             media_paths=env.paths("MEDIA_PATHS"),
             node=env.node_name(),
             slots=_slots("SLOTS"),
             verify=verify,
-            scratch_dir=Path(scratch) if scratch else cls.scratch_dir,
             grace_seconds=env.number("GRACE_SECONDS", 30.0, minimum=0),
             hw_classes=_classes("HW_CLASSES"),
             autostart=env.flag("AUTOSTART", True),

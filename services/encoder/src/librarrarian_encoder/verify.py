@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 from librarrarian_contracts import MediaProbe
+from librarrarian_media import reading
 
 KINDS = ("video", "audio", "subtitle", "attachment")
 SAMPLE_POINTS = (0.05, 0.5, 0.9)
@@ -32,14 +34,24 @@ def planned_counts(probe: MediaProbe, output_suffix: str) -> Counter[str]:
     return counts
 
 
-def verify(output: Path, source: MediaProbe, *, full: bool = False, codec: str = "hevc") -> Verified:
+def verify(
+    output: Path | str,
+    source: MediaProbe,
+    *,
+    full: bool = False,
+    codec: str = "hevc",
+    suffix: str | None = None,
+) -> Verified:
+    """``output`` is a path libav opens (an open output's ``reading.descriptor_path``, or a file); its
+    container is told by ``suffix``, by default the path's own."""
+    suffix = Path(output).suffix if suffix is None else suffix
     try:
-        container = av.open(str(output))
+        container = av.open(str(output), container_options=reading.OPTIONS)
     except av.FFmpegError as error:
         raise VerifyError(f"the output cannot be opened: {error}") from None
     with container:
         got: Counter[str] = Counter(str(s.type) for s in container.streams if s.type in KINDS)
-        want = planned_counts(source, output.suffix)
+        want = planned_counts(source, suffix)
         for kind in KINDS:
             if got[kind] != want[kind]:
                 raise VerifyError(f"the output has {got[kind]} {kind} stream(s), the original {want[kind]}")
@@ -59,7 +71,7 @@ def verify(output: Path, source: MediaProbe, *, full: bool = False, codec: str =
         elif source.duration:
             raise VerifyError("the output has no duration")
         _decode(container, videos[0], duration, full)
-    return Verified(size=output.stat().st_size, duration=duration, video_codec=found)
+    return Verified(size=os.stat(output).st_size, duration=duration, video_codec=found)
 
 
 def _decode(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
+from librarrarian_media import reading
 from librarrarian_media.ffmpeg_builds import capabilities
 from librarrarian_media.ffmpeg_choice import Need
 
@@ -48,16 +50,25 @@ def starts(duration: float | None) -> list[float | None]:
     return [round(point * (duration - SEGMENT_SECONDS), 3) for point in SAMPLE_POINTS]
 
 
-def argv(ffmpeg_path: str, output: Path, source: Path, start: float | None) -> list[str]:
+def argv(
+    ffmpeg_path: str,
+    output: Path | str,
+    source: Path | str,
+    start: float | None,
+    container: str | None = None,
+) -> list[str]:
+    """Both inputs read as ``reading`` allows: the source with the demuxer the scanner found (``container``)."""
     window = [] if start is None else ["-ss", f"{start:g}", "-t", f"{SEGMENT_SECONDS:g}"]
     return [
         ffmpeg_path,
         "-hide_banner",
         "-nostdin",
         *window,
+        *reading.input_args(),
         "-i",
         str(output),
         *window,
+        *reading.input_args(container),
         "-i",
         str(source),
         "-lavfi",
@@ -68,27 +79,40 @@ def argv(ffmpeg_path: str, output: Path, source: Path, start: float | None) -> l
     ]
 
 
-def measure(ffmpeg_path: str, source: Path, output: Path, duration: float | None) -> float | None:
-    """The mean VMAF of the sampled segments, or None when it cannot be known (no libvmaf, an error)."""
+def measure(
+    ffmpeg_path: str,
+    source: Path | str,
+    output: Path | str,
+    duration: float | None,
+    *,
+    container: str | None = None,
+    pass_fds: Collection[int] = (),
+    name: str | None = None,
+) -> float | None:
+    """The mean VMAF of the sampled segments, or None when it cannot be known (no libvmaf, an error).
+    ``source`` and ``output`` may be descriptor paths (``reading.descriptor_path``) of ``pass_fds``; the
+    logs call the output ``name``."""
+    name = name or str(output)
     if not available(ffmpeg_path):
         return None
     scores = []
     for start in starts(duration):
         try:
             done = subprocess.run(
-                argv(ffmpeg_path, output, source, start),
+                argv(ffmpeg_path, output, source, start, container),
                 capture_output=True,
+                pass_fds=tuple(pass_fds),
                 text=True,
                 timeout=TIMEOUT_SECONDS,
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            log.warning("%s: VMAF not measured: %s", output.name, error)
+            log.warning("%s: VMAF not measured: %s", name, error)
             return None
         found = _SCORE.findall(done.stderr)
         if done.returncode != 0 or not found:
             tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            log.warning("%s: VMAF not measured (ffmpeg exit %d): %s", output.name, done.returncode, tail[0])
+            log.warning("%s: VMAF not measured (ffmpeg exit %d): %s", name, done.returncode, tail[0])
             return None
         scores.append(float(found[-1]))
     return round(sum(scores) / len(scores), 2)
