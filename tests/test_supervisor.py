@@ -36,7 +36,9 @@ async def test_a_crashing_child_is_restarted_with_growing_backoff(tmp_path: Path
     stopping.set()
     await asyncio.wait_for(task, 10)
     assert child.restarts >= 3
-    assert set(child.exits) == {3}
+    # Each start crashed with its own code; only the last may have been caught by the stop on its way out
+    # (its marker written, the interpreter still exiting).
+    assert set(child.exits[:-1]) == {3} and child.exits[-1] in {3, -signal.SIGTERM}
 
 
 async def test_stop_terminates_and_kills_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
