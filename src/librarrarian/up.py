@@ -94,6 +94,7 @@ def children(options: Options, logins: Logins, creds: Mapping[str, str]) -> list
         ),
         child("scanner"),
         child("cleanup"),
+        child("arr"),
         child(
             "gateway",
             {
