@@ -96,3 +96,4 @@ class ScanTrigger(StrEnum):
     WATCH = "watch"
     PLEX = "plex"
     JELLYFIN = "jellyfin"
+    ARR = "arr"  # an Arr app's webhook: a file it just imported

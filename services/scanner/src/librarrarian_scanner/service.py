@@ -1,7 +1,7 @@
 """The scanner process: scans on start, on a timer and on ``scan.start`` commands (cancellable by
 ``scan.cancel``), and watches the media folders for new files. The library folders come from the
 ``scanner.folders`` setting, followed live. It also syncs the files Plex and Jellyfin know, answers their
-set-up requests and tells them when a file was replaced."""
+set-up requests and tells them when a file was replaced, and follows what the Arr apps did to files."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from librarrarian_runtime import bus, lifecycle, migrations, outbound
 from librarrarian_runtime.watched import Watched
 
 from . import commands
+from .arr_files import ArrFiles
 from .probe import Prober
 from .scan import Scanner
 from .settings import Settings
@@ -63,6 +64,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                     watcher = Watcher(scanner, settings.media_paths, settings.watch_settle_seconds)
                     tasks.create_task(watcher.run(stopping))
                 tasks.create_task(refresher.consume(js, stopping))
+                tasks.create_task(ArrFiles(scanner).consume(js, stopping))
                 source_timer = tasks.create_task(
                     source_sync.run_on_schedule(settings.scan_interval_seconds, stopping)
                 )

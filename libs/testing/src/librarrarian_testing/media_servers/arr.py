@@ -13,6 +13,7 @@ changed (a transcode to MKV). ``command_polls`` says how many looks at a command
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import json
@@ -91,6 +92,7 @@ class FakeArr(Recorder):
     api_key: str = field(default_factory=lambda: uuid.uuid4().hex)
     version: str = "4.0.14.2939"
     command_polls: int = 2
+    delay_seconds: float = 0.0  # before each answer: a slow app, for a scan to be cancelled midway
     commands: list[dict[str, Any]] = field(default_factory=list)  # bodies of the commands it completed
     rejected: list[str] = field(default_factory=list)
     _running: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -192,6 +194,8 @@ class FakeArr(Recorder):
 
         async def any_request(request: Request) -> Response:
             seen = await self.record(request)
+            if self.delay_seconds:
+                await asyncio.sleep(self.delay_seconds)
             op = spec.find(seen.method, seen.path)
             if op is None:
                 self.rejected.append(f"{seen.method} {seen.path} is not a documented operation")
