@@ -71,7 +71,7 @@ async def test_a_rename_scan_queues_renames_that_run_once_approved_and_the_file_
         assert done.id == first.id and done.output_path == first.new_path
         assert fake.commands == [{"name": "RenameFiles", "seriesId": 7, "files": [71]}]
         renamed = Path(str(first.new_path))
-        assert renamed.exists() and not first_before.exists()
+        assert on_disk(renamed, first_before) == [True, False]
 
         # Its identity follows it: the catalogue record, the waiting transcode; a new scan finds nothing new.
         await eventually(
@@ -95,7 +95,7 @@ async def test_a_rename_scan_queues_renames_that_run_once_approved_and_the_file_
         # Release all the rest at once.
         await ask(nc, topology.SCHEDULER_RELEASE, ReleaseJobs(kind="rename"), ReleasedJobs)
         await eventually(lambda: _count(job_list(nc, "rename", ("done",)), 2), timeout=30, message="both")
-        assert not second_before.exists() and library.path(library.second).exists()
+        assert on_disk(second_before, library.path(library.second)) == [False, True]
     assert fake.rejected == []
 
 
@@ -113,6 +113,10 @@ async def test_a_rename_scan_can_be_cancelled_midway(
         entry = await eventually(lambda: finished(arr.js, scan_id), timeout=30, message="the scan's end")
         assert entry.state == "cancelled" and entry.seen < 61
     assert fake.rejected == []
+
+
+def on_disk(*paths: Path) -> list[bool]:
+    return [p.exists() for p in paths]
 
 
 async def scan_entries_done(js: JetStreamContext) -> list[ScanStatus]:
