@@ -142,3 +142,28 @@ def shows(media: Path, shared_media: Path, **fake: object) -> Shows:
         ],
     )
     return Shows(FakeArr(kind="sonarr", root="/tv", local_root=tv, items=[series], **fake), series)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def encoder(nc: Client, nats_url: str, media: Path) -> AsyncIterator[None]:
+    """A CPU encoder on the test's library, with the fastest presets (a test needs a result, not a good one)."""
+    from librarrarian_contracts.topology import HwClass
+    from librarrarian_encoder import service as encoder_service
+    from librarrarian_encoder.settings import Settings as EncoderSettings
+    from librarrarian_testing import transcode
+
+    await transcode.put(nc.jetstream(), transcode.fastest())
+    settings = EncoderSettings(
+        nats_url=nats_url,
+        media_paths=(media,),
+        node="arr-test-encoder",
+        hw_classes=(HwClass.CPU,),
+        grace_seconds=5,
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(encoder_service.run(settings, stopping))
+    try:
+        yield
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
