@@ -49,6 +49,9 @@ async def test_every_route_is_behind_its_rooms_door(site: Site) -> None:
             response = await anonymous.request(method, filled(path))
             assert response.status_code == 303, (method, path)
             assert response.headers["location"].startswith("/login?next="), (method, path)
+        # The Arr apps' webhook has a key of its own (the arr service checks it): none is a 401 here.
+        for method, path in routes("", api.WEBHOOKS):
+            assert (await anonymous.request(method, filled(path))).status_code == 401, (method, path)
         # Outside the rooms: the public routes, logging in and out, the static files.
         for path in PUBLIC:
             assert (await anonymous.get(path)).status_code == 200, path
@@ -60,7 +63,8 @@ async def test_the_api_documents_every_route_and_no_page(site: Site) -> None:
     async with site.client(key=None) as anonymous:
         document = (await anonymous.get("/api/v1/openapi.json")).json()
     documented = {(m.upper(), p) for p, item in document["paths"].items() if p not in PUBLIC for m in item}
-    assert documented == set(routes("/api/v1", *api.PARTS, live.events.router))
+    api_routes = set(routes("/api/v1", *api.PARTS, live.events.router))
+    assert documented == api_routes | set(routes("", api.WEBHOOKS))
     for path, item in document["paths"].items():  # each answer's shape is described
         for method, operation in item.items():
             answer = (

@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(api.router)
+    app.include_router(api.WEBHOOKS)
     app.include_router(live.router)
     app.include_router(pages.router)
     app.include_router(pages.public)

@@ -1,7 +1,8 @@
 """The REST API's room: every route under ``/api/v1`` that the dashboard and scripts call.
 
 The room's door checks who asks (a session or an ``X-Api-Key``, ``access.require_api``) for every route
-included here, so a new route is private unless it is put outside the room. A service's refusal raised
+included here, so a new route is private unless it is put outside the room (as the Arr apps' webhook is, with
+a key of its own). A service's refusal raised
 from a route (``librarrarian_runtime.errors``) is answered with its status by the app's one error handler.
 """
 
@@ -10,9 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..access import require_api
-from . import cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
+from . import arr, cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
 
-__all__ = ["PARTS", "router"]
+__all__ = ["PARTS", "WEBHOOKS", "router"]
 
 PARTS = (
     cluster.router,
@@ -20,6 +21,7 @@ PARTS = (
     history.router,
     scans.router,
     sources.router,
+    arr.router,
     cleanup.router,
     cluster_settings.router,
     settings_transfer.router,
@@ -27,3 +29,5 @@ PARTS = (
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
 for part in PARTS:
     router.include_router(part)
+# Outside the room: the Arr apps' webhook, authenticated by its own key (the arr service checks it).
+WEBHOOKS = arr.webhooks
