@@ -28,7 +28,7 @@ from librarrarian_testing.openid_provider import CLIENT_ID, CLIENT_SECRET, runni
 from nats.js import JetStreamContext
 
 from .signing_in import OidcSite, oidc_site, through_provider
-from .sites import PASSWORD, USER, gateway_settings, running_site
+from .sites import PASSWORD, USER, Site, gateway_settings, running_site
 
 
 @pytest.fixture
@@ -286,6 +286,8 @@ def test_oidc_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         "OIDC_PROVIDER_NAME": "Authentik",
         "OIDC_SSL_VERIFY": "false",
         "OIDC_REQUIRED_GROUP": "media",
+        "OIDC_SCOPES": "",  # empty, as the compose file passes what is not set: the default
+        "OIDC_GROUPS_CLAIM": "",
     }.items():
         monkeypatch.setenv(name, value)
     settings = Settings.from_env()
@@ -314,3 +316,26 @@ async def test_a_provider_user_named_like_a_local_one_stays_another_user(
         assert await pool.fetchval("SELECT oidc_subject FROM users WHERE name = 'alice'") is None
     finally:
         await pool.close()
+
+
+async def test_without_oidc_there_is_no_button_and_no_oidc_route(gateway: Site) -> None:
+    async with gateway.client(key=None) as anonymous:
+        page = await anonymous.get("/login")
+        assert "Sign in with" not in page.text and 'name="password"' in page.text
+        assert (await anonymous.get("/login/oidc")).status_code == 404
+        assert (
+            await anonymous.get("/login/oidc/callback", params={"state": "x", "code": "y"})
+        ).status_code == 404
+
+
+async def test_a_configured_redirect_url_is_the_one_sent_to_the_provider(
+    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[object, JetStreamContext]
+) -> None:
+    outside = "https://media.example.lan/login/oidc/callback"  # a reverse proxy's address, say
+    async with (
+        oidc_site(nats_url, database_url, tmp_path, bus[1], oidc={"redirect_url": outside}) as oidc,
+        oidc.site.client(key=None) as client,
+    ):
+        started = await client.get("/login/oidc")
+        assert started.status_code == 303
+        assert parse_qs(urlsplit(started.headers["location"]).query)["redirect_uri"] == [outside]

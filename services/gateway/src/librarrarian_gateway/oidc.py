@@ -61,19 +61,19 @@ class OidcSettings:
         redirect = env.optional("OIDC_REDIRECT_URL")
         if redirect and urlsplit(redirect).scheme not in ("http", "https"):
             raise env.SettingsError(f"OIDC_REDIRECT_URL must be an http(s):// address, not {redirect!r}")
-        scopes = " ".join(env.text("OIDC_SCOPES", "openid profile email").split())
+        scopes = " ".join((env.optional("OIDC_SCOPES") or "openid profile email").split())
         if "openid" not in scopes.split():
             raise env.SettingsError(f"OIDC_SCOPES must include openid, not {scopes!r}")
         return cls(
             issuer_url=issuer,
             client_id=env.text("OIDC_CLIENT_ID"),
             client_secret=env.text("OIDC_CLIENT_SECRET"),
-            provider_name=env.text("OIDC_PROVIDER_NAME", "OpenID Connect"),
+            provider_name=env.optional("OIDC_PROVIDER_NAME") or "OpenID Connect",
             ssl_verify=env.flag("OIDC_SSL_VERIFY", True),
             redirect_url=redirect,
             scopes=scopes,
             required_group=env.optional("OIDC_REQUIRED_GROUP"),
-            groups_claim=env.text("OIDC_GROUPS_CLAIM", "groups"),
+            groups_claim=env.optional("OIDC_GROUPS_CLAIM") or "groups",
         )
 
 
