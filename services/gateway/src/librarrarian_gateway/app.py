@@ -19,7 +19,7 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import api, credentials, live, pages
+from . import api, credentials, live, oidc, pages
 from .access import LoginRequired
 from .backend import Backend
 from .settings import Settings
@@ -53,7 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await bootstrap(settings, pool)
                 app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
                 app.state.backend = Backend(nc)
-                yield
+                async with oidc.provider_running(settings.oidc) as app.state.oidc:
+                    yield
             finally:
                 await pool.close()
 

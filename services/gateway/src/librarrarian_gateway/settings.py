@@ -7,6 +7,8 @@ from pathlib import Path
 
 from librarrarian_runtime import env
 
+from .oidc import OidcSettings
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,6 +22,15 @@ class Settings:
     api_key: str | None = None
     media_paths: tuple[Path, ...] = ()
     session_days: int = 30
+    local_login_enabled: bool = True  # the user name and password form
+    oidc: OidcSettings | None = None  # sign-in with an OpenID provider
+
+    def __post_init__(self) -> None:
+        if self.auth_enabled and not self.local_login_enabled and self.oidc is None:
+            raise env.SettingsError(
+                "LOCAL_LOGIN_ENABLED=false leaves no way to log in: set OIDC_ENABLED=true with the "
+                "OIDC_* settings, or keep the password form (LOCAL_LOGIN_ENABLED=true)"
+            )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,4 +47,6 @@ class Settings:
             local_password=password,
             api_key=env.optional("API_KEY"),
             media_paths=env.paths("MEDIA_PATHS", required=False),
+            local_login_enabled=env.flag("LOCAL_LOGIN_ENABLED", True),
+            oidc=OidcSettings.from_env(),
         )

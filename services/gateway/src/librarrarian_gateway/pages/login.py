@@ -22,10 +22,42 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+async def login_page(
+    request: Request, next: str | None, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    """The login page with the ways in this gateway offers: the button of the OpenID provider, the form."""
+    request.state.theme = await current_theme(request)
+    state = request.app.state
+    response = render(
+        request,
+        "login.html",
+        next=safe_next(next),
+        error=error,
+        oidc=state.oidc,
+        local_login=state.settings.local_login_enabled,
+    )
+    response.status_code = status
+    return response
+
+
+def signed_in(request: Request, token: str, target: str | None) -> RedirectResponse:
+    """The answer to a sign-in, whichever way it went: the session's cookie, and on to where the user was
+    going."""
+    redirect = RedirectResponse(safe_next(target), status_code=303)
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=request.app.state.settings.session_days * 86_400,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return redirect
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
-    request.state.theme = await current_theme(request)
-    return render(request, "login.html", next=safe_next(next), error=None)
+    return await login_page(request, next)
 
 
 @router.post("/login", response_model=None)
@@ -36,22 +68,12 @@ async def login(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     state = request.app.state
+    if not state.settings.local_login_enabled:
+        return await login_page(request, next, "Logging in with a password is turned off here.", 403)
     token = await credentials.login(state.pool, username, password, state.settings.session_days)
     if token is None:
-        request.state.theme = await current_theme(request)
-        response = render(request, "login.html", next=safe_next(next), error="Wrong user name or password.")
-        response.status_code = 401
-        return response
-    redirect = RedirectResponse(safe_next(next), status_code=303)
-    redirect.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=state.settings.session_days * 86_400,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return redirect
+        return await login_page(request, next, "Wrong user name or password.", 401)
+    return signed_in(request, token, next)
 
 
 @router.post("/logout")
