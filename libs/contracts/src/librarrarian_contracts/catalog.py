@@ -250,7 +250,7 @@ CHANNELS: tuple[Channel, ...] = (
         topology.ARR_SCAN_COMPLETED,
         (m.ArrScanCompleted,),
         (ARR,),
-        (SCHEDULER, INTEGRATION),
+        (SCHEDULER, GATEWAY, INTEGRATION),
         "A scan of an Arr app ended: how many items it looked at and files it found.",
         topology.ARR,
         public=True,

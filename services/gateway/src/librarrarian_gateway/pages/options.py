@@ -1,8 +1,9 @@
 """The options page: transcoding (the ``transcode`` setting, saved through ``PATCH
 /api/v1/settings/transcode``), the system (the theme through ``PATCH /api/v1/settings/ui``, the encoders' path
 mappings through ``PUT /api/v1/settings/paths``, the media paths to read) and the integrations: the library
-folders, and Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through
-``/api/v1/sources``."""
+folders, Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``,
+and Sonarr, Radarr and Lidarr as the arr service reports them, set up by ``arr.js`` through
+``/api/v1/arr``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from librarrarian_contracts import sources, topology, views
+from librarrarian_contracts import arr, sources, topology, views
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
     PATHS_KEY,
@@ -37,6 +38,7 @@ FOLDER_TYPES = (
 )
 TIERS = (("sd", "SD"), ("720p", "720p"), ("1080p", "1080p"), ("4k", "4K"))
 SCANNER_SECONDS = 3.0
+ARR_SECONDS = 3.0
 
 
 async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | None]:
@@ -53,6 +55,14 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
     return (msgspec.to_builtins(found) if found else None), problem
 
 
+async def arr_apps(request: Request) -> tuple[dict[str, Any] | None, str | None]:
+    """Sonarr, Radarr and Lidarr as the arr service reports them (``configured``, never a key)."""
+    found, problem = await unless_unanswered(
+        ask(request.app.state.nc, topology.ARR_STATUS, views.Nothing(), arr.ArrStatus, ARR_SECONDS)
+    )
+    return (msgspec.to_builtins(found) if found else None), problem
+
+
 @router.get("/options", response_class=HTMLResponse)
 async def options(request: Request, view: str = "standard") -> HTMLResponse:
     bus = backend(request)
@@ -62,6 +72,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
     live = {view.status.node for view in await bus.nodes()}
     named = {m.node for m in paths.mappings if m.node is not None}
     linked, unreachable = await integrations(request)
+    apps, apps_problem = await arr_apps(request)
     return render(
         request,
         "options.html",
@@ -78,4 +89,6 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         folders=msgspec.to_builtins(folders.folders),
         folder_types=FOLDER_TYPES,
         sources_problem=unreachable,
+        arr=apps,
+        arr_problem=apps_problem,
     )
