@@ -1,7 +1,8 @@
 """Rename scans against a fake Sonarr over real files: the app's rename preview becomes one rename job per
 file awaiting approval; releasing one has the app rename it (its command API, waited for), and the file keeps
 its identity under its new name (its catalogue record and its waiting transcode follow it; a scan after the
-rename finds nothing new). A scan shows its progress in the scans bucket and stops when cancelled."""
+rename finds nothing new). A scan shows its progress in the scans bucket and stops when cancelled, even when
+the cancel was sent before its command was taken."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from librarrarian_testing.scanning import scan_entries
 from nats.js import JetStreamContext
 
 from .cluster import catalogued, job_list, scanner_and_scheduler, set_up, shows, start_scan
-from .conftest import ArrService
+from .conftest import ArrService, start
 
 
 async def scan_entry(js: JetStreamContext, scan_id: str) -> ScanStatus | None:
@@ -112,6 +113,27 @@ async def test_a_rename_scan_can_be_cancelled_midway(
         await publish(arr.js, CancelScan(scan_id=scan_id), topology.scan_cancel_subject(scan_id))
         entry = await eventually(lambda: finished(arr.js, scan_id), timeout=30, message="the scan's end")
         assert entry.state == "cancelled" and entry.seen < 61
+    assert fake.rejected == []
+
+
+async def test_a_scan_cancelled_before_its_command_was_taken_never_asks_the_app(
+    arr: ArrService, media: Path, shared_media: Path
+) -> None:
+    library = shows(media, shared_media)
+    fake = library.fake
+    async with serving(fake.build()) as url:
+        await set_up(arr, fake, url)
+        await arr.stop()  # the scan and its cancel wait in the stream for the next arr service
+        scan_id = await start_scan(arr, ArrApp.SONARR, "rename")
+        await publish(arr.js, CancelScan(scan_id=scan_id), topology.scan_cancel_subject(scan_id))
+        asked = len(fake.seen)
+        again = await start(arr.nc, arr.js, arr.settings, media)
+        try:
+            entry = await eventually(lambda: finished(arr.js, scan_id), timeout=30, message="the scan's end")
+        finally:
+            await again.stop()
+        assert (entry.state, entry.seen, entry.queued) == ("cancelled", 0, 0)
+        assert len(fake.seen) == asked  # the app was not asked
     assert fake.rejected == []
 
 

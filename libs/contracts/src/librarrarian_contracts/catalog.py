@@ -613,6 +613,12 @@ LOOKUPS: tuple[Lookup, ...] = (
         "has its waiting work messages taken out, so no encoder takes them.",
         removers=(SCHEDULER,),
     ),
+    Lookup(
+        topology.CONTROL,
+        (SCANNER, ARR),
+        "A scan about to start looks for a cancel sent before its command was taken (kept on the scan's own "
+        "cancel subject).",
+    ),
 )
 
 # Kept in a service's own database, never on the bus; part of the contract all the same (they outlive

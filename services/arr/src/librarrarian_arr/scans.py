@@ -3,7 +3,8 @@ name otherwise), or its cutoff-unmet list (a ``quality_mismatch`` entry per file
 
 Each scan shows in the ``scans`` bucket like a library scan (``kind`` rename or quality, ``seen`` counting
 the app's items, ``queued`` the files found), rewritten about every second, and stops when cancelled
-(``scan.cancel.<id>``, heard by every arr service). One scan runs at a time; the others wait their turn.
+(``scan.cancel.<id>``, heard by every arr service; a cancel sent before the scan's command was taken is found
+in the stream when it is). One scan runs at a time; the others wait their turn.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from librarrarian_contracts import (
     ArrApp,
     ArrScanCompleted,
@@ -23,13 +23,12 @@ from librarrarian_contracts import (
     RenameWanted,
     StartArrScan,
     publish,
-    topology,
 )
 from librarrarian_contracts.arr import ArrSettings, ScanKind
 from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.messages import utcnow
-from librarrarian_contracts.scans import ScanStatus, scan_key
-from nats.errors import Error as NatsError
+from librarrarian_contracts.scans import ScanStatus
+from librarrarian_runtime.scan_board import ScanBoard
 from nats.js import JetStreamContext
 
 from . import apps
@@ -38,7 +37,6 @@ from .connections import Connections
 
 log = logging.getLogger(__name__)
 
-UPDATE_SECONDS = 1.0
 PAGE = 100
 # The most cutoff-unmet entries read from one app: more than any home library, and a bound on a hostile one.
 MAX_ENTRIES = 200_000
@@ -83,15 +81,14 @@ class Scans:
     def __init__(self, connections: Connections, js: JetStreamContext) -> None:
         self.connections = connections
         self.js = js
-        self.runs: dict[str, ArrScanRun] = {}
-        self.cancelled: set[str] = set()  # cancels heard for scans not (yet) running here
+        self.board = ScanBoard(js)
+        self.runs: dict[str, ArrScanRun] = {}  # running or waiting their turn here
         self._one_scan = asyncio.Lock()
 
     def cancel(self, scan_id: str) -> None:
         run = self.runs.get(scan_id)
         if run is None:
-            self.cancelled.add(scan_id)
-            return
+            return  # another's (a library scan), or not taken yet: its cancel stays in the stream
         run.stop.set()
         log.info("arr scan %s: cancel requested", scan_id[:8])
 
@@ -99,13 +96,13 @@ class Scans:
         self, command: StartArrScan, trigger: ScanTrigger = ScanTrigger.REQUEST
     ) -> ArrScanCompleted:
         run = ArrScanRun(command.event_id, command.app, command.kind, trigger)
-        if command.event_id in self.cancelled:
-            run.stop.set()
         self.runs[run.scan_id] = run
+        if await self.board.cancelled_while_queued(run.scan_id):
+            run.stop.set()
         started = time.monotonic()
-        ticker = asyncio.create_task(self._follow(run))
+        ticker = asyncio.create_task(self.board.follow(run))
         try:
-            await self._show(run)
+            await self.board.show(run)
             async with self._one_scan:
                 await self._scan(run)
         except ArrError as error:
@@ -117,9 +114,8 @@ class Scans:
         finally:
             ticker.cancel()
             run.finished_at = utcnow()
-            await self._show(run)
+            await self.board.show(run)
             del self.runs[run.scan_id]
-            self.cancelled.discard(run.scan_id)
         completed = ArrScanCompleted(
             scan_id=run.scan_id,
             app=run.app,
@@ -143,12 +139,13 @@ class Scans:
         return completed
 
     async def _scan(self, run: ArrScanRun) -> None:
-        settings, client = await self.connections.open(run.app)
-        run.state = "probing"
-        if run.kind == "rename" and not run.stop.is_set():
-            await self._renames(run, settings, client)
-        elif not run.stop.is_set():
-            await self._qualities(run, settings, client)
+        if not run.stop.is_set():  # a scan cancelled while it waited never asks the app
+            settings, client = await self.connections.open(run.app)
+            run.state = "probing"
+            if run.kind == "rename":
+                await self._renames(run, settings, client)
+            else:
+                await self._qualities(run, settings, client)
         run.state = "cancelled" if run.stop.is_set() else "done"
 
     async def _renames(self, run: ArrScanRun, settings: ArrSettings, client: ArrClient) -> None:
@@ -238,16 +235,3 @@ class Scans:
             log.warning("%s names %s: outside the media paths once mapped; left alone", run.app, app_path)
             return None
         return str(local)
-
-    async def _show(self, run: ArrScanRun) -> None:
-        try:
-            kv = await self.js.key_value(topology.SCANS.name)
-            await kv.put(scan_key(run.scan_id), msgspec.json.encode(run.status()))
-        except (NatsError, TimeoutError) as error:  # best effort: the scan's work goes on
-            log.warning("arr scan %s: progress not written: %s", run.scan_id[:8], error)
-
-    async def _follow(self, run: ArrScanRun) -> None:
-        """Rewrite the entry every ``UPDATE_SECONDS`` until cancelled (the scan's end writes the last one)."""
-        while True:
-            await asyncio.sleep(UPDATE_SECONDS)
-            await self._show(run)
