@@ -131,7 +131,9 @@ async def test_the_options_section_saves_tests_and_never_shows_the_key(
     await expect(section.locator("[data-role=summary]")).to_have_text("enabled")
 
     # Saved as shown; after a reload, still no key anywhere in the page, and the test still passes.
+    await expect(section.get_by_label("TLS certificate")).to_have_value("")  # ARR_SSL_VERIFY decides
     await section.get_by_label("Mode").select_option("automatic")
+    await section.get_by_label("TLS certificate").select_option("false")
     await section.get_by_role("button", name="Save Sonarr").click()
     await expect(section.locator("[data-role=message]")).to_have_text("Saved.", timeout=WAIT_MS)
     async with site.client() as api:
@@ -142,6 +144,7 @@ async def test_the_options_section_saves_tests_and_never_shows_the_key(
         True,
         True,
     )
+    assert (stored["ssl_verify"], stored["ssl_verify_switch"]) == (False, False)
     assert stored["mappings"] == [{"server": "/tv", "local": str(site.media / "TV")}]
     await page.reload()
     assert sonarr.fake.api_key not in await page.content()
@@ -149,6 +152,7 @@ async def test_the_options_section_saves_tests_and_never_shows_the_key(
         "placeholder", "stored: leave empty to keep it"
     )
     await expect(section.get_by_label("Mode")).to_have_value("automatic")
+    await expect(section.get_by_label("TLS certificate")).to_have_value("false")
     await section.get_by_role("button", name="Test connection").click()
     await expect(section.locator("[data-role=message]")).to_have_text(
         f"Connected to Sonarr {sonarr.fake.version}.", timeout=WAIT_MS

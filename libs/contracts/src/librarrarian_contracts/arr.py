@@ -89,6 +89,7 @@ class ArrAppStatus(msgspec.Struct, frozen=True, kw_only=True):
     rename_approval: bool = True
     auto_rename: bool = False
     hold_below_cutoff: bool = True
+    ssl_verify_switch: bool | None = None  # the app's own switch; None: ARR_SSL_VERIFY decides
 
 
 class ArrStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,4 +129,5 @@ def status_of(app: ArrApp, settings: ArrSettings, ssl_default: bool) -> ArrAppSt
         rename_approval=settings.rename_approval,
         auto_rename=settings.auto_rename,
         hold_below_cutoff=settings.hold_below_cutoff,
+        ssl_verify_switch=settings.ssl_verify,
     )

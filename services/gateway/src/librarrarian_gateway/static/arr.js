@@ -14,7 +14,7 @@
     wrong_url: "no such API at that URL (a wrong port or URL base?)",
     not_arr: "something answers there, but not this app",
     timeout: "the app did not answer in time",
-    tls: "its certificate is not trusted (untick the certificate check for a self-signed one)",
+    tls: "its certificate is not trusted (for a self-signed one, choose to accept it)",
     refused: "that address is not allowed (PRIVATE_SERVERS)",
     unreachable: "the app could not be reached",
   };
@@ -43,7 +43,7 @@
         enabled: f.enabled.checked,
         url: f.url.value.trim(),
         mode: f.mode.value,
-        ssl_verify: f.ssl_verify.checked,
+        ssl_verify: f.ssl_verify.value === "" ? null : f.ssl_verify.value === "true",
         rename_approval: f.rename_approval.checked,
         auto_rename: f.auto_rename.checked,
         hold_below_cutoff: f.hold_below_cutoff.checked,
