@@ -174,6 +174,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     finished_at: datetime
     fallback_reason: str | None = None  # why the hardware encode gave way to the CPU
     vmaf: float | None = None  # when measured
+    ffmpeg_log: str | None = None  # the last lines ffmpeg wrote; in one entry's details, not in pages
 
 
 class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):
