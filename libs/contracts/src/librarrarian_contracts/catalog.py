@@ -551,6 +551,7 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.TranscodeSettings,
             settings.QueueControl,
             settings.NodeControl,
+            settings.NodeSchedule,
             settings.ScannerFolders,
             settings.PathSettings,
             settings.UiSettings,
@@ -558,7 +559,7 @@ BUCKETS: tuple[Bucket, ...] = (
         (GATEWAY,),
         (SCHEDULER, ENCODER, SCANNER, GATEWAY),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
-        "transcode, queue, node.<name>, scanner.folders, paths, ui",
+        "transcode, queue, node.<name>, schedule.<name>, scanner.folders, paths, ui",
     ),
     Bucket(
         topology.SCANS,

@@ -11,12 +11,24 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..access import require_api
-from . import arr, cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
+from . import (
+    arr,
+    cleanup,
+    cluster,
+    cluster_settings,
+    history,
+    jobs,
+    scans,
+    schedules,
+    settings_transfer,
+    sources,
+)
 
 __all__ = ["PARTS", "WEBHOOKS", "router"]
 
 PARTS = (
     cluster.router,
+    schedules.router,
     jobs.router,
     history.router,
     scans.router,
