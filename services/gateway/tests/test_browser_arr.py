@@ -1,7 +1,8 @@
 """Sonarr in a real browser, against the real arr service and scheduler and a fake Sonarr (answering from its
 OpenAPI document) over real files: its Options section (saved, tested with a wrong key then the right one,
 the key never shown again, the webhook key shown once with the URLs to paste), a rename released from the
-queue that the app carries out on disk, and scans from the Tools page followed to their end or cancelled."""
+queue that the app carries out on disk, a file below its quality cutoff shown with its held transcode and
+released, and scans from the Tools page followed to their end or cancelled."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from pathlib import Path
 import pytest
 from librarrarian_arr import service as arr_service
 from librarrarian_arr.settings import Settings as ArrSettings
+from librarrarian_contracts import ArrApp, QualityMismatchFound, publish
 from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_testing import eventually
 from librarrarian_testing.media_servers import FakeArr, FakeFile, FakeItem, serving
 from playwright.async_api import Browser, expect
 
 from .browsing import WAIT_MS, logged_in, snap
+from .seeds import HEAT, queue_file
 from .sites import Site
 
 
@@ -249,3 +252,42 @@ async def test_app_scans_from_the_tools_page_show_their_progress_and_can_be_canc
     assert seen < 41
     await expect(row.locator(".message")).to_contain_text("sonarr rename scan cancelled", timeout=WAIT_MS)
     await snap(page, "tools-arr")
+
+
+async def test_a_quality_entry_and_its_held_transcode_are_shown_and_released_from_the_queue(
+    browser: Browser, site: Site
+) -> None:
+    transcode_id = await queue_file(site, HEAT)
+    found = QualityMismatchFound(
+        app=ArrApp.SONARR, path=HEAT, item_id=7, file_id=71, quality="HDTV-720p", cutoff="Bluray-1080p"
+    )
+    await publish(site.js, found)
+    page = await logged_in(browser, site, "/queue")
+    await expect(page.locator("#live")).to_have_attribute("data-state", "open", timeout=WAIT_MS)
+    held = page.locator(f'#jobs tr[data-job="{transcode_id}"]')
+    await expect(held.locator(".reason .held")).to_have_text("held", timeout=WAIT_MS)
+    await expect(held.locator(".reason")).to_contain_text(
+        "sonarr: HDTV-720p is below the cutoff Bluray-1080p; sonarr may replace it"
+    )
+    await expect(held.locator(".status")).to_have_text("awaiting_approval")
+
+    # The type filter: only the quality entry, with its app, its quality and the cutoff.
+    await page.get_by_role("navigation", name="Type").get_by_role("link", name="quality").click()
+    await expect(page).to_have_url(f"{site.url}/queue?kind=quality_mismatch")
+    rows = page.locator("#jobs tbody tr[data-job]")
+    await expect(rows).to_have_count(1, timeout=WAIT_MS)
+    entry = rows.first
+    await expect(entry.locator(".kind")).to_have_text("quality")
+    await expect(entry.locator(".reason .app")).to_have_text("sonarr")
+    await expect(entry.locator(".reason")).to_contain_text("HDTV-720p is below the cutoff Bluray-1080p")
+    await snap(page, "queue-quality")
+
+    # Released: the entry is done and the file may be transcoded after all.
+    await entry.get_by_role("button", name="Release").click()
+    await expect(entry.locator(".status")).to_have_text("done", timeout=WAIT_MS)
+    async with site.client() as api:
+
+        async def released() -> bool:
+            return (await api.get(f"/api/v1/jobs/{transcode_id}")).json()["status"] == "pending"
+
+        await eventually(released, timeout=30, message="the held transcode released")
