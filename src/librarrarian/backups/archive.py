@@ -149,8 +149,9 @@ def open_checked(path: Path, folder: Path, newest: dict[str, int]) -> Checked:
     seen: set[str] = set()
     try:
         with tarfile.open(path, mode="r:") as tar:
-            tar.next()  # the manifest, read above
-            for info in tar:
+            for index, info in enumerate(tar):
+                if index == 0:
+                    continue  # the manifest, read above
                 if info.name not in MEMBERS or info.name in seen or not info.isfile():
                     raise BackupRefused(f"{path.name} holds an unexpected entry {info.name!r}")
                 expected = manifest.files[info.name]

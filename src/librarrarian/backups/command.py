@@ -19,8 +19,8 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import nats
 from librarrarian_contracts.catalog import Role
 from librarrarian_embedded import PostgresServer
 from librarrarian_runtime import bus
@@ -61,10 +61,14 @@ def running_nats_url(data_dir: Path, creds: dict[str, str]) -> str | None:
 
 
 async def _try_connect(url: str) -> Client | None:
+    """A connection when the server listens; None when nothing does (``up`` is not running)."""
+    port = urlsplit(url).port
     try:
-        return await nats.connect(url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=0)
-    except (OSError, nats.errors.NoServersError, TimeoutError):
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
+    except (OSError, TimeoutError):
         return None
+    writer.close()
+    return await bus.connect(url, "backup")
 
 
 @contextlib.asynccontextmanager

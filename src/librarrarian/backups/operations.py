@@ -60,8 +60,7 @@ def backup_name(now: datetime) -> str:
 async def make_backup(target: Target, directory: Path, *, now: datetime | None = None) -> Path:
     """Dump every service schema and the settings into one new file in ``directory``; its path."""
     now = now or datetime.now(UTC)
-    path = directory / backup_name(now)
-    await asyncio.to_thread(_prepare, directory, path)
+    path = await asyncio.to_thread(_prepare, directory, backup_name(now))
     with tempfile.TemporaryDirectory(prefix="backup-", dir=directory) as scratch:
         folder = Path(scratch)
         schemas = await database.schema_versions(target.database_url, SCHEMAS)
@@ -84,10 +83,14 @@ async def make_backup(target: Target, directory: Path, *, now: datetime | None =
     return path
 
 
-def _prepare(directory: Path, path: Path) -> None:
+def _prepare(directory: Path, name: str) -> Path:
+    """The folder made (0700), and a name in it no file has yet (two backups in one second: ``-2``)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.exists():
-        raise FileExistsError(f"{path.name} exists already (one backup per second)")
+    path, n = directory / name, 1
+    while path.exists():
+        n += 1
+        path = directory / name.replace(".tar", f"-{n}.tar")
+    return path
 
 
 async def restore_backup(

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import messages as m
 from . import backups, scans, settings, sources, topology, views
+from . import messages as m
 from .topology import BucketSpec, ConsumerSpec, StreamSpec
 
 
