@@ -501,7 +501,7 @@ BUCKETS: tuple[Bucket, ...] = (
         topology.BACKUP_STATUS,
         (backups.BackupStatus,),
         (BACKUP,),
-        (GATEWAY,),
+        (BACKUP, GATEWAY),
         "The last backup's outcome: when, the file or the error.",
         "status",
     ),
