@@ -479,6 +479,7 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.TranscodeSettings,
             settings.QueueControl,
             settings.NodeControl,
+            settings.NodeSchedule,
             settings.ScannerFolders,
             settings.PathSettings,
             settings.UiSettings,
@@ -486,7 +487,7 @@ BUCKETS: tuple[Bucket, ...] = (
         (GATEWAY, BACKUP),
         (SCHEDULER, ENCODER, SCANNER, GATEWAY, BACKUP),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
-        "transcode, queue, node.<name>, scanner.folders, paths, ui",
+        "transcode, queue, node.<name>, schedule.<name>, scanner.folders, paths, ui",
     ),
     Bucket(
         topology.SCANS,

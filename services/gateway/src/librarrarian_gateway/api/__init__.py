@@ -10,12 +10,24 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..access import require_api
-from . import backups, cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
+from . import (
+    backups,
+    cleanup,
+    cluster,
+    cluster_settings,
+    history,
+    jobs,
+    scans,
+    schedules,
+    settings_transfer,
+    sources,
+)
 
 __all__ = ["PARTS", "router"]
 
 PARTS = (
     cluster.router,
+    schedules.router,
     jobs.router,
     history.router,
     scans.router,
