@@ -243,6 +243,15 @@ CHANNELS: tuple[Channel, ...] = (
         topology.QUEUE,
         public=True,
     ),
+    Channel(
+        topology.BACKUP_FAILED,
+        (m.BackupFailed,),
+        (GATEWAY,),  # the backup duty runs beside the Tools page's backups
+        (GATEWAY, INTEGRATION),
+        "A backup could not be made, with the reason: shown on the dashboard and sent as a notification.",
+        topology.BACKUP,
+        public=True,
+    ),
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -294,6 +303,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         SCHEDULER,
         (GATEWAY,),
         "Queue jobs awaiting approval.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_METRICS,
+        views.Nothing,
+        views.QueueMetrics,
+        SCHEDULER,
+        (GATEWAY,),
+        "Jobs per state and kind, and the outbox's lag, from counts kept up to date (for monitoring).",
     ),
     Endpoint(
         topology.HISTORY_LIST,

@@ -262,9 +262,21 @@ class JobStateChanged(Event, frozen=True, kw_only=True, tag="queue.job_state_cha
     job: JobView
 
 
+# --- backups (the backup duty → gateway, integrations) -------------------------------------------
+
+
+class BackupFailed(Event, frozen=True, kw_only=True, tag="backup.failed"):
+    """A backup (scheduled or asked for) could not be made; nothing was kept of it."""
+
+    reason: str
+    at: datetime = msgspec.field(default_factory=utcnow)  # when the backup was started
+    scheduled: bool = True  # the daily backup, or one a user asked for
+
+
 MediaEvent = MediaProbed | MediaProbeFailed | ScanCompleted
 ScanCommand = StartScan | CancelScan
 CleanupMessage = FindStaleFiles | StaleFileFound | CleanupScanCompleted
 WorkMessage = Transcode | RemoveStaleFile
 QueueEvent = JobStateChanged
-AnyMessage = MediaEvent | ScanCommand | CleanupMessage | WorkMessage | JobReport | QueueEvent
+BackupEvent = BackupFailed
+AnyMessage = MediaEvent | ScanCommand | CleanupMessage | WorkMessage | JobReport | QueueEvent | BackupEvent

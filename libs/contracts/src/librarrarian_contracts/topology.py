@@ -27,6 +27,7 @@ CLEANUP_STALE_FILE_FOUND = "cleanup.stale_file_found"
 CLEANUP_SCAN_COMPLETED = "cleanup.scan_completed"
 WORK_TRANSCODE = "work.transcode"  # .<hardware class>
 WORK_CLEANUP = "work.cleanup"
+BACKUP_FAILED = "backup.failed"
 
 
 def scan_cancel_subject(scan_id: str) -> str:
@@ -74,7 +75,9 @@ CONTROL = StreamSpec("CONTROL", ("scan.>",), max_age_seconds=7 * DAY)
 CLEANUP = StreamSpec("CLEANUP", ("cleanup.>",), max_age_seconds=7 * DAY)
 # The scheduler's record, change by change: what the dashboard and integrations follow.
 QUEUE = StreamSpec("QUEUE", ("queue.>",), max_age_seconds=7 * DAY)
-STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE)
+# What the backups came to: a failed one is shown and notified, so it is kept like a job's outcome.
+BACKUP = StreamSpec("BACKUP", ("backup.>",), max_age_seconds=30 * DAY)
+STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE, BACKUP)
 
 # Work: one durable per hardware class, never overlapping (work-queue retention requires it).
 # A delivery whose encoder stops heartbeating is redelivered after AckWait to another node;
@@ -140,6 +143,7 @@ SCHEDULER_RETRY = "scheduler.retry"
 SCHEDULER_DELETE = "scheduler.delete"
 SCHEDULER_CLEAR = "scheduler.clear"
 SCHEDULER_RELEASE = "scheduler.release"
+SCHEDULER_METRICS = "scheduler.metrics"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"
