@@ -455,11 +455,12 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.ScannerFolders,
             settings.PathSettings,
             settings.UiSettings,
+            settings.NotificationSettings,
         ),
         (GATEWAY,),
         (SCHEDULER, ENCODER, SCANNER, GATEWAY),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
-        "transcode, queue, node.<name>, scanner.folders, paths, ui",
+        "transcode, queue, node.<name>, scanner.folders, paths, ui, notifications",
     ),
     Bucket(
         topology.SCANS,

@@ -10,7 +10,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..access import require_api
-from . import cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
+from . import (
+    cleanup,
+    cluster,
+    cluster_settings,
+    history,
+    jobs,
+    notifications,
+    scans,
+    settings_transfer,
+    sources,
+)
 
 __all__ = ["PARTS", "router"]
 
@@ -23,6 +33,7 @@ PARTS = (
     cleanup.router,
     cluster_settings.router,
     settings_transfer.router,
+    notifications.router,
 )
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
 for part in PARTS:
