@@ -26,7 +26,7 @@ async def test_notifications_are_set_up_and_tested_on_options(browser: Browser, 
 
         await section.get_by_label("the queue is empty").uncheck()
         await section.get_by_label("Gather what happens within").fill("120")
-        await section.get_by_role("button", name="Save", exact=True).click()
+        await section.get_by_role("button", name="Save notifications").click()
         await expect(page.locator("#notify-message")).to_have_text("Saved.", timeout=WAIT_MS)
         async with site.client() as client:
             stored = (await client.get("/api/v1/notifications")).json()
