@@ -452,6 +452,7 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.TranscodeSettings,
             settings.QueueControl,
             settings.NodeControl,
+            settings.NodeSchedule,
             settings.ScannerFolders,
             settings.PathSettings,
             settings.UiSettings,
@@ -460,7 +461,7 @@ BUCKETS: tuple[Bucket, ...] = (
         (GATEWAY,),
         (SCHEDULER, ENCODER, SCANNER, GATEWAY),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
-        "transcode, queue, node.<name>, scanner.folders, paths, ui, notifications",
+        "transcode, queue, node.<name>, schedule.<name>, scanner.folders, paths, ui, notifications",
     ),
     Bucket(
         topology.SCANS,

@@ -202,6 +202,8 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     fallback_reason: str | None = None  # why the job's hardware class gave way to the CPU
     vmaf: float | None = None  # 0-100 on sampled segments, when measured (setting measure_vmaf)
     delivery: int | None = None
+    # The last lines ffmpeg wrote (warnings and errors), kept with the file's history entry.
+    ffmpeg_log: str | None = None
 
 
 class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):

@@ -18,6 +18,7 @@ from . import (
     jobs,
     notifications,
     scans,
+    schedules,
     settings_transfer,
     sources,
 )
@@ -26,6 +27,7 @@ __all__ = ["PARTS", "router"]
 
 PARTS = (
     cluster.router,
+    schedules.router,
     jobs.router,
     history.router,
     scans.router,
