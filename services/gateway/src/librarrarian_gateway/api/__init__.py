@@ -17,6 +17,7 @@ from . import (
     cluster_settings,
     history,
     jobs,
+    notifications,
     scans,
     schedules,
     settings_transfer,
@@ -36,6 +37,7 @@ PARTS = (
     cluster_settings.router,
     settings_transfer.router,
     backups.router,
+    notifications.router,
 )
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
 for part in PARTS:
