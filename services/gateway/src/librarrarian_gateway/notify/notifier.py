@@ -97,7 +97,12 @@ class Notifier:
             self.drain_check = True
 
     def backup_failed(self, failed: Any) -> None:
-        self.notice(Notice("backup_failed", f"{failed.occurred_at:%Y-%m-%d %H:%M} UTC ({failed.trigger}): {failed.reason}"))
+        self.notice(
+            Notice(
+                "backup_failed",
+                f"{failed.occurred_at:%Y-%m-%d %H:%M} UTC ({failed.trigger}): {failed.reason}",
+            )
+        )
 
     def look_at_nodes(self) -> None:
         entries = {n["key"]: n for n in self.feed.nodes.values()}
