@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import arr, scans, settings, sources, topology, views
+from . import arr, backups, scans, settings, sources, topology, views
 from . import messages as m
 from .topology import BucketSpec, ConsumerSpec, StreamSpec
 
@@ -27,9 +27,11 @@ class Role(StrEnum):
     GATEWAY = "gateway"
     ARR = "arr"
     INTEGRATION = "integration"
+    # The backup duty (``librarrarian up`` runs it; ``librarrarian backup`` and ``restore`` log in as it).
+    BACKUP = "backup"
 
 
-SCANNER, SCHEDULER, ENCODER, HISTORY, CLEANUP, GATEWAY, ARR, INTEGRATION = Role
+SCANNER, SCHEDULER, ENCODER, HISTORY, CLEANUP, GATEWAY, ARR, INTEGRATION, BACKUP = Role
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,24 @@ CHANNELS: tuple[Channel, ...] = (
         topology.QUEUE,
         public=True,
     ),
+    Channel(
+        topology.BACKUP_COMPLETED,
+        (m.BackupCompleted,),
+        (BACKUP,),
+        (INTEGRATION,),
+        "A backup file was written: its name and size.",
+        topology.BACKUPS,
+        public=True,
+    ),
+    Channel(
+        topology.BACKUP_FAILED,
+        (m.BackupFailed,),
+        (BACKUP,),
+        (GATEWAY, INTEGRATION),
+        "A backup could not be made, and why: shown on Tools and sent as a notification.",
+        topology.BACKUPS,
+        public=True,
+    ),
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -370,6 +390,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         SCHEDULER,
         (GATEWAY,),
         "Queue jobs awaiting approval.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_METRICS,
+        views.Nothing,
+        views.QueueMetrics,
+        SCHEDULER,
+        (GATEWAY,),
+        "Jobs per state and kind, and the outbox's lag, from counts kept up to date (for monitoring).",
     ),
     Endpoint(
         topology.HISTORY_LIST,
@@ -524,6 +552,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (GATEWAY,),
         "An app's webhook call, with the key it presented: files imported, renamed or deleted.",
     ),
+    Endpoint(
+        topology.BACKUPS_LIST,
+        views.Nothing,
+        backups.BackupList,
+        BACKUP,
+        (GATEWAY,),
+        "The backups in the backup folder, newest first, and the last backup's outcome.",
+    ),
+    Endpoint(
+        topology.BACKUPS_CREATE,
+        backups.CreateBackup,
+        backups.BackupInfo,
+        BACKUP,
+        (GATEWAY,),
+        "Make a backup now.",
+    ),
+    Endpoint(
+        topology.BACKUPS_RESTORE,
+        backups.RestoreBackup,
+        backups.RestoreAccepted,
+        BACKUP,
+        (GATEWAY,),
+        "Check a backup file, then restore it: the services stop, the records are replaced, they start again.",
+    ),
 )
 
 BUCKETS: tuple[Bucket, ...] = (
@@ -555,11 +607,12 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.ScannerFolders,
             settings.PathSettings,
             settings.UiSettings,
+            settings.NotificationSettings,
         ),
-        (GATEWAY,),
-        (SCHEDULER, ENCODER, SCANNER, GATEWAY),
+        (GATEWAY, BACKUP),
+        (SCHEDULER, ENCODER, SCANNER, GATEWAY, BACKUP),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
-        "transcode, queue, node.<name>, schedule.<name>, scanner.folders, paths, ui",
+        "transcode, queue, node.<name>, schedule.<name>, scanner.folders, paths, ui, notifications",
     ),
     Bucket(
         topology.SCANS,
@@ -569,6 +622,14 @@ BUCKETS: tuple[Bucket, ...] = (
         "Each scan's progress, and its outcome for a day.",
         "the scan's id",
         public=True,
+    ),
+    Bucket(
+        topology.BACKUP_STATUS,
+        (backups.BackupStatus,),
+        (BACKUP,),
+        (BACKUP, GATEWAY),
+        "The last backup's outcome: when, the file or the error.",
+        "status",
     ),
 )
 

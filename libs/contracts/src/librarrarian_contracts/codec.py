@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 from .messages import (
     ArrCommand,
     ArrEvent,
+    BackupEvent,
     CleanupMessage,
     JobReport,
     JobStateChanged,
@@ -35,6 +36,7 @@ arr_decoder = msgspec.json.Decoder(ArrEvent)
 arr_command_decoder = msgspec.json.Decoder(ArrCommand)
 job_decoder = msgspec.json.Decoder(JobReport)
 queue_decoder = msgspec.json.Decoder(JobStateChanged)
+backup_decoder = msgspec.json.Decoder(BackupEvent)
 
 
 def encode(value: Any) -> bytes:

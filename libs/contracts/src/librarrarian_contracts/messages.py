@@ -1,7 +1,8 @@
 """Every message that crosses the bus: events (facts) and commands (requests to act).
 
 Naming, checked by the contract tests: a tag is ``<domain>.<name>``, where the domain is the first word of
-the subjects it travels on (``media``, ``job``, ``queue``, ``scan``, ``cleanup``, ``work``, ``arr``).
+the subjects it travels on (``media``, ``job``, ``queue``, ``scan``, ``cleanup``, ``work``, ``arr``,
+``backup``).
 
 - An **event** says what happened, in the past tense: ``media.probed``, ``job.cleanup_finished``. Its class
   is the name in CamelCase, with the domain in front where the name alone would not say it
@@ -373,6 +374,25 @@ class JobStateChanged(Event, frozen=True, kw_only=True, tag="queue.job_state_cha
     job: JobView
 
 
+# --- backups (the backup duty → dashboard, notifications) ----------------------------------------
+
+
+class BackupCompleted(Event, frozen=True, kw_only=True, tag="backup.completed"):
+    """A backup file was written and checked: its name in the backup folder and its size."""
+
+    name: str
+    size: int
+    trigger: str  # schedule, api, cli
+    elapsed_seconds: float
+
+
+class BackupFailed(Event, frozen=True, kw_only=True, tag="backup.failed"):
+    """A backup could not be made; ``reason`` says why (never a secret)."""
+
+    trigger: str
+    reason: str
+
+
 MediaEvent = MediaProbed | MediaProbeFailed | ScanCompleted
 ScanCommand = StartScan | CancelScan
 ArrCommand = StartArrScan | CancelScan
@@ -380,6 +400,15 @@ CleanupMessage = FindStaleFiles | StaleFileFound | CleanupScanCompleted
 ArrEvent = RenameWanted | QualityMismatchFound | FileRenamed | FileImported | FileDeleted | ArrScanCompleted
 WorkMessage = Transcode | RemoveStaleFile | RenameFile
 QueueEvent = JobStateChanged
+BackupEvent = BackupCompleted | BackupFailed
 AnyMessage = (
-    MediaEvent | StartArrScan | ScanCommand | CleanupMessage | ArrEvent | WorkMessage | JobReport | QueueEvent
+    MediaEvent
+    | StartArrScan
+    | ScanCommand
+    | CleanupMessage
+    | ArrEvent
+    | WorkMessage
+    | JobReport
+    | QueueEvent
+    | BackupEvent
 )

@@ -5,7 +5,9 @@ uses, so a change applies without a restart.
 - key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`; key ``schedule.<name>``:
   :class:`NodeSchedule` (when the node takes work);
 - key ``scanner.folders``: :class:`ScannerFolders`; key ``paths``: :class:`PathSettings` (encoder path
-  mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme).
+  mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme); key ``notifications``:
+  :class:`NotificationSettings` (which events are notified; the URLs themselves are secrets the gateway keeps
+  in its database, never here, where every node can read).
 
 A missing key means the defaults. Every struct validates on decode, so a bad value written by hand is refused
 by the writer's API and ignored (with a log line) by the readers, never half-applied.
@@ -313,3 +315,24 @@ class UiSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How the dashboard looks, for every browser: ``system`` follows each browser's light or dark mode."""
 
     theme: Theme = "system"
+
+
+# --- notifications (key ``notifications``) -------------------------------------------------------
+
+NOTIFICATIONS_KEY = "notifications"
+NotifyEvent = Literal["job_failed", "node_offline", "queue_drained", "backup_failed", "version_mismatch"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = (
+    "job_failed",
+    "node_offline",
+    "queue_drained",
+    "backup_failed",
+    "version_mismatch",
+)
+
+
+class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Which events the gateway sends to the notification URLs, and the window that gathers a storm of one
+    event into one message: the first opens it, every one until it closes joins the same message."""
+
+    events: tuple[NotifyEvent, ...] = NOTIFY_EVENTS
+    window_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0

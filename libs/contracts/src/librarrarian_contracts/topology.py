@@ -36,6 +36,8 @@ ARR_FILE_IMPORTED = "arr.file_imported"
 ARR_FILE_DELETED = "arr.file_deleted"
 ARR_SCAN_COMPLETED = "arr.scan_completed"
 JOB_RENAME_FINISHED = "job.rename_finished"
+BACKUP_COMPLETED = "backup.completed"
+BACKUP_FAILED = "backup.failed"
 
 
 def scan_cancel_subject(scan_id: str) -> str:
@@ -85,7 +87,9 @@ CLEANUP = StreamSpec("CLEANUP", ("cleanup.>",), max_age_seconds=7 * DAY)
 QUEUE = StreamSpec("QUEUE", ("queue.>",), max_age_seconds=7 * DAY)
 # What the arr service learnt from the Arr apps: files to rename or review, files they renamed, imported, deleted.
 ARR = StreamSpec("ARR", ("arr.>",), max_age_seconds=7 * DAY)
-STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE, ARR)
+# Each backup's outcome, for the dashboard and notifications.
+BACKUPS = StreamSpec("BACKUPS", ("backup.>",), max_age_seconds=30 * DAY)
+STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE, ARR, BACKUPS)
 
 # Work: one durable per hardware class, never overlapping (work-queue retention requires it).
 # A delivery whose encoder stops heartbeating is redelivered after AckWait to another node;
@@ -157,7 +161,9 @@ PROGRESS = BucketSpec("progress", ttl_seconds=120.0)
 SETTINGS = BucketSpec("settings", history=5)
 # One key per scan (its id): progress while it runs, the outcome for a day after.
 SCANS = BucketSpec("scans", ttl_seconds=DAY)
-BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS)
+# The last backup's outcome (key ``status``), for the dashboard.
+BACKUP_STATUS = BucketSpec("backups")
+BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS, BACKUP_STATUS)
 
 # Request/reply query endpoints (nats.micro services).
 SCHEDULER_SERVICE = "scheduler"
@@ -167,6 +173,7 @@ SCHEDULER_RETRY = "scheduler.retry"
 SCHEDULER_DELETE = "scheduler.delete"
 SCHEDULER_CLEAR = "scheduler.clear"
 SCHEDULER_RELEASE = "scheduler.release"
+SCHEDULER_METRICS = "scheduler.metrics"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"
@@ -193,6 +200,11 @@ ARR_SET = "arrapps.set"
 ARR_TEST = "arrapps.test"
 ARR_WEBHOOK_KEY = "arrapps.webhook_key"
 ARR_WEBHOOK = "arrapps.webhook"
+# The backup duty's endpoints (not under ``backup.``: the BACKUPS stream keeps that).
+BACKUPS_SERVICE = "backups"
+BACKUPS_LIST = "backups.list"
+BACKUPS_CREATE = "backups.create"
+BACKUPS_RESTORE = "backups.restore"
 
 
 def max_deliveries_advisory(spec: ConsumerSpec) -> str:

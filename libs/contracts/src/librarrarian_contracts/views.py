@@ -122,6 +122,23 @@ class JobsPage(msgspec.Struct, frozen=True, kw_only=True):
     counts: dict[str, int] = {}
 
 
+class QueueDepth(msgspec.Struct, frozen=True, kw_only=True):
+    """How many jobs of one kind are in one state."""
+
+    status: JobStatus
+    kind: JobKind
+    jobs: int
+
+
+class QueueMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """The scheduler's figures for monitoring, all read from counts it keeps up to date (never a count over
+    the jobs): jobs per state and kind, and how far its outbox relay is behind."""
+
+    depth: tuple[QueueDepth, ...]
+    outbox_due: int  # messages due to be published and not published yet
+    outbox_lag_seconds: float  # how long the oldest of them has been due (0 when none)
+
+
 class JobAction(msgspec.Struct, frozen=True, kw_only=True):
     """A user's action on one job (retry, delete). A job that does not exist is answered with a 404, one
     whose state forbids the action with a 409 (``librarrarian_runtime.errors``)."""

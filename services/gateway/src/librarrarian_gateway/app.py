@@ -19,7 +19,7 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import api, credentials, live, oidc, pages
+from . import api, credentials, live, metrics, notify, oidc, pages
 from .access import LoginRequired
 from .backend import Backend
 from .settings import Settings
@@ -69,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api.WEBHOOKS)
     app.include_router(live.router)
+    app.include_router(metrics.router)
+    app.include_router(notify.duty)
     app.include_router(pages.router)
     app.include_router(pages.public)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")

@@ -21,6 +21,8 @@ class Settings:
     local_password: str | None = None
     api_key: str | None = None
     media_paths: tuple[Path, ...] = ()
+    # The backup duty's folder, to serve downloads and take uploads from (None: no backup duty beside us).
+    backup_dir: Path | None = None
     session_days: int = 30
     local_login_enabled: bool = True  # the user name and password form
     oidc: OidcSettings | None = None  # sign-in with an OpenID provider
@@ -47,6 +49,7 @@ class Settings:
             local_password=password,
             api_key=env.optional("API_KEY"),
             media_paths=env.paths("MEDIA_PATHS", required=False),
+            backup_dir=Path(backup_dir) if (backup_dir := env.optional("BACKUP_DIR")) else None,
             local_login_enabled=env.flag("LOCAL_LOGIN_ENABLED", True),
             oidc=OidcSettings.from_env(),
         )

@@ -13,11 +13,13 @@ from fastapi import APIRouter, Depends
 from ..access import require_api
 from . import (
     arr,
+    backups,
     cleanup,
     cluster,
     cluster_settings,
     history,
     jobs,
+    notifications,
     scans,
     schedules,
     settings_transfer,
@@ -37,6 +39,8 @@ PARTS = (
     cleanup.router,
     cluster_settings.router,
     settings_transfer.router,
+    backups.router,
+    notifications.router,
 )
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
 for part in PARTS:

@@ -1,7 +1,7 @@
 """Exporting and importing the settings as one JSON document (``/api/v1/settings/export`` and ``/import``).
 
 The export holds the cluster's settings (what to encode and how, the library folders, the encoders' path
-mappings, the theme), never a secret and never a state: Plex and Jellyfin tokens stay with the scanner, node
+mappings, the theme, the events notified), never a secret and never a state: Plex and Jellyfin tokens stay with the scanner, notification URLs with the gateway, node
 and queue controls are not settings. An import is checked whole before anything is written: a bad file
 changes nothing.
 """
@@ -15,9 +15,11 @@ import msgspec
 from fastapi import APIRouter, Body, HTTPException
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
+    NOTIFICATIONS_KEY,
     PATHS_KEY,
     TRANSCODE_KEY,
     UI_KEY,
+    NotificationSettings,
     PathSettings,
     ScannerFolders,
     TranscodeSettings,
@@ -35,6 +37,7 @@ EXPORTED: dict[str, type[Any]] = {
     FOLDERS_KEY: ScannerFolders,
     PATHS_KEY: PathSettings,
     UI_KEY: UiSettings,
+    NOTIFICATIONS_KEY: NotificationSettings,  # which events; the URLs are secrets and stay in the gateway
 }
 
 

@@ -2,8 +2,8 @@
 /api/v1/settings/transcode``), the system (the theme through ``PATCH /api/v1/settings/ui``, the encoders' path
 mappings through ``PUT /api/v1/settings/paths``, the media paths to read) and the integrations: the library
 folders, Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``,
-and Sonarr, Radarr and Lidarr as the arr service reports them, set up by ``arr.js`` through
-``/api/v1/arr``."""
+Sonarr, Radarr and Lidarr as the arr service reports them, set up by ``arr.js`` through ``/api/v1/arr``, and
+the notifications (``notifications.js`` through ``/api/v1/notifications``)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ from fastapi.responses import HTMLResponse
 from librarrarian_contracts import arr, sources, topology, views
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
+    NOTIFICATIONS_KEY,
     PATHS_KEY,
     TRANSCODE_KEY,
     EncoderFamily,
+    NotificationSettings,
     PathSettings,
     ScannerFolders,
     TranscodeSettings,
 )
 from librarrarian_runtime.queries import ask
 
+from ..notify import targets
 from ..theme import THEMES
 from .rendering import backend, render, unless_unanswered
 
@@ -39,6 +42,13 @@ FOLDER_TYPES = (
 TIERS = (("sd", "SD"), ("720p", "720p"), ("1080p", "1080p"), ("4k", "4K"))
 SCANNER_SECONDS = 3.0
 ARR_SECONDS = 3.0
+NOTIFY_EVENTS = (
+    ("job_failed", "a job failed for good"),
+    ("node_offline", "an encoder node goes offline"),
+    ("queue_drained", "the queue is empty"),
+    ("backup_failed", "a backup failed"),
+    ("version_mismatch", "a node runs another version than the dashboard"),
+)
 
 
 async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | None]:
@@ -73,6 +83,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
     named = {m.node for m in paths.mappings if m.node is not None}
     linked, unreachable = await integrations(request)
     apps, apps_problem = await arr_apps(request)
+    notify = await bus.setting(NOTIFICATIONS_KEY, NotificationSettings, NotificationSettings())
     return render(
         request,
         "options.html",
@@ -91,4 +102,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         sources_problem=unreachable,
         arr=apps,
         arr_problem=apps_problem,
+        notify=notify,
+        notify_events=NOTIFY_EVENTS,
+        notify_targets=await targets.listed(request.app.state.pool),
     )
