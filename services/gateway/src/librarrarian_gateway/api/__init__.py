@@ -1,7 +1,9 @@
 """The REST API's room: every route under ``/api/v1`` that the dashboard and scripts call.
 
 The room's door checks who asks (a session or an ``X-Api-Key``, ``access.require_api``) for every route
-included here, so a new route is private unless it is put outside the room. A service's refusal raised
+included here, so a new route is private unless it is put outside the room; each route then says which
+scope it needs (``dependencies=READ``, ``CONTROL`` or ``ADMIN``), and a route that says nothing stops the
+gateway from starting (``access.check_decisions``). A service's refusal raised
 from a route (``librarrarian_runtime.errors``) is answered with its status by the app's one error handler.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..access import require_api
-from . import cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
+from . import accounts, cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
 
 __all__ = ["PARTS", "router"]
 
@@ -23,6 +25,7 @@ PARTS = (
     cleanup.router,
     cluster_settings.router,
     settings_transfer.router,
+    accounts.router,
 )
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
 for part in PARTS:

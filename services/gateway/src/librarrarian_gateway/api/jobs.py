@@ -27,6 +27,7 @@ from librarrarian_contracts.views import (
 from librarrarian_runtime.queries import ask
 from pydantic import BaseModel
 
+from ..access import ADMIN, CONTROL, READ
 from .dependencies import Bus
 from .models import ActionOut, JobOut, JobsPageOut
 
@@ -47,7 +48,7 @@ class ReleasedOut(BaseModel):
     detail: str
 
 
-@router.get("/jobs", response_model=JobsPageOut, summary="Jobs, newest first")
+@router.get("/jobs", dependencies=READ, response_model=JobsPageOut, summary="Jobs, newest first")
 async def jobs(
     bus: Bus,
     status: Annotated[list[str] | None, Query(description=f"any of: {', '.join(JOB_STATUSES)}")] = None,
@@ -73,6 +74,7 @@ async def jobs(
 
 @router.get(
     "/jobs/{job_id}",
+    dependencies=READ,
     response_model=JobOut,
     summary="One job as the scheduler records it, with its error log",
     responses={404: {"description": "no such job"}},
@@ -83,6 +85,7 @@ async def job(job_id: int, bus: Bus) -> object:
 
 @router.delete(
     "/jobs/{job_id}",
+    dependencies=CONTROL,
     response_model=ActionOut,
     summary="Delete a pending, failed or skipped job",
     description=(
@@ -98,6 +101,7 @@ async def delete_job(job_id: int, bus: Bus) -> dict[str, object]:
 
 @router.delete(
     "/jobs",
+    dependencies=CONTROL,
     response_model=ClearedOut,
     summary="Clear the queue: delete every pending job, or every one awaiting approval",
 )
@@ -114,6 +118,7 @@ async def clear_pending(
 
 @router.post(
     "/jobs/{job_id}/retry",
+    dependencies=CONTROL,
     response_model=ActionOut,
     summary="Queue a failed job again",
     responses={404: {"description": "no such job"}, 409: {"description": "the job has not failed"}},
@@ -125,6 +130,7 @@ async def retry_job(job_id: int, bus: Bus) -> dict[str, object]:
 
 @router.post(
     "/jobs/{job_id}/release",
+    dependencies=ADMIN,
     response_model=ActionOut,
     summary="Approve a job awaiting approval: it is queued",
     responses={404: {"description": "no such job"}, 409: {"description": "the job is not awaiting approval"}},
@@ -136,6 +142,7 @@ async def release_job(job_id: int, bus: Bus) -> dict[str, object]:
 
 @router.post(
     "/jobs/release",
+    dependencies=ADMIN,
     response_model=ReleasedOut,
     summary="Approve every job awaiting approval (of one type, when given): they are queued",
 )

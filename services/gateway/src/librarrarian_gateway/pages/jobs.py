@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from librarrarian_contracts import JobKind, JobStatus
 from librarrarian_contracts.views import JOB_KINDS, JOB_STATUSES, JobsQuery
 
+from ..access import READ
 from .rendering import backend, render, unless_unanswered
 
 router = APIRouter()
@@ -21,7 +22,7 @@ QUEUE_PAGE = 100
 FAILED_PAGE = 50
 
 
-@router.get("/queue", response_class=HTMLResponse)
+@router.get("/queue", dependencies=READ, response_class=HTMLResponse)
 async def queue(
     request: Request, status: str | None = None, kind: str | None = None, before_id: int | None = None
 ) -> HTMLResponse:
@@ -44,7 +45,7 @@ async def queue(
     )
 
 
-@router.get("/failed", response_class=HTMLResponse)
+@router.get("/failed", dependencies=READ, response_class=HTMLResponse)
 async def failed(request: Request, before_id: int | None = None) -> HTMLResponse:
     query = JobsQuery(statuses=(JobStatus.FAILED,), before_id=before_id, limit=FAILED_PAGE)
     page, problem = await unless_unanswered(backend(request).jobs(query))

@@ -2,7 +2,8 @@
 /api/v1/settings/transcode``), the system (the theme through ``PATCH /api/v1/settings/ui``, the encoders' path
 mappings through ``PUT /api/v1/settings/paths``, the media paths to read) and the integrations: the library
 folders, and Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through
-``/api/v1/sources``."""
+``/api/v1/sources``; the users and API keys, managed by ``access.js`` through ``/api/v1/users`` and
+``/api/v1/keys``. Only admins see it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from librarrarian_contracts.settings import (
 )
 from librarrarian_runtime.queries import ask
 
+from .. import accounts
+from ..access import ADMIN
+from ..credentials import SCOPES
 from ..theme import THEMES
 from .rendering import backend, render, unless_unanswered
 
@@ -53,7 +57,7 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
     return (msgspec.to_builtins(found) if found else None), problem
 
 
-@router.get("/options", response_class=HTMLResponse)
+@router.get("/options", dependencies=ADMIN, response_class=HTMLResponse)
 async def options(request: Request, view: str = "standard") -> HTMLResponse:
     bus = backend(request)
     current = await bus.setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
@@ -78,4 +82,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         folders=msgspec.to_builtins(folders.folders),
         folder_types=FOLDER_TYPES,
         sources_problem=unreachable,
+        users=await accounts.users(request.app.state.pool),
+        keys=await accounts.keys(request.app.state.pool),
+        scopes=SCOPES,
     )
