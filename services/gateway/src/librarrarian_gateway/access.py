@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
 from . import credentials
@@ -148,23 +148,27 @@ def _decisions_of(dependant: Dependant) -> list[Allow]:
 
 
 def decisions(app: FastAPI, static: frozenset[str] = frozenset({"/static"})) -> dict[tuple[str, str], Allow]:
-    """(method, path) → the decision of every route; raises :class:`UndecidedRoute` for a route with none
-    or with several, and for anything served that is not a route (only the static files' mounts are)."""
+    """(method, path) → the decision of every route, as served (prefixes and the doors' dependencies
+    included); raises :class:`UndecidedRoute` for a route with none or with several, and for anything served
+    that is not a route (only the static files' mounts in ``static`` are)."""
     found: dict[tuple[str, str], Allow] = {}
-    for route in app.routes:
-        if isinstance(route, Mount) and route.path in static:
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, Mount) and context.path in static:
             continue
         if not isinstance(route, APIRoute):
-            raise UndecidedRoute(f"{route!r} is not a route that can carry a decision")
-        made = set(_decisions_of(route.dependant))
+            raise UndecidedRoute(
+                f"{context.path} ({type(route).__name__}) is not a route that can carry a decision"
+            )
+        made = set(_decisions_of(context.dependant))
         if len(made) != 1:
             raise UndecidedRoute(
-                f"{sorted(route.methods or ())} {route.path} carries {len(made)} decisions: give it exactly one, "
-                "Depends(allow(Scope.…)) or Depends(anyone)"
+                f"{sorted(context.methods or ())} {context.path} carries {len(made)} decisions: give it exactly "
+                "one, Depends(allow(Scope.…)) or Depends(anyone)"
             )
         (decision,) = made
-        for method in route.methods or ():
-            found[(method, route.path)] = decision
+        for method in context.methods or ():
+            found[(method, str(context.path))] = decision
     return found
 
 

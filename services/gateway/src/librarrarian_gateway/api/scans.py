@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
