@@ -255,7 +255,7 @@ async def test_admin_cli_makes_a_working_api_key(site: Site, database_url: str) 
     assert "sonarr" in listed.stdout and key not in listed.stdout
     await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "librarrarian_gateway.admin", "revoke-api-key", key[:8]],
+        [sys.executable, "-m", "librarrarian_gateway.admin", "revoke-api-key", "--", key[:8]],
         env=env,
         capture_output=True,
         text=True,

@@ -110,7 +110,10 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("name", help="what the key is for, e.g. sonarr")
     create.add_argument("--scope", choices=SCOPES, default="read", help="what the key may do (read)")
     commands.add_parser("list-api-keys", help="list the API keys (never the keys themselves)")
-    revoke = commands.add_parser("revoke-api-key", help="revoke a key by its id or prefix, for good")
+    revoke = commands.add_parser(
+        "revoke-api-key",
+        help="revoke a key by its id or prefix, for good (-- before a prefix that starts with -)",
+    )
     revoke.add_argument("key", metavar="ID_OR_PREFIX")
     return top
 
