@@ -15,7 +15,9 @@ async def accept(dialog: Dialog) -> None:
     await dialog.accept()
 
 
-async def test_a_key_made_on_options_is_shown_once_and_dies_when_revoked(browser: Browser, site: Site) -> None:
+async def test_a_key_made_on_options_is_shown_once_and_dies_when_revoked(
+    browser: Browser, site: Site
+) -> None:
     page = await logged_in(browser, site, "/options")
     page.on("dialog", accept)
     section = page.locator("section[aria-labelledby=access]")

@@ -38,6 +38,17 @@ IMPORT_BODY_BYTES = 4 * 1024 * 1024
 STATIC_MOUNTS = frozenset({"/static", "/static/swagger-ui"})
 
 
+def with_our_refusals(document: dict[str, Any]) -> dict[str, Any]:
+    """A 422 is FastAPI's list of what did not validate, or our own refusal of a value the contract refuses,
+    said in one line: the document describes both (it is changed in place, once)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    detail = schemas.get("HTTPValidationError", {}).get("properties", {}).get("detail")
+    if detail is not None and "anyOf" not in detail:
+        listed = {key: detail.pop(key) for key in ("type", "items") if key in detail}
+        detail["anyOf"] = [listed, {"type": "string", "description": "why the value was refused"}]
+    return document
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,7 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get(OPENAPI_URL, dependencies=PUBLIC, include_in_schema=False)
     async def openapi_json() -> dict[str, Any]:
-        return app.openapi()
+        return with_our_refusals(app.openapi())
 
     asyncapi_document = asyncapi.document(version("librarrarian-gateway"))
 

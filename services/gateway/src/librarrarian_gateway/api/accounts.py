@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from .. import accounts, live
 from ..access import ADMIN
 from ..credentials import MIN_PASSWORD_LENGTH, Scope
+from ..params import RecordId
 
 router = APIRouter(tags=["access"])
 
@@ -171,7 +172,7 @@ async def add_key(body: KeyIn, request: Request) -> Any:
     summary="Revoke an API key: it stops working at once, for good",
     responses={404: {"description": "no such key"}},
 )
-async def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request) -> Any:
+async def revoke_key(key_id: RecordId, request: Request) -> Any:
     revoked = await _done(accounts.revoke_key(_pool(request), key_id))
     live.end_streams(request.app, key_id=key_id)
     return revoked

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from librarrarian_contracts.views import HistoryQuery
 
 from ..access import READ
-from .dependencies import Bus
+from .dependencies import BeforeId, Bus, RecordId
 from .models import ChartsOut, HistoryEntryOut, HistoryPageOut, StatsOut
 
 router = APIRouter(tags=["history"])
@@ -22,7 +22,7 @@ router = APIRouter(tags=["history"])
 async def history(
     bus: Bus,
     search: Annotated[str | None, Query(max_length=200, description="part of the path or name")] = None,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> object:
     page = await bus.history(HistoryQuery(search=search or None, before_id=before_id, limit=limit))
@@ -36,7 +36,7 @@ async def history(
     summary="One finished file: codecs, sizes, node, encoder, time taken, CPU fallback",
     responses={404: {"description": "no such entry"}},
 )
-async def history_entry(entry_id: int, bus: Bus) -> object:
+async def history_entry(entry_id: RecordId, bus: Bus) -> object:
     return msgspec.to_builtins(await bus.history_entry(entry_id))
 
 

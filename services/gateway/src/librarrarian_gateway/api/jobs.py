@@ -28,7 +28,7 @@ from librarrarian_runtime.queries import ask
 from pydantic import BaseModel
 
 from ..access import ADMIN, CONTROL, READ
-from .dependencies import Bus
+from .dependencies import BeforeId, Bus, RecordId
 from .models import ActionOut, JobOut, JobsPageOut
 
 router = APIRouter(tags=["jobs"])
@@ -53,7 +53,7 @@ async def jobs(
     bus: Bus,
     status: Annotated[list[str] | None, Query(description=f"any of: {', '.join(JOB_STATUSES)}")] = None,
     kind: Annotated[str | None, Query(description=f"one of: {', '.join(JOB_KINDS)}")] = None,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> object:
     unknown = set(status or ()) - set(JOB_STATUSES)
@@ -79,7 +79,7 @@ async def jobs(
     summary="One job as the scheduler records it, with its error log",
     responses={404: {"description": "no such job"}},
 )
-async def job(job_id: int, bus: Bus) -> object:
+async def job(job_id: RecordId, bus: Bus) -> object:
     return msgspec.to_builtins(await bus.job(job_id))
 
 
@@ -94,7 +94,7 @@ async def job(job_id: int, bus: Bus) -> object:
     ),
     responses={404: {"description": "no such job"}, 409: {"description": "the job is running or done"}},
 )
-async def delete_job(job_id: int, bus: Bus) -> dict[str, object]:
+async def delete_job(job_id: RecordId, bus: Bus) -> dict[str, object]:
     result = await ask(bus.nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult)
     return {"job_id": job_id, "detail": result.detail}
 
@@ -123,7 +123,7 @@ async def clear_pending(
     summary="Queue a failed job again",
     responses={404: {"description": "no such job"}, 409: {"description": "the job has not failed"}},
 )
-async def retry_job(job_id: int, bus: Bus) -> dict[str, object]:
+async def retry_job(job_id: RecordId, bus: Bus) -> dict[str, object]:
     result = await ask(bus.nc, topology.SCHEDULER_RETRY, JobAction(job_id=job_id), ActionResult)
     return {"job_id": job_id, "detail": result.detail}
 
@@ -135,7 +135,7 @@ async def retry_job(job_id: int, bus: Bus) -> dict[str, object]:
     summary="Approve a job awaiting approval: it is queued",
     responses={404: {"description": "no such job"}, 409: {"description": "the job is not awaiting approval"}},
 )
-async def release_job(job_id: int, bus: Bus) -> dict[str, object]:
+async def release_job(job_id: RecordId, bus: Bus) -> dict[str, object]:
     await bus.release(ReleaseJobs(job_id=job_id))
     return {"job_id": job_id, "detail": "queued"}
 

@@ -11,6 +11,7 @@ from librarrarian_contracts.views import Charts, HistoryQuery
 
 from .. import charts, formatting
 from ..access import READ
+from ..params import BeforeId, RecordId
 from .rendering import backend, render, unless_unanswered
 
 router = APIRouter()
@@ -18,7 +19,7 @@ PERIODS = (7, 30, 90, 365)
 
 
 @router.get("/history", dependencies=READ, response_class=HTMLResponse)
-async def history(request: Request, search: str | None = None, before_id: int | None = None) -> HTMLResponse:
+async def history(request: Request, search: str | None = None, before_id: BeforeId = None) -> HTMLResponse:
     search = (search or "").strip()[:200] or None
     query = HistoryQuery(search=search, before_id=before_id, limit=100)
     page, problem = await unless_unanswered(backend(request).history(query))
@@ -26,7 +27,7 @@ async def history(request: Request, search: str | None = None, before_id: int | 
 
 
 @router.get("/history/{entry_id}", dependencies=READ, response_class=HTMLResponse)
-async def history_entry(request: Request, entry_id: int) -> HTMLResponse:
+async def history_entry(request: Request, entry_id: RecordId) -> HTMLResponse:
     """A 404 when history has no such entry (the error handler answers it)."""
     found, problem = await unless_unanswered(backend(request).history_entry(entry_id))
     return render(request, "history_entry.html", entry=found, problem=problem)
