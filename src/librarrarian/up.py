@@ -187,7 +187,11 @@ async def run(options: Options) -> None:
         shown_host = "localhost" if options.host in {"127.0.0.1", "0.0.0.0"} else options.host
         if await wait_for_port(options.host, options.port, timeout=60, stopping=stopping):
             where = options.data_dir / secrets_file.FILE_NAME
-            key = "the API key is the one in API_KEY" if os.environ.get("API_KEY") else f"an API key is in {where}"
+            key = (
+                "the API key is the one in API_KEY"
+                if os.environ.get("API_KEY")
+                else f"an API key is in {where}"
+            )
             print(
                 f"\n  Librarrarian is running: http://{shown_host}:{options.port}/\n"
                 f"  Log in as {creds['admin_user']!r} with the password in {where}; {key}\n"
