@@ -10,8 +10,10 @@ PORT ?= 5000
 PYTEST_ARGS ?=
 # Where test-system-ffmpeg finds the system ffmpeg it puts first on PATH (another folder: a build of your own).
 SYSTEM_FFMPEG_DIR ?= /usr/bin
+# The OpenID provider the sign-in tests run (Node.js, from the npm registry).
+OIDC_PROVIDER := libs/testing/oidc_provider
 
-.PHONY: help setup chromium run test test-system-ffmpeg lint format schema bench clean
+.PHONY: help setup chromium oidc-provider run test test-system-ffmpeg lint format schema bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -33,11 +35,17 @@ chromium: ## install Debian's Chromium for the browser tests, when missing and a
 			"or set LIBRARRARIAN_SKIP_BROWSER=1 to skip them)"; \
 	fi
 
+oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json ## install the OpenID provider of the sign-in tests (npm ci), when missing or its lock changed
+
+# npm writes node_modules/.package-lock.json at every install: older than the lock file means out of date.
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json $(OIDC_PROVIDER)/package.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
+
 run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 	@mkdir -p $(MEDIA)
 	$(UV) run librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
 
-test: setup chromium ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
+test: setup chromium oidc-provider ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system ffmpeg first on PATH (Debian's)

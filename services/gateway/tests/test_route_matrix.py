@@ -94,6 +94,8 @@ DECISIONS: dict[tuple[str, str], Scope | None] = {
     ("GET", "/history/{entry_id}"): READ,
     ("GET", "/login"): None,
     ("POST", "/login"): None,
+    ("GET", "/login/oidc"): None,
+    ("GET", "/login/oidc/callback"): None,
     ("POST", "/logout"): None,
     ("GET", "/options"): ADMIN,
     ("GET", "/queue"): READ,

@@ -16,5 +16,6 @@ def configure(service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("nats", "asyncio", "uvicorn.access", "httpx", "pgserver"):
+    # authlib logs PKCE verifiers at debug level: never below warnings.
+    for noisy in ("nats", "asyncio", "uvicorn.access", "httpx", "pgserver", "authlib", "httpx2"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,6 +1,6 @@
 import asyncio
 
-from librarrarian_runtime import logs
+from librarrarian_runtime import env, logs
 
 from . import service
 from .settings import Settings
@@ -8,7 +8,11 @@ from .settings import Settings
 
 def main() -> None:
     logs.configure("gateway")
-    asyncio.run(service.run(Settings.from_env()))
+    try:
+        settings = Settings.from_env()
+    except env.SettingsError as error:
+        raise SystemExit(f"gateway: {error}") from None
+    asyncio.run(service.run(settings))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import api, guards, live, pages
+from . import api, guards, live, oidc, pages
 from .access import PUBLIC, SESSION_COOKIE, LoginRequired, check_decisions
 from .backend import Backend
 from .bootstrap import bootstrap
@@ -63,7 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
                     log.warning("ALLOWED_HOSTS is not set: any host name is accepted (set the names you use)")
                 app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
                 app.state.backend = Backend(nc)
-                yield
+                async with oidc.provider_running(settings.oidc) as app.state.oidc:
+                    yield
             finally:
                 await pool.close()
 

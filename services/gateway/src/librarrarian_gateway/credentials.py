@@ -110,18 +110,25 @@ async def set_password(pool: asyncpg.Pool, name: str, password: str) -> bool:
 
 
 async def login(pool: asyncpg.Pool, name: str, password: str, days: int) -> str | None:
-    """A new session token for the right password; None otherwise."""
+    """A new session token for the right password; None otherwise (also for a user who has no password:
+    one who signs in with an OpenID provider)."""
     stored = await pool.fetchval("SELECT password_hash FROM users WHERE name = $1", name)
     if stored is None:
         await hashed(password)  # the same work either way: no user enumeration by timing
         return None
     if not await matches(password, stored):
         return None
+    return await start_session(pool, name, days)
+
+
+async def start_session(pool: asyncpg.Pool, user_name: str, days: int) -> str:
+    """A new session of ``user_name``, however the user proved who they are (password, OpenID provider):
+    its token, for the cookie; only its hash is kept."""
     token = secrets.token_urlsafe(32)
     await pool.execute(
         "INSERT INTO sessions (token_hash, user_name, expires_at) VALUES ($1, $2, now() + $3)",
         token_hash(token),
-        name,
+        user_name,
         timedelta(days=days),
     )
     await pool.execute("DELETE FROM sessions WHERE expires_at < now()")

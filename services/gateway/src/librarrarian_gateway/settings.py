@@ -10,6 +10,7 @@ from pathlib import Path
 from librarrarian_runtime import env
 
 from .credentials import password_problem
+from .oidc import OidcSettings
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 KIB = 1024
@@ -46,8 +47,15 @@ class Settings:
     allowed_hosts: tuple[str, ...] = field(default=())  # empty: default_hosts(host)
     forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-Proto/-For we believe
     max_body_bytes: int = 1024 * KIB
+    local_login_enabled: bool = True  # the user name and password form
+    oidc: OidcSettings | None = None  # sign-in with an OpenID provider
 
     def __post_init__(self) -> None:
+        if self.auth_enabled and not self.local_login_enabled and self.oidc is None:
+            raise env.SettingsError(
+                "LOCAL_LOGIN_ENABLED=false leaves no way to log in: set OIDC_ENABLED=true with the "
+                "OIDC_* settings, or keep the password form (LOCAL_LOGIN_ENABLED=true)"
+            )
         if not self.auth_enabled and not is_loopback(self.host):
             raise env.SettingsError(
                 f"AUTH_ENABLED=false is refused while HOST is {self.host}: without logins the gateway may "
@@ -86,6 +94,8 @@ class Settings:
             allowed_hosts=_listed("ALLOWED_HOSTS"),
             forwarded_allow_ips=_listed("FORWARDED_ALLOW_IPS"),
             max_body_bytes=env.integer("MAX_BODY_KIB", 1024, minimum=16) * KIB,
+            local_login_enabled=env.flag("LOCAL_LOGIN_ENABLED", True),
+            oidc=OidcSettings.from_env(),
         )
 
 

@@ -29,17 +29,42 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-@router.get("/login", dependencies=PUBLIC, response_class=HTMLResponse)
-async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+async def login_page(
+    request: Request, next: str | None, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    """The login page with the ways in this gateway offers: the button of the OpenID provider, the form."""
     request.state.theme = await current_theme(request)
-    return render(request, "login.html", next=safe_next(next), error=None)
-
-
-async def _form_again(request: Request, next: str | None, error: str, status: int) -> HTMLResponse:
-    request.state.theme = await current_theme(request)
-    response = render(request, "login.html", next=safe_next(next), error=error)
+    state = request.app.state
+    response = render(
+        request,
+        "login.html",
+        next=safe_next(next),
+        error=error,
+        oidc=state.oidc,
+        local_login=state.settings.local_login_enabled,
+    )
     response.status_code = status
     return response
+
+
+def signed_in(request: Request, token: str, target: str | None) -> RedirectResponse:
+    """The answer to a sign-in, whichever way it went: the session's cookie (``Secure`` over HTTPS), and on
+    to where the user was going."""
+    redirect = RedirectResponse(safe_next(target), status_code=303)
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=request.app.state.settings.session_days * 86_400,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return redirect
+
+
+@router.get("/login", dependencies=PUBLIC, response_class=HTMLResponse)
+async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return await login_page(request, next)
 
 
 @router.post("/login", dependencies=PUBLIC, response_model=None)
@@ -50,29 +75,21 @@ async def login(
     next: Annotated[str | None, Form(max_length=2048)] = None,
 ) -> Response:
     state = request.app.state
+    if not state.settings.local_login_enabled:
+        return await login_page(request, next, "Logging in with a password is turned off here.", 403)
     throttle: Throttle = state.throttle
     address = request.client.host if request.client else "unknown"
     wait = throttle.retry_after(address, username)
     if wait is not None:
-        error = f"Too many failed logins: try again in {wait} s."
-        response = await _form_again(request, next, error, 429)
+        response = await login_page(request, next, f"Too many failed logins: try again in {wait} s.", 429)
         response.headers["Retry-After"] = str(wait)
         return response
     token = await credentials.login(state.pool, username, password, state.settings.session_days)
     if token is None:
         throttle.failed(address, username)
-        return await _form_again(request, next, "Wrong user name or password.", 401)
+        return await login_page(request, next, "Wrong user name or password.", 401)
     throttle.succeeded(address, username)
-    redirect = RedirectResponse(safe_next(next), status_code=303)
-    redirect.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=state.settings.session_days * 86_400,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return redirect
+    return signed_in(request, token, next)
 
 
 @router.post("/logout", dependencies=PUBLIC)
