@@ -57,6 +57,15 @@ def parser() -> argparse.ArgumentParser:
     for name, what in STEPS.items():
         commands.add_parser(name, help=f"{what} (configured by environment)")
 
+    backup = commands.add_parser("backup", help="make a backup now (README, Backups)")
+    backup.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR")
+    backup.add_argument(
+        "--to", type=Path, metavar="DIR", help="the folder (default: BACKUP_DIR, else DIR/backups)"
+    )
+    restore = commands.add_parser("restore", help="restore a backup file (the services stopped)")
+    restore.add_argument("file", type=Path, metavar="FILE")
+    restore.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR")
+
     admin = commands.add_parser(
         "admin", help="users and API keys (run with --help for the list)", add_help=False
     )
@@ -100,6 +109,25 @@ def run_admin(data_dir: Path, rest: list[str]) -> int:
             postgres.stop()
 
 
+def run_backup_command(args: argparse.Namespace) -> int:
+    from librarrarian_runtime import logs
+
+    from .backups import command
+
+    logs.configure("backup")
+    data_dir = args.data_dir.expanduser().resolve()
+    try:
+        if args.command == "backup":
+            to = args.to.expanduser().resolve() if args.to else None
+            print(asyncio.run(command.backup(data_dir, to)))
+        else:
+            print(asyncio.run(command.restore(data_dir, args.file.expanduser().resolve())))
+    except (command.CommandError, ValueError) as error:
+        print(f"librarrarian {args.command}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "up":
@@ -120,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         except UpError as error:
             print(f"librarrarian up: {error}", file=sys.stderr)
             sys.exit(2)
+    elif args.command in {"backup", "restore"}:
+        sys.exit(run_backup_command(args))
     elif args.command == "admin":
         sys.exit(run_admin(args.data_dir, args.rest))
     else:

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from librarrarian_runtime.processes import terminate_with_parent
@@ -48,6 +48,8 @@ class Supervisor:
         self.max_backoff = max_backoff
         self.stable_after = stable_after
         self._stopping = asyncio.Event()
+        self._running = asyncio.Event()  # cleared while paused: children that exit are not started again
+        self._running.set()
 
     async def _spawn(self, child: Child) -> asyncio.subprocess.Process:
         child.process = await asyncio.create_subprocess_exec(
@@ -64,11 +66,16 @@ class Supervisor:
     async def _keep_alive(self, child: Child) -> None:
         backoff = self.min_backoff
         while not self._stopping.is_set():
+            if not self._running.is_set():
+                await self._until_resumed()
+                continue
             process = await self._spawn(child)
             code = await process.wait()
             child.exits.append(code)
             if self._stopping.is_set():
                 return
+            if not self._running.is_set():
+                continue  # stopped on purpose by paused()
             if time.monotonic() - child.started_at > self.stable_after:
                 backoff = self.min_backoff  # it ran fine for a while: this is a fresh failure
             child.restarts += 1
@@ -92,6 +99,27 @@ class Supervisor:
         self._stopping.set()
         await self.stop_all()
         await asyncio.gather(*keepers, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Every child stopped (as at the end) for the block, then started again."""
+        self._running.clear()
+        try:
+            await self.stop_all()
+            log.info("services stopped")
+            yield
+        finally:
+            self._running.set()
+            log.info("starting the services again")
+
+    async def _until_resumed(self) -> None:
+        resumed = asyncio.create_task(self._running.wait())
+        stopped = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({resumed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            resumed.cancel()
+            stopped.cancel()
 
     async def stop_all(self) -> None:
         """SIGTERM every child (in the order given), wait for each up to its timeout, then SIGKILL."""

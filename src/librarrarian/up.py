@@ -11,15 +11,19 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.permissions import PROVISIONER, users
-from librarrarian_runtime import lifecycle
+from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.database_roles import SCHEMAS, password_variable
 
 from . import local_servers, secrets_file
+from .backups import database
+from .backups.duty import Duty, Schedule
+from .backups.operations import Target
 from .supervisor import Child, Supervisor, signal_group
 
 log = logging.getLogger("librarrarian.up")
@@ -78,7 +82,9 @@ def api_key(creds: Mapping[str, str]) -> str:
     return os.environ.get("API_KEY") or creds["api_key"]
 
 
-def children(options: Options, logins: Logins, creds: Mapping[str, str]) -> list[Child]:
+def children(
+    options: Options, logins: Logins, creds: Mapping[str, str], backup_dir: Path | None = None
+) -> list[Child]:
     """Every service as its own process, logged in to NATS as its role and to PostgreSQL as its own role
     (encoder and cleanup keep nothing, and get no database). Listed in stop order: work producers and the
     encoder first."""
@@ -107,6 +113,8 @@ def children(options: Options, logins: Logins, creds: Mapping[str, str]) -> list
                 "LOCAL_USER": creds["admin_user"],
                 "LOCAL_PASSWORD": creds["admin_password"],
                 "API_KEY": api_key(creds),
+                # Downloads and uploads of backups (the duty in this process makes and restores them).
+                **({"BACKUP_DIR": str(backup_dir)} if backup_dir is not None else {}),
             },
         ),
         child("scheduler"),
@@ -156,6 +164,30 @@ async def provision(
         raise UpError(f"provisioning failed (exit {code}); see the lines above")
 
 
+async def run_backups(
+    logins: Logins,
+    admin_url: str,
+    embedded: bool,
+    schedule: Schedule,
+    supervisor: Supervisor,
+    stopping: asyncio.Event,
+) -> None:
+    """The backup duty (:mod:`backups.duty`), as the NATS ``backup`` user and the database admin; its
+    restores stop the services around them. A failure to start it is logged, and the cluster runs on."""
+
+    async def around(restore: Callable[[], Awaitable[None]]) -> None:
+        async with supervisor.paused():
+            await restore()
+
+    try:
+        async with bus.connection(logins.nats[Role.BACKUP.value], "backup") as nc:
+            bin_dir = database.embedded_bin() if embedded else None
+            target = Target(admin_url, nc.jetstream(), bin_dir)
+            await Duty(nc, target, schedule, around, dict(logins.database)).run(stopping)
+    except Exception:  # the duty's outermost edge: the services run on without it
+        log.exception("the backup duty stopped")
+
+
 async def run(options: Options) -> None:
     check_options(options)
     stopping = lifecycle.stop_event()
@@ -182,8 +214,22 @@ async def run(options: Options) -> None:
 
         logins = Logins(nats_urls, database_urls)
         await provision(options, logins, admin_url, creds)
-        supervisor = Supervisor(children(options, logins, creds))
+        try:
+            schedule = Schedule.from_env(options.data_dir)
+        except ValueError as error:
+            raise UpError(str(error)) from None
+        supervisor = Supervisor(children(options, logins, creds, schedule.directory))
         supervised = asyncio.create_task(supervisor.run(stopping))
+        backups = asyncio.create_task(
+            run_backups(
+                logins,
+                admin_url or database_urls[SCHEMAS[0]],
+                postgres is not None,
+                schedule,
+                supervisor,
+                stopping,
+            )
+        )
         shown_host = "localhost" if options.host in {"127.0.0.1", "0.0.0.0"} else options.host
         if await wait_for_port(options.host, options.port, timeout=60, stopping=stopping):
             where = options.data_dir / secrets_file.FILE_NAME
@@ -201,6 +247,7 @@ async def run(options: Options) -> None:
         elif not stopping.is_set():
             log.error("the gateway did not open port %d within 60 s; see the log above", options.port)
         await supervised
+        await backups
     finally:
         if nats is not None:
             nats.server.stop()

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ from librarrarian_contracts import JobReport, JobStarted, Transcode, topology
 from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress, NodeStatus
 from librarrarian_encoder import failpoints, replace, service
+from librarrarian_encoder.clock import Clock
 from librarrarian_encoder.settings import Settings
 from librarrarian_media import probe
 from librarrarian_testing import eventually
@@ -71,6 +73,27 @@ class Scheduler:
             await sub.unsubscribe()
 
 
+class ManualClock:
+    """A clock that stands still until the test moves it; whoever sleeps until a moment wakes when the
+    test reaches it."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._moved = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def sleep_until(self, when: datetime) -> None:
+        while self._now < when:
+            await self._moved.wait()
+
+
 def work(path: Path, job_id: int = 1, attempt: int = 1) -> Transcode:
     """The work message the scheduler would send for ``path`` as it is now."""
     identity = replace.identity(os.stat(path))
@@ -96,11 +119,13 @@ def node_settings(nats_url: str, root: Path, node: str, **changes: object) -> Se
 
 
 @contextlib.asynccontextmanager
-async def running_encoder(settings: Settings, stop_seconds: float = 30.0) -> AsyncIterator[Settings]:
+async def running_encoder(
+    settings: Settings, stop_seconds: float = 30.0, clock: Clock | None = None
+) -> AsyncIterator[Settings]:
     """An encoder in the test's event loop for the block's length, stopped as SIGTERM would stop it (and
-    expected to be stopped within ``stop_seconds``)."""
+    expected to be stopped within ``stop_seconds``); on ``clock``'s time when given."""
     stopping = asyncio.Event()
-    task = asyncio.create_task(service.run(settings, stopping))
+    task = asyncio.create_task(service.run(settings, stopping, clock))
     try:
         yield settings
     finally:

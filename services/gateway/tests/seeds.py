@@ -59,6 +59,7 @@ def completed(job_id: int = 99, path: str = "/m/TV/Show S01E01.mkv", node: str =
         size_after=800_000_000,
         duration=2700.0,
         elapsed_seconds=900.0,
+        ffmpeg_log="[matroska @ 0x55d1] Starting new cluster due to timestamp",
     )
 
 

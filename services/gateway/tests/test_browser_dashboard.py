@@ -4,9 +4,13 @@ watches a node card and its progress bar follow the KV buckets without the page 
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import msgspec
 from librarrarian_contracts import encode, topology
-from librarrarian_contracts.enums import FfmpegOrigin
-from librarrarian_contracts.views import FfmpegUse, NodeStatus
+from librarrarian_contracts.enums import FfmpegOrigin, HwClass, NodeState
+from librarrarian_contracts.settings import NodeSchedule, ScheduleWindow, schedule_key
+from librarrarian_contracts.views import FfmpegUse, NodeStatus, ScheduleStatus
 from librarrarian_gateway import formatting
 from librarrarian_testing import eventually
 from playwright.async_api import Browser, expect
@@ -167,3 +171,65 @@ async def test_a_node_card_says_which_ffmpeg_each_purpose_runs_and_why(browser: 
         timeout=WAIT_MS,
     )
     await expect(lines.first).to_have_attribute("title", "/usr/bin/ffmpeg")
+
+
+async def test_a_node_card_shows_its_schedule_its_unusable_classes_and_edits_its_windows(
+    browser: Browser, site: Site
+) -> None:
+    status = NodeStatus(
+        node="night",
+        hostname="box",
+        version="0.1.0",
+        classes=(HwClass.CPU,),
+        slots=1,
+        state=NodeState.OFF_SCHEDULE,
+        unusable={HwClass.NVENC: "hevc_nvenc: Cannot load libcuda.so.1", HwClass.QSV: "no device"},
+        schedule=ScheduleStatus(
+            time_zone="Europe/Paris",
+            windows=(ScheduleWindow(days=("mon", "tue", "wed", "thu", "fri"), start="22:00", end="06:00"),),
+            open=False,
+            next_start=datetime.fromisoformat("2025-03-07T22:00+01:00"),
+            next_end=datetime.fromisoformat("2025-03-08T06:00+01:00"),
+        ),
+    )
+    await (await site.js.key_value(topology.NODES.name)).put("night", encode(status))
+    # The browser is in another time zone than the node: the card speaks the node's.
+    page = await logged_in(browser, site, "/", timezone_id="America/New_York")
+    card = page.locator('article.node[data-node="night"]')
+    await expect(card.locator(".state")).to_have_text("off schedule", timeout=WAIT_MS)
+    await expect(card.locator(".schedule-line")).to_have_text(
+        "Schedule (Europe/Paris): Mon\N{EN DASH}Fri 22:00\N{EN DASH}06:00 · next window Fri 7 Mar "
+        "22:00\N{EN DASH}Sat 8 Mar 06:00"
+    )
+    await expect(
+        card.get_by_role("list", name="Hardware classes not usable here").locator("li")
+    ).to_have_text(["nvenc: hevc_nvenc: Cannot load libcuda.so.1", "qsv: no device"])
+    await expect(card.get_by_role("button", name="Stop", exact=True)).to_be_visible()
+
+    await card.locator("summary", has_text="Schedule").click()
+    await card.get_by_role("button", name="Add a window").click()
+    window = card.locator(".schedule-edit .window")
+    await expect(window).to_have_count(1)
+    for day in ("Sat", "Sun"):
+        await window.get_by_label(day).uncheck()
+    await window.get_by_label("from").fill("01:30")
+    await window.get_by_label("to").fill("07:00")
+    await card.get_by_role("button", name="Save the schedule").click()
+    await expect(card.get_by_role("status")).to_have_text("Saved.")
+    stored = await eventually(lambda: _schedule(site, "night"), message="the schedule stored")
+    assert stored.windows == (
+        ScheduleWindow(days=("mon", "tue", "wed", "thu", "fri"), start="01:30", end="07:00"),
+    )
+
+    # A bad window is refused with the reason and changes nothing.
+    await window.get_by_label("Mon").uncheck()
+    for day in ("Tue", "Wed", "Thu", "Fri"):
+        await window.get_by_label(day).uncheck()
+    await card.get_by_role("button", name="Save the schedule").click()
+    await expect(card.get_by_role("status")).to_contain_text("Not saved: invalid schedule")
+    assert (await _schedule(site, "night")).windows == stored.windows
+
+
+async def _schedule(site: Site, node: str) -> NodeSchedule:
+    entry = await (await site.js.key_value(topology.SETTINGS.name)).get(schedule_key(node))
+    return msgspec.json.decode(entry.value or b"", type=NodeSchedule)

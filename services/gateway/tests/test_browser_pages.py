@@ -47,6 +47,10 @@ async def test_every_new_page_loads_from_the_navigation(browser: Browser, site: 
     await expect(details).to_contain_text("2.0 GB → 800.0 MB (60 % smaller)")
     await expect(details).to_contain_text("libx265")
     await expect(details).to_contain_text("15:00 (3.00\u00d7 real time)")  # time taken
+    await page.get_by_text("ffmpeg log").click()
+    await expect(page.locator(".ffmpeg-log pre")).to_have_text(
+        "[matroska @ 0x55d1] Starting new cluster due to timestamp"
+    )
     await snap(page, "history-details")
 
     await page.get_by_role("link", name="Queue", exact=True).click()

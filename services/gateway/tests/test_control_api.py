@@ -4,6 +4,8 @@ nodes (real NATS, real PostgreSQL)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 from librarrarian_contracts import (
     FileIdentity,
@@ -16,15 +18,19 @@ from librarrarian_contracts import (
     publish,
     topology,
 )
+from librarrarian_contracts.enums import HwClass, NodeState
 from librarrarian_contracts.settings import (
     QUEUE_KEY,
     TRANSCODE_KEY,
     NodeControl,
+    NodeSchedule,
     QueueControl,
+    ScheduleWindow,
     TranscodeSettings,
     node_key,
+    schedule_key,
 )
-from librarrarian_contracts.views import NodeStatus
+from librarrarian_contracts.views import NodeStatus, ScheduleStatus
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -151,3 +157,66 @@ async def test_a_failed_job_is_retried_on_the_class_of_the_live_nodes(
         response = await api.post(f"/api/v1/jobs/{request.job_id}/retry")
         assert response.status_code == 409 and "pending" in response.json()["detail"]
         assert (await api.post("/api/v1/jobs/999999/retry")).status_code == 404
+
+
+async def test_a_nodes_schedule_is_written_where_it_watches_and_bad_windows_change_nothing(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    weekdays = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "01:00", "end": "07:00"}
+    async with site.client() as api, site.client(key=None) as anonymous:
+        assert (await anonymous.put("/api/v1/nodes/box/schedule", json={"windows": []})).status_code == 401
+        assert (await api.get("/api/v1/nodes/box 2/schedule")).json()["windows"] == []  # none: any time
+        saved = await api.put("/api/v1/nodes/box 2/schedule", json={"windows": [weekdays]})
+        assert saved.status_code == 200 and saved.json()["windows"] == [weekdays]
+        stored = await kv_value(js, schedule_key("box 2"), NodeSchedule)
+        assert isinstance(stored, NodeSchedule) and stored.windows == (
+            msgspec.convert(weekdays, ScheduleWindow),
+        )
+        # Starting or stopping the node leaves its schedule alone: they are different keys.
+        await api.post("/api/v1/nodes/box 2/stop")
+        assert (await api.get("/api/v1/nodes/box 2/schedule")).json()["windows"] == [weekdays]
+
+        for bad in (
+            {"windows": [{**weekdays, "start": "25:00"}]},
+            {"windows": [{**weekdays, "days": []}]},
+            {"windows": [{**weekdays, "days": ["someday"]}]},
+            {"windows": [weekdays], "enabled": True},
+        ):
+            refused = await api.put("/api/v1/nodes/box 2/schedule", json=bad)
+            assert refused.status_code == 422, bad
+        assert (await api.get("/api/v1/nodes/box 2/schedule")).json()["windows"] == [weekdays]
+
+        assert (await api.put("/api/v1/nodes/box 2/schedule", json={"windows": []})).status_code == 200
+        assert (await kv_value(js, schedule_key("box 2"), NodeSchedule)).windows == ()  # type: ignore[attr-defined]
+
+
+async def test_the_nodes_list_says_where_a_node_stands_in_its_schedule_and_what_it_cannot_use(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    window = ScheduleWindow(days=("mon",), start="01:00", end="07:00")
+    status = NodeStatus(
+        node="night",
+        hostname="box",
+        version="0.1.0",
+        classes=(HwClass.CPU,),
+        slots=1,
+        state=NodeState.OFF_SCHEDULE,
+        unusable={HwClass.NVENC: "hevc_nvenc: Cannot load libcuda.so.1"},
+        schedule=ScheduleStatus(
+            time_zone="Europe/Paris",
+            windows=(window,),
+            open=False,
+            next_start=datetime.fromisoformat("2025-03-10T01:00+01:00"),
+            next_end=datetime.fromisoformat("2025-03-10T07:00+01:00"),
+        ),
+    )
+    await (await js.key_value(topology.NODES.name)).put("night", encode(status))
+    async with site.client() as api:
+        (listed,) = [n for n in (await api.get("/api/v1/nodes")).json() if n["node"] == "night"]
+    assert listed["state"] == "off schedule"
+    assert listed["unusable"] == {"nvenc": "hevc_nvenc: Cannot load libcuda.so.1"}
+    assert listed["schedule"]["open"] is False and listed["schedule"]["time_zone"] == "Europe/Paris"
+    assert listed["schedule"]["windows"] == [{"days": ["mon"], "start": "01:00", "end": "07:00"}]
+    assert datetime.fromisoformat(listed["schedule"]["next_start"]) == status.schedule.next_start  # type: ignore[union-attr]

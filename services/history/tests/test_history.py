@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from librarrarian_contracts import JobCompleted, JobFailed, JobSkipped, encode, publish, topology
-from librarrarian_contracts.views import HistoryPage, HistoryQuery, Stats
+from librarrarian_contracts.views import HistoryEntry, HistoryLookup, HistoryPage, HistoryQuery, Stats
 from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
 from librarrarian_testing import eventually
@@ -87,3 +88,21 @@ async def test_finished_transcodes_are_recorded_once_and_searchable(
 async def test_a_bad_query_is_refused(history: Client) -> None:
     with pytest.raises(ServiceError, match="limit"):
         await ask(history, topology.HISTORY_LIST, HistoryQuery(limit=10_000), HistoryPage)
+
+
+async def test_a_finished_transcode_keeps_ffmpegs_log_in_its_details_not_in_pages(
+    bus: tuple[Client, JetStreamContext], history: Client
+) -> None:
+    nc, js = bus
+    log = "[matroska @ 0x1] Starting new cluster due to timestamp\nNon-monotonic DTS; correcting"
+    await publish(js, msgspec.structs.replace(completed(1, "/m/a.mkv", 1000, 400), ffmpeg_log=log))
+    page = await eventually(lambda: _listed(nc), message="the entry in the history")
+    (listed,) = page.items
+    assert listed.ffmpeg_log is None
+    details = await ask(nc, topology.HISTORY_ENTRY, HistoryLookup(id=listed.id), HistoryEntry)
+    assert details.ffmpeg_log == log
+
+
+async def _listed(nc: Client) -> HistoryPage | None:
+    page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(), HistoryPage)
+    return page if page.items else None

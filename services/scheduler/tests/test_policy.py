@@ -104,5 +104,10 @@ def test_placement_follows_the_priority_and_the_live_nodes() -> None:
     stopped = node("b", {"nvenc": ("hevc",)}, state="stopped")
     assert choose("auto", {"a": cpu, "b": stopped}, "hevc") is HwClass.CPU
     assert choose("auto", {"b": stopped}, "hevc") is HwClass.NVENC  # it will take it when started
+    # So does a GPU node outside its scheduled windows: the work waits for its window only when no node
+    # taking work can do it.
+    resting = node("b", {"nvenc": ("hevc",)}, state="off schedule")
+    assert choose("auto", {"a": cpu, "b": resting}, "hevc") is HwClass.CPU
+    assert choose("auto", {"b": resting}, "hevc") is HwClass.NVENC
     dead = node("b", {"nvenc": ("hevc",)}, age=60)
     assert choose("nvidia", {"b": dead}, "hevc") is HwClass.CPU

@@ -4,6 +4,7 @@ next try when a retry is scheduled."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -59,8 +60,9 @@ async def changes(events: StateEvents, job_id: int, count: int) -> list[str]:
 
 @pytest.mark.usefixtures("scheduler")
 async def test_a_transcode_publishes_each_change_of_its_record(
-    bus: tuple[Client, JetStreamContext], state_events: StateEvents
+    bus: tuple[Client, JetStreamContext], state_events: StateEvents, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="librarrarian_scheduler.jobs")
     nc, js = bus
     await publish(js, probed("/m/a.mp4"))
     assert await changes(state_events, 1, 1) == ["queued"]
@@ -123,6 +125,18 @@ async def test_a_transcode_publishes_each_change_of_its_record(
     assert (done.status, done.output_path, done.size_after) == ("done", "/m/a.mkv", 400)
     versions = [e.job.version for e in state_events.events if e.job.id == 1]
     assert versions == list(range(1, 9))
+    # One log line per change, with the job and the node.
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "librarrarian_scheduler.jobs"]
+    assert lines == [
+        ("INFO", "job 1 queued (attempt 1): /m/a.mp4"),
+        ("INFO", "job 1 running on box (attempt 1): /m/a.mp4"),
+        ("WARNING", "job 1 retry scheduled on box (attempt 1): /m/a.mp4: ffmpeg exit 1"),
+        ("INFO", "job 1 running on box (attempt 2): /m/a.mp4"),
+        ("ERROR", "job 1 failed on box (attempt 2): /m/a.mp4: ffmpeg exit 1"),
+        ("INFO", "job 1 queued (attempt 3): /m/a.mp4"),
+        ("INFO", "job 1 running on box (attempt 3): /m/a.mp4"),
+        ("INFO", "job 1 done on box (attempt 3): /m/a.mp4 -> /m/a.mkv"),
+    ]
     assert [e.event_id for e in state_events.events if e.job.id == 1] == [f"1:v{v}" for v in versions]
 
 

@@ -5,6 +5,7 @@ from .codec import decode, encode, publish, subject_of
 from .enums import HwClass, JobChange, JobKind, JobStatus, NodeState
 from .messages import (
     AnyMessage,
+    BackupFailed,
     CancelScan,
     CleanupFinished,
     CleanupMessage,
@@ -37,6 +38,7 @@ from .provision import TopologyMissing, provision, require
 
 __all__ = [
     "AnyMessage",
+    "BackupFailed",
     "CancelScan",
     "CleanupFinished",
     "CleanupMessage",

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from . import backups, scans, settings, sources, topology, views
 from . import messages as m
-from . import scans, settings, sources, topology, views
 from .topology import BucketSpec, ConsumerSpec, StreamSpec
 
 
@@ -26,9 +26,11 @@ class Role(StrEnum):
     CLEANUP = "cleanup"
     GATEWAY = "gateway"
     INTEGRATION = "integration"
+    # The backup duty (``librarrarian up`` runs it; ``librarrarian backup`` and ``restore`` log in as it).
+    BACKUP = "backup"
 
 
-SCANNER, SCHEDULER, ENCODER, HISTORY, CLEANUP, GATEWAY, INTEGRATION = Role
+SCANNER, SCHEDULER, ENCODER, HISTORY, CLEANUP, GATEWAY, INTEGRATION, BACKUP = Role
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,24 @@ CHANNELS: tuple[Channel, ...] = (
         topology.QUEUE,
         public=True,
     ),
+    Channel(
+        topology.BACKUP_COMPLETED,
+        (m.BackupCompleted,),
+        (BACKUP,),
+        (INTEGRATION,),
+        "A backup file was written: its name and size.",
+        topology.BACKUPS,
+        public=True,
+    ),
+    Channel(
+        topology.BACKUP_FAILED,
+        (m.BackupFailed,),
+        (BACKUP,),
+        (GATEWAY, INTEGRATION),
+        "A backup could not be made, and why: shown on Tools and sent as a notification.",
+        topology.BACKUPS,
+        public=True,
+    ),
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -294,6 +314,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         SCHEDULER,
         (GATEWAY,),
         "Queue jobs awaiting approval.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_METRICS,
+        views.Nothing,
+        views.QueueMetrics,
+        SCHEDULER,
+        (GATEWAY,),
+        "Jobs per state and kind, and the outbox's lag, from counts kept up to date (for monitoring).",
     ),
     Endpoint(
         topology.HISTORY_LIST,
@@ -408,6 +436,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (GATEWAY,),
         "Sync the files Plex and Jellyfin know, now.",
     ),
+    Endpoint(
+        topology.BACKUPS_LIST,
+        views.Nothing,
+        backups.BackupList,
+        BACKUP,
+        (GATEWAY,),
+        "The backups in the backup folder, newest first, and the last backup's outcome.",
+    ),
+    Endpoint(
+        topology.BACKUPS_CREATE,
+        backups.CreateBackup,
+        backups.BackupInfo,
+        BACKUP,
+        (GATEWAY,),
+        "Make a backup now.",
+    ),
+    Endpoint(
+        topology.BACKUPS_RESTORE,
+        backups.RestoreBackup,
+        backups.RestoreAccepted,
+        BACKUP,
+        (GATEWAY,),
+        "Check a backup file, then restore it: the services stop, the records are replaced, they start again.",
+    ),
 )
 
 BUCKETS: tuple[Bucket, ...] = (
@@ -435,14 +487,16 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.TranscodeSettings,
             settings.QueueControl,
             settings.NodeControl,
+            settings.NodeSchedule,
             settings.ScannerFolders,
             settings.PathSettings,
             settings.UiSettings,
+            settings.NotificationSettings,
         ),
-        (GATEWAY,),
-        (SCHEDULER, ENCODER, SCANNER, GATEWAY),
+        (GATEWAY, BACKUP),
+        (SCHEDULER, ENCODER, SCANNER, GATEWAY, BACKUP),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
-        "transcode, queue, node.<name>, scanner.folders, paths, ui",
+        "transcode, queue, node.<name>, schedule.<name>, scanner.folders, paths, ui, notifications",
     ),
     Bucket(
         topology.SCANS,
@@ -452,6 +506,14 @@ BUCKETS: tuple[Bucket, ...] = (
         "Each scan's progress, and its outcome for a day.",
         "the scan's id",
         public=True,
+    ),
+    Bucket(
+        topology.BACKUP_STATUS,
+        (backups.BackupStatus,),
+        (BACKUP,),
+        (BACKUP, GATEWAY),
+        "The last backup's outcome: when, the file or the error.",
+        "status",
     ),
 )
 

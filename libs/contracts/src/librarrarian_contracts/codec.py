@@ -8,6 +8,7 @@ import msgspec
 from nats.js import JetStreamContext
 
 from .messages import (
+    BackupEvent,
     CleanupMessage,
     JobReport,
     JobStateChanged,
@@ -29,6 +30,7 @@ work_decoder = msgspec.json.Decoder(Transcode)
 cleanup_work_decoder = msgspec.json.Decoder(RemoveStaleFile)
 job_decoder = msgspec.json.Decoder(JobReport)
 queue_decoder = msgspec.json.Decoder(JobStateChanged)
+backup_decoder = msgspec.json.Decoder(BackupEvent)
 
 
 def encode(value: Any) -> bytes:

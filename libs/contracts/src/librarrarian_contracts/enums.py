@@ -55,6 +55,7 @@ class NodeState(StrEnum):
 
     RUNNING = "running"
     QUEUE_PAUSED = "queue paused"  # the node would take work, but the queue is paused
+    OFF_SCHEDULE = "off schedule"  # outside its schedule's windows: takes no work, its running jobs finish
     PAUSED = "paused"  # takes no work; its encodes are suspended
     DRAINING = "draining"  # stopped by a user: takes no work, its running jobs finish
     STOPPED = "stopped"

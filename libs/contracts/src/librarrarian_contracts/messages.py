@@ -1,7 +1,8 @@
 """Every message that crosses the bus: events (facts) and commands (requests to act).
 
 Naming, checked by the contract tests: a tag is ``<domain>.<name>``, where the domain is the first word of
-the subjects it travels on (``media``, ``job``, ``queue``, ``scan``, ``cleanup``, ``work``).
+the subjects it travels on (``media``, ``job``, ``queue``, ``scan``, ``cleanup``, ``work``,
+``backup``).
 
 - An **event** says what happened, in the past tense: ``media.probed``, ``job.cleanup_finished``. Its class
   is the name in CamelCase, with the domain in front where the name alone would not say it
@@ -202,6 +203,8 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     fallback_reason: str | None = None  # why the job's hardware class gave way to the CPU
     vmaf: float | None = None  # 0-100 on sampled segments, when measured (setting measure_vmaf)
     delivery: int | None = None
+    # The last lines ffmpeg wrote (warnings and errors), kept with the file's history entry.
+    ffmpeg_log: str | None = None
 
 
 class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):
@@ -262,9 +265,29 @@ class JobStateChanged(Event, frozen=True, kw_only=True, tag="queue.job_state_cha
     job: JobView
 
 
+# --- backups (the backup duty → dashboard, notifications) ----------------------------------------
+
+
+class BackupCompleted(Event, frozen=True, kw_only=True, tag="backup.completed"):
+    """A backup file was written and checked: its name in the backup folder and its size."""
+
+    name: str
+    size: int
+    trigger: str  # schedule, api, cli
+    elapsed_seconds: float
+
+
+class BackupFailed(Event, frozen=True, kw_only=True, tag="backup.failed"):
+    """A backup could not be made; ``reason`` says why (never a secret)."""
+
+    trigger: str
+    reason: str
+
+
 MediaEvent = MediaProbed | MediaProbeFailed | ScanCompleted
 ScanCommand = StartScan | CancelScan
 CleanupMessage = FindStaleFiles | StaleFileFound | CleanupScanCompleted
 WorkMessage = Transcode | RemoveStaleFile
 QueueEvent = JobStateChanged
-AnyMessage = MediaEvent | ScanCommand | CleanupMessage | WorkMessage | JobReport | QueueEvent
+BackupEvent = BackupCompleted | BackupFailed
+AnyMessage = MediaEvent | ScanCommand | CleanupMessage | WorkMessage | JobReport | QueueEvent | BackupEvent

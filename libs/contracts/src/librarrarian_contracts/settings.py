@@ -2,9 +2,12 @@
 uses, so a change applies without a restart.
 
 - key ``transcode``: :class:`TranscodeSettings` (what to encode, how, and when to skip);
-- key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`;
+- key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`; key ``schedule.<name>``:
+  :class:`NodeSchedule` (when the node takes work);
 - key ``scanner.folders``: :class:`ScannerFolders`; key ``paths``: :class:`PathSettings` (encoder path
-  mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme).
+  mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme); key ``notifications``:
+  :class:`NotificationSettings` (which events are notified; the URLs themselves are secrets the gateway keeps
+  in its database, never here, where every node can read).
 
 A missing key means the defaults. Every struct validates on decode, so a bad value written by hand is refused
 by the writer's API and ignored (with a log line) by the readers, never half-applied.
@@ -26,9 +29,21 @@ TRANSCODE_KEY = "transcode"
 QUEUE_KEY = "queue"
 
 
+def _key_part(node: str) -> str:
+    # KV keys allow only ``[-/_=.a-zA-Z0-9]``, node names may hold more; no dot, so one node's key is
+    # never a prefix of another's.
+    return re.sub(r"[^-_=a-zA-Z0-9]", "_", node)
+
+
 def node_key(node: str) -> str:
-    """The ``control`` key of a node; KV keys allow only ``[-/_=.a-zA-Z0-9]``, node names may hold more."""
-    return "node." + re.sub(r"[^-_=a-zA-Z0-9]", "_", node)
+    """The ``control`` key of a node."""
+    return "node." + _key_part(node)
+
+
+def schedule_key(node: str) -> str:
+    """The key of a node's :class:`NodeSchedule`: apart from its control, so that starting or stopping a
+    node never touches its schedule."""
+    return "schedule." + _key_part(node)
 
 
 class Tier(StrEnum):
@@ -176,6 +191,36 @@ class NodeControl(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime = msgspec.field(default_factory=utcnow)
 
 
+# --- when a node takes work (key ``schedule.<name>``) --------------------------------------------
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+MAX_WINDOWS = 64
+
+
+class ScheduleWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """From ``start`` to ``end`` (``HH:MM``, in the node's time zone, its ``TZ``), opening on each of
+    ``days``. An ``end`` at or before ``start`` falls on the next day: 22:00-06:00 runs overnight, and
+    00:00-00:00 is the whole day."""
+
+    days: Annotated[tuple[Weekday, ...], msgspec.Meta(min_length=1, max_length=7)] = WEEKDAYS
+    start: ClockTime
+    end: ClockTime
+
+    def __post_init__(self) -> None:
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("a day is named twice")
+
+
+class NodeSchedule(msgspec.Struct, frozen=True, kw_only=True):
+    """When a node takes work. Outside its windows it finishes the jobs it runs and takes no more; no window
+    (the default) means at any time."""
+
+    windows: Annotated[tuple[ScheduleWindow, ...], msgspec.Meta(max_length=MAX_WINDOWS)] = ()
+    updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
 # --- library folders (key ``scanner.folders``) --------------------------------------------------
 
 FOLDERS_KEY = "scanner.folders"
@@ -270,3 +315,24 @@ class UiSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How the dashboard looks, for every browser: ``system`` follows each browser's light or dark mode."""
 
     theme: Theme = "system"
+
+
+# --- notifications (key ``notifications``) -------------------------------------------------------
+
+NOTIFICATIONS_KEY = "notifications"
+NotifyEvent = Literal["job_failed", "node_offline", "queue_drained", "backup_failed", "version_mismatch"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = (
+    "job_failed",
+    "node_offline",
+    "queue_drained",
+    "backup_failed",
+    "version_mismatch",
+)
+
+
+class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Which events the gateway sends to the notification URLs, and the window that gathers a storm of one
+    event into one message: the first opens it, every one until it closes joins the same message."""
+
+    events: tuple[NotifyEvent, ...] = NOTIFY_EVENTS
+    window_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0

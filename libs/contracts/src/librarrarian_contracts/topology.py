@@ -27,6 +27,8 @@ CLEANUP_STALE_FILE_FOUND = "cleanup.stale_file_found"
 CLEANUP_SCAN_COMPLETED = "cleanup.scan_completed"
 WORK_TRANSCODE = "work.transcode"  # .<hardware class>
 WORK_CLEANUP = "work.cleanup"
+BACKUP_COMPLETED = "backup.completed"
+BACKUP_FAILED = "backup.failed"
 
 
 def scan_cancel_subject(scan_id: str) -> str:
@@ -74,7 +76,9 @@ CONTROL = StreamSpec("CONTROL", ("scan.>",), max_age_seconds=7 * DAY)
 CLEANUP = StreamSpec("CLEANUP", ("cleanup.>",), max_age_seconds=7 * DAY)
 # The scheduler's record, change by change: what the dashboard and integrations follow.
 QUEUE = StreamSpec("QUEUE", ("queue.>",), max_age_seconds=7 * DAY)
-STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE)
+# Each backup's outcome, for the dashboard and notifications.
+BACKUPS = StreamSpec("BACKUPS", ("backup.>",), max_age_seconds=30 * DAY)
+STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE, BACKUPS)
 
 # Work: one durable per hardware class, never overlapping (work-queue retention requires it).
 # A delivery whose encoder stops heartbeating is redelivered after AckWait to another node;
@@ -130,7 +134,9 @@ PROGRESS = BucketSpec("progress", ttl_seconds=120.0)
 SETTINGS = BucketSpec("settings", history=5)
 # One key per scan (its id): progress while it runs, the outcome for a day after.
 SCANS = BucketSpec("scans", ttl_seconds=DAY)
-BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS)
+# The last backup's outcome (key ``status``), for the dashboard.
+BACKUP_STATUS = BucketSpec("backups")
+BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS, BACKUP_STATUS)
 
 # Request/reply query endpoints (nats.micro services).
 SCHEDULER_SERVICE = "scheduler"
@@ -140,6 +146,7 @@ SCHEDULER_RETRY = "scheduler.retry"
 SCHEDULER_DELETE = "scheduler.delete"
 SCHEDULER_CLEAR = "scheduler.clear"
 SCHEDULER_RELEASE = "scheduler.release"
+SCHEDULER_METRICS = "scheduler.metrics"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"
@@ -158,6 +165,11 @@ SOURCES_JELLYFIN_SET = "scanner.sources.jellyfin.set"
 SOURCES_JELLYFIN_TEST = "scanner.sources.jellyfin.test"
 SOURCES_JELLYFIN_LIBRARIES = "scanner.sources.jellyfin.libraries"
 SOURCES_SYNC = "scanner.sources.sync"
+# The backup duty's endpoints (not under ``backup.``: the BACKUPS stream keeps that).
+BACKUPS_SERVICE = "backups"
+BACKUPS_LIST = "backups.list"
+BACKUPS_CREATE = "backups.create"
+BACKUPS_RESTORE = "backups.restore"
 
 
 def max_deliveries_advisory(spec: ConsumerSpec) -> str:

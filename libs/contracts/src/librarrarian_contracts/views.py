@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from .enums import FfmpegOrigin, HwClass, JobKind, JobStatus, NodeState
+from .settings import ScheduleWindow
 from .stamps import utcnow
 
 
@@ -19,6 +20,18 @@ class FfmpegUse(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     origin: FfmpegOrigin
     why: str
+
+
+class ScheduleStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A node's schedule as the node reads it: its windows, in its time zone, and where it stands in them.
+    The times carry the node's UTC offset."""
+
+    time_zone: str  # the node's IANA zone, e.g. Europe/Paris
+    windows: tuple[ScheduleWindow, ...]
+    open: bool  # inside a window now: the node may take work
+    open_until: datetime | None = None  # when open: the end of the window it is in
+    next_start: datetime | None = None  # the next window to open (after the current one)
+    next_end: datetime | None = None
 
 
 class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,6 +49,7 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     slots_per_class: dict[HwClass, int] = {}
     updated_at: datetime = msgspec.field(default_factory=utcnow)
     ffmpeg: tuple[FfmpegUse, ...] = ()  # the ffmpeg each bound class and VMAF run with, and why
+    schedule: ScheduleStatus | None = None  # None: no schedule, the node takes work at any time
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,6 +120,23 @@ class JobsPage(msgspec.Struct, frozen=True, kw_only=True):
     counts: dict[str, int] = {}
 
 
+class QueueDepth(msgspec.Struct, frozen=True, kw_only=True):
+    """How many jobs of one kind are in one state."""
+
+    status: JobStatus
+    kind: JobKind
+    jobs: int
+
+
+class QueueMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """The scheduler's figures for monitoring, all read from counts it keeps up to date (never a count over
+    the jobs): jobs per state and kind, and how far its outbox relay is behind."""
+
+    depth: tuple[QueueDepth, ...]
+    outbox_due: int  # messages due to be published and not published yet
+    outbox_lag_seconds: float  # how long the oldest of them has been due (0 when none)
+
+
 class JobAction(msgspec.Struct, frozen=True, kw_only=True):
     """A user's action on one job (retry, delete). A job that does not exist is answered with a 404, one
     whose state forbids the action with a 409 (``librarrarian_runtime.errors``)."""
@@ -160,6 +191,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     finished_at: datetime
     fallback_reason: str | None = None  # why the hardware encode gave way to the CPU
     vmaf: float | None = None  # when measured
+    ffmpeg_log: str | None = None  # the last lines ffmpeg wrote; in one entry's details, not in pages
 
 
 class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,9 +6,18 @@ import logging
 import os
 import sys
 
+from . import env
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def configure(service: str) -> None:
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    """Every service's first call: ``LOG_LEVEL`` (one of :data:`LEVELS`, any case; INFO) for its own lines;
+    chatty libraries stay at warnings whatever it says. A bad value stops the service with the variable
+    named."""
+    level = (os.environ.get("LOG_LEVEL") or "INFO").strip().upper()
+    if level not in LEVELS:
+        raise env.SettingsError(f"LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level.lower()!r}")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter(f"%(asctime)s %(levelname)-7s {service:<9} %(message)s", "%Y-%m-%d %H:%M:%S")

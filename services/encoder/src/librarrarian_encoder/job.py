@@ -29,6 +29,8 @@ from .replace import Output
 
 # What a job ends in; None: another delivery holds the commit and reports the outcome, this one says nothing.
 Outcome = JobCompleted | JobSkipped | JobFailed | None
+# The end of ffmpeg's log a completion carries: its last lines are already few, but a line can be long.
+MAX_LOG_CHARS = 16_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +103,7 @@ class Job:
         elapsed_seconds: float,
         fallback_reason: str | None = None,
         vmaf: float | None = None,
+        ffmpeg_log: str | None = None,
     ) -> JobCompleted:
         return JobCompleted(
             event_id=self._event_id(JobCompleted),
@@ -119,6 +122,7 @@ class Job:
             fallback_reason=fallback_reason,
             vmaf=vmaf,
             delivery=self.delivery,
+            ffmpeg_log=ffmpeg_log[-MAX_LOG_CHARS:] if ffmpeg_log else None,
         )
 
     def _event_id(self, kind: type[JobReport], delivery: int | None = None) -> str:
@@ -179,6 +183,7 @@ class Verified(Encoded):
             elapsed_seconds=round(time.monotonic() - self.started_at, 3),
             fallback_reason=self.fallback_reason,
             vmaf=self.vmaf,
+            ffmpeg_log=self.ffmpeg_log,
         )
 
 

@@ -1,6 +1,6 @@
-"""The node: its controls (start, stop, stop now, pause, resume; the queue's pause) applied to its worker and
-slots, and its live entry in the ``nodes`` bucket, which is how the dashboard and the scheduler's placement
-know it is there."""
+"""The node: its controls (start, stop, stop now, pause, resume; the queue's pause; its schedule) applied to
+its worker and slots, and its live entry in the ``nodes`` bucket, which is how the dashboard and the
+scheduler's placement know it is there."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ import contextlib
 import logging
 import socket
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from importlib.metadata import version
 
 from librarrarian_contracts import NodeState, encode, topology
-from librarrarian_contracts.settings import NodeControl, QueueControl
+from librarrarian_contracts.settings import NodeControl, NodeSchedule, QueueControl
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import FfmpegUse, NodeStatus
+from librarrarian_contracts.views import FfmpegUse, NodeStatus, ScheduleStatus
 from librarrarian_runtime.streaks import FailureStreak
 from librarrarian_runtime.watched import Watched
 from nats.js.kv import KeyValue
 
+from . import schedule
+from .clock import Clock
 from .settings import Settings
+from .waits import first
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -49,16 +53,22 @@ class Node:
         worker: Worker,
         control: Watched[NodeControl],
         queue: Watched[QueueControl],
+        timetable: Watched[NodeSchedule],
+        clock: Clock,
         stopping: asyncio.Event,
     ) -> None:
         self.settings, self.hardware, self.worker = settings, hardware, worker
         self.control, self.queue, self.stopping = control, queue, stopping
+        self.timetable, self.clock = timetable, clock
         self.open = asyncio.Event()  # set while slots may take work
         self.changed = asyncio.Event()  # wakes the reporter
+        self.rescheduled = asyncio.Event()  # wakes the schedule follower
         self.handling: dict[asyncio.Task[None], int] = {}  # task -> job id
+        self.schedule: ScheduleStatus | None = self._read_schedule()
         self._grace_ends: float | None = None
         control.on_change(lambda _: self.apply())
         queue.on_change(lambda _: self.apply())
+        timetable.on_change(lambda _: self.rescheduled.set())
 
     def took(self, handling: asyncio.Task[None], job_id: int) -> None:
         self.handling[handling] = job_id
@@ -90,7 +100,13 @@ class Node:
             for task in self.handling:
                 if not self.holds_commit(task):
                     task.cancel()  # the worker stops ffmpeg and naks: another node takes the job at once
-        if wanted.state == "running" and not self.queue.value.paused and not self.stopping.is_set():
+        in_window = self.schedule is None or self.schedule.open
+        if (
+            wanted.state == "running"
+            and not self.queue.value.paused
+            and in_window
+            and not self.stopping.is_set()
+        ):
             self.open.set()
         else:
             self.open.clear()
@@ -105,7 +121,34 @@ class Node:
             return NodeState.PAUSED
         if wanted == "stopped":
             return NodeState.DRAINING if self.worker.running else NodeState.STOPPED
-        return NodeState.QUEUE_PAUSED if self.queue.value.paused else NodeState.RUNNING
+        if self.queue.value.paused:
+            return NodeState.QUEUE_PAUSED
+        return NodeState.OFF_SCHEDULE if self.schedule and not self.schedule.open else NodeState.RUNNING
+
+    def _read_schedule(self) -> ScheduleStatus | None:
+        return schedule.status(self.timetable.value, self.settings.time_zone, self.clock.now())
+
+    async def follow_schedule(self) -> None:
+        """Open and close the node as its windows begin and end, and at once when its schedule changes. A job
+        running when a window ends finishes; the slots take no next one (see ``slots``)."""
+        while not self.stopping.is_set():
+            self.rescheduled.clear()
+            was, self.schedule = self.schedule, self._read_schedule()
+            if (was is None or was.open) != (self.schedule is None or self.schedule.open):
+                log.info(
+                    "encoder %s: %s",
+                    self.settings.node,
+                    "inside a scheduled window: taking work"
+                    if self.schedule is None or self.schedule.open
+                    else "outside its scheduled windows: finishing running jobs, taking no more",
+                )
+            if was != self.schedule:
+                self.apply()
+            waits: list[Awaitable[object]] = [self.rescheduled.wait(), self.stopping.wait()]
+            change = schedule.next_change(self.schedule)
+            if change is not None:
+                waits.append(self.clock.sleep_until(change))
+            await first(*waits)
 
     async def watch_stop(self) -> None:
         """On SIGTERM: take no more work; what runs gets its grace period (see ``slots``)."""
@@ -131,6 +174,7 @@ class Node:
             unusable=self.hardware.unusable,
             slots_per_class=self.hardware.slots,
             ffmpeg=self.hardware.ffmpeg,
+            schedule=self.schedule,
         )
 
     async def report(self, nodes: KeyValue) -> None:

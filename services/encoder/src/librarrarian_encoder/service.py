@@ -16,10 +16,12 @@ from librarrarian_contracts.settings import (
     QUEUE_KEY,
     TRANSCODE_KEY,
     NodeControl,
+    NodeSchedule,
     PathSettings,
     QueueControl,
     TranscodeSettings,
     node_key,
+    schedule_key,
 )
 from librarrarian_contracts.topology import HwClass
 from librarrarian_media.ffmpeg_builds import candidates
@@ -28,6 +30,7 @@ from librarrarian_runtime.watched import Watched
 
 from . import hardware
 from .binaries import Binaries, chosen
+from .clock import Clock, SystemClock
 from .node import Hardware, Node
 from .profiles import PROFILES
 from .settings import Settings
@@ -57,7 +60,7 @@ async def usable_classes(
     return usable, unusable, binaries.proven(detections)
 
 
-async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
+async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: Clock | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
     binaries = chosen(await asyncio.to_thread(candidates))
     codecs, unusable, binaries = await usable_classes(settings, binaries)
@@ -76,17 +79,21 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         queue = await _started(stack, Watched(js, QUEUE_KEY, QueueControl, QueueControl()))
         control = await _started(stack, Watched(js, node_key(settings.node), NodeControl, first))
         paths = await _started(stack, Watched(js, PATHS_KEY, PathSettings, PathSettings()))
+        timetable = await _started(
+            stack, Watched(js, schedule_key(settings.node), NodeSchedule, NodeSchedule())
+        )
         worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
         stack.callback(worker.close)
         paths.on_change(lambda _: log_mappings(settings, worker))
         log_mappings(settings, worker)
-        node = Node(settings, found, worker, control, queue, stopping)
+        node = Node(settings, found, worker, control, queue, timetable, clock or SystemClock(), stopping)
         node.apply()
         log.info("encoder %s ready: %s; %s", settings.node, found, node.state)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(node.report(nodes), name="node reporter")
                 tasks.create_task(node.watch_stop(), name="stop watcher")
+                tasks.create_task(node.follow_schedule(), name="schedule follower")
                 for hw, count in found.slots.items():
                     for number in range(count):
                         tasks.create_task(slot(js, node, hw), name=f"slot {hw} {number + 1}")

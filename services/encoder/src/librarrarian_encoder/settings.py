@@ -3,8 +3,10 @@ quality, skip rules) is shared and dynamic: the ``transcode`` key of the setting
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
@@ -43,6 +45,22 @@ def _slots(name: str) -> dict[HwClass, int]:
     return slots
 
 
+def _time_zone(name: str) -> ZoneInfo:
+    """The node's time zone, which its schedule is read in: ``TZ`` (an IANA name such as Europe/Paris), else
+    the system's (``/etc/localtime``), else UTC."""
+    raw = (env.optional(name) or "").strip().removeprefix(":")
+    if raw:
+        try:
+            return ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise env.SettingsError(f"{name} must be a time zone such as Europe/Paris, not {raw!r}") from None
+    with_zone = os.path.realpath("/etc/localtime").partition("/zoneinfo/")[2]
+    try:
+        return ZoneInfo(with_zone) if with_zone else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 @dataclass(frozen=True)
 class Settings:
     nats_url: str
@@ -57,6 +75,7 @@ class Settings:
     # The server's paths -> this node's. The ``paths`` setting adds to these without a restart; on the same
     # server folder these win: they are what this machine really mounts.
     path_mappings: tuple[PathMapping, ...] = ()
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the schedule's wall clock
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -73,4 +92,5 @@ class Settings:
             hw_classes=_classes("HW_CLASSES"),
             autostart=env.flag("AUTOSTART", True),
             path_mappings=path_mapping.parse(env.optional("PATH_MAPPINGS") or ""),
+            time_zone=_time_zone("TZ"),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Collection
+from collections.abc import Collection
 
 import msgspec
 from librarrarian_contracts import topology
@@ -16,6 +16,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from .node import Node
+from .waits import first
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
     try:
         while not node.stopping.is_set():
             if not node.open.is_set():
-                await _first(node.open.wait(), node.stopping.wait())
+                await first(node.open.wait(), node.stopping.wait())
                 continue
             try:
                 (msg,) = await sub.fetch(1, timeout=1.0)
@@ -43,7 +44,7 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
             if handling is None:
                 continue
             jobs.append(handling)
-            await _first(slot_free.wait(), node.stopping.wait())
+            await first(slot_free.wait(), node.stopping.wait())
             if node.stopping.is_set():
                 break  # both jobs get the grace period, together
             await _finish(node, jobs[:-1])
@@ -76,7 +77,7 @@ async def _finish(node: Node, jobs: Collection[asyncio.Task[None]]) -> None:
     stop the ones that do not hold the commit (a granted replace takes milliseconds and is reported)."""
     if not jobs:
         return
-    await _first(asyncio.wait(jobs), node.stopping.wait())
+    await first(asyncio.wait(jobs), node.stopping.wait())
     _, running = await asyncio.wait(jobs, timeout=node.grace_left() if node.stopping.is_set() else None)
     for handling in running:
         if not node.holds_commit(handling):
@@ -86,14 +87,3 @@ async def _finish(node: Node, jobs: Collection[asyncio.Task[None]]) -> None:
         # (the message comes back after AckWait).
         if isinstance(ended, Exception):
             log.error("%s: %r", handling.get_name(), ended, exc_info=ended)
-
-
-async def _first(*awaitables: Awaitable[object]) -> None:
-    """Wait until the first of these is done; cancel the waits that are not tasks of their own."""
-    futures = [a if isinstance(a, asyncio.Task) else asyncio.ensure_future(a) for a in awaitables]
-    try:
-        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for future, original in zip(futures, awaitables, strict=True):
-            if future is not original:
-                future.cancel()

@@ -22,7 +22,7 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import api, guards, live, oidc, pages
+from . import api, guards, live, metrics, notify, oidc, pages
 from .access import PUBLIC, SESSION_COOKIE, LoginRequired, check_decisions
 from .backend import Backend
 from .bootstrap import bootstrap
@@ -68,7 +68,10 @@ def create_app(settings: Settings) -> FastAPI:
             finally:
                 await pool.close()
 
-    larger = {f"{api.router.prefix}/settings/import": max(IMPORT_BODY_BYTES, settings.max_body_bytes)}
+    larger = {
+        f"{api.router.prefix}/settings/import": max(IMPORT_BODY_BYTES, settings.max_body_bytes),
+        f"{api.router.prefix}/backups/upload": api.backups.UPLOAD_LIMIT,  # counted by the route itself too
+    }
     app = FastAPI(
         title="Librarrarian",
         summary="Turn a media library into HEVC on a cluster of machines, safely.",
@@ -81,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.throttle = Throttle()
     app.include_router(api.router)
     app.include_router(live.router)
+    app.include_router(metrics.router)
+    app.include_router(notify.duty)
     app.include_router(pages.router)
     app.include_router(pages.public)
     app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")

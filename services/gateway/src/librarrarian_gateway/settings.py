@@ -42,6 +42,8 @@ class Settings:
     local_password: str | None = None
     api_key: str | None = None
     media_paths: tuple[Path, ...] = ()
+    # The backup duty's folder, to serve downloads and take uploads from (None: no backup duty beside us).
+    backup_dir: Path | None = None
     session_days: int = 30
     session_idle_minutes: int = 12 * 60
     allowed_hosts: tuple[str, ...] = field(default=())  # empty: default_hosts(host)
@@ -94,6 +96,7 @@ class Settings:
             allowed_hosts=_listed("ALLOWED_HOSTS"),
             forwarded_allow_ips=_listed("FORWARDED_ALLOW_IPS"),
             max_body_bytes=env.integer("MAX_BODY_KIB", 1024, minimum=16) * KIB,
+            backup_dir=Path(backup_dir) if (backup_dir := env.optional("BACKUP_DIR")) else None,
             local_login_enabled=env.flag("LOCAL_LOGIN_ENABLED", True),
             oidc=OidcSettings.from_env(),
         )

@@ -17,8 +17,9 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
     if isinstance(event, JobCompleted):
         await pool.execute(
             "INSERT INTO transcodes (event_id, job_id, status, path, output_path, node, encoder, codec_before,"
-            " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at, fallback_reason, vmaf)"
-            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at, fallback_reason, vmaf,"
+            " ffmpeg_log)"
+            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             " ON CONFLICT DO NOTHING",
             event.event_id,
             event.job_id,
@@ -35,6 +36,7 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
             event.occurred_at,
             event.fallback_reason,
             event.vmaf,
+            event.ffmpeg_log,
         )
     elif isinstance(event, JobSkipped):
         await pool.execute(
@@ -51,13 +53,17 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
         )
 
 
-def _entry(row: asyncpg.Record) -> HistoryEntry:
-    return HistoryEntry(**{k: row[k] for k in HistoryEntry.__struct_fields__})
+def _entry(row: asyncpg.Record, with_log: bool = False) -> HistoryEntry:
+    """A page leaves each entry's ffmpeg log out (a few KB each); one entry's details have it."""
+    fields = {k: row[k] for k in HistoryEntry.__struct_fields__}
+    if not with_log:
+        fields["ffmpeg_log"] = None
+    return HistoryEntry(**fields)
 
 
 async def entry(pool: asyncpg.Pool, entry_id: int) -> HistoryEntry | None:
     row = await pool.fetchrow("SELECT * FROM transcodes WHERE id = $1", entry_id)
-    return None if row is None else _entry(row)
+    return None if row is None else _entry(row, with_log=True)
 
 
 async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:

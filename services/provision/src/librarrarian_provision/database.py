@@ -48,7 +48,7 @@ async def provision(admin_url: str, passwords: Mapping[str, str]) -> None:
         await conn.execute("SELECT pg_advisory_lock($1)", LOCK)  # two provisioning steps at once: one waits
         for service in SCHEMAS:
             await _role(conn, role_of(service), passwords[service])
-            await _schema(conn, service, role_of(service))
+            await hand_schema(conn, service, role_of(service))
         # Before PostgreSQL 15 anyone may create tables in public: a service could leave data where all see it.
         await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     finally:
@@ -67,7 +67,8 @@ async def _role(conn: asyncpg.Connection, role: str, password: str) -> None:
         log.info("created database role %s", role)
 
 
-async def _schema(conn: asyncpg.Connection, schema: str, role: str) -> None:
+async def hand_schema(conn: asyncpg.Connection, schema: str, role: str) -> None:
+    """Make ``role`` own ``schema`` and everything in it (also after a restore loaded it as the admin)."""
     assert NAME.fullmatch(schema)
     await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}")
     await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {role}")

@@ -36,8 +36,6 @@ class CleanupIntake:
             )
             if job_id is not None:
                 await store.record_change(conn, job_id, JobChange.AWAITING_APPROVAL)
-        if job_id is not None:
-            log.info("job %d: %s awaits approval to be removed (%s)", job_id, event.path, event.why)
 
 
 async def release(pool: asyncpg.Pool, request: ReleaseJobs, on_enqueue: Callable[[], None]) -> ReleasedJobs:

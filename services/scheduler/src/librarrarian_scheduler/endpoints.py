@@ -6,7 +6,14 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from librarrarian_contracts.views import CommitDecision, CommitRequest, JobsPage, JobsQuery
+from librarrarian_contracts.views import (
+    CommitDecision,
+    CommitRequest,
+    JobsPage,
+    JobsQuery,
+    QueueDepth,
+    QueueMetrics,
+)
 from librarrarian_runtime.errors import BadRequest
 
 from .store import JOB_COLUMNS, job_view
@@ -86,4 +93,21 @@ async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
     more = len(rows) > query.limit
     return JobsPage(
         items=tuple(job_view(r) for r in page), next_before_id=page[-1]["id"] if more else None, counts=counts
+    )
+
+
+async def metrics(pool: asyncpg.Pool) -> QueueMetrics:
+    """Counts kept by triggers, and the due unsent outbox rows (a partial index holds only unsent ones)."""
+    depth = await pool.fetch(
+        "SELECT status, kind, n FROM job_counts_by_kind WHERE n > 0 ORDER BY status, kind"
+    )
+    outbox = await pool.fetchrow(
+        "SELECT count(*) AS due, coalesce(EXTRACT(EPOCH FROM now() - min(not_before)), 0)::float8 AS lag"
+        " FROM outbox WHERE sent_at IS NULL AND not_before <= now()"
+    )
+    assert outbox is not None
+    return QueueMetrics(
+        depth=tuple(QueueDepth(status=r["status"], kind=r["kind"], jobs=r["n"]) for r in depth),
+        outbox_due=outbox["due"],
+        outbox_lag_seconds=max(0.0, outbox["lag"]),
     )

@@ -84,7 +84,4 @@ class Intake:
             if queued:
                 await store.enqueue(conn, job_id)
             await store.record_change(conn, job_id, change)
-            log.info(
-                "job %d %s: %s (%s)", job_id, change, event.path, reason or (probe and probe.video_codec)
-            )
             return decision

@@ -66,7 +66,7 @@ class JobTracker:
                 case JobCompleted():
                     await self._completed(conn, report)
                 case JobSkipped():
-                    if await _change(
+                    await _change(
                         conn,
                         JobChange.SKIPPED,
                         "UPDATE jobs SET status = 'skipped', node = $3, reason = $4, retry_at = NULL,"
@@ -75,8 +75,7 @@ class JobTracker:
                         report.attempt,
                         report.node,
                         report.reason,
-                    ):
-                        log.info("job %d skipped on %s: %s", report.job_id, report.node, report.reason)
+                    )
                 case CleanupFinished():
                     await self._cleaned(conn, report)
                 case JobFailed():
@@ -85,7 +84,7 @@ class JobTracker:
             self.on_enqueue()
 
     async def _started(self, conn: asyncpg.Connection, report: JobStarted) -> None:
-        if await _change(
+        await _change(
             conn,
             JobChange.RUNNING,
             "UPDATE jobs SET status = 'running', node = $3, run_delivery = $4,"
@@ -95,13 +94,12 @@ class JobTracker:
             report.attempt,
             report.node,
             report.delivery,
-        ):
-            log.info("job %d attempt %d started on %s", report.job_id, report.attempt, report.node)
+        )
 
     async def _completed(self, conn: asyncpg.Connection, report: JobCompleted) -> None:
         # From a holder of the commit (fencing), a completion is a fact about the file whatever the attempt
         # is now: the original was replaced.
-        if await _change(
+        await _change(
             conn,
             JobChange.DONE,
             "UPDATE jobs SET status = 'done', node = $2, output_path = $3, size_after = $4,"
@@ -111,8 +109,7 @@ class JobTracker:
             report.node,
             report.output_path,
             report.size_after,
-        ):
-            log.info("job %d done on %s: %s", report.job_id, report.node, report.output_path)
+        )
 
     async def _cleaned(self, conn: asyncpg.Connection, report: CleanupFinished) -> None:
         """A stale file removed (done) or kept because it changed since it was found (skipped)."""
@@ -131,10 +128,6 @@ class JobTracker:
         await store.record_change(
             conn, report.job_id, JobChange.DONE if report.removed else JobChange.SKIPPED
         )
-        if report.removed:
-            log.info("job %d: %s removed by %s", report.job_id, report.path, report.node)
-        else:
-            log.info("job %d: %s kept by %s: %s", report.job_id, report.path, report.node, report.reason)
 
     async def _failed(self, conn: asyncpg.Connection, report: JobFailed) -> bool:
         attempts = await conn.fetchval(
@@ -153,15 +146,7 @@ class JobTracker:
                 delay,
             )
             await store.enqueue(conn, report.job_id, delay_seconds=delay, hw_class=self.choose_class())
-            await store.record_change(conn, report.job_id, JobChange.RETRY_SCHEDULED)
-            log.warning(
-                "job %d attempt %d failed on %s (%s); retrying in %.0f s",
-                report.job_id,
-                attempts,
-                report.node,
-                report.reason,
-                delay,
-            )
+            await store.record_change(conn, report.job_id, JobChange.RETRY_SCHEDULED, node=report.node)
             return True
         await conn.execute(
             "UPDATE jobs SET status = 'failed', reason = $2, error_log = $3, retry_at = NULL,"
@@ -171,7 +156,6 @@ class JobTracker:
             report.detail,
         )
         await store.record_change(conn, report.job_id, JobChange.FAILED)
-        log.error("job %d failed for good on %s: %s", report.job_id, report.node, report.reason)
         return False
 
     async def retry(self, job_id: int) -> ActionResult:
@@ -200,7 +184,6 @@ class JobTracker:
             await store.enqueue(conn, job_id, hw_class=self.choose_class())
             await store.record_change(conn, job_id, JobChange.QUEUED)
         self.on_enqueue()
-        log.info("job %d retried by a user", job_id)
         return ActionResult(detail="queued again")
 
     async def deliveries_exhausted(self, msg_id: str, deliveries: int) -> None:

@@ -48,7 +48,6 @@ async def delete_job(pool: asyncpg.Pool, js: JetStreamContext, job_id: int) -> A
         await store.record_change(conn, job_id, JobChange.REMOVED)
         await conn.execute("DELETE FROM jobs WHERE id = $1", job_id)  # its work rows go with it
     await forget_work(js, (r["stream_seq"] for r in seqs))
-    log.info("job %d (%s) deleted by a user", job_id, status)
     return ActionResult(detail=f"deleted ({status})")
 
 

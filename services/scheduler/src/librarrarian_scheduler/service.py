@@ -18,6 +18,7 @@ from librarrarian_contracts.views import (
     CommitRequest,
     JobAction,
     JobsQuery,
+    Nothing,
     ReleaseJobs,
 )
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
@@ -45,6 +46,7 @@ def answers(
     return [
         Endpoint("commit", topology.SCHEDULER_COMMIT, CommitRequest, lambda r: endpoints.commit(pool, r)),
         Endpoint("jobs", topology.SCHEDULER_JOBS_QUERY, JobsQuery, lambda q: endpoints.jobs(pool, q)),
+        Endpoint("metrics", topology.SCHEDULER_METRICS, Nothing, lambda _: endpoints.metrics(pool)),
         Endpoint("retry", topology.SCHEDULER_RETRY, JobAction, lambda a: tracker.retry(a.job_id)),
         Endpoint(
             "delete", topology.SCHEDULER_DELETE, JobAction, lambda a: removal.delete_job(pool, js, a.job_id)

@@ -3,6 +3,8 @@ connection the caller holds inside a transaction."""
 
 from __future__ import annotations
 
+import logging
+
 import msgspec
 from asyncpg import Connection, Record
 from librarrarian_contracts import (
@@ -21,6 +23,16 @@ from librarrarian_contracts.views import JobView
 from .policy import Known, SameContent
 
 NOTIFY_CHANNEL = "scheduler_outbox"
+log = logging.getLogger("librarrarian_scheduler.jobs")
+# A change that needs a look stands out; the rest is the job's ordinary life.
+LEVELS = {JobChange.RETRY_SCHEDULED: logging.WARNING, JobChange.FAILED: logging.ERROR}
+# The changes whose row's reason says why they happened (elsewhere it may be an earlier attempt's).
+WITH_REASON = {
+    JobChange.AWAITING_APPROVAL,
+    JobChange.RETRY_SCHEDULED,
+    JobChange.SKIPPED,
+    JobChange.FAILED,
+}
 
 JOB_COLUMNS = (
     "id, kind, path, status, attempts, node, reason, error_log, codec_before, source_size AS size_before,"
@@ -170,10 +182,15 @@ async def insert_cleanup_job(conn: Connection, *, path: str, identity: FileIdent
     return job_id
 
 
-async def record_changes(conn: Connection, job_ids: list[int], change: JobChange) -> None:
+async def record_changes(
+    conn: Connection, job_ids: list[int], change: JobChange, node: str | None = None
+) -> None:
     """Publish, through the outbox, what the record of each job now says: call it in the transaction that
     made the change (before the ``DELETE`` of a removed job). One row per job, event id
-    ``<job>:v<version>``, no ``job_id`` (the row must outlive a removed job)."""
+    ``<job>:v<version>``, no ``job_id`` (the row must outlive a removed job).
+
+    Each change is also the job's one log line, with the node: the record's, or ``node`` where the change
+    took the job off it (a retry)."""
     if not job_ids:
         return
     rows = await conn.fetch(
@@ -188,10 +205,33 @@ async def record_changes(conn: Connection, job_ids: list[int], change: JobChange
         [(topology.JOB_STATE_CHANGED, e.event_id, encode(e)) for e in events],
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    for row in rows:
+        _log_change(row, change, node)
 
 
-async def record_change(conn: Connection, job_id: int, change: JobChange) -> None:
-    await record_changes(conn, [job_id], change)
+def _log_change(row: Record, change: JobChange, node: str | None) -> None:
+    """``job 12 done on node-a (attempt 1): /media/x.mkv``, with the reason where it is the change's."""
+    where = node or row["node"]
+    # A retry has already counted the next attempt; the line is about the one that failed.
+    attempt = row["attempts"] - 1 if change is JobChange.RETRY_SCHEDULED else row["attempts"]
+    reason = row["reason"] if change in WITH_REASON and row["reason"] else None
+    log.log(
+        LEVELS.get(change, logging.INFO),
+        "job %d %s%s (attempt %d): %s%s%s",
+        row["id"],
+        change.value.replace("_", " "),
+        f" on {where}" if where else "",
+        attempt,
+        row["path"],
+        f" -> {row['output_path']}"
+        if change is JobChange.DONE and row["output_path"] not in (None, row["path"])
+        else "",
+        f": {reason}" if reason else "",
+    )
+
+
+async def record_change(conn: Connection, job_id: int, change: JobChange, node: str | None = None) -> None:
+    await record_changes(conn, [job_id], change, node)
 
 
 async def enqueue(

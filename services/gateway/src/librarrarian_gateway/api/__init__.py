@@ -12,12 +12,26 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..access import require_api
-from . import accounts, cleanup, cluster, cluster_settings, history, jobs, scans, settings_transfer, sources
+from . import (
+    accounts,
+    backups,
+    cleanup,
+    cluster,
+    cluster_settings,
+    history,
+    jobs,
+    notifications,
+    scans,
+    schedules,
+    settings_transfer,
+    sources,
+)
 
 __all__ = ["PARTS", "router"]
 
 PARTS = (
     cluster.router,
+    schedules.router,
     jobs.router,
     history.router,
     scans.router,
@@ -26,6 +40,8 @@ PARTS = (
     cluster_settings.router,
     settings_transfer.router,
     accounts.router,
+    backups.router,
+    notifications.router,
 )
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api)])
 for part in PARTS:

@@ -1,10 +1,11 @@
 """Exporting and importing the settings as one JSON document (``/api/v1/settings/export`` and ``/import``).
 
 The export holds the cluster's settings (what to encode and how, the library folders, the encoders' path
-mappings, the theme), never a secret and never a state: Plex and Jellyfin tokens stay with the scanner, node
-and queue controls are not settings. An import is checked whole before anything is written, exactly as the
-routes that set each setting check it (the contract's type, no unknown field, library folders inside
-``MEDIA_PATHS``, no NUL byte anywhere): a bad file changes nothing.
+mappings, the theme, the events notified), never a secret and never a state: Plex and Jellyfin tokens stay with
+the scanner, notification URLs with the gateway, node and queue controls are not settings. An import is
+checked whole before anything is written, exactly as the routes that set each setting check it (the
+contract's type, no unknown field, library folders inside ``MEDIA_PATHS``, no NUL byte anywhere): a bad file
+changes nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import msgspec
 from fastapi import APIRouter, Body, HTTPException
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
+    NOTIFICATIONS_KEY,
     PATHS_KEY,
     TRANSCODE_KEY,
     UI_KEY,
+    NotificationSettings,
     PathSettings,
     ScannerFolders,
     TranscodeSettings,
@@ -38,6 +41,7 @@ EXPORTED: dict[str, type[Any]] = {
     FOLDERS_KEY: ScannerFolders,
     PATHS_KEY: PathSettings,
     UI_KEY: UiSettings,
+    NOTIFICATIONS_KEY: NotificationSettings,  # which events; the URLs are secrets and stay in the gateway
 }
 
 

@@ -2,8 +2,8 @@
 /api/v1/settings/transcode``), the system (the theme through ``PATCH /api/v1/settings/ui``, the encoders' path
 mappings through ``PUT /api/v1/settings/paths``, the media paths to read) and the integrations: the library
 folders, and Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through
-``/api/v1/sources``; the users and API keys, managed by ``access.js`` through ``/api/v1/users`` and
-``/api/v1/keys``. Only admins see it."""
+``/api/v1/sources``; the notifications (``notifications.js`` through ``/api/v1/notifications``); the users
+and API keys, managed by ``access.js`` through ``/api/v1/users`` and ``/api/v1/keys``. Only admins see it."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from fastapi.responses import HTMLResponse
 from librarrarian_contracts import sources, topology, views
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
+    NOTIFICATIONS_KEY,
     PATHS_KEY,
     TRANSCODE_KEY,
     EncoderFamily,
+    NotificationSettings,
     PathSettings,
     ScannerFolders,
     TranscodeSettings,
@@ -27,6 +29,7 @@ from librarrarian_runtime.queries import ask
 from .. import accounts
 from ..access import ADMIN
 from ..credentials import SCOPES
+from ..notify import targets
 from ..theme import THEMES
 from .rendering import backend, render, unless_unanswered
 
@@ -41,6 +44,13 @@ FOLDER_TYPES = (
 )
 TIERS = (("sd", "SD"), ("720p", "720p"), ("1080p", "1080p"), ("4k", "4K"))
 SCANNER_SECONDS = 3.0
+NOTIFY_EVENTS = (
+    ("job_failed", "a job failed for good"),
+    ("node_offline", "an encoder node goes offline"),
+    ("queue_drained", "the queue is empty"),
+    ("backup_failed", "a backup failed"),
+    ("version_mismatch", "a node runs another version than the dashboard"),
+)
 
 
 async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | None]:
@@ -66,6 +76,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
     live = {view.status.node for view in await bus.nodes()}
     named = {m.node for m in paths.mappings if m.node is not None}
     linked, unreachable = await integrations(request)
+    notify = await bus.setting(NOTIFICATIONS_KEY, NotificationSettings, NotificationSettings())
     return render(
         request,
         "options.html",
@@ -85,4 +96,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         users=await accounts.users(request.app.state.pool),
         keys=await accounts.keys(request.app.state.pool),
         scopes=SCOPES,
+        notify=notify,
+        notify_events=NOTIFY_EVENTS,
+        notify_targets=await targets.listed(request.app.state.pool),
     )

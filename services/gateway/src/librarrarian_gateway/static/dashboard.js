@@ -40,6 +40,7 @@
   // The buttons a card offers in each state.
   const ACTIONS = {
     "running": [["pause", "Pause"], ["stop", "Stop"], ["stop-now", "Stop now"]],
+    "off schedule": [["pause", "Pause"], ["stop", "Stop"], ["stop-now", "Stop now"]],
     "queue paused": [["pause", "Pause"], ["stop", "Stop"]],
     "paused": [["resume", "Resume"], ["stop-now", "Stop now"]],
     "draining": [["start", "Start"], ["stop-now", "Stop now"]],
@@ -64,6 +65,14 @@
       line.title = use.path;
       return line;
     }));
+  }
+
+  // The hardware classes whose test encode failed on the node, with why (NodeStatus.unusable).
+  function fillUnusable(card, unusable) {
+    const list = card.querySelector(".unusable");
+    const classes = Object.keys(unusable).sort();
+    list.hidden = !classes.length;
+    list.replaceChildren(...classes.map((hw) => el("li", "", hw + ": " + unusable[hw])));
   }
 
   async function post(url) {
@@ -101,6 +110,8 @@
     state.textContent = n.state;
     card.querySelector(".meta").textContent = n.classes.join(", ") + " · " + n.slots + " slot(s) · v" + n.version;
     fillFfmpeg(card, n.ffmpeg || []);
+    fillUnusable(card, n.unusable || {});
+    lib.schedules.fill(card, n);
     const jobs = card.querySelector(".jobs");
     const wanted = [...progress.keys()].filter((id) => runs(n, id))
       .sort((a, b) => Number(a) - Number(b));
@@ -121,7 +132,10 @@
     card.dataset.node = key;
     const title = el("h3");
     title.append(el("span", "name"), " ", el("span", "state"));
-    card.append(title, el("p", "meta"), el("ul", "ffmpeg"), el("div", "controls"), el("div", "jobs"));
+    const unusable = el("ul", "unusable");
+    unusable.setAttribute("aria-label", "Hardware classes not usable here");
+    card.append(title, el("p", "meta"), el("ul", "ffmpeg"), unusable, el("p", "schedule-line"),
+      el("div", "controls"), lib.schedules.editor(key), el("div", "jobs"));
     return card;
   }
 
