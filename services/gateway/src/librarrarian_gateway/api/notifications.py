@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..access import ADMIN, READ
 from ..notify import sending, targets
+from ..params import RecordId
 from .dependencies import Bus, SettingsBucket
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -111,7 +112,7 @@ async def add_url(body: UrlIn, request: Request) -> dict[str, Any]:
 
 
 @router.delete("/urls/{target_id}", dependencies=ADMIN, status_code=204, summary="Remove a notification URL")
-async def remove_url(target_id: int, request: Request) -> None:
+async def remove_url(target_id: RecordId, request: Request) -> None:
     if not await targets.remove(request.app.state.pool, target_id):
         raise HTTPException(404, f"there is no notification URL {target_id}")
 
