@@ -2,7 +2,9 @@
 
 The room's door checks who asks (a session or an ``X-Api-Key``, ``access.require_api``) for every route
 included here, so a new route is private unless it is put outside the room (as the Arr apps' webhook is, with
-a key of its own). A service's refusal raised
+a key of its own); each route then says which scope it needs (``dependencies=READ``, ``CONTROL`` or
+``ADMIN``), and a route that says nothing stops the gateway from starting (``access.check_decisions``). A
+service's refusal raised
 from a route (``librarrarian_runtime.errors``) is answered with its status by the app's one error handler.
 """
 
@@ -12,6 +14,7 @@ from fastapi import APIRouter, Depends
 
 from ..access import require_api
 from . import (
+    accounts,
     arr,
     backups,
     cleanup,
@@ -39,6 +42,7 @@ PARTS = (
     cleanup.router,
     cluster_settings.router,
     settings_transfer.router,
+    accounts.router,
     backups.router,
     notifications.router,
 )

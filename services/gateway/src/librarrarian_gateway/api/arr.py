@@ -3,10 +3,10 @@ the app scans (rename and quality), the webhook key; and the webhook the apps ca
 
 The gateway asks the arr service over NATS: the arr service alone talks to the apps and keeps their API keys,
 so the gateway passes a key on once and never stores, logs or returns one (replies say ``configured``). The
-scopes these routes need (once keys have scopes): settings, the test and the webhook key ``admin``; scans
-``control``; ``GET /arr`` ``read``. The webhook is authenticated by its own key (the webhook key), given by
-the app as the password of HTTP basic authentication (its Connect → Webhook form has the field) or in
-``X-Api-Key``; it opens nothing else.
+scopes these routes need: settings, the test and the webhook key ``admin``; scans ``control``; ``GET /arr``
+``read``. The webhook is public to the room's scopes (no session or API key opens it) and authenticated by
+its own key (the webhook key), given by the app as the password of HTTP basic authentication (its Connect →
+Webhook form has the field) or in ``X-Api-Key``; it opens nothing else.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from librarrarian_contracts.sources import PathMapping
 from librarrarian_runtime.queries import ask
 from pydantic import BaseModel, Field
 
+from ..access import ADMIN, CONTROL, PUBLIC, READ
 from ..backend import Backend
 from .dependencies import Bus
 from .sources import PathMappingIn
@@ -70,6 +71,7 @@ async def _ask(bus: Backend, subject: str, query: msgspec.Struct, reply_type: ty
 
 @router.get(
     "",
+    dependencies=READ,
     summary="Sonarr, Radarr and Lidarr as set up (never an API key)",
     response_model=nested_model(contract.ArrStatus),
 )
@@ -79,6 +81,7 @@ async def status(bus: Bus) -> Any:
 
 @router.put(
     "/{app}",
+    dependencies=ADMIN,
     summary="Set an app's URL, API key, mode, certificate check, path mappings and options",
     response_model=nested_model(contract.ArrAppStatus),
 )
@@ -100,6 +103,7 @@ async def set_app(app: AppName, body: ArrIn, bus: Bus) -> Any:
 
 @router.post(
     "/{app}/test",
+    dependencies=ADMIN,
     summary="Try the app's connection: its name and version, or why not",
     response_model=nested_model(contract.ArrCheck),
 )
@@ -109,6 +113,7 @@ async def test_app(app: AppName, bus: Bus) -> Any:
 
 @router.post(
     "/{app}/scans",
+    dependencies=CONTROL,
     status_code=202,
     response_model=ArrScanAccepted,
     summary="Ask the app which files it would rename, or which are below their quality cutoff",
@@ -122,6 +127,7 @@ async def scan_app(app: AppName, body: ScanIn, bus: Bus) -> dict[str, str]:
 
 @router.post(
     "/webhook-key",
+    dependencies=ADMIN,
     status_code=201,
     summary="Make a new key for the apps' webhooks (shown this once; the old one stops working)",
     response_model=nested_model(contract.WebhookKey),
@@ -159,6 +165,7 @@ async def bounded_body(request: Request) -> str:
 
 @webhooks.post(
     "/{app}/webhook",
+    dependencies=PUBLIC,  # to the room's scopes: the webhook key below is its own check
     summary="What an app's Connect → Webhook calls on import, upgrade, rename and delete",
     description=(
         "Authenticated by the webhook key (POST /api/v1/arr/webhook-key) as the basic-auth password or in "

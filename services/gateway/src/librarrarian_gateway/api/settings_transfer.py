@@ -1,8 +1,10 @@
 """Exporting and importing the settings as one JSON document (``/api/v1/settings/export`` and ``/import``).
 
 The export holds the cluster's settings (what to encode and how, the library folders, the encoders' path
-mappings, the theme, the events notified), never a secret and never a state: Plex and Jellyfin tokens stay with the scanner, notification URLs with the gateway, node
-and queue controls are not settings. An import is checked whole before anything is written: a bad file
+mappings, the theme, the events notified), never a secret and never a state: Plex and Jellyfin tokens stay with
+the scanner, notification URLs with the gateway, node and queue controls are not settings. An import is
+checked whole before anything is written, exactly as the routes that set each setting check it (the
+contract's type, no unknown field, library folders inside ``MEDIA_PATHS``, no NUL byte anywhere): a bad file
 changes nothing.
 """
 
@@ -26,7 +28,9 @@ from librarrarian_contracts.settings import (
     UiSettings,
 )
 
-from .dependencies import Bus, SettingsBucket
+from ..access import ADMIN
+from .dependencies import Bus, MediaPaths, SettingsBucket
+from .scans import checked_folders
 
 router = APIRouter(tags=["settings"])
 
@@ -41,7 +45,9 @@ EXPORTED: dict[str, type[Any]] = {
 }
 
 
-@router.get("/settings/export", summary="Every setting, as one JSON document (no secrets)")
+@router.get(
+    "/settings/export", dependencies=ADMIN, summary="Every setting, as one JSON document (no secrets)"
+)
 async def export_settings(bus: Bus) -> dict[str, Any]:
     settings = {
         key: msgspec.to_builtins(await bus.setting(key, kind, kind())) for key, kind in EXPORTED.items()
@@ -55,13 +61,18 @@ async def export_settings(bus: Bus) -> dict[str, Any]:
 
 @router.post(
     "/settings/import",
+    dependencies=ADMIN,
     summary="Replace the settings with an exported document",
     description=(
         "Each setting in the document replaces the current one; settings it does not name stay as they are. "
         "The whole document is checked first: any error is a 422 and nothing changes."
     ),
 )
-async def import_settings(kv: SettingsBucket, document: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def import_settings(
+    kv: SettingsBucket, media_paths: MediaPaths, document: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    if _holds_nul(document):
+        raise HTTPException(400, "the document holds a NUL byte: no path or name may")
     if document.get("format") != FORMAT:
         raise HTTPException(422, f"not a settings export (format {FORMAT} expected)")
     given = document.get("settings")
@@ -72,10 +83,26 @@ async def import_settings(kv: SettingsBucket, document: Annotated[dict[str, Any]
         raise HTTPException(422, f"unknown settings: {', '.join(sorted(unknown))}")
     checked = {}
     for key, value in given.items():
+        kind = EXPORTED[key]
+        if isinstance(value, dict) and (extra := set(value) - set(kind.__struct_fields__)):
+            raise HTTPException(422, f"{key}: unknown fields {', '.join(sorted(extra))}")
         try:
-            checked[key] = msgspec.convert(value, EXPORTED[key])
+            checked[key] = msgspec.convert(value, kind)
         except msgspec.ValidationError as error:
             raise HTTPException(422, f"{key}: {error}") from None
+    if FOLDERS_KEY in checked:  # as PUT /settings/folders: each inside MEDIA_PATHS, stored resolved
+        folders = [(f.path, f.type) for f in checked[FOLDERS_KEY].folders]
+        checked[FOLDERS_KEY] = checked_folders(folders, media_paths)
     for key, value in checked.items():
         await kv.put(key, msgspec.json.encode(value))
     return {"imported": sorted(checked)}
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

@@ -1,9 +1,10 @@
 """The options page: transcoding (the ``transcode`` setting, saved through ``PATCH
 /api/v1/settings/transcode``), the system (the theme through ``PATCH /api/v1/settings/ui``, the encoders' path
 mappings through ``PUT /api/v1/settings/paths``, the media paths to read) and the integrations: the library
-folders, Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``,
-Sonarr, Radarr and Lidarr as the arr service reports them, set up by ``arr.js`` through ``/api/v1/arr``, and
-the notifications (``notifications.js`` through ``/api/v1/notifications``)."""
+folders, Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``;
+Sonarr, Radarr and Lidarr as the arr service reports them, set up by ``arr.js`` through ``/api/v1/arr``; the
+notifications (``notifications.js`` through ``/api/v1/notifications``); the users and API keys, managed by
+``access.js`` through ``/api/v1/users`` and ``/api/v1/keys``. Only admins see it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from librarrarian_contracts.settings import (
 )
 from librarrarian_runtime.queries import ask
 
+from .. import accounts
+from ..access import ADMIN
+from ..credentials import SCOPES
 from ..notify import targets
 from ..theme import THEMES
 from .rendering import backend, render, unless_unanswered
@@ -73,7 +77,7 @@ async def arr_apps(request: Request) -> tuple[dict[str, Any] | None, str | None]
     return (msgspec.to_builtins(found) if found else None), problem
 
 
-@router.get("/options", response_class=HTMLResponse)
+@router.get("/options", dependencies=ADMIN, response_class=HTMLResponse)
 async def options(request: Request, view: str = "standard") -> HTMLResponse:
     bus = backend(request)
     current = await bus.setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
@@ -102,6 +106,9 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         sources_problem=unreachable,
         arr=apps,
         arr_problem=apps_problem,
+        users=await accounts.users(request.app.state.pool),
+        keys=await accounts.keys(request.app.state.pool),
+        scopes=SCOPES,
         notify=notify,
         notify_events=NOTIFY_EVENTS,
         notify_targets=await targets.listed(request.app.state.pool),

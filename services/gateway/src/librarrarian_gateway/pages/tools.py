@@ -7,13 +7,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from ..access import READ
 from .options import arr_apps
 from .rendering import render
 
 router = APIRouter()
 
 
-@router.get("/tools", response_class=HTMLResponse)
+@router.get("/tools", dependencies=READ, response_class=HTMLResponse)
 async def tools(request: Request) -> HTMLResponse:
     media_paths = [str(p) for p in request.app.state.settings.media_paths]
     apps, problem = await arr_apps(request)
