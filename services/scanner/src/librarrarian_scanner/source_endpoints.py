@@ -168,6 +168,8 @@ class SourceEndpoints:
             sections=selection.sections,
             mappings=selection.mappings,
         )
+        if selection.check_only:
+            return sources.plex_status(plex)
         await self.store.save_plex(plex)
         log.info("Plex server %s at %s chosen, sections %s", plex.server_name, url, ", ".join(plex.sections))
         return sources.plex_status(plex)
@@ -190,6 +192,8 @@ class SourceEndpoints:
         jellyfin = JellyfinSettings(
             url=setup.url.rstrip("/"), api_key=api_key, libraries=setup.libraries, mappings=setup.mappings
         )
+        if setup.check_only:
+            return sources.jellyfin_status(jellyfin)
         await self.store.save_jellyfin(jellyfin)
         log.info("Jellyfin at %s set, libraries %s", jellyfin.url, ", ".join(jellyfin.libraries))
         return sources.jellyfin_status(jellyfin)
