@@ -20,7 +20,6 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 
 
-
 @asynccontextmanager
 async def scanning(nats_url: str, database_url: str, root: Path, interval: float) -> AsyncIterator[None]:
     """A scanner whose environment says ``SCAN_INTERVAL_SECONDS=interval``, for the block's length."""
@@ -89,5 +88,7 @@ async def test_the_environment_does_not_override_a_stored_interval(
     kv = await js.key_value(topology.SETTINGS.name)
     await kv.put(SCANNER_TIMING_KEY, msgspec.json.encode(ScannerTiming(scan_interval_seconds=0.2)))
     async with scanning(nats_url, database_url, tmp_path / "media", interval=0):
-        await eventually(lambda: _at_least(js, 1), timeout=30, message="a scheduled scan on the stored interval")
+        await eventually(
+            lambda: _at_least(js, 1), timeout=30, message="a scheduled scan on the stored interval"
+        )
         assert await stored(js) == ScannerTiming(scan_interval_seconds=0.2)
