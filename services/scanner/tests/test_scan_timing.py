@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
+import pytest
 from librarrarian_contracts import topology
 from librarrarian_contracts.scans import ScanStatus
 from librarrarian_contracts.settings import SCANNER_TIMING_KEY, ScannerTiming
@@ -23,11 +24,10 @@ from nats.js.errors import KeyNotFoundError
 @asynccontextmanager
 async def scanning(nats_url: str, database_url: str, root: Path, interval: float) -> AsyncIterator[None]:
     """A scanner whose environment says ``SCAN_INTERVAL_SECONDS=interval``, for the block's length."""
-    root.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         nats_url=nats_url,
         database_url=database_url,
-        media_paths=(root.resolve(),),
+        media_paths=(root,),
         scan_on_start=False,
         scan_interval_seconds=interval,
         watch=False,
@@ -39,6 +39,13 @@ async def scanning(nats_url: str, database_url: str, root: Path, interval: float
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    media = (tmp_path / "media").resolve()
+    media.mkdir()
+    return media
 
 
 async def stored(js: JetStreamContext) -> ScannerTiming | None:
@@ -65,10 +72,10 @@ async def scheduled_scans(js: JetStreamContext) -> int:
 
 
 async def test_the_environment_seeds_the_interval_and_a_change_applies_without_a_restart(
-    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str, tmp_path: Path
+    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str, root: Path
 ) -> None:
     _, js = bus
-    async with scanning(nats_url, database_url, tmp_path / "media", interval=0):
+    async with scanning(nats_url, database_url, root, interval=0):
         seeded = await eventually(lambda: stored(js), message="the scanner started")
         assert seeded == ScannerTiming(scan_interval_seconds=0)  # from the environment
         assert await scheduled_scans(js) == 0
@@ -82,12 +89,12 @@ async def _at_least(js: JetStreamContext, count: int) -> bool:
 
 
 async def test_the_environment_does_not_override_a_stored_interval(
-    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str, tmp_path: Path
+    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str, root: Path
 ) -> None:
     _, js = bus
     kv = await js.key_value(topology.SETTINGS.name)
     await kv.put(SCANNER_TIMING_KEY, msgspec.json.encode(ScannerTiming(scan_interval_seconds=0.2)))
-    async with scanning(nats_url, database_url, tmp_path / "media", interval=0):
+    async with scanning(nats_url, database_url, root, interval=0):
         await eventually(
             lambda: _at_least(js, 1), timeout=30, message="a scheduled scan on the stored interval"
         )
