@@ -123,6 +123,7 @@ async def test_a_bad_import_changes_nothing(site: Sources) -> None:  # noqa: F81
             {"format": 1, "settings": {**good_part, "slots.box": {"slots": {"cpu": 0}}}},
             {"format": 1, "settings": {**good_part, "scheduler.retries": {"max_attempts": 0}}},
             {"format": 1, "settings": {**good_part, "schedule.a.b": {"windows": []}}},
+            {"format": 1, "settings": {**good_part, "cleanup": {"stale_after_hour": 2}}},
             {"format": 1, "settings": good_part, "sources": {"plex": {"server_id": "not-a-server"}}},
             # Another server than the stored key's, without its key: refused as the route refuses it.
             {"format": 1, "settings": good_part, "sources": {"jellyfin": {"url": "http://127.0.0.2:1"}}},

@@ -190,6 +190,9 @@ def _checked(key: str, value: object) -> Any:
     kind = _type_of(key)
     if kind is None:
         raise HTTPException(422, f"unknown setting: {key}")
+    unknown = set(value) - set(kind.__struct_encode_fields__) if isinstance(value, dict) else set()
+    if unknown:  # as the routes refuse them: a misspelt field is not silently dropped
+        raise HTTPException(422, f"{key}: unknown fields: {', '.join(sorted(unknown))}")
     try:
         return msgspec.convert(value, kind)
     except msgspec.ValidationError as error:
