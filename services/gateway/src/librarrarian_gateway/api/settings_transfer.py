@@ -168,15 +168,12 @@ async def import_settings(
         raise HTTPException(422, f"sources: {_first(error)}") from None
     plex = plex_selection(chosen.plex) if chosen.plex else None
     jellyfin = jellyfin_setup(chosen.jellyfin) if chosen.jellyfin else None
-    # The scanner checks each source as it would set it, storing nothing; only then is anything written.
+    # The scanner checks each source as it would set it, storing nothing; only then is anything written. A
+    # refusal is the document's fault (422); the rest (no scanner, Plex down) keep their status.
     for name, subject, request, reply in _source_requests(plex, jellyfin, check_only=True):
         try:
             await ask_scanner(bus, subject, request, reply)
-        except (
-            BadRequest,
-            NotFound,
-            Conflict,
-        ) as error:  # the rest (no scanner, Plex down) keep their status
+        except (BadRequest, NotFound, Conflict) as error:
             raise HTTPException(422, f"sources.{name}: {error}") from None
     for _, subject, request, reply in _source_requests(plex, jellyfin, check_only=False):
         await ask_scanner(bus, subject, request, reply)
