@@ -29,7 +29,7 @@ async def test_the_service_settings_and_a_nodes_slots_are_saved_from_the_options
     await expect(form.get_by_label("Tries per job")).to_have_value("3")
     await form.get_by_label("Scan the folders").fill("600")
     await form.get_by_label("Tries per job").fill("5")
-    await form.get_by_role("button", name="Save").click()
+    await form.get_by_role("button", name="Save scanning, retries and cleanup").click()
     await expect(page.locator("#services-message")).to_have_text("Saved: applied at once.", timeout=WAIT_MS)
     assert await value(site, "/api/v1/settings/scanner") == {"scan_interval_seconds": 600}
     assert await value(site, "/api/v1/settings/scheduler") == {"max_attempts": 5}
@@ -38,12 +38,12 @@ async def test_the_service_settings_and_a_nodes_slots_are_saved_from_the_options
     await page.get_by_role("link", name="Advanced").click()
     await form.get_by_label("is stale after").fill("48")
     await form.get_by_label("Look for stale files every").fill("0")
-    await form.get_by_role("button", name="Save").click()
+    await form.get_by_role("button", name="Save scanning, retries and cleanup").click()
     await expect(page.locator("#services-message")).to_have_text("Saved: applied at once.", timeout=WAIT_MS)
     assert await value(site, "/api/v1/settings/cleanup") == {"stale_after_hours": 48, "interval_hours": 0}
 
     await form.get_by_label("Tries per job").fill("0")
-    await form.get_by_role("button", name="Save").click()
+    await form.get_by_role("button", name="Save scanning, retries and cleanup").click()
     await expect(page.locator("#services-message")).to_have_text("Not saved.", timeout=WAIT_MS)
     await expect(page.locator("#services-error")).to_contain_text("max_attempts")
     assert await value(site, "/api/v1/settings/scheduler") == {"max_attempts": 5}
@@ -51,13 +51,13 @@ async def test_the_service_settings_and_a_nodes_slots_are_saved_from_the_options
     slots = page.locator("#slots tr[data-node='node-a']")
     await expect(slots.get_by_label("node-a cpu slots")).to_have_value("1")
     await slots.get_by_label("node-a cpu slots").fill("3")
-    await slots.get_by_role("button", name="Save").click()
+    await slots.get_by_role("button", name="Save slots").click()
     await expect(page.locator("#slots-message")).to_have_text(
         "Saved: node-a applies it at once.", timeout=WAIT_MS
     )
     assert await value(site, "/api/v1/nodes/node-a/slots") == {"slots": {"cpu": 3}}
     await slots.get_by_label("node-a cpu slots").fill("99")
-    await slots.get_by_role("button", name="Save").click()
+    await slots.get_by_role("button", name="Save slots").click()
     await expect(page.locator("#slots-message")).to_have_text("Not saved.", timeout=WAIT_MS)
     assert await value(site, "/api/v1/nodes/node-a/slots") == {"slots": {"cpu": 3}}
 
@@ -89,7 +89,7 @@ async def test_library_folders_are_picked_from_the_media_paths(
     await expect(page.locator("#picker-folders button")).to_have_text(["Movies", "TV"])  # no way out
     await open_folder(page, "TV")
     await expect(page.locator("#picker-folders button")).to_have_text(["Show"])
-    await page.get_by_role("button", name="Up").click()
+    await page.get_by_role("button", name="Up", exact=True).click()
     await expect(page.locator("#picker-path")).to_have_text(str(media))
     await open_folder(page, "TV")
     await page.get_by_role("button", name="Choose this folder").click()
