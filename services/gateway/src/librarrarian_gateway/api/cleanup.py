@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from librarrarian_contracts import FindStaleFiles, publish
 from pydantic import BaseModel
 
+from ..access import CONTROL
 from .dependencies import Bus
 
 router = APIRouter(tags=["cleanup"])
@@ -22,6 +23,7 @@ class CleanupScanAccepted(BaseModel):
 
 @router.post(
     "/cleanup/scan",
+    dependencies=CONTROL,
     status_code=202,
     response_model=CleanupScanAccepted,
     summary="Look for stale temporary and lock files",

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from .. import folder_tree
+from ..access import ADMIN
 from .dependencies import MediaPaths
 
 router = APIRouter(tags=["settings"])
@@ -31,6 +32,7 @@ class FolderListingOut(BaseModel):
 
 @router.get(
     "/media/folders",
+    dependencies=ADMIN,  # it shows the file tree
     response_model=FolderListingOut,
     summary="The subfolders of a folder inside the media paths",
     description=(

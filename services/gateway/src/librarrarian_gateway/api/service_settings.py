@@ -26,6 +26,7 @@ from librarrarian_contracts.settings import (
     slots_key,
 )
 
+from ..access import ADMIN, READ
 from ..backend import Backend
 from .dependencies import Bus, SettingsBucket
 from .struct_models import model_of
@@ -70,13 +71,19 @@ async def _patch(bus: Backend, kv: Any, key: str, default: S, changes: dict[str,
     return msgspec.to_builtins(value)  # type: ignore[no-any-return]
 
 
-@router.get("/settings/scanner", response_model=ScannerOut, summary="How often the scanner scans on its own")
+@router.get(
+    "/settings/scanner",
+    dependencies=READ,
+    response_model=ScannerOut,
+    summary="How often the scanner scans on its own",
+)
 async def get_scanner(bus: Bus) -> dict[str, Any]:
     return msgspec.to_builtins(await current(bus, SCANNER_TIMING_KEY, ScannerTiming()))  # type: ignore[no-any-return]
 
 
 @router.patch(
     "/settings/scanner",
+    dependencies=ADMIN,
     response_model=ScannerOut,
     summary="Change how often the scanner scans",
     description="`scan_interval_seconds`: the folders are scanned and Plex and Jellyfin synced this often "
@@ -91,7 +98,10 @@ async def patch_scanner(
 
 
 @router.get(
-    "/settings/cleanup", response_model=CleanupOut, summary="When a file is stale, and how often to look"
+    "/settings/cleanup",
+    dependencies=READ,
+    response_model=CleanupOut,
+    summary="When a file is stale, and how often to look",
 )
 async def get_cleanup(bus: Bus) -> dict[str, Any]:
     return msgspec.to_builtins(await current(bus, CLEANUP_KEY, CleanupSettings()))  # type: ignore[no-any-return]
@@ -99,6 +109,7 @@ async def get_cleanup(bus: Bus) -> dict[str, Any]:
 
 @router.patch(
     "/settings/cleanup",
+    dependencies=ADMIN,
     response_model=CleanupOut,
     summary="Change when a file is stale and how often to look",
     description="`stale_after_hours` (1 to 8760): a `.tmp_*` or `*.lock` file untouched this long is offered "
@@ -113,13 +124,19 @@ async def patch_cleanup(
     return await _patch(bus, kv, CLEANUP_KEY, CleanupSettings(), changes)
 
 
-@router.get("/settings/scheduler", response_model=RetriesOut, summary="Tries per job")
+@router.get(
+    "/settings/scheduler",
+    dependencies=READ,
+    response_model=RetriesOut,
+    summary="Tries per job",
+)
 async def get_scheduler(bus: Bus) -> dict[str, Any]:
     return msgspec.to_builtins(await current(bus, RETRIES_KEY, RetrySettings()))  # type: ignore[no-any-return]
 
 
 @router.patch(
     "/settings/scheduler",
+    dependencies=ADMIN,
     response_model=RetriesOut,
     summary="Change the tries per job",
     description="`max_attempts` (1 to 100): a job whose attempts all failed is marked failed for good; the "
@@ -132,7 +149,10 @@ async def patch_scheduler(
 
 
 @router.get(
-    "/nodes/{node}/slots", response_model=SlotsOut, summary="A node's encodes at once, per hardware class"
+    "/nodes/{node}/slots",
+    dependencies=READ,
+    response_model=SlotsOut,
+    summary="A node's encodes at once, per hardware class",
 )
 async def get_slots(node: str, bus: Bus) -> dict[str, Any]:
     return msgspec.to_builtins(await current(bus, slots_key(node), NodeSlots()))  # type: ignore[no-any-return]
@@ -140,6 +160,7 @@ async def get_slots(node: str, bus: Bus) -> dict[str, Any]:
 
 @router.put(
     "/nodes/{node}/slots",
+    dependencies=ADMIN,
     response_model=SlotsOut,
     summary="Set a node's encodes at once",
     description=f"`slots`: per hardware class (`cpu`, `nvenc`, …), 1 to {MAX_SLOTS}; a class not named gets 1. "

@@ -7,8 +7,8 @@ libraries and path mappings. Plex and Jellyfin tokens stay with the scanner, not
 gateway; node and queue controls (start, stop, pause) are not settings.
 
 An import is checked whole before anything is written, each part exactly as its own route checks it (the
-settings against their contracts, Plex and Jellyfin by the scanner, which checks without storing first): a
-bad file changes nothing. Settings it does not name stay as they are.
+contract's type, no unknown field, library folders inside ``MEDIA_PATHS``, no NUL byte anywhere; Plex and
+Jellyfin by the scanner, which checks without storing first): a bad file changes nothing. Settings it does not name stay as they are.
 """
 
 from __future__ import annotations
@@ -45,8 +45,10 @@ from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..access import ADMIN
 from ..backend import Backend
-from .dependencies import Bus, SettingsBucket
+from .dependencies import Bus, MediaPaths, SettingsBucket
+from .scans import checked_folders
 from .sources import NOTHING, JellyfinIn, PlexSelectionIn, ask_scanner, jellyfin_setup, plex_selection
 
 router = APIRouter(tags=["settings"])
@@ -97,7 +99,9 @@ async def _stored(bus: Backend, key: str, kind: type[Any]) -> Any:
         return kind()  # written by hand and ignored by its service: the defaults are what applies
 
 
-@router.get("/settings/export", summary="Every setting, as one JSON document (no secrets)")
+@router.get(
+    "/settings/export", dependencies=ADMIN, summary="Every setting, as one JSON document (no secrets)"
+)
 async def export_settings(bus: Bus, kv: SettingsBucket) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for key in [*EXPORTED, *await _node_keys(kv)]:
@@ -142,6 +146,7 @@ async def _chosen_sources(bus: Backend) -> dict[str, Any]:
 
 @router.post(
     "/settings/import",
+    dependencies=ADMIN,
     summary="Replace the settings with an exported document",
     description=(
         "Each setting in the document replaces the current one; settings it does not name stay as they are. "
@@ -151,8 +156,10 @@ async def _chosen_sources(bus: Backend) -> dict[str, Any]:
     ),
 )
 async def import_settings(
-    kv: SettingsBucket, bus: Bus, document: Annotated[dict[str, Any], Body()]
+    kv: SettingsBucket, bus: Bus, media_paths: MediaPaths, document: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
+    if _holds_nul(document):
+        raise HTTPException(400, "the document holds a NUL byte: no path or name may")
     if document.get("format") != FORMAT:
         raise HTTPException(422, f"not a settings export (format {FORMAT} expected)")
     unknown_parts = set(document) - {"format", "exported_at", "settings", "sources", "missing"}
@@ -162,6 +169,9 @@ async def import_settings(
     if not isinstance(given, dict):
         raise HTTPException(422, "the document's settings are not an object")
     checked = {key: _checked(key, value) for key, value in given.items()}
+    if FOLDERS_KEY in checked:  # as PUT /settings/folders: each inside MEDIA_PATHS, stored resolved
+        folders = [(f.path, f.type) for f in checked[FOLDERS_KEY].folders]
+        checked[FOLDERS_KEY] = checked_folders(folders, media_paths)
     try:
         chosen = SourcesIn.model_validate(document.get("sources") or {})
     except ValidationError as error:
@@ -213,3 +223,13 @@ def _first(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem["loc"])
     return f"{where}: {problem['msg']}" if where else str(problem["msg"])
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

@@ -16,6 +16,7 @@ from librarrarian_contracts import sources, topology, views
 from librarrarian_runtime.queries import ask
 from pydantic import BaseModel, Field
 
+from ..access import ADMIN, CONTROL
 from ..backend import Backend
 from .dependencies import Bus
 from .struct_models import nested_model
@@ -86,6 +87,7 @@ NOTHING = views.Nothing()
 
 @router.get(
     "",
+    dependencies=ADMIN,
     summary="Plex and Jellyfin: what is set up (never a token)",
     response_model=nested_model(sources.SourcesStatus),
 )
@@ -95,6 +97,7 @@ async def status(bus: Bus) -> Any:
 
 @router.post(
     "/plex/pin",
+    dependencies=ADMIN,
     status_code=201,
     summary="Start linking a Plex account: a code to enter at plex.tv/link",
     response_model=nested_model(sources.PlexPin),
@@ -105,6 +108,7 @@ async def plex_pin_start(bus: Bus) -> Any:
 
 @router.get(
     "/plex/pin",
+    dependencies=ADMIN,
     summary="Whether the code was entered (poll every few seconds)",
     response_model=nested_model(sources.PlexPin),
 )
@@ -114,6 +118,7 @@ async def plex_pin_check(bus: Bus) -> Any:
 
 @router.get(
     "/plex/servers",
+    dependencies=ADMIN,
     summary="The linked account's Plex servers",
     response_model=nested_model(sources.PlexServers),
 )
@@ -123,6 +128,7 @@ async def plex_servers(bus: Bus) -> Any:
 
 @router.get(
     "/plex/libraries",
+    dependencies=ADMIN,
     summary="The chosen Plex server's libraries (sections)",
     response_model=nested_model(sources.Libraries),
 )
@@ -132,6 +138,7 @@ async def plex_libraries(bus: Bus) -> Any:
 
 @router.put(
     "/plex",
+    dependencies=ADMIN,
     summary="Choose the Plex server, its libraries and the path mappings",
     response_model=nested_model(sources.PlexStatus),
 )
@@ -139,13 +146,19 @@ async def plex_select(body: PlexSelectionIn, bus: Bus) -> Any:
     return await _ask(bus, topology.SOURCES_PLEX_SELECT, plex_selection(body), sources.PlexStatus)
 
 
-@router.delete("/plex", summary="Unlink the Plex account", response_model=nested_model(sources.PlexStatus))
+@router.delete(
+    "/plex",
+    dependencies=ADMIN,
+    summary="Unlink the Plex account",
+    response_model=nested_model(sources.PlexStatus),
+)
 async def plex_unlink(bus: Bus) -> Any:
     return await _ask(bus, topology.SOURCES_PLEX_UNLINK, NOTHING, sources.PlexStatus)
 
 
 @router.put(
     "/jellyfin",
+    dependencies=ADMIN,
     summary="Set Jellyfin's URL, API key, libraries and path mappings",
     response_model=nested_model(sources.JellyfinStatus),
 )
@@ -155,6 +168,7 @@ async def jellyfin_set(body: JellyfinIn, bus: Bus) -> Any:
 
 @router.post(
     "/jellyfin/test",
+    dependencies=ADMIN,
     summary="Try the Jellyfin URL and API key",
     response_model=nested_model(sources.JellyfinCheck),
 )
@@ -163,7 +177,10 @@ async def jellyfin_test(bus: Bus) -> Any:
 
 
 @router.get(
-    "/jellyfin/libraries", summary="Jellyfin's libraries", response_model=nested_model(sources.Libraries)
+    "/jellyfin/libraries",
+    dependencies=ADMIN,
+    summary="Jellyfin's libraries",
+    response_model=nested_model(sources.Libraries),
 )
 async def jellyfin_libraries(bus: Bus) -> Any:
     return await _ask(bus, topology.SOURCES_JELLYFIN_LIBRARIES, NOTHING, sources.Libraries)
@@ -171,6 +188,7 @@ async def jellyfin_libraries(bus: Bus) -> Any:
 
 @router.post(
     "/sync",
+    dependencies=CONTROL,
     status_code=202,
     summary="Sync the files Plex and Jellyfin know (default: both)",
     response_model=nested_model(sources.SyncAccepted),

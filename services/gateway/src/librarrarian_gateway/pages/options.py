@@ -3,8 +3,10 @@
 mappings through ``PUT /api/v1/settings/paths``, the media paths to read; how often and how hard the
 services work: the scan interval, cleanup, the tries per job and each live node's slots, through
 ``/api/v1/settings/{scanner,cleanup,scheduler}`` and ``/api/v1/nodes/{node}/slots``) and the integrations: the
-library folders, picked from the media paths' folders (``/api/v1/media/folders``), and Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through
-``/api/v1/sources``; the notifications (``notifications.js`` through ``/api/v1/notifications``)."""
+library folders, picked from the media paths' folders (``/api/v1/media/folders``), and Plex and Jellyfin as
+the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``; the notifications
+(``notifications.js`` through ``/api/v1/notifications``); the users and API keys, managed by ``access.js``
+through ``/api/v1/users`` and ``/api/v1/keys``. Only admins see it."""
 
 from __future__ import annotations
 
@@ -37,8 +39,11 @@ from librarrarian_contracts.settings import (
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime.queries import ask
 
+from .. import accounts
+from ..access import ADMIN
 from ..api.service_settings import current as stored
 from ..backend import Backend
+from ..credentials import SCOPES
 from ..notify import targets
 from ..theme import THEMES
 from .rendering import backend, render, unless_unanswered
@@ -77,7 +82,7 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
     return (msgspec.to_builtins(found) if found else None), problem
 
 
-@router.get("/options", response_class=HTMLResponse)
+@router.get("/options", dependencies=ADMIN, response_class=HTMLResponse)
 async def options(request: Request, view: str = "standard") -> HTMLResponse:
     bus = backend(request)
     current = await bus.setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
@@ -104,6 +109,9 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         folders=msgspec.to_builtins(folders.folders),
         folder_types=FOLDER_TYPES,
         sources_problem=unreachable,
+        users=await accounts.users(request.app.state.pool),
+        keys=await accounts.keys(request.app.state.pool),
+        scopes=SCOPES,
         notify=notify,
         notify_events=NOTIFY_EVENTS,
         notify_targets=await targets.listed(request.app.state.pool),
