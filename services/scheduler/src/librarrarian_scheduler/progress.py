@@ -35,7 +35,7 @@ class JobTracker:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        max_attempts: int,
+        max_attempts: Callable[[], int],  # the setting now: a change applies to the next failure
         retry_delay_seconds: float,
         on_enqueue: Callable[[], None],
         choose_class: Callable[[], str] | None = None,
@@ -162,7 +162,7 @@ class JobTracker:
         )
         if attempts is None:
             return False  # a stale attempt, or the job already ended
-        if report.unavailable or (report.retryable and attempts < self.max_attempts):
+        if report.unavailable or (report.retryable and attempts < self.max_attempts()):
             # An unreachable Arr app is no fault of the job: it waits as long as it takes, tried again less
             # and less often.
             delay = min(self.retry_delay_seconds * 2 ** min(attempts - 1, 20), MAX_UNAVAILABLE_DELAY_SECONDS)

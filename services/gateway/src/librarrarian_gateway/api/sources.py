@@ -57,9 +57,29 @@ def _mappings(items: list[PathMappingIn]) -> tuple[sources.PathMapping, ...]:
     return tuple(sources.PathMapping(server=m.server, local=m.local) for m in items)
 
 
+async def ask_scanner(bus: Backend, subject: str, query: msgspec.Struct, reply_type: type[T]) -> T:
+    """The scanner's reply (its refusals are raised as the errors it raised)."""
+    return await ask(bus.nc, subject, query, reply_type, ANSWER_SECONDS)
+
+
 async def _ask(bus: Backend, subject: str, query: msgspec.Struct, reply_type: type[T]) -> Any:
-    """The scanner's reply as plain data (its refusals are raised as the errors it raised)."""
-    return msgspec.to_builtins(await ask(bus.nc, subject, query, reply_type, ANSWER_SECONDS))
+    """The scanner's reply as plain data."""
+    return msgspec.to_builtins(await ask_scanner(bus, subject, query, reply_type))
+
+
+def plex_selection(body: PlexSelectionIn) -> sources.PlexSelection:
+    return sources.PlexSelection(
+        server_id=body.server_id,
+        url=body.url,
+        sections=tuple(body.sections),
+        mappings=_mappings(body.mappings),
+    )
+
+
+def jellyfin_setup(body: JellyfinIn) -> sources.JellyfinSetup:
+    return sources.JellyfinSetup(
+        url=body.url, api_key=body.api_key, libraries=tuple(body.libraries), mappings=_mappings(body.mappings)
+    )
 
 
 NOTHING = views.Nothing()
@@ -123,13 +143,7 @@ async def plex_libraries(bus: Bus) -> Any:
     response_model=nested_model(sources.PlexStatus),
 )
 async def plex_select(body: PlexSelectionIn, bus: Bus) -> Any:
-    selection = sources.PlexSelection(
-        server_id=body.server_id,
-        url=body.url,
-        sections=tuple(body.sections),
-        mappings=_mappings(body.mappings),
-    )
-    return await _ask(bus, topology.SOURCES_PLEX_SELECT, selection, sources.PlexStatus)
+    return await _ask(bus, topology.SOURCES_PLEX_SELECT, plex_selection(body), sources.PlexStatus)
 
 
 @router.delete(
@@ -149,10 +163,7 @@ async def plex_unlink(bus: Bus) -> Any:
     response_model=nested_model(sources.JellyfinStatus),
 )
 async def jellyfin_set(body: JellyfinIn, bus: Bus) -> Any:
-    setup = sources.JellyfinSetup(
-        url=body.url, api_key=body.api_key, libraries=tuple(body.libraries), mappings=_mappings(body.mappings)
-    )
-    return await _ask(bus, topology.SOURCES_JELLYFIN_SET, setup, sources.JellyfinStatus)
+    return await _ask(bus, topology.SOURCES_JELLYFIN_SET, jellyfin_setup(body), sources.JellyfinStatus)
 
 
 @router.post(
