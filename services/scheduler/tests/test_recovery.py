@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-
 from librarrarian_contracts import Transcode, encode, publish, topology
 from librarrarian_contracts.codec import work_decoder
 from librarrarian_contracts.views import NodeStatus
