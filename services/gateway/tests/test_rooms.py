@@ -1,5 +1,6 @@
-"""The gateway's rooms on a real gateway: every route of the API, the live feed and the pages is behind its
-room's door (401 for the API, the login page for a page), only the public routes are not; a service's
+"""The gateway's rooms on a real gateway: every route of the API, the live feed, the metrics, the webhooks
+(a secret in the URL) and the pages is behind its room's door (401 for the API, the login page for a page),
+only the public routes are not; a service's
 refusal arrives with its own status."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import re
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from librarrarian_gateway import api, live, metrics, pages
+from librarrarian_gateway import api, hooks, live, metrics, pages
 
 from .sites import Site
 
@@ -37,7 +38,7 @@ def filled(path: str) -> str:
 
 
 async def test_every_route_is_behind_its_rooms_door(site: Site) -> None:
-    api_routes = routes("/api/v1", *api.PARTS, live.events.router) + routes("", metrics.router)
+    api_routes = routes("/api/v1", *api.PARTS, live.events.router) + routes("", metrics.router, hooks.router)
     page_routes = routes("", *pages.PAGES)
     assert len(api_routes) > 30 and len(page_routes) >= 8
     async with site.client(key=None) as anonymous, site.client(key="not-a-key") as wrong:
@@ -60,7 +61,9 @@ async def test_the_api_documents_every_route_and_no_page(site: Site) -> None:
     async with site.client(key=None) as anonymous:
         document = (await anonymous.get("/api/v1/openapi.json")).json()
     documented = {(m.upper(), p) for p, item in document["paths"].items() if p not in PUBLIC for m in item}
-    assert documented == set(routes("/api/v1", *api.PARTS, live.events.router) + routes("", metrics.router))
+    assert documented == set(
+        routes("/api/v1", *api.PARTS, live.events.router) + routes("", metrics.router, hooks.router)
+    )
     for path, item in document["paths"].items():  # each answer's shape is described
         for method, operation in item.items():
             if "204" in operation["responses"]:

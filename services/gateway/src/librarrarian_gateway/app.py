@@ -1,5 +1,5 @@
-"""The gateway's FastAPI application: its three rooms (the REST API, the live feed, the pages), each with
-its guard at the door; the public routes (logging in, health, the API documents, static files); and the one
+"""The gateway's FastAPI application: its rooms (the REST API, the live feed, the pages, the metrics, the
+webhooks), each with its guard at the door; the public routes (logging in, health, the API documents, static files); and the one
 translation of a service's refusal into an HTTP status."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import api, credentials, live, metrics, notify, oidc, pages
+from . import api, credentials, hooks, live, metrics, notify, oidc, pages
 from .access import LoginRequired
 from .backend import Backend
 from .settings import Settings
@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(live.router)
     app.include_router(metrics.router)
+    app.include_router(hooks.router)
     app.include_router(notify.duty)
     app.include_router(pages.router)
     app.include_router(pages.public)

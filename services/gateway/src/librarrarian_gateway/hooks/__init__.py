@@ -1,0 +1,12 @@
+"""The webhooks' room: what media servers send on their own, ``POST /hooks/<source>/<secret>``.
+
+Its door is the secret in the URL (Plex sends no header of ours), made and rotated on the Options page and
+kept hashed (``webhook_secrets``); a wrong one is turned away before the body is read. A body is read up to a
+bound, so a caller cannot make the gateway hold more than that.
+"""
+
+from __future__ import annotations
+
+from .plex import router
+
+__all__ = ["router"]
