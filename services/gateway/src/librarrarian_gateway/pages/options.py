@@ -25,6 +25,7 @@ from librarrarian_contracts.settings import (
 )
 from librarrarian_runtime.queries import ask
 
+from .. import webhook_secrets
 from ..notify import targets
 from ..theme import THEMES
 from .rendering import backend, render, unless_unanswered
@@ -92,4 +93,5 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         notify=notify,
         notify_events=NOTIFY_EVENTS,
         notify_targets=await targets.listed(request.app.state.pool),
+        plex_webhook=await webhook_secrets.made_at(request.app.state.pool, sources.PLEX),
     )
