@@ -12,16 +12,18 @@ import asyncpg
 from .credentials import token_hash
 
 
-async def rotate(pool: asyncpg.Pool, source: str) -> str:
-    """A new secret for ``source``, returned this once; the one before stops working at once."""
+async def rotate(pool: asyncpg.Pool, source: str) -> tuple[str, datetime]:
+    """A new secret for ``source``, returned this once, and when it was made; the one before stops working
+    at once."""
     secret = secrets.token_urlsafe(32)
-    await pool.execute(
+    made_at: datetime = await pool.fetchval(
         "INSERT INTO webhook_secrets (source, secret_hash) VALUES ($1, $2)"
-        " ON CONFLICT (source) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = now()",
+        " ON CONFLICT (source) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = now()"
+        " RETURNING created_at",
         source,
         token_hash(secret),
     )
-    return secret
+    return secret, made_at
 
 
 async def made_at(pool: asyncpg.Pool, source: str) -> datetime | None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from .. import webhook_secrets
 from ..backend import Backend
+from ..hooks import PLEX_ROUTE
 from .dependencies import Bus
 from .struct_models import nested_model
 
@@ -169,11 +170,8 @@ async def plex_webhook(request: Request) -> WebhookState:
     response_model=WebhookMade,
 )
 async def plex_webhook_rotate(request: Request) -> WebhookMade:
-    pool = request.app.state.pool
-    secret = await webhook_secrets.rotate(pool, sources.PLEX)
-    path = request.app.url_path_for("plex", secret=secret)
-    made_at = await webhook_secrets.made_at(pool, sources.PLEX)
-    assert made_at is not None
+    secret, made_at = await webhook_secrets.rotate(request.app.state.pool, sources.PLEX)
+    path = request.app.url_path_for(PLEX_ROUTE, secret=secret)
     log.info("a new Plex webhook URL was made; the one before no longer works")
     return WebhookMade(url=f"{str(request.base_url).rstrip('/')}{path}", path=path, made_at=made_at)
 

@@ -7,6 +7,7 @@ bound, so a caller cannot make the gateway hold more than that.
 
 from __future__ import annotations
 
+from .plex import ROUTE_NAME as PLEX_ROUTE
 from .plex import router
 
-__all__ = ["router"]
+__all__ = ["PLEX_ROUTE", "router"]

@@ -31,6 +31,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_PAYLOAD_BYTES = 64 * 1024
 RATING_KEY = re.compile(r"[0-9]{1,12}")
 NEW_ITEM = "library.new"
+ROUTE_NAME = "hooks-plex"  # how the API names it when it makes the URL
 # Longer than the scanner's own timeout for a media server (30 s), so its reason arrives rather than ours.
 ANSWER_SECONDS = 40.0
 
@@ -57,6 +58,7 @@ _decoder = msgspec.json.Decoder(PlexEvent)
 
 @router.post(
     "/plex/{secret}",
+    name=ROUTE_NAME,
     status_code=202,
     summary="Plex's webhook: a new item's files are probed and queued now (the URL is made on Options)",
     response_model=nested_model(sources.PlexItemTaken),
