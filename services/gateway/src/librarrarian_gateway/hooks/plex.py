@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
 
-# The whole body (the poster included) and the JSON part: a poster is a few hundred KiB at most.
-MAX_BODY_BYTES = 4 * 1024 * 1024
+# The whole body (the poster included) and the JSON part: Plex sends a small poster (tens of KiB).
+MAX_BODY_BYTES = 1024 * 1024
 MAX_PAYLOAD_BYTES = 64 * 1024
 RATING_KEY = re.compile(r"[0-9]{1,12}")
 NEW_ITEM = "library.new"
