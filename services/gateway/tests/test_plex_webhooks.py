@@ -5,11 +5,13 @@ turned away; other events are ignored without asking Plex anything."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 import asyncpg
 import msgspec
+import pytest
 from librarrarian_contracts import MediaProbed, topology
 from librarrarian_contracts.codec import media_decoder
 from librarrarian_testing import eventually
@@ -29,8 +31,12 @@ __all__ = ["site"]  # the fixture
 
 
 async def test_a_new_item_is_probed_at_once_through_the_webhook(
-    site: Sources, bus: tuple[Client, JetStreamContext], shared_media: Path
+    site: Sources,
+    bus: tuple[Client, JetStreamContext],
+    shared_media: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     nc, _ = bus
     probed: list[str] = []
 
@@ -90,6 +96,9 @@ async def test_a_new_item_is_probed_at_once_through_the_webhook(
         assert (await client.delete("/api/v1/sources/plex/webhook")).status_code == 204
     assert (await send_plex_webhook(rotated, body)).status_code == 401
     assert len(probed) == 1, "the same unchanged file is not probed again"
+    assert "Plex webhook: new item" in caplog.text
+    for secret_url in (url, rotated):
+        assert secret_url.rsplit("/", 1)[1] not in caplog.text
 
 
 async def test_the_door_and_the_bounds(site: Sources, database_url: str) -> None:
