@@ -90,11 +90,11 @@ async def test_a_new_item_is_probed_at_once_through_the_webhook(
     async with site.client() as client:
         rotated = (await client.post("/api/v1/sources/plex/webhook")).json()["url"]
     body = plex_webhook_payload(site.pms, site.pms.rating_key("A"))
-    assert (await send_plex_webhook(url, body)).status_code == 401
+    assert (await send_plex_webhook(url, body)).status_code == 404
     assert (await send_plex_webhook(rotated, body)).status_code == 202
     async with site.client() as client:
         assert (await client.delete("/api/v1/sources/plex/webhook")).status_code == 204
-    assert (await send_plex_webhook(rotated, body)).status_code == 401
+    assert (await send_plex_webhook(rotated, body)).status_code == 404
     assert len(probed) == 1, "the same unchanged file is not probed again"
     assert "Plex webhook: new item" in caplog.text
     # What the services log (httpx's lines are this test's own, playing Plex).
@@ -110,7 +110,7 @@ async def test_the_door_and_the_bounds(site: Sources, database_url: str) -> None
     body = plex_webhook_payload(site.pms, site.pms.rating_key("A"))
     asked = len(site.pms.seen)
     wrong = await send_plex_webhook(url[:-4] + "abcd", body)
-    assert wrong.status_code == 401 and "Options" in wrong.json()["detail"]
+    assert wrong.status_code == 404 and "Options" in wrong.json()["detail"]
     huge = await send_plex_webhook(url, body, thumb=bytes(5 * 1024 * 1024))
     assert huge.status_code == 413
     async with site.client(key=None) as anonymous:

@@ -1,7 +1,6 @@
 """The gateway's rooms on a real gateway: every route of the API, the live feed, the metrics, the webhooks
-(a secret in the URL) and the pages is behind its room's door (401 for the API, the login page for a page),
-only the public routes are not; a service's
-refusal arrives with its own status."""
+(a secret in the URL: 404 without it) and the pages is behind its room's door (401 for the API, the login
+page for a page), only the public routes are not; a service's refusal arrives with its own status."""
 
 from __future__ import annotations
 
@@ -38,7 +37,7 @@ def filled(path: str) -> str:
 
 
 async def test_every_route_is_behind_its_rooms_door(site: Site) -> None:
-    api_routes = routes("/api/v1", *api.PARTS, live.events.router) + routes("", metrics.router, hooks.router)
+    api_routes = routes("/api/v1", *api.PARTS, live.events.router) + routes("", metrics.router)
     page_routes = routes("", *pages.PAGES)
     assert len(api_routes) > 30 and len(page_routes) >= 8
     async with site.client(key=None) as anonymous, site.client(key="not-a-key") as wrong:
@@ -50,6 +49,9 @@ async def test_every_route_is_behind_its_rooms_door(site: Site) -> None:
             response = await anonymous.request(method, filled(path))
             assert response.status_code == 303, (method, path)
             assert response.headers["location"].startswith("/login?next="), (method, path)
+        # The webhooks' door is the secret in the URL: a wrong one is a URL where nothing is.
+        for method, path in routes("", hooks.router):
+            assert (await anonymous.request(method, filled(path))).status_code == 404, (method, path)
         # Outside the rooms: the public routes, logging in and out, the static files.
         for path in PUBLIC:
             assert (await anonymous.get(path)).status_code == 200, path

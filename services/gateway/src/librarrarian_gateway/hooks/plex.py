@@ -64,14 +64,15 @@ _decoder = msgspec.json.Decoder(PlexEvent)
     response_model=nested_model(sources.PlexItemTaken),
     responses={
         400: {"description": "not a webhook's form, or a library.new without its item"},
-        401: {"description": "not this webhook's URL (or an old one)"},
+        404: {"description": "not this webhook's URL (or an old one)"},
         413: {"description": f"a body over {MAX_BODY_BYTES} bytes"},
         415: {"description": "not multipart/form-data"},
     },
 )
 async def plex(secret: str, request: Request) -> Any:
     if not await webhook_secrets.opens(request.app.state.pool, sources.PLEX, secret):
-        raise HTTPException(401, "this is not the Plex webhook's URL (or an old one): make one on Options")
+        # A wrong secret is a wrong URL: nothing is here (the URL is the webhook's only credential).
+        raise HTTPException(404, "no Plex webhook at this URL (an old one?): make one on Options")
     event = await _read(request)
     if event.event != NEW_ITEM:
         return msgspec.to_builtins(sources.PlexItemTaken(ignored=f"{event.event} is not {NEW_ITEM}"))
