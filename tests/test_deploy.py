@@ -223,9 +223,7 @@ async def test_each_role_may_do_its_work_and_nothing_is_refused(
             stopping,
         ),
         cleanup.run(
-            CleanupSettings(
-                nats_url=urls["cleanup"], media_paths=(media,), node="tidy", scan_interval_seconds=0
-            ),
+            CleanupSettings(nats_url=urls["cleanup"], media_paths=(media,), node="tidy", interval_hours=0),
             stopping,
         ),
     ]

@@ -77,6 +77,11 @@ def base_env(options: Options) -> dict[str, str]:
     }
 
 
+def api_key(creds: Mapping[str, str]) -> str:
+    """The API key the gateway is started with: the one set in ``API_KEY``, else the generated one."""
+    return os.environ.get("API_KEY") or creds["api_key"]
+
+
 def children(
     options: Options, logins: Logins, creds: Mapping[str, str], backup_dir: Path | None = None
 ) -> list[Child]:
@@ -107,7 +112,7 @@ def children(
                 "PORT": str(options.port),
                 "LOCAL_USER": creds["admin_user"],
                 "LOCAL_PASSWORD": creds["admin_password"],
-                "API_KEY": creds["api_key"],
+                "API_KEY": api_key(creds),
                 # Downloads and uploads of backups (the duty in this process makes and restores them).
                 **({"BACKUP_DIR": str(backup_dir)} if backup_dir is not None else {}),
             },
@@ -227,10 +232,16 @@ async def run(options: Options) -> None:
         )
         shown_host = "localhost" if options.host in {"127.0.0.1", "0.0.0.0"} else options.host
         if await wait_for_port(options.host, options.port, timeout=60, stopping=stopping):
+            where = options.data_dir / secrets_file.FILE_NAME
+            key = (
+                "the API key is the one in API_KEY"
+                if os.environ.get("API_KEY")
+                else f"an API key is in {where}"
+            )
             print(
                 f"\n  Librarrarian is running: http://{shown_host}:{options.port}/\n"
-                f"  Log in as {creds['admin_user']!r}; the password and an API key are in "
-                f"{options.data_dir / secrets_file.FILE_NAME}\n  Ctrl-C stops everything.\n",
+                f"  Log in as {creds['admin_user']!r} with the password in {where}; {key}\n"
+                "  Ctrl-C stops everything.\n",
                 flush=True,
             )
         elif not stopping.is_set():

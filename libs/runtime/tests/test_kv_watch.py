@@ -89,3 +89,27 @@ async def test_a_setting_is_read_at_start_and_a_bad_value_is_ignored(bus) -> Non
         assert queue.value == QueueControl() or not queue.value.paused
     finally:
         await queue.stop()
+
+
+async def test_a_seed_is_written_only_where_the_key_has_no_value(tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        await provision(js)
+        kv = await js.key_value(topology.SETTINGS.name)
+        first = await Watched(js, "seeded", int, 0, seed=5).start()
+        assert first.value == 5 and (await kv.get("seeded")).value == b"5"  # absent: the seed
+        await first.stop()
+        await kv.put("seeded", b"7")
+        again = await Watched(js, "seeded", int, 0, seed=5).start()
+        assert again.value == 7  # set: kept
+        await again.stop()
+        await kv.delete("seeded")
+        after_delete = await Watched(js, "seeded", int, 0, seed=9).start()
+        assert after_delete.value == 9  # deleted is absent
+        await after_delete.stop()
+    finally:
+        await nc.close()
+        server.stop()

@@ -76,7 +76,7 @@ async def found_and_awaiting(nc: Client, js: JetStreamContext) -> JobView:
 async def cleaning(nats_url: str, media: Path, node: str) -> AsyncIterator[None]:
     """A cleanup service for ``media`` while the block runs."""
     stopping = asyncio.Event()
-    settings = Settings(nats_url=nats_url, media_paths=(media,), node=node, scan_interval_seconds=0)
+    settings = Settings(nats_url=nats_url, media_paths=(media,), node=node, interval_hours=0)
     task = asyncio.create_task(service.run(settings, stopping))
     try:
         yield

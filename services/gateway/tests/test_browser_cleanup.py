@@ -32,9 +32,7 @@ async def stale_files(site: Site, nats_url: str) -> AsyncIterator[list[Path]]:
     for path in stale:
         path.write_bytes(b"left behind")
         os.utime(path, (time.time() - DAYS, time.time() - DAYS))
-    settings = CleanupSettings(
-        nats_url=nats_url, media_paths=(site.media,), node="tidy", scan_interval_seconds=0
-    )
+    settings = CleanupSettings(nats_url=nats_url, media_paths=(site.media,), node="tidy", interval_hours=0)
     stopping = asyncio.Event()
     task = asyncio.create_task(cleanup.run(settings, stopping))
     yield stale

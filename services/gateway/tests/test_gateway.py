@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from importlib.metadata import version
 
 import httpx
+import pytest
 from librarrarian_contracts import StartScan, topology
 from librarrarian_contracts.codec import scan_decoder
 from librarrarian_embedded.nats_server import free_port
+from librarrarian_gateway.settings import Settings
+from librarrarian_runtime import env
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from .seeds import seed_cluster
-from .sites import PASSWORD, Site, start
+from .sites import API_KEY, PASSWORD, Site, start
 
 
 async def test_the_api_needs_a_key_or_a_session(site: Site) -> None:
@@ -138,31 +143,67 @@ async def test_503_when_a_service_does_not_answer(gateway: Site) -> None:
         assert queue.status_code == 200 and "Some data is missing" in queue.text
 
 
-async def test_bootstrap_never_overwrites_and_auth_can_be_disabled(
-    site: Site, bus: tuple[Client, JetStreamContext]
-) -> None:
-    # A second gateway started with another LOCAL_PASSWORD leaves the existing user's password alone.
-    again = replace(site.settings, port=free_port(), local_password="another password")
+@contextlib.asynccontextmanager
+async def another_gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A second gateway on the same NATS and database, started with ``settings``, and a client for it."""
+    again = replace(settings, port=free_port())
     stopping, task = await start(again)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{again.port}") as browser:
-            assert (
-                await browser.post("/login", data={"username": "admin", "password": PASSWORD})
-            ).status_code == 303
-            assert (
-                await browser.post("/login", data={"username": "admin", "password": "another password"})
-            ).status_code == 401
+        url = f"http://127.0.0.1:{again.port}"
+        async with httpx.AsyncClient(base_url=url, headers={"Origin": url}) as client:
+            yield client
     finally:
         stopping.set()
         await asyncio.wait_for(task, 20)
-    open_settings = replace(site.settings, port=free_port(), auth_enabled=False)
-    stopping, task = await start(open_settings)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{open_settings.port}") as anyone:
-            assert (await anyone.get("/api/v1/nodes")).status_code == 200
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 20)
+
+
+async def logs_in(client: httpx.AsyncClient, password: str) -> bool:
+    answer = await client.post("/login", data={"username": "admin", "password": password})
+    return answer.status_code == 303
+
+
+async def test_a_changed_local_password_replaces_the_old_one_and_ends_its_sessions(site: Site) -> None:
+    async with site.client(key=None) as browser:
+        assert await logs_in(browser, PASSWORD)
+        assert (await browser.get("/api/v1/nodes")).status_code == 200
+        async with another_gateway(replace(site.settings, local_password="another password")) as again:
+            assert not await logs_in(again, PASSWORD) and await logs_in(again, "another password")
+        assert (await browser.get("/api/v1/nodes")).status_code == 401  # the old password's session ended
+    # A password set by hand since stays while the environment's does not change.
+    await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "librarrarian_gateway.admin", "set-password", "admin", "--password-stdin"],
+        env={**os.environ, "DATABASE_URL": site.settings.database_url},
+        input="set by hand\n",
+        text=True,
+        check=True,
+    )
+    async with another_gateway(replace(site.settings, local_password="another password")) as again:
+        assert await logs_in(again, "set by hand") and not await logs_in(again, "another password")
+
+
+async def test_a_revoked_api_key_stays_revoked_whatever_the_environment_says(site: Site) -> None:
+    async with site.client() as admin:
+        (env_key,) = [k for k in (await admin.get("/api/v1/keys")).json() if k["name"] == "API_KEY"]
+        assert env_key["scope"] == "admin" and env_key["prefix"] == API_KEY[:8]
+        assert (await admin.delete(f"/api/v1/keys/{env_key['id']}")).status_code == 200
+        assert (await admin.get("/api/v1/nodes")).status_code == 401
+    async with another_gateway(site.settings) as again:  # API_KEY is still in its environment
+        answer = await again.get("/api/v1/nodes", headers={"X-Api-Key": API_KEY})
+        assert answer.status_code == 401
+
+
+async def test_auth_can_be_disabled_only_on_loopback(site: Site) -> None:
+    with pytest.raises(env.SettingsError, match=r"AUTH_ENABLED=false is refused while HOST is 0\.0\.0\.0"):
+        replace(site.settings, host="0.0.0.0", auth_enabled=False)
+    with pytest.raises(env.SettingsError, match="LOCAL_PASSWORD is refused: a password needs at least 8"):
+        replace(site.settings, local_password="short")
+    async with another_gateway(replace(site.settings, auth_enabled=False)) as anyone:
+        assert (await anyone.get("/api/v1/nodes")).status_code == 200
+        # Anyone: but not any web page the browser happens to show.
+        foreign = {"Origin": "https://evil.example"}
+        assert (await anyone.post("/api/v1/queue/pause", headers=foreign)).status_code == 403
+        assert (await anyone.post("/api/v1/queue/pause")).status_code == 200
 
 
 async def test_the_openapi_document_lists_the_api(site: Site) -> None:
@@ -214,7 +255,7 @@ async def test_admin_cli_makes_a_working_api_key(site: Site, database_url: str) 
     assert "sonarr" in listed.stdout and key not in listed.stdout
     await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "librarrarian_gateway.admin", "revoke-api-key", key[:8]],
+        [sys.executable, "-m", "librarrarian_gateway.admin", "revoke-api-key", "--", key[:8]],
         env=env,
         capture_output=True,
         text=True,

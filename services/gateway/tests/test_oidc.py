@@ -19,8 +19,9 @@ import asyncpg
 import httpx
 import pytest
 from librarrarian_embedded.nats_server import free_port
-from librarrarian_gateway import credentials
+from librarrarian_gateway import accounts, credentials
 from librarrarian_gateway.access import SESSION_COOKIE
+from librarrarian_gateway.credentials import Scope
 from librarrarian_gateway.oidc import OidcSettings
 from librarrarian_gateway.settings import Settings
 from librarrarian_runtime.env import SettingsError
@@ -297,8 +298,12 @@ def test_oidc_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert (settings.oidc.required_group, settings.oidc.groups_claim) == ("media", "groups")
     assert settings.oidc.scopes == "openid profile email" and settings.oidc.default_scope == "admin"
     assert "s3cret" not in repr(settings)
-    # Without authentication nobody logs in, so the form may be off without a provider.
+    monkeypatch.setenv("OIDC_DEFAULT_SCOPE", "read")
+    assert Settings.from_env().oidc.default_scope == "read"  # type: ignore[union-attr]
+    # Without authentication nobody logs in, so the form may be off without a provider (on loopback: off
+    # it, AUTH_ENABLED=false is refused).
     monkeypatch.setenv("AUTH_ENABLED", "false")
+    monkeypatch.setenv("HOST", "127.0.0.1")
     monkeypatch.setenv("OIDC_ENABLED", "false")
     assert Settings.from_env().oidc is None
 
@@ -308,12 +313,14 @@ async def test_a_provider_user_named_like_a_local_one_stays_another_user(
 ) -> None:
     pool = await asyncpg.create_pool(database_url, server_settings={"search_path": "gateway"})
     try:
-        assert await credentials.create_user(pool, "alice", "the local alice's password")
+        await accounts.add_user(pool, "alice", "the local alice's password", Scope.ADMIN)
         async with browser(oidc) as client:
             assert (await client.get(await through_provider(client, oidc, "alice"))).status_code == 303
             assert "Log out alice (localhost)" in (await client.get(f"{oidc.site.url}/")).text
         assert await credentials.login(pool, "alice", "the local alice's password", 1)
         assert await pool.fetchval("SELECT oidc_subject FROM users WHERE name = 'alice'") is None
+        # A user the provider signs in gets OIDC_DEFAULT_SCOPE (admin unless set).
+        assert await pool.fetchval("SELECT scope FROM users WHERE name = 'alice (localhost)'") == "admin"
     finally:
         await pool.close()
 

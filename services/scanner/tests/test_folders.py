@@ -50,6 +50,18 @@ def test_the_most_specific_folder_decides_and_none_leaves_a_subtree_out(tmp_path
     assert folders.roots() == (media, media / "TV")
 
 
+def test_a_folder_that_is_no_path_is_left_out_not_fatal(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    (media / "TV").mkdir(parents=True)
+    setting = ScannerFolders(
+        folders=(
+            LibraryFolder(path=str(media / "TV"), type="tv"),
+            LibraryFolder(path=str(media) + "/Mov\x00ies", type="movies"),  # a NUL byte: no path at all
+        )
+    )
+    assert Folders.resolve(setting, (media,)).folders == (Folder(media / "TV", "tv"),)
+
+
 def _clip(shared_media: Path, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shared_media / "bikes.mp4", path)
@@ -128,3 +140,44 @@ async def test_folder_types_reach_the_events_and_a_change_applies_without_a_rest
     third, fourth = (await eventually(lambda: media.scans(scans + 2), timeout=60))[scans : scans + 2]
     assert (third.seen, fourth.seen) == (1, 0)
     assert list(media.files(scans)) == ["S01E01.mp4"] and media.files(scans + 1) == {}
+
+
+async def test_a_scanner_started_with_a_nul_byte_in_its_folders_scans_the_others(
+    tmp_path: Path,
+    shared_media: Path,
+    nats_url: str,
+    database_url: str,
+    bus: tuple[Client, JetStreamContext],
+    media: MediaLog,
+) -> None:
+    """Such a setting could only be written past the API; it must not stop the scanner at every start."""
+    _, js = bus
+    root = (tmp_path / "media").resolve()
+    _clip(shared_media, root / "TV" / "S01E01.mp4")
+    kv = await js.key_value(topology.SETTINGS.name)
+    bad = ScannerFolders(
+        folders=(
+            LibraryFolder(path=str(root / "TV"), type="tv"),
+            LibraryFolder(path=f"{root}/Mov\x00ies", type="movies"),
+        )
+    )
+    await kv.put(FOLDERS_KEY, msgspec.json.encode(bad))
+    settings = Settings(
+        nats_url=nats_url,
+        database_url=database_url,
+        media_paths=(root,),
+        scan_on_start=False,
+        scan_interval_seconds=0,
+        watch=False,
+        watch_settle_seconds=0,
+    )
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(settings, stopping))
+    try:
+        await publish(js, StartScan())
+        (scan,) = await eventually(lambda: media.scans(1), timeout=60)
+        assert scan.roots == (str(root / "TV"),) and not task.done()
+        assert list(media.files(0)) == ["S01E01.mp4"]
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)

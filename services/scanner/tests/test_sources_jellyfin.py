@@ -229,6 +229,20 @@ async def test_the_api_key_is_kept_secret_and_a_wrong_one_is_reported(world: Wor
         )
 
 
+async def test_a_url_with_a_password_in_it_is_logged_without_it(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = world
+    caplog.set_level(logging.INFO)
+    with_password = w.url.replace("://", "://viewer:hunter2-secret@")
+    setup = contract.JellyfinSetup(
+        url=with_password, api_key=w.jf.api_key, libraries=(w.jf.libraries[0].item_id,)
+    )
+    await ask(w.nc, topology.SOURCES_JELLYFIN_SET, setup, contract.JellyfinStatus)
+    await eventually(lambda: "Jellyfin at" in caplog.text, message="the set-up logged")
+    assert "hunter2-secret" not in caplog.text and "***@" in caplog.text
+
+
 async def test_the_key_never_goes_to_another_server_or_to_the_metadata_service(world: World) -> None:
     """Pointing Jellyfin elsewhere without giving a key is refused (the stored key stays with its server);
     addresses never allowed are refused whatever the key."""

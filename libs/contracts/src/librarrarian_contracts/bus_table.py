@@ -60,8 +60,9 @@ def render() -> str:
     ]
     for b in catalog.BUCKETS:
         public = "yes" if b.public else ""
+        writers = _roles(b.writers) + "".join(f"; {role} (`{key}` at first start)" for role, key in b.seeds)
         lines.append(
-            f"| `{b.spec.name}` | {b.key} | {_names(b.values)} | {_roles(b.writers)} | {_roles(b.readers)} | "
+            f"| `{b.spec.name}` | {b.key} | {_names(b.values)} | {writers} | {_roles(b.readers)} | "
             f"{public} | {b.summary} |"
         )
     lines += [

@@ -76,6 +76,12 @@ class Bucket:
     summary: str
     key: str  # what a key is
     public: bool = False
+    # Keys (subject patterns) a reader may write besides the writers: the first-start defaults it seeds
+    # from its environment when the key is absent. Each role is given only its own.
+    seeds: tuple[tuple[Role, str], ...] = ()
+
+    def seeded_by(self, role: Role) -> tuple[str, ...]:
+        return tuple(key for seeder, key in self.seeds if seeder is role)
 
 
 @dataclass(frozen=True)
@@ -508,11 +514,22 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.PathSettings,
             settings.UiSettings,
             settings.NotificationSettings,
+            settings.NodeSlots,
+            settings.ScannerTiming,
+            settings.CleanupSettings,
+            settings.RetrySettings,
         ),
         (GATEWAY, BACKUP),
-        (SCHEDULER, ENCODER, SCANNER, GATEWAY, BACKUP),
+        (SCHEDULER, ENCODER, SCANNER, CLEANUP, GATEWAY, BACKUP),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
-        "transcode, queue, node.<name>, schedule.<name>, scanner.folders, paths, ui, notifications",
+        "transcode, queue, node.<name>, schedule.<name>, slots.<name>, scanner.folders, scanner.timing, "
+        "cleanup, scheduler.retries, paths, ui, notifications",
+        seeds=(
+            (ENCODER, "slots.*"),
+            (SCANNER, settings.SCANNER_TIMING_KEY),
+            (CLEANUP, settings.CLEANUP_KEY),
+            (SCHEDULER, settings.RETRIES_KEY),
+        ),
     ),
     Bucket(
         topology.SCANS,

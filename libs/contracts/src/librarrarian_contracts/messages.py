@@ -130,7 +130,7 @@ class CancelScan(Command, frozen=True, kw_only=True, tag="scan.cancel"):
 
 class FindStaleFiles(Command, frozen=True, kw_only=True, tag="cleanup.find_stale_files"):
     """Look for stale files under the media paths: temporary outputs (``.tmp_*``) and ``.lock`` files
-    untouched for longer than the cleanup service's ``STALE_AFTER_HOURS``."""
+    untouched for longer than the ``cleanup`` setting's ``stale_after_hours``."""
 
 
 class StaleFileFound(Event, frozen=True, kw_only=True, tag="cleanup.stale_file_found"):

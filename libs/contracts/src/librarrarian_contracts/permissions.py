@@ -109,6 +109,8 @@ def _publish(role: Role) -> tuple[str, ...]:
             found.append(f"{API}.STREAM.INFO.{stream}")
         if role in bucket.writers:
             found.append(f"$KV.{bucket.spec.name}.>")
+        else:
+            found += [f"$KV.{bucket.spec.name}.{key}" for key in bucket.seeded_by(role)]
         if role in bucket.readers:
             found += [
                 f"{API}.DIRECT.GET.{stream}",

@@ -3,13 +3,17 @@ uses, so a change applies without a restart.
 
 - key ``transcode``: :class:`TranscodeSettings` (what to encode, how, and when to skip);
 - key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`; key ``schedule.<name>``:
-  :class:`NodeSchedule` (when the node takes work);
+  :class:`NodeSchedule` (when the node takes work); key ``slots.<name>``: :class:`NodeSlots` (encodes at once);
+- key ``scanner.timing``: :class:`ScannerTiming`; key ``cleanup``: :class:`CleanupSettings`; key
+  ``scheduler.retries``: :class:`RetrySettings`;
 - key ``scanner.folders``: :class:`ScannerFolders`; key ``paths``: :class:`PathSettings` (encoder path
   mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme); key ``notifications``:
   :class:`NotificationSettings` (which events are notified; the URLs themselves are secrets the gateway keeps
   in its database, never here, where every node can read).
 
-A missing key means the defaults. Every struct validates on decode, so a bad value written by hand is refused
+A missing key means the defaults. The keys a service seeds (``slots.<name>``, ``scanner.timing``, ``cleanup``,
+``scheduler.retries``) get its environment's value when the service first starts and finds none: the
+environment is the first-start default, the bucket the truth from then on. Every struct validates on decode, so a bad value written by hand is refused
 by the writer's API and ignored (with a log line) by the readers, never half-applied.
 """
 
@@ -38,6 +42,11 @@ def _key_part(node: str) -> str:
 def node_key(node: str) -> str:
     """The ``control`` key of a node."""
     return "node." + _key_part(node)
+
+
+def slots_key(node: str) -> str:
+    """The key of a node's :class:`NodeSlots`."""
+    return "slots." + _key_part(node)
 
 
 def schedule_key(node: str) -> str:
@@ -336,3 +345,52 @@ class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     events: tuple[NotifyEvent, ...] = NOTIFY_EVENTS
     window_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0
+
+
+# --- what each service runs at once and how often (seeded from the environment at first start) -----
+
+MAX_SLOTS = 32
+SlotCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_SLOTS)]
+
+
+def _one_slot_each() -> dict[HwClass, int]:
+    return dict.fromkeys(HwClass, 1)
+
+
+class NodeSlots(msgspec.Struct, frozen=True, kw_only=True):
+    """Encodes a node runs at once, per hardware class (key ``slots.<name>``); a class not named gets 1. The
+    node applies a change at once: a new slot starts taking work, a slot taken away finishes its job first."""
+
+    slots: dict[HwClass, SlotCount] = msgspec.field(default_factory=_one_slot_each)
+
+    def of(self, hw: HwClass) -> int:
+        return self.slots.get(hw, 1)
+
+
+SCANNER_TIMING_KEY = "scanner.timing"
+
+
+class ScannerTiming(msgspec.Struct, frozen=True, kw_only=True):
+    """How often the scanner scans the folders and syncs Plex and Jellyfin on its own (0: only when asked)."""
+
+    scan_interval_seconds: Annotated[float, msgspec.Meta(ge=0, le=7 * 86_400)] = 300.0
+
+
+CLEANUP_KEY = "cleanup"
+
+
+class CleanupSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """A ``.tmp_*`` or ``*.lock`` file untouched for ``stale_after_hours`` is offered for deletion; the cleanup
+    service looks for them every ``interval_hours`` (0: only when asked)."""
+
+    stale_after_hours: Annotated[float, msgspec.Meta(ge=1, le=8_760)] = 24.0
+    interval_hours: Annotated[float, msgspec.Meta(ge=0, le=8_760)] = 24.0
+
+
+RETRIES_KEY = "scheduler.retries"
+
+
+class RetrySettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Tries per job before the scheduler marks it failed for good."""
+
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3

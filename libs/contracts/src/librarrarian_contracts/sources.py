@@ -57,6 +57,7 @@ class PlexSelection(msgspec.Struct, frozen=True, kw_only=True):
     url: str | None = None  # none: the server's first local connection, else its first
     sections: tuple[str, ...] = ()
     mappings: tuple[PathMapping, ...] = ()
+    check_only: bool = False  # check everything, store nothing (a settings import checks before it writes)
 
 
 class JellyfinSetup(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +65,7 @@ class JellyfinSetup(msgspec.Struct, frozen=True, kw_only=True):
     api_key: str | None = None  # none: keep the stored one
     libraries: tuple[str, ...] = ()
     mappings: tuple[PathMapping, ...] = ()
+    check_only: bool = False  # check everything, store nothing
 
 
 class PlexItem(msgspec.Struct, frozen=True, kw_only=True):

@@ -24,7 +24,7 @@ def optional(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
-def integer(name: str, default: int, minimum: int | None = None) -> int:
+def integer(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -34,10 +34,12 @@ def integer(name: str, default: int, minimum: int | None = None) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, not {value}")
     return value
 
 
-def number(name: str, default: float, minimum: float | None = None) -> float:
+def number(name: str, default: float, minimum: float | None = None, maximum: float | None = None) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -47,6 +49,8 @@ def number(name: str, default: float, minimum: float | None = None) -> float:
         raise SettingsError(f"{name} must be a number, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, not {value}")
     return value
 
 

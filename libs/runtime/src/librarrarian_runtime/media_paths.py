@@ -12,7 +12,9 @@ class OutsideMediaPaths(ValueError):
 
 
 def contain(path: str | os.PathLike[str], roots: Iterable[Path]) -> Path:
-    """Return the resolved path, or raise if it escapes every root."""
+    """Return the resolved path, or raise if it escapes every root (or is no path at all: a NUL byte)."""
+    if "\x00" in os.fspath(path):
+        raise OutsideMediaPaths(f"{os.fspath(path)!r} is not a path: it holds a NUL byte")
     resolved = Path(path).resolve()
     for root in roots:
         if resolved == root or resolved.is_relative_to(root):

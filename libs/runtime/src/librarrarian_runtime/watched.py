@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 import msgspec
 from librarrarian_contracts import topology
 from nats.js import JetStreamContext
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from .kv_watch import BucketWatch
@@ -31,7 +32,11 @@ class Watched(Generic[T]):
         default: T,
         *,
         bucket: str = topology.SETTINGS.name,
+        seed: T | None = None,
     ) -> None:
+        """``seed``: written as the key's value when it has none (a first-start default, such as the
+        service's environment), before the watch starts; a key that has a value keeps it."""
+        self.js, self.bucket, self.seed = js, bucket, seed
         self.key, self.default = key, default
         self.decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(type_)
         self.value: T = default
@@ -43,11 +48,25 @@ class Watched(Generic[T]):
 
     async def start(self) -> Watched[T]:
         """Returns once the current value is known."""
+        if self.seed is not None:
+            await self._seed(self.seed)
         await self._watch.start()
         return self
 
     async def stop(self) -> None:
         await self._watch.stop()
+
+    async def _seed(self, value: T) -> None:
+        kv = await self.js.key_value(self.bucket)
+        try:
+            await kv.create(self.key, msgspec.json.encode(value))
+        except KeyWrongLastSequenceError:
+            return  # set already (by a user, or by another replica's first start): that value holds
+        log.info(
+            "setting %r had no value: set to %s (from the environment)",
+            self.key,
+            msgspec.json.encode(value).decode(),
+        )
 
     def _apply(self, entry: KeyValue.Entry) -> None:
         if entry.operation in ("DEL", "PURGE") or not entry.value:

@@ -1,5 +1,6 @@
 """The cleanup process: looks for stale files when asked (``cleanup.find_stale_files``) or on its interval, and deletes
-the ones a user approved (``work.cleanup``, released by the scheduler).
+the ones a user approved (``work.cleanup``, released by the scheduler). The stale age and the interval are the
+``cleanup`` setting (seeded from the environment at first start), followed live.
 
 It keeps nothing: what it finds goes to the scheduler as ``cleanup.stale_file_found`` and waits there for approval, and
 each deletion's outcome goes back as a ``job.*`` event. Like an encoder, it asks the scheduler for the commit
@@ -27,11 +28,15 @@ from librarrarian_contracts import (
 from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import cleanup_decoder, cleanup_work_decoder
 from librarrarian_contracts.messages import CleanupMessage
+from librarrarian_contracts.settings import CLEANUP_KEY, CleanupSettings
 from librarrarian_contracts.views import CommitDecision, CommitRequest
-from librarrarian_runtime import bus, consumer, lifecycle
+from librarrarian_runtime import bus, cadence, consumer, lifecycle
+from librarrarian_runtime.cadence import Cadence
 from librarrarian_runtime.queries import ask
+from librarrarian_runtime.watched import Watched
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from . import finder, remover
 from .settings import HOUR, Settings
@@ -40,15 +45,31 @@ log = logging.getLogger(__name__)
 
 
 class Cleanup:
-    def __init__(self, nc: Client, settings: Settings) -> None:
+    def __init__(self, nc: Client, settings: Settings, chosen: Watched[CleanupSettings]) -> None:
         self.nc = nc
         self.js = nc.jetstream()
-        self.settings = settings
+        self.settings, self.chosen = settings, chosen
+        self.interval = Cadence(chosen.value.interval_hours * HOUR)
+        chosen.on_change(self._follow)
         self._one_scan = asyncio.Lock()
+
+    @property
+    def stale_after_seconds(self) -> float:
+        """A temporary or lock file untouched this long belongs to nothing that still runs: an encode writes
+        its output continuously, a download touches its lock."""
+        return self.chosen.value.stale_after_hours * HOUR
+
+    def _follow(self, chosen: CleanupSettings) -> None:
+        log.info(
+            "cleanup: stale after %g h, looking every %g h (0: only when asked)",
+            chosen.stale_after_hours,
+            chosen.interval_hours,
+        )
+        self.interval.set(chosen.interval_hours * HOUR)
 
     async def scan(self, request: FindStaleFiles) -> CleanupScanCompleted:
         """Publish every stale file found, then the scan's summary."""
-        older_than = self.settings.stale_after_seconds  # the same age the deletion checks again
+        older_than = self.stale_after_seconds  # the same age the deletion checks again
         unreadable: list[str] = []
 
         def on_unreadable(directory: object, error: OSError) -> None:
@@ -101,7 +122,7 @@ class Cleanup:
                 request.path,
                 request.identity,
                 self.settings.media_paths,
-                self.settings.stale_after_seconds,
+                self.stale_after_seconds,
                 time.time(),
             )
         except (remover.Refused, OSError) as error:
@@ -139,11 +160,9 @@ class Cleanup:
         )
 
     async def on_interval(self, stopping: asyncio.Event) -> None:
-        await lifecycle.periodically(
-            stopping,
-            self.settings.scan_interval_seconds,
-            lambda: self.scan(FindStaleFiles()),
-            what="looking for stale files",
+        """What it finds waits for approval either way."""
+        await cadence.every(
+            stopping, self.interval, lambda: self.scan(FindStaleFiles()), what="looking for stale files"
         )
 
 
@@ -152,20 +171,32 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
     async with bus.connection(settings.nats_url, "cleanup") as nc:
         js = nc.jetstream()
         await require(js, Role.CLEANUP)
-        cleanup = Cleanup(nc, settings)
+        seed = CleanupSettings(
+            stale_after_hours=settings.stale_after_hours, interval_hours=settings.interval_hours
+        )
+        chosen = await Watched(js, CLEANUP_KEY, CleanupSettings, CleanupSettings(), seed=seed).start()
+        cleanup = Cleanup(nc, settings, chosen)
         log.info(
-            "cleanup ready: stale after %.0f h in %s",
-            settings.stale_after_seconds / HOUR,
+            "cleanup ready: stale after %g h, looking every %g h, in %s",
+            chosen.value.stale_after_hours,
+            chosen.value.interval_hours,
             ", ".join(map(str, settings.media_paths)),
         )
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(cleanup.on_interval(stopping))
-            tasks.create_task(
-                consumer.consume(js, topology.CLEANUP_CONTROL, cleanup_decoder, cleanup.on_control, stopping)
-            )
-            tasks.create_task(
-                consumer.consume_messages(
-                    js, topology.CLEANUP_WORK, cleanup_work_decoder, cleanup.remove, stopping
-                )
-            )
+        try:
+            await _serve(js, cleanup, stopping)
+        finally:
+            await chosen.stop()
     log.info("cleanup stopped")
+
+
+async def _serve(js: JetStreamContext, cleanup: Cleanup, stopping: asyncio.Event) -> None:
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(cleanup.on_interval(stopping))
+        tasks.create_task(
+            consumer.consume(js, topology.CLEANUP_CONTROL, cleanup_decoder, cleanup.on_control, stopping)
+        )
+        tasks.create_task(
+            consumer.consume_messages(
+                js, topology.CLEANUP_WORK, cleanup_work_decoder, cleanup.remove, stopping
+            )
+        )

@@ -1,4 +1,5 @@
-"""The cleanup service's settings, read once from the environment."""
+"""The cleanup service's settings, read once from the environment. The stale age and the interval are only the
+first-start defaults of the ``cleanup`` setting, which the service follows live."""
 
 from __future__ import annotations
 
@@ -15,11 +16,8 @@ class Settings:
     nats_url: str
     media_paths: tuple[Path, ...]
     node: str
-    # A temporary or lock file untouched this long belongs to nothing that still runs: an encode writes
-    # its output continuously, a download touches its lock.
-    stale_after_seconds: float = 24 * HOUR
-    # How often to look on its own (0: only when asked). What it finds waits for approval either way.
-    scan_interval_seconds: float = 24 * HOUR
+    stale_after_hours: float = 24.0
+    interval_hours: float = 24.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -27,6 +25,6 @@ class Settings:
             nats_url=env.nats_url(),
             media_paths=env.paths("MEDIA_PATHS"),
             node=env.node_name(),
-            stale_after_seconds=env.number("STALE_AFTER_HOURS", 24.0, minimum=1.0) * HOUR,
-            scan_interval_seconds=env.number("CLEANUP_INTERVAL_HOURS", 24.0, minimum=0.0) * HOUR,
+            stale_after_hours=env.number("STALE_AFTER_HOURS", 24.0, minimum=1.0, maximum=8_760),
+            interval_hours=env.number("CLEANUP_INTERVAL_HOURS", 24.0, minimum=0.0, maximum=8_760),
         )

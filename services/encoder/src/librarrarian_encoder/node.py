@@ -36,11 +36,10 @@ class Hardware:
 
     codecs: dict[HwClass, tuple[str, ...]]  # usable class -> the codecs it encodes here
     unusable: dict[HwClass, str]  # class -> why its test encode failed
-    slots: dict[HwClass, int]  # usable class -> encodes at once
     ffmpeg: tuple[FfmpegUse, ...]  # the ffmpeg each usable class and VMAF run with, and why
 
     def __str__(self) -> str:
-        return ", ".join(f"{h} ({'/'.join(c)}) x{self.slots[h]}" for h, c in self.codecs.items())
+        return ", ".join(f"{h} ({'/'.join(c)})" for h, c in self.codecs.items())
 
 
 class Node:
@@ -64,6 +63,7 @@ class Node:
         self.changed = asyncio.Event()  # wakes the reporter
         self.rescheduled = asyncio.Event()  # wakes the schedule follower
         self.handling: dict[asyncio.Task[None], int] = {}  # task -> job id
+        self.slots: dict[HwClass, int] = dict.fromkeys(hardware.codecs, 1)  # usable class -> encodes at once
         self.schedule: ScheduleStatus | None = self._read_schedule()
         self._grace_ends: float | None = None
         control.on_change(lambda _: self.apply())
@@ -167,12 +167,12 @@ class Node:
             hostname=socket.gethostname(),
             version=version("librarrarian-encoder"),
             classes=tuple(self.hardware.codecs),
-            slots=sum(self.hardware.slots.values()),
+            slots=sum(self.slots.values()),
             state=self.state,
             jobs=tuple(sorted(self.worker.running)),
             codecs=dict(self.hardware.codecs),
             unusable=self.hardware.unusable,
-            slots_per_class=self.hardware.slots,
+            slots_per_class=dict(self.slots),
             ffmpeg=self.hardware.ffmpeg,
             schedule=self.schedule,
         )

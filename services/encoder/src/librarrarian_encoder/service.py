@@ -17,11 +17,13 @@ from librarrarian_contracts.settings import (
     TRANSCODE_KEY,
     NodeControl,
     NodeSchedule,
+    NodeSlots,
     PathSettings,
     QueueControl,
     TranscodeSettings,
     node_key,
     schedule_key,
+    slots_key,
 )
 from librarrarian_contracts.topology import HwClass
 from librarrarian_media.ffmpeg_builds import candidates
@@ -34,7 +36,7 @@ from .clock import Clock, SystemClock
 from .node import Hardware, Node
 from .profiles import PROFILES
 from .settings import Settings
-from .slots import slot
+from .slots import SlotPool
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
     codecs, unusable, binaries = await usable_classes(settings, binaries)
     if not codecs:
         raise NoUsableHardware("no hardware class passed its test encode; see the lines above")
-    slots = {hw: settings.slots.get(hw, 1) for hw in codecs}
-    found = Hardware(codecs, unusable, slots, binaries.shown(codecs))
+    found = Hardware(codecs, unusable, binaries.shown(codecs))
 
     async with bus.connection(settings.nats_url, f"encoder {settings.node}") as nc, AsyncExitStack() as stack:
         js = nc.jetstream()
@@ -82,6 +83,10 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
         timetable = await _started(
             stack, Watched(js, schedule_key(settings.node), NodeSchedule, NodeSchedule())
         )
+        seed = NodeSlots(slots=settings.slots)  # SLOTS: the first-start default
+        slots = await _started(
+            stack, Watched(js, slots_key(settings.node), NodeSlots, NodeSlots(), seed=seed)
+        )
         worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
         stack.callback(worker.close)
         paths.on_change(lambda _: log_mappings(settings, worker))
@@ -91,12 +96,12 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
         log.info("encoder %s ready: %s; %s", settings.node, found, node.state)
         try:
             async with asyncio.TaskGroup() as tasks:
+                pool = SlotPool(js, node, tasks)
+                pool.resize(slots.value)
+                slots.on_change(pool.resize)
                 tasks.create_task(node.report(nodes), name="node reporter")
                 tasks.create_task(node.watch_stop(), name="stop watcher")
                 tasks.create_task(node.follow_schedule(), name="schedule follower")
-                for hw, count in found.slots.items():
-                    for number in range(count):
-                        tasks.create_task(slot(js, node, hw), name=f"slot {hw} {number + 1}")
         finally:
             try:
                 await nodes.delete(settings.node)  # off the dashboard now, not when its entry expires

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from librarrarian_contracts.settings import MAX_SLOTS
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import env, path_mapping
@@ -32,14 +33,19 @@ def _slots(name: str) -> dict[HwClass, int]:
     """``2`` (every class) or ``cpu=2,nvenc=1`` (the classes not named get 1)."""
     raw = (env.optional(name) or "1").strip()
     if raw.isdigit():
-        if int(raw) < 1:
-            raise env.SettingsError(f"{name} must be at least 1, not {raw}")
+        if not 1 <= int(raw) <= MAX_SLOTS:
+            raise env.SettingsError(f"{name} must be from 1 to {MAX_SLOTS}, not {raw}")
         return dict.fromkeys(HwClass, int(raw))
     slots = dict.fromkeys(HwClass, 1)
     for part in raw.split(","):
         hw, sep, count = part.partition("=")
         hw = hw.strip().lower()
-        if not sep or hw not in {h.value for h in HwClass} or not count.strip().isdigit() or int(count) < 1:
+        if (
+            not sep
+            or hw not in {h.value for h in HwClass}
+            or not count.strip().isdigit()
+            or not 1 <= int(count) <= MAX_SLOTS
+        ):
             raise env.SettingsError(f"{name} must be a number or like 'cpu=2,nvenc=1', not {raw!r}")
         slots[HwClass(hw)] = int(count)
     return slots
@@ -66,7 +72,9 @@ class Settings:
     nats_url: str
     media_paths: tuple[Path, ...]
     node: str
-    slots: dict[HwClass, int] = field(default_factory=lambda: dict.fromkeys(HwClass, 1))
+    slots: dict[HwClass, int] = field(  # the first-start default of the ``slots.<name>`` setting
+        default_factory=lambda: dict.fromkeys(HwClass, 1)
+    )
     verify: str = "sample"
     grace_seconds: float = 30.0
     # Bind to exactly these classes without the test encode (a GPU that is busy at start); empty: detect.

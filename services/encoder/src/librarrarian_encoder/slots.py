@@ -1,5 +1,8 @@
 """A slot: one encode at a time from its hardware class's durable, while the node is open. On shutdown it
-takes no more work, gives its running jobs the grace period, then stops the ones not holding the commit."""
+takes no more work, gives its running jobs the grace period, then stops the ones not holding the commit.
+
+The node's slots follow its ``slots.<name>`` setting (:class:`SlotPool`): a slot added takes work at once, a
+slot taken away (retired) takes no more and finishes what it runs."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Collection
 import msgspec
 from librarrarian_contracts import topology
 from librarrarian_contracts.codec import work_decoder
+from librarrarian_contracts.settings import NodeSlots
 from librarrarian_contracts.topology import HwClass
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -21,19 +25,53 @@ from .waits import first
 log = logging.getLogger(__name__)
 
 
-async def slot(js: JetStreamContext, node: Node, hw: HwClass) -> None:
-    """Fetch one message at a time while the node is open.
+class SlotPool:
+    """As many slots per usable class as the setting says, in the node's task group."""
+
+    def __init__(self, js: JetStreamContext, node: Node, tasks: asyncio.TaskGroup) -> None:
+        self.js, self.node, self.tasks = js, node, tasks
+        self.active: dict[HwClass, list[asyncio.Event]] = {hw: [] for hw in node.hardware.codecs}
+        self._started = 0
+
+    def resize(self, wanted: NodeSlots) -> None:
+        if self.node.stopping.is_set():
+            return  # the task group is closing: the slots there are finish their jobs
+        for hw, active in self.active.items():
+            count = wanted.of(hw)
+            while len(active) < count:
+                retired = asyncio.Event()
+                active.append(retired)
+                self._started += 1
+                self.tasks.create_task(
+                    slot(self.js, self.node, hw, retired), name=f"slot {hw} {self._started}"
+                )
+            while len(active) > count:
+                active.pop().set()
+        changed = {hw: len(active) for hw, active in self.active.items()}
+        if changed != self.node.slots:
+            log.info(
+                "encoder %s slots: %s",
+                self.node.settings.node,
+                ", ".join(f"{hw} x{count}" for hw, count in changed.items()),
+            )
+            self.node.slots = changed
+            self.node.changed.set()
+
+
+async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.Event | None = None) -> None:
+    """Fetch one message at a time while the node is open, until it stops or this slot is retired.
 
     A slot is an ffmpeg: once a job's encode ends, the slot takes the next job while the previous one is
     verified and put in place (at most one job finishing per slot), so the encoder never waits on disk
     syncs and round trips between two encodes."""
     spec = topology.WORK_CONSUMERS[hw]
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    retired = retired or asyncio.Event()
     jobs: list[asyncio.Task[None]] = []  # the one encoding, and the one before it, finishing
     try:
-        while not node.stopping.is_set():
+        while not node.stopping.is_set() and not retired.is_set():
             if not node.open.is_set():
-                await first(node.open.wait(), node.stopping.wait())
+                await first(node.open.wait(), node.stopping.wait(), retired.wait())
                 continue
             try:
                 (msg,) = await sub.fetch(1, timeout=1.0)

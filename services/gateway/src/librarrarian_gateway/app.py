@@ -1,6 +1,10 @@
-"""The gateway's FastAPI application: its rooms (the REST API, the live feed, the pages, the metrics, the
-webhooks), each with its guard at the door; the public routes (logging in, health, the API documents, static files); and the one
-translation of a service's refusal into an HTTP status."""
+"""The gateway's FastAPI application: the guards every request passes (``guards``), its rooms (the REST
+API, the live feed, the pages, the metrics, the webhooks), each with its guard at the door; the public routes
+(logging in, health, the API documents, static files); and the one translation of a service's refusal into an
+HTTP status.
+
+Every route carries one decision about who may call it (``access``); the app refuses to be made otherwise.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -19,26 +23,31 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import api, credentials, hooks, live, metrics, notify, oidc, pages
-from .access import LoginRequired
+from . import api, guards, hooks, live, metrics, notify, oidc, pages
+from .access import PUBLIC, SESSION_COOKIE, LoginRequired, check_decisions
 from .backend import Backend
+from .bootstrap import bootstrap
+from .pages.docs import SWAGGER_UI
 from .settings import Settings
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
+OPENAPI_URL = "/api/v1/openapi.json"
+# A settings export holds up to 256 path mappings of 4 KiB each: an import may be that large.
+IMPORT_BODY_BYTES = 4 * 1024 * 1024
+STATIC_MOUNTS = frozenset({"/static", "/static/swagger-ui"})
 
-async def bootstrap(settings: Settings, pool: asyncpg.Pool) -> None:
-    """The user and API key given by the environment, created once; existing ones are never overwritten."""
-    if (
-        settings.local_user
-        and settings.local_password
-        and await credentials.create_user(pool, settings.local_user, settings.local_password)
-    ):
-        log.info("created user %s", settings.local_user)
-    if settings.api_key:
-        await credentials.create_api_key(pool, "API_KEY", settings.api_key)
-    if not settings.auth_enabled:
-        log.warning("AUTH_ENABLED is false: anyone who can reach this port controls Librarrarian")
+
+def with_our_refusals(document: dict[str, Any]) -> dict[str, Any]:
+    """A 422 is FastAPI's list of what did not validate, or our own refusal of a value the contract refuses,
+    said in one line: the document describes both (it is changed in place, once)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    detail = schemas.get("HTTPValidationError", {}).get("properties", {}).get("detail")
+    if detail is not None and "anyOf" not in detail:
+        listed = {key: detail.pop(key) for key in ("type", "items") if key in detail}
+        detail["anyOf"] = [listed, {"type": "string", "description": "why the value was refused"}]
+    return document
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -51,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
             )
             try:
                 await bootstrap(settings, pool)
+                if "*" in settings.trusted_hosts:
+                    log.warning("ALLOWED_HOSTS is not set: any host name is accepted (set the names you use)")
                 app.state.settings, app.state.pool, app.state.nc = settings, pool, nc
                 app.state.backend = Backend(nc)
                 async with oidc.provider_running(settings.oidc) as app.state.oidc:
@@ -58,14 +69,20 @@ def create_app(settings: Settings) -> FastAPI:
             finally:
                 await pool.close()
 
+    larger = {
+        f"{api.router.prefix}/settings/import": max(IMPORT_BODY_BYTES, settings.max_body_bytes),
+        f"{api.router.prefix}/backups/upload": api.backups.UPLOAD_LIMIT,  # counted by the route itself too
+    }
     app = FastAPI(
         title="Librarrarian",
         summary="Turn a media library into HEVC on a cluster of machines, safely.",
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=None,  # served below, with its decision like every route
+        docs_url=None,  # the pages' room serves it from the installed package (pages.docs)
         redoc_url=None,
         lifespan=lifespan,
+        middleware=guards.middleware(settings.trusted_hosts, settings.max_body_bytes, larger, SESSION_COOKIE),
     )
+    app.state.throttle = Throttle()
     app.include_router(api.router)
     app.include_router(live.router)
     app.include_router(metrics.router)
@@ -73,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(notify.duty)
     app.include_router(pages.router)
     app.include_router(pages.public)
+    app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 
     @app.exception_handler(ServiceError)
@@ -87,17 +105,27 @@ def create_app(settings: Settings) -> FastAPI:
     async def to_login(request: Request, error: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={error.next_url}", status_code=303)
 
+    @app.get(OPENAPI_URL, dependencies=PUBLIC, include_in_schema=False)
+    async def openapi_json() -> dict[str, Any]:
+        return with_our_refusals(app.openapi())
+
     asyncapi_document = asyncapi.document(version("librarrarian-gateway"))
 
     @app.get(
         "/api/v1/asyncapi.json",
+        dependencies=PUBLIC,
         tags=["health"],
         summary="The bus as an AsyncAPI 3.0 document: every subject, message and schema (what integrations follow)",
     )
     async def asyncapi_json() -> JSONResponse:
         return JSONResponse(asyncapi_document)
 
-    @app.get("/healthz", tags=["health"], summary="Is the gateway connected to NATS and PostgreSQL")
+    @app.get(
+        "/healthz",
+        dependencies=PUBLIC,
+        tags=["health"],
+        summary="Is the gateway connected to NATS and PostgreSQL",
+    )
     async def healthz(request: Request) -> JSONResponse:
         nats_ok = bool(request.app.state.nc.is_connected)
         try:
@@ -111,4 +139,5 @@ def create_app(settings: Settings) -> FastAPI:
             status_code=200 if healthy else 503,
         )
 
+    check_decisions(app, STATIC_MOUNTS)
     return app

@@ -1,7 +1,10 @@
-"""Users, passwords, sessions and API keys. Only hashes are stored; secrets are compared in constant time."""
+"""Who may do what: scopes, passwords, sessions and API keys. Only hashes are stored; secrets are compared
+in constant time; the scrypt work runs off the event loop, so a login never holds up other requests."""
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import hashlib
 import hmac
 import secrets
@@ -12,6 +15,41 @@ import asyncpg
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 KEY_PREFIX_LENGTH = 8
+MIN_PASSWORD_LENGTH = 8
+# A session's last use is written at most this often: a page's many requests cost one write a minute.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+class Scope(enum.IntEnum):
+    """What a user or an API key may do; each scope includes the ones below it."""
+
+    READ = 1  # dashboards, lists, statistics, live events (Home Assistant, a wall display)
+    CONTROL = 2  # start, stop and pause nodes and the queue; scans; retry and delete jobs
+    ADMIN = 3  # settings, sources, approvals, users and keys
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def named(cls, label: str) -> Scope:
+        """The scope of a stored or given label (``read``, ``control``, ``admin``)."""
+        try:
+            return cls[label.upper()]
+        except KeyError:
+            raise ValueError(f"unknown scope {label!r}: use read, control or admin") from None
+
+
+SCOPES = tuple(scope.label for scope in Scope)
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused (the same rule for the CLI, the API and ``LOCAL_PASSWORD``)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+    if len(set(password)) < 4:
+        return "a password needs at least 4 different characters"
+    return None
 
 
 def hash_password(password: str) -> str:
@@ -31,6 +69,14 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
+async def hashed(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def matches(password: str, stored: str) -> bool:
+    return await asyncio.to_thread(check_password, password, stored)
+
+
 def token_hash(token: str) -> str:
     """API keys and session tokens are long random strings: a plain SHA-256 is enough to store them."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -38,25 +84,28 @@ def token_hash(token: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
+    """Who asks: a user by a session (``session`` is its token's hash), a program by an API key
+    (``key_id``), or anyone when authentication is off."""
+
     name: str
     via: str  # session | api-key | open
+    scope: Scope
+    user: str | None = None
+    session: str | None = None
+    key_id: int | None = None
 
-
-async def create_user(pool: asyncpg.Pool, name: str, password: str) -> bool:
-    """False when the user exists already (its password is left as it is)."""
-    inserted = await pool.fetchval(
-        "INSERT INTO users (name, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-        name,
-        hash_password(password),
-    )
-    return bool(inserted)
+    def may(self, scope: Scope | str) -> bool:
+        wanted = Scope.named(scope) if isinstance(scope, str) else scope
+        return self.scope >= wanted
 
 
 async def set_password(pool: asyncpg.Pool, name: str, password: str) -> bool:
-    result = await pool.execute(
-        "UPDATE users SET password_hash = $2 WHERE name = $1", name, hash_password(password)
-    )
-    await pool.execute("DELETE FROM sessions WHERE user_name = $1", name)
+    """A new password; the user's sessions end."""
+    async with pool.acquire() as conn, conn.transaction():
+        result = await conn.execute(
+            "UPDATE users SET password_hash = $2 WHERE name = $1", name, await hashed(password)
+        )
+        await conn.execute("DELETE FROM sessions WHERE user_name = $1", name)
     return bool(result.endswith(" 1"))
 
 
@@ -65,9 +114,9 @@ async def login(pool: asyncpg.Pool, name: str, password: str, days: int) -> str 
     one who signs in with an OpenID provider)."""
     stored = await pool.fetchval("SELECT password_hash FROM users WHERE name = $1", name)
     if stored is None:
-        hash_password(password)  # the same work either way: no user enumeration by timing
+        await hashed(password)  # the same work either way: no user enumeration by timing
         return None
-    if not check_password(password, stored):
+    if not await matches(password, stored):
         return None
     return await start_session(pool, name, days)
 
@@ -90,26 +139,35 @@ async def logout(pool: asyncpg.Pool, token: str) -> None:
     await pool.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash(token))
 
 
-async def session_user(pool: asyncpg.Pool, token: str) -> Principal | None:
-    name = await pool.fetchval(
-        "SELECT user_name FROM sessions WHERE token_hash = $1 AND expires_at > now()", token_hash(token)
+async def session_user(pool: asyncpg.Pool, token: str, idle: timedelta) -> Principal | None:
+    """The session's user and scope, while the session is neither expired nor idle for longer than
+    ``idle``; its last use is noted (at most once a minute)."""
+    digest = token_hash(token)
+    row = await pool.fetchrow(
+        """
+        WITH live AS (
+            SELECT s.user_name, u.scope FROM sessions s JOIN users u ON u.name = s.user_name
+            WHERE s.token_hash = $1 AND s.expires_at > now() AND s.last_seen > now() - $2::interval
+        ), seen AS (
+            UPDATE sessions SET last_seen = now()
+            WHERE token_hash = $1 AND last_seen < now() - $3::interval AND EXISTS (SELECT 1 FROM live)
+        )
+        SELECT user_name, scope FROM live
+        """,
+        digest,
+        idle,
+        SEEN_EVERY,
     )
-    return Principal(name, "session") if name else None
-
-
-async def create_api_key(pool: asyncpg.Pool, name: str, key: str | None = None) -> str:
-    key = key or secrets.token_urlsafe(32)
-    await pool.execute(
-        "INSERT INTO api_keys (name, prefix, key_hash) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO NOTHING",
-        name,
-        key[:KEY_PREFIX_LENGTH],
-        token_hash(key),
-    )
-    return key
+    if row is None:
+        return None
+    name = row["user_name"]
+    return Principal(name, "session", Scope.named(row["scope"]), user=name, session=digest)
 
 
 async def api_key_user(pool: asyncpg.Pool, key: str) -> Principal | None:
-    name = await pool.fetchval(
-        "UPDATE api_keys SET last_used = now() WHERE key_hash = $1 RETURNING name", token_hash(key)
+    row = await pool.fetchrow(
+        "UPDATE api_keys SET last_used = now() WHERE key_hash = $1 RETURNING id, name, scope", token_hash(key)
     )
-    return Principal(f"key:{name}", "api-key") if name else None
+    if row is None:
+        return None
+    return Principal(f"key:{row['name']}", "api-key", Scope.named(row["scope"]), key_id=row["id"])

@@ -10,6 +10,7 @@ lives in ``oidc_store``; the pages are ``pages/oidc_login``.
 from __future__ import annotations
 
 import asyncio
+import enum
 import ipaddress
 import itertools
 import logging
@@ -30,6 +31,16 @@ log = logging.getLogger(__name__)
 # What a user who signs in with the provider may do, until a setting says otherwise (the scopes of the
 # API: read, control, admin). Users are made by the provider's administrator, who decides who gets in.
 DEFAULT_SCOPE = "admin"
+
+
+class UserScope(enum.StrEnum):
+    """``OIDC_DEFAULT_SCOPE``: the scope a user who signs in with the provider gets at the first sign-in."""
+
+    READ = "read"
+    CONTROL = "control"
+    ADMIN = "admin"
+
+
 HTTP_TIMEOUT = 10.0
 RETRY_SECONDS = (5, 15, 60, 300)  # discovery again after these delays, then every last one
 
@@ -74,6 +85,7 @@ class OidcSettings:
             scopes=scopes,
             required_group=env.optional("OIDC_REQUIRED_GROUP"),
             groups_claim=env.optional("OIDC_GROUPS_CLAIM") or "groups",
+            default_scope=env.choice("OIDC_DEFAULT_SCOPE", UserScope, UserScope(DEFAULT_SCOPE)).value,
         )
 
 

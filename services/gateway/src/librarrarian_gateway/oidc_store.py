@@ -70,19 +70,21 @@ def names(identity: Identity) -> list[str]:
     return [identity.name, qualified, *(f"{qualified} {n}" for n in range(2, 10))]
 
 
-async def user_for(pool: asyncpg.Pool, identity: Identity) -> str:
-    """The name of the user the provider names, made at the first sign-in (with no password here)."""
+async def user_for(pool: asyncpg.Pool, identity: Identity, scope: str) -> str:
+    """The name of the user the provider names, made at the first sign-in (with no password here, and
+    ``scope``; an admin may change it later on the Options page)."""
     query = "SELECT name FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2"
     existing: str | None = await pool.fetchval(query, identity.issuer, identity.subject)
     if existing:
         return existing
     for name in names(identity):
         created: str | None = await pool.fetchval(
-            "INSERT INTO users (name, oidc_issuer, oidc_subject) VALUES ($1, $2, $3)"
+            "INSERT INTO users (name, oidc_issuer, oidc_subject, scope) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT DO NOTHING RETURNING name",
             name,
             identity.issuer,
             identity.subject,
+            scope,
         )
         if created:
             log.info("created user %s for subject %s of %s", created, identity.subject, identity.issuer)

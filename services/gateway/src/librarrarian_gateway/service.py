@@ -22,6 +22,11 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # X-Forwarded-Proto and -For are believed from these proxies only (none unless FORWARDED_ALLOW_IPS
+        # says): a proxy that terminates TLS makes the session cookie Secure, and the login limits count the
+        # client's address rather than the proxy's.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
     )
     server = uvicorn.Server(config)
     # uvicorn's serve() captures SIGTERM/SIGINT and re-raises them on exit, which would read as a second

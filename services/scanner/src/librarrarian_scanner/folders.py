@@ -42,8 +42,10 @@ class Folders:
         for folder in chosen:
             try:
                 path = contain(folder.path, media_paths)
-            except (OutsideMediaPaths, RuntimeError) as error:  # RuntimeError: a symlink loop
-                log.error("library folder %s left out: %s", folder.path, error)
+            # RuntimeError: a symlink loop; OSError: a name too long; ValueError: not a path at all (a NUL
+            # byte). A bad folder in the setting is left out, never a reason to stop the scanner.
+            except (OutsideMediaPaths, RuntimeError, OSError, ValueError) as error:
+                log.error("library folder %r left out: %s", folder.path, error)
                 continue
             kept[path] = Folder(path, folder.type)
         return cls(tuple(kept.values()))

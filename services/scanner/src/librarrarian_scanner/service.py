@@ -1,6 +1,7 @@
 """The scanner process: scans on start, on a timer and on ``scan.start`` commands (cancellable by
 ``scan.cancel``), and watches the media folders for new files. The library folders come from the
-``scanner.folders`` setting, followed live. It also syncs the files Plex and Jellyfin know, answers their
+``scanner.folders`` setting, and how often to scan from ``scanner.timing`` (seeded with
+``SCAN_INTERVAL_SECONDS`` at first start), both followed live. It also syncs the files Plex and Jellyfin know, answers their
 set-up requests and tells them when a file was replaced."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import logging
 
 from librarrarian_contracts import require
 from librarrarian_contracts.catalog import Role
-from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders
-from librarrarian_runtime import bus, lifecycle, migrations, outbound
+from librarrarian_contracts.settings import FOLDERS_KEY, SCANNER_TIMING_KEY, ScannerFolders, ScannerTiming
+from librarrarian_runtime import bus, cadence, lifecycle, migrations, outbound
+from librarrarian_runtime.cadence import Cadence
 from librarrarian_runtime.watched import Watched
 
 from . import commands
@@ -43,6 +45,11 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             folders = await Watched(js, FOLDERS_KEY, ScannerFolders, ScannerFolders()).start()
             scanner.use_folders(folders.value)
             folders.on_change(scanner.use_folders)
+            seed = ScannerTiming(scan_interval_seconds=settings.scan_interval_seconds)
+            timing = await Watched(js, SCANNER_TIMING_KEY, ScannerTiming, ScannerTiming(), seed=seed).start()
+            scan_interval = Cadence(timing.value.scan_interval_seconds)
+            sync_interval = Cadence(timing.value.scan_interval_seconds)
+            timing.on_change(lambda value: _follow_timing(value, scan_interval, sync_interval))
             cancels = await commands.follow_cancels(nc, scanner)
             store = SourceStore(pool)
             timeout = settings.source_timeout_seconds
@@ -57,15 +64,21 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 prober.workers,
             )
             async with asyncio.TaskGroup() as tasks:
-                timer = tasks.create_task(_scan_on_schedule(scanner, settings, stopping))
+                timer = tasks.create_task(
+                    cadence.every(
+                        stopping,
+                        scan_interval,
+                        scanner.scan,
+                        what="scheduled scan",
+                        at_start=settings.scan_on_start,
+                    )
+                )
                 tasks.create_task(commands.consume(js, scanner, stopping))
                 if settings.watch:
                     watcher = Watcher(scanner, settings.media_paths, settings.watch_settle_seconds)
                     tasks.create_task(watcher.run(stopping))
                 tasks.create_task(refresher.consume(js, stopping))
-                source_timer = tasks.create_task(
-                    source_sync.run_on_schedule(settings.scan_interval_seconds, stopping)
-                )
+                source_timer = tasks.create_task(source_sync.run_on_schedule(sync_interval, stopping))
                 await stopping.wait()
                 timer.cancel()  # a scheduled scan in flight is abandoned; the next start does it again
                 source_timer.cancel()
@@ -73,17 +86,14 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 await endpoints.stop()
                 await cancels.unsubscribe()
                 await folders.stop()
+                await timing.stop()
         finally:
             await http.aclose()
             await pool.close()
     log.info("scanner stopped")
 
 
-async def _scan_on_schedule(scanner: Scanner, settings: Settings, stopping: asyncio.Event) -> None:
-    await lifecycle.periodically(
-        stopping,
-        settings.scan_interval_seconds,
-        scanner.scan,
-        what="scheduled scan",
-        at_start=settings.scan_on_start,
-    )
+def _follow_timing(timing: ScannerTiming, *intervals: Cadence) -> None:
+    log.info("scanner: scanning every %.0f s (0: only when asked)", timing.scan_interval_seconds)
+    for interval in intervals:
+        interval.set(timing.scan_interval_seconds)

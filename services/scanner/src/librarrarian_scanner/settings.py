@@ -15,7 +15,7 @@ class Settings:
     database_url: str
     media_paths: tuple[Path, ...]
     scan_on_start: bool = True
-    scan_interval_seconds: float = 300.0
+    scan_interval_seconds: float = 300.0  # the first-start default of the ``scanner.timing`` setting
     probe_workers: int = 2
     probe_timeout_seconds: float = 30.0
     watch: bool = True
@@ -32,7 +32,7 @@ class Settings:
             database_url=env.database_url(),
             media_paths=env.paths("MEDIA_PATHS"),
             scan_on_start=env.flag("SCAN_ON_START", True),
-            scan_interval_seconds=env.number("SCAN_INTERVAL_SECONDS", 300.0, minimum=0),
+            scan_interval_seconds=env.number("SCAN_INTERVAL_SECONDS", 300.0, minimum=0, maximum=7 * 86_400),
             probe_workers=env.integer("PROBE_WORKERS", 2, minimum=1),
             probe_timeout_seconds=env.number("PROBE_TIMEOUT_SECONDS", 30.0, minimum=1),
             watch=env.flag("WATCH", True),

@@ -209,8 +209,15 @@ class SourceEndpoints:
             sections=selection.sections,
             mappings=selection.mappings,
         )
+        if selection.check_only:
+            return sources.plex_status(plex)
         await self.store.save_plex(plex)
-        log.info("Plex server %s at %s chosen, sections %s", plex.server_name, url, ", ".join(plex.sections))
+        log.info(
+            "Plex server %s at %s chosen, sections %s",
+            plex.server_name,
+            redact(url),
+            ", ".join(plex.sections),
+        )
         return sources.plex_status(plex)
 
     async def plex_unlink(self, _: Nothing) -> sources.PlexStatus:
@@ -231,8 +238,10 @@ class SourceEndpoints:
         jellyfin = JellyfinSettings(
             url=setup.url.rstrip("/"), api_key=api_key, libraries=setup.libraries, mappings=setup.mappings
         )
+        if setup.check_only:
+            return sources.jellyfin_status(jellyfin)
         await self.store.save_jellyfin(jellyfin)
-        log.info("Jellyfin at %s set, libraries %s", jellyfin.url, ", ".join(jellyfin.libraries))
+        log.info("Jellyfin at %s set, libraries %s", redact(jellyfin.url), ", ".join(jellyfin.libraries))
         return sources.jellyfin_status(jellyfin)
 
     async def _jellyfin(self) -> Jellyfin:

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.sources import JELLYFIN, PLEX, PathMapping
-from librarrarian_runtime import lifecycle
+from librarrarian_runtime import cadence
+from librarrarian_runtime.cadence import Cadence
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.path_mapping import to_local
@@ -168,9 +169,9 @@ class SourceSync:
             report.failed,
         )
 
-    async def run_on_schedule(self, interval_seconds: float, stopping: asyncio.Event) -> None:
-        """Sync every configured source now and then every ``interval_seconds`` (0: only on demand)."""
-        if interval_seconds > 0:
-            await lifecycle.periodically(
-                stopping, interval_seconds, self.sync, what="scheduled source sync", at_start=True
-            )
+    async def run_on_schedule(self, interval: Cadence, stopping: asyncio.Event) -> None:
+        """Sync every configured source now (unless the interval is 0) and then on the scan interval (0:
+        only on demand), following its changes."""
+        await cadence.every(
+            stopping, interval, self.sync, what="scheduled source sync", at_start=interval.seconds > 0
+        )

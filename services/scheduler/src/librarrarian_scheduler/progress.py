@@ -32,7 +32,7 @@ class JobTracker:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        max_attempts: int,
+        max_attempts: Callable[[], int],  # the setting now: a change applies to the next failure
         retry_delay_seconds: float,
         on_enqueue: Callable[[], None],
         choose_class: Callable[[], str] | None = None,
@@ -135,7 +135,7 @@ class JobTracker:
         )
         if attempts is None:
             return False  # a stale attempt, or the job already ended
-        if report.retryable and attempts < self.max_attempts:
+        if report.retryable and attempts < self.max_attempts():
             delay = self.retry_delay_seconds * 2 ** (attempts - 1)
             await conn.execute(
                 "UPDATE jobs SET status = 'pending', attempts = attempts + 1, reason = $2, error_log = $3,"

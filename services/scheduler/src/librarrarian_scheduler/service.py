@@ -12,7 +12,7 @@ import asyncpg
 from librarrarian_contracts import require, topology
 from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import cleanup_decoder, job_decoder, media_decoder
-from librarrarian_contracts.settings import TRANSCODE_KEY, TranscodeSettings
+from librarrarian_contracts.settings import RETRIES_KEY, TRANSCODE_KEY, RetrySettings, TranscodeSettings
 from librarrarian_contracts.views import (
     ClearPending,
     CommitRequest,
@@ -80,12 +80,14 @@ async def _serve(
 ) -> None:
     relay = Relay(pool, js, settings.database_url)
     transcode = await Watched(js, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
+    seed = RetrySettings(max_attempts=settings.max_attempts)
+    retries = await Watched(js, RETRIES_KEY, RetrySettings, RetrySettings(), seed=seed).start()
     placement = Placement(js)
     await placement.start()
     intake = Intake(pool, transcode, placement, relay.wake.set)
     tracker = JobTracker(
         pool,
-        settings.max_attempts,
+        lambda: retries.value.max_attempts,
         settings.retry_delay_seconds,
         relay.wake.set,
         lambda: placement.choose(transcode.value),
@@ -133,6 +135,7 @@ async def _serve(
     finally:
         await placement.stop()
         await transcode.stop()
+        await retries.stop()
         for sub in advisories:
             await sub.unsubscribe()
         await service.stop()

@@ -11,7 +11,7 @@ from librarrarian_runtime import env
 class Settings:
     nats_url: str
     database_url: str
-    max_attempts: int = 3
+    max_attempts: int = 3  # the first-start default of the ``scheduler.retries`` setting
     retry_delay_seconds: float = 30.0
     # Waiting work moves off a hardware class that has had no live node for this long.
     orphan_seconds: float = 120.0
@@ -23,7 +23,7 @@ class Settings:
         return cls(
             nats_url=env.nats_url(),
             database_url=env.database_url(),
-            max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1),
+            max_attempts=env.integer("MAX_ATTEMPTS", 3, minimum=1, maximum=100),
             retry_delay_seconds=env.number("RETRY_DELAY_SECONDS", 30.0, minimum=0),
             orphan_seconds=env.number("ORPHAN_SECONDS", 120.0, minimum=1),
             reconcile_grace_seconds=env.number("RECONCILE_GRACE_SECONDS", 300.0, minimum=1),

@@ -1,7 +1,9 @@
 """The REST API's room: every route under ``/api/v1`` that the dashboard and scripts call.
 
 The room's door checks who asks (a session or an ``X-Api-Key``, ``access.require_api``) for every route
-included here, so a new route is private unless it is put outside the room. A service's refusal raised
+included here, so a new route is private unless it is put outside the room; each route then says which
+scope it needs (``dependencies=READ``, ``CONTROL`` or ``ADMIN``), and a route that says nothing stops the
+gateway from starting (``access.check_decisions``). A service's refusal raised
 from a route (``librarrarian_runtime.errors``) is answered with its status by the app's one error handler.
 """
 
@@ -11,15 +13,18 @@ from fastapi import APIRouter, Depends
 
 from ..access import require_api
 from . import (
+    accounts,
     backups,
     cleanup,
     cluster,
     cluster_settings,
     history,
     jobs,
+    media_folders,
     notifications,
     scans,
     schedules,
+    service_settings,
     settings_transfer,
     sources,
 )
@@ -35,7 +40,10 @@ PARTS = (
     sources.router,
     cleanup.router,
     cluster_settings.router,
+    service_settings.router,
+    media_folders.router,
     settings_transfer.router,
+    accounts.router,
     backups.router,
     notifications.router,
 )

@@ -30,6 +30,7 @@ from librarrarian_contracts.backups import (
 from librarrarian_runtime.errors import BadRequest
 from librarrarian_runtime.queries import ask
 
+from ..access import ADMIN
 from .dependencies import Bus
 
 router = APIRouter(tags=["backups"])
@@ -48,19 +49,23 @@ def folder(request: Request) -> Path:
     return found
 
 
-@router.get("/backups", summary="The backups, newest first, and the last backup's outcome")
+@router.get(
+    "/backups", dependencies=ADMIN, summary="The backups, newest first, and the last backup's outcome"
+)
 async def list_backups(bus: Bus) -> dict[str, Any]:
     found = await ask(bus.nc, topology.BACKUPS_LIST, views.Nothing(), BackupList)
     return msgspec.to_builtins(found)  # type: ignore[no-any-return]
 
 
-@router.post("/backups", summary="Make a backup now")
+@router.post("/backups", dependencies=ADMIN, summary="Make a backup now")
 async def create_backup(bus: Bus) -> dict[str, Any]:
     made = await ask(bus.nc, topology.BACKUPS_CREATE, CreateBackup(trigger="api"), BackupInfo, CREATE_SECONDS)
     return msgspec.to_builtins(made)  # type: ignore[no-any-return]
 
 
-@router.get("/backups/{name}", summary="Download a backup (it holds tokens: keep it private)")
+@router.get(
+    "/backups/{name}", dependencies=ADMIN, summary="Download a backup (it holds tokens: keep it private)"
+)
 async def download_backup(name: str, request: Request) -> FileResponse:
     path = folder(request) / name
     if not NAME.match(name) or not await asyncio.to_thread(path.is_file):
@@ -72,6 +77,7 @@ async def download_backup(name: str, request: Request) -> FileResponse:
 
 @router.post(
     "/backups/{name}/restore",
+    dependencies=ADMIN,
     summary="Restore a listed backup",
     description="The file is checked whole first (a bad one is a 400 and nothing changes); then the services "
     "stop, the records are replaced, and they start again: the dashboard is away for a moment.",
@@ -85,6 +91,7 @@ async def restore_backup(name: str, bus: Bus) -> dict[str, Any]:
 
 @router.post(
     "/backups/upload",
+    dependencies=ADMIN,
     summary="Upload a backup file (the request's body) and restore it",
     description="Kept in the backup folder as uploaded-<time>.tar when it is accepted, deleted when refused.",
 )

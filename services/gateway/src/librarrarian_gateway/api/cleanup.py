@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from librarrarian_contracts import FindStaleFiles, publish
 from pydantic import BaseModel
 
+from ..access import CONTROL
 from .dependencies import Bus
 
 router = APIRouter(tags=["cleanup"])
@@ -22,12 +23,13 @@ class CleanupScanAccepted(BaseModel):
 
 @router.post(
     "/cleanup/scan",
+    dependencies=CONTROL,
     status_code=202,
     response_model=CleanupScanAccepted,
     summary="Look for stale temporary and lock files",
     description=(
         "Every `.tmp_*` and `*.lock` file under the media paths untouched for longer than the cleanup "
-        "service's STALE_AFTER_HOURS becomes a cleanup job awaiting approval; nothing is deleted until it "
+        "service's stale age (`GET /api/v1/settings/cleanup`) becomes a cleanup job awaiting approval; nothing is deleted until it "
         "is released (`POST /api/v1/jobs/{id}/release`). The scan's summary comes as a `cleanup` event on "
         "`/api/v1/events`."
     ),

@@ -11,6 +11,7 @@ import msgspec
 from fastapi import APIRouter, HTTPException
 from librarrarian_contracts.settings import QUEUE_KEY, NodeControl, QueueControl, node_key
 
+from ..access import CONTROL, READ
 from .dependencies import Bus, SettingsBucket
 from .models import NodeControlOut, NodeOut, QueueOut
 from .struct_models import list_of
@@ -26,7 +27,12 @@ NODE_ACTIONS = {
 }
 
 
-@router.get("/nodes", response_model=list_of(NodeOut), summary="Encoder nodes and their running jobs")
+@router.get(
+    "/nodes",
+    dependencies=READ,
+    response_model=list_of(NodeOut),
+    summary="Encoder nodes and their running jobs",
+)
 async def nodes(bus: Bus) -> list[dict[str, object]]:
     return [
         {**msgspec.to_builtins(v.status), "progress": [msgspec.to_builtins(p) for p in v.progress]}
@@ -36,6 +42,7 @@ async def nodes(bus: Bus) -> list[dict[str, object]]:
 
 @router.post(
     "/nodes/{node}/{action}",
+    dependencies=CONTROL,
     response_model=NodeControlOut,
     summary="Start, stop, pause or resume a node",
     description=(
@@ -55,12 +62,17 @@ async def control_node(node: str, action: str, kv: SettingsBucket, now: bool = F
     return {"node": node, "state": wanted.state, "now": wanted.now}
 
 
-@router.get("/queue", response_model=QueueOut, summary="Whether the queue is paused")
+@router.get("/queue", dependencies=READ, response_model=QueueOut, summary="Whether the queue is paused")
 async def queue_state(bus: Bus) -> dict[str, object]:
     return {"paused": await bus.queue_paused()}
 
 
-@router.post("/queue/{action}", response_model=QueueOut, summary="Pause or resume the whole queue")
+@router.post(
+    "/queue/{action}",
+    dependencies=CONTROL,
+    response_model=QueueOut,
+    summary="Pause or resume the whole queue",
+)
 async def control_queue(action: str, kv: SettingsBucket) -> dict[str, object]:
     if action not in {"pause", "resume"}:
         raise HTTPException(404, f"unknown action {action!r}: use pause or resume")

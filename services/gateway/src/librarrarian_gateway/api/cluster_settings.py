@@ -24,6 +24,7 @@ from librarrarian_contracts.settings import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..access import ADMIN, READ
 from ..backend import Backend
 from .dependencies import Bus, SettingsBucket
 from .struct_models import model_of
@@ -32,7 +33,7 @@ S = TypeVar("S", bound=msgspec.Struct)
 router = APIRouter(tags=["control"])
 
 
-@router.get("/settings/transcode", summary="What to encode, how, and when to skip")
+@router.get("/settings/transcode", dependencies=READ, summary="What to encode, how, and when to skip")
 async def get_transcode(bus: Bus) -> dict[str, Any]:
     value = await bus.setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
     return msgspec.to_builtins(value)  # type: ignore[no-any-return]
@@ -40,6 +41,7 @@ async def get_transcode(bus: Bus) -> dict[str, Any]:
 
 @router.patch(
     "/settings/transcode",
+    dependencies=ADMIN,
     summary="Change transcode settings",
     description=(
         "Send only the fields to change (the shape of GET). Invalid values are refused with 422 and "
@@ -96,6 +98,7 @@ UiOut = model_of(UiSettings, "UiOut")
 
 @router.get(
     "/settings/paths",
+    dependencies=READ,
     response_model=NodeMappingsOut,
     summary="Path mappings for encoder nodes (beside PATH_MAPPINGS)",
 )
@@ -105,6 +108,7 @@ async def get_paths(bus: Bus) -> dict[str, Any]:
 
 @router.put(
     "/settings/paths",
+    dependencies=ADMIN,
     response_model=NodeMappingsOut,
     summary="Set the path mappings for encoder nodes",
     description=(
@@ -121,13 +125,16 @@ async def put_paths(body: NodeMappingsIn, kv: SettingsBucket) -> dict[str, Any]:
     return msgspec.to_builtins(value)  # type: ignore[no-any-return]
 
 
-@router.get("/settings/ui", response_model=UiOut, summary="How the dashboard looks (its theme)")
+@router.get(
+    "/settings/ui", dependencies=READ, response_model=UiOut, summary="How the dashboard looks (its theme)"
+)
 async def get_ui(bus: Bus) -> dict[str, Any]:
     return msgspec.to_builtins(await _stored(bus, UI_KEY, UiSettings()))  # type: ignore[no-any-return]
 
 
 @router.patch(
     "/settings/ui",
+    dependencies=ADMIN,
     response_model=UiOut,
     summary="Change how the dashboard looks",
     description=(

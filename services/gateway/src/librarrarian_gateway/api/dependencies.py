@@ -11,6 +11,18 @@ from librarrarian_contracts import topology
 from nats.js.kv import KeyValue
 
 from ..backend import Backend
+from ..params import BeforeId, RecordId
+
+__all__ = [
+    "BeforeId",
+    "Bus",
+    "MediaPaths",
+    "RecordId",
+    "SettingsBucket",
+    "backend",
+    "media_paths",
+    "settings_kv",
+]
 
 
 def backend(request: Request) -> Backend:

@@ -9,17 +9,20 @@ import msgspec
 from fastapi import APIRouter, Query
 from librarrarian_contracts.views import HistoryQuery
 
-from .dependencies import Bus
+from ..access import READ
+from .dependencies import BeforeId, Bus, RecordId
 from .models import ChartsOut, HistoryEntryOut, HistoryPageOut, StatsOut
 
 router = APIRouter(tags=["history"])
 
 
-@router.get("/history", response_model=HistoryPageOut, summary="Finished transcodes, newest first")
+@router.get(
+    "/history", dependencies=READ, response_model=HistoryPageOut, summary="Finished transcodes, newest first"
+)
 async def history(
     bus: Bus,
     search: Annotated[str | None, Query(max_length=200, description="part of the path or name")] = None,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> object:
     page = await bus.history(HistoryQuery(search=search or None, before_id=before_id, limit=limit))
@@ -28,15 +31,21 @@ async def history(
 
 @router.get(
     "/history/{entry_id}",
+    dependencies=READ,
     response_model=HistoryEntryOut,
     summary="One finished file: codecs, sizes, node, encoder, time taken, CPU fallback",
     responses={404: {"description": "no such entry"}},
 )
-async def history_entry(entry_id: int, bus: Bus) -> object:
+async def history_entry(entry_id: RecordId, bus: Bus) -> object:
     return msgspec.to_builtins(await bus.history_entry(entry_id))
 
 
-@router.get("/stats", response_model=StatsOut, summary="Totals: files encoded, space saved, jobs per status")
+@router.get(
+    "/stats",
+    dependencies=READ,
+    response_model=StatsOut,
+    summary="Totals: files encoded, space saved, jobs per status",
+)
 async def stats(bus: Bus) -> object:
     totals, counts = await bus.stats()
     return {**msgspec.to_builtins(totals), "jobs": counts}
@@ -44,6 +53,7 @@ async def stats(bus: Bus) -> object:
 
 @router.get(
     "/stats/charts",
+    dependencies=READ,
     response_model=ChartsOut,
     summary="Space saved per day, files per codec before and after, throughput per node",
 )

@@ -27,7 +27,8 @@ from librarrarian_contracts.views import (
 from librarrarian_runtime.queries import ask
 from pydantic import BaseModel
 
-from .dependencies import Bus
+from ..access import ADMIN, CONTROL, READ
+from .dependencies import BeforeId, Bus, RecordId
 from .models import ActionOut, JobOut, JobsPageOut
 
 router = APIRouter(tags=["jobs"])
@@ -47,12 +48,12 @@ class ReleasedOut(BaseModel):
     detail: str
 
 
-@router.get("/jobs", response_model=JobsPageOut, summary="Jobs, newest first")
+@router.get("/jobs", dependencies=READ, response_model=JobsPageOut, summary="Jobs, newest first")
 async def jobs(
     bus: Bus,
     status: Annotated[list[str] | None, Query(description=f"any of: {', '.join(JOB_STATUSES)}")] = None,
     kind: Annotated[str | None, Query(description=f"one of: {', '.join(JOB_KINDS)}")] = None,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> object:
     unknown = set(status or ()) - set(JOB_STATUSES)
@@ -73,16 +74,18 @@ async def jobs(
 
 @router.get(
     "/jobs/{job_id}",
+    dependencies=READ,
     response_model=JobOut,
     summary="One job as the scheduler records it, with its error log",
     responses={404: {"description": "no such job"}},
 )
-async def job(job_id: int, bus: Bus) -> object:
+async def job(job_id: RecordId, bus: Bus) -> object:
     return msgspec.to_builtins(await bus.job(job_id))
 
 
 @router.delete(
     "/jobs/{job_id}",
+    dependencies=CONTROL,
     response_model=ActionOut,
     summary="Delete a pending, failed or skipped job",
     description=(
@@ -91,13 +94,14 @@ async def job(job_id: int, bus: Bus) -> object:
     ),
     responses={404: {"description": "no such job"}, 409: {"description": "the job is running or done"}},
 )
-async def delete_job(job_id: int, bus: Bus) -> dict[str, object]:
+async def delete_job(job_id: RecordId, bus: Bus) -> dict[str, object]:
     result = await ask(bus.nc, topology.SCHEDULER_DELETE, JobAction(job_id=job_id), ActionResult)
     return {"job_id": job_id, "detail": result.detail}
 
 
 @router.delete(
     "/jobs",
+    dependencies=CONTROL,
     response_model=ClearedOut,
     summary="Clear the queue: delete every pending job, or every one awaiting approval",
 )
@@ -114,28 +118,31 @@ async def clear_pending(
 
 @router.post(
     "/jobs/{job_id}/retry",
+    dependencies=CONTROL,
     response_model=ActionOut,
     summary="Queue a failed job again",
     responses={404: {"description": "no such job"}, 409: {"description": "the job has not failed"}},
 )
-async def retry_job(job_id: int, bus: Bus) -> dict[str, object]:
+async def retry_job(job_id: RecordId, bus: Bus) -> dict[str, object]:
     result = await ask(bus.nc, topology.SCHEDULER_RETRY, JobAction(job_id=job_id), ActionResult)
     return {"job_id": job_id, "detail": result.detail}
 
 
 @router.post(
     "/jobs/{job_id}/release",
+    dependencies=ADMIN,
     response_model=ActionOut,
     summary="Approve a job awaiting approval: it is queued",
     responses={404: {"description": "no such job"}, 409: {"description": "the job is not awaiting approval"}},
 )
-async def release_job(job_id: int, bus: Bus) -> dict[str, object]:
+async def release_job(job_id: RecordId, bus: Bus) -> dict[str, object]:
     await bus.release(ReleaseJobs(job_id=job_id))
     return {"job_id": job_id, "detail": "queued"}
 
 
 @router.post(
     "/jobs/release",
+    dependencies=ADMIN,
     response_model=ReleasedOut,
     summary="Approve every job awaiting approval (of one type, when given): they are queued",
 )

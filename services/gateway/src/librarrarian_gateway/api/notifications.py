@@ -13,7 +13,9 @@ from fastapi import APIRouter, HTTPException, Request
 from librarrarian_contracts.settings import NOTIFICATIONS_KEY, NotificationSettings, NotifyEvent
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..access import ADMIN, READ
 from ..notify import sending, targets
+from ..params import RecordId
 from .dependencies import Bus, SettingsBucket
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -65,13 +67,19 @@ async def _view(request: Request, settings: NotificationSettings) -> dict[str, A
     return {**msgspec.to_builtins(settings), "targets": [t.__dict__ for t in listed]}
 
 
-@router.get("", response_model=NotificationsOut, summary="What is notified, and where (never the URLs)")
+@router.get(
+    "",
+    dependencies=READ,
+    response_model=NotificationsOut,
+    summary="What is notified, and where (never the URLs)",
+)
 async def get_notifications(request: Request, bus: Bus) -> dict[str, Any]:
     return await _view(request, await _settings(bus))
 
 
 @router.patch(
     "",
+    dependencies=ADMIN,
     response_model=NotificationsOut,
     summary="Choose the events to notify and the storm window",
     description="Send only the fields to change. Invalid values are refused with 422 and nothing changes.",
@@ -90,6 +98,7 @@ async def patch_notifications(
 
 @router.post(
     "/urls",
+    dependencies=ADMIN,
     response_model=TargetOut,
     status_code=201,
     summary="Add a notification URL (Apprise's syntax)",
@@ -102,13 +111,15 @@ async def add_url(body: UrlIn, request: Request) -> dict[str, Any]:
         raise HTTPException(422, str(error)) from None
 
 
-@router.delete("/urls/{target_id}", status_code=204, summary="Remove a notification URL")
-async def remove_url(target_id: int, request: Request) -> None:
+@router.delete("/urls/{target_id}", dependencies=ADMIN, status_code=204, summary="Remove a notification URL")
+async def remove_url(target_id: RecordId, request: Request) -> None:
     if not await targets.remove(request.app.state.pool, target_id):
         raise HTTPException(404, f"there is no notification URL {target_id}")
 
 
-@router.post("/test", response_model=TestOut, summary="Send a test notification to every URL now")
+@router.post(
+    "/test", dependencies=ADMIN, response_model=TestOut, summary="Send a test notification to every URL now"
+)
 async def send_test(request: Request) -> dict[str, Any]:
     urls = await targets.urls(request.app.state.pool)
     if not urls:

@@ -10,17 +10,19 @@ from __future__ import annotations
 import contextlib
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
 from fastapi import APIRouter, HTTPException
 from librarrarian_contracts import CancelScan, publish, topology
 from librarrarian_contracts.scans import FINISHED, ScanStatus, scan_key
-from librarrarian_contracts.settings import FOLDERS_KEY, LibraryFolder, ScannerFolders
+from librarrarian_contracts.settings import FOLDERS_KEY, LibraryFolder, MediaType, ScannerFolders
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from pydantic import BaseModel, Field
 
+from ..access import ADMIN, CONTROL, READ
 from ..backend import Backend
 from .dependencies import Bus, MediaPaths, SettingsBucket
 from .models import ScanAccepted, ScanIn, ScanOut
@@ -91,6 +93,7 @@ async def _scan(bus: Backend, scan_id: str) -> ScanStatus | None:
 
 @router.post(
     "/scans",
+    dependencies=CONTROL,
     response_model=ScanAccepted,
     status_code=202,
     summary="Scan the library folders, or some folders inside them",
@@ -101,19 +104,24 @@ async def start_scan(body: ScanIn, bus: Bus, media_paths: MediaPaths) -> object:
     for root in body.roots:
         try:
             roots.append(str(contain(root, media_paths)))
-        except OutsideMediaPaths:
+        except (OutsideMediaPaths, RuntimeError, OSError):  # RuntimeError: a symlink loop
             raise HTTPException(400, f"{root} is outside the media paths") from None
     command = await bus.request_scan(tuple(roots), body.force)
     return {"id": command.event_id, "roots": roots, "force": body.force}
 
 
-@router.get("/scans", response_model=list_of(ScanOut), summary="Running and recent scans with their progress")
+@router.get(
+    "/scans",
+    dependencies=READ,
+    response_model=list_of(ScanOut),
+    summary="Running and recent scans with their progress",
+)
 async def scans(bus: Bus) -> list[dict[str, object]]:
     now = datetime.now(UTC)
     return [_out(s, now) for s in (await _scans(bus))[:RECENT]]
 
 
-@router.get("/scans/{scan_id}", response_model=ScanOut, summary="One scan's progress")
+@router.get("/scans/{scan_id}", dependencies=READ, response_model=ScanOut, summary="One scan's progress")
 async def scan(scan_id: str, bus: Bus) -> dict[str, object]:
     status = await _scan(bus, scan_id) if SCAN_ID.match(scan_id) else None
     if status is None:
@@ -123,6 +131,7 @@ async def scan(scan_id: str, bus: Bus) -> dict[str, object]:
 
 @router.post(
     "/scans/{scan_id}/cancel",
+    dependencies=CONTROL,
     response_model=CancelOut,
     status_code=202,
     summary="Stop a scan",
@@ -142,7 +151,12 @@ async def cancel(scan_id: str, bus: Bus) -> dict[str, str]:
     return {"id": scan_id, "detail": "cancel requested"}
 
 
-@router.get("/settings/folders", response_model=FoldersOut, summary="The library folders and their types")
+@router.get(
+    "/settings/folders",
+    dependencies=READ,
+    response_model=FoldersOut,
+    summary="The library folders and their types",
+)
 async def get_folders(bus: Bus) -> dict[str, object]:
     value = await bus.setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
     return {"folders": msgspec.to_builtins(value.folders), "default": not value.folders}
@@ -150,6 +164,7 @@ async def get_folders(bus: Bus) -> dict[str, object]:
 
 @router.put(
     "/settings/folders",
+    dependencies=ADMIN,
     response_model=FoldersOut,
     summary="Set the library folders",
     description=(
@@ -158,15 +173,21 @@ async def get_folders(bus: Bus) -> dict[str, object]:
     ),
 )
 async def put_folders(body: FoldersIn, kv: SettingsBucket, media_paths: MediaPaths) -> dict[str, object]:
-    folders = []
-    for folder in body.folders:
-        try:
-            path = contain(folder.path, media_paths)
-        except (OutsideMediaPaths, RuntimeError):  # RuntimeError: a symlink loop
-            raise HTTPException(400, f"{folder.path} is outside the media paths") from None
-        folders.append(LibraryFolder(path=str(path), type=folder.type))
-    if len({f.path for f in folders}) != len(folders):
-        raise HTTPException(400, "a folder is listed twice")
-    value = ScannerFolders(folders=tuple(folders))
+    value = checked_folders([(f.path, f.type) for f in body.folders], media_paths)
     await kv.put(FOLDERS_KEY, msgspec.json.encode(value))
     return {"folders": msgspec.to_builtins(value.folders), "default": not value.folders}
+
+
+def checked_folders(given: list[tuple[str, MediaType]], media_paths: tuple[Path, ...]) -> ScannerFolders:
+    """The folders resolved, each inside the media paths and listed once, or a 400 naming the first that is
+    not (the settings import checks its folders here too)."""
+    folders = []
+    for path, kind in given:
+        try:
+            resolved = contain(path, media_paths)
+        except (OutsideMediaPaths, RuntimeError, OSError):  # RuntimeError: a symlink loop
+            raise HTTPException(400, f"{path!r} is outside the media paths") from None
+        folders.append(LibraryFolder(path=str(resolved), type=kind))
+    if len({f.path for f in folders}) != len(folders):
+        raise HTTPException(400, "a folder is listed twice")
+    return ScannerFolders(folders=tuple(folders))

@@ -10,6 +10,7 @@ import msgspec
 from fastapi import APIRouter, Body, HTTPException
 from librarrarian_contracts.settings import NodeSchedule, schedule_key
 
+from ..access import CONTROL, READ
 from .dependencies import Bus, SettingsBucket
 from .struct_models import model_of
 
@@ -23,13 +24,16 @@ ScheduleOut = model_of(
 EXAMPLE = {"windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "01:00", "end": "07:00"}]}
 
 
-@router.get("/nodes/{node}/schedule", response_model=ScheduleOut, summary="When a node takes work")
+@router.get(
+    "/nodes/{node}/schedule", dependencies=READ, response_model=ScheduleOut, summary="When a node takes work"
+)
 async def get_schedule(node: str, bus: Bus) -> dict[str, Any]:
     return msgspec.to_builtins(await bus.setting(schedule_key(node), NodeSchedule, NodeSchedule()))  # type: ignore[no-any-return]
 
 
 @router.put(
     "/nodes/{node}/schedule",
+    dependencies=CONTROL,
     response_model=ScheduleOut,
     summary="Set when a node takes work",
     description=(

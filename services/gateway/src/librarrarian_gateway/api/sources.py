@@ -20,6 +20,7 @@ from librarrarian_runtime.queries import ask
 from pydantic import BaseModel, Field
 
 from .. import webhook_secrets
+from ..access import ADMIN, CONTROL
 from ..backend import Backend
 from ..hooks import PLEX_ROUTE
 from .dependencies import Bus
@@ -63,9 +64,29 @@ def _mappings(items: list[PathMappingIn]) -> tuple[sources.PathMapping, ...]:
     return tuple(sources.PathMapping(server=m.server, local=m.local) for m in items)
 
 
+async def ask_scanner(bus: Backend, subject: str, query: msgspec.Struct, reply_type: type[T]) -> T:
+    """The scanner's reply (its refusals are raised as the errors it raised)."""
+    return await ask(bus.nc, subject, query, reply_type, ANSWER_SECONDS)
+
+
 async def _ask(bus: Backend, subject: str, query: msgspec.Struct, reply_type: type[T]) -> Any:
-    """The scanner's reply as plain data (its refusals are raised as the errors it raised)."""
-    return msgspec.to_builtins(await ask(bus.nc, subject, query, reply_type, ANSWER_SECONDS))
+    """The scanner's reply as plain data."""
+    return msgspec.to_builtins(await ask_scanner(bus, subject, query, reply_type))
+
+
+def plex_selection(body: PlexSelectionIn) -> sources.PlexSelection:
+    return sources.PlexSelection(
+        server_id=body.server_id,
+        url=body.url,
+        sections=tuple(body.sections),
+        mappings=_mappings(body.mappings),
+    )
+
+
+def jellyfin_setup(body: JellyfinIn) -> sources.JellyfinSetup:
+    return sources.JellyfinSetup(
+        url=body.url, api_key=body.api_key, libraries=tuple(body.libraries), mappings=_mappings(body.mappings)
+    )
 
 
 NOTHING = views.Nothing()
@@ -73,6 +94,7 @@ NOTHING = views.Nothing()
 
 @router.get(
     "",
+    dependencies=ADMIN,
     summary="Plex and Jellyfin: what is set up (never a token)",
     response_model=nested_model(sources.SourcesStatus),
 )
@@ -82,6 +104,7 @@ async def status(bus: Bus) -> Any:
 
 @router.post(
     "/plex/pin",
+    dependencies=ADMIN,
     status_code=201,
     summary="Start linking a Plex account: a code to enter at plex.tv/link",
     response_model=nested_model(sources.PlexPin),
@@ -92,6 +115,7 @@ async def plex_pin_start(bus: Bus) -> Any:
 
 @router.get(
     "/plex/pin",
+    dependencies=ADMIN,
     summary="Whether the code was entered (poll every few seconds)",
     response_model=nested_model(sources.PlexPin),
 )
@@ -101,6 +125,7 @@ async def plex_pin_check(bus: Bus) -> Any:
 
 @router.get(
     "/plex/servers",
+    dependencies=ADMIN,
     summary="The linked account's Plex servers",
     response_model=nested_model(sources.PlexServers),
 )
@@ -110,6 +135,7 @@ async def plex_servers(bus: Bus) -> Any:
 
 @router.get(
     "/plex/libraries",
+    dependencies=ADMIN,
     summary="The chosen Plex server's libraries (sections)",
     response_model=nested_model(sources.Libraries),
 )
@@ -119,26 +145,27 @@ async def plex_libraries(bus: Bus) -> Any:
 
 @router.put(
     "/plex",
+    dependencies=ADMIN,
     summary="Choose the Plex server, its libraries and the path mappings",
     response_model=nested_model(sources.PlexStatus),
 )
 async def plex_select(body: PlexSelectionIn, bus: Bus) -> Any:
-    selection = sources.PlexSelection(
-        server_id=body.server_id,
-        url=body.url,
-        sections=tuple(body.sections),
-        mappings=_mappings(body.mappings),
-    )
-    return await _ask(bus, topology.SOURCES_PLEX_SELECT, selection, sources.PlexStatus)
+    return await _ask(bus, topology.SOURCES_PLEX_SELECT, plex_selection(body), sources.PlexStatus)
 
 
-@router.delete("/plex", summary="Unlink the Plex account", response_model=nested_model(sources.PlexStatus))
+@router.delete(
+    "/plex",
+    dependencies=ADMIN,
+    summary="Unlink the Plex account",
+    response_model=nested_model(sources.PlexStatus),
+)
 async def plex_unlink(bus: Bus) -> Any:
     return await _ask(bus, topology.SOURCES_PLEX_UNLINK, NOTHING, sources.PlexStatus)
 
 
 @router.post(
     "/plex/test",
+    dependencies=ADMIN,
     summary="Try the chosen Plex server: its name and version, or why it did not answer",
     response_model=nested_model(sources.PlexCheck),
 )
@@ -157,7 +184,12 @@ class WebhookMade(BaseModel):
     made_at: datetime
 
 
-@router.get("/plex/webhook", summary="Whether Plex's webhook URL is made", response_model=WebhookState)
+@router.get(
+    "/plex/webhook",
+    dependencies=ADMIN,
+    summary="Whether Plex's webhook URL is made",
+    response_model=WebhookState,
+)
 async def plex_webhook(request: Request) -> WebhookState:
     made_at = await webhook_secrets.made_at(request.app.state.pool, sources.PLEX)
     return WebhookState(configured=made_at is not None, made_at=made_at)
@@ -165,6 +197,7 @@ async def plex_webhook(request: Request) -> WebhookState:
 
 @router.post(
     "/plex/webhook",
+    dependencies=ADMIN,
     status_code=201,
     summary="Make a new webhook URL for Plex (shown once; the one before stops working)",
     response_model=WebhookMade,
@@ -176,7 +209,12 @@ async def plex_webhook_rotate(request: Request) -> WebhookMade:
     return WebhookMade(url=f"{str(request.base_url).rstrip('/')}{path}", path=path, made_at=made_at)
 
 
-@router.delete("/plex/webhook", status_code=204, summary="Turn Plex's webhook off (its URL stops working)")
+@router.delete(
+    "/plex/webhook",
+    dependencies=ADMIN,
+    status_code=204,
+    summary="Turn Plex's webhook off (its URL stops working)",
+)
 async def plex_webhook_forget(request: Request) -> None:
     await webhook_secrets.forget(request.app.state.pool, sources.PLEX)
     log.info("the Plex webhook URL was removed")
@@ -184,18 +222,17 @@ async def plex_webhook_forget(request: Request) -> None:
 
 @router.put(
     "/jellyfin",
+    dependencies=ADMIN,
     summary="Set Jellyfin's URL, API key, libraries and path mappings",
     response_model=nested_model(sources.JellyfinStatus),
 )
 async def jellyfin_set(body: JellyfinIn, bus: Bus) -> Any:
-    setup = sources.JellyfinSetup(
-        url=body.url, api_key=body.api_key, libraries=tuple(body.libraries), mappings=_mappings(body.mappings)
-    )
-    return await _ask(bus, topology.SOURCES_JELLYFIN_SET, setup, sources.JellyfinStatus)
+    return await _ask(bus, topology.SOURCES_JELLYFIN_SET, jellyfin_setup(body), sources.JellyfinStatus)
 
 
 @router.post(
     "/jellyfin/test",
+    dependencies=ADMIN,
     summary="Try the Jellyfin URL and API key",
     response_model=nested_model(sources.JellyfinCheck),
 )
@@ -204,7 +241,10 @@ async def jellyfin_test(bus: Bus) -> Any:
 
 
 @router.get(
-    "/jellyfin/libraries", summary="Jellyfin's libraries", response_model=nested_model(sources.Libraries)
+    "/jellyfin/libraries",
+    dependencies=ADMIN,
+    summary="Jellyfin's libraries",
+    response_model=nested_model(sources.Libraries),
 )
 async def jellyfin_libraries(bus: Bus) -> Any:
     return await _ask(bus, topology.SOURCES_JELLYFIN_LIBRARIES, NOTHING, sources.Libraries)
@@ -212,6 +252,7 @@ async def jellyfin_libraries(bus: Bus) -> Any:
 
 @router.post(
     "/sync",
+    dependencies=CONTROL,
     status_code=202,
     summary="Sync the files Plex and Jellyfin know (default: both)",
     response_model=nested_model(sources.SyncAccepted),

@@ -20,6 +20,7 @@ from librarrarian_runtime.queries import ask
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import webhook_secrets
+from ..access import PUBLIC
 from ..api.struct_models import nested_model
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ _decoder = msgspec.json.Decoder(PlexEvent)
 @router.post(
     "/plex/{secret}",
     name=ROUTE_NAME,
+    dependencies=PUBLIC,  # the secret in the URL is the door: Plex sends no key and has no session
     status_code=202,
     summary="Plex's webhook: a new item's files are probed and queued now (the URL is made on Options)",
     response_model=nested_model(sources.PlexItemTaken),

@@ -13,10 +13,11 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from ..access import require_api
+from ..credentials import Principal
 from . import events
 from .feed import Feed
 
-__all__ = ["close_streams", "router"]
+__all__ = ["close_streams", "end_streams", "router"]
 
 
 @asynccontextmanager
@@ -42,3 +43,20 @@ def close_streams(app: FastAPI) -> None:
     feed: Feed | None = getattr(app.state, "feed", None)
     if feed is not None:
         feed.broadcaster.close()
+
+
+def end_streams(
+    app: FastAPI, *, session: str | None = None, user: str | None = None, key_id: int | None = None
+) -> int:
+    """End the open streams of a session (by its token's hash), of every session of a user, or of an API
+    key: they were opened with a login that no longer holds. How many ended (in this process)."""
+
+    def whose(principal: Principal) -> bool:
+        return (
+            (session is not None and principal.session == session)
+            or (user is not None and principal.user == user)
+            or (key_id is not None and principal.key_id == key_id)
+        )
+
+    feed: Feed | None = getattr(app.state, "feed", None)
+    return feed.broadcaster.end_where(whose) if feed is not None else 0

@@ -8,8 +8,11 @@ one slow client can neither hold the others back nor make the gateway buffer wit
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import msgspec
+
+from ..credentials import Principal
 
 QUEUE_SIZE = 256
 _json = msgspec.json.Encoder()
@@ -21,10 +24,12 @@ def frame(event: str, data: object) -> bytes:
 
 
 class Listener:
-    """One connected browser. ``None`` in its queue means its stream must end (dropped, or shutting down)."""
+    """One connected browser, and who it is (so that logging out, a revoked key or a deleted user ends its
+    stream). ``None`` in its queue means its stream must end (dropped, ended, or shutting down)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, principal: Principal | None = None) -> None:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(size)
+        self.principal = principal
         self.dropped = False
 
     def end(self) -> None:
@@ -48,8 +53,8 @@ class Broadcaster:
         self.listeners: set[Listener] = set()
         self.closed = False
 
-    def listen(self) -> Listener:
-        listener = Listener(self.queue_size)
+    def listen(self, principal: Principal | None = None) -> Listener:
+        listener = Listener(self.queue_size, principal)
         if self.closed:
             listener.end()  # the gateway is stopping: the stream ends at once rather than hold shutdown up
         else:
@@ -67,6 +72,14 @@ class Broadcaster:
                 listener.dropped = True
                 listener.end()
                 self.listeners.discard(listener)
+
+    def end_where(self, whose: Callable[[Principal], bool]) -> int:
+        """End the streams of the principals ``whose`` picks; how many ended."""
+        ending = [li for li in self.listeners if li.principal is not None and whose(li.principal)]
+        for listener in ending:
+            listener.end()
+            self.listeners.discard(listener)
+        return len(ending)
 
     def close(self) -> None:
         """End every stream: open responses would otherwise keep uvicorn waiting at shutdown."""

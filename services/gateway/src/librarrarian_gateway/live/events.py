@@ -29,6 +29,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ..access import READ, identify
+from ..credentials import Principal
 from .feed import Feed
 
 HEARTBEAT_SECONDS = 15.0
@@ -39,8 +41,10 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy m
 router = APIRouter(tags=["live"])
 
 
-async def stream(feed: Feed, heartbeat_seconds: float) -> AsyncIterator[bytes]:
-    snapshot, listener = feed.listen()
+async def stream(
+    feed: Feed, heartbeat_seconds: float, principal: Principal | None = None
+) -> AsyncIterator[bytes]:
+    snapshot, listener = feed.listen(principal)
     try:
         yield RETRY + snapshot
         while (chunk := await listener.next(heartbeat_seconds)) is not None:
@@ -51,6 +55,7 @@ async def stream(feed: Feed, heartbeat_seconds: float) -> AsyncIterator[bytes]:
 
 @router.get(
     "/events",
+    dependencies=READ,
     response_class=StreamingResponse,
     summary="Live updates: nodes, progress, scans, job reports and job state as server-sent events",
     responses={200: {"content": {"text/event-stream": {}}, "description": "an endless event stream"}},
@@ -63,4 +68,7 @@ async def events(request: Request) -> StreamingResponse:
     whose `version` grows with every change; without the error log) and `cleanup` (a stale-file scan's
     summary). Each event's data is one line of JSON."""
     feed: Feed = request.app.state.feed
-    return StreamingResponse(stream(feed, HEARTBEAT_SECONDS), media_type="text/event-stream", headers=HEADERS)
+    principal = await identify(request)
+    return StreamingResponse(
+        stream(feed, HEARTBEAT_SECONDS, principal), media_type="text/event-stream", headers=HEADERS
+    )

@@ -25,6 +25,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from ..credentials import Principal
 from .broadcaster import QUEUE_SIZE, Broadcaster, Listener, frame
 from .buckets import LiveBucket
 
@@ -74,7 +75,7 @@ class Feed:
             with contextlib.suppress(Exception):  # the connection may be closing already
                 await subscription.unsubscribe()
 
-    def listen(self) -> tuple[bytes, Listener]:
+    def listen(self, principal: Principal | None = None) -> tuple[bytes, Listener]:
         """A new browser's snapshot and its queue, taken together so no change falls between the two."""
         snapshot = frame(
             "snapshot",
@@ -85,7 +86,7 @@ class Feed:
                 "backups": self.backups.values(),
             },
         )
-        return snapshot, self.broadcaster.listen()
+        return snapshot, self.broadcaster.listen(principal)
 
     def forget(self, listener: Listener) -> None:
         self.broadcaster.forget(listener)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import credentials
-from ..access import identify
+from ..access import READ, identify
 from ..credentials import Principal
 from . import exposition
 from .tally import Tally
@@ -32,6 +32,7 @@ async def require_scraper(request: Request) -> Principal:
     principal: Principal | None
     if state.settings.auth_enabled and scheme.lower() == "bearer" and token.strip():
         principal = await credentials.api_key_user(state.pool, token.strip())
+        request.state.principal = principal  # who asks, for the route's decision (access.Allow)
     else:
         principal = await identify(request)
     if principal is None:
@@ -59,6 +60,7 @@ router = APIRouter(dependencies=[Depends(require_scraper)], lifespan=lifespan)
 
 @router.get(
     "/metrics",
+    dependencies=READ,
     tags=["health"],
     summary="Prometheus metrics: queue depth, finished jobs, bytes saved, nodes, encode speed, scans, outbox lag",
     response_class=Response,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from librarrarian_contracts.views import HistoryQuery
 
+from ..access import READ
 from ..backend import NodeView
 from .rendering import backend, render, unless_unanswered
 
@@ -28,7 +29,7 @@ def live_nodes(views: list[NodeView]) -> dict[str, list[dict[str, object]]]:
     }
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", dependencies=READ, response_class=HTMLResponse)
 async def dashboard(request: Request) -> HTMLResponse:
     bus = backend(request)
     totals, stats_problem = await unless_unanswered(bus.stats())

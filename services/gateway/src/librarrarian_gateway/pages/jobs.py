@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse
 from librarrarian_contracts import JobKind, JobStatus
 from librarrarian_contracts.views import JOB_KINDS, JOB_STATUSES, JobsQuery
 
+from ..access import READ
+from ..params import BeforeId
 from .rendering import backend, render, unless_unanswered
 
 router = APIRouter()
@@ -21,9 +23,9 @@ QUEUE_PAGE = 100
 FAILED_PAGE = 50
 
 
-@router.get("/queue", response_class=HTMLResponse)
+@router.get("/queue", dependencies=READ, response_class=HTMLResponse)
 async def queue(
-    request: Request, status: str | None = None, kind: str | None = None, before_id: int | None = None
+    request: Request, status: str | None = None, kind: str | None = None, before_id: BeforeId = None
 ) -> HTMLResponse:
     statuses = (JobStatus(status),) if status in JOB_STATUSES else ()
     chosen = JobKind(kind) if kind in JOB_KINDS else None
@@ -44,8 +46,8 @@ async def queue(
     )
 
 
-@router.get("/failed", response_class=HTMLResponse)
-async def failed(request: Request, before_id: int | None = None) -> HTMLResponse:
+@router.get("/failed", dependencies=READ, response_class=HTMLResponse)
+async def failed(request: Request, before_id: BeforeId = None) -> HTMLResponse:
     query = JobsQuery(statuses=(JobStatus.FAILED,), before_id=before_id, limit=FAILED_PAGE)
     page, problem = await unless_unanswered(backend(request).jobs(query))
     return render(

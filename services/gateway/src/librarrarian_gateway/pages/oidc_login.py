@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .. import credentials, oidc_store
+from ..access import PUBLIC
 from ..oidc import OpenIdProvider, SignInRefused
 from ..theme import current_theme
 from .login import safe_next, signed_in
@@ -41,7 +42,7 @@ async def refused(request: Request, provider_name: str, error: SignInRefused) ->
     return response
 
 
-@router.get("/login/oidc", response_model=None)
+@router.get("/login/oidc", dependencies=PUBLIC, response_model=None)
 async def sign_in(request: Request, next: str | None = None) -> Response:
     """Off to the provider, with a fresh state, nonce and PKCE challenge kept here for the callback."""
     found = provider(request)
@@ -67,7 +68,7 @@ async def sign_in(request: Request, next: str | None = None) -> Response:
     return response
 
 
-@router.get("/login/oidc/callback", name="oidc_callback", response_model=None)
+@router.get("/login/oidc/callback", dependencies=PUBLIC, name="oidc_callback", response_model=None)
 async def callback(
     request: Request,
     state: str | None = None,
@@ -93,7 +94,7 @@ async def callback(
             raise SignInRefused(401, f"{found.name} did not sign you in ({reason}).")
         identity = await found.finish(code, iss, pending.nonce, pending.code_verifier, pending.redirect_uri)
         found.check_membership(identity)
-        user = await oidc_store.user_for(pool, identity)
+        user = await oidc_store.user_for(pool, identity, found.settings.default_scope)
     except SignInRefused as refusal:
         log.info("sign-in with %s refused: %s", found.name, refusal)
         return await refused(request, found.name, refusal)

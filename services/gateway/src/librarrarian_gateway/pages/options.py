@@ -1,8 +1,12 @@
 """The options page: transcoding (the ``transcode`` setting, saved through ``PATCH
 /api/v1/settings/transcode``), the system (the theme through ``PATCH /api/v1/settings/ui``, the encoders' path
-mappings through ``PUT /api/v1/settings/paths``, the media paths to read) and the integrations: the library
-folders, and Plex and Jellyfin as the scanner reports them, set up by ``sources.js`` through
-``/api/v1/sources``; the notifications (``notifications.js`` through ``/api/v1/notifications``)."""
+mappings through ``PUT /api/v1/settings/paths``, the media paths to read; how often and how hard the
+services work: the scan interval, cleanup, the tries per job and each live node's slots, through
+``/api/v1/settings/{scanner,cleanup,scheduler}`` and ``/api/v1/nodes/{node}/slots``) and the integrations: the
+library folders, picked from the media paths' folders (``/api/v1/media/folders``), and Plex and Jellyfin as
+the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``; the notifications
+(``notifications.js`` through ``/api/v1/notifications``); the users and API keys, managed by ``access.js``
+through ``/api/v1/users`` and ``/api/v1/keys``. Only admins see it."""
 
 from __future__ import annotations
 
@@ -13,19 +17,33 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from librarrarian_contracts import sources, topology, views
 from librarrarian_contracts.settings import (
+    CLEANUP_KEY,
     FOLDERS_KEY,
+    MAX_SLOTS,
     NOTIFICATIONS_KEY,
     PATHS_KEY,
+    RETRIES_KEY,
+    SCANNER_TIMING_KEY,
     TRANSCODE_KEY,
+    CleanupSettings,
     EncoderFamily,
+    NodeSlots,
     NotificationSettings,
     PathSettings,
+    RetrySettings,
     ScannerFolders,
+    ScannerTiming,
     TranscodeSettings,
+    slots_key,
 )
+from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime.queries import ask
 
-from .. import webhook_secrets
+from .. import accounts, webhook_secrets
+from ..access import ADMIN
+from ..api.service_settings import current as stored
+from ..backend import Backend
+from ..credentials import SCOPES
 from ..notify import targets
 from ..theme import THEMES
 from .rendering import backend, render, unless_unanswered
@@ -64,13 +82,14 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
     return (msgspec.to_builtins(found) if found else None), problem
 
 
-@router.get("/options", response_class=HTMLResponse)
+@router.get("/options", dependencies=ADMIN, response_class=HTMLResponse)
 async def options(request: Request, view: str = "standard") -> HTMLResponse:
     bus = backend(request)
     current = await bus.setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
     folders = await bus.setting(FOLDERS_KEY, ScannerFolders, ScannerFolders())
     paths = await bus.setting(PATHS_KEY, PathSettings, PathSettings())
-    live = {view.status.node for view in await bus.nodes()}
+    live_nodes = await bus.nodes()
+    live = {view.status.node for view in live_nodes}
     named = {m.node for m in paths.mappings if m.node is not None}
     linked, unreachable = await integrations(request)
     notify = await bus.setting(NOTIFICATIONS_KEY, NotificationSettings, NotificationSettings())
@@ -90,8 +109,22 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         folders=msgspec.to_builtins(folders.folders),
         folder_types=FOLDER_TYPES,
         sources_problem=unreachable,
+        users=await accounts.users(request.app.state.pool),
+        keys=await accounts.keys(request.app.state.pool),
+        scopes=SCOPES,
         notify=notify,
         notify_events=NOTIFY_EVENTS,
         notify_targets=await targets.listed(request.app.state.pool),
+        scanner=await stored(bus, SCANNER_TIMING_KEY, ScannerTiming()),
+        cleanup=await stored(bus, CLEANUP_KEY, CleanupSettings()),
+        retries=await stored(bus, RETRIES_KEY, RetrySettings()),
+        node_slots=[await _slots(bus, view.status.node, view.status.classes) for view in live_nodes],
+        max_slots=MAX_SLOTS,
         plex_webhook=await webhook_secrets.made_at(request.app.state.pool, sources.PLEX),
     )
+
+
+async def _slots(bus: Backend, node: str, classes: tuple[str, ...]) -> tuple[str, list[tuple[str, int]]]:
+    """A live node and, for each class it encodes with, its slots as set (a new node has seeded them)."""
+    chosen = await stored(bus, slots_key(node), NodeSlots())
+    return node, [(hw, chosen.of(HwClass(hw))) for hw in classes]

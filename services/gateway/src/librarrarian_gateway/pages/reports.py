@@ -10,22 +10,24 @@ from fastapi.responses import HTMLResponse
 from librarrarian_contracts.views import Charts, HistoryQuery
 
 from .. import charts, formatting
+from ..access import READ
+from ..params import BeforeId, RecordId
 from .rendering import backend, render, unless_unanswered
 
 router = APIRouter()
 PERIODS = (7, 30, 90, 365)
 
 
-@router.get("/history", response_class=HTMLResponse)
-async def history(request: Request, search: str | None = None, before_id: int | None = None) -> HTMLResponse:
+@router.get("/history", dependencies=READ, response_class=HTMLResponse)
+async def history(request: Request, search: str | None = None, before_id: BeforeId = None) -> HTMLResponse:
     search = (search or "").strip()[:200] or None
     query = HistoryQuery(search=search, before_id=before_id, limit=100)
     page, problem = await unless_unanswered(backend(request).history(query))
     return render(request, "history.html", page=page, search=search or "", problem=problem)
 
 
-@router.get("/history/{entry_id}", response_class=HTMLResponse)
-async def history_entry(request: Request, entry_id: int) -> HTMLResponse:
+@router.get("/history/{entry_id}", dependencies=READ, response_class=HTMLResponse)
+async def history_entry(request: Request, entry_id: RecordId) -> HTMLResponse:
     """A 404 when history has no such entry (the error handler answers it)."""
     found, problem = await unless_unanswered(backend(request).history_entry(entry_id))
     return render(request, "history_entry.html", entry=found, problem=problem)
@@ -60,7 +62,7 @@ def _files(count: float) -> str:
     return f"{count:.0f} file" + ("" if count == 1 else "s")
 
 
-@router.get("/statistics", response_class=HTMLResponse)
+@router.get("/statistics", dependencies=READ, response_class=HTMLResponse)
 async def statistics(request: Request, days: Annotated[int, Query(ge=1, le=3650)] = 30) -> HTMLResponse:
     data, problem = await unless_unanswered(backend(request).charts(days))
     return render(

@@ -6,12 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from ..access import READ
 from .rendering import render
 
 router = APIRouter()
 
 
-@router.get("/tools", response_class=HTMLResponse)
+@router.get("/tools", dependencies=READ, response_class=HTMLResponse)
 async def tools(request: Request) -> HTMLResponse:
     media_paths = [str(p) for p in request.app.state.settings.media_paths]
     return render(request, "tools.html", media_paths=media_paths)

@@ -157,7 +157,8 @@
   });
 })();
 
-// The library folders: rows added and removed here, saved whole with PUT /api/v1/settings/folders.
+// The library folders: rows added and removed here (each folder picked with folders.js), saved whole with
+// PUT /api/v1/settings/folders.
 (function () {
   "use strict";
   const form = document.getElementById("folders");
@@ -166,6 +167,7 @@
   const message = document.getElementById("folders-message");
   document.getElementById("add-folder").addEventListener("click", () => {
     body.append(document.getElementById("folder-row").content.cloneNode(true));
+    body.lastElementChild.querySelector(".browse").click(); // a new row's folder is picked at once
   });
   body.addEventListener("click", (e) => {
     if (e.target.classList.contains("remove")) e.target.closest("tr").remove();
