@@ -1,10 +1,12 @@
 """Plex and Jellyfin set up on the Options page in a real browser, against a real scanner that talks to fake
-plex.tv, Plex and Jellyfin servers: the PIN link, server, library and mapping choice, a refused Jellyfin key
-that is not kept, and no token or API key anywhere in the page."""
+plex.tv, Plex and Jellyfin servers: the PIN link, server, library and mapping choice, Plex's Test connection
+and webhook URL (shown once), a refused Jellyfin key that is not kept, and no token or API key anywhere in the
+page."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +148,34 @@ async def test_plex_is_linked_and_chosen_on_the_options_page(
     await eventually(
         lambda: any(s.path == "/library/sections/1/all" for s in servers.pms.seen), message="Plex synced"
     )
+
+    # Test connection: the server's name and version, then the reason in our words.
+    await form.get_by_role("button", name="Test connection").click()
+    await expect(page.locator("#plex-message")).to_have_text(
+        "Connected to Fake Plex 1.41.0.0.", timeout=WAIT_MS
+    )
+    servers.pms.token = "changed on the server"
+    await form.get_by_role("button", name="Test connection").click()
+    await expect(page.locator("#plex-problem")).to_contain_text("refused the token", timeout=WAIT_MS)
+    await expect(page.locator("#plex-problem")).not_to_contain_text("Unauthorized")
+
+    # The webhook's URL: shown once, then only whether it exists.
+    hook = page.locator("#plex-webhook")
+    await expect(hook.locator("#plex-webhook-state")).to_contain_text("Off")
+    await hook.get_by_role("button", name="Make a webhook URL").click()
+    shown = hook.get_by_label("Paste it in Plex")
+    await expect(shown).to_have_value(
+        re.compile(re.escape(site.url) + r"/hooks/plex/\S{40,}"), timeout=WAIT_MS
+    )
+    url = await shown.input_value()
+    await page.reload()
+    await expect(hook.locator("#plex-webhook-state")).to_contain_text("On since")
+    await expect(hook.get_by_label("Paste it in Plex")).to_be_hidden()
+    assert url.rsplit("/", 1)[1] not in await page.content()
+    await hook.get_by_role("button", name="Turn off").click()
+    await expect(hook.locator("#plex-webhook-state")).to_contain_text("Off", timeout=WAIT_MS)
+    async with site.client(timeout=30) as client:
+        assert (await client.get("/api/v1/sources/plex/webhook")).json()["configured"] is False
 
 
 async def test_jellyfin_is_set_up_and_a_refused_key_is_not_kept(

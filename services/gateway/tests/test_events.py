@@ -50,7 +50,9 @@ async def test_closing_ends_every_stream_and_any_later_one() -> None:
 async def test_a_stream_opens_with_retry_and_snapshot_then_beats_while_quiet() -> None:
     feed = Feed(cast(Client, None))  # listening needs no connection: the snapshot comes from memory
     chunks = stream(feed, heartbeat_seconds=0.01)
-    assert await anext(chunks) == RETRY + frame("snapshot", {"nodes": [], "progress": [], "scans": []})
+    assert await anext(chunks) == RETRY + frame(
+        "snapshot", {"nodes": [], "progress": [], "scans": [], "backups": []}
+    )
     assert await anext(chunks) == HEARTBEAT
     feed.broadcaster.publish(b"event: job\ndata: {}\n\n")
     assert await anext(chunks) == b"event: job\ndata: {}\n\n"

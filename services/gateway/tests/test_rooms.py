@@ -1,11 +1,12 @@
-"""The gateway's rooms on a real gateway: the API documents every route of the API and the live feed and no
-page; a service's refusal arrives with its own status. (Who may call what: ``test_route_matrix``.)"""
+"""The gateway's rooms on a real gateway: the API documents every route of the API, the live feed and the
+webhooks and no page; a service's refusal arrives with its own status. (Who may call what:
+``test_route_matrix``; the webhooks' own door: ``test_plex_webhooks``.)"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from librarrarian_gateway import api, live, metrics
+from librarrarian_gateway import api, hooks, live, metrics
 
 from .sites import Site
 
@@ -27,7 +28,7 @@ async def test_the_api_documents_every_route_and_no_page(site: Site) -> None:
         document = (await anonymous.get("/api/v1/openapi.json")).json()
     documented = {(m.upper(), p) for p, item in document["paths"].items() if p not in PUBLIC for m in item}
     api_routes = set(routes("/api/v1", *api.PARTS, live.events.router))
-    assert documented == api_routes | set(routes("", api.WEBHOOKS) + routes("", metrics.router))
+    assert documented == api_routes | set(routes("", api.WEBHOOKS, metrics.router, hooks.router))
     for path, item in document["paths"].items():  # each answer's shape is described
         for method, operation in item.items():
             if "204" in operation["responses"]:

@@ -108,6 +108,10 @@ DECISIONS: dict[tuple[str, str], Scope | None] = {
     ("GET", "/api/v1/sources/plex/pin"): ADMIN,
     ("POST", "/api/v1/sources/plex/pin"): ADMIN,
     ("GET", "/api/v1/sources/plex/servers"): ADMIN,
+    ("POST", "/api/v1/sources/plex/test"): ADMIN,
+    ("GET", "/api/v1/sources/plex/webhook"): ADMIN,
+    ("POST", "/api/v1/sources/plex/webhook"): ADMIN,
+    ("DELETE", "/api/v1/sources/plex/webhook"): ADMIN,
     ("POST", "/api/v1/sources/sync"): CONTROL,
     ("GET", "/api/v1/stats"): READ,
     ("GET", "/api/v1/stats/charts"): READ,
@@ -119,6 +123,7 @@ DECISIONS: dict[tuple[str, str], Scope | None] = {
     ("GET", "/healthz"): None,
     ("GET", "/history"): READ,
     ("GET", "/history/{entry_id}"): READ,
+    ("POST", "/hooks/plex/{secret}"): None,  # its door is the secret in the URL (404 without it)
     ("GET", "/login"): None,
     ("POST", "/login"): None,
     ("GET", "/login/oidc"): None,

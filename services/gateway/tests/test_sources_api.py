@@ -4,90 +4,11 @@ carries a token or an API key."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-
-import httpx
-import pytest
-from librarrarian_runtime.outbound import PrivateServers
-from librarrarian_scanner import service as scanner
-from librarrarian_scanner.settings import Settings as ScannerSettings
 from librarrarian_testing import eventually
-from librarrarian_testing.media_servers import (
-    FakeJellyfin,
-    FakeLibrary,
-    FakePlexServer,
-    FakePlexTv,
-    FakeSection,
-    serving,
-)
-from nats.aio.client import Client
-from nats.js import JetStreamContext
 
-from .sites import API_KEY, gateway_settings, start
+from .sources_site import Sources, site
 
-
-@dataclass
-class Sources:
-    """The gateway, its scanner, and the fake plex.tv, Plex and Jellyfin servers the scanner talks to."""
-
-    url: str
-    media: Path
-    tv: FakePlexTv
-    pms: FakePlexServer
-    pms_url: str
-    jf: FakeJellyfin
-    jf_url: str
-
-    def client(self, key: str | None = API_KEY) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, headers={"X-Api-Key": key} if key else {}, timeout=30)
-
-    def secrets(self) -> list[str]:
-        return [self.tv.account_token, self.pms.token, self.jf.api_key]
-
-
-@pytest.fixture
-async def site(
-    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
-) -> AsyncIterator[Sources]:
-    media = (tmp_path / "media").resolve()
-    (media / "Movies").mkdir(parents=True)
-    tv, pms = FakePlexTv(), FakePlexServer()
-    pms.sections = [FakeSection("1", "Movies", "movie", ("/data/Movies",), {"A": ("/data/Movies/a.mkv",)})]
-    jf = FakeJellyfin(
-        libraries=[FakeLibrary("Movies", "movies", ("/media/Movies",), ("/media/Movies/a.mkv",))]
-    )
-    settings = gateway_settings(nats_url, database_url, media)
-    async with serving(tv.build()) as tv_url, serving(pms.build()) as pms_url, serving(jf.build()) as jf_url:
-        scanner_settings = ScannerSettings(
-            nats_url=nats_url,
-            database_url=database_url,
-            media_paths=(media,),
-            scan_on_start=False,
-            scan_interval_seconds=0,
-            watch=False,
-            plex_tv_url=tv_url,
-            private_servers=PrivateServers.ALL,  # the fake servers listen on loopback
-        )
-        scanning = asyncio.Event()
-        scanner_task = asyncio.create_task(scanner.run(scanner_settings, scanning))
-        stopping, gateway_task = await start(settings)
-        found = Sources(f"http://127.0.0.1:{settings.port}", media, tv, pms, pms_url, jf, jf_url)
-
-        async def answering() -> bool:
-            assert not scanner_task.done(), scanner_task
-            async with found.client() as client:
-                return (await client.get("/api/v1/sources")).status_code == 200
-
-        try:
-            await eventually(answering, timeout=30, message="scanner answering")
-            yield found
-        finally:
-            stopping.set()
-            scanning.set()
-            await asyncio.wait_for(asyncio.gather(scanner_task, gateway_task), 30)
+__all__ = ["site"]  # the fixture
 
 
 ROUTES = [
@@ -98,6 +19,10 @@ ROUTES = [
     ("GET", "/api/v1/sources/plex/libraries"),
     ("PUT", "/api/v1/sources/plex"),
     ("DELETE", "/api/v1/sources/plex"),
+    ("POST", "/api/v1/sources/plex/test"),
+    ("GET", "/api/v1/sources/plex/webhook"),
+    ("POST", "/api/v1/sources/plex/webhook"),
+    ("DELETE", "/api/v1/sources/plex/webhook"),
     ("PUT", "/api/v1/sources/jellyfin"),
     ("POST", "/api/v1/sources/jellyfin/test"),
     ("GET", "/api/v1/sources/jellyfin/libraries"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 from librarrarian_contracts import Transcode, encode, publish, topology
 from librarrarian_contracts.codec import work_decoder
 from librarrarian_contracts.views import NodeStatus
@@ -108,6 +109,62 @@ async def test_work_the_stream_lost_is_published_again(
     finally:
         stopping.set()
         await asyncio.wait_for(task, 20)
+
+
+async def test_after_a_restore_a_sequence_now_holding_another_message_is_not_taken_for_the_job(
+    bus: tuple[Client, JetStreamContext], nats_url: str, database_url: str
+) -> None:
+    """A restore brings back records whose outbox rows name stream sequences of another time: the stream
+    went on (or started over) while the backup stood still, so a waiting job's sequence may now hold another
+    job's message. The reconciler knows a message by its id: the job whose own message is gone is sent
+    again, the one whose message is there is not."""
+    nc, js = bus
+    dispatched: list[Transcode] = []
+
+    async def on_work(msg: Msg) -> None:
+        dispatched.append(work_decoder.decode(msg.data))
+
+    await nc.subscribe("work.transcode.>", cb=on_work)
+    # The service's own reconciler stays out of the way: the test makes its passes itself.
+    settings = Settings(nats_url=nats_url, database_url=database_url, reconcile_grace_seconds=3600)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(settings, stopping))
+    pool = await connect_and_migrate(database_url, "scheduler", "librarrarian_scheduler.migrations")
+    try:
+        await publish(js, probed("/m/restored.mp4"))
+        await eventually(lambda: len(dispatched) == 1, timeout=30, message="first dispatched")
+        await publish(js, probed("/m/newer.mp4"))
+        await eventually(lambda: len(dispatched) == 2, timeout=30, message="second dispatched")
+        restored, newer = dispatched
+        seqs = {
+            r["job_id"]: r["stream_seq"]
+            for r in await pool.fetch("SELECT job_id, stream_seq FROM outbox WHERE job_id IS NOT NULL")
+        }
+        # What the restore leaves: the restored job's message is not in the stream, and its row names the
+        # sequence the newer job's message holds now.
+        await js.delete_msg(topology.WORK.name, seqs[restored.job_id])
+        await pool.execute(
+            "UPDATE outbox SET stream_seq = $2 WHERE job_id = $1", restored.job_id, seqs[newer.job_id]
+        )
+        reconciler = Reconciler(pool, js, grace_seconds=0)
+        assert await reconciler.pass_once() == 1
+        await eventually(lambda: len(dispatched) == 3, timeout=30, message="sent again")
+        assert (dispatched[2].job_id, dispatched[2].attempt) == (restored.job_id, 1)
+        # Both messages are where their rows say now: another pass sends nothing.
+        await eventually(
+            lambda: _all_sent(pool), timeout=30, message="the new row marked sent with its sequence"
+        )
+        assert await reconciler.pass_once() == 0
+        waiting = sorted(w.path for w in await pull_work(js, 2))
+        assert waiting == ["/m/newer.mp4", "/m/restored.mp4"]
+    finally:
+        await pool.close()
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def _all_sent(pool: asyncpg.Pool) -> bool:
+    return not await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
 
 
 async def test_the_counts_per_status_follow_every_change(database_url: str) -> None:

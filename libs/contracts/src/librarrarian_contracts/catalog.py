@@ -487,6 +487,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Forget the Plex account.",
     ),
     Endpoint(
+        topology.SOURCES_PLEX_TEST,
+        views.Nothing,
+        sources.PlexCheck,
+        SCANNER,
+        (GATEWAY,),
+        "Try the chosen Plex server: its name and version, or why it did not answer.",
+    ),
+    Endpoint(
+        topology.SOURCES_PLEX_ITEM,
+        sources.PlexItem,
+        sources.PlexItemTaken,
+        SCANNER,
+        (GATEWAY,),
+        "A Plex webhook's new item: its files are mapped, checked and probed now.",
+    ),
+    Endpoint(
         topology.SOURCES_JELLYFIN_SET,
         sources.JellyfinSetup,
         sources.JellyfinStatus,

@@ -68,6 +68,15 @@ class JellyfinSetup(msgspec.Struct, frozen=True, kw_only=True):
     check_only: bool = False  # check everything, store nothing
 
 
+class PlexItem(msgspec.Struct, frozen=True, kw_only=True):
+    """A Plex webhook said this item is new: its files are to be looked at now. The gateway checked the
+    webhook's secret; the scanner checks that the server is the chosen one and asks it for the files."""
+
+    server_id: str  # the webhook's ``Server.uuid``
+    rating_key: str  # digits only: it becomes part of a URL path
+    section_id: str = ""  # ``Metadata.librarySectionID``; empty: unknown
+
+
 class SyncRequest(msgspec.Struct, frozen=True, kw_only=True):
     sources: tuple[str, ...] = ()  # empty: every configured source
 
@@ -137,6 +146,25 @@ class JellyfinCheck(msgspec.Struct, frozen=True, kw_only=True):
     server_name: str = ""
     version: str = ""
     problem: str = ""
+
+
+class PlexCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """The chosen Plex server answered (its name and version), or why not: in our words, never its text."""
+
+    ok: bool
+    server_name: str = ""
+    version: str = ""
+    problem: str = ""
+
+
+class PlexItemTaken(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of a webhook's item: its files, those handed to the scanner (probed next), and those
+    refused (outside the media paths once mapped); ``ignored`` says why none was looked at."""
+
+    files: int = 0
+    handed: int = 0
+    refused: int = 0
+    ignored: str = ""
 
 
 class SyncAccepted(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,6 +1,7 @@
-"""The gateway's FastAPI application: the guards every request passes (``guards``), its three rooms (the
-REST API, the live feed, the pages), each with its guard at the door; the public routes (logging in, health,
-the API documents, static files); and the one translation of a service's refusal into an HTTP status.
+"""The gateway's FastAPI application: the guards every request passes (``guards``), its rooms (the REST
+API, the live feed, the pages, the metrics, the webhooks), each with its guard at the door; the public routes
+(logging in, health, the API documents, static files); and the one translation of a service's refusal into an
+HTTP status.
 
 Every route carries one decision about who may call it (``access``); the app refuses to be made otherwise.
 """
@@ -22,7 +23,7 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.errors import ServiceError, Unavailable
 
-from . import api, guards, live, metrics, notify, oidc, pages
+from . import api, guards, hooks, live, metrics, notify, oidc, pages
 from .access import PUBLIC, SESSION_COOKIE, LoginRequired, check_decisions
 from .backend import Backend
 from .bootstrap import bootstrap
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.WEBHOOKS)
     app.include_router(live.router)
     app.include_router(metrics.router)
+    app.include_router(hooks.router)
     app.include_router(notify.duty)
     app.include_router(pages.router)
     app.include_router(pages.public)

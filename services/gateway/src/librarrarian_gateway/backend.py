@@ -10,6 +10,8 @@ from typing import TypeVar
 
 import msgspec
 from librarrarian_contracts import StartScan, publish, topology
+from librarrarian_contracts.backups import STATUS_KEY as BACKUP_STATUS_KEY
+from librarrarian_contracts.backups import BackupStatus
 from librarrarian_contracts.settings import QUEUE_KEY, QueueControl
 from librarrarian_contracts.views import (
     Charts,
@@ -56,6 +58,15 @@ class Backend:
         except KeyNotFoundError:
             return default
         return msgspec.json.decode(entry.value, type=type_) if entry.value else default
+
+    async def backup_status(self) -> BackupStatus | None:
+        """The last backup's outcome (the ``status`` key of the ``backups`` bucket); None: none was made yet."""
+        kv = await self.js.key_value(topology.BACKUP_STATUS.name)
+        try:
+            entry = await kv.get(BACKUP_STATUS_KEY)
+        except KeyNotFoundError:
+            return None
+        return msgspec.json.decode(entry.value, type=BackupStatus) if entry.value else None
 
     async def queue_paused(self) -> bool:
         return (await self.setting(QUEUE_KEY, QueueControl, QueueControl())).paused

@@ -4,7 +4,8 @@ those calls runs in a thread).
 
 Only documented endpoints are used. On plex.tv: ``POST /api/v2/pins`` and ``GET /api/v2/pins/{id}`` (Plex's
 PIN sign-in guide), ``GET /api/v2/resources``. On the server: ``GET /``, ``GET /library/sections/all``,
-``GET /library/sections/{id}/all`` and ``POST /library/sections/{id}/refresh`` — which is why sections are
+``GET /library/sections/{id}/all``, ``POST /library/sections/{id}/refresh``, and for a webhook's item
+``GET /library/metadata/{id}`` (and ``…/allLeaves`` for a show or season) — which is why sections and items are
 read from the XML here rather than through plexapi's ``server.library``, which asks for other paths.
 Tokens travel in headers only, so no URL in an error message carries one.
 """
@@ -16,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from xml.etree import ElementTree
 
 import httpx
 import plexapi.exceptions
@@ -35,6 +37,8 @@ PRODUCT = "Librarrarian"
 MAX_ITEMS = 1_000_000
 # Plex's metadata type of the videos each kind of section holds (movie sections also hold "other videos").
 VIDEO_TYPES = {"movie": 1, "show": 4}
+# A rating key is a number; anything else would be spliced into a URL path.
+RATING_KEY = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,33 @@ class PlexMediaServer:
 
         return await self._in_thread(files)
 
+    async def info(self) -> tuple[str, str]:
+        """The server's name and version, from ``GET /`` (plexapi reads it on connecting)."""
+        return await self._in_thread(lambda server: (str(server.friendlyName), str(server.version)))
+
+    async def item_files(self, rating_key: str) -> list[str]:
+        """The files of one item's parts: a movie's or an episode's own, a show's or a season's episodes'."""
+        if not RATING_KEY.fullmatch(rating_key):
+            raise ValueError(f"not a Plex rating key: {rating_key!r}")
+
+        def files(server: Any) -> list[str]:
+            container = server.query(f"/library/metadata/{rating_key}")
+            items = list(container) if container is not None else []
+            if any(i.tag == "Directory" for i in items):  # a show or a season: its episodes
+                leaves = server.query(f"/library/metadata/{rating_key}/allLeaves")
+                items = list(leaves) if leaves is not None else []
+            return [
+                str(part.attrib["file"])
+                for item in items
+                if item.tag == "Video"
+                for media in item
+                if media.tag == "Media"
+                for part in media
+                if part.tag == "Part" and part.attrib.get("file")
+            ]
+
+        return await self._in_thread(files)
+
     async def refresh(self, section_id: str, folder: str) -> None:
         """Ask the server to rescan one folder of a section (a partial scan, not the whole library)."""
 
@@ -213,6 +244,8 @@ class PlexMediaServer:
                     ) from None
                 except (plexapi.exceptions.PlexApiException, requests.RequestException) as error:
                     raise SourceError(f"Plex at {self.shown}: {_reason(error)}") from None
+                except ElementTree.ParseError:
+                    raise SourceError(f"Plex at {self.shown} sent something other than XML") from None
 
         return await asyncio.to_thread(run)
 
@@ -242,10 +275,12 @@ def _reason(error: Exception) -> str:
     """Why, in our words: never the server's own text, which a hostile server could fill with anything."""
     if isinstance(error, requests.TooManyRedirects):
         return "answered with a redirect, which is not followed"
+    if isinstance(error, requests.exceptions.SSLError):  # before ConnectionError: it is one
+        return "TLS failed: its certificate is not trusted here, or it does not speak TLS at that address"
+    if isinstance(error, requests.Timeout):  # before ConnectionError: a connect timeout is both
+        return "did not answer in time"
     if isinstance(error, requests.ConnectionError):
         return "cannot be reached"
-    if isinstance(error, requests.Timeout):
-        return "did not answer in time"
     status = getattr(getattr(error, "response", None), "status_code", None)
     if status is None:
         found = re.match(r"\((\d{3})\)", str(error))  # plexapi's own errors start with "(status) "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
@@ -19,10 +19,14 @@ import httpx
 import msgspec
 from librarrarian_contracts import sources, topology
 from librarrarian_contracts.sources import (
+    PLEX,
     JellyfinCheck,
     JellyfinSettings,
     JellyfinSetup,
     Libraries,
+    PlexCheck,
+    PlexItem,
+    PlexItemTaken,
     PlexPin,
     PlexSelection,
     PlexServers,
@@ -41,7 +45,7 @@ from nats.aio.client import Client
 from nats.micro.service import Service
 
 from .jellyfin import Jellyfin
-from .plex import PinExpired, PlexAccount, PlexMediaServer, preferred_url
+from .plex import RATING_KEY, PinExpired, PlexAccount, PlexMediaServer, preferred_url
 from .source_store import SourceError, SourceStore
 from .source_sync import SourceSync
 
@@ -67,6 +71,8 @@ class SourceEndpoints:
             ("plex-libraries", topology.SOURCES_PLEX_LIBRARIES, Nothing, self.plex_libraries),
             ("plex-select", topology.SOURCES_PLEX_SELECT, PlexSelection, self.plex_select),
             ("plex-unlink", topology.SOURCES_PLEX_UNLINK, Nothing, self.plex_unlink),
+            ("plex-test", topology.SOURCES_PLEX_TEST, Nothing, self.plex_test),
+            ("plex-item", topology.SOURCES_PLEX_ITEM, PlexItem, self.plex_item),
             ("jellyfin-set", topology.SOURCES_JELLYFIN_SET, JellyfinSetup, self.jellyfin_set),
             ("jellyfin-test", topology.SOURCES_JELLYFIN_TEST, Nothing, self.jellyfin_test),
             ("jellyfin-libraries", topology.SOURCES_JELLYFIN_LIBRARIES, Nothing, self.jellyfin_libraries),
@@ -137,12 +143,47 @@ class SourceEndpoints:
         plex, account = await self._linked()
         return PlexServers(servers=tuple(r.server for r in await account.servers(plex.token)))
 
-    async def plex_libraries(self, _: Nothing) -> Libraries:
+    async def _server(self) -> tuple[PlexSettings, PlexMediaServer]:
         plex = await self.store.plex()
         if not (plex.url and plex.server_token):
             raise BadRequest("no Plex server is chosen yet")
         server = PlexMediaServer(plex.url, plex.server_token, self.private_servers, self.plex_timeout_seconds)
+        return plex, server
+
+    async def plex_libraries(self, _: Nothing) -> Libraries:
+        server = (await self._server())[1]
         return Libraries(libraries=tuple(await server.sections()))
+
+    async def plex_test(self, _: Nothing) -> PlexCheck:
+        server = (await self._server())[1]
+        try:
+            name, server_version = await server.info()
+        except (SourceError, BadRequest) as error:  # BadRequest: the address is no longer allowed
+            return PlexCheck(ok=False, problem=str(error))
+        return PlexCheck(ok=True, server_name=name, version=server_version)
+
+    async def plex_item(self, item: PlexItem) -> PlexItemTaken:
+        """A webhook's new item: its files, mapped and checked now; probed and queued in the background (a
+        webhook is answered at once, whatever the scanner is busy with)."""
+        plex, server = await self._server()
+        if item.server_id != plex.server_id:
+            return PlexItemTaken(ignored="the webhook came from another Plex server than the chosen one")
+        if item.section_id and item.section_id not in plex.sections:
+            return PlexItemTaken(ignored=f"library {item.section_id} is not one of the chosen libraries")
+        if not RATING_KEY.fullmatch(item.rating_key):
+            raise BadRequest("the item's rating key is not a number")
+        files = await server.item_files(item.rating_key)
+        taken = self.sync.take(PLEX, files, plex.mappings)
+        log.info(
+            "Plex webhook: item %s has %d files, %d here to probe, %d refused",
+            item.rating_key,
+            len(files),
+            len(taken.kept),
+            taken.report.refused,
+        )
+        if taken.kept:
+            self._in_background(self.sync.probe(taken))
+        return PlexItemTaken(files=len(files), handed=len(taken.kept), refused=taken.report.refused)
 
     async def plex_select(self, selection: PlexSelection) -> sources.PlexStatus:
         plex, account = await self._linked()
@@ -231,10 +272,13 @@ class SourceEndpoints:
         if self.sync.running:
             return SyncAccepted(sources=chosen, already_running=True)
         if chosen:
-            task = asyncio.create_task(self._sync_in_background(chosen))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._sync_in_background(chosen))
         return SyncAccepted(sources=chosen)
+
+    def _in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _check_url(self, url: str) -> None:
         await asyncio.to_thread(outbound.check_url, url, self.private_servers)

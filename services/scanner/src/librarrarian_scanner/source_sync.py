@@ -49,6 +49,12 @@ class SyncReport:
 
 
 @dataclass
+class Taken:
+    report: SyncReport
+    kept: list[Path]
+
+
+@dataclass
 class SourceSync:
     scanner: Scanner
     store: SourceStore
@@ -100,10 +106,27 @@ class SourceSync:
         client = Jellyfin(self.http, jellyfin.url, jellyfin.api_key)
         return await client.item_paths(jellyfin.libraries), jellyfin.mappings
 
-    async def _hand_over(
-        self, report: SyncReport, paths: list[str], mappings: tuple[PathMapping, ...]
-    ) -> None:
-        report.reported = len(paths)
+    def take(self, source: str, paths: list[str], mappings: tuple[PathMapping, ...]) -> Taken:
+        """What a media server reported, mapped here and kept only inside the media paths (a webhook's)."""
+        report = SyncReport(source, reported=len(paths))
+        return Taken(report, self._kept(report, paths, mappings))
+
+    async def probe(self, taken: Taken) -> None:
+        """Probe and queue what ``take`` kept, as one entry in the scans bucket; run in the background."""
+        try:
+            completed = await self.scanner.scan_files(taken.kept, trigger=ScanTrigger(taken.report.source))
+        except Exception:  # the task's outermost edge: nobody awaits it
+            log.exception("%s: probing %d files failed", taken.report.source, len(taken.kept))
+            return
+        log.info(
+            "%s webhook: %d files looked at, %d probed, %d failed",
+            taken.report.source,
+            completed.seen,
+            completed.probed,
+            completed.failed,
+        )
+
+    def _kept(self, report: SyncReport, paths: list[str], mappings: tuple[PathMapping, ...]) -> list[Path]:
         kept: list[Path] = []
         for path in dict.fromkeys(paths):  # a file in two libraries is looked at once
             local = to_local(path, mappings)
@@ -113,12 +136,19 @@ class SourceSync:
                 report.refused += 1
                 if report.refused <= NAMED_REFUSALS:
                     log.warning(
-                        "%s sync: refusing %s (here %s): %s; check the path mappings",
+                        "%s: refusing %s (here %s): %s; check the path mappings",
                         report.source,
                         path,
                         local,
                         "it lies outside the media paths" if isinstance(error, OutsideMediaPaths) else error,
                     )
+        return kept
+
+    async def _hand_over(
+        self, report: SyncReport, paths: list[str], mappings: tuple[PathMapping, ...]
+    ) -> None:
+        report.reported = len(paths)
+        kept = self._kept(report, paths, mappings)
         run = ScanRun(uuid.uuid4().hex, ScanTrigger(report.source), ())
         for start in range(0, len(kept), CHUNK):
             completed = await self.scanner.scan_files(kept[start : start + CHUNK], run=run)

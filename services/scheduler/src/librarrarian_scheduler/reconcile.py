@@ -5,6 +5,10 @@ message, while PostgreSQL (the record) says it was sent. A job whose current wor
 ``WORK`` stream, yet which no encoder has reported starting for a while, gets its message published again.
 A message an encoder took and is working on is not in the stream either: the wait (longer than a start takes)
 tells them apart, and if a republished job does run twice, commit fencing lets one attempt replace the file.
+
+A message is known by its ``Nats-Msg-Id``, not by its sequence alone: after a restore of the database over a
+live installation, a row's ``stream_seq`` may name a sequence that now holds another job's message (the stream
+went on numbering while the backup's records stood still). Such a job's own message is gone, so it is sent again.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from nats.js.errors import NotFoundError
 from .store import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
+
+NATS_MSG_ID = "Nats-Msg-Id"
 
 # The current (newest) outbox row of every job still waiting, sent long enough ago.
 WAITING = """
@@ -45,11 +51,8 @@ class Reconciler:
         for row in await self.pool.fetch(WAITING, self.grace):
             if row["stream_seq"] is None:
                 continue  # not sent yet: the relay's business
-            try:
-                await self.js.get_msg(topology.WORK.name, row["stream_seq"])
-                continue  # still waiting for an encoder
-            except NotFoundError:
-                pass
+            if await self._still_waiting(row["stream_seq"], row["msg_id"]):
+                continue
             # A new message id: the old one may still be in JetStream's duplicate window.
             msg_id = f"{row['msg_id'].split('~')[0]}~{uuid.uuid4().hex[:8]}"
             async with self.pool.acquire() as conn, conn.transaction():
@@ -69,3 +72,11 @@ class Reconciler:
             )
             republished += 1
         return republished
+
+    async def _still_waiting(self, seq: int, msg_id: str) -> bool:
+        """Whether the stream still holds this very message at ``seq`` (the sequence alone may be another's)."""
+        try:
+            message = await self.js.get_msg(topology.WORK.name, seq)
+        except NotFoundError:
+            return False
+        return (message.headers or {}).get(NATS_MSG_ID) == msg_id

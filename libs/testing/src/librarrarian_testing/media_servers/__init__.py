@@ -9,6 +9,8 @@ things, and refuses what it does not know (404) or a wrong token (401) like the 
 from .arr import FakeArr, FakeFile, FakeItem
 from .jellyfin import FakeJellyfin, FakeLibrary
 from .plex import FakePlexServer, FakePlexTv, FakeSection
+from .plex_webhooks import payload as plex_webhook_payload
+from .plex_webhooks import send_webhook as send_plex_webhook
 from .recording import Recorder, Seen, serving
 from .specs import Spec, arr_spec, jellyfin_spec, plex_server_spec, plex_tv_spec
 
@@ -28,5 +30,7 @@ __all__ = [
     "jellyfin_spec",
     "plex_server_spec",
     "plex_tv_spec",
+    "plex_webhook_payload",
+    "send_plex_webhook",
     "serving",
 ]

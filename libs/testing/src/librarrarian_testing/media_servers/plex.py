@@ -1,4 +1,5 @@
-"""Fake plex.tv (PIN link, resources) and Plex Media Server (XML shaped as plexapi reads it)."""
+"""Fake plex.tv (PIN link, resources) and Plex Media Server (XML shaped as plexapi reads it); its webhooks
+are sent by ``plex_webhooks``."""
 
 from __future__ import annotations
 
@@ -165,6 +166,30 @@ class FakePlexServer(Recorder):
     identifier: str = field(default_factory=lambda: uuid.uuid4().hex)
     sections: list[FakeSection] = field(default_factory=list)
     refreshes: list[tuple[str, str]] = field(default_factory=list)  # (section key, path)
+    name: str = "Fake Plex"
+    version: str = "1.41.0.0"
+
+    def rating_key(self, title: str) -> str:
+        """The rating key of the item ``title`` (as the section lists give it)."""
+        for section in self.sections:
+            for number, known in enumerate(section.items, 1):
+                if known == title:
+                    return f"{section.key}{number:04d}"
+        raise KeyError(title)
+
+    def show_key(self, section_key: str) -> str:
+        """A show section holds one show, whose episodes are the section's items."""
+        return f"{section_key}0000"
+
+    def item(self, rating_key: str) -> tuple[FakeSection, str | None] | None:
+        """The section and title of a rating key (title None: the show of a show section)."""
+        for section in self.sections:
+            if section.type == "show" and rating_key == self.show_key(section.key):
+                return section, None
+            for number, title in enumerate(section.items, 1):
+                if rating_key == f"{section.key}{number:04d}":
+                    return section, title
+        return None
 
     def build(self) -> Starlette:
         def xml(element: ElementTree.Element) -> Response:
@@ -181,9 +206,9 @@ class FakePlexServer(Recorder):
                 ElementTree.Element(
                     "MediaContainer",
                     size="0",
-                    friendlyName="Fake Plex",
+                    friendlyName=self.name,
                     machineIdentifier=self.identifier,
-                    version="1.41.0.0",
+                    version=self.version,
                     platform="Linux",
                     myPlex="1",
                     transcoderActiveVideoSessions="0",
@@ -266,6 +291,70 @@ class FakePlexServer(Recorder):
                     )
             return xml(root)
 
+        def video(parent: ElementTree.Element, section: FakeSection, title: str) -> None:
+            rating_key = self.rating_key(title)
+            files = section.items[title]
+            element = ElementTree.SubElement(
+                parent,
+                "Video",
+                ratingKey=rating_key,
+                key=f"/library/metadata/{rating_key}",
+                type="episode" if section.type == "show" else "movie",
+                title=title,
+                librarySectionID=section.key,
+            )
+            media = ElementTree.SubElement(
+                element, "Media", id=f"{rating_key}1", container=Path(files[0]).suffix[1:]
+            )
+            for part_number, file in enumerate(files, 1):
+                ElementTree.SubElement(
+                    media,
+                    "Part",
+                    id=f"{rating_key}{part_number}",
+                    key=f"/library/parts/{rating_key}{part_number}/1/file{Path(file).suffix}",
+                    file=file,
+                )
+
+        async def metadata(request: Request) -> Response:
+            seen = await self.record(request)
+            if seen.headers.get("x-plex-token") != self.token:
+                return unauthorized()
+            found = self.item(request.path_params["ids"])
+            if found is None:
+                return Response("not found", 404)
+            section, title = found
+            root = ElementTree.Element(
+                "MediaContainer", size="1", librarySectionID=section.key, librarySectionTitle=section.title
+            )
+            if title is None:
+                key = self.show_key(section.key)
+                ElementTree.SubElement(
+                    root,
+                    "Directory",
+                    ratingKey=key,
+                    key=f"/library/metadata/{key}/children",
+                    type="show",
+                    title=section.title,
+                    leafCount=str(len(section.items)),
+                )
+            else:
+                video(root, section, title)
+            return xml(root)
+
+        async def all_leaves(request: Request) -> Response:
+            seen = await self.record(request)
+            if seen.headers.get("x-plex-token") != self.token:
+                return unauthorized()
+            found = self.item(request.path_params["ids"])
+            if found is None:
+                return Response("not found", 404)
+            section, title = found
+            titles = list(section.items) if title is None else []  # an episode has no leaves
+            root = ElementTree.Element("MediaContainer", size=str(len(titles)))
+            for each in titles:
+                video(root, section, each)
+            return xml(root)
+
         async def refresh(request: Request) -> Response:
             seen = await self.record(request)
             if seen.headers.get("x-plex-token") != self.token:
@@ -282,5 +371,7 @@ class FakePlexServer(Recorder):
                 Route("/library/sections/all", sections, methods=["GET"]),
                 Route("/library/sections/{section_id}/all", section_items, methods=["GET"]),
                 Route("/library/sections/{section_id}/refresh", refresh, methods=["POST"]),
+                Route("/library/metadata/{ids}", metadata, methods=["GET"]),
+                Route("/library/metadata/{ids}/allLeaves", all_leaves, methods=["GET"]),
             ]
         )

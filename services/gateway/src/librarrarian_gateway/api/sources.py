@@ -3,23 +3,30 @@
 Every route asks the scanner over NATS (request/reply): the scanner alone talks to Plex, plex.tv and
 Jellyfin and keeps their tokens, so the gateway passes an API key on once and never stores, logs or returns
 one (replies say ``configured``). The scanner's refusals keep their status (400: a bad request; 502: the
-media server failed); 503 when no scanner answers.
+media server failed); 503 when no scanner answers. Plex's webhook URL is the gateway's own: its secret is
+kept hashed here (``webhook_secrets``) and shown only when made.
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from librarrarian_contracts import sources, topology, views
 from librarrarian_runtime.queries import ask
 from pydantic import BaseModel, Field
 
+from .. import webhook_secrets
 from ..access import ADMIN, CONTROL
 from ..backend import Backend
+from ..hooks import PLEX_ROUTE
 from .dependencies import Bus
 from .struct_models import nested_model
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/sources", tags=["sources"])
 
@@ -154,6 +161,63 @@ async def plex_select(body: PlexSelectionIn, bus: Bus) -> Any:
 )
 async def plex_unlink(bus: Bus) -> Any:
     return await _ask(bus, topology.SOURCES_PLEX_UNLINK, NOTHING, sources.PlexStatus)
+
+
+@router.post(
+    "/plex/test",
+    dependencies=ADMIN,
+    summary="Try the chosen Plex server: its name and version, or why it did not answer",
+    response_model=nested_model(sources.PlexCheck),
+)
+async def plex_test(bus: Bus) -> Any:
+    return await _ask(bus, topology.SOURCES_PLEX_TEST, NOTHING, sources.PlexCheck)
+
+
+class WebhookState(BaseModel):
+    configured: bool = Field(description="a webhook URL exists (it is shown only when made)")
+    made_at: datetime | None = None
+
+
+class WebhookMade(BaseModel):
+    url: str = Field(description="paste it in Plex: Settings → Webhooks; shown this once")
+    path: str = Field(description="the same without the dashboard's address, for a proxy in front of it")
+    made_at: datetime
+
+
+@router.get(
+    "/plex/webhook",
+    dependencies=ADMIN,
+    summary="Whether Plex's webhook URL is made",
+    response_model=WebhookState,
+)
+async def plex_webhook(request: Request) -> WebhookState:
+    made_at = await webhook_secrets.made_at(request.app.state.pool, sources.PLEX)
+    return WebhookState(configured=made_at is not None, made_at=made_at)
+
+
+@router.post(
+    "/plex/webhook",
+    dependencies=ADMIN,
+    status_code=201,
+    summary="Make a new webhook URL for Plex (shown once; the one before stops working)",
+    response_model=WebhookMade,
+)
+async def plex_webhook_rotate(request: Request) -> WebhookMade:
+    secret, made_at = await webhook_secrets.rotate(request.app.state.pool, sources.PLEX)
+    path = request.app.url_path_for(PLEX_ROUTE, secret=secret)
+    log.info("a new Plex webhook URL was made; the one before no longer works")
+    return WebhookMade(url=f"{str(request.base_url).rstrip('/')}{path}", path=path, made_at=made_at)
+
+
+@router.delete(
+    "/plex/webhook",
+    dependencies=ADMIN,
+    status_code=204,
+    summary="Turn Plex's webhook off (its URL stops working)",
+)
+async def plex_webhook_forget(request: Request) -> None:
+    await webhook_secrets.forget(request.app.state.pool, sources.PLEX)
+    log.info("the Plex webhook URL was removed")
 
 
 @router.put(

@@ -1,10 +1,10 @@
 """The gateway's one view of what is happening now, fed from NATS, for the live updates.
 
-A Feed follows the ``nodes``, ``progress`` and ``scans`` KV buckets and listens to the job reports
-(``job.*``), the scheduler's job state changes (``queue.job_state_changed``) and the summaries of the
-cleanup scans and of the Arr app scans. It keeps the buckets' current entries in memory (so a browser that
-connects gets its snapshot without a single NATS request) and hands every change to the Broadcaster as a
-ready-made server-sent event.
+A Feed follows the ``nodes``, ``progress``, ``scans`` and ``backups`` (the last backup's outcome) KV buckets
+and listens to the job reports (``job.*``), the scheduler's job state changes (``queue.job_state_changed``)
+and the summaries of the cleanup scans and of the Arr app scans. It keeps the buckets' current entries in
+memory (so a browser that connects gets its snapshot without a single NATS request) and hands every change to
+the Broadcaster as a ready-made server-sent event.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 from librarrarian_contracts import topology
+from librarrarian_contracts.backups import BackupStatus
 from librarrarian_contracts.codec import arr_decoder, cleanup_decoder, job_decoder, queue_decoder
 from librarrarian_contracts.scans import ScanStatus
 from librarrarian_contracts.views import JobProgress, NodeStatus
@@ -41,6 +42,7 @@ class Feed:
         self.nodes = LiveBucket(topology.NODES, NodeStatus, "node")
         self.progress = LiveBucket(topology.PROGRESS, JobProgress, "progress")
         self.scans = LiveBucket(topology.SCANS, ScanStatus, "scan")
+        self.backups = LiveBucket(topology.BACKUP_STATUS, BackupStatus, "backup")
         self.watches: list[BucketWatch] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.subscriptions: list[Subscription] = []
@@ -60,7 +62,9 @@ class Feed:
             ),
         ]
         self.watches = list(
-            await asyncio.gather(*(self.watch(b) for b in (self.nodes, self.progress, self.scans)))
+            await asyncio.gather(
+                *(self.watch(b) for b in (self.nodes, self.progress, self.scans, self.backups))
+            )
         )
         self.tasks = [asyncio.create_task(self.sweep(), name="feed-sweep")]
 
@@ -79,7 +83,12 @@ class Feed:
         """A new browser's snapshot and its queue, taken together so no change falls between the two."""
         snapshot = frame(
             "snapshot",
-            {"nodes": self.nodes.values(), "progress": self.progress.values(), "scans": self.scans.values()},
+            {
+                "nodes": self.nodes.values(),
+                "progress": self.progress.values(),
+                "scans": self.scans.values(),
+                "backups": self.backups.values(),
+            },
         )
         return snapshot, self.broadcaster.listen(principal)
 

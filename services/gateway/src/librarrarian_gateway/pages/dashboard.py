@@ -1,7 +1,8 @@
-"""The dashboard (``/``): the tiles, a card per node with its running jobs, and the recently finished files.
+"""The dashboard (``/``): the tiles, the last backup's outcome, a card per node with its running jobs, and
+the recently finished files.
 
-The node cards are drawn by ``dashboard.js`` alone: from the nodes embedded in the page at first, then from
-the live feed, so one piece of code draws a card.
+The node cards and the backup line are drawn by ``dashboard.js`` alone: from what is embedded in the page at
+first, then from the live feed, so one piece of code draws each.
 """
 
 from __future__ import annotations
@@ -44,4 +45,5 @@ async def dashboard(request: Request) -> HTMLResponse:
         problem=stats_problem or history_problem,
         queue_paused=await bus.queue_paused(),
         gateway_version=version("librarrarian-gateway"),
+        backup=msgspec.to_builtins(await bus.backup_status()),
     )

@@ -40,7 +40,7 @@ from librarrarian_contracts.settings import (
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime.queries import ask
 
-from .. import accounts
+from .. import accounts, webhook_secrets
 from ..access import ADMIN
 from ..api.service_settings import current as stored
 from ..backend import Backend
@@ -133,6 +133,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         retries=await stored(bus, RETRIES_KEY, RetrySettings()),
         node_slots=[await _slots(bus, view.status.node, view.status.classes) for view in live_nodes],
         max_slots=MAX_SLOTS,
+        plex_webhook=await webhook_secrets.made_at(request.app.state.pool, sources.PLEX),
     )
 
 

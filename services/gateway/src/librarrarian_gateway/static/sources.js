@@ -106,6 +106,7 @@
       }
       document.getElementById("plex-link-step").hidden = true;
       form.hidden = false;
+      document.getElementById("plex-webhook").hidden = false;
       summary("plex-summary", true, "linked", "");
       say("Linked: choose a server.");
       await loadServers();
@@ -129,6 +130,34 @@
     document.getElementById("plex-unlink").addEventListener("click", () => run("Unlinking…", async () => {
       await call("DELETE", "/plex");
       location.reload();  // back to the page as it is with nothing linked
+    }));
+
+    document.getElementById("plex-test").addEventListener("click", () => run("Testing…", async () => {
+      const check = await call("POST", "/plex/test");
+      if (!check.ok) throw new Error(check.problem);
+      say("Connected to " + check.server_name + " " + check.version + ".");
+    }));
+
+    // The webhook's URL carries its secret: the API shows it once, here, and never again.
+    const made = document.getElementById("plex-webhook-make");
+    const off = document.getElementById("plex-webhook-off");
+    made.addEventListener("click", () => run("Making a webhook URL…", async () => {
+      const hook = await call("POST", "/plex/webhook");
+      document.getElementById("plex-webhook-url").value = hook.url;
+      document.getElementById("plex-webhook-shown").hidden = false;
+      document.getElementById("plex-webhook-state").textContent = "On: a new item in a chosen library is probed at once.";
+      made.textContent = "Make a new URL";
+      off.hidden = false;
+      say("");
+    }));
+    off.addEventListener("click", () => run("Turning the webhook off…", async () => {
+      await call("DELETE", "/plex/webhook");
+      document.getElementById("plex-webhook-url").value = "";
+      document.getElementById("plex-webhook-shown").hidden = true;
+      document.getElementById("plex-webhook-state").textContent = "Off: new items wait for the next sync.";
+      made.textContent = "Make a webhook URL";
+      off.hidden = true;
+      say("Webhook off.");
     }));
 
     if (!form.hidden) run("", loadServers);
