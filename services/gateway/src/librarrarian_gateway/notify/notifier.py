@@ -62,6 +62,9 @@ class Notifier:
         self.drain_check = False
         self.subscriptions: list[Subscription] = []
         self.task: asyncio.Task[None] | None = None
+        # Stopping is said by this event as well as by cancelling the task: on Python 3.11 a cancel that
+        # arrives as a NATS reply does is swallowed by asyncio.wait_for, and the loop would go on for ever.
+        self.stopping = asyncio.Event()
         self.lease: asyncpg.Connection | None = None
 
     async def start(self) -> None:
@@ -73,6 +76,7 @@ class Notifier:
         self.task = asyncio.create_task(self.run(), name="notifier")
 
     async def stop(self) -> None:
+        self.stopping.set()
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
@@ -142,7 +146,7 @@ class Notifier:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self.stopping.is_set():
             try:
                 self.settings = await self.backend.setting(
                     NOTIFICATIONS_KEY, NotificationSettings, NotificationSettings()
@@ -165,7 +169,8 @@ class Notifier:
                 raise
             except Exception:
                 log.exception("notifications: this round failed; trying again")
-            await asyncio.sleep(TICK_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), TICK_SECONDS)
 
     async def holds_lease(self) -> bool:
         """Whether this gateway is the one that sends (one replica at a time)."""
