@@ -74,7 +74,7 @@ from librarrarian import local_servers, secrets_file
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 SPEC = ROOT.parent / "shared" / "specs" / "compose-spec.json"
-SERVICES = {"scanner", "scheduler", "encoder", "history", "gateway", "cleanup"}
+SERVICES = {"scanner", "scheduler", "encoder", "history", "gateway", "cleanup", "arr"}
 STEPS = {"provision"}
 # Runs the `librarrarian` command itself (`backup --daily`), as the database admin and the NATS backup user.
 COMMANDS = {"backup"}

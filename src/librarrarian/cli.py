@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SERVICES = ("scanner", "scheduler", "encoder", "history", "gateway", "cleanup")
+SERVICES = ("scanner", "scheduler", "encoder", "history", "gateway", "cleanup", "arr")
 # Run like a service (configured by environment), once, before the services start.
 STEPS = {"provision": "apply the bus topology and each service's database role (as the provision user)"}
 

@@ -105,6 +105,7 @@ def children(
         ),
         child("scanner"),
         child("cleanup"),
+        child("arr"),
         child(
             "gateway",
             {

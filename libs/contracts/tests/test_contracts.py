@@ -129,7 +129,7 @@ def _overlap(a: str, b: str) -> bool:
 
 def test_work_consumers_do_not_overlap() -> None:
     filters = [c.filter_subject for c in topology.CONSUMERS if c.stream == topology.WORK.name]
-    assert len(filters) == len(topology.HwClass) + 1  # a durable per hardware class, and the cleanup's
+    assert len(filters) == len(topology.HwClass) + 2  # a durable per hardware class, the cleanup's, the arr's
     assert not [(a, b) for i, a in enumerate(filters) for b in filters[i + 1 :] if _overlap(a, b)]
     assert _overlap("work.transcode.*", "work.transcode.cpu") and not _overlap("work.cleanup", "work.x")
 

@@ -1,10 +1,12 @@
 """Librarrarian's bus contract: messages, topology and provisioning, shared by every service."""
 
-from . import catalog, enums, permissions, topology, views
+from . import arr, catalog, enums, permissions, topology, views
 from .codec import decode, encode, publish, subject_of
-from .enums import HwClass, JobChange, JobKind, JobStatus, NodeState
+from .enums import ArrApp, HwClass, JobChange, JobKind, JobStatus, NodeState
 from .messages import (
     AnyMessage,
+    ArrEvent,
+    ArrScanCompleted,
     BackupFailed,
     CancelScan,
     CleanupFinished,
@@ -12,7 +14,10 @@ from .messages import (
     CleanupScanCompleted,
     Command,
     Event,
+    FileDeleted,
     FileIdentity,
+    FileImported,
+    FileRenamed,
     FindStaleFiles,
     JobCompleted,
     JobFailed,
@@ -25,10 +30,15 @@ from .messages import (
     MediaProbed,
     MediaProbeFailed,
     Message,
+    QualityMismatchFound,
     RemoveStaleFile,
+    RenameFile,
+    RenameFinished,
+    RenameWanted,
     ScanCommand,
     ScanCompleted,
     StaleFileFound,
+    StartArrScan,
     StartScan,
     StreamInfo,
     Transcode,
@@ -38,6 +48,9 @@ from .provision import TopologyMissing, provision, require
 
 __all__ = [
     "AnyMessage",
+    "ArrApp",
+    "ArrEvent",
+    "ArrScanCompleted",
     "BackupFailed",
     "CancelScan",
     "CleanupFinished",
@@ -45,7 +58,10 @@ __all__ = [
     "CleanupScanCompleted",
     "Command",
     "Event",
+    "FileDeleted",
     "FileIdentity",
+    "FileImported",
+    "FileRenamed",
     "FindStaleFiles",
     "HwClass",
     "JobChange",
@@ -63,14 +79,20 @@ __all__ = [
     "MediaProbed",
     "Message",
     "NodeState",
+    "QualityMismatchFound",
     "RemoveStaleFile",
+    "RenameFile",
+    "RenameFinished",
+    "RenameWanted",
     "ScanCommand",
     "ScanCompleted",
     "StaleFileFound",
+    "StartArrScan",
     "StartScan",
     "StreamInfo",
     "TopologyMissing",
     "Transcode",
+    "arr",
     "catalog",
     "decode",
     "encode",

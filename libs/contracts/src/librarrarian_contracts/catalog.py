@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import backups, scans, settings, sources, topology, views
+from . import arr, backups, scans, settings, sources, topology, views
 from . import messages as m
 from .topology import BucketSpec, ConsumerSpec, StreamSpec
 
@@ -25,12 +25,13 @@ class Role(StrEnum):
     HISTORY = "history"
     CLEANUP = "cleanup"
     GATEWAY = "gateway"
+    ARR = "arr"
     INTEGRATION = "integration"
     # The backup duty (``librarrarian up`` runs it; ``librarrarian backup`` and ``restore`` log in as it).
     BACKUP = "backup"
 
 
-SCANNER, SCHEDULER, ENCODER, HISTORY, CLEANUP, GATEWAY, INTEGRATION, BACKUP = Role
+SCANNER, SCHEDULER, ENCODER, HISTORY, CLEANUP, GATEWAY, ARR, INTEGRATION, BACKUP = Role
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,19 @@ CHANNELS: tuple[Channel, ...] = (
         topology.scan_cancel_subject("{scan_id}"),
         (m.CancelScan,),
         (GATEWAY,),
-        (SCANNER,),
-        "Stop a scan, running or waiting; kept so a scanner that takes the scan later still sees it.",
+        (SCANNER, ARR),
+        "Stop a scan (of the library or of an Arr app), running or waiting; kept so a scanner that takes the "
+        "scan later still sees it.",
         topology.CONTROL,
         parameters={"scan_id": "the scan's id (its StartScan's event id)"},
+    ),
+    Channel(
+        topology.SCAN_START_ARR,
+        (m.StartArrScan,),
+        (GATEWAY,),
+        (ARR,),
+        "Ask an Arr app which files it would rename, or which are below their quality cutoff.",
+        topology.CONTROL,
     ),
     Channel(
         topology.CLEANUP_FIND_STALE_FILES,
@@ -197,11 +207,68 @@ CHANNELS: tuple[Channel, ...] = (
         topology.WORK,
     ),
     Channel(
+        topology.WORK_RENAME,
+        (m.RenameFile,),
+        (SCHEDULER,),
+        (ARR,),
+        "Have an Arr app rename a file, approved or needing no approval (a work queue).",
+        topology.WORK,
+    ),
+    Channel(
+        topology.ARR_RENAME_WANTED,
+        (m.RenameWanted,),
+        (ARR,),
+        (SCHEDULER,),
+        "A file an Arr app would name otherwise, to be recorded as a rename job.",
+        topology.ARR,
+    ),
+    Channel(
+        topology.ARR_QUALITY_MISMATCH_FOUND,
+        (m.QualityMismatchFound,),
+        (ARR,),
+        (SCHEDULER,),
+        "A file below its quality cutoff, to be reviewed; its transcode is held when the app's setting says so.",
+        topology.ARR,
+    ),
+    Channel(
+        topology.ARR_FILE_RENAMED,
+        (m.FileRenamed,),
+        (ARR,),
+        (SCHEDULER, SCANNER),
+        "An Arr app renamed a file: the catalogue and the jobs follow it.",
+        topology.ARR,
+    ),
+    Channel(
+        topology.ARR_FILE_IMPORTED,
+        (m.FileImported,),
+        (ARR,),
+        (SCHEDULER, SCANNER),
+        "An Arr app imported or upgraded a file: probed and queued at once.",
+        topology.ARR,
+    ),
+    Channel(
+        topology.ARR_FILE_DELETED,
+        (m.FileDeleted,),
+        (ARR,),
+        (SCHEDULER,),
+        "An Arr app deleted a file: its waiting jobs are dropped.",
+        topology.ARR,
+    ),
+    Channel(
+        topology.ARR_SCAN_COMPLETED,
+        (m.ArrScanCompleted,),
+        (ARR,),
+        (SCHEDULER, GATEWAY, INTEGRATION),
+        "A scan of an Arr app ended: how many items it looked at and files it found.",
+        topology.ARR,
+        public=True,
+    ),
+    Channel(
         topology.JOB_STARTED,
         (m.JobStarted,),
-        (ENCODER,),
+        (ENCODER, ARR),
         (*REPORTERS, INTEGRATION),
-        "A node started an attempt of a transcode.",
+        "A node started an attempt of a transcode (or the arr service one of a rename).",
         topology.JOBS,
         public=True,
     ),
@@ -209,7 +276,7 @@ CHANNELS: tuple[Channel, ...] = (
         topology.JOB_COMPLETED,
         (m.JobCompleted,),
         (ENCODER,),
-        (*REPORTERS, SCANNER, INTEGRATION),
+        (*REPORTERS, SCANNER, ARR, INTEGRATION),
         "A file was transcoded and put in place of its original.",
         topology.JOBS,
         public=True,
@@ -226,7 +293,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(
         topology.JOB_FAILED,
         (m.JobFailed,),
-        (ENCODER, CLEANUP),
+        (ENCODER, CLEANUP, ARR),
         (*REPORTERS, INTEGRATION),
         "An attempt failed, with the reason and the log; the scheduler decides whether to retry.",
         topology.JOBS,
@@ -238,6 +305,15 @@ CHANNELS: tuple[Channel, ...] = (
         (CLEANUP,),
         (*REPORTERS, INTEGRATION),
         "A stale file was removed, or kept with the reason.",
+        topology.JOBS,
+        public=True,
+    ),
+    Channel(
+        topology.JOB_RENAME_FINISHED,
+        (m.RenameFinished,),
+        (ARR,),
+        (*REPORTERS, INTEGRATION),
+        "An Arr app renamed a file, or no longer would, with the reason.",
         topology.JOBS,
         public=True,
     ),
@@ -277,8 +353,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         views.CommitRequest,
         views.CommitDecision,
         SCHEDULER,
-        (ENCODER, CLEANUP),
-        "May this delivery replace the original (or delete the stale file)? Granted to one holder at a time; "
+        (ENCODER, CLEANUP, ARR),
+        "May this delivery replace the original (or delete the stale file, or have it renamed)? Granted to one holder at a time; "
         "only the holder's outcome counts.",
     ),
     Endpoint(
@@ -459,6 +535,46 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Sync the files Plex and Jellyfin know, now.",
     ),
     Endpoint(
+        topology.ARR_STATUS,
+        views.Nothing,
+        arr.ArrStatus,
+        ARR,
+        (GATEWAY,),
+        "Sonarr, Radarr and Lidarr as set up (never an API key).",
+    ),
+    Endpoint(
+        topology.ARR_SET,
+        arr.ArrSetup,
+        arr.ArrAppStatus,
+        ARR,
+        (GATEWAY,),
+        "Set an Arr app's connection and what to do with it.",
+    ),
+    Endpoint(
+        topology.ARR_TEST,
+        arr.ArrTest,
+        arr.ArrCheck,
+        ARR,
+        (GATEWAY,),
+        "Try an Arr app's connection: its name and version, or why not.",
+    ),
+    Endpoint(
+        topology.ARR_WEBHOOK_KEY,
+        views.Nothing,
+        arr.WebhookKey,
+        ARR,
+        (GATEWAY,),
+        "Make a new key for the apps' webhooks (shown once; the old one stops working).",
+    ),
+    Endpoint(
+        topology.ARR_WEBHOOK,
+        arr.WebhookCall,
+        arr.WebhookOutcome,
+        ARR,
+        (GATEWAY,),
+        "An app's webhook call, with the key it presented: files imported, renamed or deleted.",
+    ),
+    Endpoint(
         topology.BACKUPS_LIST,
         views.Nothing,
         backups.BackupList,
@@ -534,7 +650,7 @@ BUCKETS: tuple[Bucket, ...] = (
     Bucket(
         topology.SCANS,
         (scans.ScanStatus,),
-        (SCANNER,),
+        (SCANNER, ARR),
         (GATEWAY, INTEGRATION),
         "Each scan's progress, and its outcome for a day.",
         "the scan's id",
@@ -573,6 +689,12 @@ DURABLES: tuple[Durable, ...] = (
     Durable(topology.SCHEDULER_JOBS, (SCHEDULER,), "The workers' reports, to follow each job."),
     Durable(topology.HISTORY_JOBS, (HISTORY,), "The workers' reports, to keep the history."),
     Durable(topology.SCANNER_CONTROL, (SCANNER,), "Scans to run."),
+    Durable(topology.ARR_WORK, (ARR,), "Renames to ask the Arr apps for.", advised=(SCHEDULER,)),
+    Durable(topology.ARR_CONTROL, (ARR,), "Scans of the Arr apps to run."),
+    Durable(topology.ARR_JOBS, (ARR,), "Replaced files, for their Arr app to rescan (and rename)."),
+    Durable(topology.SCHEDULER_ARR, (SCHEDULER,), "What the Arr apps found or did, to record as jobs."),
+    Durable(topology.SCANNER_RENAMES, (SCANNER,), "Files an Arr app renamed: the catalogue follows them."),
+    Durable(topology.SCANNER_IMPORTS, (SCANNER,), "Files an Arr app imported: probed at once."),
     Durable(
         topology.SCANNER_JOBS, (SCANNER,), "Replaced files, to probe again and refresh Plex and Jellyfin."
     ),
@@ -586,11 +708,22 @@ LOOKUPS: tuple[Lookup, ...] = (
         "has its waiting work messages taken out, so no encoder takes them.",
         removers=(SCHEDULER,),
     ),
+    Lookup(
+        topology.CONTROL,
+        (SCANNER, ARR),
+        "A scan about to start looks for a cancel sent before its command was taken (kept on the scan's own "
+        "cancel subject).",
+    ),
 )
 
 # Kept in a service's own database, never on the bus; part of the contract all the same (they outlive
 # every version of the code that wrote them).
-STORED: tuple[type[Any], ...] = (sources.PlexSettings, sources.JellyfinSettings)
+STORED: tuple[type[Any], ...] = (
+    sources.PlexSettings,
+    sources.JellyfinSettings,
+    arr.ArrSettings,
+    arr.WebhookSecret,
+)
 
 
 def channel_of(message_type: type[m.Message]) -> Channel:

@@ -8,6 +8,8 @@ import msgspec
 from nats.js import JetStreamContext
 
 from .messages import (
+    ArrCommand,
+    ArrEvent,
     BackupEvent,
     CleanupMessage,
     JobReport,
@@ -15,6 +17,7 @@ from .messages import (
     MediaEvent,
     Message,
     RemoveStaleFile,
+    RenameFile,
     ScanCommand,
     Transcode,
 )
@@ -28,6 +31,9 @@ cleanup_decoder = msgspec.json.Decoder(CleanupMessage)
 # Each worker's durable carries one kind of work: transcodes to the encoders, deletions to the cleanup service.
 work_decoder = msgspec.json.Decoder(Transcode)
 cleanup_work_decoder = msgspec.json.Decoder(RemoveStaleFile)
+rename_work_decoder = msgspec.json.Decoder(RenameFile)
+arr_decoder = msgspec.json.Decoder(ArrEvent)
+arr_command_decoder = msgspec.json.Decoder(ArrCommand)
 job_decoder = msgspec.json.Decoder(JobReport)
 queue_decoder = msgspec.json.Decoder(JobStateChanged)
 backup_decoder = msgspec.json.Decoder(BackupEvent)

@@ -19,6 +19,16 @@ class HwClass(StrEnum):
 class JobKind(StrEnum):
     TRANSCODE = "transcode"
     CLEANUP = "cleanup"  # delete a stale temporary or lock file, once a user approved it
+    RENAME = "rename"  # ask an Arr app to rename a file to its naming scheme
+    QUALITY_MISMATCH = "quality_mismatch"  # a file below its Arr quality cutoff, for a user to review
+
+
+class ArrApp(StrEnum):
+    """The Arr apps Librarrarian talks to, each through its own API version."""
+
+    SONARR = "sonarr"  # API v3 (Sonarr v3 and v4)
+    RADARR = "radarr"  # API v3
+    LIDARR = "lidarr"  # API v1
 
 
 class JobStatus(StrEnum):
@@ -47,7 +57,8 @@ class JobChange(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"
     FAILED = "failed"
-    REMOVED = "removed"  # a user deleted it; the record is gone
+    REMOVED = "removed"  # a user deleted it (or its Arr app deleted the file); the record is gone
+    MOVED = "moved"  # its Arr app renamed the file: the job follows it to its new name
 
 
 class NodeState(StrEnum):
@@ -86,3 +97,4 @@ class ScanTrigger(StrEnum):
     WATCH = "watch"
     PLEX = "plex"
     JELLYFIN = "jellyfin"
+    ARR = "arr"  # an Arr app's webhook: a file it just imported

@@ -1,7 +1,7 @@
 """Every message that crosses the bus: events (facts) and commands (requests to act).
 
 Naming, checked by the contract tests: a tag is ``<domain>.<name>``, where the domain is the first word of
-the subjects it travels on (``media``, ``job``, ``queue``, ``scan``, ``cleanup``, ``work``,
+the subjects it travels on (``media``, ``job``, ``queue``, ``scan``, ``cleanup``, ``work``, ``arr``,
 ``backup``).
 
 - An **event** says what happened, in the past tense: ``media.probed``, ``job.cleanup_finished``. Its class
@@ -21,7 +21,8 @@ from datetime import datetime
 
 import msgspec
 
-from .enums import HwClass, JobChange, StreamKind
+from .arr import ScanKind
+from .enums import ArrApp, HwClass, JobChange, StreamKind
 from .settings import MediaType, TargetCodec
 from .stamps import new_id
 from .stamps import utcnow as utcnow  # services stamp their own values with it
@@ -149,7 +150,87 @@ class CleanupScanCompleted(Event, frozen=True, kw_only=True, tag="cleanup.scan_c
     unreadable: tuple[str, ...] = ()  # folders that could not be listed
 
 
-# --- work (scheduler → encoder, cleanup) --------------------------------------------------------
+# --- Arr apps (gateway → arr; arr → scheduler, scanner) ------------------------------------------
+# Paths are ours (the app's mapped through its path mappings, checked to lie inside the media paths); the ids
+# are the app's own: the series, movie or artist (``item_id``) and its file (``file_id``).
+
+
+class StartArrScan(Command, frozen=True, kw_only=True, tag="scan.start_arr"):
+    """Ask an Arr app which files it would name otherwise (``rename``) or which are below their quality
+    profile's cutoff (``quality``); its event id is the scan's id, cancelled like a library scan's."""
+
+    app: ArrApp
+    kind: ScanKind
+
+
+class RenameWanted(Event, frozen=True, kw_only=True, tag="arr.rename_wanted"):
+    """A file the app would name otherwise: the scheduler records one ``rename`` job for it, waiting for a
+    user's approval when ``approval``, queued at once otherwise."""
+
+    app: ArrApp
+    path: str
+    new_path: str
+    item_id: int
+    file_id: int
+    title: str = ""  # the series, movie or artist
+    approval: bool = True
+    scan_id: str = ""  # the scan that found it; empty for a rename after a transcode
+
+
+class QualityMismatchFound(Event, frozen=True, kw_only=True, tag="arr.quality_mismatch_found"):
+    """A file below its quality profile's cutoff (the app's cutoff-unmet list): recorded as a
+    ``quality_mismatch`` job to review; with ``hold`` the file's transcode waits too (the app is about to
+    replace the file), saying why."""
+
+    app: ArrApp
+    path: str
+    item_id: int
+    file_id: int
+    title: str = ""
+    quality: str = ""  # the file's, as the app names it
+    cutoff: str = ""  # the profile's
+    hold: bool = True
+    scan_id: str = ""
+
+
+class FileRenamed(Event, frozen=True, kw_only=True, tag="arr.file_renamed"):
+    """An app renamed a file (a rename job, or the app on its own, heard through its webhook): the
+    catalogue and the jobs follow the file to its new name, so it is not taken for a new one."""
+
+    app: ArrApp
+    path: str
+    new_path: str
+    job_id: int | None = None  # the rename job that asked for it
+
+
+class FileImported(Event, frozen=True, kw_only=True, tag="arr.file_imported"):
+    """An app imported (or upgraded to) a file: the scanner probes it now rather than at its next scan."""
+
+    app: ArrApp
+    path: str
+    upgrade: bool = False
+
+
+class FileDeleted(Event, frozen=True, kw_only=True, tag="arr.file_deleted"):
+    """An app deleted a file (an upgrade replaced it, or a user did): its waiting jobs are dropped."""
+
+    app: ArrApp
+    path: str
+    reason: str = ""
+
+
+class ArrScanCompleted(Event, frozen=True, kw_only=True, tag="arr.scan_completed"):
+    scan_id: str
+    app: ArrApp
+    kind: ScanKind
+    items: int  # series, movies or artists looked at (rename), or cutoff-unmet entries (quality)
+    found: int  # files published for the scheduler
+    elapsed_seconds: float
+    cancelled: bool = False
+    problem: str = ""  # why it stopped early (the app could not be reached, say)
+
+
+# --- work (scheduler → encoder, cleanup, arr) ----------------------------------------------------
 
 
 class Transcode(Command, frozen=True, kw_only=True, tag="work.transcode"):
@@ -173,7 +254,19 @@ class RemoveStaleFile(Command, frozen=True, kw_only=True, tag="work.remove_stale
     identity: FileIdentity
 
 
-# --- job reports (encoder, cleanup → scheduler, history) ----------------------------------------
+class RenameFile(Command, frozen=True, kw_only=True, tag="work.rename_file"):
+    """Ask the app to rename one file a user approved (or that needed no approval), if it still would."""
+
+    job_id: int
+    attempt: int
+    app: ArrApp
+    path: str
+    new_path: str
+    item_id: int
+    file_id: int
+
+
+# --- job reports (encoder, cleanup, arr → scheduler, history) -----------------------------------
 # An outcome names the delivery it comes from: with the attempt and the node, that is who asked for the
 # commit, and the scheduler counts an outcome only from its holder (architecture §3.3). None: a worker older
 # than the fencing, whose outcome the scheduler ignores.
@@ -227,6 +320,9 @@ class JobFailed(Event, frozen=True, kw_only=True, tag="job.failed"):
     detail: str = ""
     retryable: bool = True
     delivery: int | None = None
+    # What the worker needs could not be reached (an Arr app that is down): the job waits and is tried again
+    # however often it takes, never failed for it.
+    unavailable: bool = False
 
 
 class CleanupFinished(Event, frozen=True, kw_only=True, tag="job.cleanup_finished"):
@@ -242,7 +338,20 @@ class CleanupFinished(Event, frozen=True, kw_only=True, tag="job.cleanup_finishe
     delivery: int | None = None
 
 
-JobReport = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished
+class RenameFinished(Event, frozen=True, kw_only=True, tag="job.rename_finished"):
+    """A rename job's outcome: the app renamed the file (``new_path``), or it no longer would, and why."""
+
+    job_id: int
+    attempt: int
+    node: str
+    path: str
+    new_path: str
+    renamed: bool
+    reason: str = ""
+    delivery: int | None = None
+
+
+JobReport = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished | RenameFinished
 
 
 def report_id(kind: type[JobReport], job_id: int, attempt: int, delivery: int | None = None) -> str:
@@ -286,8 +395,20 @@ class BackupFailed(Event, frozen=True, kw_only=True, tag="backup.failed"):
 
 MediaEvent = MediaProbed | MediaProbeFailed | ScanCompleted
 ScanCommand = StartScan | CancelScan
+ArrCommand = StartArrScan | CancelScan
 CleanupMessage = FindStaleFiles | StaleFileFound | CleanupScanCompleted
-WorkMessage = Transcode | RemoveStaleFile
+ArrEvent = RenameWanted | QualityMismatchFound | FileRenamed | FileImported | FileDeleted | ArrScanCompleted
+WorkMessage = Transcode | RemoveStaleFile | RenameFile
 QueueEvent = JobStateChanged
 BackupEvent = BackupCompleted | BackupFailed
-AnyMessage = MediaEvent | ScanCommand | CleanupMessage | WorkMessage | JobReport | QueueEvent | BackupEvent
+AnyMessage = (
+    MediaEvent
+    | StartArrScan
+    | ScanCommand
+    | CleanupMessage
+    | ArrEvent
+    | WorkMessage
+    | JobReport
+    | QueueEvent
+    | BackupEvent
+)

@@ -37,6 +37,11 @@ class ScanStatus(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime = msgspec.field(default_factory=utcnow)
     updated_at: datetime = msgspec.field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # library: the scanner's walk of the folders; rename, quality: the arr service asking one app (``app``),
+    # where ``seen`` counts the app's series, movies or artists (or cutoff-unmet entries) and ``queued`` the
+    # files it found.
+    kind: Literal["library", "rename", "quality"] = "library"
+    app: str = ""
 
 
 def scan_key(scan_id: str) -> str:

@@ -27,6 +27,15 @@ CLEANUP_STALE_FILE_FOUND = "cleanup.stale_file_found"
 CLEANUP_SCAN_COMPLETED = "cleanup.scan_completed"
 WORK_TRANSCODE = "work.transcode"  # .<hardware class>
 WORK_CLEANUP = "work.cleanup"
+WORK_RENAME = "work.rename"
+SCAN_START_ARR = "scan.start_arr"
+ARR_RENAME_WANTED = "arr.rename_wanted"
+ARR_QUALITY_MISMATCH_FOUND = "arr.quality_mismatch_found"
+ARR_FILE_RENAMED = "arr.file_renamed"
+ARR_FILE_IMPORTED = "arr.file_imported"
+ARR_FILE_DELETED = "arr.file_deleted"
+ARR_SCAN_COMPLETED = "arr.scan_completed"
+JOB_RENAME_FINISHED = "job.rename_finished"
 BACKUP_COMPLETED = "backup.completed"
 BACKUP_FAILED = "backup.failed"
 
@@ -76,9 +85,11 @@ CONTROL = StreamSpec("CONTROL", ("scan.>",), max_age_seconds=7 * DAY)
 CLEANUP = StreamSpec("CLEANUP", ("cleanup.>",), max_age_seconds=7 * DAY)
 # The scheduler's record, change by change: what the dashboard and integrations follow.
 QUEUE = StreamSpec("QUEUE", ("queue.>",), max_age_seconds=7 * DAY)
+# What the arr service learnt from the Arr apps: files to rename or review, files they renamed, imported, deleted.
+ARR = StreamSpec("ARR", ("arr.>",), max_age_seconds=7 * DAY)
 # Each backup's outcome, for the dashboard and notifications.
 BACKUPS = StreamSpec("BACKUPS", ("backup.>",), max_age_seconds=30 * DAY)
-STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE, BACKUPS)
+STREAMS: tuple[StreamSpec, ...] = (MEDIA, WORK, JOBS, CONTROL, CLEANUP, QUEUE, ARR, BACKUPS)
 
 # Work: one durable per hardware class, never overlapping (work-queue retention requires it).
 # A delivery whose encoder stops heartbeating is redelivered after AckWait to another node;
@@ -116,11 +127,27 @@ CLEANUP_CONTROL = ConsumerSpec(
     CLEANUP.name, "cleanup-control", CLEANUP_FIND_STALE_FILES, ack_wait_seconds=3600.0
 )
 SCHEDULER_CLEANUP = ConsumerSpec(CLEANUP.name, "scheduler-cleanup", CLEANUP_STALE_FILE_FOUND)
+# Approved renames. The arr service waits for the app's command (bounded, heartbeating meanwhile); an app that
+# is down is reported (job.failed, unavailable) and the scheduler tries again later, so deliveries stay few.
+ARR_WORK = ConsumerSpec(
+    WORK.name, "arr-rename", WORK_RENAME, ack_wait_seconds=60.0, max_deliver=WORK_MAX_DELIVER
+)
+ARR_CONTROL = ConsumerSpec(CONTROL.name, "arr-control", SCAN_START_ARR, ack_wait_seconds=3600.0)
+ARR_JOBS = ConsumerSpec(JOBS.name, "arr-jobs", JOB_COMPLETED)
+SCHEDULER_ARR = ConsumerSpec(ARR.name, "scheduler-arr", "arr.>")
+SCANNER_RENAMES = ConsumerSpec(ARR.name, "scanner-renames", ARR_FILE_RENAMED)
+SCANNER_IMPORTS = ConsumerSpec(ARR.name, "scanner-imports", ARR_FILE_IMPORTED)
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     *WORK_CONSUMERS.values(),
     CLEANUP_WORK,
     CLEANUP_CONTROL,
     SCHEDULER_CLEANUP,
+    ARR_WORK,
+    ARR_CONTROL,
+    ARR_JOBS,
+    SCHEDULER_ARR,
+    SCANNER_RENAMES,
+    SCANNER_IMPORTS,
     SCHEDULER_MEDIA,
     SCHEDULER_JOBS,
     HISTORY_JOBS,
@@ -167,6 +194,14 @@ SOURCES_JELLYFIN_SET = "scanner.sources.jellyfin.set"
 SOURCES_JELLYFIN_TEST = "scanner.sources.jellyfin.test"
 SOURCES_JELLYFIN_LIBRARIES = "scanner.sources.jellyfin.libraries"
 SOURCES_SYNC = "scanner.sources.sync"
+# The arr service's Sonarr, Radarr and Lidarr set-up: it keeps their API keys, so the gateway asks it. Not
+# under arr.>: the ARR stream would take the requests for itself.
+ARR_SERVICE = "arr"
+ARR_STATUS = "arrapps.status"
+ARR_SET = "arrapps.set"
+ARR_TEST = "arrapps.test"
+ARR_WEBHOOK_KEY = "arrapps.webhook_key"
+ARR_WEBHOOK = "arrapps.webhook"
 # The backup duty's endpoints (not under ``backup.``: the BACKUPS stream keeps that).
 BACKUPS_SERVICE = "backups"
 BACKUPS_LIST = "backups.list"

@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from .enums import FfmpegOrigin, HwClass, JobKind, JobStatus, NodeState
+from .enums import ArrApp, FfmpegOrigin, HwClass, JobKind, JobStatus, NodeState
 from .settings import ScheduleWindow
 from .stamps import utcnow
 
@@ -79,8 +79,8 @@ class CommitDecision(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
-# A job's types and states. Cleanup jobs (and later renames and quality mismatches) wait for a user's
-# approval before they are queued; transcodes are queued at once.
+# A job's types and states. Cleanup jobs, quality mismatches and (as each Arr app is set) renames wait for a
+# user's approval before they are queued; transcodes are queued at once, unless held (``reason`` says why).
 JOB_KINDS: tuple[JobKind, ...] = tuple(JobKind)
 JOB_STATUSES: tuple[JobStatus, ...] = tuple(JobStatus)
 
@@ -105,6 +105,8 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     finished_at: datetime | None
     retry_at: datetime | None = None  # pending after a failed attempt: when the next one may start
     version: int = 0  # grows with every change of the record
+    app: ArrApp | None = None  # rename and quality_mismatch: the Arr app that asked
+    new_path: str | None = None  # rename: the name the app gives the file
 
 
 class JobsQuery(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,7 +10,7 @@ import os
 from urllib.parse import quote, urlsplit, urlunsplit
 
 # The services with a database, each owning the schema of its name (encoder and cleanup keep nothing).
-SCHEMAS: tuple[str, ...] = ("scanner", "scheduler", "history", "gateway")
+SCHEMAS: tuple[str, ...] = ("scanner", "scheduler", "history", "gateway", "arr")
 
 
 def role_of(service: str) -> str:

@@ -6,6 +6,7 @@ gateway answers HTTP with it.
 
     ServiceError          any error answer; ``code`` is its HTTP-style status
     ├── BadRequest        400: the request cannot be carried out as asked
+    ├── Unauthorized      401: the key presented is not the one the service keeps (a webhook's)
     ├── NotFound          404: what it names does not exist
     ├── Conflict          409: it exists, but its state forbids this
     ├── InternalError     500: the service failed (it logged why)
@@ -30,6 +31,10 @@ class BadRequest(ServiceError):
     code = "400"
 
 
+class Unauthorized(ServiceError):
+    code = "401"
+
+
 class NotFound(ServiceError):
     code = "404"
 
@@ -51,7 +56,8 @@ class Unavailable(ServiceError):
 
 
 BY_CODE: dict[str, type[ServiceError]] = {
-    cls.code: cls for cls in (BadRequest, NotFound, Conflict, InternalError, UpstreamFailed, Unavailable)
+    cls.code: cls
+    for cls in (BadRequest, Unauthorized, NotFound, Conflict, InternalError, UpstreamFailed, Unavailable)
 }
 
 

@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.throttle = Throttle()
     app.include_router(api.router)
+    app.include_router(api.WEBHOOKS)
     app.include_router(live.router)
     app.include_router(metrics.router)
     app.include_router(hooks.router)

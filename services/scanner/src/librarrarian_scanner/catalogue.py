@@ -71,3 +71,20 @@ async def seen(pool: asyncpg.Pool, paths: list[str]) -> None:
 async def forget(pool: asyncpg.Pool, paths: list[str]) -> None:
     if paths:
         await pool.execute("DELETE FROM files WHERE path = ANY($1)", paths)
+
+
+async def move(pool: asyncpg.Pool, old: str, new: str, identity: FileIdentity, library: str) -> bool:
+    """Move the record of ``old`` to ``new`` when it is the same file (size, mtime and inode unchanged by a
+    rename): the file keeps what we know of it and is not probed as new. False when there is no such record,
+    or it records another file; a record already made for ``new`` (the watch was quicker) wins."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow("SELECT size, mtime_ns, inode FROM files WHERE path = $1 FOR UPDATE", old)
+        if row is None or (row["size"], row["mtime_ns"], row["inode"]) != identity_key(identity):
+            return False
+        if await conn.fetchval("SELECT true FROM files WHERE path = $1", new):
+            await conn.execute("DELETE FROM files WHERE path = $1", old)
+        else:
+            await conn.execute(
+                "UPDATE files SET path = $2, library = $3, seen_at = now() WHERE path = $1", old, new, library
+            )
+    return True

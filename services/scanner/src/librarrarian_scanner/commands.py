@@ -65,7 +65,7 @@ async def handle(msg: Msg, scanner: Scanner, stopping: asyncio.Event) -> None:
 
 async def follow_cancels(nc: Client, scanner: Scanner) -> Subscription:
     """Every ``scan.cancel.<id>``: stop the scan if it runs (or waits) here. A scan whose command was not
-    taken yet finds its cancel in the stream when it is (``Board.cancelled_while_queued``)."""
+    taken yet finds its cancel in the stream when it is (``ScanBoard.cancelled_while_queued``)."""
 
     async def on_cancel(msg: Msg) -> None:
         try:

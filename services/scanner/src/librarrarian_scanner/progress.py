@@ -1,33 +1,21 @@
-"""Each scan's progress in the ``scans`` bucket (files seen, probed, published, errors; rate; ETA) and the
-means to stop it: a ``ScanRun`` is shared between the scan, its walk thread and whoever cancels it.
-
-Writing progress is best effort: a bucket that cannot be written costs the dashboard a figure, never the
-scan its work.
+"""Each scan's progress (files seen, probed, published, errors; rate; ETA) and the means to stop it: a
+``ScanRun`` is shared between the scan, its walk thread and whoever cancels it. The ``scans`` bucket shows it
+through ``librarrarian_runtime.scan_board``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import msgspec
-from librarrarian_contracts import topology
 from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.messages import utcnow
-from librarrarian_contracts.scans import ScanStatus, scan_key
-from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
-from nats.js.kv import KeyValue
+from librarrarian_contracts.scans import ScanStatus
 
 log = logging.getLogger(__name__)
-
-# How often a running scan's entry is rewritten: often enough for a live figure, rarely enough to be free.
-UPDATE_SECONDS = 1.0
 
 
 @dataclass
@@ -98,41 +86,3 @@ class ScanRun:
             started_at=self.started_at,
             finished_at=self.finished_at,
         )
-
-
-class Board:
-    """The ``scans`` bucket as the scanner writes it."""
-
-    def __init__(self, js: JetStreamContext) -> None:
-        self.js = js
-        self._kv: KeyValue | None = None
-
-    async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            self._kv = await self.js.key_value(topology.SCANS.name)
-        return self._kv
-
-    async def show(self, run: ScanRun) -> None:
-        try:
-            kv = await self._bucket()
-            await kv.put(scan_key(run.scan_id), msgspec.json.encode(run.status()))
-        except (NatsError, TimeoutError) as error:
-            log.warning("scan %s: progress not written: %s", run.scan_id[:8], error)
-
-    async def follow(self, run: ScanRun) -> None:
-        """Rewrite the entry every ``UPDATE_SECONDS`` until cancelled (the scan's end writes the last one)."""
-        while True:
-            await asyncio.sleep(UPDATE_SECONDS)
-            await self.show(run)
-
-    async def cancelled_while_queued(self, scan_id: str) -> bool:
-        """Whether a cancel for this scan was sent before its command was taken (while no scanner ran,
-        or while another scan ran): the ``CONTROL`` stream keeps it on the scan's own subject."""
-        try:
-            await self.js.get_last_msg(topology.CONTROL.name, topology.scan_cancel_subject(scan_id))
-        except NotFoundError:
-            return False
-        except (NatsError, TimeoutError) as error:  # unknown: better to scan than to drop a scan
-            log.warning("scan %s: cannot look for a cancel: %s", scan_id[:8], error)
-            return False
-        return True

@@ -24,13 +24,14 @@ from librarrarian_contracts import FileIdentity, ScanCompleted, publish
 from librarrarian_contracts.enums import ScanTrigger
 from librarrarian_contracts.settings import ScannerFolders
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_runtime.scan_board import ScanBoard
 from nats.js import JetStreamContext
 
 from . import catalogue
 from .batches import Batches
 from .folders import Folders
 from .probe import Prober
-from .progress import Board, ScanRun
+from .progress import ScanRun
 from .walk import LOCK_SUFFIX, Found, is_candidate, is_locked, walk
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Scanner:
         # A file modified less than this long ago may still be growing: it is probed only once it held still.
         self.settle_seconds = settle_seconds
         self.folders = Folders.resolve(ScannerFolders(), media_paths)
-        self.board = Board(js)
+        self.board = ScanBoard(js)
         self.runs: dict[str, ScanRun] = {}  # scans running or waiting their turn, by id
         self._one_scan = asyncio.Lock()
 

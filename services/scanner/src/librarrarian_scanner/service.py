@@ -1,8 +1,9 @@
 """The scanner process: scans on start, on a timer and on ``scan.start`` commands (cancellable by
 ``scan.cancel``), and watches the media folders for new files. The library folders come from the
 ``scanner.folders`` setting, and how often to scan from ``scanner.timing`` (seeded with
-``SCAN_INTERVAL_SECONDS`` at first start), both followed live. It also syncs the files Plex and Jellyfin know, answers their
-set-up requests and tells them when a file was replaced."""
+``SCAN_INTERVAL_SECONDS`` at first start), both followed live. It also syncs the files Plex and Jellyfin know,
+answers their set-up requests and tells them when a file was replaced, and follows what the Arr apps did to
+files."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from librarrarian_runtime.cadence import Cadence
 from librarrarian_runtime.watched import Watched
 
 from . import commands
+from .arr_files import ArrFiles
 from .probe import Prober
 from .scan import Scanner
 from .settings import Settings
@@ -78,6 +80,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                     watcher = Watcher(scanner, settings.media_paths, settings.watch_settle_seconds)
                     tasks.create_task(watcher.run(stopping))
                 tasks.create_task(refresher.consume(js, stopping))
+                tasks.create_task(ArrFiles(scanner).consume(js, stopping))
                 source_timer = tasks.create_task(source_sync.run_on_schedule(sync_interval, stopping))
                 await stopping.wait()
                 timer.cancel()  # a scheduled scan in flight is abandoned; the next start does it again

@@ -1,8 +1,10 @@
-"""Jobs that wait for a user's approval: stale files the cleanup service found, queued only once released.
+"""Jobs that wait for a user's approval: stale files the cleanup service found, renames and quality mismatches
+the Arr apps reported, and transcodes held because their Arr app is about to replace the file.
 
 A found file becomes a job ``awaiting_approval`` (once: a later scan finding it again adds nothing while it
 waits). Releasing moves it to ``pending`` and writes its work message to the outbox in the same
-transaction, exactly like a transcode's first attempt.
+transaction, exactly like a transcode's first attempt. A quality mismatch has no work: releasing it says the
+file may be transcoded after all, so it is done, its hold lifted and the file's held transcode released.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from librarrarian_runtime.errors import Conflict, NotFound
 from . import store
 
 log = logging.getLogger(__name__)
+
+# A held transcode's reason starts with this; releasing the quality mismatch of its file releases it too.
+HELD = "held: "
 
 
 class CleanupIntake:
@@ -38,9 +43,14 @@ class CleanupIntake:
                 await store.record_change(conn, job_id, JobChange.AWAITING_APPROVAL)
 
 
-async def release(pool: asyncpg.Pool, request: ReleaseJobs, on_enqueue: Callable[[], None]) -> ReleasedJobs:
+async def release(
+    pool: asyncpg.Pool,
+    request: ReleaseJobs,
+    on_enqueue: Callable[[], None],
+    choose_class: Callable[[], str] | None = None,
+) -> ReleasedJobs:
     """Queue the job ``request.job_id``, or every job of ``request.kind`` (all kinds if None) awaiting
-    approval."""
+    approval. ``choose_class``: where a released transcode goes (the live nodes now, not when it was held)."""
     async with pool.acquire() as conn, conn.transaction():
         if request.job_id is not None:
             status = await conn.fetchval("SELECT status FROM jobs WHERE id = $1 FOR UPDATE", request.job_id)
@@ -48,21 +58,54 @@ async def release(pool: asyncpg.Pool, request: ReleaseJobs, on_enqueue: Callable
                 raise NotFound(f"there is no job {request.job_id}")
             if status != "awaiting_approval":
                 raise Conflict(f"job {request.job_id} is {status}, not awaiting approval")
-        ids = [
-            r["id"]
-            for r in await conn.fetch(
-                "UPDATE jobs SET status = 'pending', attempts = 1, updated_at = now()"
-                " WHERE status = 'awaiting_approval' AND ($1::bigint IS NULL OR id = $1)"
-                "   AND ($2::text IS NULL OR kind = $2)"
-                " RETURNING id",
-                request.job_id,
-                request.kind,
-            )
-        ]
-        for job_id in ids:
-            await store.enqueue(conn, job_id)
+        rows = await conn.fetch(
+            "SELECT id, kind, path FROM jobs WHERE status = 'awaiting_approval'"
+            " AND ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR kind = $2) ORDER BY id FOR UPDATE",
+            request.job_id,
+            request.kind,
+        )
+        reviewed = [r for r in rows if r["kind"] == "quality_mismatch"]
+        ids = [r["id"] for r in rows if r["kind"] != "quality_mismatch"]
+        if reviewed:
+            ids += await _reviewed(conn, [r["id"] for r in reviewed], [r["path"] for r in reviewed], ids)
+        # Every release is a new attempt: a transcode held while pending had one already (its work message,
+        # taken back, must not be mistaken for the new one).
+        await conn.execute(
+            "UPDATE jobs SET status = 'pending', attempts = attempts + 1, reason = CASE WHEN kind = 'transcode'"
+            " THEN NULL ELSE reason END, updated_at = now() WHERE id = ANY($1::bigint[])",
+            ids,
+        )
+        await conn.execute(
+            "DELETE FROM holds WHERE path IN (SELECT path FROM jobs WHERE id = ANY($1::bigint[])"
+            " AND kind = 'transcode')",
+            ids,
+        )
+        for job_id, kind in await conn.fetch("SELECT id, kind FROM jobs WHERE id = ANY($1::bigint[])", ids):
+            classed = kind == "transcode" and choose_class is not None
+            await store.enqueue(conn, job_id, hw_class=choose_class() if classed and choose_class else None)
         await store.record_changes(conn, ids, JobChange.RELEASED)
     if ids:
         on_enqueue()
-    log.info("%d job(s) released by a user", len(ids))
-    return ReleasedJobs(released=len(ids), detail=f"{len(ids)} job(s) queued")
+    released = len(ids) + len(reviewed)
+    log.info("%d job(s) released by a user", released)
+    return ReleasedJobs(released=released, detail=f"{released} job(s) released")
+
+
+async def _reviewed(
+    conn: asyncpg.Connection, job_ids: list[int], paths: list[str], releasing: list[int]
+) -> list[int]:
+    """Quality mismatches a user reviewed: done, their holds lifted. Returns the held transcodes of their files
+    that are not among ``releasing`` already, to release with them."""
+    await conn.execute(
+        "UPDATE jobs SET status = 'done', finished_at = now(), updated_at = now() WHERE id = ANY($1::bigint[])",
+        job_ids,
+    )
+    await store.record_changes(conn, job_ids, JobChange.DONE)
+    await conn.execute("DELETE FROM holds WHERE path = ANY($1::text[])", paths)
+    held = await conn.fetch(
+        "SELECT id FROM jobs WHERE kind = 'transcode' AND status = 'awaiting_approval' AND path = ANY($1::text[])"
+        " AND starts_with(coalesce(reason, ''), $2) FOR UPDATE",
+        paths,
+        HELD,
+    )
+    return [r["id"] for r in held if r["id"] not in releasing]

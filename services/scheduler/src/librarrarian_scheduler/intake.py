@@ -65,6 +65,13 @@ class Intake:
                     return decision
                 case policy.Transcode():
                     status, change = "pending", JobChange.QUEUED
+                    held = await store.hold_of(conn, event.path)
+                    if held is not None:  # its Arr app is about to replace it: a user may release it anyway
+                        status, change, reason = (
+                            "awaiting_approval",
+                            JobChange.AWAITING_APPROVAL,
+                            f"held: {held}",
+                        )
                 case policy.Skip(reason):
                     status, change = "skipped", JobChange.SKIPPED
                 case policy.Fail(reason):
@@ -77,7 +84,7 @@ class Intake:
                 identity=event.identity,
                 probe=probe,
                 reason=reason,
-                hw_class=self.placement.choose(settings) if queued else None,
+                hw_class=self.placement.choose(settings) if isinstance(decision, policy.Transcode) else None,
                 target_codec=settings.target_codec,
                 fingerprint=fingerprint,
             )

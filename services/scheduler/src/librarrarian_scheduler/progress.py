@@ -16,6 +16,7 @@ from librarrarian_contracts import (
     JobReport,
     JobSkipped,
     JobStarted,
+    RenameFinished,
 )
 from librarrarian_contracts.views import ActionResult
 from librarrarian_runtime.errors import BadRequest, Conflict, NotFound
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # An attempt's report counts only while the job is in flight with that attempt.
 CURRENT = "id = $1 AND attempts = $2 AND status IN ('pending', 'running')"
+# The longest wait between two tries of a job whose worker could not reach what it needs (an Arr app down).
+MAX_UNAVAILABLE_DELAY_SECONDS = 3600.0
 
 
 class JobTracker:
@@ -78,6 +81,8 @@ class JobTracker:
                     )
                 case CleanupFinished():
                     await self._cleaned(conn, report)
+                case RenameFinished():
+                    await self._renamed(conn, report)
                 case JobFailed():
                     requeued = await self._failed(conn, report)
         if requeued:
@@ -129,14 +134,40 @@ class JobTracker:
             conn, report.job_id, JobChange.DONE if report.removed else JobChange.SKIPPED
         )
 
+    async def _renamed(self, conn: asyncpg.Connection, report: RenameFinished) -> None:
+        """The app renamed the file (done, its new name kept), or no longer would (skipped, with the reason)."""
+        changed = await conn.fetchval(
+            "UPDATE jobs SET status = $3, node = $4, reason = $5, output_path = $6, finished_at = now(),"
+            f" updated_at = now() WHERE {CURRENT} RETURNING id",
+            report.job_id,
+            report.attempt,
+            "done" if report.renamed else "skipped",
+            report.node,
+            report.reason or None,
+            report.new_path if report.renamed else None,
+        )
+        if not changed:
+            return
+        await store.record_change(
+            conn, report.job_id, JobChange.DONE if report.renamed else JobChange.SKIPPED
+        )
+        if report.renamed:
+            log.info("job %d: %s renamed to %s", report.job_id, report.path, report.new_path)
+        else:
+            log.info("job %d: %s not renamed: %s", report.job_id, report.path, report.reason)
+
     async def _failed(self, conn: asyncpg.Connection, report: JobFailed) -> bool:
         attempts = await conn.fetchval(
             f"SELECT attempts FROM jobs WHERE {CURRENT} FOR UPDATE", report.job_id, report.attempt
         )
         if attempts is None:
             return False  # a stale attempt, or the job already ended
-        if report.retryable and attempts < self.max_attempts():
-            delay = self.retry_delay_seconds * 2 ** (attempts - 1)
+        if report.unavailable or (report.retryable and attempts < self.max_attempts()):
+            # An unreachable Arr app is no fault of the job: it waits as long as it takes, tried again less
+            # and less often.
+            delay = min(self.retry_delay_seconds * 2 ** min(attempts - 1, 20), MAX_UNAVAILABLE_DELAY_SECONDS)
+            if not report.unavailable:
+                delay = self.retry_delay_seconds * 2 ** (attempts - 1)
             await conn.execute(
                 "UPDATE jobs SET status = 'pending', attempts = attempts + 1, reason = $2, error_log = $3,"
                 " node = NULL, retry_at = now() + make_interval(secs => $4), updated_at = now() WHERE id = $1",
@@ -162,7 +193,7 @@ class JobTracker:
         """A user retries a failed job: a new attempt, queued now, with its error log kept until it ends."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT status, kind = 'cleanup' OR probe IS NOT NULL AS workable FROM jobs WHERE id = $1"
+                "SELECT status, kind <> 'transcode' OR probe IS NOT NULL AS workable FROM jobs WHERE id = $1"
                 " FOR UPDATE",
                 job_id,
             )

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from importlib.metadata import version
 
 import asyncpg
 from librarrarian_contracts import require, topology
 from librarrarian_contracts.catalog import Role
-from librarrarian_contracts.codec import cleanup_decoder, job_decoder, media_decoder
+from librarrarian_contracts.codec import arr_decoder, cleanup_decoder, job_decoder, media_decoder
 from librarrarian_contracts.settings import RETRIES_KEY, TRANSCODE_KEY, RetrySettings, TranscodeSettings
 from librarrarian_contracts.views import (
     ClearPending,
@@ -29,6 +30,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from . import approval, endpoints, removal
+from .arr_intake import ArrIntake
 from .intake import Intake
 from .placement import Placement
 from .progress import JobTracker
@@ -41,7 +43,11 @@ log = logging.getLogger(__name__)
 
 
 def answers(
-    pool: asyncpg.Pool, js: JetStreamContext, tracker: JobTracker, wake: asyncio.Event
+    pool: asyncpg.Pool,
+    js: JetStreamContext,
+    tracker: JobTracker,
+    wake: asyncio.Event,
+    choose_class: Callable[[], str] | None = None,
 ) -> list[Endpoint]:
     return [
         Endpoint("commit", topology.SCHEDULER_COMMIT, CommitRequest, lambda r: endpoints.commit(pool, r)),
@@ -55,7 +61,10 @@ def answers(
             "clear", topology.SCHEDULER_CLEAR, ClearPending, lambda q: removal.clear_pending(pool, js, q)
         ),
         Endpoint(
-            "release", topology.SCHEDULER_RELEASE, ReleaseJobs, lambda r: approval.release(pool, r, wake.set)
+            "release",
+            topology.SCHEDULER_RELEASE,
+            ReleaseJobs,
+            lambda r: approval.release(pool, r, wake.set, choose_class),
         ),
     ]
 
@@ -97,7 +106,7 @@ async def _serve(
         name=topology.SCHEDULER_SERVICE,
         version=version("librarrarian-scheduler"),
         description="jobs of record, commit fencing",
-        endpoints=answers(pool, js, tracker, relay.wake),
+        endpoints=answers(pool, js, tracker, relay.wake, lambda: placement.choose(transcode.value)),
     )
 
     async def on_advisory(msg: Msg) -> None:
@@ -111,7 +120,7 @@ async def _serve(
 
     advisories = [
         await nc.subscribe(topology.max_deliveries_advisory(spec), cb=on_advisory)
-        for spec in (*topology.WORK_CONSUMERS.values(), topology.CLEANUP_WORK)
+        for spec in (*topology.WORK_CONSUMERS.values(), topology.CLEANUP_WORK, topology.ARR_WORK)
     ]
     log.info("scheduler ready (new work goes to %s)", placement.choose(transcode.value))
     try:
@@ -125,6 +134,10 @@ async def _serve(
             )
             tasks.create_task(
                 consumer.consume(js, topology.SCHEDULER_JOBS, job_decoder, tracker.handle, stopping)
+            )
+            arr_intake = ArrIntake(pool, js, relay.wake.set)
+            tasks.create_task(
+                consumer.consume(js, topology.SCHEDULER_ARR, arr_decoder, arr_intake.handle, stopping)
             )
             cleanup_intake = approval.CleanupIntake(pool)
             tasks.create_task(

@@ -14,6 +14,7 @@ from librarrarian_contracts import (
     MediaProbe,
     Message,
     RemoveStaleFile,
+    RenameFile,
     Transcode,
     encode,
     topology,
@@ -36,7 +37,7 @@ WITH_REASON = {
 
 JOB_COLUMNS = (
     "id, kind, path, status, attempts, node, reason, error_log, codec_before, source_size AS size_before,"
-    " size_after, output_path, queued_at, started_at, finished_at, retry_at, version"
+    " size_after, output_path, queued_at, started_at, finished_at, retry_at, version, app, new_path"
 )
 
 
@@ -69,7 +70,7 @@ def _known(row: Record | None) -> Known | None:
 async def newest_job(conn: Connection, path: str) -> Known | None:
     row = await conn.fetchrow(
         "SELECT id, status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
-        " WHERE path = $1 ORDER BY id DESC LIMIT 1",
+        " WHERE path = $1 AND kind = 'transcode' ORDER BY id DESC LIMIT 1",
         path,
     )
     return _known(row)
@@ -78,7 +79,7 @@ async def newest_job(conn: Connection, path: str) -> Known | None:
 async def job_that_produced(conn: Connection, path: str) -> Known | None:
     row = await conn.fetchrow(
         "SELECT id, status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
-        " WHERE output_path = $1 AND status = 'done' ORDER BY id DESC LIMIT 1",
+        " WHERE output_path = $1 AND status = 'done' AND kind = 'transcode' ORDER BY id DESC LIMIT 1",
         path,
     )
     return _known(row)
@@ -90,13 +91,14 @@ async def same_content(conn: Connection, path: str, fingerprint: str) -> SameCon
     row = await conn.fetchrow(
         "SELECT j.id, j.status, j.path FROM sightings s"
         " JOIN jobs j ON j.output_path = s.path AND j.size_after = s.size AND j.status = 'done'"
+        "   AND j.kind = 'transcode'"
         " WHERE s.fingerprint = $1 ORDER BY j.id DESC LIMIT 1",
         fingerprint,
     )
     if row is not None:
         return SameContent(job_id=row["id"], status=row["status"], path=row["path"], as_output=True)
     row = await conn.fetchrow(
-        "SELECT id, status, path FROM jobs WHERE source_fingerprint = $1 AND path <> $2"
+        "SELECT id, status, path FROM jobs WHERE source_fingerprint = $1 AND path <> $2 AND kind = 'transcode'"
         " AND status IN ('pending', 'running', 'done') ORDER BY id DESC LIMIT 1",
         fingerprint,
         path,
@@ -123,7 +125,7 @@ async def sibling_in_flight(conn: Connection, path: str) -> bool:
     if not dot or "/" in path[len(stem) :]:
         return False
     found = await conn.fetchval(
-        "SELECT true FROM jobs WHERE status IN ('pending', 'running') AND path <> $1"
+        "SELECT true FROM jobs WHERE status IN ('pending', 'running') AND path <> $1 AND kind = 'transcode'"
         " AND starts_with(path, $2) AND strpos(substr(path, length($2) + 1), '/') = 0 LIMIT 1",
         path,
         stem + ".",
@@ -171,7 +173,7 @@ async def insert_cleanup_job(conn: Connection, *, path: str, identity: FileIdent
     job_id: int | None = await conn.fetchval(
         "INSERT INTO jobs (kind, path, status, reason, source_size, source_mtime_ns, source_inode)"
         " VALUES ('cleanup', $1, 'awaiting_approval', $2, $3, $4, $5)"
-        " ON CONFLICT (path) WHERE status IN ('awaiting_approval', 'pending', 'running') DO NOTHING"
+        " ON CONFLICT (kind, path) WHERE status IN ('awaiting_approval', 'pending', 'running') DO NOTHING"
         " RETURNING id",
         path,
         why,
@@ -234,6 +236,10 @@ async def record_change(conn: Connection, job_id: int, change: JobChange, node: 
     await record_changes(conn, [job_id], change, node)
 
 
+def _identity(row: Record) -> FileIdentity:
+    return FileIdentity(size=row["source_size"], mtime_ns=row["source_mtime_ns"], inode=row["source_inode"])
+
+
 async def enqueue(
     conn: Connection, job_id: int, delay_seconds: float = 0.0, hw_class: str | None = None
 ) -> None:
@@ -245,21 +251,30 @@ async def enqueue(
         )
     row = await conn.fetchrow(
         "SELECT kind, path, attempts, hw_class, target_codec, source_size, source_mtime_ns, source_inode,"
-        " probe::text AS probe FROM jobs WHERE id = $1",
+        " probe::text AS probe, app, new_path, arr_item, arr_file FROM jobs WHERE id = $1",
         job_id,
     )
     assert row is not None
-    identity = FileIdentity(
-        size=row["source_size"], mtime_ns=row["source_mtime_ns"], inode=row["source_inode"]
-    )
     message: Message
-    if row["kind"] == "cleanup":
+    if row["kind"] == "rename":
+        message = RenameFile(
+            event_id=f"{job_id}:{row['attempts']}@rename",
+            job_id=job_id,
+            attempt=row["attempts"],
+            app=row["app"],
+            path=row["path"],
+            new_path=row["new_path"],
+            item_id=row["arr_item"],
+            file_id=row["arr_file"],
+        )
+        subject = topology.WORK_RENAME
+    elif row["kind"] == "cleanup":
         message = RemoveStaleFile(
             event_id=f"{job_id}:{row['attempts']}@cleanup",
             job_id=job_id,
             attempt=row["attempts"],
             path=row["path"],
-            identity=identity,
+            identity=_identity(row),
         )
         subject = topology.WORK_CLEANUP
     else:
@@ -269,7 +284,7 @@ async def enqueue(
             job_id=job_id,
             attempt=row["attempts"],
             path=row["path"],
-            identity=identity,
+            identity=_identity(row),
             probe=msgspec.json.decode(row["probe"], type=MediaProbe),
             hw_class=row["hw_class"],
             target_codec=row["target_codec"],
@@ -285,3 +300,9 @@ async def enqueue(
         delay_seconds,
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+async def hold_of(conn: Connection, path: str) -> str | None:
+    """Why the transcode of ``path`` waits (its Arr app is about to replace the file), or None."""
+    reason: str | None = await conn.fetchval("SELECT reason FROM holds WHERE path = $1", path)
+    return reason

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -63,10 +64,25 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """Run ``app`` on a free loopback port; yields its base URL."""
+async def serving(
+    app: Starlette, port: int = 0, *, certificate: tuple[Path, Path] | None = None
+) -> AsyncIterator[str]:
+    """Run ``app`` on a loopback port (a free one unless given: a server stopped and started again on its
+    old port, like an app that was down); yields its base URL. With ``certificate`` (its file and its key's),
+    over HTTPS."""
+    cert, key = certificate or (None, None)
     server = _Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            ssl_certfile=str(cert) if cert else None,
+            ssl_keyfile=str(key) if key else None,
+            timeout_graceful_shutdown=2,  # a client holding a TLS connection open must not hold the test
+        )
     )
     task = asyncio.create_task(server.serve())
     try:
@@ -75,7 +91,7 @@ async def serving(app: Starlette) -> AsyncIterator[str]:
                 task.result()
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if certificate else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task

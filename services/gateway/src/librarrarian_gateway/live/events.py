@@ -14,6 +14,7 @@ A stream opens with a ``retry:`` hint and a ``snapshot`` event, then carries eve
 | ``job`` | a node's job report (``type`` is ``job.started``, ``job.completed``, ``job.skipped``, ``job.failed`` or ``job.cleanup_finished``), without its error log |
 | ``job-state`` | the scheduler's record of a job changed (``JobStateChanged``): ``change`` (queued, awaiting_approval, released, running, retry_scheduled, done, skipped, failed, removed) and ``job``, the record after the change without its ``error_log``; ``job.version`` grows with every change, so the newest wins |
 | ``cleanup`` | a stale-file scan's summary (``CleanupScanCompleted``) |
+| ``arr-scan`` | an Arr app scan's summary (``ArrScanCompleted``: ``app``, ``kind`` rename or quality, ``items``, ``found``, ``cancelled``, ``problem``) |
 
 ``job-state`` is what a page shows a job as; ``job`` says what a node reported, before the scheduler has
 recorded it. Events that happened while a browser was not connected are not replayed: after a reconnect
@@ -65,8 +66,8 @@ async def events(request: Request) -> StreamingResponse:
     "scans": [...]}`), then one event per change: `node`, `node-removed`, `progress`, `progress-removed`,
     `scan`, `scan-removed` (data: the entry and its `key`, or just the `key`), `job` (a node's job report,
     `type` naming it), `job-state` (the scheduler's record of a job after a change: `change` and `job`,
-    whose `version` grows with every change; without the error log) and `cleanup` (a stale-file scan's
-    summary). Each event's data is one line of JSON."""
+    whose `version` grows with every change; without the error log), `cleanup` (a stale-file scan's
+    summary) and `arr-scan` (an Arr app scan's summary). Each event's data is one line of JSON."""
     feed: Feed = request.app.state.feed
     principal = await identify(request)
     return StreamingResponse(

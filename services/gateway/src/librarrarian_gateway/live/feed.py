@@ -1,9 +1,10 @@
 """The gateway's one view of what is happening now, fed from NATS, for the live updates.
 
-A Feed follows the ``nodes``, ``progress``, ``scans`` and ``backups`` (the last backup's outcome) KV buckets and listens to the job reports
-(``job.*``), the scheduler's job state changes (``queue.job_state_changed``) and the cleanup scans'
-summaries. It keeps the buckets' current entries in memory (so a browser that connects gets its snapshot
-without a single NATS request) and hands every change to the Broadcaster as a ready-made server-sent event.
+A Feed follows the ``nodes``, ``progress``, ``scans`` and ``backups`` (the last backup's outcome) KV buckets
+and listens to the job reports (``job.*``), the scheduler's job state changes (``queue.job_state_changed``)
+and the summaries of the cleanup scans and of the Arr app scans. It keeps the buckets' current entries in
+memory (so a browser that connects gets its snapshot without a single NATS request) and hands every change to
+the Broadcaster as a ready-made server-sent event.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import msgspec
 from librarrarian_contracts import topology
 from librarrarian_contracts.backups import BackupStatus
-from librarrarian_contracts.codec import cleanup_decoder, job_decoder, queue_decoder
+from librarrarian_contracts.codec import arr_decoder, cleanup_decoder, job_decoder, queue_decoder
 from librarrarian_contracts.scans import ScanStatus
 from librarrarian_contracts.views import JobProgress, NodeStatus
 from librarrarian_runtime.kv_watch import BucketWatch
@@ -55,6 +56,9 @@ class Feed:
             ),
             await self.nc.subscribe(
                 topology.CLEANUP_SCAN_COMPLETED, cb=self.relay("cleanup", cleanup_decoder, _as_is)
+            ),
+            await self.nc.subscribe(
+                topology.ARR_SCAN_COMPLETED, cb=self.relay("arr-scan", arr_decoder, _as_is)
             ),
         ]
         self.watches = list(

@@ -20,6 +20,8 @@ from .rendering import backend, render, unless_unanswered
 
 router = APIRouter()
 QUEUE_PAGE = 100
+# How the type filter names a kind where its own name says less.
+KIND_NAMES = {JobKind.QUALITY_MISMATCH: "quality"}
 FAILED_PAGE = 50
 
 
@@ -40,6 +42,7 @@ async def queue(
         statuses=JOB_STATUSES,
         kind=chosen,
         kinds=JOB_KINDS,
+        kind_names=KIND_NAMES,
         before_id=before_id,
         limit=QUEUE_PAGE,
         problem=problem,

@@ -4,7 +4,8 @@ mappings through ``PUT /api/v1/settings/paths``, the media paths to read; how of
 services work: the scan interval, cleanup, the tries per job and each live node's slots, through
 ``/api/v1/settings/{scanner,cleanup,scheduler}`` and ``/api/v1/nodes/{node}/slots``) and the integrations: the
 library folders, picked from the media paths' folders (``/api/v1/media/folders``), and Plex and Jellyfin as
-the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``; the notifications
+the scanner reports them, set up by ``sources.js`` through ``/api/v1/sources``; Sonarr, Radarr and Lidarr as
+the arr service reports them, set up by ``arr.js`` through ``/api/v1/arr``; the notifications
 (``notifications.js`` through ``/api/v1/notifications``); the users and API keys, managed by ``access.js``
 through ``/api/v1/users`` and ``/api/v1/keys``. Only admins see it."""
 
@@ -15,7 +16,7 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from librarrarian_contracts import sources, topology, views
+from librarrarian_contracts import arr, sources, topology, views
 from librarrarian_contracts.settings import (
     CLEANUP_KEY,
     FOLDERS_KEY,
@@ -59,6 +60,7 @@ FOLDER_TYPES = (
 )
 TIERS = (("sd", "SD"), ("720p", "720p"), ("1080p", "1080p"), ("4k", "4K"))
 SCANNER_SECONDS = 3.0
+ARR_SECONDS = 3.0
 NOTIFY_EVENTS = (
     ("job_failed", "a job failed for good"),
     ("node_offline", "an encoder node goes offline"),
@@ -82,6 +84,14 @@ async def integrations(request: Request) -> tuple[dict[str, Any] | None, str | N
     return (msgspec.to_builtins(found) if found else None), problem
 
 
+async def arr_apps(request: Request) -> tuple[dict[str, Any] | None, str | None]:
+    """Sonarr, Radarr and Lidarr as the arr service reports them (``configured``, never a key)."""
+    found, problem = await unless_unanswered(
+        ask(request.app.state.nc, topology.ARR_STATUS, views.Nothing(), arr.ArrStatus, ARR_SECONDS)
+    )
+    return (msgspec.to_builtins(found) if found else None), problem
+
+
 @router.get("/options", dependencies=ADMIN, response_class=HTMLResponse)
 async def options(request: Request, view: str = "standard") -> HTMLResponse:
     bus = backend(request)
@@ -92,6 +102,7 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
     live = {view.status.node for view in live_nodes}
     named = {m.node for m in paths.mappings if m.node is not None}
     linked, unreachable = await integrations(request)
+    apps, apps_problem = await arr_apps(request)
     notify = await bus.setting(NOTIFICATIONS_KEY, NotificationSettings, NotificationSettings())
     return render(
         request,
@@ -109,6 +120,8 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         folders=msgspec.to_builtins(folders.folders),
         folder_types=FOLDER_TYPES,
         sources_problem=unreachable,
+        arr=apps,
+        arr_problem=apps_problem,
         users=await accounts.users(request.app.state.pool),
         keys=await accounts.keys(request.app.state.pool),
         scopes=SCOPES,

@@ -1,5 +1,6 @@
 // The Tools page: start a scan, follow every scan live (the `scans` bucket through the live feed), cancel
-// one; look for stale files (their summary arrives on the live feed); import a settings file. Exporting is a
+// one; scan an Arr app for renames or quality (followed in the same table, their summary on the live feed);
+// look for stale files (their summary arrives on the live feed); import a settings file. Exporting is a
 // plain download link.
 (function () {
   "use strict";
@@ -17,7 +18,7 @@
     tr.append(
       cell(format.time(s.started_at)),
       cell(s.trigger),
-      cell(s.roots.length ? s.roots.join(", ") : "all"),
+      cell(s.kind && s.kind !== "library" ? s.app + " (" + s.kind + ")" : s.roots.join(", ") || "all"),
       cell(s.state + (s.force ? " (force)" : "")),
       cell(String(s.seen)), cell(s.probed + " / " + s.to_probe), cell(String(s.queued)), cell(String(s.errors)),
       cell(s.rate ? s.rate.toFixed(1) + "/s" : lib.NONE), cell(format.duration(s.eta_seconds)),
@@ -68,6 +69,44 @@
     } catch (error) {
       message.textContent = "Not started: " + error.message;
     }
+  });
+
+  // An Arr app's scans: requested from its row, which says how each ended (the summary may arrive on the live
+  // feed before the request's own answer does: the latest ones are kept).
+  const arrScans = new Map(); // scan id -> the row's message element
+  const arrSummaries = new Map();
+  const REVIEW = { rename: "/queue?kind=rename&status=awaiting_approval", quality: "/queue?kind=quality_mismatch" };
+  function showArrSummary(message, summary) {
+    const ended = summary.cancelled ? "cancelled" : summary.problem ? "failed (" + summary.problem + ")" : "done";
+    const text = summary.app + " " + summary.kind + " scan " + ended + ": " + summary.items + " item(s), " +
+      summary.found + " file(s) found. ";
+    message.replaceChildren(text);
+    if (summary.found) {
+      const review = document.createElement("a");
+      review.href = REVIEW[summary.kind];
+      review.textContent = "Review them in the queue";
+      message.append(review);
+    }
+  }
+  for (const control of document.querySelectorAll("#arr-scans button[data-scan]")) {
+    control.addEventListener("click", async () => {
+      const row = control.closest("tr");
+      const message = row.querySelector(".message");
+      const kind = control.dataset.scan;
+      try {
+        const answer = await call("POST", "/api/v1/arr/" + row.dataset.app + "/scans", { kind });
+        arrScans.set(answer.id, message);
+        message.textContent = (kind === "rename" ? "Rename" : "Quality") + " scan requested.";
+        if (arrSummaries.has(answer.id)) showArrSummary(message, arrSummaries.get(answer.id));
+      } catch (error) {
+        message.textContent = "Not started: " + error.message;
+      }
+    });
+  }
+  on("arr-scan", (summary) => {
+    arrSummaries.set(summary.scan_id, summary);
+    if (arrSummaries.size > 20) arrSummaries.delete(arrSummaries.keys().next().value);
+    if (arrScans.has(summary.scan_id)) showArrSummary(arrScans.get(summary.scan_id), summary);
   });
 
   const stale = document.getElementById("find-stale");
