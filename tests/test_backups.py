@@ -1,7 +1,8 @@
 """Backups on real servers: a round trip into a fresh data directory (``librarrarian restore`` and ``backup``
 as a user runs them), a backup made at older migrations restored and moved forward, damaged and foreign
 files refused with nothing changed, a restore refused while a service is connected, the retention count,
-and a failure recorded and published."""
+a failure recorded and published, and the daily duty's timing (a moved clock) with one real run as a
+cluster's ``librarrarian backup --daily`` makes it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -30,7 +32,7 @@ from librarrarian_testing.fixtures import with_database
 from nats.js import JetStreamContext
 
 from librarrarian import local_servers, secrets_file
-from librarrarian.backups import archive, database, operations
+from librarrarian.backups import archive, command, database, operations
 from librarrarian.backups.archive import BackupRefused
 from librarrarian.backups.duty import Duty, Schedule, next_run
 from librarrarian.backups.operations import Target
@@ -348,3 +350,106 @@ def test_the_daily_backup_runs_at_the_next_hour_given() -> None:
     assert next_run(at, 3) == datetime(2026, 3, 1, 3, tzinfo=UTC)
     assert next_run(at.replace(hour=3), 3) == datetime(2026, 3, 2, 3, tzinfo=UTC)
     assert next_run(at.replace(hour=23), 3) == datetime(2026, 3, 2, 3, tzinfo=UTC)
+
+
+class MovedClock:
+    """The daily duty's clock in a test: each wait moves it on (up to ``step`` seconds, as the system clock
+    waits in steps; the first to ``wake_at``, as a machine suspended meanwhile); the last one asks the duty
+    to stop."""
+
+    def __init__(
+        self, start: datetime, waits: int, step: float | None = None, wake_at: datetime | None = None
+    ) -> None:
+        self.at, self.left, self.step, self.wake_at = start, waits, step, wake_at
+        self.waited: list[float] = []
+
+    def now(self) -> datetime:
+        return self.at
+
+    async def wait(self, seconds: float, stopping: asyncio.Event) -> bool:
+        self.waited.append(seconds)
+        self.left -= 1
+        if self.left == 0:
+            stopping.set()
+            return True
+        if self.wake_at is not None and len(self.waited) == 1:
+            self.at = self.wake_at
+        else:
+            self.at += timedelta(seconds=min(seconds, self.step or seconds))
+        return False
+
+
+class CountingDuty(Duty):
+    """The duty with its backup counted (the times it ran at), not made: the timing alone."""
+
+    ran: list[datetime]
+
+    async def backup(self, trigger: str) -> Any:
+        assert trigger == "schedule"
+        self.ran.append(self.clock.now())
+
+
+async def timed(clock: MovedClock, hour: int = 3) -> list[datetime]:
+    duty = CountingDuty(None, None, Schedule(directory=Path("/nowhere"), hour=hour), clock=clock)  # type: ignore[arg-type]
+    duty.ran = []
+    await asyncio.wait_for(duty.daily(asyncio.Event()), 10)
+    return duty.ran
+
+
+async def test_the_daily_duty_backs_up_at_the_hour_every_day() -> None:
+    day = datetime(2026, 3, 1, 2, 59, 30, tzinfo=UTC)
+    clock = MovedClock(day, waits=3)
+    assert await timed(clock) == [
+        day.replace(hour=3, minute=0, second=0),
+        day.replace(day=2, hour=3, minute=0, second=0),
+    ]
+    assert clock.waited == [30, 86400, 86400]
+    # Waiting in one-minute steps changes nothing; a clock already past the hour waits for tomorrow's.
+    stepped = MovedClock(day.replace(hour=1, minute=0, second=0), waits=125, step=60)
+    assert await timed(stepped) == [day.replace(hour=3, minute=0, second=0)]
+    late = MovedClock(day.replace(hour=3, minute=0, second=0), waits=1)
+    assert await timed(late) == [] and late.waited == [86400]
+
+
+async def test_a_backup_missed_while_the_machine_slept_runs_when_it_wakes() -> None:
+    day = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    clock = MovedClock(day, waits=2, wake_at=day.replace(hour=9))
+    assert await timed(clock) == [day.replace(hour=9)]
+    assert clock.waited == [3600, 18 * 3600]  # then tomorrow's, at 03:00 again
+
+
+async def test_backup_daily_runs_the_duty_on_a_clusters_servers(
+    postgres_admin_url: str,
+    nats_url: str,
+    roles: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``librarrarian backup --daily`` with the admin login and the bus from the environment: at the hour, a
+    real backup into BACKUP_DIR, its outcome in the status key and on the bus, as ``up``'s duty does."""
+    url = await installation(postgres_admin_url)
+    folder = tmp_path / "backups"
+    async with bus.connection(nats_url, "test") as nc:
+        js = nc.jetstream()
+        await seed(url, js)
+        for name, value in {"DATABASE_URL": url, "NATS_URL": nats_url, "BACKUP_DIR": str(folder)}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("BACKUP_HOUR", "4")
+        clock = MovedClock(datetime(2026, 3, 1, 3, 30, tzinfo=UTC), waits=2)
+        await asyncio.wait_for(command.daily(tmp_path / "unused", None, asyncio.Event(), clock), 120)
+        assert clock.waited == [1800, 86400]
+        (made,) = operations.list_backups(folder)
+        status_kv = await js.key_value(topology.BACKUP_STATUS.name)
+        status = msgspec.json.decode((await status_kv.get(STATUS_KEY)).value or b"", type=BackupStatus)
+        assert status.ok and status.trigger == "schedule" and status.name == made.name
+        completed = await js.get_last_msg(topology.BACKUPS.name, topology.BACKUP_COMPLETED)
+        assert json.loads(completed.data)["name"] == made.name
+        (tmp_path / "check").mkdir()
+        checked = archive.open_checked(folder / made.name, tmp_path / "check", operations.newest_migrations())
+        assert set(checked.manifest.schemas) == set(SCHEMAS)
+    assert not (tmp_path / "unused").exists()  # the cluster's servers, not a data directory's
+
+
+def test_backup_daily_needs_a_clusters_servers(tmp_path: Path) -> None:
+    refused = cli("backup", "--daily", "--data-dir", str(tmp_path))
+    assert refused.returncode == 2 and "--daily is for a cluster" in refused.stderr

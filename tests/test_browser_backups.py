@@ -4,6 +4,7 @@ backup had it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -98,5 +99,17 @@ async def test_back_up_then_restore_from_tools(up: tuple[str, dict[str, str]], t
 
             await eventually(restored, timeout=120, message="the setting is the backup's again")
             await browser.close()
+        # From a shell while up runs, a restore is refused (Tools stops the services around it) and
+        # nothing changes; a backup is made.
+        assert (await api.patch("/api/v1/settings/transcode", json={"quality": QUICK})).status_code == 200
+        (made,) = (data / "backups").iterdir()
+        env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+        argv = [sys.executable, "-m", "librarrarian", "restore", str(made), "--data-dir", str(data)]
+        refused = await asyncio.to_thread(
+            subprocess.run, argv, env=env, capture_output=True, text=True, check=False, timeout=300
+        )
+        assert refused.returncode == 2 and "librarrarian up is running" in refused.stderr, refused.stderr
+        assert (await api.get("/api/v1/settings/export")).json()["settings"]["transcode"] != before
+        assert [p.name for p in (data / "backups").iterdir()] == [made.name]
     finally:
         await api.aclose()

@@ -76,6 +76,8 @@ DEPLOY = ROOT / "deploy"
 SPEC = ROOT.parent / "shared" / "specs" / "compose-spec.json"
 SERVICES = {"scanner", "scheduler", "encoder", "history", "gateway", "cleanup", "arr"}
 STEPS = {"provision"}
+# Runs the `librarrarian` command itself (`backup --daily`), as the database admin and the NATS backup user.
+COMMANDS = {"backup"}
 
 
 def compose() -> dict[str, object]:
@@ -93,7 +95,11 @@ def test_every_service_has_its_own_image_built_from_a_real_package() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
     built = {name: spec["build"]["args"]["SERVICE"] for name, spec in services.items() if "build" in spec}
-    assert built == {name: name for name in SERVICES | STEPS}
+    assert built == {name: name for name in SERVICES | STEPS | COMMANDS}
+    for name in COMMANDS:
+        assert services[name]["build"]["args"]["PACKAGE"] == "librarrarian"
+        assert services[name]["command"][:2] == ["librarrarian", name]
+    assert 'librarrarian = "librarrarian.cli:main"' in (ROOT / "pyproject.toml").read_text()
     for name in SERVICES | STEPS:
         pyproject = (ROOT / "services" / name / "pyproject.toml").read_text()
         assert f'name = "librarrarian-{name}"' in pyproject
@@ -117,14 +123,14 @@ def test_each_container_logs_in_as_its_own_role() -> None:
     role; encoder and cleanup keep nothing and get no database. The NATS container knows every password."""
     services = compose()["services"]
     assert isinstance(services, dict)
-    for name in SERVICES | STEPS:
+    for name in SERVICES | STEPS | COMMANDS:
         environment = services[name]["environment"]
         assert environment["NATS_URL"].startswith(f"${{NATS_SCHEME:-nats}}://{name}:"), name
         database = environment.get("DATABASE_URL")
         if name in {"encoder", "cleanup"}:
             assert database is None, name
-        elif name in STEPS:
-            assert database.startswith("postgresql://librarrarian:")  # the admin, for this step only
+        elif name in STEPS | COMMANDS:
+            assert database.startswith("postgresql://librarrarian:")  # the admin, for these only
         else:
             assert database.startswith(f"postgresql://librarrarian_{name}:"), name
         if name not in STEPS:
@@ -133,6 +139,19 @@ def test_each_container_logs_in_as_its_own_role() -> None:
             }
     passwords = services["nats"]["environment"]
     assert set(passwords) == {nats_config.env_password(user)[1:] for user in users()}
+
+
+def test_the_daily_backups_land_in_a_volume_the_gateway_serves_downloads_from() -> None:
+    services = compose()["services"]
+    volumes = compose()["volumes"]
+    assert isinstance(services, dict) and isinstance(volumes, dict)
+    for name in ("backup", "gateway"):
+        assert services[name]["environment"]["BACKUP_DIR"] == "/backups", name
+        assert "${BACKUP_VOLUME:-backups}:/backups" in services[name]["volumes"], name
+    assert "backups" in volumes
+    assert (
+        "install -d -o librarrarian -g librarrarian -m 0700 /backups" in (DEPLOY / "Dockerfile").read_text()
+    )
 
 
 def test_the_nats_monitoring_port_listens_on_loopback_only(tmp_path: Path) -> None:

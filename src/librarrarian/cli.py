@@ -62,6 +62,12 @@ def parser() -> argparse.ArgumentParser:
     backup.add_argument(
         "--to", type=Path, metavar="DIR", help="the folder (default: BACKUP_DIR, else DIR/backups)"
     )
+    backup.add_argument(
+        "--daily",
+        action="store_true",
+        help="keep running: a backup every day at BACKUP_HOUR, the newest BACKUP_KEEP kept (a cluster's "
+        "backup service; DATABASE_URL and NATS_URL as for a backup)",
+    )
     restore = commands.add_parser("restore", help="restore a backup file (the services stopped)")
     restore.add_argument("file", type=Path, metavar="FILE")
     restore.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR")
@@ -119,7 +125,10 @@ def run_backup_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "backup":
             to = args.to.expanduser().resolve() if args.to else None
-            print(asyncio.run(command.backup(data_dir, to)))
+            if args.daily:
+                asyncio.run(command.daily(data_dir, to))
+            else:
+                print(asyncio.run(command.backup(data_dir, to)))
         else:
             print(asyncio.run(command.restore(data_dir, args.file.expanduser().resolve())))
     except (command.CommandError, ValueError) as error:

@@ -69,6 +69,20 @@ def test_urls_are_checked_by_what_their_names_resolve_to() -> None:
         outbound.check_url("http://no-such-host.invalid/", ALL)
 
 
+def test_hosts_of_other_protocols_are_checked_the_same_way() -> None:
+    """A host as an SMTP server or a chat server's URL syntax names it: bracketed, upper case, dotted."""
+    with pytest.raises(RefusedAddress, match="PRIVATE_SERVERS=all"):
+        outbound.check_host("[::1]", 25, LAN)
+    outbound.check_host("[::1]", 25, ALL)
+    outbound.check_host("LOCALHOST.", 587, ALL)
+    with pytest.raises(RefusedAddress, match="never allowed"):
+        outbound.check_host("Metadata.", 80, ALL)
+    with pytest.raises(RefusedAddress, match="never allowed"):
+        outbound.check_host("169.254.169.254", 80, ALL)
+    with pytest.raises(BadRequest, match="no host"):
+        outbound.check_host(" ", 80, ALL)
+
+
 def test_same_server_means_scheme_host_and_port() -> None:
     assert outbound.same_server("http://jf.lan:8096/", "http://JF.lan:8096/web")
     assert not outbound.same_server("http://jf.lan:8096/", "http://evil.example:8096/")

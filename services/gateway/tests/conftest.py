@@ -7,12 +7,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from librarrarian_runtime.outbound import PrivateServers
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from playwright.async_api import Browser, async_playwright
 
 from .browsing import chromium
 from .sites import Site, gateway_settings, running_site
+
+
+@pytest.fixture
+def private_servers() -> PrivateServers:
+    """What the gateway's notification URLs may reach (``PRIVATE_SERVERS``): a test module whose local
+    servers listen on loopback overrides it with ``all``."""
+    return PrivateServers.LAN
 
 
 def media_folder(tmp_path: Path) -> Path:
@@ -24,20 +32,32 @@ def media_folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def site(
-    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
+    nats_url: str,
+    database_url: str,
+    tmp_path: Path,
+    bus: tuple[Client, JetStreamContext],
+    private_servers: PrivateServers,
 ) -> AsyncIterator[Site]:
     """The gateway with the scheduler and history behind it, all answering."""
-    settings = gateway_settings(nats_url, database_url, media_folder(tmp_path))
+    settings = gateway_settings(
+        nats_url, database_url, media_folder(tmp_path), private_servers=private_servers
+    )
     async with running_site(settings, bus[1]) as running:
         yield running
 
 
 @pytest.fixture
 async def gateway(
-    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
+    nats_url: str,
+    database_url: str,
+    tmp_path: Path,
+    bus: tuple[Client, JetStreamContext],
+    private_servers: PrivateServers,
 ) -> AsyncIterator[Site]:
     """The gateway alone: no service answers behind it."""
-    settings = gateway_settings(nats_url, database_url, media_folder(tmp_path))
+    settings = gateway_settings(
+        nats_url, database_url, media_folder(tmp_path), private_servers=private_servers
+    )
     async with running_site(settings, bus[1], with_services=False) as running:
         yield running
 

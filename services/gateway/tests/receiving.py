@@ -15,6 +15,7 @@ from typing import Any
 class Receiver:
     port: int
     status: int = 200  # what it answers
+    redirect_to: str | None = None  # answer 307 to this URL instead
     received: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
 
@@ -32,7 +33,11 @@ def receiving() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             receiver.received.append(json.loads(self.rfile.read(length)))
             receiver.authorizations.append(self.headers.get("Authorization", ""))
-            self.send_response(receiver.status)
+            if receiver.redirect_to is not None:
+                self.send_response(307)
+                self.send_header("Location", receiver.redirect_to)
+            else:
+                self.send_response(receiver.status)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:

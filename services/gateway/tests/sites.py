@@ -16,6 +16,7 @@ from librarrarian_gateway import service as gateway
 from librarrarian_gateway.settings import Settings
 from librarrarian_history import service as history
 from librarrarian_history.settings import Settings as HistorySettings
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_scheduler import service as scheduler
 from librarrarian_scheduler.settings import Settings as SchedulerSettings
 from librarrarian_testing import eventually
@@ -40,7 +41,9 @@ class Site:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
 
 
-def gateway_settings(nats_url: str, database_url: str, *media: Path) -> Settings:
+def gateway_settings(
+    nats_url: str, database_url: str, *media: Path, private_servers: PrivateServers = PrivateServers.LAN
+) -> Settings:
     return Settings(
         nats_url=nats_url,
         database_url=database_url,
@@ -50,6 +53,7 @@ def gateway_settings(nats_url: str, database_url: str, *media: Path) -> Settings
         local_password=PASSWORD,
         api_key=API_KEY,
         media_paths=media,
+        private_servers=private_servers,
     )
 
 

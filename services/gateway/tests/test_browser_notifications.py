@@ -4,6 +4,8 @@ Apprise, the URL removed."""
 
 from __future__ import annotations
 
+import pytest
+from librarrarian_runtime.outbound import PrivateServers
 from playwright.async_api import Browser, expect
 
 from .browsing import WAIT_MS, logged_in, snap
@@ -11,6 +13,11 @@ from .receiving import receiving
 from .sites import Site
 
 SECRET = "s3cret-token-4711"
+
+
+@pytest.fixture
+def private_servers() -> PrivateServers:
+    return PrivateServers.ALL  # the receiving server listens on loopback
 
 
 async def test_notifications_are_set_up_and_tested_on_options(browser: Browser, site: Site) -> None:

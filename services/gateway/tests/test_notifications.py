@@ -1,14 +1,17 @@
 """Notifications through Apprise to a local HTTP server (its ``json://`` target), from a real gateway and
 scheduler on real NATS and PostgreSQL: a job failed for good, the queue drained, a storm of failures as one
-message, nodes, a backup, the test button; the URL never shown or exported."""
+message, nodes, a backup, the test button; the URL never shown or exported; where a URL may send
+(``PRIVATE_SERVERS``: ``all`` here, since the receiving server listens on loopback, unless a test says)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import pytest
 from librarrarian_contracts import BackupFailed, publish, topology
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_testing import eventually
 
 from .receiving import Receiver, receiving
@@ -16,6 +19,11 @@ from .seeds import failure, node, queue_file, queue_files
 from .sites import Site
 
 SECRET = "s3cret-token-4711"
+
+
+@pytest.fixture
+def private_servers() -> PrivateServers:
+    return PrivateServers.ALL
 
 
 @pytest.fixture
@@ -114,3 +122,70 @@ async def test_the_test_button_and_bad_urls(gateway: Site, receiver: Receiver) -
         assert (await api.get("/api/v1/notifications")).json()["targets"] == []
         assert (await api.patch("/api/v1/notifications", json={"window_seconds": 0})).status_code == 422
         assert (await api.patch("/api/v1/notifications", json={"events": ["nothing"]})).status_code == 422
+
+
+METADATA_URLS = [
+    "json://169.254.169.254/latest/meta-data",
+    "form://[fd00:ec2::254]/x",
+    "gotify://metadata.google.internal/AbCdEfGhIjKlMnO",
+    "mailto://me:pw@example.com?smtp=169.254.169.254",  # the SMTP server is what e-mail connects to
+]
+
+
+@pytest.mark.parametrize("private_servers", list(PrivateServers))
+async def test_a_cloud_metadata_or_link_local_server_is_never_added(
+    gateway: Site, private_servers: PrivateServers
+) -> None:
+    async with gateway.client() as api:
+        for url in [*METADATA_URLS, "json://169.254.10.1:8080/hook"]:
+            refused = await api.post("/api/v1/notifications/urls", json={"url": url})
+            assert refused.status_code == 400, (url, refused.text)
+            assert "never allowed" in refused.json()["detail"] and "pw" not in refused.text
+        assert (await api.get("/api/v1/notifications")).json()["targets"] == []
+
+
+@pytest.mark.parametrize("private_servers", [PrivateServers.LAN])
+async def test_this_machine_is_refused_under_lan_and_the_home_network_is_not(
+    gateway: Site, receiver: Receiver
+) -> None:
+    async with gateway.client() as api:
+        for url in (
+            url_of(receiver),
+            f"json://localhost:{receiver.port}/x",
+            f"ntfy://[::1]:{receiver.port}/t",
+        ):
+            refused = await api.post("/api/v1/notifications/urls", json={"url": url})
+            assert refused.status_code == 400, (url, refused.text)
+            assert "PRIVATE_SERVERS=all" in refused.json()["detail"] and SECRET not in refused.text
+        # The home network is allowed under lan; a service at its fixed public address has no host to check.
+        for url in ("json://192.168.77.7/hook", "discord://1234567890/abcdefghij"):
+            assert (await api.post("/api/v1/notifications/urls", json={"url": url})).status_code == 201, url
+        assert [t["scheme"] for t in (await api.get("/api/v1/notifications")).json()["targets"]] == [
+            "json",
+            "discord",
+        ]
+
+
+@pytest.mark.parametrize("private_servers", [PrivateServers.LAN])
+async def test_the_server_is_checked_again_when_sending(gateway: Site, receiver: Receiver) -> None:
+    """A URL kept while it was allowed (its name resolved elsewhere, or the setting was wider) is checked
+    again at every message: nothing reaches this machine under lan."""
+    conn = await asyncpg.connect(gateway.settings.database_url, server_settings={"search_path": "gateway"})
+    try:
+        await conn.execute("INSERT INTO notification_urls (url) VALUES ($1)", url_of(receiver))
+    finally:
+        await conn.close()
+    async with gateway.client() as api:
+        failing = await api.post("/api/v1/notifications/test")
+        assert failing.status_code == 502 and SECRET not in failing.text
+    assert receiver.received == []
+
+
+async def test_a_redirect_is_not_followed(gateway: Site, receiver: Receiver) -> None:
+    with receiving() as elsewhere:
+        receiver.redirect_to = f"http://127.0.0.1:{elsewhere.port}/stolen"
+        async with gateway.client() as api:
+            await set_up(api, receiver)
+            redirected = await api.post("/api/v1/notifications/test")
+            assert redirected.status_code == 502, redirected.text
+        assert len(receiver.received) == 1 and elsewhere.received == []

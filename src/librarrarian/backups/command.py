@@ -1,4 +1,5 @@
-"""``librarrarian backup`` and ``librarrarian restore FILE``, from the command line.
+"""``librarrarian backup`` (``--daily``: the daily duty, for a cluster) and ``librarrarian restore FILE``, from
+the command line.
 
 On the embedded default they use the data directory's servers: a backup works while ``librarrarian up``
 runs (``pg_dump`` reads a consistent snapshot); a restore refuses then (Tools → Backups restores with the
@@ -23,14 +24,14 @@ from urllib.parse import urlsplit
 
 from librarrarian_contracts.catalog import Role
 from librarrarian_embedded import PostgresServer
-from librarrarian_runtime import bus
+from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.database_roles import login_url
 from nats.aio.client import Client
 
 from .. import local_servers, secrets_file
 from . import database, operations
 from .archive import BackupRefused
-from .duty import Duty, Schedule
+from .duty import Clock, Duty, Schedule
 from .operations import Target
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,33 @@ async def backup(data_dir: Path, to: Path | None) -> Path:
     async with place(data_dir) as where:
         info = await Duty(where.nc, where.target, schedule).backup("cli")
     return schedule.directory / info.name
+
+
+async def daily(
+    data_dir: Path, to: Path | None, stopping: asyncio.Event | None = None, clock: Clock | None = None
+) -> None:
+    """``librarrarian backup --daily``: the duty ``up`` runs, for a cluster (its admin login and the backup
+    user from the environment): a backup every day at ``BACKUP_HOUR``, the newest ``BACKUP_KEEP`` kept, the
+    list and "back up now" answered for the dashboard. Restores stay with ``librarrarian restore``."""
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("NATS_URL")):
+        raise CommandError(
+            "--daily is for a cluster: set DATABASE_URL (the admin login) and NATS_URL (the backup user); "
+            "librarrarian up makes its own daily backups"
+        )
+    schedule = Schedule.from_env(data_dir)
+    if to is not None:
+        schedule = Schedule(directory=to, keep=schedule.keep, hour=schedule.hour)
+    if schedule.hour is None:
+        raise CommandError("BACKUP_HOUR is off: there is no daily backup to run")
+    stopping = stopping or lifecycle.stop_event()
+    async with place(data_dir) as where:
+        log.info(
+            "daily backups at %02d:00 into %s, the newest %d kept",
+            schedule.hour,
+            schedule.directory,
+            schedule.keep,
+        )
+        await Duty(where.nc, where.target, schedule, clock=clock).run(stopping)
 
 
 async def restore(data_dir: Path, file: Path) -> str:

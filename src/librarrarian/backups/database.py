@@ -3,17 +3,20 @@ format, without owners or grants: the provisioning step hands each schema to its
 that drops those schemas and loads the dump in one ``psql --single-transaction``, so an error leaves the
 database as it was.
 
-The tools come from the embedded server's wheel (``pgserver``) when ``librarrarian up`` runs the database,
-from PATH for a server of your own (they must not be older than the server). Passwords reach them in
+The tools come from the embedded server's wheel (``pgserver``) when ``librarrarian up`` runs the database;
+for a server of your own, the newer of PATH's and the wheel's (they must not be older than the server). Passwords reach them in
 ``PGPASSWORD``, never in an argument list that any user of the machine can read in ``/proc``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import re
 import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -42,14 +45,27 @@ def embedded_bin() -> Path | None:
 
 
 def tool(name: str, bin_dir: Path | None) -> str:
+    """The tool in ``bin_dir``; else the newer of PATH's and the wheel's (a tool refuses a server newer
+    than itself, and a distribution's may be older than the server: Debian 12 ships 15)."""
     if bin_dir is not None:
         return str(bin_dir / name)
-    found = shutil.which(name)
-    if found is None and (embedded := embedded_bin()) is not None:
-        found = str(embedded / name)  # the wheel's, for a server no newer than it
-    if found is None:
+    embedded = embedded_bin()
+    found = [p for p in (shutil.which(name), embedded and str(embedded / name)) if p]
+    if not found:
         raise ToolFailed(f"{name} is not on PATH: install PostgreSQL's client tools (as new as the server)")
-    return found
+    return max(found, key=major_version)
+
+
+@functools.cache
+def major_version(path: str) -> int:
+    """A PostgreSQL tool's major version (``pg_dump (PostgreSQL) 16.2`` → 16; 0 if it does not say); asked
+    once per tool and process, so the few milliseconds it blocks do not recur."""
+    try:
+        said = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    match = re.search(r"\) (\d+)", said.stdout)
+    return int(match.group(1)) if match else 0
 
 
 def libpq(url: str) -> tuple[str, dict[str, str]]:

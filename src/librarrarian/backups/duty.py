@@ -4,8 +4,8 @@
 It runs inside ``librarrarian up``, beside the supervisor, because that process alone holds what a backup and
 a restore need: the database admin's login (every service logs in as a role that sees only its own schema),
 and the children, which a restore must stop before it replaces their records and start again after. A
-cluster has no such process: there ``librarrarian backup`` runs from a timer and ``librarrarian restore``
-with the services stopped (README, "Backups").
+cluster has no such process: there ``librarrarian backup --daily`` runs the same duty with the admin login
+and without restores (``librarrarian restore`` runs with the services stopped; README, "Backups").
 
 Every outcome is recorded where the dashboard reads it (key ``status`` of the ``backups`` bucket) and
 published as ``backup.completed`` or ``backup.failed``; a failure is also logged.
@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 from librarrarian_contracts import publish, topology, views
@@ -74,6 +75,28 @@ def next_run(now: datetime, hour: int) -> datetime:
     return today if today > now else today + timedelta(days=1)
 
 
+class Clock(Protocol):
+    """The time the daily backup goes by: the system's, or one a test moves."""
+
+    def now(self) -> datetime:
+        """An aware instant, in the time zone ``BACKUP_HOUR`` is read in."""
+
+    async def wait(self, seconds: float, stopping: asyncio.Event) -> bool:
+        """Wait up to ``seconds`` (or less: the caller looks at the time again); True if a stop was asked."""
+
+
+class SystemClock:
+    # The wall clock can jump (NTP, a suspended machine): a long wait is cut in steps so that a backup
+    # missed while the machine slept runs when it wakes.
+    STEP_SECONDS = 60.0
+
+    def now(self) -> datetime:
+        return datetime.now().astimezone()
+
+    async def wait(self, seconds: float, stopping: asyncio.Event) -> bool:
+        return await lifecycle.wait_or_stop(stopping, min(max(seconds, 0.0), self.STEP_SECONDS))
+
+
 class Duty:
     def __init__(
         self,
@@ -82,11 +105,13 @@ class Duty:
         schedule: Schedule,
         around: Around | None = None,
         role_urls: dict[str, str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """``around`` stops the services, runs a restore and starts them (None: restores are refused);
         ``role_urls``: each service's login, to run its migrations after a restore as it would."""
         self.nc, self.target, self.schedule, self.around = nc, target, schedule, around
         self.role_urls = role_urls
+        self.clock: Clock = clock or SystemClock()
         self._busy = asyncio.Lock()
         self._restoring: asyncio.Task[None] | None = None
 
@@ -103,19 +128,29 @@ class Duty:
             ],
         )
         try:
-            while self.schedule.hour is not None:
-                now = datetime.now().astimezone()
-                wait = (next_run(now, self.schedule.hour) - now).total_seconds()
-                if await lifecycle.wait_or_stop(stopping, wait):
-                    break
-                # Recorded, published and logged by backup(); tomorrow's tries again.
-                with contextlib.suppress(Exception):
-                    await self.backup("schedule")
+            await self.daily(stopping)
             await stopping.wait()
         finally:
             await service.stop()
             if self._restoring is not None:
                 await asyncio.gather(self._restoring, return_exceptions=True)
+
+    async def daily(self, stopping: asyncio.Event) -> None:
+        """Back up every day at ``BACKUP_HOUR`` until ``stopping`` (at once if there is no such hour)."""
+        hour = self.schedule.hour
+        if hour is None:
+            return
+        due = next_run(self.clock.now(), hour)
+        while not stopping.is_set():
+            now = self.clock.now()
+            if now < due:
+                if await self.clock.wait((due - now).total_seconds(), stopping):
+                    return
+                continue
+            # Recorded, published and logged by backup(); tomorrow's tries again.
+            with contextlib.suppress(Exception):
+                await self.backup("schedule")
+            due = next_run(max(self.clock.now(), due), hour)
 
     async def backup(self, trigger: str) -> BackupInfo:
         """Make a backup and prune old ones; record, publish and log the outcome. Raises what failed."""

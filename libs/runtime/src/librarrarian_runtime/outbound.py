@@ -79,10 +79,19 @@ def _resolve(host: str, port: int) -> list[Any]:
 def check_url(url: str, allowed: PrivateServers) -> None:
     """Refuse (``RefusedAddress``, a 400) a URL whose host is, or resolves to, an address not allowed."""
     parsed = _parse(url)
-    host = parsed.host.lower().rstrip(".")
+    check_host(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), allowed)
+
+
+def check_host(host: str, port: int, allowed: PrivateServers) -> None:
+    """Refuse (``RefusedAddress``) a host name or address (``[::1]`` too) that is, or resolves to, an address
+    not allowed: for what speaks another protocol than HTTP (SMTP, a chat server's own), or names its host
+    in another way than an http(s) URL."""
+    host = host.strip().strip("[]").lower().rstrip(".")
+    if not host:
+        raise BadRequest("no host given")
     if host in METADATA_HOSTS:
         raise RefusedAddress(f"{host} is a cloud metadata service: never allowed")
-    for raw in _resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80)):
+    for raw in _resolve(host, port):
         check_address(ipaddress.ip_address(raw.split("%")[0]), allowed)
 
 

@@ -7,7 +7,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from librarrarian_runtime import env
+from librarrarian_runtime import env, outbound
+from librarrarian_runtime.outbound import PrivateServers
 
 from .credentials import password_problem
 from .oidc import OidcSettings
@@ -51,6 +52,8 @@ class Settings:
     max_body_bytes: int = 1024 * KIB
     local_login_enabled: bool = True  # the user name and password form
     oidc: OidcSettings | None = None  # sign-in with an OpenID provider
+    # Which private addresses notification URLs may reach (``PRIVATE_SERVERS``, as the scanner's).
+    private_servers: PrivateServers = PrivateServers.LAN
 
     def __post_init__(self) -> None:
         if self.auth_enabled and not self.local_login_enabled and self.oidc is None:
@@ -99,6 +102,7 @@ class Settings:
             backup_dir=Path(backup_dir) if (backup_dir := env.optional("BACKUP_DIR")) else None,
             local_login_enabled=env.flag("LOCAL_LOGIN_ENABLED", True),
             oidc=OidcSettings.from_env(),
+            private_servers=env.choice(outbound.SETTING, PrivateServers, PrivateServers.LAN),
         )
 
 

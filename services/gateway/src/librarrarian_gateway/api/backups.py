@@ -27,7 +27,7 @@ from librarrarian_contracts.backups import (
     RestoreAccepted,
     RestoreBackup,
 )
-from librarrarian_runtime.errors import BadRequest
+from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
 
 from ..access import ADMIN
@@ -93,7 +93,8 @@ async def restore_backup(name: str, bus: Bus) -> dict[str, Any]:
     "/backups/upload",
     dependencies=ADMIN,
     summary="Upload a backup file (the request's body) and restore it",
-    description="Kept in the backup folder as uploaded-<time>.tar when it is accepted, deleted when refused.",
+    description="Kept in the backup folder as uploaded-<time>.tar when it is accepted, deleted when refused "
+    "or when no restore can be made now.",
 )
 async def upload_backup(request: Request, bus: Bus) -> dict[str, Any]:
     directory = folder(request)
@@ -111,7 +112,9 @@ async def upload_backup(request: Request, bus: Bus) -> dict[str, Any]:
         accepted = await ask(
             bus.nc, topology.BACKUPS_RESTORE, RestoreBackup(name=name), RestoreAccepted, CHECK_SECONDS
         )
-    except (HTTPException, BadRequest):
+    except (HTTPException, ServiceError):
+        # Refused (a bad file), or not taken at all (a restore running, a duty that cannot stop the
+        # services, none answering): not kept, so it cannot be restored later by its name by mistake.
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(path.unlink)
         raise

@@ -11,6 +11,8 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, HTTPException, Request
 from librarrarian_contracts.settings import NOTIFICATIONS_KEY, NotificationSettings, NotifyEvent
+from librarrarian_runtime.errors import BadRequest
+from librarrarian_runtime.outbound import PrivateServers
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..access import ADMIN, READ
@@ -53,6 +55,11 @@ class UrlIn(BaseModel):
 class TestOut(BaseModel):
     targets: int
     sent: bool
+
+
+def _allowed(request: Request) -> PrivateServers:
+    allowed: PrivateServers = request.app.state.settings.private_servers
+    return allowed
 
 
 async def _settings(bus: Bus) -> NotificationSettings:
@@ -102,13 +109,17 @@ async def patch_notifications(
     response_model=TargetOut,
     status_code=201,
     summary="Add a notification URL (Apprise's syntax)",
-    description="The URL is checked by Apprise, kept by the gateway and never shown again.",
+    description="The URL is checked by Apprise (422 if it cannot use it) and its server by the outbound "
+    "rules (400: a cloud metadata or link-local address, or a private one `PRIVATE_SERVERS` does not allow), "
+    "kept by the gateway and never shown again.",
 )
 async def add_url(body: UrlIn, request: Request) -> dict[str, Any]:
     try:
-        return (await targets.add(request.app.state.pool, body.url)).__dict__
+        return (await targets.add(request.app.state.pool, body.url, _allowed(request))).__dict__
     except targets.NotAnAppriseUrl as error:
         raise HTTPException(422, str(error)) from None
+    except BadRequest as error:  # RefusedAddress among them; the reason names the host, not the URL
+        raise HTTPException(400, str(error)) from None
 
 
 @router.delete("/urls/{target_id}", dependencies=ADMIN, status_code=204, summary="Remove a notification URL")
@@ -124,7 +135,7 @@ async def send_test(request: Request) -> dict[str, Any]:
     urls = await targets.urls(request.app.state.pool)
     if not urls:
         raise HTTPException(409, "no notification URL is set")
-    delivery = await sending.send(urls, TEST_TITLE, TEST_BODY)
+    delivery = await sending.send(urls, TEST_TITLE, TEST_BODY, _allowed(request))
     if not delivery.sent:
         raise HTTPException(502, f"not every one of the {delivery.targets} notification URLs took the test")
     return {"targets": delivery.targets, "sent": delivery.sent}

@@ -19,8 +19,14 @@ __all__ = ["Notifier", "duty"]
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Runs inside the live room's lifespan (included before it), so the feed is there already."""
     state = app.state
+    settings = state.settings
     notifier = Notifier(
-        state.backend, state.feed, state.pool, state.settings.database_url, version("librarrarian-gateway")
+        state.backend,
+        state.feed,
+        state.pool,
+        settings.database_url,
+        version("librarrarian-gateway"),
+        settings.private_servers,
     )
     await notifier.start()
     state.notifier = notifier

@@ -31,6 +31,7 @@ from librarrarian_contracts.codec import backup_decoder, queue_decoder
 from librarrarian_contracts.settings import NOTIFICATIONS_KEY, NotificationSettings
 from librarrarian_contracts.views import Nothing, QueueMetrics
 from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.queries import ask
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -50,10 +51,16 @@ WAITING = {JobStatus.PENDING, JobStatus.RUNNING}  # awaiting approval waits for 
 
 class Notifier:
     def __init__(
-        self, backend: Backend, feed: Feed, pool: asyncpg.Pool, database_url: str, version: str
+        self,
+        backend: Backend,
+        feed: Feed,
+        pool: asyncpg.Pool,
+        database_url: str,
+        version: str,
+        allowed: PrivateServers,
     ) -> None:
         self.backend, self.feed, self.pool = backend, feed, pool
-        self.database_url, self.version = database_url, version
+        self.database_url, self.version, self.allowed = database_url, version, allowed
         self.coalescer = Coalescer()
         self.settings = NotificationSettings()
         self.nodes: set[str] | None = None  # None until the first look
@@ -156,7 +163,7 @@ class Notifier:
                 for message in self.coalescer.due(loop.time(), self.settings.window_seconds):
                     if message.event in self.settings.events and await self.holds_lease():
                         delivery = await sending.send(
-                            await targets.urls(self.pool), message.title, message.body
+                            await targets.urls(self.pool), message.title, message.body, self.allowed
                         )
                         log.info(
                             "notified %s (%d notices) to %d targets: %s",

@@ -1,17 +1,19 @@
-"""The notification URLs, kept in the gateway's schema: checked by Apprise when they are added, and shown only
-as the kind of service they reach, never the URL (its tokens and passwords stay here)."""
+"""The notification URLs, kept in the gateway's schema: checked by Apprise and by the outbound rules
+(:mod:`destinations`) when they are added, and shown only as the kind of service they reach, never the URL
+(its tokens and passwords stay here)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-import apprise
 import asyncpg
+from librarrarian_runtime.outbound import PrivateServers
 
+from .destinations import NotAnAppriseUrl, guarded, plugin_of
 
-class NotAnAppriseUrl(ValueError):
-    pass
+__all__ = ["NotAnAppriseUrl", "Target", "add", "describe", "listed", "remove", "urls"]
 
 
 @dataclass(frozen=True)
@@ -24,16 +26,13 @@ class Target:
 
 def describe(url: str) -> tuple[str, str]:
     """The service and scheme of an Apprise URL, or :class:`NotAnAppriseUrl` (in words without the URL)."""
-    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    if plugin is None:
-        scheme = url.partition("://")[0] if "://" in url else ""
-        hint = f" (scheme {scheme!r})" if scheme and len(scheme) < 20 else ""
-        raise NotAnAppriseUrl(f"not a notification URL Apprise can use{hint}")
+    plugin = plugin_of(url)
     return str(plugin.service_name), url.partition("://")[0].lower()
 
 
-async def add(pool: asyncpg.Pool, url: str) -> Target:
-    describe(url)
+async def add(pool: asyncpg.Pool, url: str, allowed: PrivateServers) -> Target:
+    """Keep ``url`` once Apprise reads it and its server may be reached (``RefusedAddress`` otherwise)."""
+    await asyncio.to_thread(guarded, url, allowed)
     row = await pool.fetchrow(
         "INSERT INTO notification_urls (url) VALUES ($1)"
         " ON CONFLICT (url) DO UPDATE SET url = EXCLUDED.url RETURNING id, url, added_at",
