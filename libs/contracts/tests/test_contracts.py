@@ -222,7 +222,9 @@ def test_each_role_needs_what_it_pulls_writes_and_reads() -> None:
     encoder = permissions.needs(catalog.Role.ENCODER)
     assert {d.durable for d in encoder.durables} == {s.durable for s in topology.WORK_CONSUMERS.values()}
     assert {b.name for b in encoder.buckets} == {"nodes", "progress", "settings"}
-    history = permissions.Needs((topology.JOBS,), (topology.HISTORY_JOBS,), ())
+    history = permissions.Needs(
+        (topology.JOBS, topology.ARR), (topology.HISTORY_JOBS, topology.HISTORY_RENAMES), ()
+    )
     assert permissions.needs(catalog.Role.HISTORY) == history
 
 

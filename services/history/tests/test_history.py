@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from librarrarian_contracts import JobCompleted, JobFailed, JobSkipped, encode, publish, topology
+from librarrarian_contracts import (
+    ArrApp,
+    FileRenamed,
+    JobCompleted,
+    JobFailed,
+    JobSkipped,
+    encode,
+    publish,
+    topology,
+)
 from librarrarian_contracts.views import HistoryEntry, HistoryLookup, HistoryPage, HistoryQuery, Stats
 from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
@@ -106,3 +115,39 @@ async def test_a_finished_transcode_keeps_ffmpegs_log_in_its_details_not_in_page
 async def _listed(nc: Client) -> HistoryPage | None:
     page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(), HistoryPage)
     return page if page.items else None
+
+
+async def test_a_file_an_arr_app_renamed_keeps_its_history(
+    bus: tuple[Client, JetStreamContext], history: Client
+) -> None:
+    nc, js = bus
+    await publish(js, completed(1, "/m/TV/Show S01E01 x264.mkv", 2000, 1000))
+    await publish(
+        js,
+        JobSkipped(job_id=2, attempt=1, node="n1", path="/m/TV/Show S01E02 x264.mkv", reason="already small"),
+    )
+
+    async def both() -> HistoryPage | None:
+        page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(), HistoryPage)
+        return page if len(page.items) == 2 else None
+
+    await eventually(both)
+    for episode in ("01", "02"):
+        renamed = FileRenamed(
+            app=ArrApp.SONARR,
+            path=f"/m/TV/Show S01E{episode} x264.mkv",
+            new_path=f"/m/TV/Show S01E{episode} x265.mkv",
+        )
+        await publish(js, renamed)
+
+    async def followed() -> HistoryPage | None:
+        page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(search="x265"), HistoryPage)
+        return page if len(page.items) == 2 else None
+
+    page = await eventually(followed, message="both entries found by their new names")
+    done, skipped = sorted(page.items, key=lambda e: e.job_id)
+    # The transcode's output moved; the name it was transcoded under stays as its source.
+    assert (done.path, done.output_path) == ("/m/TV/Show S01E01 x264.mkv", "/m/TV/Show S01E01 x265.mkv")
+    assert skipped.path == "/m/TV/Show S01E02 x265.mkv" and skipped.output_path is None
+    stats = await ask(nc, topology.HISTORY_STATS, HistoryQuery(), Stats)
+    assert (stats.files_encoded, stats.files_skipped) == (1, 1)  # followed, not counted again

@@ -234,8 +234,8 @@ CHANNELS: tuple[Channel, ...] = (
         topology.ARR_FILE_RENAMED,
         (m.FileRenamed,),
         (ARR,),
-        (SCHEDULER, SCANNER),
-        "An Arr app renamed a file: the catalogue and the jobs follow it.",
+        (SCHEDULER, SCANNER, HISTORY),
+        "An Arr app renamed a file: the catalogue, the jobs and the history follow it.",
         topology.ARR,
     ),
     Channel(
@@ -695,6 +695,7 @@ DURABLES: tuple[Durable, ...] = (
     Durable(topology.SCHEDULER_ARR, (SCHEDULER,), "What the Arr apps found or did, to record as jobs."),
     Durable(topology.SCANNER_RENAMES, (SCANNER,), "Files an Arr app renamed: the catalogue follows them."),
     Durable(topology.SCANNER_IMPORTS, (SCANNER,), "Files an Arr app imported: probed at once."),
+    Durable(topology.HISTORY_RENAMES, (HISTORY,), "Files an Arr app renamed: their history follows them."),
     Durable(
         topology.SCANNER_JOBS, (SCANNER,), "Replaced files, to probe again and refresh Plex and Jellyfin."
     ),

@@ -137,6 +137,7 @@ ARR_JOBS = ConsumerSpec(JOBS.name, "arr-jobs", JOB_COMPLETED)
 SCHEDULER_ARR = ConsumerSpec(ARR.name, "scheduler-arr", "arr.>")
 SCANNER_RENAMES = ConsumerSpec(ARR.name, "scanner-renames", ARR_FILE_RENAMED)
 SCANNER_IMPORTS = ConsumerSpec(ARR.name, "scanner-imports", ARR_FILE_IMPORTED)
+HISTORY_RENAMES = ConsumerSpec(ARR.name, "history-renames", ARR_FILE_RENAMED)
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     *WORK_CONSUMERS.values(),
     CLEANUP_WORK,
@@ -148,6 +149,7 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     SCHEDULER_ARR,
     SCANNER_RENAMES,
     SCANNER_IMPORTS,
+    HISTORY_RENAMES,
     SCHEDULER_MEDIA,
     SCHEDULER_JOBS,
     HISTORY_JOBS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import asyncpg
-from librarrarian_contracts import JobCompleted, JobReport, JobSkipped
+from librarrarian_contracts import FileRenamed, JobCompleted, JobReport, JobSkipped
 from librarrarian_contracts.views import HistoryEntry, HistoryPage, HistoryQuery, Stats
 from librarrarian_runtime.errors import BadRequest
 
@@ -51,6 +51,23 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
             event.reason,
             event.occurred_at,
         )
+
+
+async def renamed(pool: asyncpg.Pool, event: FileRenamed) -> int:
+    """An Arr app renamed a file: its entries follow it, so a search by its new name finds them. The file
+    there now is a transcode's output (its ``output_path``) or a file left as it was (a skipped entry's
+    ``path``); the name it had when it was transcoded stays in ``path``. Idempotent: a redelivery finds
+    nothing under the old name."""
+    async with pool.acquire() as connection, connection.transaction():
+        outputs = await connection.execute(
+            "UPDATE transcodes SET output_path = $2 WHERE output_path = $1", event.path, event.new_path
+        )
+        kept = await connection.execute(
+            "UPDATE transcodes SET path = $2 WHERE output_path IS NULL AND path = $1",
+            event.path,
+            event.new_path,
+        )
+    return int(outputs.split()[-1]) + int(kept.split()[-1])
 
 
 def _entry(row: asyncpg.Record, with_log: bool = False) -> HistoryEntry:

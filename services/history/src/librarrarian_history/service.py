@@ -1,4 +1,5 @@
-"""The history process: records finished transcodes from ``job.*`` and answers history and stats queries."""
+"""The history process: records finished transcodes from ``job.*``, follows the files the Arr apps rename
+(``arr.file_renamed``), and answers history and stats queries."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import logging
 from importlib.metadata import version
 
 import asyncpg
-from librarrarian_contracts import JobReport, require, topology
+from librarrarian_contracts import FileRenamed, JobReport, require, topology
 from librarrarian_contracts.catalog import Role
-from librarrarian_contracts.codec import job_decoder
+from librarrarian_contracts.codec import arr_decoder, job_decoder
+from librarrarian_contracts.messages import ArrEvent
 from librarrarian_contracts.views import (
     ChartsQuery,
     HistoryEntry,
@@ -67,8 +69,20 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             async def on_report(report: JobReport) -> None:
                 await records.record(pool, report)
 
+            async def on_arr(event: ArrEvent) -> None:
+                if isinstance(event, FileRenamed) and await records.renamed(pool, event):
+                    log.info(
+                        "%s renamed %s to %s: its history follows it", event.app, event.path, event.new_path
+                    )
+
             try:
-                await consumer.consume(js, topology.HISTORY_JOBS, job_decoder, on_report, stopping)
+                async with asyncio.TaskGroup() as consuming:
+                    consuming.create_task(
+                        consumer.consume(js, topology.HISTORY_JOBS, job_decoder, on_report, stopping)
+                    )
+                    consuming.create_task(
+                        consumer.consume(js, topology.HISTORY_RENAMES, arr_decoder, on_arr, stopping)
+                    )
             finally:
                 await service.stop()
         finally:
