@@ -14,8 +14,8 @@ from librarrarian_runtime.queries import ask
 from librarrarian_testing import eventually
 from librarrarian_testing.media_servers import serving
 
-from .cluster import encoder, job_list, scanner_and_scheduler, set_up, shows, start_scan
-from .conftest import ArrService
+from .arr_cluster import encoder, job_list, scanner_and_scheduler, set_up, shows, start_scan
+from .arr_service import ArrService
 
 HEVC_NAME = "Season 01/Bikes - S01E01 - Pilot [HEVC].mp4"
 

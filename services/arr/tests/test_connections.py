@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from .conftest import ArrService, service_settings, start
+from .arr_service import ArrService, service_settings, start
 
 
 async def set_up(arr: ArrService, app: ArrApp, url: str, key: str | None, **options: object) -> ArrAppStatus:

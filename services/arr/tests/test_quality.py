@@ -15,8 +15,8 @@ from librarrarian_testing import eventually
 from librarrarian_testing.media_servers import FakeArr, FakeFile, FakeItem, serving
 from nats.js import JetStreamContext
 
-from .cluster import job_list, scanner_and_scheduler, set_up, start_scan
-from .conftest import ArrService
+from .arr_cluster import job_list, scanner_and_scheduler, set_up, start_scan
+from .arr_service import ArrService
 
 REASON = "radarr: HDTV-720p is below the cutoff Bluray-1080p"
 

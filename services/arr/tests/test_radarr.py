@@ -13,8 +13,8 @@ from librarrarian_runtime.queries import ask
 from librarrarian_testing import eventually
 from librarrarian_testing.media_servers import FakeArr, FakeFile, FakeItem, serving
 
-from .cluster import encoder, job_list, scanner_and_scheduler, set_up, start_scan
-from .conftest import ArrService
+from .arr_cluster import encoder, job_list, scanner_and_scheduler, set_up, start_scan
+from .arr_service import ArrService
 
 DOWNLOADED = "bikes.2020.1080p.x264.mp4"
 NAMED = "Bikes (2020) [Bluray-1080p x264].mp4"

@@ -18,8 +18,8 @@ from librarrarian_testing.media_servers import FakeItem, serving
 from librarrarian_testing.scanning import scan_entries
 from nats.js import JetStreamContext
 
-from .cluster import catalogued, job_list, scanner_and_scheduler, set_up, shows, start_scan
-from .conftest import ArrService, start
+from .arr_cluster import catalogued, job_list, scanner_and_scheduler, set_up, shows, start_scan
+from .arr_service import ArrService, start
 
 
 async def scan_entry(js: JetStreamContext, scan_id: str) -> ScanStatus | None:

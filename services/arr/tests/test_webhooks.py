@@ -19,8 +19,8 @@ from librarrarian_testing import eventually
 from librarrarian_testing.clips import lavfi_clip
 from librarrarian_testing.media_servers import FakeFile
 
-from .cluster import catalogued, job_list, scanner_and_scheduler, shows
-from .conftest import ArrService
+from .arr_cluster import catalogued, job_list, scanner_and_scheduler, shows
+from .arr_service import ArrService
 
 API_KEY = "gateway-test-key-0123456789"
 

@@ -26,7 +26,7 @@ from librarrarian_testing.media_servers import FakeArr, FakeFile, FakeItem
 from librarrarian_testing.scanning import scanner_answers
 from nats.aio.client import Client
 
-from .conftest import ArrService
+from .arr_service import ArrService
 
 
 @contextlib.asynccontextmanager
