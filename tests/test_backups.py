@@ -28,6 +28,7 @@ from librarrarian_contracts.backups import STATUS_KEY, BackupStatus
 from librarrarian_provision import database as provisioning
 from librarrarian_runtime import bus, migrations
 from librarrarian_runtime.database_roles import SCHEMAS, login_url, role_of
+from librarrarian_testing import eventually
 from librarrarian_testing.fixtures import with_database
 from nats.js import JetStreamContext
 
@@ -194,7 +195,11 @@ async def test_round_trip_into_a_fresh_data_directory(
             await scheduler.close()
         nc = await bus.connect(nats_server.urls["backup"], "test")
         try:
-            assert await operations.read_settings(nc.jetstream()) == SETTINGS
+            # A server just started may still be loading its streams from disk (slow on a busy machine).
+            async def restored() -> bool:
+                return await operations.read_settings(nc.jetstream()) == SETTINGS
+
+            await eventually(restored, message="the backup's settings in the fresh directory's bucket")
         finally:
             await nc.drain()
     finally:

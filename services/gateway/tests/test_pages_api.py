@@ -64,7 +64,7 @@ async def test_delete_one_job_and_clear_the_pending_ones(
         assert (await api.delete("/api/v1/jobs", params={"status": "failed"})).status_code == 422
         other_kind = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "cleanup"})
         assert other_kind.json() == {"deleted": 0}
-        unknown_kind = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "rename"})
+        unknown_kind = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "nonsense"})
         assert unknown_kind.status_code == 422
         cleared = await api.delete("/api/v1/jobs", params={"status": "pending", "kind": "transcode"})
         assert cleared.status_code == 200 and cleared.json() == {"deleted": 2}

@@ -6,6 +6,8 @@ Left out, and why:
 - ``GET /api/v1/events``: a stream that never ends (``test_events`` follows it).
 - ``/api/v1/sources/…``: they make the scanner call the media servers named in the request; generated URLs
   would reach out of the machine (``test_sources_api`` drives them against fake servers).
+- ``/api/v1/arr…``: the same for the Arr apps, through the arr service, which does not run here
+  (``services/arr/tests`` drive them against fake Sonarr, Radarr and Lidarr).
 - ``DELETE /api/v1/keys/{key_id}``: a generated id may be the test's own key, and every later request
   would be refused (``test_accounts_api`` revokes keys).
 - ``/api/v1/backups/…``: made and restored by the backup duty of ``librarrarian up``, which does not run
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from .sites import API_KEY, Site
 
-EXCLUDED = r"^/api/v1/(events|sources(/.*)?|keys/\{key_id\}|backups(/.*)?|notifications/test)$"
+EXCLUDED = r"^/api/v1/(events|sources(/.*)?|arr(/.*)?|keys/\{key_id\}|backups(/.*)?|notifications/test)$"
 EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "5")
 SEED = os.environ.get("SCHEMATHESIS_SEED", "1")  # fixed: the same requests every run, unless asked
 
