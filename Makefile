@@ -8,6 +8,10 @@ MEDIA ?= ./media
 DATA_DIR ?= ./.data
 PORT ?= 5000
 PYTEST_ARGS ?=
+# Test processes: the tests spend most of their time waiting on servers, ffmpeg and browsers, so two
+# processes on two cores take about half as long; each starts its own NATS, PostgreSQL and Chromium, and a
+# test file stays in one process (its fixtures with it). `make test TEST_WORKERS=0` runs them in this process.
+TEST_WORKERS ?= 2
 # Where test-system-ffmpeg finds the system ffmpeg it puts first on PATH (another folder: a build of your own).
 SYSTEM_FFMPEG_DIR ?= /usr/bin
 # The OpenID provider the sign-in tests run (Node.js, from the npm registry).
@@ -46,7 +50,7 @@ run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 	$(UV) run librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
 
 test: setup chromium oidc-provider ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system ffmpeg first on PATH (Debian's)
 	@if [ -x "$(SYSTEM_FFMPEG_DIR)/ffmpeg" ]; then :; \
