@@ -62,7 +62,7 @@ test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system 
 		exit 1; \
 	fi
 	@echo "first on PATH: $$("$(SYSTEM_FFMPEG_DIR)/ffmpeg" -hide_banner -version | head -n 1)"
-	PATH="$(SYSTEM_FFMPEG_DIR):$$PATH" $(UV) run pytest services/encoder/tests services/scanner/tests libs/media/tests $(PYTEST_ARGS)
+	PATH="$(SYSTEM_FFMPEG_DIR):$$PATH" $(UV) run pytest -n $(TEST_WORKERS) --dist loadfile services/encoder/tests services/scanner/tests libs/media/tests $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy
 	$(UV) run ruff check .
