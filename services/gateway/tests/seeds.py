@@ -4,6 +4,10 @@ scheduler or history has recorded them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from librarrarian_contracts import (
     FileIdentity,
     JobCompleted,
@@ -84,6 +88,26 @@ def failure(
         detail=log,
         retryable=retryable,
     )
+
+
+@contextlib.asynccontextmanager
+async def node_alive(site: Site, entry: bytes, name: str = "node-a") -> AsyncIterator[None]:
+    """A node's entry kept in the ``nodes`` bucket for the block's length, written again at the encoders'
+    heartbeat (the bucket forgets an entry not written for a few heartbeats, and a slow test outlives it)."""
+    nodes = await site.js.key_value(topology.NODES.name)
+    await nodes.put(name, entry)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(topology.NODE_HEARTBEAT_SECONDS)
+            await nodes.put(name, entry)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
 
 
 async def queue_files(site: Site, *paths: str, first_inode: int = 1) -> dict[str, int]:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from librarrarian_contracts import topology
 from playwright.async_api import Browser, Page, expect
 
 from .browsing import WAIT_MS, logged_in
-from .seeds import node
+from .seeds import node, node_alive
 from .sites import Site
 
 
@@ -22,7 +21,11 @@ async def value(site: Site, route: str) -> object:
 async def test_the_service_settings_and_a_nodes_slots_are_saved_from_the_options_page(
     browser: Browser, site: Site
 ) -> None:
-    await (await site.js.key_value(topology.NODES.name)).put("node-a", node(jobs=()))
+    async with node_alive(site, node(jobs=())):
+        await the_settings_and_slots(browser, site)
+
+
+async def the_settings_and_slots(browser: Browser, site: Site) -> None:
     page = await logged_in(browser, site, "/options")
     form = page.locator("#services")
     # The scheduler seeded its setting from its environment (MAX_ATTEMPTS, 3 by default) at its first start.
