@@ -203,3 +203,24 @@ async def test_a_job_awaiting_approval_that_arrives_live_can_be_released(
     )  # no cleanup service takes it
     await expect(release_all).to_be_disabled()
     assert await page.evaluate("window.stillTheSamePage") is True
+
+
+async def test_released_rows_stay_on_the_awaiting_page_as_their_jobs_go_on(browser: Browser, site: Site) -> None:
+    """The page lists jobs awaiting approval; a released one leaves that filter but its row follows it,
+    also when the page reads its list again (after the next release) and the list no longer holds it."""
+    identity = FileIdentity(size=10, mtime_ns=1, inode=9)
+    for name in (".tmp_first", ".tmp_second"):
+        await publish(site.js, StaleFileFound(path=str(site.media / name), identity=identity, why="old"))
+    page = await logged_in(browser, site, "/queue?status=awaiting_approval")
+    rows = page.locator("#jobs tr[data-job]")
+    await expect(rows).to_have_count(2, timeout=WAIT_MS)
+    first, second = rows.filter(has_text=".tmp_first"), rows.filter(has_text=".tmp_second")
+
+    await first.get_by_role("button", name="Release").click()
+    await expect(first.locator(".status")).to_have_text("pending", timeout=WAIT_MS)  # no cleanup service
+    await second.get_by_role("button", name="Release").click()
+    await expect(second.locator(".status")).to_have_text("pending", timeout=WAIT_MS)
+    await expect(page.locator("#queue-message")).to_contain_text("released: it is queued.")
+    await page.wait_for_load_state("networkidle")  # the list read after the second release has come back
+    await expect(first.locator(".status")).to_have_text("pending")
+    await expect(rows).to_have_count(2)

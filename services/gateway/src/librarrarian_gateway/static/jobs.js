@@ -84,7 +84,8 @@
       drop(job.id);
     }
 
-    // Read the page's list again; rows that were not changed since it was asked for and are not in it go.
+    // Read the page's list again; rows that were not changed since it was asked for and are not in it go
+    // (or, on a page that follows its jobs, are read one by one).
     async function read() {
       const params = new URLSearchParams({ limit: String(query.limit) });
       if (query.status) params.set("status", query.status);
@@ -95,10 +96,23 @@
       counts = page.counts;
       const listed = new Set(page.items.map((job) => job.id));
       for (const job of page.items) take(job, true, true);
-      for (const [id, row] of [...rows]) if (!listed.has(id) && row.seq <= asked) drop(id);
+      const missing = [...rows].filter(([id, row]) => !listed.has(id) && row.seq <= asked).map(([id]) => id);
+      // A page that follows its jobs keeps a row whose job left its filter: asked for alone, it stays
+      // unless the record no longer has it (the list can miss a job between its change and its event).
+      if (follows) await Promise.all(missing.map(followOne));
+      else missing.forEach(drop);
       showPager(page.next_before_id);
       showEmpty();
       changed();
+    }
+
+    async function followOne(id) {
+      try {
+        take(await call("GET", "/api/v1/jobs/" + encodeURIComponent(id)), true, true);
+      } catch (error) {
+        if (error.status === 404) forget({ id, version: seen.get(id) ?? 0 });
+        else console.warn("reading job " + id + " again failed:", error.message);
+      }
     }
 
     function refresh() {
