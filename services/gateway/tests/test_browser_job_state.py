@@ -205,7 +205,9 @@ async def test_a_job_awaiting_approval_that_arrives_live_can_be_released(
     assert await page.evaluate("window.stillTheSamePage") is True
 
 
-async def test_released_rows_stay_on_the_awaiting_page_as_their_jobs_go_on(browser: Browser, site: Site) -> None:
+async def test_released_rows_stay_on_the_awaiting_page_as_their_jobs_go_on(
+    browser: Browser, site: Site
+) -> None:
     """The page lists jobs awaiting approval; a released one leaves that filter but its row follows it,
     also when the page reads its list again (after the next release) and the list no longer holds it."""
     identity = FileIdentity(size=10, mtime_ns=1, inode=9)
