@@ -82,9 +82,7 @@ class Up:
         return self.log.read_text(errors="replace")
 
     async def running(self) -> None:
-        await eventually(
-            lambda: "Librarrarian is running" in self.text(), timeout=120, message="up ready"
-        )
+        await eventually(lambda: "Librarrarian is running" in self.text(), timeout=120, message="up ready")
         # The gateway answers once every service it needs is there.
         await eventually(self.answering, timeout=60, message="gateway answering")
         self.look()
@@ -120,7 +118,9 @@ class Up:
     def left(self) -> list[str]:
         """The processes seen that still run."""
         alive = [pid for pid, started in self.seen.items() if start_time(pid) == started]
-        return [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:160] for pid in alive]
+        return [
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:160] for pid in alive
+        ]
 
     def service_pid(self, module: str) -> int:
         assert self.process is not None
@@ -166,7 +166,10 @@ def new_up(tmp_path: Path, ups: list[Up], command: list[str] | None = None, log:
 
 
 async def gone(up: Up) -> None:
-    await eventually(lambda: not up.left(), timeout=60, message="every process up started gone")
+    try:
+        await eventually(lambda: not up.left(), timeout=60, message="every process up started gone")
+    except AssertionError:
+        raise AssertionError(f"still running: {up.left()}") from None
 
 
 async def test_a_sigterm_that_arrives_twice_is_one_graceful_stop(tmp_path: Path, ups: list[Up]) -> None:

