@@ -1,18 +1,28 @@
 """A job's next attempt removes the temporary outputs its earlier attempts left beside the original, and
 nothing else, in a folder whose other writers plant things at those names: a symlink to a file outside the
 library, a folder, a file of another user's, a second name of someone's file, names of other jobs and other
-files. (The whole of it, with a real encoder killed mid-encode, is in ``test_kill.py``.)"""
+files. An attempt whose output was removed so steps aside. (The whole of it, with a real encoder killed
+mid-encode, is in ``test_kill.py`` and ``test_failpoints.py``.)"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from librarrarian_contracts import JobFailed
+from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_encoder import earlier, replace
 from librarrarian_encoder.folder import Folder
+from librarrarian_encoder.job import Verified
+from librarrarian_encoder.pipeline import Pipeline
 from librarrarian_testing.outside import Outside
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .encoder_client import Scheduler, node_settings, work
 
 JOB = 7
 A, B, C = "0123456789abcdef", "fedcba9876543210", "00000000ffffffff"
@@ -103,3 +113,46 @@ def test_a_long_name_is_recognised_as_it_was_shortened(film: Path) -> None:
     (film / name(A, stem=stem)).write_bytes(b"half an encode")
     with Folder.open(film, (film.parent,)) as held:
         assert earlier.remove(held, JOB, stem) == [name(A, stem=stem)]
+
+
+async def test_an_attempt_whose_output_a_later_one_removed_steps_aside_without_the_commit(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, film: Path, nats_url: str, shared_media: Path
+) -> None:
+    """A node paused past its lease wakes after the job's next attempt removed its output: it must not take
+    the commit (the grant would be its, and its rename would then fail for good)."""
+    nc, _ = bus
+    source = film / "Film (2020).mp4"
+    shutil.copyfile(shared_media / "bikes.mp4", source)
+    with Folder.open(film, (film.parent,)) as held:
+        output = replace.create_output(held, JOB, source.stem, source.suffix)
+        os.write(output.fd, b"a verified output")
+        assert earlier.remove(held, JOB, source.stem) == [output.name]  # the next attempt's first step
+        job = Verified(
+            request=work(source, job_id=JOB),
+            delivery=1,
+            node="paused",
+            transcode=TranscodeSettings(),
+            mappings=(),
+            source=source,
+            final=source,
+            folder=held,
+            original=-1,
+            output=output,
+            encoder="libx265",
+            fallback_reason=None,
+            ffmpeg_log="",
+            size_after=17,
+            codec_after="hevc",
+            duration=1.0,
+            vmaf=None,
+        )
+        pipeline = Pipeline(nc, node_settings(nats_url, film.parent, "paused"), None, set())  # type: ignore[arg-type]
+        try:
+            outcome = await pipeline.commit(job)
+        finally:
+            pipeline.close()
+            os.close(output.fd)
+    assert isinstance(outcome, JobFailed) and outcome.retryable
+    assert "removed" in outcome.reason
+    assert scheduler.requests == []  # never asked
+    assert source.read_bytes() == (shared_media / "bikes.mp4").read_bytes()
