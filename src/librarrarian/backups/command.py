@@ -107,7 +107,9 @@ async def place(data_dir: Path) -> AsyncIterator[Place]:
     try:
         lock = started.hold(data_dir)
     except started.Held:
-        raise CommandError(f"librarrarian up is starting on {data_dir}; try again once it runs") from None
+        raise CommandError(
+            f"another librarrarian process (up, a backup or a restore) uses {data_dir}"
+        ) from None
     try:
         nats_server = await local_servers.start_nats(data_dir / "nats", creds)
         try:
