@@ -119,7 +119,8 @@ async def test_an_attempt_whose_output_a_later_one_removed_steps_aside_without_t
     bus: tuple[Client, JetStreamContext], scheduler: Scheduler, film: Path, nats_url: str, shared_media: Path
 ) -> None:
     """A node paused past its lease wakes after the job's next attempt removed its output: it must not take
-    the commit (the grant would be its, and its rename would then fail for good)."""
+    the commit (the grant would be its, and its rename would then fail); if it had the grant already, its
+    failure leaves the job to be tried again, not failed for good."""
     nc, _ = bus
     source = film / "Film (2020).mp4"
     shutil.copyfile(shared_media / "bikes.mp4", source)
@@ -149,10 +150,13 @@ async def test_an_attempt_whose_output_a_later_one_removed_steps_aside_without_t
         pipeline = Pipeline(nc, node_settings(nats_url, film.parent, "paused"), None, set())  # type: ignore[arg-type]
         try:
             outcome = await pipeline.commit(job)
+            # Had it been granted the commit just before, its replace fails, and the job may be tried again.
+            replaced = await pipeline.replace(job)
         finally:
             pipeline.close()
             os.close(output.fd)
     assert isinstance(outcome, JobFailed) and outcome.retryable
     assert "removed" in outcome.reason
     assert scheduler.requests == []  # never asked
+    assert isinstance(replaced, JobFailed) and replaced.retryable
     assert source.read_bytes() == (shared_media / "bikes.mp4").read_bytes()

@@ -245,9 +245,12 @@ class Pipeline:
         except safe_replace.SourceChanged as error:
             log.warning("job %d: %s; another attempt replaced it, discarding this output", job.id, error)
             return None
+        except safe_replace.OutputMoved as error:
+            # Removed rather than swapped for something else: a later attempt of this job took this one for
+            # dead and removed its output (``earlier.py``). The original is untouched: another try may run.
+            return job.failed(str(error), retryable=os.fstat(job.output.fd).st_nlink == 0)
         except (
             safe_replace.WouldOverwrite,
-            safe_replace.OutputMoved,
             safe_replace.BothKept,
             Redirected,
         ) as error:
