@@ -236,7 +236,8 @@ async def test_a_second_ctrl_c_later_forces_an_exit_that_still_stops_the_servers
     # A service that will not stop (paused): the graceful stop would wait for it up to its timeout.
     os.kill(up.service_pid("librarrarian_gateway"), signal.SIGSTOP)
     up.process.send_signal(signal.SIGINT)
-    first = time.monotonic()
+    await eventually(lambda: "SIGINT received: stopping gracefully" in up.text(), message="first taken")
+    first = time.monotonic()  # no earlier than up took it
     await eventually(lambda: "stopping gateway" in up.text(), message="graceful stop under way")
     # The person presses Ctrl-C again, later than any forwarded copy would come.
     await eventually(lambda: time.monotonic() - first > lifecycle.REPEAT_SECONDS, message="a moment later")
