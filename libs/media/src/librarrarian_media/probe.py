@@ -10,6 +10,7 @@ from librarrarian_contracts.enums import StreamKind
 
 from .pixel_format import from_configuration
 from .reading import OPTIONS
+from .side_data import dolby_vision
 
 # Containers whose header describes every stream (codec, size, duration), by the demuxer that reads them:
 # it opens them at once, rather than after every demuxer has guessed at the first bytes.
@@ -88,6 +89,7 @@ def probe(path: Path) -> MediaProbe:
         raise ProbeError(f"cannot open the file: {error.strerror or error}") from None
     with container:
         streams = []
+        records = dolby_vision(container)
         for stream in container.streams:
             disposition = getattr(stream, "disposition", 0)
             attached = (
@@ -103,6 +105,8 @@ def probe(path: Path) -> MediaProbe:
                     width=getattr(stream, "width", None) if stream.type == "video" else None,
                     height=getattr(stream, "height", None) if stream.type == "video" else None,
                     **_picture(stream),
+                    dv_profile=records[stream.index].profile if stream.index in records else None,
+                    dv_compatibility=records[stream.index].compatibility if stream.index in records else None,
                 )
             )
         videos = [s for s in streams if s.kind == "video" and not s.attached_pic]
