@@ -78,6 +78,17 @@ class MediaProbe(msgspec.Struct, frozen=True, kw_only=True):
     def count(self, kind: str) -> int:
         return sum(1 for s in self.streams if s.kind == kind)
 
+    def dolby_vision(self) -> StreamInfo | None:
+        """The video stream with a Dolby Vision configuration record, if any (cover art aside)."""
+        return next(
+            (
+                s
+                for s in self.streams
+                if s.kind == "video" and not s.attached_pic and s.dv_profile is not None
+            ),
+            None,
+        )
+
 
 class FileIdentity(msgspec.Struct, frozen=True, kw_only=True):
     """What a file was when it was looked at; a replace checks it has not changed since."""

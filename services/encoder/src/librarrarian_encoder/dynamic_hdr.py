@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import av
 from av.sidedata.sidedata import Type as SideDataType
-from librarrarian_contracts import MediaProbe, StreamInfo
+from librarrarian_contracts import MediaProbe
 from librarrarian_media import reading
 
 from .profiles import Profile
@@ -34,22 +34,17 @@ class DynamicHdr:
     notes: tuple[str, ...] = ()
 
 
-def dolby_vision_stream(probe: MediaProbe) -> StreamInfo | None:
-    return next(
-        (s for s in probe.streams if s.kind == "video" and not s.attached_pic and s.dv_profile is not None),
-        None,
-    )
-
-
 def plan(probe: MediaProbe, profile: Profile, writes_dolby_vision: bool) -> DynamicHdr:
     """Whether ``profile``'s encoder keeps the source's Dolby Vision, and what the job says when it cannot."""
-    stream = dolby_vision_stream(probe)
+    stream = probe.dolby_vision()
     if stream is None:
         return DynamicHdr()
     dv = stream.dv_profile
     base = {1: "HDR10", 2: "SDR", 4: "HLG", 6: "HDR10"}.get(stream.dv_compatibility or 0, "base")
     if dv == 7:
         why = "its enhancement layer cannot be re-encoded"
+    elif dv not in (8, 10):
+        why = f"profile {dv} is re-encoded without it here"
     elif profile.encoder not in DOLBY_VISION_WRITERS:
         why = f"{profile.encoder} cannot write it"
     elif not writes_dolby_vision:
@@ -57,6 +52,15 @@ def plan(probe: MediaProbe, profile: Profile, writes_dolby_vision: bool) -> Dyna
     else:
         return DynamicHdr(dolby_vision=True)
     return DynamicHdr(notes=(f"Dolby Vision profile {dv} dropped ({why}); the {base} layer is kept",))
+
+
+def refused(probe: MediaProbe) -> str | None:
+    """Why the encoder will not touch the file although it was sent (a job queued before the scheduler
+    skipped such files): Dolby Vision profile 5, whose colours a re-encode without its RPUs spoils."""
+    stream = probe.dolby_vision()
+    if stream is not None and stream.dv_profile == 5:
+        return "Dolby Vision profile 5: without its Dolby Vision layer its colours are wrong; original kept"
+    return None
 
 
 def has_hdr10_plus(original: int) -> bool:
@@ -72,7 +76,7 @@ def has_hdr10_plus(original: int) -> bool:
                     return True
                 if index + 1 >= FRAMES_LOOKED_AT:
                     return False
-    except av.FFmpegError:
+    except (av.FFmpegError, OSError):
         return False  # the encode says what is wrong with the file
     return False
 

@@ -93,6 +93,9 @@ class Pipeline:
         renamed or planted later redirects the job; its output, created beside it; announced
         (``JobStarted``) once it is to be encoded."""
         request = job.request
+        if (refusal := dynamic_hdr.refused(request.probe)) is not None:
+            log.info("job %d skipped: %s", job.id, refusal)
+            return job.skipped(refusal, None)
         reached = _open_original(job, self.settings.media_paths)
         if not isinstance(reached, tuple):
             return reached

@@ -113,7 +113,7 @@ def _would_spoil(event: MediaProbed, settings: TranscodeSettings) -> str | None:
     links = event.identity.links
     if links > 1 and not settings.replace_hard_links:
         return f"hard-linked: {links} links; replacing one keeps the old data alive through the others"
-    vision = next((s for s in event.probe.streams if s.kind == "video" and s.dv_profile is not None), None)
+    vision = event.probe.dolby_vision()
     if vision is None:
         return None
     if vision.dv_profile == 5:
