@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from librarrarian_contracts import JobCompleted, JobSkipped, publish, topology
 from librarrarian_contracts.topology import HwClass
-from librarrarian_encoder.settings import Settings
 from librarrarian_media import probe
 from librarrarian_testing import library, transcode
 from librarrarian_testing.hdr import dolby_vision_clip

@@ -14,9 +14,10 @@ from pathlib import Path
 from librarrarian_contracts.enums import FfmpegOrigin
 
 PROBE_TIMEOUT_SECONDS = 30.0
+# The encoders that may write Dolby Vision (with ``-dolbyvision``, FFmpeg 7 and later): the CPU class's.
+DOLBY_VISION_ENCODERS = frozenset({"libx265", "libsvtav1"})
 # The encoders whose HDR10 handling is checked: the CPU class's. Hardware encoders are proved by the
 # encoder's own test encodes; whether they keep HDR10 is their driver's business as much as ffmpeg's.
-DOLBY_VISION_ENCODERS = frozenset({"libx265", "libsvtav1"})
 HDR10_ENCODERS = {"libx265": "hevc", "libsvtav1": "ivf"}  # encoder -> a raw format that holds its stream
 # A 10-bit BT.2020 PQ source whose HEVC bitstream carries mastering display and content light level SEI:
 # x265 writes them itself from its own parameters, in every version of ffmpeg.

@@ -38,6 +38,12 @@ HEADER_ONLY = {
 }
 
 
+# The codecs whose Dolby Vision matters to a transcode: a profile 5 base layer (HEVC) is spoiled without it,
+# and profiles 8 (HEVC) and 10 (AV1) can keep it. H.264's (profile 9) has an SDR base layer that a re-encode
+# keeps; not looking for it spares most of a library (H.264) the description's cost (0.3 ms a file).
+DOLBY_VISION_CODECS = {"hevc", "av1"}
+
+
 class ProbeError(Exception):
     """The file is not a readable video; the message is one line a user can act on."""
 
@@ -89,7 +95,11 @@ def probe(path: Path) -> MediaProbe:
         raise ProbeError(f"cannot open the file: {error.strerror or error}") from None
     with container:
         streams = []
-        records = dolby_vision(container)
+        records = (
+            dolby_vision(container)
+            if any(_codec(v) in DOLBY_VISION_CODECS for v in container.streams.video)
+            else {}
+        )
         for stream in container.streams:
             disposition = getattr(stream, "disposition", 0)
             attached = (

@@ -16,11 +16,10 @@ import av
 from av.sidedata.sidedata import Type as SideDataType
 from librarrarian_contracts import MediaProbe
 from librarrarian_media import reading
+from librarrarian_media.ffmpeg_builds import DOLBY_VISION_ENCODERS
 
 from .profiles import Profile
 
-# The encoders that write Dolby Vision (with ``-dolbyvision``), and the profile each makes of a base layer.
-DOLBY_VISION_WRITERS = {"libx265": 8, "libsvtav1": 10}
 # Frames looked at for HDR10+: its metadata comes with every frame of a scene, so the first ones say it.
 FRAMES_LOOKED_AT = 3
 
@@ -45,7 +44,7 @@ def plan(probe: MediaProbe, profile: Profile, writes_dolby_vision: bool) -> Dyna
         why = "its enhancement layer cannot be re-encoded"
     elif dv not in (8, 10):
         why = f"profile {dv} is re-encoded without it here"
-    elif profile.encoder not in DOLBY_VISION_WRITERS:
+    elif profile.encoder not in DOLBY_VISION_ENCODERS:
         why = f"{profile.encoder} cannot write it"
     elif not writes_dolby_vision:
         why = f"this node's ffmpeg cannot write it with {profile.encoder} (FFmpeg 7 or later can)"

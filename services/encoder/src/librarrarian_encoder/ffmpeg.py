@@ -124,8 +124,8 @@ def build_argv(
 
 
 def vbv_ceiling(probe: MediaProbe) -> int:
-    """A rate ceiling (kbit/s) far above what CRF asks of a real film at the picture's size (HEVC Main
-    tier's at the level of that size), so that it rarely binds: x265 writes Dolby Vision only under VBV."""
+    """A rate ceiling (kbit/s) far above what CRF asks of a real film at the picture's size, so that it
+    rarely binds: x265 writes Dolby Vision only under VBV (the HRD its RPUs need)."""
     pixels = (probe.width or 1920) * (probe.height or 1080)
     return 20_000 if pixels <= 1280 * 720 else 40_000 if pixels <= 2048 * 1080 else 100_000
 

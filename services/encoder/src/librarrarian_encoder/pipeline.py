@@ -331,7 +331,7 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
     if opened.links > 1 and not job.transcode.replace_hard_links:
         os.close(original)
         folder.close()
-        return job.skipped(safe_replace.hard_linked(opened.links), 0)
+        return job.skipped(safe_replace.hard_linked(opened.links), None)
     return source, folder, original
 
 
