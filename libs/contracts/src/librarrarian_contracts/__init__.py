@@ -1,6 +1,6 @@
 """Librarrarian's bus contract: messages, topology and provisioning, shared by every service."""
 
-from . import arr, catalog, enums, permissions, topology, views
+from . import arr, catalog, enums, permissions, topology, tracks, views
 from .codec import decode, encode, publish, subject_of
 from .enums import ArrApp, HwClass, JobChange, JobKind, JobStatus, NodeState
 from .messages import (
@@ -104,5 +104,6 @@ __all__ = [
     "require",
     "subject_of",
     "topology",
+    "tracks",
     "views",
 ]

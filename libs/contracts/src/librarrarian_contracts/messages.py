@@ -64,6 +64,9 @@ class StreamInfo(msgspec.Struct, frozen=True, kw_only=True):
     # 2: SDR; 4: HLG).
     dv_profile: int | None = None
     dv_compatibility: int | None = None
+    title: str | None = None  # the stream's title tag ("Director's commentary")
+    default: bool = False  # disposition: the player's first choice
+    comment: bool = False  # disposition: a commentary track
 
 
 class MediaProbe(msgspec.Struct, frozen=True, kw_only=True):
@@ -266,6 +269,21 @@ class Transcode(Command, frozen=True, kw_only=True, tag="work.transcode"):
     probe: MediaProbe
     target_codec: TargetCodec = "hevc"
     hw_class: HwClass = HwClass.CPU
+    # The audio and subtitle streams to keep (their indexes in ``probe``, in order), as the job's track plan
+    # says; None: every one. Video, cover art and attachments are kept either way.
+    streams: tuple[int, ...] | None = None
+
+    def planned(self) -> MediaProbe:
+        """The probe as the output should be: the source's streams without the ones the plan drops."""
+        if self.streams is None:
+            return self.probe
+        kept = set(self.streams)
+        return msgspec.structs.replace(
+            self.probe,
+            streams=tuple(
+                s for s in self.probe.streams if s.kind not in ("audio", "subtitle") or s.index in kept
+            ),
+        )
 
 
 class RemoveStaleFile(Command, frozen=True, kw_only=True, tag="work.remove_stale_file"):

@@ -245,12 +245,35 @@ MediaType = Literal["movies", "tv", "music_videos", "mixed", "none"]
 MEDIA_TYPES: tuple[str, ...] = ("movies", "tv", "music_videos", "mixed", "none")
 
 
+MAX_TRACK_LANGUAGES = 32
+# An ISO 639-2 code (``eng``, ``fre`` or ``fra``), or a two-letter ISO 639-1 one (``en``).
+TrackLanguage = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}$")]
+
+
+class TrackRules(msgspec.Struct, frozen=True, kw_only=True):
+    """Which audio and subtitle tracks a transcode keeps (see ``tracks.plan``). A copy of the file's other
+    streams is untouched: only a transcode applies these, and the job shows its plan before it runs.
+
+    ``languages`` empty: every language. Tracks with no language tag, and the file's original language
+    (its default audio track's, else its first audio track's), are always kept, and so is at least one
+    audio track."""
+
+    languages: Annotated[tuple[TrackLanguage, ...], msgspec.Meta(max_length=MAX_TRACK_LANGUAGES)] = ()
+    drop_commentary: bool = False
+    image_subtitles: bool = True  # keep PGS, VobSub and DVB subtitles
+
+    def keeps_everything(self) -> bool:
+        return not self.languages and not self.drop_commentary and self.image_subtitles
+
+
 class LibraryFolder(msgspec.Struct, frozen=True, kw_only=True):
     """A folder inside the media paths and the kind of videos it holds. Folders may nest: a file belongs
-    to the most specific one, so a ``none`` folder inside a scanned one leaves that subtree out."""
+    to the most specific one, so a ``none`` folder inside a scanned one leaves that subtree out. ``tracks``:
+    the tracks a transcode of its files keeps (None: all of them)."""
 
     path: str
     type: MediaType = "mixed"
+    tracks: TrackRules | None = None
 
 
 class ScannerFolders(msgspec.Struct, frozen=True, kw_only=True):

@@ -107,6 +107,9 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     version: int = 0  # grows with every change of the record
     app: ArrApp | None = None  # rename and quality_mismatch: the Arr app that asked
     new_path: str | None = None  # rename: the name the app gives the file
+    # transcode: the audio and subtitle streams its track plan keeps (None: all), and why it drops the others
+    streams: tuple[int, ...] | None = None
+    track_plan: tuple[str, ...] = ()
 
 
 class JobsQuery(msgspec.Struct, frozen=True, kw_only=True):

@@ -102,9 +102,8 @@ def probe(path: Path) -> MediaProbe:
         )
         for stream in container.streams:
             disposition = getattr(stream, "disposition", 0)
-            attached = (
-                bool(int(disposition) & int(av.stream.Disposition.attached_pic)) if disposition else False
-            )
+            flags = int(disposition) if disposition else 0
+            attached = bool(flags & int(av.stream.Disposition.attached_pic))
             streams.append(
                 StreamInfo(
                     index=stream.index,
@@ -112,6 +111,9 @@ def probe(path: Path) -> MediaProbe:
                     codec=_codec(stream),
                     attached_pic=attached,
                     language=stream.metadata.get("language"),
+                    title=(stream.metadata.get("title") or "")[:200] or None,
+                    default=bool(flags & int(av.stream.Disposition.default)),
+                    comment=bool(flags & int(av.stream.Disposition.comment)),
                     width=getattr(stream, "width", None) if stream.type == "video" else None,
                     height=getattr(stream, "height", None) if stream.type == "video" else None,
                     **_picture(stream),

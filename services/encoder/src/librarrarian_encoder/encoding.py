@@ -96,7 +96,7 @@ class Encodes:
         return dynamic_hdr.plan(job.request.probe, profile, writes)
 
     async def _run(self, job: Planned, profile: Profile) -> ffmpeg.Result:
-        probe = job.request.probe
+        probe = job.request.planned()
         quality = job.transcode.quality_for(profile.family, probe.width, probe.height)
         binary = self.binaries.for_class(profile.hw)
         # ffmpeg reads the original and writes the output through the descriptors the plan opened: no name
@@ -111,6 +111,7 @@ class Encodes:
             job.id,
             suffix=job.final.suffix,
             dolby_vision=self._dynamic_hdr(job, profile).dolby_vision,
+            streams=job.request.streams,
         )
 
         def started(encoding: ffmpeg.Encoding) -> None:

@@ -51,9 +51,12 @@ def build_argv(
     *,
     suffix: str | None = None,
     dolby_vision: bool = False,
+    streams: tuple[int, ...] | None = None,
 ) -> list[str]:
     """Transcode every real video stream with ``profile`` and copy everything else: audio, subtitles,
-    attachments (where the container holds them), cover art, chapters and metadata.
+    attachments (where the container holds them), cover art, chapters and metadata. ``streams``: the audio
+    and subtitle streams to keep (a track plan's, by index, in order; None: all), ``probe`` being then the
+    planned one (``Transcode.planned``), so that per-stream options count the kept streams only.
 
     ``source`` and ``output`` may be descriptor paths (``reading.descriptor_path``): the source is read as
     a library file may be read (``reading``), the output's container is told by ``suffix`` (by default the
@@ -78,11 +81,13 @@ def build_argv(
         str(source),
         "-map",
         "0:v?",
-        "-map",
-        "0:a?",
-        "-map",
-        "0:s?",
     ]
+    if streams is None:
+        argv += ["-map", "0:a?", "-map", "0:s?"]
+    else:
+        kinds = {s.index: s.kind for s in probe.streams}
+        for kind in ("audio", "subtitle"):  # the output holds its audio first, as without a plan
+            argv += [arg for i in streams if kinds.get(i) == kind for arg in ("-map", f"0:{i}")]
     argv += ["-map_metadata", "0", "-map_chapters", "0", "-c:a", "copy", "-c:s", "copy"]
     if suffix == ".mkv":
         argv += ["-map", "0:t?", "-c:t", "copy"]

@@ -173,10 +173,11 @@ class Pipeline:
                 functools.partial(
                     verification.verify,
                     written,
-                    job.request.probe,
+                    job.request.planned(),
                     full=self.settings.verify == "full",
                     codec=job.request.target_codec,
                     suffix=job.final.suffix,
+                    languages=job.request.streams is not None,
                 ),
             )
         except verification.VerifyError as error:
@@ -355,7 +356,13 @@ def _is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
             tag = container.metadata.get(ffmpeg.JOB_TAG)
         if tag != str(request.job_id):
             return False
-        verification.verify(path, request.probe, codec=request.target_codec, suffix=Path(name).suffix)
+        verification.verify(
+            path,
+            request.planned(),
+            codec=request.target_codec,
+            suffix=Path(name).suffix,
+            languages=request.streams is not None,
+        )
     except (av.FFmpegError, OSError, verification.VerifyError):
         return False
     finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-from librarrarian_contracts import MediaProbe
+from librarrarian_contracts import MediaProbe, tracks
 from librarrarian_media import reading
 
 KINDS = ("video", "audio", "subtitle", "attachment")
@@ -41,9 +41,12 @@ def verify(
     full: bool = False,
     codec: str = "hevc",
     suffix: str | None = None,
+    languages: bool = False,
 ) -> Verified:
     """``output`` is a path libav opens (an open output's ``reading.descriptor_path``, or a file); its
-    container is told by ``suffix``, by default the path's own."""
+    container is told by ``suffix``, by default the path's own. ``source`` is the output as planned (a track
+    plan's streams only); with ``languages`` (a job with a track plan) its audio and subtitle languages are
+    checked too."""
     suffix = Path(output).suffix if suffix is None else suffix
     try:
         container = av.open(str(output), container_options=reading.OPTIONS)
@@ -54,7 +57,9 @@ def verify(
         want = planned_counts(source, suffix)
         for kind in KINDS:
             if got[kind] != want[kind]:
-                raise VerifyError(f"the output has {got[kind]} {kind} stream(s), the original {want[kind]}")
+                raise VerifyError(f"the output has {got[kind]} {kind} stream(s), the plan {want[kind]}")
+        if languages:
+            _same_languages(container, source)
         videos = [
             s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
         ]
@@ -72,6 +77,21 @@ def verify(
             raise VerifyError("the output has no duration")
         _decode(container, videos[0], duration, full)
     return Verified(size=os.stat(output).st_size, duration=duration, video_codec=found)
+
+
+def _same_languages(container: av.container.InputContainer, planned: MediaProbe) -> None:
+    """The output's audio and subtitle streams are the planned ones: same languages, in the same order (a
+    track plan keeps some languages; a stream mapped in the wrong place would pass a count)."""
+    for kind in ("audio", "subtitle"):
+        got = [_language(s.metadata.get("language")) for s in container.streams if s.type == kind]
+        want = [_language(s.language) for s in planned.streams if s.kind == kind]
+        if got != want:
+            raise VerifyError(f"the output's {kind} languages are {got}, the plan's {want}")
+
+
+def _language(code: str | None) -> str:
+    # Matroska writes "und" for a stream without a language; MP4 may too.
+    return tracks.language(code) or "und"
 
 
 def _decode(

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable
 
 import asyncpg
-from librarrarian_contracts import JobChange, MediaEvent, MediaProbed, MediaProbeFailed
-from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_contracts import JobChange, MediaEvent, MediaProbed, MediaProbeFailed, tracks
+from librarrarian_contracts.settings import ScannerFolders, TrackRules, TranscodeSettings
 from librarrarian_runtime.watched import Watched
 
 from . import policy, store
@@ -23,11 +23,21 @@ class Intake:
         transcode: Watched[TranscodeSettings],
         placement: Placement,
         on_enqueue: Callable[[], None],
+        folders: Watched[ScannerFolders] | None = None,
     ) -> None:
         self.pool = pool
         self.transcode = transcode
         self.placement = placement
         self.on_enqueue = on_enqueue  # wakes the relay
+        self.folders = folders  # their track rules
+
+    def track_rules(self, library: str | None) -> TrackRules | None:
+        """The rules of the library folder the file belongs to (the scanner names it, resolved as the
+        setting keeps it); None: keep every track."""
+        if library is None or self.folders is None:
+            return None
+        folder = next((f for f in self.folders.value.folders if f.path == library), None)
+        return folder.tracks if folder is not None else None
 
     async def handle(self, event: MediaEvent) -> None:
         if not isinstance(event, MediaProbed | MediaProbeFailed):
@@ -77,6 +87,9 @@ class Intake:
                 case policy.Fail(reason):
                     status, change = "failed", JobChange.FAILED
             queued = change is JobChange.QUEUED
+            track_plan = None
+            if isinstance(decision, policy.Transcode) and isinstance(event, MediaProbed):
+                track_plan = tracks.plan(event.probe, self.track_rules(event.library))
             job_id = await store.insert_job(
                 conn,
                 path=event.path,
@@ -87,6 +100,7 @@ class Intake:
                 hw_class=self.placement.choose(settings) if isinstance(decision, policy.Transcode) else None,
                 target_codec=settings.target_codec,
                 fingerprint=fingerprint,
+                track_plan=track_plan,
             )
             if queued:
                 await store.enqueue(conn, job_id)

@@ -13,7 +13,14 @@ import asyncpg
 from librarrarian_contracts import require, topology
 from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import arr_decoder, cleanup_decoder, job_decoder, media_decoder
-from librarrarian_contracts.settings import RETRIES_KEY, TRANSCODE_KEY, RetrySettings, TranscodeSettings
+from librarrarian_contracts.settings import (
+    FOLDERS_KEY,
+    RETRIES_KEY,
+    TRANSCODE_KEY,
+    RetrySettings,
+    ScannerFolders,
+    TranscodeSettings,
+)
 from librarrarian_contracts.views import (
     ClearPending,
     CommitRequest,
@@ -93,7 +100,8 @@ async def _serve(
     retries = await Watched(js, RETRIES_KEY, RetrySettings, RetrySettings(), seed=seed).start()
     placement = Placement(js)
     await placement.start()
-    intake = Intake(pool, transcode, placement, relay.wake.set)
+    folders = await Watched(js, FOLDERS_KEY, ScannerFolders, ScannerFolders()).start()
+    intake = Intake(pool, transcode, placement, relay.wake.set, folders)
     tracker = JobTracker(
         pool,
         lambda: retries.value.max_attempts,

@@ -18,7 +18,9 @@ from librarrarian_contracts import (
     Transcode,
     encode,
     topology,
+    tracks,
 )
+from librarrarian_contracts.tracks import TrackPlan
 from librarrarian_contracts.views import JobView
 
 from .policy import Known, SameContent
@@ -37,13 +39,17 @@ WITH_REASON = {
 
 JOB_COLUMNS = (
     "id, kind, path, status, attempts, node, reason, error_log, codec_before, source_size AS size_before,"
-    " size_after, output_path, queued_at, started_at, finished_at, retry_at, version, app, new_path"
+    " size_after, output_path, queued_at, started_at, finished_at, retry_at, version, app, new_path,"
+    " planned_streams AS streams, track_plan"
 )
 
 
 def job_view(row: Record) -> JobView:
     """A row selected with ``JOB_COLUMNS`` as the contract shows it."""
-    return JobView(**{name: row[name] for name in JobView.__struct_fields__})
+    values = {name: row[name] for name in JobView.__struct_fields__}
+    values["streams"] = None if row["streams"] is None else tuple(row["streams"])
+    values["track_plan"] = tuple(row["track_plan"])
+    return JobView(**values)
 
 
 async def claim(conn: Connection, event_id: str) -> bool:
@@ -145,13 +151,15 @@ async def insert_job(
     hw_class: str | None = None,
     target_codec: str = "hevc",
     fingerprint: str | None = None,
+    track_plan: TrackPlan | None = None,
 ) -> int:
     finished = status in {"done", "failed", "skipped"}
     job_id: int = await conn.fetchval(
         "INSERT INTO jobs (path, status, reason, attempts, hw_class, source_size, source_mtime_ns, source_inode,"
-        " codec_before, probe, finished_at, target_codec, source_fingerprint, source_links)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13, $14)"
-        " RETURNING id",
+        " codec_before, probe, finished_at, target_codec, source_fingerprint, source_links, planned_streams,"
+        " track_plan)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13, $14, $15,"
+        " $16) RETURNING id",
         path,
         status,
         reason,
@@ -166,6 +174,8 @@ async def insert_job(
         target_codec,
         fingerprint,
         identity.links,
+        list(track_plan.keep) if track_plan else None,
+        list(tracks.describe(probe, track_plan)) if track_plan and probe else [],
     )
     return job_id
 
@@ -253,7 +263,7 @@ async def enqueue(
         )
     row = await conn.fetchrow(
         "SELECT kind, path, attempts, hw_class, target_codec, source_size, source_mtime_ns, source_inode,"
-        " probe::text AS probe, app, new_path, arr_item, arr_file FROM jobs WHERE id = $1",
+        " probe::text AS probe, app, new_path, arr_item, arr_file, planned_streams FROM jobs WHERE id = $1",
         job_id,
     )
     assert row is not None
@@ -290,6 +300,7 @@ async def enqueue(
             probe=msgspec.json.decode(row["probe"], type=MediaProbe),
             hw_class=row["hw_class"],
             target_codec=row["target_codec"],
+            streams=None if row["planned_streams"] is None else tuple(row["planned_streams"]),
         )
         subject = topology.transcode_subject(row["hw_class"])
     await conn.execute(

@@ -25,6 +25,11 @@ JOB_FIELDS = {
     "reason": "why it was skipped or failed (for a pending job: why its last attempt failed)",
     "retry_at": "pending after a failed attempt: when the next attempt may start",
     "version": "grows by one with every change of the record (the live feed's job-state events carry it)",
+    "streams": (
+        "transcode: the audio and subtitle streams (source indexes, in order) its folder's track rules keep, "
+        "planned when it was queued; null: every stream. The output is verified to hold exactly these"
+    ),
+    "track_plan": "transcode: one line per audio or subtitle stream its track plan drops, with why",
 }
 JobOut = model_of(JobView, "JobOut", descriptions=JOB_FIELDS)
 JobsPageOut = model_of(

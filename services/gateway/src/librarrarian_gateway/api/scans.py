@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,7 +18,13 @@ import msgspec
 from fastapi import APIRouter, HTTPException
 from librarrarian_contracts import CancelScan, publish, topology
 from librarrarian_contracts.scans import FINISHED, ScanStatus, scan_key
-from librarrarian_contracts.settings import FOLDERS_KEY, LibraryFolder, MediaType, ScannerFolders
+from librarrarian_contracts.settings import (
+    FOLDERS_KEY,
+    MAX_TRACK_LANGUAGES,
+    LibraryFolder,
+    ScannerFolders,
+    TrackRules,
+)
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from nats.js.errors import KeyNotFoundError, NoKeysError
 from pydantic import BaseModel, Field
@@ -41,10 +48,26 @@ class CancelOut(BaseModel):
     detail: str
 
 
+class TracksIn(BaseModel):
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(
+        default_factory=list,
+        max_length=MAX_TRACK_LANGUAGES,
+        description=(
+            "audio and subtitle languages kept (ISO 639-2 such as eng or fre/fra, or ISO 639-1 such as en); "
+            "empty: all. Untagged tracks, the original language and at least one audio track are always kept"
+        ),
+    )
+    drop_commentary: bool = Field(False, description="drop commentary tracks (flagged, or titled so)")
+    image_subtitles: bool = Field(True, description="keep picture subtitles (PGS, VobSub, DVB)")
+
+
 class FolderIn(BaseModel):
     path: Annotated[str, Field(min_length=1, max_length=4096, description="a folder inside MEDIA_PATHS")]
     type: Literal["movies", "tv", "music_videos", "mixed", "none"] = Field(
         "mixed", description="none: never scanned (nor anything below it, unless a folder of its own)"
+    )
+    tracks: TracksIn | None = Field(
+        None, description="the tracks a transcode of its files keeps, planned when a job is queued; null: all"
     )
 
 
@@ -173,21 +196,29 @@ async def get_folders(bus: Bus) -> dict[str, object]:
     ),
 )
 async def put_folders(body: FoldersIn, kv: SettingsBucket, media_paths: MediaPaths) -> dict[str, object]:
-    value = checked_folders([(f.path, f.type) for f in body.folders], media_paths)
+    given = [
+        LibraryFolder(
+            path=f.path,
+            type=f.type,
+            tracks=msgspec.convert(f.tracks.model_dump(), TrackRules) if f.tracks else None,
+        )
+        for f in body.folders
+    ]
+    value = checked_folders(given, media_paths)
     await kv.put(FOLDERS_KEY, msgspec.json.encode(value))
     return {"folders": msgspec.to_builtins(value.folders), "default": not value.folders}
 
 
-def checked_folders(given: list[tuple[str, MediaType]], media_paths: tuple[Path, ...]) -> ScannerFolders:
+def checked_folders(given: Sequence[LibraryFolder], media_paths: tuple[Path, ...]) -> ScannerFolders:
     """The folders resolved, each inside the media paths and listed once, or a 400 naming the first that is
     not (the settings import checks its folders here too)."""
     folders = []
-    for path, kind in given:
+    for folder in given:
         try:
-            resolved = contain(path, media_paths)
+            resolved = contain(folder.path, media_paths)
         except (OutsideMediaPaths, RuntimeError, OSError):  # RuntimeError: a symlink loop
-            raise HTTPException(400, f"{path!r} is outside the media paths") from None
-        folders.append(LibraryFolder(path=str(resolved), type=kind))
+            raise HTTPException(400, f"{folder.path!r} is outside the media paths") from None
+        folders.append(msgspec.structs.replace(folder, path=str(resolved)))
     if len({f.path for f in folders}) != len(folders):
         raise HTTPException(400, "a folder is listed twice")
     return ScannerFolders(folders=tuple(folders))

@@ -170,8 +170,7 @@ async def import_settings(
         raise HTTPException(422, "the document's settings are not an object")
     checked = {key: _checked(key, value) for key, value in given.items()}
     if FOLDERS_KEY in checked:  # as PUT /settings/folders: each inside MEDIA_PATHS, stored resolved
-        folders = [(f.path, f.type) for f in checked[FOLDERS_KEY].folders]
-        checked[FOLDERS_KEY] = checked_folders(folders, media_paths)
+        checked[FOLDERS_KEY] = checked_folders(checked[FOLDERS_KEY].folders, media_paths)
     try:
         chosen = SourcesIn.model_validate(document.get("sources") or {})
     except ValidationError as error:

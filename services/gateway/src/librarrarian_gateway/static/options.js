@@ -172,10 +172,22 @@
   body.addEventListener("click", (e) => {
     if (e.target.classList.contains("remove")) e.target.closest("tr").remove();
   });
+  // A row's track rules; null when they keep every track.
+  function tracksOf(tr) {
+    const languages = tr.querySelector("[name=languages]").value.toLowerCase().split(/[\s,]+/).filter(Boolean);
+    const dropCommentary = tr.querySelector("[name=drop_commentary]").checked;
+    const imageSubtitles = tr.querySelector("[name=image_subtitles]").checked;
+    if (!languages.length && !dropCommentary && imageSubtitles) return null;
+    return { languages, drop_commentary: dropCommentary, image_subtitles: imageSubtitles };
+  }
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const folders = [...body.querySelectorAll("tr")]
-      .map((tr) => ({ path: tr.querySelector("[name=path]").value.trim(), type: tr.querySelector("[name=type]").value }))
+      .map((tr) => ({
+        path: tr.querySelector("[name=path]").value.trim(),
+        type: tr.querySelector("[name=type]").value,
+        tracks: tracksOf(tr),
+      }))
       .filter((f) => f.path);
     try {
       await window.librarrarian.call("PUT", "/api/v1/settings/folders", { folders });

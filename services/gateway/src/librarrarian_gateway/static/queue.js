@@ -54,6 +54,15 @@
     const reason = cell("reason");
     for (const part of details(job)) reason.append(part, " ");
     reason.append(said(job));
+    if (job.track_plan?.length) {
+      // The transcode's track plan, shown before it runs: the streams its folder's rules drop, and why.
+      const plan = el("details", "tracks");
+      plan.append(el("summary", "", `tracks: ${job.track_plan.length} dropped`));
+      const list = el("ul");
+      for (const line of job.track_plan) list.append(el("li", "", line));
+      plan.append(list);
+      reason.append(plan);
+    }
     if (full && job.error_log) {
       const log = el("details", "log");
       log.append(el("summary", "", "log"), el("pre", "", job.error_log));
