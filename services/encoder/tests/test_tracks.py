@@ -14,8 +14,8 @@ from librarrarian_contracts.settings import TrackRules
 from librarrarian_encoder.settings import Settings
 from librarrarian_encoder.verify import VerifyError, verify
 from librarrarian_media import probe
-from librarrarian_testing import transcode
 from librarrarian_testing import tracks as clips
+from librarrarian_testing import transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -38,7 +38,12 @@ def streams_of(path: Path) -> list[tuple[str, str | None, str | None, str]]:
     """Each audio and subtitle stream: kind, language, title, codec."""
     with av.open(str(path)) as container:
         return [
-            (s.type, s.metadata.get("language"), s.metadata.get("title"), s.codec_context.codec.canonical_name)
+            (
+                s.type,
+                s.metadata.get("language"),
+                s.metadata.get("title"),
+                s.codec_context.codec.canonical_name,
+            )
             for s in container.streams
             if s.type in ("audio", "subtitle")
         ]
@@ -56,7 +61,9 @@ async def test_the_planned_streams_and_only_they_are_kept(
     rules = TrackRules(languages=("eng",), drop_commentary=True, image_subtitles=False)
     plan = tracks.plan(message.probe, rules)
     assert plan is not None and plan.keep == (1, 5, 8)
-    await publish(bus[1], msgspec.structs.replace(message, streams=plan.keep), topology.transcode_subject("cpu"))
+    await publish(
+        bus[1], msgspec.structs.replace(message, streams=plan.keep), topology.transcode_subject("cpu")
+    )
     done = await outcome(scheduler, 1)
     assert isinstance(done, JobCompleted), getattr(done, "reason", done)
     assert streams_of(Path(done.output_path)) == [
@@ -79,7 +86,12 @@ async def test_without_a_plan_every_stream_stays(
     done = await outcome(scheduler, 1)
     assert isinstance(done, JobCompleted), getattr(done, "reason", done)
     assert streams_of(Path(done.output_path)) == before
-    assert ("subtitle", "eng", None, "dvd_subtitle") in before and ("audio", "eng", "Commentary", "aac") in before
+    assert ("subtitle", "eng", None, "dvd_subtitle") in before and (
+        "audio",
+        "eng",
+        "Commentary",
+        "aac",
+    ) in before
 
 
 def test_verification_refuses_streams_the_plan_does_not_hold(tmp_path: Path, shared_media: Path) -> None:

@@ -1,7 +1,7 @@
 """A film with the tracks a user sorts: audio in three languages and a commentary, text subtitles in two
 languages and one untagged, and a picture (DVD) subtitle, made at test time from the shared clip.
 
-ffmpeg cannot turn text subtitles into pictures, so the DVD subtitle is one hand-made SPU packet (a 16×2
+ffmpeg cannot turn text subtitles into pictures, so the DVD subtitle is one hand-made SPU packet (a 16x2
 bitmap, in the format the DVD-Video specification gives: RLE pixel data, then the display control sequences)
 muxed with PyAV; it is copied, never decoded, so a well-formed packet is all a test needs.
 """
@@ -31,7 +31,8 @@ STREAMS = {
 
 def _spu() -> bytes:
     """One DVD subtitle: two lines of 16 pixels of colour 1, shown at once, hidden 100 ticks later."""
-    pixels = bytes([0x04, 0x10, 0x04, 0x10])  # per line: a 12-bit run (16 × colour 1), padded to a byte
+    # Per line: one 12-bit run (16 pixels of colour 1), padded to a byte.
+    pixels = bytes([0x04, 0x10, 0x04, 0x10])
     first = 4 + len(pixels)
     second = first + 4 + 1 + 3 + 3 + 7 + 5 + 1
     show = struct.pack(">HH", 0, second) + bytes(
