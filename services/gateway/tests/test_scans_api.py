@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from librarrarian_contracts import CancelScan, topology
 from librarrarian_contracts.codec import scan_decoder
-from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders
+from librarrarian_contracts.settings import FOLDERS_KEY, ScannerFolders, TrackRules
 from librarrarian_scanner import service as scanner
 from librarrarian_scanner.settings import Settings as ScannerSettings
 from librarrarian_testing import eventually
@@ -114,20 +114,29 @@ async def test_library_folders_are_checked_and_stored_where_the_scanner_watches(
             "/api/v1/settings/folders", json={"folders": [{"path": str(site.media), "type": "cartoons"}]}
         )
         assert bad_type.status_code == 422
+        bad_language = await api.put(
+            "/api/v1/settings/folders",
+            json={"folders": [{"path": str(site.media), "tracks": {"languages": ["English"]}}]},
+        )
+        assert bad_language.status_code == 422
+        tracks = {"languages": ["eng", "fre"], "drop_commentary": True, "image_subtitles": False}
         body = {
             "folders": [
-                {"path": str(site.media), "type": "movies"},
+                {"path": str(site.media), "type": "movies", "tracks": tracks},
                 {"path": str(site.media / "TV"), "type": "tv"},
             ]
         }
         stored = await api.put("/api/v1/settings/folders", json=body)
         assert stored.status_code == 200
         resolved = [
-            {"path": str(site.media.resolve()), "type": "movies"},
-            {"path": str((site.media / "TV").resolve()), "type": "tv"},
+            {"path": str(site.media.resolve()), "type": "movies", "tracks": tracks},
+            {"path": str((site.media / "TV").resolve()), "type": "tv", "tracks": None},
         ]
         assert stored.json() == {"folders": resolved, "default": False}
         assert (await api.get("/api/v1/settings/folders")).json() == stored.json()
     kv = await js.key_value(topology.SETTINGS.name)
     value = msgspec.json.decode((await kv.get(FOLDERS_KEY)).value or b"", type=ScannerFolders)
     assert [(f.path, f.type) for f in value.folders] == [(r["path"], r["type"]) for r in resolved]
+    assert value.folders[0].tracks == TrackRules(
+        languages=("eng", "fre"), drop_commentary=True, image_subtitles=False
+    )
