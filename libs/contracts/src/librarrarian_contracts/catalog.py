@@ -382,6 +382,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Delete a job that is not running or done.",
     ),
     Endpoint(
+        topology.SCHEDULER_MOVE,
+        views.MoveJob,
+        views.ActionResult,
+        SCHEDULER,
+        (GATEWAY,),
+        "Move a waiting transcode to the top or the bottom of the queue.",
+    ),
+    Endpoint(
         topology.SCHEDULER_CLEAR,
         views.ClearPending,
         views.ClearedJobs,
@@ -634,12 +642,13 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.ScannerTiming,
             settings.CleanupSettings,
             settings.RetrySettings,
+            settings.QueueOrder,
         ),
         (GATEWAY, BACKUP),
         (SCHEDULER, ENCODER, SCANNER, CLEANUP, GATEWAY, BACKUP),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
         "transcode, queue, node.<name>, schedule.<name>, slots.<name>, scanner.folders, scanner.timing, "
-        "cleanup, scheduler.retries, paths, ui, notifications",
+        "cleanup, scheduler.retries, scheduler.order, paths, ui, notifications",
         seeds=(
             (ENCODER, "slots.*"),
             (SCANNER, settings.SCANNER_TIMING_KEY),

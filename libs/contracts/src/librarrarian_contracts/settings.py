@@ -5,7 +5,7 @@ uses, so a change applies without a restart.
 - key ``queue``: :class:`QueueControl`; key ``node.<name>``: :class:`NodeControl`; key ``schedule.<name>``:
   :class:`NodeSchedule` (when the node takes work); key ``slots.<name>``: :class:`NodeSlots` (encodes at once);
 - key ``scanner.timing``: :class:`ScannerTiming`; key ``cleanup``: :class:`CleanupSettings`; key
-  ``scheduler.retries``: :class:`RetrySettings`;
+  ``scheduler.retries``: :class:`RetrySettings`; key ``scheduler.order``: :class:`QueueOrder`;
 - key ``scanner.folders``: :class:`ScannerFolders`; key ``paths``: :class:`PathSettings` (encoder path
   mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme); key ``notifications``:
   :class:`NotificationSettings` (which events are notified; the URLs themselves are secrets the gateway keeps
@@ -274,6 +274,8 @@ class LibraryFolder(msgspec.Struct, frozen=True, kw_only=True):
     path: str
     type: MediaType = "mixed"
     tracks: TrackRules | None = None
+    # With the queue ordered by folder: its files' transcodes go first when higher (0 by default).
+    priority: Annotated[int, msgspec.Meta(ge=-100, le=100)] = 0
 
 
 class ScannerFolders(msgspec.Struct, frozen=True, kw_only=True):
@@ -417,6 +419,23 @@ class CleanupSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 RETRIES_KEY = "scheduler.retries"
+ORDER_KEY = "scheduler.order"
+QueueOrderBy = Literal["benefit", "age", "folder"]
+
+
+class QueueOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """In which order waiting transcodes go to the encoders. Encoders take work in the order of the WORK
+    stream, so the scheduler keeps only ``window`` waiting messages per hardware class there and releases the
+    next from its own ordered queue as encoders take them: the rest of the queue is reordered at any time.
+
+    - ``benefit``: the largest expected saving first (the source's bits per pixel times its size);
+    - ``age``: the oldest first (the order the files were found);
+    - ``folder``: the library folders' ``priority`` (highest first), then the oldest.
+
+    A job moved to the top or bottom by hand goes before (after) all the others, whatever the order."""
+
+    order: QueueOrderBy = "age"
+    window: Annotated[int, msgspec.Meta(ge=1, le=64)] = 3
 
 
 class RetrySettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -149,6 +149,13 @@ class JobAction(msgspec.Struct, frozen=True, kw_only=True):
     job_id: int
 
 
+class MoveJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A user moves a waiting transcode to the top or the bottom of the queue."""
+
+    job_id: int
+    to: Literal["top", "bottom"]
+
+
 class ActionResult(msgspec.Struct, frozen=True, kw_only=True):
     detail: str = ""
 

@@ -101,6 +101,7 @@ class Intake:
                 target_codec=settings.target_codec,
                 fingerprint=fingerprint,
                 track_plan=track_plan,
+                library=event.library,
             )
             if queued:
                 await store.enqueue(conn, job_id)

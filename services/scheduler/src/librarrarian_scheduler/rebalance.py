@@ -1,5 +1,6 @@
 """Moving waiting work off a hardware class that has had no live node for a while (its GPU box is off):
-the jobs would otherwise wait for it forever.
+the jobs would otherwise wait for it forever. Both the work the scheduler still holds for the class and the
+few messages released into its stream (see ``ordering``) move.
 
 A waiting message is taken from the class's durable and the job's attempt is queued again, through the
 outbox, for the class :mod:`placement` chooses now. The job row changes first, then the old message is
@@ -64,12 +65,29 @@ class Rebalancer:
             target = self.placement.choose(self.transcode.value)
             if target is hw:
                 continue
+            moved += await self._move_held(hw, target)
             spec = topology.WORK_CONSUMERS[hw]
             info = await self.js.consumer_info(spec.stream, spec.durable)
             if not info.num_pending:
                 continue
             moved += await self._move(hw, target)
         return moved
+
+    async def _move_held(self, source: HwClass, target: HwClass) -> int:
+        """The class's work still held by the scheduler (not released into the stream: see ``ordering``)
+        is queued for ``target`` instead, keeping what is left of a retry's delay."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "DELETE FROM outbox WHERE sent_at IS NULL AND job_id IS NOT NULL AND subject = $1"
+                " RETURNING job_id, greatest(0, EXTRACT(EPOCH FROM not_before - now()))::float8 AS delay",
+                topology.transcode_subject(source),
+            )
+            for row in rows:
+                await store.enqueue(conn, row["job_id"], row["delay"], hw_class=target.value)
+        if rows:
+            log.warning("moved %d held job(s) from %s to %s", len(rows), source, target)
+            self.on_enqueue()
+        return len(rows)
 
     async def _move(self, source: HwClass, target: HwClass) -> int:
         spec = topology.WORK_CONSUMERS[source]

@@ -10,10 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections.abc import Callable, Sequence
 
 import asyncpg
+from librarrarian_contracts import topology
+from librarrarian_contracts.settings import LibraryFolder, QueueOrder
+from librarrarian_contracts.topology import HwClass
 from nats.js import JetStreamContext
 
+from . import ordering
 from .store import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -24,35 +29,77 @@ BATCH = 100
 # Sent state events are kept this long (the QUEUE stream keeps them for subscribers), then pruned.
 KEEP_SENT_EVENTS = "1 day"
 PRUNE_EVERY_SECONDS = 600.0
+TRANSCODES = f"{topology.WORK_TRANSCODE}.%"  # held back and released in the queue's order
 
 
 class Relay:
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, database_url: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        database_url: str,
+        order: Callable[[], QueueOrder] = QueueOrder,
+        folders: Callable[[], Sequence[LibraryFolder]] = tuple,
+    ) -> None:
         self.pool = pool
         self.js = js
         self.database_url = database_url
+        self.order, self.folders = order, folders
         self.wake = asyncio.Event()
 
     async def flush(self) -> int:
-        """Publish every due unsent row; return how many were sent."""
+        """Publish every due unsent row (transcodes only as far as their class's window allows); return how
+        many were sent."""
         sent = 0
         while True:
             rows = await self.pool.fetch(
-                "SELECT id, subject, msg_id, payload FROM outbox"
-                " WHERE sent_at IS NULL AND not_before <= now() ORDER BY not_before, id LIMIT $1",
+                "SELECT id, subject, msg_id, payload FROM outbox WHERE sent_at IS NULL AND not_before <= now()"
+                " AND subject NOT LIKE $2 ORDER BY not_before, id LIMIT $1",
                 BATCH,
+                TRANSCODES,
             )
-            for row in rows:
-                ack = await self.js.publish(
-                    row["subject"], row["payload"], headers={"Nats-Msg-Id": row["msg_id"]}
-                )
-                await self.pool.execute(
-                    "UPDATE outbox SET sent_at = now(), stream_seq = $2 WHERE id = $1", row["id"], ack.seq
-                )
-                log.debug("dispatched %s to %s", row["msg_id"], row["subject"])
+            await self._publish(rows)
             sent += len(rows)
             if len(rows) < BATCH:
-                return sent
+                return sent + await self._release_transcodes()
+
+    async def _release_transcodes(self) -> int:
+        """Top each hardware class's waiting messages in the stream up to the window, from the queue's head
+        in its current order: encoders take work in stream order, so what is not yet released can still be
+        reordered."""
+        order = self.order()
+        subjects = await self.pool.fetch(
+            "SELECT DISTINCT subject FROM outbox WHERE sent_at IS NULL AND not_before <= now() AND subject LIKE $1",
+            TRANSCODES,
+        )
+        query = ordering.next_rows_query(order.order)
+        paths, priorities = ordering.folder_priorities(self.folders())
+        sent = 0
+        for subject in (r["subject"] for r in subjects):
+            hw = subject.removeprefix(topology.WORK_TRANSCODE + ".")
+            try:
+                spec = topology.WORK_CONSUMERS[HwClass(hw)]
+            except ValueError:
+                continue  # not a class of this version's: left for a scheduler that knows it
+            info = await self.js.consumer_info(spec.stream, spec.durable)
+            waiting = int(info.num_pending or 0)
+            free = order.window - waiting
+            if free <= 0:
+                continue
+            rows = await self.pool.fetch(query, subject, free, paths, priorities)
+            await self._publish(rows)
+            sent += len(rows)
+        return sent
+
+    async def _publish(self, rows: list[asyncpg.Record]) -> None:
+        for row in rows:
+            ack = await self.js.publish(
+                row["subject"], row["payload"], headers={"Nats-Msg-Id": row["msg_id"]}
+            )
+            await self.pool.execute(
+                "UPDATE outbox SET sent_at = now(), stream_seq = $2 WHERE id = $1", row["id"], ack.seq
+            )
+            log.debug("dispatched %s to %s", row["msg_id"], row["subject"])
 
     async def prune(self) -> int:
         """Forget state events sent long ago: their rows belong to no job and would pile up for ever."""
@@ -63,10 +110,12 @@ class Relay:
         return int(done.split()[-1])
 
     async def _next_due_in(self) -> float:
+        # Due rows still unsent after a flush are transcodes held back for their class's window: the sweep
+        # (or a wake-up) looks again, rather than a busy loop.
         seconds = await self.pool.fetchval(
             "SELECT EXTRACT(EPOCH FROM min(not_before) - now()) FROM outbox WHERE sent_at IS NULL"
         )
-        return SWEEP_SECONDS if seconds is None else max(0.0, min(SWEEP_SECONDS, float(seconds)))
+        return SWEEP_SECONDS if seconds is None or seconds <= 0 else min(SWEEP_SECONDS, float(seconds))
 
     async def run(self, stopping: asyncio.Event) -> None:
         lease = await asyncpg.connect(self.database_url)

@@ -15,17 +15,21 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.codec import arr_decoder, cleanup_decoder, job_decoder, media_decoder
 from librarrarian_contracts.settings import (
     FOLDERS_KEY,
+    ORDER_KEY,
     RETRIES_KEY,
     TRANSCODE_KEY,
+    QueueOrder,
     RetrySettings,
     ScannerFolders,
     TranscodeSettings,
 )
 from librarrarian_contracts.views import (
+    ActionResult,
     ClearPending,
     CommitRequest,
     JobAction,
     JobsQuery,
+    MoveJob,
     Nothing,
     ReleaseJobs,
 )
@@ -36,7 +40,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from . import approval, endpoints, removal
+from . import approval, endpoints, ordering, removal
 from .arr_intake import ArrIntake
 from .intake import Intake
 from .placement import Placement
@@ -64,6 +68,7 @@ def answers(
         Endpoint(
             "delete", topology.SCHEDULER_DELETE, JobAction, lambda a: removal.delete_job(pool, js, a.job_id)
         ),
+        Endpoint("move", topology.SCHEDULER_MOVE, MoveJob, lambda m: _moved(pool, m, wake)),
         Endpoint(
             "clear", topology.SCHEDULER_CLEAR, ClearPending, lambda q: removal.clear_pending(pool, js, q)
         ),
@@ -74,6 +79,12 @@ def answers(
             lambda r: approval.release(pool, r, wake.set, choose_class),
         ),
     ]
+
+
+async def _moved(pool: asyncpg.Pool, request: MoveJob, wake: asyncio.Event) -> ActionResult:
+    result = await ordering.move(pool, request)
+    wake.set()  # the relay releases in the new order from now on
+    return result
 
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
@@ -94,13 +105,14 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
 async def _serve(
     settings: Settings, stopping: asyncio.Event, nc: Client, js: JetStreamContext, pool: asyncpg.Pool
 ) -> None:
-    relay = Relay(pool, js, settings.database_url)
+    folders = await Watched(js, FOLDERS_KEY, ScannerFolders, ScannerFolders()).start()
+    order = await Watched(js, ORDER_KEY, QueueOrder, QueueOrder()).start()
+    relay = Relay(pool, js, settings.database_url, lambda: order.value, lambda: folders.value.folders)
     transcode = await Watched(js, TRANSCODE_KEY, TranscodeSettings, TranscodeSettings()).start()
     seed = RetrySettings(max_attempts=settings.max_attempts)
     retries = await Watched(js, RETRIES_KEY, RetrySettings, RetrySettings(), seed=seed).start()
     placement = Placement(js)
     await placement.start()
-    folders = await Watched(js, FOLDERS_KEY, ScannerFolders, ScannerFolders()).start()
     intake = Intake(pool, transcode, placement, relay.wake.set, folders)
     tracker = JobTracker(
         pool,
@@ -157,6 +169,8 @@ async def _serve(
         await placement.stop()
         await transcode.stop()
         await retries.stop()
+        await folders.stop()
+        await order.stop()
         for sub in advisories:
             await sub.unsubscribe()
         await service.stop()

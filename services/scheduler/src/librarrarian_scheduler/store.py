@@ -23,6 +23,7 @@ from librarrarian_contracts import (
 from librarrarian_contracts.tracks import TrackPlan
 from librarrarian_contracts.views import JobView
 
+from . import ordering
 from .policy import Known, SameContent
 
 NOTIFY_CHANNEL = "scheduler_outbox"
@@ -152,14 +153,15 @@ async def insert_job(
     target_codec: str = "hevc",
     fingerprint: str | None = None,
     track_plan: TrackPlan | None = None,
+    library: str | None = None,
 ) -> int:
     finished = status in {"done", "failed", "skipped"}
     job_id: int = await conn.fetchval(
         "INSERT INTO jobs (path, status, reason, attempts, hw_class, source_size, source_mtime_ns, source_inode,"
         " codec_before, probe, finished_at, target_codec, source_fingerprint, source_links, planned_streams,"
-        " track_plan)"
+        " track_plan, library, benefit)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13, $14, $15,"
-        " $16) RETURNING id",
+        " $16, $17, $18) RETURNING id",
         path,
         status,
         reason,
@@ -176,6 +178,8 @@ async def insert_job(
         identity.links,
         list(track_plan.keep) if track_plan else None,
         list(tracks.describe(probe, track_plan)) if track_plan and probe else [],
+        library,
+        ordering.benefit(probe, identity.size) if probe else None,
     )
     return job_id
 

@@ -22,10 +22,11 @@ from librarrarian_contracts.views import (
     ClearPending,
     JobAction,
     JobsQuery,
+    MoveJob,
     ReleaseJobs,
 )
 from librarrarian_runtime.queries import ask
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..access import ADMIN, CONTROL, READ
 from .dependencies import BeforeId, Bus, RecordId
@@ -125,6 +126,27 @@ async def clear_pending(
 )
 async def retry_job(job_id: RecordId, bus: Bus) -> dict[str, object]:
     result = await ask(bus.nc, topology.SCHEDULER_RETRY, JobAction(job_id=job_id), ActionResult)
+    return {"job_id": job_id, "detail": result.detail}
+
+
+class MoveIn(BaseModel):
+    to: Literal["top", "bottom"] = Field(description="top: it goes next; bottom: after every other")
+
+
+@router.post(
+    "/jobs/{job_id}/move",
+    dependencies=CONTROL,
+    response_model=ActionOut,
+    summary="Move a waiting transcode to the top or the bottom of the queue",
+    description=(
+        "The scheduler releases waiting transcodes to the encoders a few at a time per hardware class "
+        "(`window` of `/settings/queue-order`), in the queue's order: a job moved to the top goes next. One "
+        "already released keeps its place among those few (the answer says so)."
+    ),
+    responses={404: {"description": "no such job"}, 409: {"description": "not a waiting transcode"}},
+)
+async def move_job(job_id: RecordId, body: MoveIn, bus: Bus) -> dict[str, object]:
+    result = await ask(bus.nc, topology.SCHEDULER_MOVE, MoveJob(job_id=job_id, to=body.to), ActionResult)
     return {"job_id": job_id, "detail": result.detail}
 
 

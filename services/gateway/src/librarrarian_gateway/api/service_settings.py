@@ -17,10 +17,12 @@ from fastapi import APIRouter, Body, HTTPException
 from librarrarian_contracts.settings import (
     CLEANUP_KEY,
     MAX_SLOTS,
+    ORDER_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
     CleanupSettings,
     NodeSlots,
+    QueueOrder,
     RetrySettings,
     ScannerTiming,
     slots_key,
@@ -37,6 +39,14 @@ router = APIRouter(tags=["control"])
 ScannerOut = model_of(ScannerTiming, "ScannerTimingOut")
 CleanupOut = model_of(CleanupSettings, "CleanupSettingsOut")
 RetriesOut = model_of(RetrySettings, "RetrySettingsOut")
+OrderOut = model_of(
+    QueueOrder,
+    "QueueOrderOut",
+    descriptions={
+        "order": "benefit (largest expected saving first), age (oldest first) or folder (folders' priority)",
+        "window": "waiting transcodes released to the encoders per hardware class at a time (1 to 64)",
+    },
+)
 SlotsOut = model_of(
     NodeSlots,
     "NodeSlotsOut",
@@ -146,6 +156,33 @@ async def patch_scheduler(
     bus: Bus, kv: SettingsBucket, changes: Annotated[dict[str, Any], Body(examples=[{"max_attempts": 5}])]
 ) -> dict[str, Any]:
     return await _patch(bus, kv, RETRIES_KEY, RetrySettings(), changes)
+
+
+@router.get(
+    "/settings/queue-order",
+    dependencies=READ,
+    response_model=OrderOut,
+    summary="The order of waiting transcodes",
+)
+async def get_queue_order(bus: Bus) -> dict[str, Any]:
+    return msgspec.to_builtins(await current(bus, ORDER_KEY, QueueOrder()))  # type: ignore[no-any-return]
+
+
+@router.patch(
+    "/settings/queue-order",
+    dependencies=ADMIN,
+    response_model=OrderOut,
+    summary="Change the order of waiting transcodes",
+    description="`order`: `benefit` (the largest expected saving first: the bits per pixel above what HEVC "
+    "needs, times the size), `age` (the oldest first) or `folder` (the library folders' `priority`, highest "
+    "first, then the oldest); a job moved to the top or bottom by hand stays there. `window` (1 to 64): "
+    "the waiting transcodes handed to the encoders of each hardware class at a time; only those keep their "
+    "place when the order changes. " + CHANGED,
+)
+async def patch_queue_order(
+    bus: Bus, kv: SettingsBucket, changes: Annotated[dict[str, Any], Body(examples=[{"order": "benefit"}])]
+) -> dict[str, Any]:
+    return await _patch(bus, kv, ORDER_KEY, QueueOrder(), changes)
 
 
 @router.get(

@@ -24,6 +24,7 @@ from librarrarian_contracts.settings import (
     CLEANUP_KEY,
     FOLDERS_KEY,
     NOTIFICATIONS_KEY,
+    ORDER_KEY,
     PATHS_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
@@ -34,6 +35,7 @@ from librarrarian_contracts.settings import (
     NodeSlots,
     NotificationSettings,
     PathSettings,
+    QueueOrder,
     RetrySettings,
     ScannerFolders,
     ScannerTiming,
@@ -64,6 +66,7 @@ EXPORTED: dict[str, type[Any]] = {
     SCANNER_TIMING_KEY: ScannerTiming,
     CLEANUP_KEY: CleanupSettings,
     RETRIES_KEY: RetrySettings,
+    ORDER_KEY: QueueOrder,
 }
 # Each node's settings, one key per node (``schedule.<node>``): the prefix and the type.
 PER_NODE: dict[str, type[Any]] = {"schedule": NodeSchedule, "slots": NodeSlots}
