@@ -163,7 +163,11 @@
   // The buttons on each job (delete, retry, release) through the API; what they change comes back from
   // the scheduler's record (the list read again, and its job-state events).
   function jobActions(container, list, say) {
-    const DONE = { delete: " deleted.", retry: " queued again.", release: " released: it is queued." };
+    const DONE = {
+      delete: " deleted.", retry: " queued again.", release: " released: it is queued.",
+      top: " moved to the top.", bottom: " moved to the bottom.",
+    };
+    const MOVES = new Set(["top", "bottom"]);
     container.addEventListener("click", async (e) => {
       const control = e.target.closest("button[data-action]");
       const item = control && control.closest("[data-job]");
@@ -173,8 +177,13 @@
       const url = "/api/v1/jobs/" + encodeURIComponent(id);
       control.disabled = true;
       try {
-        await (action === "delete" ? call("DELETE", url) : call("POST", url + "/" + action));
-        say("Job " + id + DONE[action]);
+        if (MOVES.has(action)) {
+          // The scheduler says when the job was already handed to the encoders and keeps its place.
+          say("Job " + id + ": " + (await call("POST", url + "/move", { to: action })).detail + ".");
+        } else {
+          await (action === "delete" ? call("DELETE", url) : call("POST", url + "/" + action));
+          say("Job " + id + DONE[action]);
+        }
       } catch (error) {
         say("That did not work: " + error.message, true);
       } finally {

@@ -72,6 +72,9 @@
     }
     const actions = cell("actions");
     if (job.status === "awaiting_approval") actions.append(button("release", "Release"), " ");
+    if (job.status === "pending" && job.kind === "transcode") {
+      actions.append(button("top", "Top"), " ", button("bottom", "Bottom"), " ");
+    }
     if (DELETABLE.has(job.status)) actions.append(button("delete", "Delete"));
     const tick = cell("tick");
     if (job.status === "awaiting_approval") {
