@@ -161,6 +161,11 @@ async def test_a_failed_job_is_retried_on_the_class_of_the_live_nodes(
         response = await api.post(f"/api/v1/jobs/{request.job_id}/retry")
         assert response.status_code == 409 and "pending" in response.json()["detail"]
         assert (await api.post("/api/v1/jobs/999999/retry")).status_code == 404
+        # Moved by hand: released already (its class's window had room), so it says it keeps its place.
+        moved = await api.post(f"/api/v1/jobs/{request.job_id}/move", json={"to": "top"})
+        assert moved.status_code == 200 and "keeps its place" in moved.json()["detail"], moved.text
+        assert (await api.post(f"/api/v1/jobs/{request.job_id}/move", json={"to": "up"})).status_code == 422
+        assert (await api.post("/api/v1/jobs/999999/move", json={"to": "top"})).status_code == 404
 
 
 async def test_a_nodes_schedule_is_written_where_it_watches_and_bad_windows_change_nothing(

@@ -10,10 +10,12 @@ import msgspec
 import pytest
 from librarrarian_contracts.settings import (
     CLEANUP_KEY,
+    ORDER_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
     CleanupSettings,
     NodeSlots,
+    QueueOrder,
     RetrySettings,
     ScannerTiming,
     slots_key,
@@ -44,6 +46,13 @@ CASES: list[tuple[str, str, type[Any], dict[str, Any], list[dict[str, Any]]]] = 
         RetrySettings,
         {"max_attempts": 5},
         [{"max_attempts": 0}, {"max_attempts": 101}, {"max_attempts": 2.5}, {"retries": 2}],
+    ),
+    (
+        "/api/v1/settings/queue-order",
+        ORDER_KEY,
+        QueueOrder,
+        {"order": "benefit", "window": 2},
+        [{"order": "size"}, {"window": 0}, {"window": 65}, {"order": "age", "priority": 1}],
     ),
 ]
 

@@ -17,6 +17,7 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
     "scanner.timing": ("PATCH", {"scan_interval_seconds": 900}),
     "cleanup": ("PATCH", {"stale_after_hours": 72, "interval_hours": 12}),
     "scheduler.retries": ("PATCH", {"max_attempts": 6}),
+    "scheduler.order": ("PATCH", {"order": "folder", "window": 5}),
 }
 PATHS = {
     "transcode": "/api/v1/settings/transcode",
@@ -27,6 +28,7 @@ PATHS = {
     "scanner.timing": "/api/v1/settings/scanner",
     "cleanup": "/api/v1/settings/cleanup",
     "scheduler.retries": "/api/v1/settings/scheduler",
+    "scheduler.order": "/api/v1/settings/queue-order",
 }
 SCHEDULE = {"windows": [{"days": ["mon", "tue"], "start": "01:00", "end": "07:00"}]}
 
