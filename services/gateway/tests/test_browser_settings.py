@@ -32,10 +32,12 @@ async def the_settings_and_slots(browser: Browser, site: Site) -> None:
     await expect(form.get_by_label("Tries per job")).to_have_value("3")
     await form.get_by_label("Scan the folders").fill("600")
     await form.get_by_label("Tries per job").fill("5")
+    await form.get_by_label("Waiting transcodes go").select_option("benefit")
     await form.get_by_role("button", name="Save scanning, retries and cleanup").click()
     await expect(page.locator("#services-message")).to_have_text("Saved: applied at once.", timeout=WAIT_MS)
     assert await value(site, "/api/v1/settings/scanner") == {"scan_interval_seconds": 600}
     assert await value(site, "/api/v1/settings/scheduler") == {"max_attempts": 5}
+    assert await value(site, "/api/v1/settings/queue-order") == {"order": "benefit", "window": 3}
 
     await expect(form.get_by_label("is stale after")).to_be_hidden()  # the Advanced view's
     await page.get_by_role("link", name="Advanced").click()
@@ -103,13 +105,14 @@ async def test_library_folders_are_picked_from_the_media_paths(
     await row.get_by_label("Type").select_option("tv")
     await row.get_by_label("Languages kept").fill("eng, FRE")
     await row.get_by_label("drop commentary").check()
+    await row.get_by_label("Priority").fill("3")
     await page.get_by_role("button", name="Save folders").click()
     await expect(page.locator("#folders-message")).to_have_text(
         "Saved: the next scan uses them.", timeout=WAIT_MS
     )
     stored = await value(site, "/api/v1/settings/folders")
     tracks = {"languages": ["eng", "fre"], "drop_commentary": True, "image_subtitles": True}
-    assert stored["folders"] == [{"path": str(media / "TV"), "type": "tv", "tracks": tracks}]
+    assert stored["folders"] == [{"path": str(media / "TV"), "type": "tv", "tracks": tracks, "priority": 3}]
     await page.reload()
     row = page.locator("#folders tbody tr").last
     await expect(row.get_by_label("Languages kept")).to_have_value("eng, fre")

@@ -123,14 +123,14 @@ async def test_library_folders_are_checked_and_stored_where_the_scanner_watches(
         body = {
             "folders": [
                 {"path": str(site.media), "type": "movies", "tracks": tracks},
-                {"path": str(site.media / "TV"), "type": "tv"},
+                {"path": str(site.media / "TV"), "type": "tv", "priority": 5},
             ]
         }
         stored = await api.put("/api/v1/settings/folders", json=body)
         assert stored.status_code == 200
         resolved = [
-            {"path": str(site.media.resolve()), "type": "movies", "tracks": tracks},
-            {"path": str((site.media / "TV").resolve()), "type": "tv", "tracks": None},
+            {"path": str(site.media.resolve()), "type": "movies", "tracks": tracks, "priority": 0},
+            {"path": str((site.media / "TV").resolve()), "type": "tv", "tracks": None, "priority": 5},
         ]
         assert stored.json() == {"folders": resolved, "default": False}
         assert (await api.get("/api/v1/settings/folders")).json() == stored.json()

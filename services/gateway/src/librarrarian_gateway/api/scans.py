@@ -69,6 +69,9 @@ class FolderIn(BaseModel):
     tracks: TracksIn | None = Field(
         None, description="the tracks a transcode of its files keeps, planned when a job is queued; null: all"
     )
+    priority: int = Field(
+        0, ge=-100, le=100, description="with the queue ordered by folder: higher goes first (-100 to 100)"
+    )
 
 
 class FoldersIn(BaseModel):
@@ -201,6 +204,7 @@ async def put_folders(body: FoldersIn, kv: SettingsBucket, media_paths: MediaPat
             path=f.path,
             type=f.type,
             tracks=msgspec.convert(f.tracks.model_dump(), TrackRules) if f.tracks else None,
+            priority=f.priority,
         )
         for f in body.folders
     ]

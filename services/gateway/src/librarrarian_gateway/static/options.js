@@ -187,6 +187,7 @@
         path: tr.querySelector("[name=path]").value.trim(),
         type: tr.querySelector("[name=type]").value,
         tracks: tracksOf(tr),
+        priority: Number(tr.querySelector("[name=priority]").value || 0),
       }))
       .filter((f) => f.path);
     try {

@@ -10,6 +10,7 @@
   const ROUTES = {
     scanner: ["scan_interval_seconds"],
     scheduler: ["max_attempts"],
+    "queue-order": ["order", "window"],
     cleanup: ["stale_after_hours", "interval_hours"],
   };
   // A number as the API wants it; anything else goes as typed, so the API names what is wrong.
