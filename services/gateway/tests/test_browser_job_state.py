@@ -226,3 +226,24 @@ async def test_released_rows_stay_on_the_awaiting_page_as_their_jobs_go_on(
     await page.wait_for_load_state("networkidle")  # the list read after the second release has come back
     await expect(first.locator(".status")).to_have_text("pending")
     await expect(rows).to_have_count(2)
+
+
+async def test_a_waiting_transcode_is_moved_to_the_top_or_bottom_from_the_queue(
+    browser: Browser, site: Site
+) -> None:
+    paths = [f"/m/TV/Wait {n}.mkv" for n in range(4)]
+    ids = await queue_files(site, *paths, first_inode=10)
+    page = await live_queue(browser, site)
+    # Three (the default window) were handed to the encoders at once; the fourth waits in the scheduler's order.
+    held = page.locator(f'#jobs tr[data-job="{ids[paths[3]]}"]')
+    await held.get_by_role("button", name="Top").click()
+    await expect(page.locator("#queue-message")).to_have_text(
+        f"Job {ids[paths[3]]}: moved to the top.", timeout=WAIT_MS
+    )
+    released = page.locator(f'#jobs tr[data-job="{ids[paths[0]]}"]')
+    await released.get_by_role("button", name="Bottom").click()
+    await expect(page.locator("#queue-message")).to_contain_text("keeps its place there", timeout=WAIT_MS)
+    await started(site, ids[paths[1]], paths[1])
+    running = page.locator(f'#jobs tr[data-job="{ids[paths[1]]}"]')
+    await expect(running.locator(".status")).to_have_text("running", timeout=WAIT_MS)
+    await expect(running.get_by_role("button", name="Top")).to_have_count(0)  # only a waiting job moves
