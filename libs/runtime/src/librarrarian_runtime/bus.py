@@ -12,8 +12,8 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import nats

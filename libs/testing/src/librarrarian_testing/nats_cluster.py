@@ -175,4 +175,3 @@ def running_cluster(folder: Path) -> Iterator[NatsCluster]:
         yield cluster
     finally:
         cluster.stop()
-

@@ -80,27 +80,30 @@ class Worker:
             slot_free=slot_free,
         )
         self.running.add(job.id)
+        # The lease is kept until the ack: publishing the outcome may wait out a NATS leader election.
         heartbeat = asyncio.create_task(_heartbeat(msg))
         try:
-            outcome = await self.pipeline.run(job)
-        except asyncio.CancelledError:
-            # The node is stopping and the grace period is over: hand the job to another node now.
-            log.warning("job %d: stopped before the end; handing it back", job.id)
-            with contextlib.suppress(Exception):
-                await msg.nak()
-            raise
-        except Exception as error:
-            log.exception("job %d: unexpected error", job.id)
-            outcome = job.failed(f"internal error: {type(error).__name__}: {error}")
+            try:
+                outcome = await self.pipeline.run(job)
+            except asyncio.CancelledError:
+                # The node is stopping and the grace period is over: hand the job to another node now.
+                log.warning("job %d: stopped before the end; handing it back", job.id)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+                raise
+            except Exception as error:
+                log.exception("job %d: unexpected error", job.id)
+                outcome = job.failed(f"internal error: {type(error).__name__}: {error}")
+            finally:
+                slot_free.set()
+                self.running.discard(job.id)
+                self.committed.discard(job.id)
+                await self.progress.clear(job.id)
+            if outcome is not None:
+                await publish(self.js, outcome)
+            await msg.ack()
         finally:
-            slot_free.set()
             heartbeat.cancel()
-            self.running.discard(job.id)
-            self.committed.discard(job.id)
-            await self.progress.clear(job.id)
-        if outcome is not None:
-            await publish(self.js, outcome)
-        await msg.ack()
 
 
 async def _heartbeat(msg: Msg) -> None:

@@ -32,7 +32,9 @@ async def run(settings: Settings) -> None:
         await _when_up(lambda: apply_topology(js, settings.replicas), "JetStream", settings.wait_seconds)
     finally:
         await nc.drain()
-    log.info("bus topology provisioned: streams, durables and buckets, each on %d server(s)", settings.replicas)
+    log.info(
+        "bus topology provisioned: streams, durables and buckets, each on %d server(s)", settings.replicas
+    )
     if settings.database_url is not None:
         url = settings.database_url
         await _when_up(lambda: _reachable(url), "PostgreSQL", settings.wait_seconds)

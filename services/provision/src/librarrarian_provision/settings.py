@@ -37,5 +37,7 @@ class Settings:
 def replicas() -> int:
     value = env.integer("NATS_REPLICAS", 1)
     if value not in ALLOWED_REPLICAS:
-        raise env.SettingsError(f"NATS_REPLICAS must be 1, 3 or 5 (the servers that keep each stream), not {value}")
+        raise env.SettingsError(
+            f"NATS_REPLICAS must be 1, 3 or 5 (the servers that keep each stream), not {value}"
+        )
     return value
