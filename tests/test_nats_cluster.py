@@ -240,15 +240,15 @@ async def test_a_batch_is_transcoded_exactly_once_while_a_nats_server_is_killed_
     assert nats_cluster.violations() == []
 
 
-async def test_a_single_servers_topology_follows_it_into_a_cluster(
+async def test_a_topology_provisioned_with_one_replica_is_scaled_to_three_in_place(
     nats_cluster: NatsCluster, observer: Client
 ) -> None:
-    """Provisioned once with one replica (a server that became a cluster), then with three: every stream,
-    bucket and durable is kept on the three servers, and nothing was recreated (the durables keep their
-    state)."""
+    """Provisioned with one replica, then with three: every stream, bucket and durable is kept on the three
+    servers, and nothing was made anew (the durables keep their state, the streams their messages)."""
     js = observer.jetstream()
     await provision(js, replicas=1)
     assert (await js.stream_info(topology.WORK.name)).config.num_replicas == 1
+    await js.publish("media.kept", b"kept through the change")
     before = await js.consumer_info(topology.WORK.name, topology.WORK_CONSUMERS[HwClass.CPU].durable)
     await provision(js, replicas=REPLICAS)
     for stream in [s.name for s in topology.STREAMS] + [f"KV_{b.name}" for b in topology.BUCKETS]:
@@ -258,6 +258,7 @@ async def test_a_single_servers_topology_follows_it_into_a_cluster(
         assert not info.config.num_replicas, spec.durable  # inherits its stream's
         if spec.durable == before.name:
             assert info.created == before.created
+    assert (await js.stream_info(topology.MEDIA.name)).state.messages == 1
     with pytest.raises(ValueError, match="1, 3 or 5"):
         await provision(js, replicas=2)
 

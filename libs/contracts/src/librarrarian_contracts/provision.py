@@ -4,7 +4,7 @@ needs is there (``require``).
 
 Every stream and bucket is kept on ``replicas`` servers: 1 for one NATS server, 3 for a three-node JetStream
 cluster (``NATS_REPLICAS``). The durables inherit their stream's count. A changed count is applied to what
-exists already, so a single server's topology follows it into a cluster."""
+exists already, in place: raised from 1 to 3 on a cluster, every message and durable stays."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Handlers must be idempotent (a message can come twice). An undecodable message is terminated with a log
 line; a handler that raises is logged and the message redelivered after a delay, so one bad message or a
 database hiccup neither stops the service nor spins it. A durable that has no leader for a moment (a
-JetStream cluster electing one after a server went away) gives nothing until it has one again (:func:`pull`).
+JetStream cluster electing one after a server went away) gives nothing until it has one again (:class:`Puller`).
 """
 
 from __future__ import annotations
