@@ -227,6 +227,10 @@ async def test_a_batch_is_transcoded_exactly_once_while_a_nats_server_is_killed_
     assert Counter(c["job_id"] for c in commits) == dict.fromkeys(ids, 1)
     recorded = await rows(database_url, "SELECT job_id, status FROM history.transcodes")
     assert Counter((r["job_id"], r["status"]) for r in recorded) == {(i, "done"): 1 for i in ids}
+    # Every work message acknowledged and gone: none will come back after AckWait.
+    work = await js.consumer_info(topology.WORK.name, topology.WORK_CONSUMERS[HwClass.CPU].durable)
+    assert work.num_ack_pending == 0 and work.num_pending == 0
+    assert (await js.stream_info(topology.WORK.name)).state.messages == 0
     events = await reports(js)
     assert Counter(e.job_id for e in events if isinstance(e, JobCompleted)) == dict.fromkeys(ids, 1)
     assert Counter(e.job_id for e in events if isinstance(e, JobStarted)) == dict.fromkeys(ids, 1)
