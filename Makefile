@@ -64,10 +64,11 @@ test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system 
 	@echo "first on PATH: $$("$(SYSTEM_FFMPEG_DIR)/ffmpeg" -hide_banner -version | head -n 1)"
 	PATH="$(SYSTEM_FFMPEG_DIR):$$PATH" $(UV) run pytest -n $(TEST_WORKERS) --dist loadfile services/encoder/tests services/scanner/tests libs/media/tests $(PYTEST_ARGS)
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, mypy and hadolint (every Dockerfile)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy libs/*/src src services/*/src
+	$(UV) run hadolint $$(git ls-files 'Dockerfile' '*/Dockerfile' '*.Dockerfile')
 
 format: setup ## format the code
 	$(UV) run ruff check --fix .
