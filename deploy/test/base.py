@@ -50,7 +50,14 @@ def ensure(rebuild: bool = False) -> bool:
     with tempfile.TemporaryDirectory(prefix="librarrarian-base-") as work:
         root = Path(work) / "rootfs"
         subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", "bookworm", str(root), MIRROR],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(PACKAGES)}",
+                "bookworm",
+                str(root),
+                MIRROR,
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -77,7 +84,9 @@ def _finish(root: Path) -> None:
         (root / f"usr/local/share/ca-certificates/host-{number}.crt").write_text(pem)
     # A clean environment: this process's TMPDIR, for one, does not exist inside the tree.
     clean = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-    subprocess.run(["chroot", str(root), "update-ca-certificates"], check=True, env=clean, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["chroot", str(root), "update-ca-certificates"], check=True, env=clean, stdout=subprocess.DEVNULL
+    )
     for relative in PRUNED:
         target = root / relative
         if target.is_dir():
