@@ -51,9 +51,12 @@ def image_size(name: str) -> int:
 
 
 def compose_argv() -> list[str]:
-    """podman-compose from the project's environment (a dev dependency), else from PATH."""
+    """podman-compose from the project's environment (a dev dependency), else from PATH; on podman 4.3
+    through ``podman-4.3`` (see there)."""
     beside = Path(sys.executable).with_name("podman-compose")
     found = str(beside) if beside.exists() else shutil.which("podman-compose")
     if not found:
         raise SystemExit("podman-compose is missing: run make setup")
+    if output("--version").startswith("podman version 4.3."):
+        return [found, "--podman-path", str(Path(__file__).with_name("podman-4.3"))]
     return [found]

@@ -32,6 +32,7 @@ from librarrarian_testing import library
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench" / "out" / "deploy.json"
 SHARED_MEDIA = Path(os.environ.get("LIBRARRARIAN_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
+STOP_TIMEOUT = 30  # seconds before podman kills: the encoder's grace is 60 s, an idle one needs none
 SERVICE_UID = 1000  # the images' user: the library must be theirs to write, as on a user's machine
 
 
@@ -66,7 +67,7 @@ def build_everything(figures: dict[str, object]) -> None:
 def after_up(api: cluster_api.Api, lib: library.Library, figures: dict[str, object]) -> None:
     """Every container healthy, then every file of the library as promised."""
     figures["healthy_after_s"] = stack.wait_healthy(timeout=240)
-    node = cluster_api.eventually(lambda: [n["name"] for n in api.nodes()] or None, 120, "a node")[0]
+    node = cluster_api.eventually(lambda: [n["node"] for n in api.nodes()] or None, 120, "a node")[0]
     api.start_quick(node)
     jobs = cluster_api.eventually(lambda: api.settled(len(verify.EXPECTED)), 600, "every job final")
     if found := verify.problems(jobs, lib):
@@ -78,7 +79,7 @@ def after_scale(api: cluster_api.Api, wanted: int) -> list[str]:
     """As many nodes on the dashboard as encoder containers, each under its own name."""
 
     def names() -> list[str] | None:
-        found = sorted(n["name"] for n in api.nodes())
+        found = sorted(n["node"] for n in api.nodes())
         return found if len(set(found)) == wanted else None
 
     found = cluster_api.eventually(names, 180, f"{wanted} nodes on the dashboard")
@@ -128,9 +129,12 @@ def follow_readme(work: Path, figures: dict[str, object]) -> None:
             elif "down" in argv:
                 figures["down_s"] = round(time.monotonic() - started, 1)
                 after_down(ids)
+            if "--scale" in argv:
+                # Before the README's `down`: each service stops by itself on SIGTERM, in time.
+                figures["stop_s"] = stack.stop_each(STOP_TIMEOUT)
     except BaseException:
         for container in stack.containers():
-            print(f"--- {container['name']} ({container['state']})")
+            print(f"--- {container['name']} ({container['state']})", flush=True)
             podman.run("logs", "--tail", "30", container["name"], check=False)
         subprocess.run([*podman.compose_argv(), "-f", "deploy/compose.yaml", "down"], cwd=repo, check=False)
         raise
