@@ -22,6 +22,10 @@ def eventually(probe: Callable[[], T | None], timeout: float, what: str, interva
             value = probe()
         except httpx.TransportError:
             value = None  # the gateway is not listening (yet)
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code != 503:
+                raise
+            value = None  # a service behind the gateway does not answer (yet)
         if value is not None and value is not False:
             return value
         time.sleep(interval)
