@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 # uv from PATH, else the one `make setup` installs into the user's site-packages.
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# The environment `uv sync` makes (uv's own setting moves it).
+VENV := $(or $(UV_PROJECT_ENVIRONMENT),.venv)
 MEDIA ?= ./media
 DATA_DIR ?= ./.data
 PORT ?= 5000
@@ -61,9 +63,11 @@ images: setup podman ## build every container image with podman, on a base made 
 deploy-test: setup podman ## the container deployment end to end: images, compose stack, scale, down (podman)
 	$(UV) run python deploy/test/run.py $(DEPLOY_TEST_ARGS)
 
+# `up` runs as make's own child, not under `uv run` (setup synced the environment already): uv passes on to its
+# child the Ctrl-C or SIGTERM the whole process group got, so each stop would arrive twice.
 run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 	@mkdir -p $(MEDIA)
-	$(UV) run librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
+	exec $(VENV)/bin/librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
 
 test: setup chromium oidc-provider ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
 	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
