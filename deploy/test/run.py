@@ -142,6 +142,10 @@ def follow_readme(work: Path, figures: dict[str, object]) -> None:
         if api is not None:
             api.close()
         stack.remove_volumes()
+    # The README's lines decide what runs: each check must have had its line.
+    missing = [step for step in ("healthy_after_s", "nodes", "stop_s", "down_s") if step not in figures]
+    if missing:
+        raise SystemExit(f"the README's container lines no longer lead to these checks: {missing}")
 
 
 def main() -> int:
