@@ -158,6 +158,12 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     stall_seconds: Annotated[float, msgspec.Meta(ge=10)] = 300.0
     # VMAF of sampled segments after each encode, shown in the history (costs the time of decoding them).
     measure_vmaf: bool = False
+    # Skip every Dolby Vision file (profile 5, whose base layer alone shows wrong colours, is always skipped;
+    # the others are transcoded keeping their HDR10 base layer, and Dolby Vision where the encoder can).
+    skip_dolby_vision: bool = False
+    # Replace a file that has other names (hard links: a download client seeding it, a second library).
+    # Off: such a file is skipped, since the old data stays alive through its other names (no space saved).
+    replace_hard_links: bool = False
     quality: dict[str, TierQuality] = msgspec.field(default_factory=_default_quality)
 
     def eligible(self, codec: str | None) -> tuple[bool, str]:

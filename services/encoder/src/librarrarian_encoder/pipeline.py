@@ -24,7 +24,7 @@ from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 
-from . import earlier, failpoints, ffmpeg, vmaf
+from . import dynamic_hdr, earlier, failpoints, ffmpeg, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
@@ -93,6 +93,9 @@ class Pipeline:
         renamed or planted later redirects the job; its output, created beside it; announced
         (``JobStarted``) once it is to be encoded."""
         request = job.request
+        if (refusal := dynamic_hdr.refused(request.probe)) is not None:
+            log.info("job %d skipped: %s", job.id, refusal)
+            return job.skipped(refusal, None)
         reached = _open_original(job, self.settings.media_paths)
         if not isinstance(reached, tuple):
             return reached
@@ -127,8 +130,16 @@ class Pipeline:
                 return job.failed(f"cannot create the output beside the original: {error.strerror or error}")
             failpoints.reach("output-created")
             opened.pop_all()
+        notes = job.notes
+        if _is_pq(request) and await asyncio.to_thread(dynamic_hdr.has_hdr10_plus, original):
+            notes += (dynamic_hdr.HDR10_PLUS_DROPPED,)
         return Planned(
-            **job.carried(), source=source, final=final, folder=folder, original=original, output=output
+            **{**job.carried(), "notes": notes},
+            source=source,
+            final=final,
+            folder=folder,
+            original=original,
+            output=output,
         )
 
     async def remove_earlier_outputs(self, job: Job, folder: Folder, source: Path) -> None:
@@ -234,14 +245,21 @@ class Pipeline:
         """The output takes the original's place, atomically (architecture §3.4)."""
         failpoints.reach("after-commit")
         try:
-            await asyncio.to_thread(
-                safe_replace.replace,
-                job.folder,
-                job.source.name,
-                job.output,
-                job.final.name,
-                job.request.identity,
+            links = await asyncio.to_thread(
+                functools.partial(
+                    safe_replace.replace,
+                    job.folder,
+                    job.source.name,
+                    job.output,
+                    job.final.name,
+                    job.request.identity,
+                    hard_links=job.transcode.replace_hard_links,
+                )
             )
+        except safe_replace.HardLinked as error:
+            # A link made since the plan (a download client picked the file up): the original is kept.
+            log.info("job %d skipped: %s", job.id, error)
+            return job.skipped(str(error), job.size_after)
         except safe_replace.SourceChanged as error:
             log.warning("job %d: %s; another attempt replaced it, discarding this output", job.id, error)
             return None
@@ -257,7 +275,7 @@ class Pipeline:
             return job.failed(str(error), retryable=False)
         except OSError as error:
             return job.failed(f"could not replace the original: {error.strerror or error}")
-        completed = job.completed()
+        completed = job.completed(links)
         log.info(
             "job %d done in %.1f s: %s (%d → %d bytes)",
             job.id,
@@ -303,13 +321,24 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
         folder.close()
         reason = error.strerror if isinstance(error, OSError) else str(error)
         return job.failed(f"{source.name} is not the file scanned: {reason}", retryable=False)
-    if safe_replace.identity(os.fstat(original)) != job.request.identity:
+    opened = safe_replace.identity(os.fstat(original))
+    if not opened.same_file(job.request.identity):
         os.close(original)
         folder.close()
         return job.failed(
             "the file changed since it was scanned; the next scan queues it again", retryable=False
         )
+    if opened.links > 1 and not job.transcode.replace_hard_links:
+        os.close(original)
+        folder.close()
+        return job.skipped(safe_replace.hard_linked(opened.links), None)
     return source, folder, original
+
+
+def _is_pq(request: Transcode) -> bool:
+    """Whether the main video is PQ (HDR10, maybe with HDR10+): only then are its frames looked at."""
+    videos = [s for s in request.probe.streams if s.kind == "video" and not s.attached_pic]
+    return bool(videos) and videos[0].color_transfer == "smpte2084"
 
 
 def _is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
