@@ -20,7 +20,7 @@ import nats
 from librarrarian_contracts.permissions import inbox_prefix
 from nats.aio.client import DEFAULT_INBOX_PREFIX, Client
 
-from . import env
+from . import env, health
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,12 @@ async def connect(url: str, name: str, *, ca_file: Path | None = None) -> Client
 @contextlib.asynccontextmanager
 async def connection(url: str, name: str) -> AsyncIterator[Client]:
     """A connection for a service's whole life, drained when it ends: after a stop, and after a failed
-    start too, so nothing the service published is lost and the server forgets it at once."""
+    start too, so nothing the service published is lost and the server forgets it at once. In a container
+    the connection's life is the service's heartbeat (``health``)."""
     nc = await connect(url, name)
     try:
-        yield nc
+        async with health.heartbeat(nc):
+            yield nc
     finally:
         if not nc.is_closed:
             try:
