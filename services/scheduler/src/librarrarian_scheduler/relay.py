@@ -2,7 +2,8 @@
 
 Only one relay runs at a time across replicas: it holds a session-level advisory lock (the lease) on its
 own connection, which also LISTENs for new rows. Rows are published with ``Nats-Msg-Id`` so a relay that
-dies between publishing and marking a row sent publishes it again harmlessly.
+dies between publishing and marking a row sent publishes it again harmlessly. A stream that does not answer
+(a JetStream cluster electing its leader) is asked again at the next sweep; its rows wait, unsent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import asyncpg
 from librarrarian_contracts import topology
 from librarrarian_contracts.settings import LibraryFolder, QueueOrder
 from librarrarian_contracts.topology import HwClass
+from librarrarian_runtime import lifecycle
+from librarrarian_runtime.streaks import FailureStreak
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from . import ordering
 from .store import NOTIFY_CHANNEL
@@ -46,6 +51,7 @@ class Relay:
         self.database_url = database_url
         self.order, self.folders = order, folders
         self.wake = asyncio.Event()
+        self.streak = FailureStreak(log, "publishing the outbox")
 
     async def flush(self) -> int:
         """Publish every due unsent row (transcodes only as far as their class's window allows); return how
@@ -133,7 +139,18 @@ class Relay:
             loop = asyncio.get_running_loop()
             while not stopping.is_set():
                 self.wake.clear()
-                await self.flush()
+                try:
+                    await self.flush()
+                    self.streak.succeeded()
+                except (
+                    NoStreamResponseError,
+                    ServiceUnavailableError,
+                    NoRespondersError,
+                    TimeoutError,
+                ) as error:
+                    self.streak.failed(error)
+                    await lifecycle.wait_or_stop(stopping, SWEEP_SECONDS)
+                    continue
                 if loop.time() - pruned_at >= PRUNE_EVERY_SECONDS:
                     pruned_at = loop.time()
                     await self.prune()
