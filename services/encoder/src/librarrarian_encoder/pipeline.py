@@ -224,8 +224,11 @@ class Pipeline:
                 job.request.identity,
             )
         except safe_replace.SourceChanged as error:
-            log.warning("job %d: %s; another attempt replaced it, discarding this output", job.id, error)
-            return None
+            # This delivery holds the commit, so it is the one to report: silence would leave the job
+            # running for good. If an earlier holder presumed dead did replace the file after all, its
+            # completion still counts when it arrives (a completion overrides a failure).
+            log.warning("job %d: %s; discarding this output", job.id, error)
+            return job.failed(f"{error}; the next scan queues it again", retryable=False)
         except (
             safe_replace.WouldOverwrite,
             safe_replace.OutputMoved,
