@@ -45,7 +45,10 @@ def main() -> None:
             print(f"        {violation.kind}: {violation.detail}", flush=True)
 
     started = time.monotonic()
-    results = asyncio.run(runner.run_all(plan, seed, SHARED, args.keep, progress))
+    OUT.mkdir(parents=True, exist_ok=True)
+    name = "chaos" if mode == "full" else "chaos-quick"
+    log_copy = OUT / f"{name}-up.log"  # the cluster's own log, to read what a failure looked like
+    results = asyncio.run(runner.run_all(plan, seed, SHARED, args.keep, progress, log_copy))
     table = report.rows(results)
     header = (
         f"chaos, seed {seed}, {mode} mode, {len(plan)} fault injections, {time.monotonic() - started:.0f} s"
@@ -55,8 +58,6 @@ def main() -> None:
     print("\n" + text)
     if failures:
         print(f"\nfailures (replay with --seed {seed}):\n  " + "\n  ".join(failures))
-    OUT.mkdir(parents=True, exist_ok=True)
-    name = "chaos" if mode == "full" else "chaos-quick"
     document = {
         "seed": seed,
         "mode": mode,
@@ -69,7 +70,7 @@ def main() -> None:
     (OUT / f"{name}.txt").write_text(
         text + ("\n\nfailures:\n" + "\n".join(failures) if failures else "") + "\n"
     )
-    print(f"\nsaved {OUT / name}.json and .txt")
+    print(f"\nsaved {OUT / name}.json and .txt, the cluster's log in {log_copy}")
     sys.exit(1 if failures else 0)
 
 

@@ -60,6 +60,14 @@ def processes(marker: str) -> dict[int, Proc]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Running (a zombie is not: its parent has not reaped it yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def descendants(procs: dict[int, Proc], root: int) -> list[Proc]:
     out, frontier = [], [root]
     while frontier:
@@ -238,7 +246,7 @@ class Cluster:
         pid = self.nats_pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
-            while pid in processes(self.marker) and processes(self.marker)[pid].state != "Z":
+            while alive(pid):
                 await asyncio.sleep(0.05)
         await asyncio.sleep(down_for)
         self.stop_own_nats()

@@ -23,7 +23,7 @@ from .report import RunResult
 from .schedule import Injection
 
 RECOVERY_TIMEOUT = 180.0
-SETTLE_TIMEOUT = 150.0
+SETTLE_TIMEOUT = 90.0
 STABLE_FOR = (
     3.0  # all final for this long: a file changed under a job is queued again within the watch's settle
 )
@@ -47,16 +47,21 @@ async def all_jobs(cluster: Cluster) -> list[Job]:
     return [Job(int(str(r["id"])), str(r["path"]), str(r["status"]), r["output_path"]) for r in rows]  # type: ignore[arg-type]
 
 
-async def settled(cluster: Cluster, expected: dict[Path, Expected]) -> bool:
+async def settled(cluster: Cluster, expected: dict[Path, Expected], reported: set[tuple[str, str]]) -> bool:
+    """Every job final and every file with its final job, but for what an earlier run reported already (a
+    job stuck for good is waited for once, not by every run after it)."""
     jobs = await all_jobs(cluster)
-    return bool(jobs) and not invariants.check_jobs(expected.values(), jobs)
+    new = [v for v in invariants.check_jobs(expected.values(), jobs) if (v.kind, v.detail) not in reported]
+    return bool(jobs) and not new
 
 
-async def wait_settled(cluster: Cluster, expected: dict[Path, Expected]) -> None:
+async def wait_settled(
+    cluster: Cluster, expected: dict[Path, Expected], reported: set[tuple[str, str]]
+) -> None:
     deadline = time.monotonic() + SETTLE_TIMEOUT
     stable_since = None
     while time.monotonic() < deadline:
-        if await settled(cluster, expected):
+        if await settled(cluster, expected, reported):
             stable_since = stable_since or time.monotonic()
             if time.monotonic() - stable_since >= STABLE_FOR:
                 return
@@ -111,8 +116,15 @@ async def check(cluster: Cluster, expected: dict[Path, Expected]) -> list[Violat
 
 
 async def one_run(
-    cluster: Cluster, injection: Injection, seed: int, expected: dict[Path, Expected], shared: Path
+    cluster: Cluster,
+    injection: Injection,
+    seed: int,
+    expected: dict[Path, Expected],
+    shared: Path,
+    reported: set[tuple[str, str]],
 ) -> RunResult:
+    """One run; a violation is the run's that first saw it (a file left behind is not counted again by
+    every run after it)."""
     rng = random.Random(f"{seed}:{injection.run}")
     notes: list[str] = []
     if not await cluster.healthy():
@@ -142,17 +154,25 @@ async def one_run(
 
     # From the fault's start: a fault that restarts `up` counts the restart.
     recovery = None if await wait_for(whole, RECOVERY_TIMEOUT) is None else time.monotonic() - started
-    await wait_settled(cluster, expected)
+    await wait_settled(cluster, expected, reported)
     if resumed := continue_stopped_ffmpeg(cluster):
         notes.append(f"{resumed} stopped process(es) still there after the run: resumed")
-        await wait_settled(cluster, expected)
-    violations = ctx.violations + await check(cluster, expected)
+        await wait_settled(cluster, expected, reported)
+    violations = new_only(ctx.violations + await check(cluster, expected), reported)
     return RunResult(
         injection.run, injection.fault, injection.delay, len(expected), recovery, violations, ctx.notes
     )
 
 
-async def final_stop(cluster: Cluster, expected: dict[Path, Expected]) -> RunResult:
+def new_only(violations: list[Violation], reported: set[tuple[str, str]]) -> list[Violation]:
+    new = [v for v in violations if (v.kind, v.detail) not in reported]
+    reported.update((v.kind, v.detail) for v in new)
+    return new
+
+
+async def final_stop(
+    cluster: Cluster, expected: dict[Path, Expected], reported: set[tuple[str, str]]
+) -> RunResult:
     """One SIGTERM, as systemd or a single Ctrl-C sends: a graceful stop, and nothing of it left."""
     violations: list[Violation] = []
     started = time.monotonic()
@@ -168,6 +188,7 @@ async def final_stop(cluster: Cluster, expected: dict[Path, Expected]) -> RunRes
     found = list(cluster.media.rglob(".tmp_librarrarian-*"))
     violations += invariants.check_files(expected.values(), seen(expected))
     violations += invariants.check_temp_files(found)
+    violations = new_only(violations, reported)
     notes = [f"exit {code}"]
     replaced = [
         p.name
@@ -180,12 +201,18 @@ async def final_stop(cluster: Cluster, expected: dict[Path, Expected]) -> RunRes
 
 
 async def run_all(
-    injections: list[Injection], seed: int, shared: Path, keep: bool, progress: Callable[[RunResult], None]
+    injections: list[Injection],
+    seed: int,
+    shared: Path,
+    keep: bool,
+    progress: Callable[[RunResult], None],
+    log_copy: Path | None = None,
 ) -> list[RunResult]:
     root = Path(tempfile.mkdtemp(prefix=f"chaos-{seed}-"))
     cluster = Cluster(root)
     expected: dict[Path, Expected] = {}
     results: list[RunResult] = []
+    reported: set[tuple[str, str]] = set()
     try:
         for path in media.bad_inputs(shared, cluster.media / "Bad inputs"):
             # One that still probes may be replaced by a verified output, as any original may.
@@ -193,10 +220,17 @@ async def run_all(
         cluster.start()
         await cluster.ready()
         for injection in injections:
-            result = await one_run(cluster, injection, seed, expected, shared)
+            try:
+                result = await one_run(cluster, injection, seed, expected, shared, reported)
+            except RuntimeError as error:  # the cluster did not come back: that run says so, the rest waits
+                result = RunResult(injection.run, injection.fault, injection.delay, len(expected), None)
+                result.violations.append(Violation("cluster gone", str(error).splitlines()[0]))
+                results.append(result)
+                progress(result)
+                break
             results.append(result)
             progress(result)
-        result = await final_stop(cluster, expected)
+        result = await final_stop(cluster, expected, reported)
         results.append(result)
         progress(result)
     finally:
@@ -206,6 +240,8 @@ async def run_all(
         cluster.stop_own_nats()
         cluster.kill_leftovers()
         await cluster.close_api()
+        if log_copy is not None and cluster.log_path.exists():
+            shutil.copyfile(cluster.log_path, log_copy)
         if keep:
             print(f"kept {root} (log: {cluster.log_path})")
         else:
