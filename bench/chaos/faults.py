@@ -108,7 +108,15 @@ async def restart_up(ctx: Context, when: str, settle: float) -> None:
     cluster.kill_leftovers()
     await cluster.close_api()
     cluster.start()
-    await cluster.ready()
+    try:
+        await cluster.ready()
+    except RuntimeError as error:
+        # A user would start it again; that the first start failed is a finding of its own.
+        last = [line for line in str(error).splitlines() if line.strip()][-1]
+        ctx.violations.append(Violation("restart failed", f"{when}: the next start of up failed: {last}"))
+        cluster.kill_leftovers()
+        cluster.start()
+        await cluster.ready()
 
 
 async def kill_up(ctx: Context) -> None:

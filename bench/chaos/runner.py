@@ -115,6 +115,19 @@ async def check(cluster: Cluster, expected: dict[Path, Expected]) -> list[Violat
     ]
 
 
+async def make_whole(cluster: Cluster, notes: list[str], when: str) -> None:
+    if await cluster.healthy():
+        return
+    if cluster.process is None or cluster.process.poll() is not None:
+        notes.append(f"up not running {when}: started again")
+        cluster.kill_leftovers()
+        await cluster.close_api()
+        cluster.start()
+    else:
+        notes.append(f"cluster not whole {when}: waited")
+    await cluster.ready()
+
+
 async def one_run(
     cluster: Cluster,
     injection: Injection,
@@ -127,12 +140,7 @@ async def one_run(
     every run after it)."""
     rng = random.Random(f"{seed}:{injection.run}")
     notes: list[str] = []
-    if not await cluster.healthy():
-        notes.append("cluster not whole at the start of the run: started again")
-        if cluster.process is None or cluster.process.poll() is not None:
-            cluster.kill_leftovers()
-            cluster.start()
-        await cluster.ready()
+    await make_whole(cluster, notes, "at the start of the run")
     tag = f"Run {injection.run:03d}"
     files = await asyncio.to_thread(media.batch, shared, cluster.root / "staging", cluster.media, tag)
     for path in files:
@@ -158,6 +166,7 @@ async def one_run(
     if resumed := continue_stopped_ffmpeg(cluster):
         notes.append(f"{resumed} stopped process(es) still there after the run: resumed")
         await wait_settled(cluster, expected, reported)
+    await make_whole(cluster, notes, "after the run")  # the records are read from its database
     violations = new_only(ctx.violations + await check(cluster, expected), reported)
     return RunResult(
         injection.run, injection.fault, injection.delay, len(expected), recovery, violations, ctx.notes
