@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 # uv from PATH, else the one `make setup` installs into the user's site-packages.
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# The environment `uv sync` makes (uv's own setting moves it).
+VENV := $(or $(UV_PROJECT_ENVIRONMENT),.venv)
 MEDIA ?= ./media
 DATA_DIR ?= ./.data
 PORT ?= 5000
@@ -45,9 +47,11 @@ oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json ## install the O
 $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json $(OIDC_PROVIDER)/package.json
 	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
 
+# `up` runs as make's own child, not under `uv run` (setup synced the environment already): uv passes on to its
+# child the Ctrl-C or SIGTERM the whole process group got, so each stop would arrive twice.
 run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 	@mkdir -p $(MEDIA)
-	$(UV) run librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
+	exec $(VENV)/bin/librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
 
 test: setup chromium oidc-provider ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
 	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

@@ -142,6 +142,13 @@ class Supervisor:
             if process.returncode is None:
                 await process.wait()
 
+    def kill_all(self) -> None:
+        """SIGKILL every child's process group at once, without waiting: for an exit that cannot wait."""
+        self._stopping.set()
+        for child in self.children:
+            if child.process is not None and child.process.returncode is None:
+                signal_group(child.process.pid, signal.SIGKILL)
+
 
 def signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):

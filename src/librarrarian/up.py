@@ -1,7 +1,9 @@
 """``librarrarian up``: one machine, zero set-up. Starts NATS and PostgreSQL of its own (unless
 ``NATS_URL`` / ``DATABASE_URL`` point elsewhere), set up as a cluster's (:mod:`local_servers`), runs the
 provisioning step, then every service and one encoder, each logged in as its own role; prints the dashboard
-URL, and on Ctrl-C or SIGTERM stops all of it."""
+URL, and on Ctrl-C or SIGTERM stops all of it. A second Ctrl-C given later forces a quick exit, which still
+stops the servers and services it started (:mod:`started`); a signal passed on by ``uv run`` or ``make``
+is the same stop (:mod:`librarrarian_runtime.lifecycle`)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from librarrarian_contracts.permissions import PROVISIONER, users
 from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.database_roles import SCHEMAS, password_variable
 
-from . import local_servers, secrets_file
+from . import local_servers, secrets_file, started
 from .backups import database
 from .backups.duty import Duty, Schedule
 from .backups.operations import Target
@@ -139,7 +141,11 @@ async def wait_for_port(host: str, port: int, timeout: float, stopping: asyncio.
 
 
 async def provision(
-    options: Options, logins: Logins, admin_url: str | None, creds: Mapping[str, str]
+    options: Options,
+    logins: Logins,
+    admin_url: str | None,
+    creds: Mapping[str, str],
+    groups: set[int] | None = None,
 ) -> None:
     """The provisioning step, as its own process, as compose runs it: the topology as the provision user,
     and the services' database roles when this ``up`` runs the database."""
@@ -155,12 +161,16 @@ async def provision(
         stdin=asyncio.subprocess.DEVNULL,
         start_new_session=True,
     )
+    if groups is not None:
+        groups.add(process.pid)
     try:
         code = await process.wait()
     finally:
         if process.returncode is None:  # up was cancelled meanwhile
             signal_group(process.pid, signal.SIGKILL)
             await process.wait()
+        if groups is not None:
+            groups.discard(process.pid)
     if code != 0:
         raise UpError(f"provisioning failed (exit {code}); see the lines above")
 
@@ -191,8 +201,22 @@ async def run_backups(
 
 async def run(options: Options) -> None:
     check_options(options)
-    stopping = lifecycle.stop_event()
     options.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = started.hold(options.data_dir)
+    except started.Held:
+        raise UpError(
+            f"another librarrarian process uses {options.data_dir}: stop it, or pass another --data-dir"
+        ) from None
+    try:
+        await _run(options)
+    finally:
+        os.close(lock)
+
+
+async def _run(options: Options) -> None:
+    mine = started.Started()
+    stopping = lifecycle.stop_event(force=mine.stop_now)
     creds = secrets_file.load_or_create(options.data_dir)
 
     nats: local_servers.Nats | None = None
@@ -202,7 +226,8 @@ async def run(options: Options) -> None:
             log.info("using the NATS server at NATS_URL, as its one user, for every service")
             nats_urls: Mapping[str, str] = dict.fromkeys(users(), nats_url)
         else:
-            nats = await local_servers.start_nats(options.data_dir / "nats", creds)
+            mine.nats_dir = options.data_dir / "nats"
+            nats = await local_servers.start_nats(mine.nats_dir, creds)
             nats_urls = nats.urls
 
         admin_url = None
@@ -210,16 +235,18 @@ async def run(options: Options) -> None:
             log.info("using the PostgreSQL server at DATABASE_URL, as its one login, for every service")
             database_urls: Mapping[str, str] = dict.fromkeys(SCHEMAS, database_url)
         else:
-            postgres = await local_servers.start_postgres(options.data_dir / "postgres", creds)
+            mine.postgres_dir = options.data_dir / "postgres"
+            postgres = await local_servers.start_postgres(mine.postgres_dir, creds)
             admin_url, database_urls = postgres.admin_url, postgres.urls
 
         logins = Logins(nats_urls, database_urls)
-        await provision(options, logins, admin_url, creds)
+        await provision(options, logins, admin_url, creds, mine.groups)
         try:
             schedule = Schedule.from_env(options.data_dir)
         except ValueError as error:
             raise UpError(str(error)) from None
         supervisor = Supervisor(children(options, logins, creds, schedule.directory))
+        mine.supervisor = supervisor
         supervised = asyncio.create_task(supervisor.run(stopping))
         backups = asyncio.create_task(
             run_backups(

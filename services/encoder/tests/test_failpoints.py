@@ -63,7 +63,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         assert not final.exists()
     left = list(source.parent.glob(".tmp_librarrarian-*"))
     if point == "output-created":
-        # An empty output of ours, readable by nobody else: stale, for the cleanup service to find.
+        # An empty output of ours, readable by nobody else: the next attempt of the job removes it.
         assert len(left) == 1 and left[0].stat().st_size == 0 and left[0].stat().st_mode & 0o777 == 0o600
 
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
@@ -74,7 +74,8 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
         )
 
     assert len(done) == 1 and done[0].node == "survivor" and done[0].output_path == str(final.resolve())
-    assert list(source.parent.glob(".tmp_librarrarian-*")) == left  # the survivor's own output took its place
+    # The survivor's own output took the original's place, and it removed what the doomed attempt left.
+    assert list(source.parent.glob(".tmp_librarrarian-*")) == []
     with av.open(str(final)) as container:
         assert container.streams.video[0].codec_context.name == "hevc"
     assert source.exists() == (clip != "avi")

@@ -1,5 +1,6 @@
 """kill -9 an encoder in the middle of an encode: the original survives untouched, no ffmpeg is left
-running, and the job is redelivered to another node, which completes it."""
+running, and the job is redelivered to another node, which removes the partial output the first attempt
+left and completes the job."""
 
 from __future__ import annotations
 
@@ -50,12 +51,11 @@ async def test_kill_9_mid_encode(
             doomed.kill()
             await doomed.wait()
 
-    # ffmpeg died with its encoder; the original is untouched; what is left is a dotted temp file.
+    # ffmpeg died with its encoder; the original is untouched; what is left is its partial output.
     await eventually(lambda: not encoding_ffmpeg(source), timeout=10, message="ffmpeg gone")
     assert library.sha256(source) == digest
-    assert all(
-        p.name.startswith(".tmp_librarrarian-") for p in source.parent.iterdir() if p.name.startswith(".")
-    )
+    partial = temporary_files(source)
+    assert len(partial) == 1
     assert not scheduler.requests
 
     # Another node gets the job once the dead one's lease (AckWait) runs out, and completes it.
@@ -71,3 +71,9 @@ async def test_kill_9_mid_encode(
     assert [(s.node, s.delivery) for s in starts] == [("doomed", 1), ("survivor", 2)]
     assert [(g.node, g.delivery) for g in scheduler.requests] == [("survivor", 2)]
     assert library.sha256(source) != digest  # replaced once, by the verified output
+    # The retry removed the first attempt's partial output: nothing is left beside the original.
+    assert temporary_files(source) == []
+
+
+def temporary_files(source: Path) -> list[Path]:
+    return [p for p in source.parent.iterdir() if p.name.startswith(".tmp_librarrarian-")]

@@ -157,8 +157,12 @@ async def test_a_root_outside_the_media_paths_is_refused_and_terminated(
     await eventually(lambda: len(terminated) == 4)
     assert len(scans) == 2 and scans[1].roots == (str((lib.root / "Movies").resolve()),)
     assert len(media.files(0)) == 5 and len(media.files(1)) == 0  # nothing changed since
-    info = await js.consumer_info(topology.CONTROL.name, topology.SCANNER_CONTROL.durable)
-    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+
+    async def settled() -> bool:  # the allowed request is acknowledged once its scan has been reported
+        info = await js.consumer_info(topology.CONTROL.name, topology.SCANNER_CONTROL.durable)
+        return (info.num_pending, info.num_ack_pending) == (0, 0)
+
+    await eventually(settled, message="every scan request acknowledged or terminated")
     await advisories.unsubscribe()
 
 

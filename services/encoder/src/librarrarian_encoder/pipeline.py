@@ -24,7 +24,7 @@ from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 
-from . import failpoints, ffmpeg, vmaf
+from . import earlier, failpoints, ffmpeg, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
@@ -100,6 +100,7 @@ class Pipeline:
         with contextlib.ExitStack() as opened:
             opened.callback(folder.close)
             opened.callback(os.close, original)
+            await self.remove_earlier_outputs(job, folder, source)
             suffix = ffmpeg.output_suffix(source, job.transcode.container)
             final = safe_replace.final_path(source, suffix)
             if final != source and await asyncio.to_thread(_is_our_output, folder, final.name, request):
@@ -129,6 +130,18 @@ class Pipeline:
         return Planned(
             **job.carried(), source=source, final=final, folder=folder, original=original, output=output
         )
+
+    async def remove_earlier_outputs(self, job: Job, folder: Folder, source: Path) -> None:
+        """What earlier attempts of this job left beside the original (they were killed mid-encode) goes
+        before this one writes its own. A failure to remove them does not stop the job: the cleanup service
+        finds them later."""
+        try:
+            removed = await asyncio.to_thread(earlier.remove, folder, job.id, source.stem)
+        except OSError as error:
+            log.warning("job %d: could not remove earlier attempts' outputs: %s", job.id, error)
+            return
+        for name in removed:
+            log.info("job %d: removed %s, an earlier attempt's unfinished output", job.id, name)
 
     async def encode(self, job: Planned) -> Encoded | Outcome:
         """ffmpeg writes the output; once it is done, the slot takes its next job while this one goes on."""
@@ -194,6 +207,12 @@ class Pipeline:
     async def commit(self, job: Ready) -> Ready | Outcome:
         """Ask the scheduler for the right to touch the original (architecture §3.3): the job back once
         granted; nothing (the holder reports) when another delivery holds it."""
+        if isinstance(job, Verified) and os.fstat(job.output.fd).st_nlink == 0:
+            # Its name was removed: by a later attempt of this job, which took this one for dead (it was
+            # paused past its lease), or by someone in the folder. That attempt, or the next, goes on.
+            return job.failed(
+                f"the output {job.output.name} was removed before it could take the original's place"
+            )
         try:
             decision = await ask(
                 self.nc,
@@ -229,9 +248,12 @@ class Pipeline:
             # completion still counts when it arrives (a completion overrides a failure).
             log.warning("job %d: %s; discarding this output", job.id, error)
             return job.failed(f"{error}; the next scan queues it again", retryable=False)
+        except safe_replace.OutputMoved as error:
+            # Removed rather than swapped for something else: a later attempt of this job took this one for
+            # dead and removed its output (``earlier.py``). The original is untouched: another try may run.
+            return job.failed(str(error), retryable=os.fstat(job.output.fd).st_nlink == 0)
         except (
             safe_replace.WouldOverwrite,
-            safe_replace.OutputMoved,
             safe_replace.BothKept,
             Redirected,
         ) as error:

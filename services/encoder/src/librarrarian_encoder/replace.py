@@ -54,11 +54,16 @@ class Output:
 
 
 def temp_name(job_id: int, token: str, stem: str, suffix: str) -> str:
-    """``.tmp_librarrarian-<job>-<token>-<stem><suffix>``: the job and the file for people who find it, the
-    token so that nobody can plant something at the name first. A retry recognises its own output by the
-    ``LIBRARRARIAN_JOB`` tag inside it, never by a name."""
-    short = os.fsdecode(os.fsencode(stem)[:STEM_BYTES])
-    return f"{TEMP_PREFIX}{job_id}-{token}-{short}{suffix}"
+    """``.tmp_librarrarian-<job>-<token>-<stem><suffix>``: the job and the file for people who find it (and
+    the job's next attempt, which removes what an earlier one left: ``earlier.py``), the token so that
+    nobody can plant something at the name first. A retry recognises its own verified output in place by
+    the ``LIBRARRARIAN_JOB`` tag inside it, never by a name."""
+    return f"{TEMP_PREFIX}{job_id}-{token}-{shortened(stem)}{suffix}"
+
+
+def shortened(stem: str) -> str:
+    """The part of the original's stem an output's name carries."""
+    return os.fsdecode(os.fsencode(stem)[:STEM_BYTES])
 
 
 def new_token() -> str:
