@@ -180,9 +180,18 @@ class Cluster:
             self.own_nats.wait(10)
         self.own_nats = None
 
-    async def leftovers(self, settle: float = 10.0) -> list[str]:
+    async def leftovers(self, settle: float = 10.0, but_servers: bool = False) -> list[str]:
         """Processes of this cluster still alive ``settle`` seconds after ``up`` exited (none is the
-        invariant), each as ``pid: argv``."""
+        invariant), each as ``pid: argv``; ``but_servers``: leaving NATS and PostgreSQL out."""
+        conf = str(self.data_dir / "nats" / "nats.conf")
+
+        def server(p: Proc) -> bool:
+            return (
+                but_servers
+                and bool(p.argv)
+                and (conf in p.argv or Path(p.argv[0]).name.startswith("postgres"))
+            )
+
         deadline = time.monotonic() + settle
         while True:
             left = [
@@ -191,17 +200,37 @@ class Cluster:
                 if p.state != "Z"
                 and p.pid != os.getpid()
                 and (p.marked or any(str(self.data_dir) in a for a in p.argv))
+                and not server(p)
             ]
             if not left or time.monotonic() > deadline:
                 return left
             await asyncio.sleep(0.25)
 
     def kill_leftovers(self) -> None:
-        """So the next start finds the machine clean (after they were reported)."""
-        for p in processes(self.marker).values():
-            if p.pid != os.getpid() and (p.marked or any(str(self.data_dir) in a for a in p.argv)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGKILL)
+        """So the next start finds the machine clean (after they were reported); returns once they are
+        gone, so that the next start does not race their end."""
+        doomed = [
+            p.pid
+            for p in processes(self.marker).values()
+            if p.pid != os.getpid() and (p.marked or any(str(self.data_dir) in a for a in p.argv))
+        ]
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in doomed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def servers(self) -> list[str]:
+        """The NATS and PostgreSQL servers running on this data directory (one of each is right)."""
+        conf, pgdata = str(self.data_dir / "nats" / "nats.conf"), str(self.data_dir / "postgres")
+        return [
+            f"{p.pid}: {' '.join(p.argv)[:160]}"
+            for p in processes(self.marker).values()
+            if p.state != "Z"
+            and p.argv
+            and (conf in p.argv or (Path(p.argv[0]).name == "postgres" and pgdata in p.argv))
+        ]
 
     # -- its processes -----------------------------------------------------------------------------------
 
