@@ -46,7 +46,9 @@ def main() -> None:
 
     started = time.monotonic()
     OUT.mkdir(parents=True, exist_ok=True)
-    name = "chaos" if mode == "full" else "chaos-quick"
+    # A narrowed replay does not overwrite the last whole run's report.
+    narrowed = args.only is not None or args.injections is not None
+    name = "chaos-replay" if narrowed else ("chaos" if mode == "full" else "chaos-quick")
     log_copy = OUT / f"{name}-up.log"  # the cluster's own log, to read what a failure looked like
     results = asyncio.run(runner.run_all(plan, seed, SHARED, args.keep, progress, log_copy))
     table = report.rows(results)
