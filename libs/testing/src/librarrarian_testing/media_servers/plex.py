@@ -192,7 +192,7 @@ class FakePlexServer(Recorder):
                     "title": "Living room",
                 },
                 "Session": {"bandwidth": 8000, "id": f"session-{number}", "location": "lan"},
-                "User": {"id": 1, "title": "viewer"},
+                "User": {"id": "1", "title": "viewer"},
             }
             for number, state in enumerate(self.players, 1)
         ]
