@@ -1,7 +1,7 @@
 """Pause while streaming, the whole way: fake Plex and Jellyfin servers (answering as their OpenAPI documents
 describe) report a session playing, the real scanner asks them and writes the ``playback`` bucket, and a real
 encoder running a real ffmpeg encode suspends it until the playback ends; the job then completes. A node the
-user paused stays paused when the playback ends."""
+user paused stays paused when the playback ends, and a word the scanner stopped renewing goes stale."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
-from librarrarian_contracts import JobCompleted, publish, topology
+from librarrarian_contracts import JobCompleted, encode, publish, topology
 from librarrarian_contracts import sources as contract
 from librarrarian_contracts.settings import STREAMING_KEY, NodeControl, StreamingSettings, node_key
-from librarrarian_contracts.views import Nothing, PlaybackState
+from librarrarian_contracts.views import ActivePlayback, Nothing, PlaybackState
 from librarrarian_encoder.settings import Settings as EncoderSettings
+from librarrarian_runtime import machine
 from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.queries import ask
 from librarrarian_scanner import service as scanner_service
@@ -239,3 +240,23 @@ def _documented(servers: Servers) -> None:
     jf_doc = json.loads((SPECS / "jellyfin.openapi.json").read_text())
     jf_schema = jf_doc["paths"]["/Sessions"]["get"]["responses"]["200"]["content"]["application/json"]
     assert not jellyfin_spec().body_problems(jf_schema["schema"], servers.jf.sessions_json())
+
+
+async def test_a_word_the_scanner_stopped_renewing_goes_stale_and_the_node_resumes(
+    bus: Bus,
+    scheduler: Scheduler,
+    node_starter: Callable[..., Awaitable[EncoderSettings]],
+    media: library.Library,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scanner that wrote "someone is watching here" and died never leaves the node paused for good."""
+    monkeypatch.setattr(topology, "PLAYBACK_STALE_SECONDS", 4.0)
+    _, js = bus
+    pid = await encoding(js, scheduler, node_starter, media.transcode["mp4"])
+    here = ActivePlayback(source="plex", host="localhost", addresses=tuple(machine.own_addresses()))
+    kv = await js.key_value(topology.PLAYBACK.name)
+    await kv.put(topology.PLAYBACK_KEY, encode(PlaybackState(playing=(here,))))  # then nothing more
+    await eventually(lambda: process_state(pid) == "T", timeout=10, message="ffmpeg suspended")
+    done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), getattr(done, "reason", done)
+    assert (await node_status(js, NODE)).state == "running"
