@@ -669,7 +669,7 @@ BUCKETS: tuple[Bucket, ...] = (
         topology.PLAYBACK,
         (views.PlaybackState,),
         (SCANNER,),
-        (ENCODER, GATEWAY),
+        (ENCODER,),
         "The media servers on which someone is watching now: nodes pause while it lasts (the "
         "``streaming`` setting says which).",
         "active",
