@@ -25,6 +25,7 @@ from librarrarian_contracts import (
     JobCompleted,
     JobFailed,
     JobReport,
+    JobSkipped,
     MediaProbe,
     Transcode,
     publish,
@@ -330,6 +331,13 @@ async def test_a_hostile_library_gets_nothing_outside_it(
         fake = msgspec.structs.replace(secret_probe, container=container)
         return Transcode(job_id=job_id, attempt=1, path=str(path), identity=identity, probe=fake)
 
+    # 12. A hard link made to the original between plan and replace (a download client picked it up, or
+    # someone wants the library's old data kept alive past the replace): the original is kept.
+    linked_source = lib.film("Film L", "Film L.mp4", "mp4")
+    second_name = lib.root / "Film L" / "Film L (seeding).mp4"
+    lib.before_commit[26] = lambda: os.link(linked_source, second_name)
+    found.tried("hard link made", "Film L.mp4 hard-linked under a second name during the job")
+
     await transcode.put(js, transcode.fastest())
     with Outside(lib.outside) as outside:
         async with running_encoder(node_settings(nats_url, lib.root, "node-h")):
@@ -434,6 +442,19 @@ async def test_a_hostile_library_gets_nothing_outside_it(
                 if library.sha256(path) != sources[job_id][2]:
                     found.lost("lists as reported", f"{path.name} changed")
             found.settle("lists as reported", outside)
+
+            # 12: the link is seen on the opened original just before the replace: skipped, both names
+            # still the original, nothing of ours left.
+            await publish(js, planned(26, linked_source), CPU)
+            skipped = await finished(26)
+            found.expect(
+                isinstance(skipped, JobSkipped) and skipped.reason.startswith("hard-linked: 2 links"),
+                f"job 26: {skipped}",
+            )
+            if library.sha256(linked_source) != sources[26][2] or not second_name.samefile(linked_source):
+                found.lost("hard link made", "Film L.mp4 changed")
+            found.expect(not list(linked_source.parent.glob(".tmp_*")), "Film L: leftovers")
+            found.settle("hard link made", outside)
 
     summary = found.summary()
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)

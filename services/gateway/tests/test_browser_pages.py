@@ -74,6 +74,8 @@ async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
     await expect(form).to_have_attribute("data-view", "all")
     await page.get_by_label("x265 1080p level").fill("20")
     await page.get_by_label("nvenc 4K 10-bit").check()
+    await expect(page.get_by_label("Skip every Dolby Vision file")).not_to_be_checked()
+    await page.get_by_label("Replace files that have other names (hard links)").check()
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
     await snap(page, "options")
@@ -84,12 +86,14 @@ async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
     assert stored["quality"]["x265"]["1080p"]["level"] == 20
     assert stored["quality"]["nvenc"]["4k"]["ten_bit"] is True
     assert stored["quality"]["x265"]["4k"]["level"] == 26  # untouched
+    assert (stored["replace_hard_links"], stored["skip_dolby_vision"]) == (True, False)
 
     await page.reload()
     await expect(page).to_have_url(f"{site.url}/options?view=all")
     await expect(page.get_by_label("Target codec")).to_have_value("av1")
     await expect(page.get_by_label("VP9")).not_to_be_checked()
     await expect(page.get_by_label("x265 1080p level")).to_have_value("20")
+    await expect(page.get_by_label("Replace files that have other names (hard links)")).to_be_checked()
 
 
 async def test_a_refused_setting_shows_the_reason_and_keeps_the_form(browser: Browser, site: Site) -> None:

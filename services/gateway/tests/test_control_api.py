@@ -77,16 +77,20 @@ async def test_transcode_settings_change_partially_and_bad_values_change_nothing
     async with site.client() as api:
         defaults = (await api.get("/api/v1/settings/transcode")).json()
         assert defaults["target_codec"] == "hevc" and defaults["quality"]["x265"]["1080p"]["level"] == 24
+        # Files a transcode could spoil are left alone unless the user says otherwise.
+        assert (defaults["skip_dolby_vision"], defaults["replace_hard_links"]) == (False, False)
         changed = await api.patch(
             "/api/v1/settings/transcode",
             json={
                 "target_codec": "av1",
+                "skip_dolby_vision": True,
                 "quality": {"svtav1": {**defaults["quality"]["svtav1"], "4k": {"level": 40, "preset": "6"}}},
             },
         )
         assert changed.status_code == 200, changed.text
         stored = await kv_value(js, TRANSCODE_KEY, TranscodeSettings)
         assert isinstance(stored, TranscodeSettings) and stored.target_codec == "av1"
+        assert stored.skip_dolby_vision and not stored.replace_hard_links
         assert stored.quality["svtav1"].uhd.level == 40 and stored.quality["x265"].hd1080.level == 24
 
         for bad in ({"target_codec": "mpeg2"}, {"min_size_mb": -1}, {"colour": "blue"}):

@@ -84,6 +84,8 @@ DECISIONS: dict[tuple[str, str], Scope | None] = {
     ("POST", "/api/v1/scans/{scan_id}/cancel"): CONTROL,
     ("GET", "/api/v1/settings/cleanup"): READ,
     ("PATCH", "/api/v1/settings/cleanup"): ADMIN,
+    ("GET", "/api/v1/settings/streaming"): READ,
+    ("PATCH", "/api/v1/settings/streaming"): ADMIN,
     ("GET", "/api/v1/settings/export"): ADMIN,
     ("GET", "/api/v1/settings/folders"): READ,
     ("PUT", "/api/v1/settings/folders"): ADMIN,

@@ -12,10 +12,12 @@ from librarrarian_contracts.settings import (
     CLEANUP_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
+    STREAMING_KEY,
     CleanupSettings,
     NodeSlots,
     RetrySettings,
     ScannerTiming,
+    StreamingSettings,
     slots_key,
 )
 from librarrarian_contracts.topology import HwClass
@@ -44,6 +46,13 @@ CASES: list[tuple[str, str, type[Any], dict[str, Any], list[dict[str, Any]]]] = 
         RetrySettings,
         {"max_attempts": 5},
         [{"max_attempts": 0}, {"max_attempts": 101}, {"max_attempts": 2.5}, {"retries": 2}],
+    ),
+    (
+        "/api/v1/settings/streaming",
+        STREAMING_KEY,
+        StreamingSettings,
+        {"pause_while_streaming": "all"},
+        [{"pause_while_streaming": "always"}, {"pause_while_streaming": True}, {"pause": "off"}],
     ),
 ]
 

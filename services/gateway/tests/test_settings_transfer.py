@@ -9,7 +9,7 @@ from typing import Any
 from .test_sources_api import Sources, site  # noqa: F401 - the fixture
 
 ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
-    "transcode": ("PATCH", {"target_codec": "av1", "min_size_mb": 200}),
+    "transcode": ("PATCH", {"target_codec": "av1", "min_size_mb": 200, "replace_hard_links": True}),
     "scanner.folders": ("PUT", {"folders": []}),  # filled in with the test's media path
     "paths": ("PUT", {"mappings": [{"node": "box", "server": "/data", "local": "/mnt/data"}]}),
     "ui": ("PATCH", {"theme": "dark"}),
@@ -17,6 +17,7 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
     "scanner.timing": ("PATCH", {"scan_interval_seconds": 900}),
     "cleanup": ("PATCH", {"stale_after_hours": 72, "interval_hours": 12}),
     "scheduler.retries": ("PATCH", {"max_attempts": 6}),
+    "streaming": ("PATCH", {"pause_while_streaming": "all"}),
 }
 PATHS = {
     "transcode": "/api/v1/settings/transcode",
@@ -27,6 +28,7 @@ PATHS = {
     "scanner.timing": "/api/v1/settings/scanner",
     "cleanup": "/api/v1/settings/cleanup",
     "scheduler.retries": "/api/v1/settings/scheduler",
+    "streaming": "/api/v1/settings/streaming",
 }
 SCHEDULE = {"windows": [{"days": ["mon", "tue"], "start": "01:00", "end": "07:00"}]}
 
@@ -76,9 +78,14 @@ async def test_an_export_holds_everything_but_secrets_and_an_import_gives_it_bac
         settings = exported["settings"]
         assert set(settings) == {*ROUTES, "schedule.box", "slots.box"}
         assert settings["transcode"]["target_codec"] == "av1"
+        assert (settings["transcode"]["replace_hard_links"], settings["transcode"]["skip_dolby_vision"]) == (
+            True,
+            False,
+        )
         assert settings["scanner.timing"] == {"scan_interval_seconds": 900}
         assert settings["cleanup"] == {"stale_after_hours": 72, "interval_hours": 12}
         assert settings["scheduler.retries"] == {"max_attempts": 6}
+        assert settings["streaming"] == {"pause_while_streaming": "all"}
         assert settings["slots.box"]["slots"]["cpu"] == 3
         assert settings["schedule.box"]["windows"] == SCHEDULE["windows"]
         assert exported["sources"]["plex"]["sections"] == ["1"]

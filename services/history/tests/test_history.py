@@ -112,6 +112,20 @@ async def test_a_finished_transcode_keeps_ffmpegs_log_in_its_details_not_in_page
     assert details.ffmpeg_log == log
 
 
+async def test_what_an_output_could_not_keep_is_its_entrys_reason(
+    bus: tuple[Client, JetStreamContext], history: Client
+) -> None:
+    nc, js = bus
+    notes = (
+        "Dolby Vision profile 8 dropped (hevc_nvenc cannot write it); the HDR10 layer is kept",
+        "replaced 1 of 2 links: the other names keep the old file (no space saved)",
+    )
+    await publish(js, msgspec.structs.replace(completed(1, "/m/a.mkv", 1000, 400), notes=notes))
+    page = await eventually(lambda: _listed(nc), message="the entry in the history")
+    (listed,) = page.items
+    assert (listed.status, listed.reason) == ("done", "; ".join(notes))
+
+
 async def _listed(nc: Client) -> HistoryPage | None:
     page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(), HistoryPage)
     return page if page.items else None

@@ -133,6 +133,16 @@ async def test_a_scan_reports_every_video_once_and_rescans_incrementally(
     assert sorted(media.files(3)) == ["Bikes S01E01.mkv", "Bikes S01E02.avi"]
     assert len(await catalogue_rows(database_url)) == 4  # a partial scan forgets nothing outside it
 
+    # A hard link made outside the library (a download client) changes the file's ctime, not its size or
+    # mtime: the rescan still sees it changed, since the scheduler decides differently for it.
+    os.link(lib.transcode["mp4"], lib.root.parent / "seeding.mp4")
+    await publish(js, StartScan())
+    fifth = (await eventually(lambda: media.scans(5), timeout=60))[4]
+    assert (fifth.seen, fifth.probed, fifth.unchanged) == (4, 1, 3)
+    linked = media.files(4)["Big Buck Bunny.mp4"]
+    assert linked.identity.links == 2 and linked.identity.same_file(bbb.identity)
+    assert (await catalogue_rows(database_url))["Big Buck Bunny.mp4"]["links"] == 2
+
 
 @pytest.mark.usefixtures("running")
 async def test_a_root_outside_the_media_paths_is_refused_and_terminated(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from librarrarian_contracts import FileIdentity, MediaProbe, MediaProbed, MediaProbeFailed, StreamInfo
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
@@ -111,3 +112,42 @@ def test_placement_follows_the_priority_and_the_live_nodes() -> None:
     assert choose("auto", {"b": resting}, "hevc") is HwClass.NVENC
     dead = node("b", {"nvenc": ("hevc",)}, age=60)
     assert choose("nvidia", {"b": dead}, "hevc") is HwClass.CPU
+
+
+def dolby_vision(profile: int, compatibility: int, codec: str = "hevc") -> MediaProbed:
+    video = StreamInfo(index=0, kind="video", codec=codec, dv_profile=profile, dv_compatibility=compatibility)
+    probe = MediaProbe(container="matroska", duration=1.0, video_codec=codec, streams=(video,))
+    return MediaProbed(path="/m/a.mkv", identity=ID, probe=probe)
+
+
+def test_dolby_vision_profile_5_is_skipped_and_a_setting_skips_every_profile() -> None:
+    reencode = TranscodeSettings(target_codec="av1", reencode_hevc=True)
+    decision = policy.decide(dolby_vision(5, 0), None, None, settings=reencode)
+    assert isinstance(decision, policy.Skip) and decision.reason.startswith("Dolby Vision profile 5:")
+    assert "wrong colours" in decision.reason
+    assert policy.decide(dolby_vision(8, 1), None, None, settings=reencode) == policy.Transcode()
+    assert policy.decide(dolby_vision(9, 2, "h264"), None, None) == policy.Transcode()
+    skip_all = TranscodeSettings(target_codec="av1", reencode_hevc=True, skip_dolby_vision=True)
+    assert policy.decide(dolby_vision(8, 1), None, None, settings=skip_all) == policy.Skip(
+        "Dolby Vision profile 8: Dolby Vision files are set to be skipped"
+    )
+    # Not a target for re-encoding at all: the usual reason, not Dolby Vision's.
+    assert policy.decide(dolby_vision(5, 0), None, None) == policy.Skip("already HEVC")
+
+
+def linked(links: int) -> MediaProbed:
+    return msgspec.structs.replace(probed("h264"), identity=msgspec.structs.replace(ID, links=links))
+
+
+def test_a_hard_linked_file_is_skipped_unless_allowed_and_decided_again_when_its_links_change() -> None:
+    assert policy.decide(linked(2), None, None) == policy.Skip(
+        "hard-linked: 2 links; replacing one keeps the old data alive through the others"
+    )
+    allowed = TranscodeSettings(replace_hard_links=True)
+    assert policy.decide(linked(2), None, None, settings=allowed) == policy.Transcode()
+    # Skipped while seeding; the download client removed its link: the same file, decided again.
+    skipped = Known("skipped", 100, 5, None, None, job_id=1, source_links=2)
+    assert policy.decide(linked(1), skipped, None) == policy.Transcode()
+    assert isinstance(policy.decide(linked(2), skipped, None), policy.Ignore)
+    before_links_were_kept = Known("skipped", 100, 5, None, None, job_id=1)
+    assert isinstance(policy.decide(linked(1), before_links_were_kept, None), policy.Ignore)

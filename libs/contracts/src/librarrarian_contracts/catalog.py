@@ -634,12 +634,13 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.ScannerTiming,
             settings.CleanupSettings,
             settings.RetrySettings,
+            settings.StreamingSettings,
         ),
         (GATEWAY, BACKUP),
         (SCHEDULER, ENCODER, SCANNER, CLEANUP, GATEWAY, BACKUP),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
         "transcode, queue, node.<name>, schedule.<name>, slots.<name>, scanner.folders, scanner.timing, "
-        "cleanup, scheduler.retries, paths, ui, notifications",
+        "cleanup, scheduler.retries, paths, ui, notifications, streaming",
         seeds=(
             (ENCODER, "slots.*"),
             (SCANNER, settings.SCANNER_TIMING_KEY),
@@ -663,6 +664,15 @@ BUCKETS: tuple[Bucket, ...] = (
         (BACKUP, GATEWAY),
         "The last backup's outcome: when, the file or the error.",
         "status",
+    ),
+    Bucket(
+        topology.PLAYBACK,
+        (views.PlaybackState,),
+        (SCANNER,),
+        (ENCODER,),
+        "The media servers on which someone is watching now: nodes pause while it lasts (the "
+        "``streaming`` setting says which).",
+        "active",
     ),
 )
 

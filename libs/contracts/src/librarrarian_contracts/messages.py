@@ -59,6 +59,11 @@ class StreamInfo(msgspec.Struct, frozen=True, kw_only=True):
     # video: e.g. yuv420p10le, when the probe can tell without decoding (HEVC and AV1 say it in their headers)
     pix_fmt: str | None = None
     color_transfer: str | None = None  # video: e.g. smpte2084 (PQ, HDR10) or arib-std-b67 (HLG)
+    # video: the Dolby Vision configuration record, when the stream has one: its profile (5, 7, 8, …) and
+    # its base layer's signal compatibility id (0: none, the base layer alone shows wrong colours; 1: HDR10;
+    # 2: SDR; 4: HLG).
+    dv_profile: int | None = None
+    dv_compatibility: int | None = None
 
 
 class MediaProbe(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +78,17 @@ class MediaProbe(msgspec.Struct, frozen=True, kw_only=True):
     def count(self, kind: str) -> int:
         return sum(1 for s in self.streams if s.kind == kind)
 
+    def dolby_vision(self) -> StreamInfo | None:
+        """The video stream with a Dolby Vision configuration record, if any (cover art aside)."""
+        return next(
+            (
+                s
+                for s in self.streams
+                if s.kind == "video" and not s.attached_pic and s.dv_profile is not None
+            ),
+            None,
+        )
+
 
 class FileIdentity(msgspec.Struct, frozen=True, kw_only=True):
     """What a file was when it was looked at; a replace checks it has not changed since."""
@@ -80,6 +96,13 @@ class FileIdentity(msgspec.Struct, frozen=True, kw_only=True):
     size: int
     mtime_ns: int
     inode: int
+    # Names the file has (hard links). Not part of what makes it the same file: a link made or removed
+    # changes the file's ctime, not its content, size or mtime.
+    links: int = 1
+
+    def same_file(self, other: FileIdentity) -> bool:
+        """The same file, unchanged: size, mtime and inode (the link count aside)."""
+        return (self.size, self.mtime_ns, self.inode) == (other.size, other.mtime_ns, other.inode)
 
 
 class MediaProbed(Event, frozen=True, kw_only=True, tag="media.probed"):
@@ -298,6 +321,9 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     delivery: int | None = None
     # The last lines ffmpeg wrote (warnings and errors), kept with the file's history entry.
     ffmpeg_log: str | None = None
+    # What the user should know about the output: metadata it could not keep ("Dolby Vision dropped: …"),
+    # the hard links it replaced one of. Shown as the done job's reason.
+    notes: tuple[str, ...] = ()
 
 
 class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):

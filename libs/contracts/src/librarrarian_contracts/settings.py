@@ -9,7 +9,8 @@ uses, so a change applies without a restart.
 - key ``scanner.folders``: :class:`ScannerFolders`; key ``paths``: :class:`PathSettings` (encoder path
   mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme); key ``notifications``:
   :class:`NotificationSettings` (which events are notified; the URLs themselves are secrets the gateway keeps
-  in its database, never here, where every node can read).
+  in its database, never here, where every node can read); key ``streaming``: :class:`StreamingSettings`
+  (which nodes pause while someone watches on Plex or Jellyfin).
 
 A missing key means the defaults. The keys a service seeds (``slots.<name>``, ``scanner.timing``, ``cleanup``,
 ``scheduler.retries``) get its environment's value when the service first starts and finds none: the
@@ -158,6 +159,12 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     stall_seconds: Annotated[float, msgspec.Meta(ge=10)] = 300.0
     # VMAF of sampled segments after each encode, shown in the history (costs the time of decoding them).
     measure_vmaf: bool = False
+    # Skip every Dolby Vision file (profile 5, whose base layer alone shows wrong colours, is always skipped;
+    # the others are transcoded keeping their HDR10 base layer, and Dolby Vision where the encoder can).
+    skip_dolby_vision: bool = False
+    # Replace a file that has other names (hard links: a download client seeding it, a second library).
+    # Off: such a file is skipped, since the old data stays alive through its other names (no space saved).
+    replace_hard_links: bool = False
     quality: dict[str, TierQuality] = msgspec.field(default_factory=_default_quality)
 
     def eligible(self, codec: str | None) -> tuple[bool, str]:
@@ -394,3 +401,17 @@ class RetrySettings(msgspec.Struct, frozen=True, kw_only=True):
     """Tries per job before the scheduler marks it failed for good."""
 
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+
+
+STREAMING_KEY = "streaming"
+PauseWhileStreaming = Literal["off", "same_machine", "all"]
+PAUSE_WHILE_STREAMING: tuple[str, ...] = ("off", "same_machine", "all")
+
+
+class StreamingSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Which nodes pause their encodes while Plex or Jellyfin report someone watching (a session playing),
+    resuming when it ends: ``off`` none; ``same_machine`` (the default) the nodes on the media server's own
+    machine, whose CPU or GPU the playback's transcode needs; ``all`` every node (a slow network, a NAS
+    serving both). The scanner asks the servers only while it is not ``off``."""
+
+    pause_while_streaming: PauseWhileStreaming = "same_machine"

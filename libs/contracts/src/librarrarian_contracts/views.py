@@ -50,6 +50,9 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime = msgspec.field(default_factory=utcnow)
     ffmpeg: tuple[FfmpegUse, ...] = ()  # the ffmpeg each bound class and VMAF run with, and why
     schedule: ScheduleStatus | None = None  # None: no schedule, the node takes work at any time
+    # Why the node paused on its own ("someone is watching on Plex"); empty unless its state is
+    # ``paused for playback``.
+    paused_for: str = ""
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -257,3 +260,22 @@ class Charts(msgspec.Struct, frozen=True, kw_only=True):
 
 class Nothing(msgspec.Struct, frozen=True, kw_only=True):
     """A request that needs no arguments."""
+
+
+class ActivePlayback(msgspec.Struct, frozen=True, kw_only=True):
+    """A media server on which someone is watching now. Never a token: only where the server is."""
+
+    source: str  # plex | jellyfin
+    host: str  # the server's host as its URL names it
+    # The addresses of the server's machine: its URL's host resolved by the scanner; a server the scanner
+    # reaches on loopback is on the scanner's machine, so that machine's own addresses are given instead.
+    addresses: tuple[str, ...] = ()
+    sessions: int = 1  # sessions playing (not paused)
+
+
+class PlaybackState(msgspec.Struct, frozen=True, kw_only=True):
+    """The ``playback`` bucket's ``active`` key: the media servers with a session playing, written by the
+    scanner at every poll (an empty list: nobody watches, or the setting is ``off``)."""
+
+    playing: tuple[ActivePlayback, ...] = ()
+    updated_at: datetime = msgspec.field(default_factory=utcnow)

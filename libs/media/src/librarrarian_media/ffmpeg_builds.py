@@ -14,6 +14,8 @@ from pathlib import Path
 from librarrarian_contracts.enums import FfmpegOrigin
 
 PROBE_TIMEOUT_SECONDS = 30.0
+# The encoders that may write Dolby Vision (with ``-dolbyvision``, FFmpeg 7 and later): the CPU class's.
+DOLBY_VISION_ENCODERS = frozenset({"libx265", "libsvtav1"})
 # The encoders whose HDR10 handling is checked: the CPU class's. Hardware encoders are proved by the
 # encoder's own test encodes; whether they keep HDR10 is their driver's business as much as ffmpeg's.
 HDR10_ENCODERS = {"libx265": "hevc", "libsvtav1": "ivf"}  # encoder -> a raw format that holds its stream
@@ -37,6 +39,9 @@ class Capabilities:
     filters: frozenset[str] = frozenset()
     options: frozenset[str] = frozenset()  # main options, without the dash: "fps_mode", "display_rotation"
     hdr10: frozenset[str] = frozenset()  # encoders that carried mastering display and content light level
+    # encoders that write Dolby Vision (``-dolbyvision``: the RPUs of the decoded frames and the
+    # configuration record; FFmpeg 7 and later)
+    dolby_vision: frozenset[str] = frozenset()
     error: str | None = None
 
 
@@ -95,7 +100,12 @@ def capabilities(path: str) -> Capabilities:
         filters=filters,
         options=options,
         hdr10=_carries_hdr10(path, encoders),
+        dolby_vision=frozenset(e for e in DOLBY_VISION_ENCODERS & encoders if _writes_dolby_vision(path, e)),
     )
+
+
+def _writes_dolby_vision(path: str, encoder: str) -> bool:
+    return "-dolbyvision" in _ask(path, "-h", f"encoder={encoder}")
 
 
 def _ask(path: str, *args: str) -> str:

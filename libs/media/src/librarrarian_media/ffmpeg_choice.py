@@ -19,6 +19,7 @@ class Need:
     filters: frozenset[str] = frozenset()
     options: frozenset[str] = frozenset()  # without the dash
     hdr10: frozenset[str] = frozenset()  # encoders that must keep HDR10 mastering display and light level
+    dolby_vision: frozenset[str] = frozenset()  # encoders that must write Dolby Vision
 
     @classmethod
     def of(
@@ -28,8 +29,15 @@ class Need:
         filters: Iterable[str] = (),
         options: Iterable[str] = (),
         hdr10: Iterable[str] = (),
+        dolby_vision: Iterable[str] = (),
     ) -> Need:
-        return cls(frozenset(encoders), frozenset(filters), frozenset(options), frozenset(hdr10))
+        return cls(
+            frozenset(encoders),
+            frozenset(filters),
+            frozenset(options),
+            frozenset(hdr10),
+            frozenset(dolby_vision),
+        )
 
     def lacking(self, build: Build) -> tuple[str, ...]:
         """What ``build`` lacks of this, in words; empty when it can do the whole job."""
@@ -41,6 +49,9 @@ class Need:
         missing += [f"option -{name}" for name in sorted(self.options - can.options)]
         # An encoder that is missing altogether is said once, above.
         missing += [f"HDR10 side data in {n}" for n in sorted(self.hdr10 - can.hdr10) if n in can.encoders]
+        missing += [
+            f"Dolby Vision in {n}" for n in sorted(self.dolby_vision - can.dolby_vision) if n in can.encoders
+        ]
         return tuple(missing)
 
 

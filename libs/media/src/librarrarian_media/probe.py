@@ -10,6 +10,7 @@ from librarrarian_contracts.enums import StreamKind
 
 from .pixel_format import from_configuration
 from .reading import OPTIONS
+from .side_data import dolby_vision
 
 # Containers whose header describes every stream (codec, size, duration), by the demuxer that reads them:
 # it opens them at once, rather than after every demuxer has guessed at the first bytes.
@@ -35,6 +36,12 @@ HEADER_ONLY = {
     "skip_frame": "all",
     "codec_whitelist": "hevc,av1,libdav1d,libaom-av1",
 }
+
+
+# The codecs whose Dolby Vision matters to a transcode: a profile 5 base layer (HEVC) is spoiled without it,
+# and profiles 8 (HEVC) and 10 (AV1) can keep it. H.264's (profile 9) has an SDR base layer that a re-encode
+# keeps; not looking for it spares most of a library (H.264) the description's cost (about 0.1 ms a file, a third of a probe).
+DOLBY_VISION_CODECS = {"hevc", "av1"}
 
 
 class ProbeError(Exception):
@@ -88,6 +95,11 @@ def probe(path: Path) -> MediaProbe:
         raise ProbeError(f"cannot open the file: {error.strerror or error}") from None
     with container:
         streams = []
+        records = (
+            dolby_vision(container)
+            if any(_codec(v) in DOLBY_VISION_CODECS for v in container.streams.video)
+            else {}
+        )
         for stream in container.streams:
             disposition = getattr(stream, "disposition", 0)
             attached = (
@@ -103,6 +115,8 @@ def probe(path: Path) -> MediaProbe:
                     width=getattr(stream, "width", None) if stream.type == "video" else None,
                     height=getattr(stream, "height", None) if stream.type == "video" else None,
                     **_picture(stream),
+                    dv_profile=records[stream.index].profile if stream.index in records else None,
+                    dv_compatibility=records[stream.index].compatibility if stream.index in records else None,
                 )
             )
         videos = [s for s in streams if s.kind == "video" and not s.attached_pic]

@@ -26,9 +26,10 @@ ARGV_OPTIONS = frozenset({"fps_mode"})
 
 def need_of(hw: HwClass) -> Need:
     """A class's encoders and the argv's options; the CPU's encoders must also keep HDR10 (README: it is
-    kept), which a build's ``-encoders`` list does not tell."""
+    kept) and write Dolby Vision, which a build's ``-encoders`` list does not tell."""
     encoders = [profile.encoder for (profile_hw, _), profile in PROFILES.items() if profile_hw is hw]
-    return Need.of(encoders=encoders, options=ARGV_OPTIONS, hdr10=encoders if hw is HwClass.CPU else ())
+    cpu = encoders if hw is HwClass.CPU else ()
+    return Need.of(encoders=encoders, options=ARGV_OPTIONS, hdr10=cpu, dolby_vision=cpu)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Binaries:
 
     def for_class(self, hw: HwClass | str) -> str:
         return self.uses[HwClass(hw).value].path
+
+    def writes_dolby_vision(self, hw: HwClass | str, encoder: str) -> bool:
+        """Whether the class's binary makes ``encoder`` write Dolby Vision (``-dolbyvision``)."""
+        return encoder in self.uses[HwClass(hw).value].build.capabilities.dolby_vision
 
     @property
     def vmaf(self) -> str:

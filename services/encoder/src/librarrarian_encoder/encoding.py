@@ -11,7 +11,7 @@ from librarrarian_contracts import JobFailed, Transcode
 from librarrarian_contracts.topology import HwClass
 from librarrarian_media import reading
 
-from . import ffmpeg
+from . import dynamic_hdr, ffmpeg
 from .binaries import Binaries
 from .job import Encoded, Planned
 from .profiles import Profile, profile_for
@@ -70,8 +70,11 @@ class Encodes:
                 f"{profile.encoder} failed (ffmpeg exit {result.returncode}): {result.last_error}",
                 _with_fallback(result.stderr_tail, fallback_reason),
             )
+        kept = self._dynamic_hdr(job, profile)
+        for note in kept.notes:
+            log.info("job %d: %s", job.id, note)
         return Encoded(
-            **job.carried(),
+            **{**job.carried(), "notes": job.notes + kept.notes},
             encoder=profile.encoder,
             fallback_reason=fallback_reason,
             ffmpeg_log=result.stderr_tail,
@@ -88,6 +91,10 @@ class Encodes:
         assert cpu is not None
         return cpu, f"{request.hw_class} cannot encode {codec} on this node"
 
+    def _dynamic_hdr(self, job: Planned, profile: Profile) -> dynamic_hdr.DynamicHdr:
+        writes = self.binaries.writes_dolby_vision(profile.hw, profile.encoder)
+        return dynamic_hdr.plan(job.request.probe, profile, writes)
+
     async def _run(self, job: Planned, profile: Profile) -> ffmpeg.Result:
         probe = job.request.probe
         quality = job.transcode.quality_for(profile.family, probe.width, probe.height)
@@ -103,6 +110,7 @@ class Encodes:
             quality,
             job.id,
             suffix=job.final.suffix,
+            dolby_vision=self._dynamic_hdr(job, profile).dolby_vision,
         )
 
         def started(encoding: ffmpeg.Encoding) -> None:

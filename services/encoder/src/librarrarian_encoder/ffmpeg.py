@@ -50,13 +50,15 @@ def build_argv(
     job_id: int | None = None,
     *,
     suffix: str | None = None,
+    dolby_vision: bool = False,
 ) -> list[str]:
     """Transcode every real video stream with ``profile`` and copy everything else: audio, subtitles,
     attachments (where the container holds them), cover art, chapters and metadata.
 
     ``source`` and ``output`` may be descriptor paths (``reading.descriptor_path``): the source is read as
     a library file may be read (``reading``), the output's container is told by ``suffix`` (by default the
-    output's own)."""
+    output's own). With ``dolby_vision`` the encoder writes the source's Dolby Vision again (its RPUs, from
+    the decoded frames, and the configuration record: see ``dynamic_hdr``)."""
     suffix = (output.suffix if suffix is None else suffix).lower()
     argv = [
         ffmpeg,
@@ -100,8 +102,12 @@ def build_argv(
         argv += profile.video_args(ordinal, quality, odd_size=odd)
         if suffix in MP4_FAMILY and profile.codec == "hevc":
             argv += [f"-tag:v:{ordinal}", "hvc1"]  # what Apple players need to play HEVC in MP4
+        if dolby_vision and stream.dv_profile is not None:
+            argv += [f"-dolbyvision:v:{ordinal}", "1"]
+    if dolby_vision and suffix in MP4_FAMILY:
+        argv += ["-strict", "unofficial"]  # the MP4 muxer writes the dvcC/dvvC box only when told so
     argv += [
-        *profile.global_args(),
+        *profile.global_args(vbv_ceiling(probe) if dolby_vision else None),
         # Variable frame rate stays variable: timestamps pass through instead of frames being duplicated.
         "-fps_mode",
         "passthrough",
@@ -115,6 +121,13 @@ def build_argv(
         str(output),
     ]
     return argv
+
+
+def vbv_ceiling(probe: MediaProbe) -> int:
+    """A rate ceiling (kbit/s) far above what CRF asks of a real film at the picture's size, so that it
+    rarely binds: x265 writes Dolby Vision only under VBV (the HRD its RPUs need)."""
+    pixels = (probe.width or 1920) * (probe.height or 1080)
+    return 20_000 if pixels <= 1280 * 720 else 40_000 if pixels <= 2048 * 1080 else 100_000
 
 
 @dataclass(frozen=True)

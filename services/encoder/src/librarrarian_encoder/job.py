@@ -44,6 +44,8 @@ class Job:
     # the output is encoded, checked and reported under the rules its source was found and planned with.
     transcode: TranscodeSettings
     mappings: tuple[PathMapping, ...]
+    # What the user should know of the output, gathered on the way (metadata dropped, links replaced).
+    notes: tuple[str, ...] = ()
     # Set once ffmpeg is done with the job (or the job ended before it ran): its slot may take the next job.
     slot_free: asyncio.Event = field(default_factory=asyncio.Event, compare=False)
 
@@ -78,7 +80,7 @@ class Job:
             delivery=self.delivery,
         )
 
-    def skipped(self, reason: str, size_after: int) -> JobSkipped:
+    def skipped(self, reason: str, size_after: int | None) -> JobSkipped:
         return JobSkipped(
             event_id=self._event_id(JobSkipped),
             job_id=self.id,
@@ -104,6 +106,7 @@ class Job:
         fallback_reason: str | None = None,
         vmaf: float | None = None,
         ffmpeg_log: str | None = None,
+        notes: tuple[str, ...] = (),
     ) -> JobCompleted:
         return JobCompleted(
             event_id=self._event_id(JobCompleted),
@@ -123,6 +126,7 @@ class Job:
             vmaf=vmaf,
             delivery=self.delivery,
             ffmpeg_log=ffmpeg_log[-MAX_LOG_CHARS:] if ffmpeg_log else None,
+            notes=notes,
         )
 
     def _event_id(self, kind: type[JobReport], delivery: int | None = None) -> str:
@@ -172,10 +176,16 @@ class Verified(Encoded):
     duration: float | None
     vmaf: float | None
 
-    def completed(self) -> JobCompleted:
+    def completed(self, links_replaced: int = 1) -> JobCompleted:
+        notes = self.notes
+        if links_replaced > 1:
+            notes += (
+                f"replaced 1 of {links_replaced} links: the other names keep the old file (no space saved)",
+            )
         return self._completed(
             self.source,
             self.final,
+            notes=notes,
             encoder=self.encoder,
             codec_after=self.codec_after,
             size_after=self.size_after,

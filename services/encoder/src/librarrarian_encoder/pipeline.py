@@ -19,12 +19,12 @@ from librarrarian_contracts import Transcode, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_media import reading
 from librarrarian_runtime import path_mapping
-from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.errors import ServiceError, Unavailable
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 
-from . import earlier, failpoints, ffmpeg, vmaf
+from . import dynamic_hdr, earlier, failpoints, ffmpeg, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 Ready = TypeVar("Ready", Verified, Leftover)
 
 VERIFY_NICENESS = 10
+# How long the commit is asked for while the scheduler does not answer, and how often (the job's lease is
+# kept meanwhile).
+COMMIT_ASK_SECONDS = 30.0
+COMMIT_RETRY_SECONDS = 1.0
 
 
 class Pipeline:
@@ -93,6 +97,9 @@ class Pipeline:
         renamed or planted later redirects the job; its output, created beside it; announced
         (``JobStarted``) once it is to be encoded."""
         request = job.request
+        if (refusal := dynamic_hdr.refused(request.probe)) is not None:
+            log.info("job %d skipped: %s", job.id, refusal)
+            return job.skipped(refusal, None)
         reached = _open_original(job, self.settings.media_paths)
         if not isinstance(reached, tuple):
             return reached
@@ -127,8 +134,16 @@ class Pipeline:
                 return job.failed(f"cannot create the output beside the original: {error.strerror or error}")
             failpoints.reach("output-created")
             opened.pop_all()
+        notes = job.notes
+        if _is_pq(request) and await asyncio.to_thread(dynamic_hdr.has_hdr10_plus, original):
+            notes += (dynamic_hdr.HDR10_PLUS_DROPPED,)
         return Planned(
-            **job.carried(), source=source, final=final, folder=folder, original=original, output=output
+            **{**job.carried(), "notes": notes},
+            source=source,
+            final=final,
+            folder=folder,
+            original=original,
+            output=output,
         )
 
     async def remove_earlier_outputs(self, job: Job, folder: Folder, source: Path) -> None:
@@ -213,15 +228,11 @@ class Pipeline:
             return job.failed(
                 f"the output {job.output.name} was removed before it could take the original's place"
             )
+        request = CommitRequest(
+            job_id=job.id, attempt=job.request.attempt, delivery=job.delivery, node=job.node
+        )
         try:
-            decision = await ask(
-                self.nc,
-                topology.SCHEDULER_COMMIT,
-                CommitRequest(
-                    job_id=job.id, attempt=job.request.attempt, delivery=job.delivery, node=job.node
-                ),
-                CommitDecision,
-            )
+            decision = await _ask_commit(self.nc, request)
         except ServiceError as error:
             return job.failed(f"could not ask the scheduler to commit: {error}")
         if not decision.granted:
@@ -234,14 +245,21 @@ class Pipeline:
         """The output takes the original's place, atomically (architecture §3.4)."""
         failpoints.reach("after-commit")
         try:
-            await asyncio.to_thread(
-                safe_replace.replace,
-                job.folder,
-                job.source.name,
-                job.output,
-                job.final.name,
-                job.request.identity,
+            links = await asyncio.to_thread(
+                functools.partial(
+                    safe_replace.replace,
+                    job.folder,
+                    job.source.name,
+                    job.output,
+                    job.final.name,
+                    job.request.identity,
+                    hard_links=job.transcode.replace_hard_links,
+                )
             )
+        except safe_replace.HardLinked as error:
+            # A link made since the plan (a download client picked the file up): the original is kept.
+            log.info("job %d skipped: %s", job.id, error)
+            return job.skipped(str(error), job.size_after)
         except safe_replace.SourceChanged as error:
             # This delivery holds the commit, so it is the one to report: silence would leave the job
             # running for good. If an earlier holder presumed dead did replace the file after all, its
@@ -260,7 +278,7 @@ class Pipeline:
             return job.failed(str(error), retryable=False)
         except OSError as error:
             return job.failed(f"could not replace the original: {error.strerror or error}")
-        completed = job.completed()
+        completed = job.completed(links)
         log.info(
             "job %d done in %.1f s: %s (%d → %d bytes)",
             job.id,
@@ -281,6 +299,22 @@ class Pipeline:
             return job.failed(f"could not remove the original: {error.strerror or error}")
         final = job.folder.lstat(job.final.name)
         return job.completed(final.st_size if final is not None else 0)
+
+
+async def _ask_commit(nc: Client, request: CommitRequest) -> CommitDecision:
+    """The scheduler's decision, asked again while nobody answers (for ``COMMIT_ASK_SECONDS``): a scheduler
+    whose NATS server went away serves again once reconnected, a moment later. Asking again is harmless:
+    the same delivery is granted the same commit again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + COMMIT_ASK_SECONDS
+    while True:
+        try:
+            return await ask(nc, topology.SCHEDULER_COMMIT, request, CommitDecision)
+        except Unavailable:
+            if loop.time() + COMMIT_RETRY_SECONDS > deadline:
+                raise
+            log.warning("job %d: the scheduler did not answer the commit; asking again", request.job_id)
+        await asyncio.sleep(COMMIT_RETRY_SECONDS)
 
 
 def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int] | Outcome:
@@ -306,13 +340,24 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
         folder.close()
         reason = error.strerror if isinstance(error, OSError) else str(error)
         return job.failed(f"{source.name} is not the file scanned: {reason}", retryable=False)
-    if safe_replace.identity(os.fstat(original)) != job.request.identity:
+    opened = safe_replace.identity(os.fstat(original))
+    if not opened.same_file(job.request.identity):
         os.close(original)
         folder.close()
         return job.failed(
             "the file changed since it was scanned; the next scan queues it again", retryable=False
         )
+    if opened.links > 1 and not job.transcode.replace_hard_links:
+        os.close(original)
+        folder.close()
+        return job.skipped(safe_replace.hard_linked(opened.links), None)
     return source, folder, original
+
+
+def _is_pq(request: Transcode) -> bool:
+    """Whether the main video is PQ (HDR10, maybe with HDR10+): only then are its frames looked at."""
+    videos = [s for s in request.probe.streams if s.kind == "video" and not s.attached_pic]
+    return bool(videos) and videos[0].color_transfer == "smpte2084"
 
 
 def _is_our_output(folder: Folder, name: str, request: Transcode) -> bool:

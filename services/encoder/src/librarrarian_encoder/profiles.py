@@ -71,10 +71,14 @@ class Profile:
             args += [f"-filter{v}", ",".join(filters)]
         return args
 
-    def global_args(self) -> list[str]:
-        """Options for the whole output: quiet the software encoders' own logging."""
+    def global_args(self, vbv_kbps: int | None = None) -> list[str]:
+        """Options for the whole output: quiet the software encoders' own logging; ``vbv_kbps``: a ceiling
+        on x265's rate (its Dolby Vision needs the HRD that VBV brings)."""
         if self.family is EncoderFamily.X265:
-            return ["-x265-params", "log-level=error"]
+            params = "log-level=error"
+            if vbv_kbps is not None:
+                params += f":vbv-maxrate={vbv_kbps}:vbv-bufsize={vbv_kbps}"
+            return ["-x265-params", params]
         return []
 
 

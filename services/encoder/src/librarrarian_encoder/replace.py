@@ -41,6 +41,15 @@ class OutputMoved(Exception):
     in place (someone renamed or swapped it; the original is kept)."""
 
 
+class HardLinked(Exception):
+    """The original has other names (hard links) and replacing such a file was not allowed."""
+
+
+def hard_linked(links: int) -> str:
+    """Why a file with other names is left alone."""
+    return f"hard-linked: {links} links; replacing one keeps the old data alive through the others"
+
+
 class BothKept(Exception):
     """The original changed between its output taking its place beside it and its removal: both stay."""
 
@@ -85,7 +94,7 @@ def final_path(source: Path, suffix: str) -> Path:
 
 
 def identity(st: os.stat_result) -> FileIdentity:
-    return FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+    return FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, links=st.st_nlink)
 
 
 def check_target(folder: Folder, source: str, final: str) -> None:
@@ -99,7 +108,7 @@ def check_source(folder: Folder, source: str, expected: FileIdentity) -> os.stat
     if not folder.still_reached():
         raise Redirected(f"{folder.path} was moved or replaced since the job started; original kept")
     st = folder.lstat(source)
-    if st is None or not stat.S_ISREG(st.st_mode) or identity(st) != expected:
+    if st is None or not stat.S_ISREG(st.st_mode) or not identity(st).same_file(expected):
         raise SourceChanged(f"{source} changed since it was scanned")
     return st
 
@@ -113,10 +122,21 @@ def adopt_permissions(output: int, original: os.stat_result) -> None:
     os.fchmod(output, stat.S_IMODE(original.st_mode) & 0o1777)
 
 
-def replace(folder: Folder, source: str, output: Output, final: str, expected: FileIdentity) -> None:
+def replace(
+    folder: Folder,
+    source: str,
+    output: Output,
+    final: str,
+    expected: FileIdentity,
+    *,
+    hard_links: bool = False,
+) -> int:
     """The verified output takes the name ``final``; the original ``source`` goes when that is another
-    name. Everything is checked once more just before the rename."""
+    name. Everything is checked once more just before the rename, the original's other names too (a link
+    made since the scan): ``HardLinked`` unless ``hard_links`` allows them. The original's link count."""
     original = check_source(folder, source, expected)
+    if original.st_nlink > 1 and not hard_links:
+        raise HardLinked(hard_linked(original.st_nlink))
     check_target(folder, source, final)
     if not folder.holds(output.name, output.fd):
         raise OutputMoved(f"{output.name} is not the output written any more; original kept")
@@ -127,12 +147,13 @@ def replace(folder: Folder, source: str, output: Output, final: str, expected: F
     failpoints.reach("after-rename")
     if final != source:
         remove_original(folder, source, expected)
+    return original.st_nlink
 
 
 def remove_original(folder: Folder, source: str, expected: FileIdentity) -> None:
     """Unlink the original beside its output in place, if it is still the file planned: checked just before."""
     st = folder.lstat(source)
-    if st is None or identity(st) != expected:
+    if st is None or not identity(st).same_file(expected):
         raise BothKept(f"{source} changed while its output was put in place beside it; both kept")
     folder.unlink(source)
     folder.fsync()

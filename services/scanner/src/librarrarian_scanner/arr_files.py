@@ -47,7 +47,7 @@ class ArrFiles:
             log.warning("%s renamed %s: not followed (%s)", event.app, event.path, error)
             return
         folder = self.scanner.folders.scanned(new)
-        identity = FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+        identity = FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, links=st.st_nlink)
         if folder is not None and await catalogue.move(
             self.scanner.pool, str(old), str(new), identity, str(folder.path)
         ):

@@ -10,23 +10,23 @@ from librarrarian_contracts import FileIdentity, MediaProbe, encode
 
 from .walk import Found
 
-Identity = tuple[int, int, int]  # size, mtime_ns, inode
+Identity = tuple[int, int, int, int]  # size, mtime_ns, inode, links
 
 
 def identity_key(identity: FileIdentity) -> Identity:
-    return (identity.size, identity.mtime_ns, identity.inode)
+    return (identity.size, identity.mtime_ns, identity.inode, identity.links)
 
 
 async def known(pool: asyncpg.Pool, roots: tuple[Path, ...]) -> dict[str, Identity]:
-    """path → (size, mtime_ns, inode) of every catalogued file under ``roots``."""
+    """path → (size, mtime_ns, inode, links) of every catalogued file under ``roots``."""
     # starts_with, not LIKE: paths may hold % and _.
     rows = await pool.fetch(
-        "SELECT path, size, mtime_ns, inode FROM files"
+        "SELECT path, size, mtime_ns, inode, links FROM files"
         " WHERE path = ANY($1) OR EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(path, p))",
         [str(r) for r in roots],
         [str(r).rstrip("/") + "/" for r in roots],
     )
-    return {r["path"]: (r["size"], r["mtime_ns"], r["inode"]) for r in rows}
+    return {r["path"]: (r["size"], r["mtime_ns"], r["inode"], r["links"]) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ class Outcome:
 
 async def record_many(pool: asyncpg.Pool, outcomes: list[Outcome]) -> None:
     await pool.executemany(
-        "INSERT INTO files (path, library, size, mtime_ns, inode, status, probe, error, fingerprint)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO files (path, library, size, mtime_ns, inode, status, probe, error, fingerprint, links)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         " ON CONFLICT (path) DO UPDATE SET library = $2, size = $3, mtime_ns = $4, inode = $5, status = $6,"
-        " probe = $7, error = $8, fingerprint = $9, probed_at = now(), seen_at = now()",
+        " probe = $7, error = $8, fingerprint = $9, links = $10, probed_at = now(), seen_at = now()",
         [
             (
                 str(o.found.path),
@@ -56,6 +56,7 @@ async def record_many(pool: asyncpg.Pool, outcomes: list[Outcome]) -> None:
                 encode(o.probe).decode() if o.probe is not None else None,
                 o.error,
                 o.fingerprint,
+                o.found.identity.links,
             )
             for o in outcomes
         ],
@@ -78,8 +79,10 @@ async def move(pool: asyncpg.Pool, old: str, new: str, identity: FileIdentity, l
     rename): the file keeps what we know of it and is not probed as new. False when there is no such record,
     or it records another file; a record already made for ``new`` (the watch was quicker) wins."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow("SELECT size, mtime_ns, inode FROM files WHERE path = $1 FOR UPDATE", old)
-        if row is None or (row["size"], row["mtime_ns"], row["inode"]) != identity_key(identity):
+        row = await conn.fetchrow(
+            "SELECT size, mtime_ns, inode, links FROM files WHERE path = $1 FOR UPDATE", old
+        )
+        if row is None or tuple(row.values()) != identity_key(identity):
             return False
         if await conn.fetchval("SELECT true FROM files WHERE path = $1", new):
             await conn.execute("DELETE FROM files WHERE path = $1", old)

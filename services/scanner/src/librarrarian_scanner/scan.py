@@ -340,7 +340,9 @@ class Scanner:
                 or is_locked(names, resolved.name)
             ):
                 continue
-            identity = FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+            identity = FileIdentity(
+                size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, links=st.st_nlink
+            )
             found.append(Found(resolved, folder.path, identity, folder.type))
         return found
 

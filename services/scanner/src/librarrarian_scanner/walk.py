@@ -165,7 +165,7 @@ def walk(
             yield Found(
                 resolved,
                 folder.path,
-                FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino),
+                FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, links=st.st_nlink),
                 folder.type,
             )
         pending.extend((d, True) for d in reversed(subdirectories))  # resolved and contained above

@@ -22,6 +22,7 @@ class Known:
     output_path: str | None
     size_after: int | None
     job_id: int | None = None
+    source_links: int | None = None  # None: decided before link counts were kept
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,9 @@ def decide(
     if newest is not None:
         if newest.status in ACTIVE:
             return Ignore("a job for this file is already in flight")
-        if (newest.source_size, newest.source_mtime_ns) == (identity.size, identity.mtime_ns):
+        if (newest.source_size, newest.source_mtime_ns) == (identity.size, identity.mtime_ns) and (
+            newest.source_links in (None, identity.links)
+        ):
             return Ignore("already decided for this version of the file")
     if isinstance(event, MediaProbeFailed):
         return Fail(event.error)
@@ -94,9 +97,30 @@ def decide(
     eligible, why_not = settings.eligible(codec)
     if not eligible:
         return Skip(why_not)
+    spoiled = _would_spoil(event, settings)
+    if spoiled is not None:
+        return Skip(spoiled)
     minimum = settings.min_size_mb * 1_000_000
     if identity.size < minimum:
         return Skip(
             f"smaller than the minimum size ({identity.size / 1e6:.1f} MB < {settings.min_size_mb:g} MB)"
         )
     return Transcode()
+
+
+def _would_spoil(event: MediaProbed, settings: TranscodeSettings) -> str | None:
+    """Why transcoding this file would spoil it, or lose the user more than it saves; None when it would not."""
+    links = event.identity.links
+    if links > 1 and not settings.replace_hard_links:
+        return f"hard-linked: {links} links; replacing one keeps the old data alive through the others"
+    vision = event.probe.dolby_vision()
+    if vision is None:
+        return None
+    if vision.dv_profile == 5:
+        return (
+            "Dolby Vision profile 5: it has no HDR10 or SDR base layer, and a re-encode without its Dolby Vision "
+            "layer shows wrong colours"
+        )
+    if settings.skip_dolby_vision:
+        return f"Dolby Vision profile {vision.dv_profile}: Dolby Vision files are set to be skipped"
+    return None

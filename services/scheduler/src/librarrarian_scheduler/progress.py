@@ -108,12 +108,14 @@ class JobTracker:
             conn,
             JobChange.DONE,
             "UPDATE jobs SET status = 'done', node = $2, output_path = $3, size_after = $4,"
-            " reason = NULL, retry_at = NULL, finished_at = now(), updated_at = now()"
+            " reason = $5, retry_at = NULL, finished_at = now(), updated_at = now()"
             " WHERE id = $1 AND status <> 'done' RETURNING id",
             report.job_id,
             report.node,
             report.output_path,
             report.size_after,
+            # What the output lost or left (Dolby Vision dropped, links replaced): the done job's reason.
+            "; ".join(report.notes) or None,
         )
 
     async def _cleaned(self, conn: asyncpg.Connection, report: CleanupFinished) -> None:

@@ -64,12 +64,13 @@ def _known(row: Record | None) -> Known | None:
         row["output_path"],
         row["size_after"],
         row["id"],
+        row["source_links"],
     )
 
 
 async def newest_job(conn: Connection, path: str) -> Known | None:
     row = await conn.fetchrow(
-        "SELECT id, status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
+        "SELECT id, status, source_size, source_mtime_ns, source_links, output_path, size_after FROM jobs"
         " WHERE path = $1 AND kind = 'transcode' ORDER BY id DESC LIMIT 1",
         path,
     )
@@ -78,7 +79,7 @@ async def newest_job(conn: Connection, path: str) -> Known | None:
 
 async def job_that_produced(conn: Connection, path: str) -> Known | None:
     row = await conn.fetchrow(
-        "SELECT id, status, source_size, source_mtime_ns, output_path, size_after FROM jobs"
+        "SELECT id, status, source_size, source_mtime_ns, source_links, output_path, size_after FROM jobs"
         " WHERE output_path = $1 AND status = 'done' AND kind = 'transcode' ORDER BY id DESC LIMIT 1",
         path,
     )
@@ -148,8 +149,8 @@ async def insert_job(
     finished = status in {"done", "failed", "skipped"}
     job_id: int = await conn.fetchval(
         "INSERT INTO jobs (path, status, reason, attempts, hw_class, source_size, source_mtime_ns, source_inode,"
-        " codec_before, probe, finished_at, target_codec, source_fingerprint)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13)"
+        " codec_before, probe, finished_at, target_codec, source_fingerprint, source_links)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13, $14)"
         " RETURNING id",
         path,
         status,
@@ -164,6 +165,7 @@ async def insert_job(
         finished,
         target_codec,
         fingerprint,
+        identity.links,
     )
     return job_id
 

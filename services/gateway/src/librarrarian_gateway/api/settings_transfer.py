@@ -27,6 +27,7 @@ from librarrarian_contracts.settings import (
     PATHS_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
+    STREAMING_KEY,
     TRANSCODE_KEY,
     UI_KEY,
     CleanupSettings,
@@ -37,6 +38,7 @@ from librarrarian_contracts.settings import (
     RetrySettings,
     ScannerFolders,
     ScannerTiming,
+    StreamingSettings,
     TranscodeSettings,
     UiSettings,
 )
@@ -64,6 +66,7 @@ EXPORTED: dict[str, type[Any]] = {
     SCANNER_TIMING_KEY: ScannerTiming,
     CLEANUP_KEY: CleanupSettings,
     RETRIES_KEY: RetrySettings,
+    STREAMING_KEY: StreamingSettings,
 }
 # Each node's settings, one key per node (``schedule.<node>``): the prefix and the type.
 PER_NODE: dict[str, type[Any]] = {"schedule": NodeSchedule, "slots": NodeSlots}

@@ -25,6 +25,7 @@ from librarrarian_contracts.settings import (
     PATHS_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
+    STREAMING_KEY,
     TRANSCODE_KEY,
     CleanupSettings,
     EncoderFamily,
@@ -34,6 +35,7 @@ from librarrarian_contracts.settings import (
     RetrySettings,
     ScannerFolders,
     ScannerTiming,
+    StreamingSettings,
     TranscodeSettings,
     slots_key,
 )
@@ -51,6 +53,12 @@ from .rendering import backend, render, unless_unanswered
 
 router = APIRouter()
 VIEWS = ("standard", "advanced", "all")
+# The pause while streaming's choices, as the Options page names them.
+STREAMING_CHOICES = (
+    ("off", "Never"),
+    ("same_machine", "Nodes on the media server's machine"),
+    ("all", "Every node"),
+)
 FOLDER_TYPES = (
     ("movies", "Movies"),
     ("tv", "TV shows"),
@@ -131,6 +139,8 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         scanner=await stored(bus, SCANNER_TIMING_KEY, ScannerTiming()),
         cleanup=await stored(bus, CLEANUP_KEY, CleanupSettings()),
         retries=await stored(bus, RETRIES_KEY, RetrySettings()),
+        streaming=await stored(bus, STREAMING_KEY, StreamingSettings()),
+        streaming_choices=STREAMING_CHOICES,
         node_slots=[await _slots(bus, view.status.node, view.status.classes) for view in live_nodes],
         max_slots=MAX_SLOTS,
         plex_webhook=await webhook_secrets.made_at(request.app.state.pool, sources.PLEX),

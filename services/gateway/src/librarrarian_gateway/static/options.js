@@ -27,7 +27,7 @@
   function collect() {
     const data = {};
     for (const name of ["target_codec", "encoder_priority", "container"]) data[name] = form.elements[name].value;
-    for (const name of ["reencode_hevc", "reencode_av1", "reencode_vp9", "measure_vmaf"]) {
+    for (const name of ["reencode_hevc", "reencode_av1", "reencode_vp9", "measure_vmaf", "skip_dolby_vision", "replace_hard_links"]) {
       data[name] = form.elements[name].checked;
     }
     for (const name of ["min_size_mb", "max_output_percent", "stall_seconds"]) {
