@@ -83,7 +83,8 @@ def test_round_trip_replace_list_restore(root: Path) -> None:
     source = put(root)
     entry = transcode(root, source, ".mp4")
     assert source.read_bytes() == OUTPUT
-    assert (root / recycle.FOLDER / entry).read_bytes() == ORIGINAL  # type: ignore[operator]
+    assert entry is not None
+    assert (root / recycle.FOLDER / entry).read_bytes() == ORIGINAL
     assert os.stat(root / recycle.FOLDER).st_mode & 0o777 == 0o700
     [listed] = recycle.entries((root,))
     assert (listed.name, listed.record.job_id, listed.record.relative) == (entry, 7, "Film/Film.mp4")
@@ -108,10 +109,11 @@ def test_round_trip_across_a_container_change(root: Path) -> None:
 
 def test_expiry_removes_old_entries_only_and_follows_no_symlink(root: Path, outside: Outside) -> None:
     entry = transcode(root, put(root), ".mp4")
+    assert entry is not None
     (root / recycle.FOLDER / "planted").symlink_to(outside.root / "victim")
     assert recycle.expire((root,), 7, time.time() + 6 * recycle.DAY) == []
     removed = recycle.expire((root,), 7, time.time() + 8 * recycle.DAY)
-    assert sorted(Path(p).name for p in removed) == sorted([entry, f"{entry}.json"])  # type: ignore[list-item]
+    assert sorted(Path(p).name for p in removed) == sorted([entry, f"{entry}.json"])
     assert recycled(root) == {"planted"}  # a symlink is neither followed nor removed
     assert outside.touched() == []  # the victim's content and mode included
 
