@@ -194,6 +194,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     fallback_reason: str | None = None  # why the hardware encode gave way to the CPU
     vmaf: float | None = None  # when measured
     ffmpeg_log: str | None = None  # the last lines ffmpeg wrote; in one entry's details, not in pages
+    recycled: str | None = None  # where the original was kept (its recycle folder entry), if it was
 
 
 class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):
