@@ -201,9 +201,23 @@ def test_killed_after_keeping_the_original_it_is_still_in_place(root: Path) -> N
     assert source.read_bytes() == ORIGINAL
     assert os.stat(source).st_nlink == 2  # and its second name in the recycle folder
     # The job's next attempt: the earlier entry is dropped, so the file is not taken for a hard-linked one.
-    assert len(recycle.forget_earlier(root, 7, os.stat(source))) == 1
+    with Folder.open(source.parent, (root,)) as folder:
+        assert recycle.forget_earlier(root, 7, os.stat(source), folder.fd) == 0
     assert os.stat(source).st_nlink == 1
     assert recycled(root) == set()
+
+
+def test_killed_after_a_container_changes_output_took_its_name_the_kept_original_stays(root: Path) -> None:
+    source = put(root, "Film.avi")
+    script = KILLED_REPLACE.format(
+        tests=str(Path(__file__).parent), root=str(root), source=str(source), suffix=".mkv"
+    )
+    killed_at("after-rename", script)
+    assert source.read_bytes() == ORIGINAL and (root / "Film" / "Film.mkv").read_bytes() == OUTPUT
+    # The next attempt finishes the swap: the kept original is that replace's, not a second name to drop.
+    with Folder.open(source.parent, (root,)) as folder:
+        assert recycle.forget_earlier(root, 7, os.stat(source), folder.fd) == 1
+    assert os.stat(source).st_nlink == 2
 
 
 @pytest.mark.parametrize(

@@ -151,32 +151,41 @@ def keep(
         os.close(fd)
 
 
-def forget_earlier(root: Path, job_id: int, original: os.stat_result) -> list[str]:
-    """Entries an earlier attempt of ``job_id`` made of an original still in place (killed before its
-    output took the name): a second name of the file in place, removed so that it is not counted as a
-    hard link nor kept twice. Only entries holding that very file."""
+def forget_earlier(root: Path, job_id: int, original: os.stat_result, folder_fd: int) -> int:
+    """Entries an earlier attempt of ``job_id`` made of the original still in place. One killed before its
+    output took a name leaves a second name of the untouched original: removed, so that it is not taken
+    for a hard link nor kept twice. One killed after a container change put the output in place (the
+    original's removal still to do) is the kept original of that replace: it stays. How many stay (names
+    of the original that are the recycle folder's, not a hard link of the user's)."""
     try:
         fd = open_folder(root, create=False)
     except Unavailable:
-        return []
+        return 0
     if fd is None:
-        return []
-    removed = []
+        return 0
+    staying, removed = 0, False
     try:
         for name in os.listdir(fd):
             if not name.startswith(f"{job_id}-") or name.endswith((SIDECAR, KEPT_OUTPUT)):
                 continue
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (original.st_dev, original.st_ino):
-                os.unlink(name, dir_fd=fd)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name + SIDECAR, dir_fd=fd)
-                removed.append(name)
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (original.st_dev, original.st_ino):
+                continue
+            record = _read(fd, name + SIDECAR)
+            if record is not None:
+                output = _stat(folder_fd, PurePosixPath(record.final).name)
+                if output is not None and output.st_ino == record.output.inode:
+                    staying += 1  # the output is in place: this is the original's kept copy
+                    continue
+            os.unlink(name, dir_fd=fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name + SIDECAR, dir_fd=fd)
+            removed = True
         if removed:
             os.fsync(fd)
     finally:
         os.close(fd)
-    return removed
+    return staying
 
 
 def entries(roots: Iterable[Path]) -> Iterator[Entry]:

@@ -336,22 +336,22 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
         folder.close()
         reason = error.strerror if isinstance(error, OSError) else str(error)
         return job.failed(f"{source.name} is not the file scanned: {reason}", retryable=False)
-    opened_stat = os.fstat(original)
+    # An earlier attempt's names of the original in the recycle folder: dropped when that attempt died
+    # before its output took a name; kept (and not counted as the user's hard links) when it died after.
+    ours = 0
     with contextlib.suppress(OSError, recycle.Unavailable):
-        # An earlier attempt killed between keeping the original and the rename left it a second name.
-        if recycle.forget_earlier(recycle.root_of(source, roots), job.id, opened_stat):
-            opened_stat = os.fstat(original)
-    opened = safe_replace.identity(opened_stat)
+        ours = recycle.forget_earlier(recycle.root_of(source, roots), job.id, os.fstat(original), folder.fd)
+    opened = safe_replace.identity(os.fstat(original))
     if not opened.same_file(job.request.identity):
         os.close(original)
         folder.close()
         return job.failed(
             "the file changed since it was scanned; the next scan queues it again", retryable=False
         )
-    if opened.links > 1 and not job.transcode.replace_hard_links:
+    if opened.links - ours > 1 and not job.transcode.replace_hard_links:
         os.close(original)
         folder.close()
-        return job.skipped(safe_replace.hard_linked(opened.links), None)
+        return job.skipped(safe_replace.hard_linked(opened.links - ours), None)
     return source, folder, original
 
 
