@@ -19,7 +19,7 @@ SYSTEM_FFMPEG_DIR ?= /usr/bin
 # The OpenID provider the sign-in tests run (Node.js, from the npm registry).
 OIDC_PROVIDER := libs/testing/oidc_provider
 
-.PHONY: help setup chromium oidc-provider run test test-system-ffmpeg lint format schema bench clean
+.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-system-ffmpeg lint format schema bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -46,6 +46,22 @@ oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json ## install the O
 # npm writes node_modules/.package-lock.json at every install: older than the lock file means out of date.
 $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package-lock.json $(OIDC_PROVIDER)/package.json
 	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
+
+podman: ## install podman, runc and debootstrap for the container tests, when missing and apt-get can (as root)
+	@if command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing podman, runc and debootstrap (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null; \
+	else \
+		echo "the container tests need podman, runc and debootstrap, as root (apt-get install podman runc debootstrap)"; \
+		exit 1; \
+	fi
+
+images: setup podman ## build every container image with podman, on a base made from Debian's packages
+	$(UV) run python deploy/test/run.py --images-only $(DEPLOY_TEST_ARGS)
+
+deploy-test: setup podman ## the container deployment end to end: images, compose stack, scale, down (podman)
+	$(UV) run python deploy/test/run.py $(DEPLOY_TEST_ARGS)
 
 # `up` runs as make's own child, not under `uv run` (setup synced the environment already): uv passes on to its
 # child the Ctrl-C or SIGTERM the whole process group got, so each stop would arrive twice.

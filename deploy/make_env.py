@@ -16,11 +16,18 @@ import argparse
 import os
 import re
 import secrets
+import string
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SETTING = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
+
+
+def password() -> str:
+    """URL-safe (it goes into NATS and PostgreSQL URLs as is), and a letter first: NATS reads a variable's
+    value as configuration, and one starting with digits and a dash ("95-x8...") is taken for a date."""
+    return secrets.choice(string.ascii_letters) + secrets.token_urlsafe(24)
 
 
 def filled(example: str, values: dict[str, str], make_passwords: bool) -> str:
@@ -33,7 +40,7 @@ def filled(example: str, values: dict[str, str], make_passwords: bool) -> str:
             if name in values:
                 value = values[name]
             elif make_passwords and name.endswith("_PASSWORD") and not value:
-                value = secrets.token_urlsafe(24)  # URL-safe: it goes into NATS and PostgreSQL URLs as is
+                value = password()
             line = f"{name}={value}"
         lines.append(line)
     return "\n".join(lines) + "\n"

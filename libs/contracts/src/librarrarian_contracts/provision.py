@@ -1,9 +1,14 @@
 """Apply the topology idempotently (``provision``, run once before the services start by the one user
 allowed to: ``librarrarian provision``, or ``up`` for itself), and check at a service's start that what it
-needs is there (``require``)."""
+needs is there (``require``).
+
+Every stream and bucket is kept on ``replicas`` servers: 1 for one NATS server, 3 for a three-node JetStream
+cluster (``NATS_REPLICAS``). The durables inherit their stream's count. A changed count is applied to what
+exists already, in place: raised from 1 to 3 on a cluster, every message and durable stays."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -23,7 +28,11 @@ class TopologyMissing(RuntimeError):
     each and says how to provision."""
 
 
-def stream_config(spec: StreamSpec) -> api.StreamConfig:
+# A JetStream cluster keeps an odd number of copies at most 5 (a quorum of a Raft group): 1, 3 or 5.
+ALLOWED_REPLICAS = (1, 3, 5)
+
+
+def stream_config(spec: StreamSpec, replicas: int = 1) -> api.StreamConfig:
     return api.StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -31,6 +40,7 @@ def stream_config(spec: StreamSpec) -> api.StreamConfig:
         storage=api.StorageType.FILE,
         max_age=spec.max_age_seconds,
         duplicate_window=spec.duplicate_window_seconds,
+        num_replicas=replicas,
     )
 
 
@@ -46,8 +56,8 @@ def consumer_config(spec: ConsumerSpec) -> api.ConsumerConfig:
     )
 
 
-async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
-    config = stream_config(spec)
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:
+    config = stream_config(spec, replicas)
     try:
         await js.stream_info(spec.name)
     except NotFoundError:
@@ -64,23 +74,31 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     await js.add_consumer(spec.stream, consumer_config(spec))
 
 
-async def ensure_bucket(js: JetStreamContext, spec: BucketSpec) -> None:
+async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 1) -> None:
     try:
-        await js.key_value(spec.name)
-    except (NotFoundError, BadRequestError):
+        info = await js.stream_info(kv_stream(spec))
+    except NotFoundError:
         try:
-            await js.create_key_value(bucket=spec.name, ttl=spec.ttl_seconds, history=spec.history)
+            await js.create_key_value(
+                bucket=spec.name, ttl=spec.ttl_seconds, history=spec.history, replicas=replicas
+            )
+            return
         except BadRequestError:
-            await js.key_value(spec.name)
+            info = await js.stream_info(kv_stream(spec))  # another provision created it a moment ago
+    if info.config.num_replicas != replicas:
+        # Only the count changes: the bucket's other settings are the client library's, kept as they are.
+        await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
 
 
-async def provision(js: JetStreamContext) -> None:
+async def provision(js: JetStreamContext, replicas: int = 1) -> None:
+    if replicas not in ALLOWED_REPLICAS:
+        raise ValueError(f"replicas must be 1, 3 or 5, not {replicas}")
     for stream in STREAMS:
-        await ensure_stream(js, stream)
+        await ensure_stream(js, stream, replicas)
     for consumer in CONSUMERS:
         await ensure_consumer(js, consumer)
     for bucket in BUCKETS:
-        await ensure_bucket(js, bucket)
+        await ensure_bucket(js, bucket, replicas)
 
 
 HOW_TO_PROVISION = (

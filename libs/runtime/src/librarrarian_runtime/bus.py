@@ -1,5 +1,10 @@
 """Connecting to NATS the same way in every service: replies in the user's own inbox, TLS when the URL says
-``tls://`` (trusting ``NATS_CA_FILE`` when set), reconnects forever."""
+``tls://`` (trusting ``NATS_CA_FILE`` when set), reconnects forever.
+
+``NATS_URL`` may list the servers of a JetStream cluster, separated by commas
+(``nats://encoder:PASSWORD@nats-1:4222,nats://nats-2:4222,nats://nats-3:4222``): the client connects to one
+and moves to another when it goes away. The user and password may be written in the first URL only; they are
+used for every server, including those the cluster announces by itself."""
 
 from __future__ import annotations
 
@@ -7,14 +12,15 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import nats
 from librarrarian_contracts.permissions import inbox_prefix
 from nats.aio.client import DEFAULT_INBOX_PREFIX, Client
 
-from . import env
+from . import env, health
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +29,41 @@ CA_FILE = "NATS_CA_FILE"
 
 def user_of(url: str) -> str | None:
     """The user a NATS URL logs in as (of its first server, when it lists several)."""
-    return urlsplit(url.split(",")[0].strip()).username
+    return urlsplit(servers_of(url)[0]).username
+
+
+def servers_of(url: str) -> list[str]:
+    """The servers a ``NATS_URL`` lists, separated by commas."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise env.SettingsError("NATS_URL names no server")
+    return servers
+
+
+@dataclass(frozen=True)
+class Login:
+    """The servers without credentials, and the one user and password they are all logged in to with."""
+
+    servers: list[str]
+    user: str | None
+    password: str | None
+
+
+def login_of(url: str) -> Login:
+    """The servers of ``url`` and its credentials. The credentials are passed on their own rather than left
+    in the URLs: the client would log in to a server the cluster announces (one not in the list) with none.
+    Servers that name different users are refused: a service has one role."""
+    servers, logins = [], set()
+    for server in servers_of(url):
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        if parts.username is not None:
+            logins.add((unquote(parts.username), unquote(parts.password or "")))
+        netloc = parts.netloc.rpartition("@")[2]
+        servers.append(urlunsplit(parts._replace(netloc=netloc)))
+    if len(logins) > 1:
+        raise env.SettingsError("NATS_URL: every server must be given the same user and password")
+    user, password = logins.pop() if logins else (None, None)
+    return Login(servers, user, password or None)
 
 
 def inbox_of(url: str) -> str:
@@ -58,8 +98,15 @@ async def connect(url: str, name: str, *, ca_file: Path | None = None) -> Client
 
     if ca_file is None and (configured := env.optional(CA_FILE)):
         ca_file = Path(configured)
+    login = login_of(url)
+    credentials: dict[str, str] = {}
+    if login.user is not None and login.password is None:
+        credentials["token"] = login.user  # a URL's lone user name is a token to NATS
+    elif login.user is not None and login.password is not None:
+        credentials = {"user": login.user, "password": login.password}
     return await nats.connect(
-        url,
+        login.servers,
+        **credentials,
         name=name,
         inbox_prefix=inbox_of(url),
         tls=tls_context(ca_file),
@@ -76,10 +123,12 @@ async def connect(url: str, name: str, *, ca_file: Path | None = None) -> Client
 @contextlib.asynccontextmanager
 async def connection(url: str, name: str) -> AsyncIterator[Client]:
     """A connection for a service's whole life, drained when it ends: after a stop, and after a failed
-    start too, so nothing the service published is lost and the server forgets it at once."""
+    start too, so nothing the service published is lost and the server forgets it at once. In a container
+    the connection's life is the service's heartbeat (``health``)."""
     nc = await connect(url, name)
     try:
-        yield nc
+        async with health.heartbeat(nc):
+            yield nc
     finally:
         if not nc.is_closed:
             try:

@@ -2,7 +2,8 @@
 
 Handlers must be idempotent (a message can come twice). An undecodable message is terminated with a log
 line; a handler that raises is logged and the message redelivered after a delay, so one bad message or a
-database hiccup neither stops the service nor spins it.
+database hiccup neither stops the service nor spins it. A durable that has no leader for a moment (a
+JetStream cluster electing one after a server went away) gives nothing until it has one again (:class:`Puller`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,42 @@ from typing import Any, TypeVar
 import msgspec
 from librarrarian_contracts.topology import ConsumerSpec
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
+
+from .streaks import FailureStreak
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RETRY_DELAY_SECONDS = 5.0
+# How long to wait before asking again a durable that answered it has no leader (503 comes at once).
+UNAVAILABLE_PAUSE_SECONDS = 0.5
+
+
+class Puller:
+    """``fetch`` on a pull subscription, giving nothing (rather than raising) when there is nothing yet: no
+    message within the timeout, or no leader for the durable right now. A streak of the latter is logged
+    once, and once more when the durable answers again."""
+
+    def __init__(self, sub: JetStreamContext.PullSubscription, durable: str) -> None:
+        self.sub = sub
+        self.streak = FailureStreak(log, f"pulling from {durable}")
+
+    async def pull(self, batch: int, timeout: float = 1.0) -> list[Msg]:
+        try:
+            messages = await self.sub.fetch(batch, timeout=timeout)
+        except (TimeoutError, NatsTimeoutError):
+            self.streak.succeeded()  # the durable answered: nothing waits
+            return []
+        except (ServiceUnavailableError, NoRespondersError) as error:
+            self.streak.failed(error)
+            await asyncio.sleep(UNAVAILABLE_PAUSE_SECONDS)
+            return []
+        self.streak.succeeded()
+        return messages
 
 
 async def consume(
@@ -50,13 +80,10 @@ async def consume_messages(
 ) -> None:
     """:func:`consume` for a handler that also needs the message itself (its delivery count, say)."""
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    puller = Puller(sub, spec.durable)
     try:
         while not stopping.is_set():
-            try:
-                messages = await sub.fetch(batch, timeout=1.0)
-            except (TimeoutError, NatsTimeoutError):
-                continue
-            for msg in messages:
+            for msg in await puller.pull(batch):
                 try:
                     value = decoder.decode(msg.data)
                 except (msgspec.DecodeError, msgspec.ValidationError) as error:

@@ -20,7 +20,7 @@ from librarrarian_contracts import FileIdentity, Transcode, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_media import reading
 from librarrarian_runtime import path_mapping, recycle
-from librarrarian_runtime.errors import ServiceError
+from librarrarian_runtime.errors import ServiceError, Unavailable
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 Ready = TypeVar("Ready", Verified, Leftover)
 
 VERIFY_NICENESS = 10
+# How long the commit is asked for while the scheduler does not answer, and how often (the job's lease is
+# kept meanwhile).
+COMMIT_ASK_SECONDS = 30.0
+COMMIT_RETRY_SECONDS = 1.0
 
 
 class Pipeline:
@@ -234,15 +238,11 @@ class Pipeline:
             return job.failed(
                 f"the output {job.output.name} was removed before it could take the original's place"
             )
+        request = CommitRequest(
+            job_id=job.id, attempt=job.request.attempt, delivery=job.delivery, node=job.node
+        )
         try:
-            decision = await ask(
-                self.nc,
-                topology.SCHEDULER_COMMIT,
-                CommitRequest(
-                    job_id=job.id, attempt=job.request.attempt, delivery=job.delivery, node=job.node
-                ),
-                CommitDecision,
-            )
+            decision = await _ask_commit(self.nc, request)
         except ServiceError as error:
             return job.failed(f"could not ask the scheduler to commit: {error}")
         if not decision.granted:
@@ -311,6 +311,22 @@ class Pipeline:
             return job.failed(f"could not remove the original: {error.strerror or error}")
         final = job.folder.lstat(job.final.name)
         return job.completed(final.st_size if final is not None else 0)
+
+
+async def _ask_commit(nc: Client, request: CommitRequest) -> CommitDecision:
+    """The scheduler's decision, asked again while nobody answers (for ``COMMIT_ASK_SECONDS``): a scheduler
+    whose NATS server went away serves again once reconnected, a moment later. Asking again is harmless:
+    the same delivery is granted the same commit again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + COMMIT_ASK_SECONDS
+    while True:
+        try:
+            return await ask(nc, topology.SCHEDULER_COMMIT, request, CommitDecision)
+        except Unavailable:
+            if loop.time() + COMMIT_RETRY_SECONDS > deadline:
+                raise
+            log.warning("job %d: the scheduler did not answer the commit; asking again", request.job_id)
+        await asyncio.sleep(COMMIT_RETRY_SECONDS)
 
 
 def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int] | Outcome:

@@ -15,8 +15,8 @@ from librarrarian_contracts import topology
 from librarrarian_contracts.codec import work_decoder
 from librarrarian_contracts.settings import NodeSlots
 from librarrarian_contracts.topology import HwClass
+from librarrarian_runtime.consumer import Puller
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from .node import Node
@@ -66,6 +66,7 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
     syncs and round trips between two encodes."""
     spec = topology.WORK_CONSUMERS[hw]
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    puller = Puller(sub, spec.durable)
     retired = retired or asyncio.Event()
     jobs: list[asyncio.Task[None]] = []  # the one encoding, and the one before it, finishing
     try:
@@ -73,10 +74,10 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
             if not node.open.is_set():
                 await first(node.open.wait(), node.stopping.wait(), retired.wait())
                 continue
-            try:
-                (msg,) = await sub.fetch(1, timeout=1.0)
-            except (TimeoutError, NatsTimeoutError):
+            pulled = await puller.pull(1)
+            if not pulled:
                 continue
+            (msg,) = pulled
             slot_free = asyncio.Event()
             handling = await _take(node, msg, slot_free)
             if handling is None:

@@ -1,8 +1,8 @@
 """One work message, start to end: the job through the pipeline, its outcome published, the message acked.
 
 Every outcome is published before the message is acked, so a crash in between means a redelivery, never
-a lost outcome. The heartbeat (``in_progress``) runs for the whole handling: a node that dies stops it and
-JetStream hands the job to another node after AckWait.
+a lost outcome. The heartbeat (``in_progress``) runs for the whole handling, until the server confirmed the
+ack: a node that dies stops it and JetStream hands the job to another node after AckWait.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from librarrarian_runtime import path_mapping
 from librarrarian_runtime.watched import Watched
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.js.kv import KeyValue
 
 from .binaries import Binaries
@@ -31,6 +32,10 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = topology.WORK_ACK_WAIT_SECONDS / 3
+# How long an ack is sent again while the server does not confirm it (a stream electing its leader).
+ACK_CONFIRM_SECONDS = 30.0
+ACK_TIMEOUT_SECONDS = 2.0
+ACK_RETRY_SECONDS = 0.5
 
 
 class Worker:
@@ -80,27 +85,47 @@ class Worker:
             slot_free=slot_free,
         )
         self.running.add(job.id)
+        # The lease is kept until the ack: publishing the outcome may wait out a NATS leader election.
         heartbeat = asyncio.create_task(_heartbeat(msg))
         try:
-            outcome = await self.pipeline.run(job)
-        except asyncio.CancelledError:
-            # The node is stopping and the grace period is over: hand the job to another node now.
-            log.warning("job %d: stopped before the end; handing it back", job.id)
-            with contextlib.suppress(Exception):
-                await msg.nak()
-            raise
-        except Exception as error:
-            log.exception("job %d: unexpected error", job.id)
-            outcome = job.failed(f"internal error: {type(error).__name__}: {error}")
+            try:
+                outcome = await self.pipeline.run(job)
+            except asyncio.CancelledError:
+                # The node is stopping and the grace period is over: hand the job to another node now.
+                log.warning("job %d: stopped before the end; handing it back", job.id)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+                raise
+            except Exception as error:
+                log.exception("job %d: unexpected error", job.id)
+                outcome = job.failed(f"internal error: {type(error).__name__}: {error}")
+            finally:
+                slot_free.set()
+                self.running.discard(job.id)
+                self.committed.discard(job.id)
+                await self.progress.clear(job.id)
+            if outcome is not None:
+                await publish(self.js, outcome)
+            await _acknowledge(msg, job.id)
         finally:
-            slot_free.set()
             heartbeat.cancel()
-            self.running.discard(job.id)
-            self.committed.discard(job.id)
-            await self.progress.clear(job.id)
-        if outcome is not None:
-            await publish(self.js, outcome)
-        await msg.ack()
+
+
+async def _acknowledge(msg: Msg, job_id: int) -> None:
+    """Ack, and wait for the server to confirm it: an ack lost with a NATS server that went away would
+    bring the job back after AckWait, to be found done. Sent again while unconfirmed (the lease is kept
+    meanwhile); a second ack of the same message is harmless."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ACK_CONFIRM_SECONDS
+    while True:
+        try:
+            await msg.ack_sync(timeout=ACK_TIMEOUT_SECONDS)
+            return
+        except (TimeoutError, NoRespondersError) as error:
+            if loop.time() >= deadline:
+                log.warning("job %d: the ack was not confirmed (%r); the work may come back", job_id, error)
+                return
+        await asyncio.sleep(ACK_RETRY_SECONDS)
 
 
 async def _heartbeat(msg: Msg) -> None:

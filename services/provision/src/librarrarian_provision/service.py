@@ -13,6 +13,7 @@ import asyncpg
 from librarrarian_contracts.provision import provision as apply_topology
 from librarrarian_runtime import bus
 from nats.errors import NoServersError
+from nats.js.errors import ServiceUnavailableError
 
 from . import database
 from .settings import Settings
@@ -26,10 +27,14 @@ RETRY_SECONDS = 0.5
 async def run(settings: Settings) -> None:
     nc = await _when_up(lambda: bus.connect(settings.nats_url, "provision"), "NATS", settings.wait_seconds)
     try:
-        await apply_topology(nc.jetstream())
+        # A JetStream cluster that is just forming answers 503 (or nothing) until it has elected a leader.
+        js = nc.jetstream()
+        await _when_up(lambda: apply_topology(js, settings.replicas), "JetStream", settings.wait_seconds)
     finally:
         await nc.drain()
-    log.info("bus topology provisioned: streams, durables and buckets")
+    log.info(
+        "bus topology provisioned: streams, durables and buckets, each on %d server(s)", settings.replicas
+    )
     if settings.database_url is not None:
         url = settings.database_url
         await _when_up(lambda: _reachable(url), "PostgreSQL", settings.wait_seconds)
@@ -43,13 +48,20 @@ async def _reachable(url: str) -> None:
 
 
 async def _when_up(connect: Callable[[], Awaitable[T]], what: str, seconds: float) -> T:
-    """``connect()``, tried again until ``seconds`` passed: the server may be starting beside this step."""
+    """``connect()``, tried again until ``seconds`` passed: the server may be starting beside this step (or
+    a JetStream cluster electing its leader)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
         try:
             return await connect()
-        except (OSError, NoServersError, asyncpg.CannotConnectNowError, TimeoutError) as error:
+        except (
+            OSError,
+            NoServersError,
+            asyncpg.CannotConnectNowError,
+            TimeoutError,  # nats' own timeouts too
+            ServiceUnavailableError,
+        ) as error:
             if loop.time() >= deadline:
                 raise ConnectionError(
                     f"{what} did not accept a connection within {seconds:g} s: {error}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from librarrarian_contracts.provision import ALLOWED_REPLICAS
 from librarrarian_runtime import env
 from librarrarian_runtime.database_roles import SCHEMAS, password_variable
 
@@ -17,6 +18,8 @@ class Settings:
     passwords: dict[str, str] = field(default_factory=dict)  # service -> its role's password
     # How long to wait for the servers to accept connections (they may be starting beside this step).
     wait_seconds: float = 60.0
+    # How many NATS servers keep each stream and bucket: 1 for one server, 3 (or 5) for a JetStream cluster.
+    replicas: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -27,4 +30,14 @@ class Settings:
             database_url=database_url,
             passwords=passwords,
             wait_seconds=env.number("PROVISION_WAIT_SECONDS", 60.0, minimum=0.0),
+            replicas=replicas(),
         )
+
+
+def replicas() -> int:
+    value = env.integer("NATS_REPLICAS", 1)
+    if value not in ALLOWED_REPLICAS:
+        raise env.SettingsError(
+            f"NATS_REPLICAS must be 1, 3 or 5 (the servers that keep each stream), not {value}"
+        )
+    return value

@@ -16,10 +16,10 @@ import msgspec
 from librarrarian_contracts import CancelScan, StartScan, topology
 from librarrarian_contracts.codec import scan_decoder
 from librarrarian_contracts.enums import ScanTrigger
+from librarrarian_runtime.consumer import Puller
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from .scan import RefusedRoot, Scanner
@@ -32,13 +32,10 @@ RETRY_DELAY_SECONDS = 30.0
 
 async def consume(js: JetStreamContext, scanner: Scanner, stopping: asyncio.Event) -> None:
     sub = await js.pull_subscribe_bind(durable=SPEC.durable, stream=SPEC.stream)
+    puller = Puller(sub, SPEC.durable)
     try:
         while not stopping.is_set():
-            try:
-                messages = await sub.fetch(1, timeout=1.0)
-            except (TimeoutError, NatsTimeoutError):
-                continue
-            for msg in messages:
+            for msg in await puller.pull(1):
                 await handle(msg, scanner, stopping)
     finally:
         await sub.unsubscribe()

@@ -19,8 +19,8 @@ from librarrarian_contracts import Transcode, topology
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import lifecycle
+from librarrarian_runtime.consumer import Puller
 from librarrarian_runtime.watched import Watched
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from . import store
@@ -74,12 +74,12 @@ class Rebalancer:
     async def _move(self, source: HwClass, target: HwClass) -> int:
         spec = topology.WORK_CONSUMERS[source]
         sub = await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        puller = Puller(sub, spec.durable)
         moved = 0
         try:
             while True:
-                try:
-                    messages = await sub.fetch(BATCH, timeout=1.0)
-                except (TimeoutError, NatsTimeoutError):
+                messages = await puller.pull(BATCH)
+                if not messages:
                     break
                 for msg in messages:
                     try:

@@ -2,7 +2,8 @@
 
 Only one relay runs at a time across replicas: it holds a session-level advisory lock (the lease) on its
 own connection, which also LISTENs for new rows. Rows are published with ``Nats-Msg-Id`` so a relay that
-dies between publishing and marking a row sent publishes it again harmlessly.
+dies between publishing and marking a row sent publishes it again harmlessly. A stream that does not answer
+(a JetStream cluster electing its leader) is asked again at the next sweep; its rows wait, unsent.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import logging
 import zlib
 
 import asyncpg
+from librarrarian_runtime import lifecycle
+from librarrarian_runtime.streaks import FailureStreak
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from .store import NOTIFY_CHANNEL
 
@@ -32,6 +37,7 @@ class Relay:
         self.js = js
         self.database_url = database_url
         self.wake = asyncio.Event()
+        self.streak = FailureStreak(log, "publishing the outbox")
 
     async def flush(self) -> int:
         """Publish every due unsent row; return how many were sent."""
@@ -84,7 +90,18 @@ class Relay:
             loop = asyncio.get_running_loop()
             while not stopping.is_set():
                 self.wake.clear()
-                await self.flush()
+                try:
+                    await self.flush()
+                    self.streak.succeeded()
+                except (
+                    NoStreamResponseError,
+                    ServiceUnavailableError,
+                    NoRespondersError,
+                    TimeoutError,
+                ) as error:
+                    self.streak.failed(error)
+                    await lifecycle.wait_or_stop(stopping, SWEEP_SECONDS)
+                    continue
                 if loop.time() - pruned_at >= PRUNE_EVERY_SECONDS:
                     pruned_at = loop.time()
                     await self.prune()
