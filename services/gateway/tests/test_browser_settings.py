@@ -48,9 +48,14 @@ async def the_settings_and_slots(browser: Browser, site: Site) -> None:
     await page.get_by_role("link", name="Advanced").click()
     await form.get_by_label("is stale after").fill("48")
     await form.get_by_label("Look for stale files every").fill("0")
+    await form.get_by_label("Keep originals in the recycle folder for").fill("3")
     await form.get_by_role("button", name="Save scanning, retries and cleanup").click()
     await expect(page.locator("#services-message")).to_have_text("Saved: applied at once.", timeout=WAIT_MS)
-    assert await value(site, "/api/v1/settings/cleanup") == {"stale_after_hours": 48, "interval_hours": 0}
+    assert await value(site, "/api/v1/settings/cleanup") == {
+        "stale_after_hours": 48,
+        "interval_hours": 0,
+        "recycle_days": 3,
+    }
 
     await form.get_by_label("Tries per job").fill("0")
     await form.get_by_role("button", name="Save scanning, retries and cleanup").click()

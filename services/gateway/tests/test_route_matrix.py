@@ -53,6 +53,8 @@ DECISIONS: dict[tuple[str, str], Scope | None] = {
     ("GET", "/api/v1/events"): READ,
     ("GET", "/api/v1/history"): READ,
     ("GET", "/api/v1/history/{entry_id}"): READ,
+    ("GET", "/api/v1/recycle"): READ,
+    ("POST", "/api/v1/recycle/{job_id}/restore"): CONTROL,
     ("DELETE", "/api/v1/jobs"): CONTROL,
     ("GET", "/api/v1/jobs"): READ,
     ("POST", "/api/v1/jobs/release"): ADMIN,

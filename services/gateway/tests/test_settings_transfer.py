@@ -15,7 +15,7 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
     "ui": ("PATCH", {"theme": "dark"}),
     "notifications": ("PATCH", {"events": ["job_failed"], "window_seconds": 30}),
     "scanner.timing": ("PATCH", {"scan_interval_seconds": 900}),
-    "cleanup": ("PATCH", {"stale_after_hours": 72, "interval_hours": 12}),
+    "cleanup": ("PATCH", {"stale_after_hours": 72, "interval_hours": 12, "recycle_days": 3}),
     "scheduler.retries": ("PATCH", {"max_attempts": 6}),
     "streaming": ("PATCH", {"pause_while_streaming": "all"}),
 }
@@ -83,7 +83,7 @@ async def test_an_export_holds_everything_but_secrets_and_an_import_gives_it_bac
             False,
         )
         assert settings["scanner.timing"] == {"scan_interval_seconds": 900}
-        assert settings["cleanup"] == {"stale_after_hours": 72, "interval_hours": 12}
+        assert settings["cleanup"] == {"stale_after_hours": 72, "interval_hours": 12, "recycle_days": 3}
         assert settings["scheduler.retries"] == {"max_attempts": 6}
         assert settings["streaming"] == {"pause_while_streaming": "all"}
         assert settings["slots.box"]["slots"]["cpu"] == 3

@@ -406,6 +406,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Jobs per state and kind, and the outbox's lag, from counts kept up to date (for monitoring).",
     ),
     Endpoint(
+        topology.CLEANUP_RECYCLE_LIST,
+        views.Nothing,
+        views.RecycleList,
+        CLEANUP,
+        (GATEWAY,),
+        "Originals kept in the recycle folders, and the space they hold.",
+    ),
+    Endpoint(
+        topology.CLEANUP_RECYCLE_RESTORE,
+        views.RestoreRequest,
+        views.Restored,
+        CLEANUP,
+        (GATEWAY,),
+        "Put a job's kept original back under its name, the output moved away (refused if the file changed).",
+    ),
+    Endpoint(
         topology.HISTORY_LIST,
         views.HistoryQuery,
         views.HistoryPage,

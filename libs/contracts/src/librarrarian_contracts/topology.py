@@ -182,6 +182,11 @@ SCHEDULER_DELETE = "scheduler.delete"
 SCHEDULER_CLEAR = "scheduler.clear"
 SCHEDULER_RELEASE = "scheduler.release"
 SCHEDULER_METRICS = "scheduler.metrics"
+# The cleanup service's recycle folder (it has the library, and removes files already). Not under
+# cleanup.>: the CLEANUP stream would take the requests for itself (and answer them with its PubAck).
+CLEANUP_SERVICE = "cleanup"
+CLEANUP_RECYCLE_LIST = "recycle.list"
+CLEANUP_RECYCLE_RESTORE = "recycle.restore"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"

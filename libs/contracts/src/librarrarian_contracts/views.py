@@ -197,6 +197,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     fallback_reason: str | None = None  # why the hardware encode gave way to the CPU
     vmaf: float | None = None  # when measured
     ffmpeg_log: str | None = None  # the last lines ffmpeg wrote; in one entry's details, not in pages
+    recycled: str | None = None  # where the original was kept (its recycle folder entry), if it was
 
 
 class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):
@@ -223,6 +224,32 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     bytes_after: int
     bytes_saved: int
     average_reduction: float  # 0.0 to 1.0 over encoded files
+
+
+class RecycledOriginal(msgspec.Struct, frozen=True, kw_only=True):
+    """An original kept in a recycle folder after its output took its place."""
+
+    job_id: int
+    path: str  # the original's path, as its job named it
+    kept_as: str  # the entry in the recycle folder
+    size: int
+    recycled_at: float  # seconds since the epoch
+    expires_at: float
+
+
+class RecycleList(msgspec.Struct, frozen=True, kw_only=True):
+    originals: tuple[RecycledOriginal, ...]
+    bytes_held: int  # everything the recycle folders hold
+    days: float  # how long an original is kept
+
+
+class RestoreRequest(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: int
+
+
+class Restored(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: int
+    path: str  # the original, back under its name
 
 
 class ChartsQuery(msgspec.Struct, frozen=True, kw_only=True):

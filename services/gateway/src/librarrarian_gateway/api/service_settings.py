@@ -123,8 +123,8 @@ async def get_cleanup(bus: Bus) -> dict[str, Any]:
     response_model=CleanupOut,
     summary="Change when a file is stale and how often to look",
     description="`stale_after_hours` (1 to 8760): a `.tmp_*` or `*.lock` file untouched this long is offered "
-    "for deletion; `interval_hours` (0 to 8760; 0: only when asked): how often the cleanup service looks. "
-    + CHANGED,
+    "for deletion; `interval_hours` (0 to 8760; 0: only when asked): how often the cleanup service looks; "
+    "`recycle_days` (0 to 3650): how long replaced originals stay in the recycle folder. " + CHANGED,
 )
 async def patch_cleanup(
     bus: Bus,

@@ -11,7 +11,7 @@
   const ROUTES = {
     scanner: ["scan_interval_seconds"],
     scheduler: ["max_attempts"],
-    cleanup: ["stale_after_hours", "interval_hours"],
+    cleanup: ["stale_after_hours", "interval_hours", "recycle_days"],
     streaming: ["pause_while_streaming"],
   };
   // A number as the API wants it; anything else goes as typed, so the API names what is wrong.
