@@ -19,7 +19,7 @@ SYSTEM_FFMPEG_DIR ?= /usr/bin
 # The OpenID provider the sign-in tests run (Node.js, from the npm registry).
 OIDC_PROVIDER := libs/testing/oidc_provider
 
-.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-system-ffmpeg lint format schema bench clean
+.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-system-ffmpeg lint format schema bench chaos chaos-quick clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -99,6 +99,12 @@ schema: setup ## refresh the contracts' JSON Schema snapshot, docs/bus.md and de
 
 bench: setup ## run the benchmarks in bench/ (each against its baseline, in the same run)
 	$(UV) run python -m bench
+
+chaos: setup ## faults at seeded random moments on the real cluster, invariants after each (ARGS="--seed N --quick")
+	$(UV) run python -m bench.chaos $(ARGS)
+
+chaos-quick: setup ## the chaos harness's quick set (a few minutes; for CI)
+	$(UV) run python -m bench.chaos --quick $(ARGS)
 
 clean: ## remove caches (not $(DATA_DIR): it holds your database)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache

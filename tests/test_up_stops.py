@@ -323,3 +323,35 @@ def test_a_postmaster_pid_naming_another_program_does_not_stop_a_start(tmp_path:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+async def test_a_postgresql_restarted_while_up_runs_is_stopped_with_it(tmp_path: Path, ups: list[Up]) -> None:
+    """An administrator (or a crash and its recovery) restarted the server: it has another pid than the one
+    `up` started, and is stopped all the same."""
+    import importlib.util
+
+    up = new_up(tmp_path, ups)
+    up.start()
+    await up.running()
+    pgdata = up.data / "postgres"
+    spec = importlib.util.find_spec("pgserver")  # found, not imported: the import warns without a runtime dir
+    assert spec is not None and spec.origin is not None
+    pg_ctl = Path(spec.origin).parent / "pginstall" / "bin" / "pg_ctl"
+    before = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
+    restart = [str(pg_ctl), "-D", str(pgdata), "-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"]
+    # Detached as pg_ctl starts it: its own session, so the new postmaster is nobody's child here.
+    subprocess.run(
+        restart,
+        user="pgserver" if os.geteuid() == 0 else None,
+        capture_output=True,
+        check=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert (pgdata / "postmaster.pid").read_text().split("\n", 1)[0] != before
+    await eventually(up.answering, timeout=60, message="gateway answering after the restart")
+    up.look()  # the new postmaster among what up must stop
+    assert up.process is not None
+    up.process.send_signal(signal.SIGTERM)
+    assert up.wait() == 0
+    await gone(up)

@@ -26,6 +26,7 @@ def media(tmp_path: Path) -> Path:
     aged(show / "Episode 2.mkv.lock", 2)  # a downloader's lock nobody removed
     aged(show / ".tmp_fresh.mkv", 0.1)  # an encode running now
     aged(root / ".tmp_hidden" / "Movie.mkv", 5)  # a video inside a folder named like a temp file
+    aged(root / ".librarrarian-recycle" / ".tmp_kept.mkv", 9)  # kept originals: their own expiry rule
     outside = aged(tmp_path / "elsewhere" / ".tmp_secret", 9)
     (show / ".tmp_link").symlink_to(outside)
     (root / "linked").symlink_to(outside.parent, target_is_directory=True)

@@ -40,6 +40,7 @@ class Scheduler:
     """Grants or denies commits, and records every commit request, job report and progress value seen."""
 
     grant: bool = True
+    before_grant: Callable[[CommitRequest], None] | None = None  # what happens between the ask and the answer
     requests: list[CommitRequest] = field(default_factory=list)
     events: list[JobReport] = field(default_factory=list)
     progress: list[JobProgress] = field(default_factory=list)
@@ -50,7 +51,10 @@ class Scheduler:
 
     async def start(self, nc: Client, js: JetStreamContext) -> Scheduler:
         async def on_commit(msg: Msg) -> None:
-            self.requests.append(msgspec.json.decode(msg.data, type=CommitRequest))
+            request = msgspec.json.decode(msg.data, type=CommitRequest)
+            self.requests.append(request)
+            if self.before_grant is not None:
+                self.before_grant(request)
             decision = CommitDecision(granted=self.grant, reason="" if self.grant else "no")
             await msg.respond(msgspec.json.encode(decision))
 

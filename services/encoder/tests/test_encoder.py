@@ -128,6 +128,27 @@ async def test_a_file_changed_since_the_scan_is_not_touched(
     assert library.sha256(source) == digest
 
 
+async def test_a_file_changed_after_the_commit_was_granted_fails_the_job(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, encoder: Settings, media: library.Library
+) -> None:
+    """Changed between the grant and the rename, by the user: the output is discarded and the job fails
+    with the reason. It must not stay running for good (the holder of the commit is the one to report)."""
+    _, js = bus
+    source = media.transcode["mp4"]
+
+    def user_edits(request: CommitRequest) -> None:
+        with source.open("ab") as handle:
+            handle.write(b"\0")
+
+    scheduler.before_grant = user_edits
+    await publish(js, work(source, job_id=5), topology.transcode_subject(HwClass.CPU))
+    failed = await outcome(scheduler, 5)
+    assert isinstance(failed, JobFailed) and not failed.retryable and "changed" in failed.reason, failed
+    assert source.read_bytes().endswith(b"\0")
+    assert probe(source).video_codec == "h264"  # the original, as the user left it
+    assert not list(source.parent.glob(".tmp_*"))
+
+
 async def test_a_path_outside_the_media_paths_is_refused(
     bus: tuple[Client, JetStreamContext],
     scheduler: Scheduler,

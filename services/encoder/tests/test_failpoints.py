@@ -1,5 +1,5 @@
 """kill -9 at the worst moments of a job: its output just created (not yet handed to ffmpeg), while verifying,
-between the commit and the rename, and between the new file appearing and the old one going (a container
+between the commit and the rename, between the original's keeping in the recycle folder and the rename, and between the new file appearing and the old one going (a container
 change). Each time the user's file survives, the job is redelivered to another node, and it ends with exactly
 one verified output in place."""
 
@@ -12,6 +12,7 @@ import av
 import pytest
 from librarrarian_contracts import JobCompleted, JobStarted, publish, topology
 from librarrarian_contracts.topology import HwClass
+from librarrarian_runtime import recycle
 from librarrarian_testing import eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -33,6 +34,8 @@ from .encoder_client import (
         ("verifying", "avi"),
         ("after-commit", "mp4"),
         ("after-commit", "avi"),
+        ("after-recycle", "mp4"),
+        ("after-recycle", "avi"),
         ("after-rename", "avi"),
     ],
 )
@@ -84,3 +87,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     starts = [s.node for s in scheduler.of(JobStarted)]
     # After the rename the output was already verified and in place: the survivor finishes, it does not encode again.
     assert starts == (["doomed"] if point == "after-rename" else ["doomed", "survivor"])
+    # The recycle folder (on: a new installation) keeps the original once, whichever attempt kept it: an
+    # entry the doomed one made before its rename was dropped by the survivor, not kept twice.
+    kept = [p for p in (media.root / recycle.FOLDER).iterdir() if not p.suffix]
+    assert len(kept) == 1 and library.sha256(kept[0]) == digest

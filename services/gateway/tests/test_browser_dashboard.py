@@ -119,6 +119,23 @@ async def test_the_dashboard_follows_nodes_and_progress_without_reloading(
         "node-b",
     ]
     await expect(card.locator(".state")).to_have_text("paused", timeout=WAIT_MS)
+    watched = NodeStatus(
+        node="node-a",
+        hostname="box",
+        version="0.1.0",
+        classes=(HwClass.CPU,),
+        slots=1,
+        state=NodeState.PAUSED_FOR_PLAYBACK,
+        jobs=(7,),
+        paused_for="someone is watching on Plex",
+    )
+    await nodes.put("node-a", encode(watched))
+    await expect(card.locator(".state")).to_have_text("paused: someone is watching on Plex", timeout=WAIT_MS)
+    # Its own pause, not the user's: the user may still pause it (no Resume: it resumes by itself).
+    await expect(card.locator(".controls button")).to_have_text(["Pause", "Stop", "Stop now"])
+    async with site.client() as api:
+        (listed,) = [n for n in (await api.get("/api/v1/nodes")).json() if n["node"] == "node-a"]
+    assert (listed["state"], listed["paused_for"]) == ("paused for playback", "someone is watching on Plex")
     await running.delete("7")
     await expect(card.locator(".idle")).to_be_visible(timeout=WAIT_MS)
     await expect(card.locator(".job")).to_have_count(0)

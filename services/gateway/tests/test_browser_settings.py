@@ -39,13 +39,25 @@ async def the_settings_and_slots(browser: Browser, site: Site) -> None:
     assert await value(site, "/api/v1/settings/scheduler") == {"max_attempts": 5}
     assert await value(site, "/api/v1/settings/queue-order") == {"order": "benefit", "window": 3}
 
+    pause = form.get_by_label("Pause the encodes while Plex or Jellyfin play something")
+    await expect(pause).to_have_value("same_machine")  # the default
+    await pause.select_option(label="Every node")
+    await form.get_by_role("button", name="Save scanning, retries and cleanup").click()
+    await expect(page.locator("#services-message")).to_have_text("Saved: applied at once.", timeout=WAIT_MS)
+    assert await value(site, "/api/v1/settings/streaming") == {"pause_while_streaming": "all"}
+
     await expect(form.get_by_label("is stale after")).to_be_hidden()  # the Advanced view's
     await page.get_by_role("link", name="Advanced").click()
     await form.get_by_label("is stale after").fill("48")
     await form.get_by_label("Look for stale files every").fill("0")
+    await form.get_by_label("Keep originals in the recycle folder for").fill("3")
     await form.get_by_role("button", name="Save scanning, retries and cleanup").click()
     await expect(page.locator("#services-message")).to_have_text("Saved: applied at once.", timeout=WAIT_MS)
-    assert await value(site, "/api/v1/settings/cleanup") == {"stale_after_hours": 48, "interval_hours": 0}
+    assert await value(site, "/api/v1/settings/cleanup") == {
+        "stale_after_hours": 48,
+        "interval_hours": 0,
+        "recycle_days": 3,
+    }
 
     await form.get_by_label("Tries per job").fill("0")
     await form.get_by_role("button", name="Save scanning, retries and cleanup").click()

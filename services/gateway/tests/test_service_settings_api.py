@@ -13,11 +13,13 @@ from librarrarian_contracts.settings import (
     ORDER_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
+    STREAMING_KEY,
     CleanupSettings,
     NodeSlots,
     QueueOrder,
     RetrySettings,
     ScannerTiming,
+    StreamingSettings,
     slots_key,
 )
 from librarrarian_contracts.topology import HwClass
@@ -53,6 +55,11 @@ CASES: list[tuple[str, str, type[Any], dict[str, Any], list[dict[str, Any]]]] = 
         QueueOrder,
         {"order": "benefit", "window": 2},
         [{"order": "size"}, {"window": 0}, {"window": 65}, {"order": "age", "priority": 1}],
+        "/api/v1/settings/streaming",
+        STREAMING_KEY,
+        StreamingSettings,
+        {"pause_while_streaming": "all"},
+        [{"pause_while_streaming": "always"}, {"pause_while_streaming": True}, {"pause": "off"}],
     ),
 ]
 

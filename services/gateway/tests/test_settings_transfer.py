@@ -15,9 +15,10 @@ ROUTES: dict[str, tuple[str, dict[str, Any]]] = {
     "ui": ("PATCH", {"theme": "dark"}),
     "notifications": ("PATCH", {"events": ["job_failed"], "window_seconds": 30}),
     "scanner.timing": ("PATCH", {"scan_interval_seconds": 900}),
-    "cleanup": ("PATCH", {"stale_after_hours": 72, "interval_hours": 12}),
+    "cleanup": ("PATCH", {"stale_after_hours": 72, "interval_hours": 12, "recycle_days": 3}),
     "scheduler.retries": ("PATCH", {"max_attempts": 6}),
     "scheduler.order": ("PATCH", {"order": "folder", "window": 5}),
+    "streaming": ("PATCH", {"pause_while_streaming": "all"}),
 }
 PATHS = {
     "transcode": "/api/v1/settings/transcode",
@@ -29,6 +30,7 @@ PATHS = {
     "cleanup": "/api/v1/settings/cleanup",
     "scheduler.retries": "/api/v1/settings/scheduler",
     "scheduler.order": "/api/v1/settings/queue-order",
+    "streaming": "/api/v1/settings/streaming",
 }
 SCHEDULE = {"windows": [{"days": ["mon", "tue"], "start": "01:00", "end": "07:00"}]}
 
@@ -83,8 +85,9 @@ async def test_an_export_holds_everything_but_secrets_and_an_import_gives_it_bac
             False,
         )
         assert settings["scanner.timing"] == {"scan_interval_seconds": 900}
-        assert settings["cleanup"] == {"stale_after_hours": 72, "interval_hours": 12}
+        assert settings["cleanup"] == {"stale_after_hours": 72, "interval_hours": 12, "recycle_days": 3}
         assert settings["scheduler.retries"] == {"max_attempts": 6}
+        assert settings["streaming"] == {"pause_while_streaming": "all"}
         assert settings["slots.box"]["slots"]["cpu"] == 3
         assert settings["schedule.box"]["windows"] == SCHEDULE["windows"]
         assert exported["sources"]["plex"]["sections"] == ["1"]

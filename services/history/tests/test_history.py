@@ -165,3 +165,14 @@ async def test_a_file_an_arr_app_renamed_keeps_its_history(
     assert skipped.path == "/m/TV/Show S01E02 x265.mkv" and skipped.output_path is None
     stats = await ask(nc, topology.HISTORY_STATS, HistoryQuery(), Stats)
     assert (stats.files_encoded, stats.files_skipped) == (1, 1)  # followed, not counted again
+
+
+async def test_where_the_original_was_kept_is_recorded(
+    bus: tuple[Client, JetStreamContext], history: Client
+) -> None:
+    nc, js = bus
+    kept = "/m/.librarrarian-recycle/1-0123456789abcdef"
+    await publish(js, msgspec.structs.replace(completed(1, "/m/a.mkv", 1000, 400), recycled=kept))
+    page = await eventually(lambda: _listed(nc), message="the entry in the history")
+    (listed,) = page.items
+    assert listed.recycled == kept

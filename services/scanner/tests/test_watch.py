@@ -85,6 +85,23 @@ async def test_a_new_file_is_reported_once_it_has_settled(
     assert len(events) == 1 and events[0].identity.size == len(data)
 
 
+async def test_a_folder_moved_into_the_library_is_looked_into(
+    library_root: Path, probed: list[MediaProbed], shared_media: Path, tmp_path: Path
+) -> None:
+    """A download client moves a finished folder in whole: the watch hears of the folder only, not of the
+    videos in it (nor of its subfolders'), and must look inside."""
+    download = tmp_path / "downloads" / "Bikes (2020)"
+    (download / "Extras").mkdir(parents=True)
+    shutil.copyfile(shared_media / "bikes.mp4", download / "Bikes (2020).mp4")
+    (download / "Extras" / "Trailer.mkv").write_bytes((shared_media / "bikes.mp4").read_bytes() + b"\0")
+    (download / ".hidden.mkv").write_bytes(b"")
+    os.rename(download, library_root / "Movies" / "Bikes (2020)")
+    await eventually(
+        lambda: {"Bikes (2020).mp4", "Trailer.mkv"} <= set(names(probed)), timeout=15, message="probed"
+    )
+    assert ".hidden.mkv" not in names(probed)
+
+
 async def test_a_locked_file_waits_for_its_lock_to_go(
     library_root: Path, probed: list[MediaProbed], shared_media: Path
 ) -> None:

@@ -414,6 +414,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Jobs per state and kind, and the outbox's lag, from counts kept up to date (for monitoring).",
     ),
     Endpoint(
+        topology.CLEANUP_RECYCLE_LIST,
+        views.Nothing,
+        views.RecycleList,
+        CLEANUP,
+        (GATEWAY,),
+        "Originals kept in the recycle folders, and the space they hold.",
+    ),
+    Endpoint(
+        topology.CLEANUP_RECYCLE_RESTORE,
+        views.RestoreRequest,
+        views.Restored,
+        CLEANUP,
+        (GATEWAY,),
+        "Put a job's kept original back under its name, the output moved away (refused if the file changed).",
+    ),
+    Endpoint(
         topology.HISTORY_LIST,
         views.HistoryQuery,
         views.HistoryPage,
@@ -643,12 +659,13 @@ BUCKETS: tuple[Bucket, ...] = (
             settings.CleanupSettings,
             settings.RetrySettings,
             settings.QueueOrder,
+            settings.StreamingSettings,
         ),
         (GATEWAY, BACKUP),
         (SCHEDULER, ENCODER, SCANNER, CLEANUP, GATEWAY, BACKUP),
         "Settings applied without restarts, and what users asked of the nodes and the queue.",
         "transcode, queue, node.<name>, schedule.<name>, slots.<name>, scanner.folders, scanner.timing, "
-        "cleanup, scheduler.retries, scheduler.order, paths, ui, notifications",
+        "cleanup, scheduler.retries, scheduler.order, paths, ui, notifications, streaming",
         seeds=(
             (ENCODER, "slots.*"),
             (SCANNER, settings.SCANNER_TIMING_KEY),
@@ -672,6 +689,15 @@ BUCKETS: tuple[Bucket, ...] = (
         (BACKUP, GATEWAY),
         "The last backup's outcome: when, the file or the error.",
         "status",
+    ),
+    Bucket(
+        topology.PLAYBACK,
+        (views.PlaybackState,),
+        (SCANNER,),
+        (ENCODER,),
+        "The media servers on which someone is watching now: nodes pause while it lasts (the "
+        "``streaming`` setting says which).",
+        "active",
     ),
 )
 

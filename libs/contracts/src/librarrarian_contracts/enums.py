@@ -68,6 +68,9 @@ class NodeState(StrEnum):
     QUEUE_PAUSED = "queue paused"  # the node would take work, but the queue is paused
     OFF_SCHEDULE = "off schedule"  # outside its schedule's windows: takes no work, its running jobs finish
     PAUSED = "paused"  # takes no work; its encodes are suspended
+    # Paused on its own while someone watches on Plex or Jellyfin (``StreamingSettings``): takes no work, its
+    # encodes are suspended, and it runs again when the playback ends. ``NodeStatus.paused_for`` says why.
+    PAUSED_FOR_PLAYBACK = "paused for playback"
     DRAINING = "draining"  # stopped by a user: takes no work, its running jobs finish
     STOPPED = "stopped"
     STOPPING = "stopping"  # the process is shutting down

@@ -342,6 +342,8 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     # What the user should know about the output: metadata it could not keep ("Dolby Vision dropped: …"),
     # the hard links it replaced one of. Shown as the done job's reason.
     notes: tuple[str, ...] = ()
+    # Where the original is kept (its recycle folder entry), when it went to the recycle folder.
+    recycled: str | None = None
 
 
 class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):

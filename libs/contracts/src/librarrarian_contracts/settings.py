@@ -9,7 +9,8 @@ uses, so a change applies without a restart.
 - key ``scanner.folders``: :class:`ScannerFolders`; key ``paths``: :class:`PathSettings` (encoder path
   mappings); key ``ui``: :class:`UiSettings` (the dashboard's theme); key ``notifications``:
   :class:`NotificationSettings` (which events are notified; the URLs themselves are secrets the gateway keeps
-  in its database, never here, where every node can read).
+  in its database, never here, where every node can read); key ``streaming``: :class:`StreamingSettings`
+  (which nodes pause while someone watches on Plex or Jellyfin).
 
 A missing key means the defaults. The keys a service seeds (``slots.<name>``, ``scanner.timing``, ``cleanup``,
 ``scheduler.retries``) get its environment's value when the service first starts and finds none: the
@@ -143,6 +144,9 @@ PRIORITY_CLASSES: dict[str, tuple[HwClass, ...]] = {
 }
 
 
+RECYCLE_FIRST_DAYS = 14
+
+
 class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     target_codec: TargetCodec = "hevc"
     encoder_priority: EncoderPriority = "auto"
@@ -164,7 +168,17 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     # Replace a file that has other names (hard links: a download client seeding it, a second library).
     # Off: such a file is skipped, since the old data stays alive through its other names (no space saved).
     replace_hard_links: bool = False
+    # Keep each replaced original in the recycle folder (``.librarrarian-recycle`` at the top of its media
+    # path) for ``cleanup.recycle_days``. None (not chosen): on for an installation's first RECYCLE_FIRST_DAYS.
+    recycle: bool | None = None
     quality: dict[str, TierQuality] = msgspec.field(default_factory=_default_quality)
+
+    def recycles(self, installed_at: float | None, now: float) -> bool:
+        """Whether a replaced original goes to the recycle folder: as chosen, or, not chosen, while the
+        installation is new (its age unknown: yes)."""
+        if self.recycle is not None:
+            return self.recycle
+        return installed_at is None or now - installed_at < RECYCLE_FIRST_DAYS * 86_400
 
     def eligible(self, codec: str | None) -> tuple[bool, str]:
         """Whether a video in ``codec`` is worth encoding, with the reason when not."""
@@ -416,6 +430,8 @@ class CleanupSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     stale_after_hours: Annotated[float, msgspec.Meta(ge=1, le=8_760)] = 24.0
     interval_hours: Annotated[float, msgspec.Meta(ge=0, le=8_760)] = 24.0
+    # Originals in the recycle folder older than this are removed on the same interval.
+    recycle_days: Annotated[float, msgspec.Meta(ge=0, le=3_650)] = 7.0
 
 
 RETRIES_KEY = "scheduler.retries"
@@ -442,3 +458,17 @@ class RetrySettings(msgspec.Struct, frozen=True, kw_only=True):
     """Tries per job before the scheduler marks it failed for good."""
 
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+
+
+STREAMING_KEY = "streaming"
+PauseWhileStreaming = Literal["off", "same_machine", "all"]
+PAUSE_WHILE_STREAMING: tuple[str, ...] = ("off", "same_machine", "all")
+
+
+class StreamingSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Which nodes pause their encodes while Plex or Jellyfin report someone watching (a session playing),
+    resuming when it ends: ``off`` none; ``same_machine`` (the default) the nodes on the media server's own
+    machine, whose CPU or GPU the playback's transcode needs; ``all`` every node (a slow network, a NAS
+    serving both). The scanner asks the servers only while it is not ``off``."""
+
+    pause_while_streaming: PauseWhileStreaming = "same_machine"

@@ -165,7 +165,13 @@ SETTINGS = BucketSpec("settings", history=5)
 SCANS = BucketSpec("scans", ttl_seconds=DAY)
 # The last backup's outcome (key ``status``), for the dashboard.
 BACKUP_STATUS = BucketSpec("backups")
-BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS, BACKUP_STATUS)
+# Who is watching on Plex or Jellyfin (key ``active``), written by the scanner every poll; a value not
+# rewritten for a few polls (the scanner stopped) is taken for "nobody", so nodes never stay paused for good.
+PLAYBACK_POLL_SECONDS = 10.0
+PLAYBACK_STALE_SECONDS = 3 * PLAYBACK_POLL_SECONDS
+PLAYBACK_KEY = "active"
+PLAYBACK = BucketSpec("playback", ttl_seconds=6 * PLAYBACK_POLL_SECONDS)
+BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS, BACKUP_STATUS, PLAYBACK)
 
 # Request/reply query endpoints (nats.micro services).
 SCHEDULER_SERVICE = "scheduler"
@@ -177,6 +183,11 @@ SCHEDULER_MOVE = "scheduler.move"
 SCHEDULER_CLEAR = "scheduler.clear"
 SCHEDULER_RELEASE = "scheduler.release"
 SCHEDULER_METRICS = "scheduler.metrics"
+# The cleanup service's recycle folder (it has the library, and removes files already). Not under
+# cleanup.>: the CLEANUP stream would take the requests for itself (and answer them with its PubAck).
+CLEANUP_SERVICE = "cleanup"
+CLEANUP_RECYCLE_LIST = "recycle.list"
+CLEANUP_RECYCLE_RESTORE = "recycle.restore"
 HISTORY_SERVICE = "history"
 HISTORY_LIST = "history.list"
 HISTORY_STATS = "history.stats"

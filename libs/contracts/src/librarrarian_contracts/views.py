@@ -50,6 +50,9 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime = msgspec.field(default_factory=utcnow)
     ffmpeg: tuple[FfmpegUse, ...] = ()  # the ffmpeg each bound class and VMAF run with, and why
     schedule: ScheduleStatus | None = None  # None: no schedule, the node takes work at any time
+    # Why the node paused on its own ("someone is watching on Plex"); empty unless its state is
+    # ``paused for playback``.
+    paused_for: str = ""
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,6 +207,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     fallback_reason: str | None = None  # why the hardware encode gave way to the CPU
     vmaf: float | None = None  # when measured
     ffmpeg_log: str | None = None  # the last lines ffmpeg wrote; in one entry's details, not in pages
+    recycled: str | None = None  # where the original was kept (its recycle folder entry), if it was
 
 
 class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):
@@ -230,6 +234,32 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     bytes_after: int
     bytes_saved: int
     average_reduction: float  # 0.0 to 1.0 over encoded files
+
+
+class RecycledOriginal(msgspec.Struct, frozen=True, kw_only=True):
+    """An original kept in a recycle folder after its output took its place."""
+
+    job_id: int
+    path: str  # the original's path, as its job named it
+    kept_as: str  # the entry in the recycle folder
+    size: int
+    recycled_at: float  # seconds since the epoch
+    expires_at: float
+
+
+class RecycleList(msgspec.Struct, frozen=True, kw_only=True):
+    originals: tuple[RecycledOriginal, ...]
+    bytes_held: int  # everything the recycle folders hold
+    days: float  # how long an original is kept
+
+
+class RestoreRequest(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: int
+
+
+class Restored(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: int
+    path: str  # the original, back under its name
 
 
 class ChartsQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -267,3 +297,22 @@ class Charts(msgspec.Struct, frozen=True, kw_only=True):
 
 class Nothing(msgspec.Struct, frozen=True, kw_only=True):
     """A request that needs no arguments."""
+
+
+class ActivePlayback(msgspec.Struct, frozen=True, kw_only=True):
+    """A media server on which someone is watching now. Never a token: only where the server is."""
+
+    source: str  # plex | jellyfin
+    host: str  # the server's host as its URL names it
+    # The addresses of the server's machine: its URL's host resolved by the scanner; a server the scanner
+    # reaches on loopback is on the scanner's machine, so that machine's own addresses are given instead.
+    addresses: tuple[str, ...] = ()
+    sessions: int = 1  # sessions playing (not paused)
+
+
+class PlaybackState(msgspec.Struct, frozen=True, kw_only=True):
+    """The ``playback`` bucket's ``active`` key: the media servers with a session playing, written by the
+    scanner at every poll (an empty list: nobody watches, or the setting is ``off``)."""
+
+    playing: tuple[ActivePlayback, ...] = ()
+    updated_at: datetime = msgspec.field(default_factory=utcnow)

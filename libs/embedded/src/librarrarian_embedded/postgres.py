@@ -58,6 +58,10 @@ class PostgresServer:
             return
         server, self._server = self._server, None
         server.cleanup()  # pgserver's part: this process leaves the list (and stops a server still up)
+        # pgserver stops the postmaster it saw at start; one restarted since (by an administrator, after a
+        # crash) has another pid and would outlive us. Once nobody uses the server, stop whatever runs there.
+        if not users_left(self.data_dir.resolve() / HANDLES):
+            stop_running_in(self.data_dir)
 
 
 def forget_the_dead(handles: Path) -> None:
@@ -72,6 +76,21 @@ def forget_the_dead(handles: Path) -> None:
     if alive != pids:
         log.info("PostgreSQL: %d process(es) that used the server are gone", len(pids) - len(alive))
         handles.write_text(json.dumps(alive))
+
+
+def users_left(handles: Path) -> list[int]:
+    """The live processes, other than this one, in pgserver's list of those that use the server."""
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(pids, list):
+        return []
+    return [
+        pid
+        for pid in pids
+        if isinstance(pid, int) and pid != os.getpid() and leftovers.command_line(pid) is not None
+    ]
 
 
 def clear_stale_lock(pgdata: Path) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from librarrarian_contracts import FileIdentity
+from librarrarian_runtime import recycle
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ def find(
             except OSError:
                 continue  # gone meanwhile
             if stat.S_ISDIR(st.st_mode):
+                if entry.name == recycle.FOLDER:
+                    continue  # kept originals: expired by their own rule (``recycle.expire``)
                 pending.append(Path(entry.path))
                 continue
             kind = stale_kind(entry.name)

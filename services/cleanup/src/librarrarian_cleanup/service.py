@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from importlib.metadata import version
 
 from librarrarian_contracts import (
     CleanupFinished,
@@ -32,13 +33,14 @@ from librarrarian_contracts.settings import CLEANUP_KEY, CleanupSettings
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_runtime import bus, cadence, consumer, lifecycle
 from librarrarian_runtime.cadence import Cadence
+from librarrarian_runtime.endpoints import serve
 from librarrarian_runtime.queries import ask
 from librarrarian_runtime.watched import Watched
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from . import finder, remover
+from . import finder, recycling, remover
 from .settings import HOUR, Settings
 
 log = logging.getLogger(__name__)
@@ -182,16 +184,28 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             chosen.value.interval_hours,
             ", ".join(map(str, settings.media_paths)),
         )
+        kept = recycling.Recycling(settings.media_paths, chosen)
+        service = await serve(
+            nc,
+            name=topology.CLEANUP_SERVICE,
+            version=version("librarrarian-cleanup"),
+            description="stale files and the recycle folders",
+            endpoints=kept.endpoints(),
+        )
         try:
-            await _serve(js, cleanup, stopping)
+            await _serve(js, cleanup, kept, stopping)
         finally:
+            await service.stop()
             await chosen.stop()
     log.info("cleanup stopped")
 
 
-async def _serve(js: JetStreamContext, cleanup: Cleanup, stopping: asyncio.Event) -> None:
+async def _serve(
+    js: JetStreamContext, cleanup: Cleanup, kept: recycling.Recycling, stopping: asyncio.Event
+) -> None:
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(cleanup.on_interval(stopping))
+        tasks.create_task(kept.on_interval(stopping))
         tasks.create_task(
             consumer.consume(js, topology.CLEANUP_CONTROL, cleanup_decoder, cleanup.on_control, stopping)
         )

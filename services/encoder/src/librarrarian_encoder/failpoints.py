@@ -6,6 +6,6 @@ from __future__ import annotations
 
 from librarrarian_runtime.failpoints import VARIABLE, reach
 
-POINTS = ("output-created", "verifying", "after-commit", "after-rename")
+POINTS = ("output-created", "verifying", "after-commit", "after-recycle", "after-rename")
 
 __all__ = ["POINTS", "VARIABLE", "reach"]

@@ -107,6 +107,7 @@ class Job:
         vmaf: float | None = None,
         ffmpeg_log: str | None = None,
         notes: tuple[str, ...] = (),
+        recycled: str | None = None,
     ) -> JobCompleted:
         return JobCompleted(
             event_id=self._event_id(JobCompleted),
@@ -124,6 +125,7 @@ class Job:
             elapsed_seconds=elapsed_seconds,
             fallback_reason=fallback_reason,
             vmaf=vmaf,
+            recycled=recycled,
             delivery=self.delivery,
             ffmpeg_log=ffmpeg_log[-MAX_LOG_CHARS:] if ffmpeg_log else None,
             notes=notes,
@@ -176,7 +178,7 @@ class Verified(Encoded):
     duration: float | None
     vmaf: float | None
 
-    def completed(self, links_replaced: int = 1) -> JobCompleted:
+    def completed(self, links_replaced: int = 1, recycled: str | None = None) -> JobCompleted:
         notes = self.notes
         if links_replaced > 1:
             notes += (
@@ -194,6 +196,7 @@ class Verified(Encoded):
             fallback_reason=self.fallback_reason,
             vmaf=self.vmaf,
             ffmpeg_log=self.ffmpeg_log,
+            recycled=recycled,
         )
 
 

@@ -1,6 +1,9 @@
-"""The node: its controls (start, stop, stop now, pause, resume; the queue's pause; its schedule) applied to
-its worker and slots, and its live entry in the ``nodes`` bucket, which is how the dashboard and the
-scheduler's placement know it is there."""
+"""The node: its controls (start, stop, stop now, pause, resume; the queue's pause; its schedule; the pause
+while someone watches on Plex or Jellyfin) applied to its worker and slots, and its live entry in the
+``nodes`` bucket, which is how the dashboard and the scheduler's placement know it is there.
+
+A pause for playback is the node's own and apart from the user's: it never changes ``NodeControl``, so a
+node the user paused or stopped stays so when the playback ends, and one paused for playback runs again."""
 
 from __future__ import annotations
 
@@ -14,20 +17,29 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 from librarrarian_contracts import NodeState, encode, topology
-from librarrarian_contracts.settings import NodeControl, NodeSchedule, QueueControl
+from librarrarian_contracts.settings import NodeControl, NodeSchedule, QueueControl, StreamingSettings
 from librarrarian_contracts.topology import HwClass
-from librarrarian_contracts.views import FfmpegUse, NodeStatus, ScheduleStatus
+from librarrarian_contracts.views import FfmpegUse, NodeStatus, PlaybackState, ScheduleStatus
+from librarrarian_runtime import machine
 from librarrarian_runtime.streaks import FailureStreak
 from librarrarian_runtime.watched import Watched
 from nats.js.kv import KeyValue
 
-from . import schedule
+from . import playback, schedule
 from .clock import Clock
 from .settings import Settings
 from .waits import first
 from .worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Watching:
+    """What the pause for playback follows: the ``streaming`` setting and the ``playback`` bucket's value."""
+
+    streaming: Watched[StreamingSettings]
+    playback: Watched[PlaybackState]
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class Node:
         timetable: Watched[NodeSchedule],
         clock: Clock,
         stopping: asyncio.Event,
+        watching: Watching | None = None,
     ) -> None:
         self.settings, self.hardware, self.worker = settings, hardware, worker
         self.control, self.queue, self.stopping = control, queue, stopping
@@ -66,6 +79,13 @@ class Node:
         self.slots: dict[HwClass, int] = dict.fromkeys(hardware.codecs, 1)  # usable class -> encodes at once
         self.schedule: ScheduleStatus | None = self._read_schedule()
         self._grace_ends: float | None = None
+        self.watching = watching
+        self.paused_for = ""  # why the node paused on its own: someone is watching
+        self.heard = asyncio.Event()  # wakes the playback follower
+        self._heard_at = time.monotonic()  # when the scanner last wrote who is watching
+        if watching is not None:
+            watching.playback.on_change(self._heard)
+            watching.streaming.on_change(lambda _: self.heard.set())
         control.on_change(lambda _: self.apply())
         queue.on_change(lambda _: self.apply())
         timetable.on_change(lambda _: self.rescheduled.set())
@@ -90,9 +110,14 @@ class Node:
             self._grace_ends = time.monotonic() + self.settings.grace_seconds
         return max(0.0, self._grace_ends - time.monotonic())
 
+    def _heard(self, _: PlaybackState) -> None:
+        self._heard_at = time.monotonic()
+        self.heard.set()
+
     def apply(self) -> None:
         wanted = self.control.value
-        if wanted.state == "paused":
+        watched = bool(self.paused_for) and wanted.state != "paused" and not self.stopping.is_set()
+        if wanted.state == "paused" or watched:
             self.worker.pause()
         else:
             self.worker.resume()
@@ -103,6 +128,7 @@ class Node:
         in_window = self.schedule is None or self.schedule.open
         if (
             wanted.state == "running"
+            and not watched
             and not self.queue.value.paused
             and in_window
             and not self.stopping.is_set()
@@ -121,6 +147,8 @@ class Node:
             return NodeState.PAUSED
         if wanted == "stopped":
             return NodeState.DRAINING if self.worker.running else NodeState.STOPPED
+        if self.paused_for:
+            return NodeState.PAUSED_FOR_PLAYBACK
         if self.queue.value.paused:
             return NodeState.QUEUE_PAUSED
         return NodeState.OFF_SCHEDULE if self.schedule and not self.schedule.open else NodeState.RUNNING
@@ -150,6 +178,34 @@ class Node:
                 waits.append(self.clock.sleep_until(change))
             await first(*waits)
 
+    async def follow_playback(self) -> None:
+        """Pause while someone watches (as the ``streaming`` setting says which nodes), run again when the
+        playback ends or when the scanner's word goes stale; a change is applied at once."""
+        if self.watching is None:
+            return
+        stale_after = topology.PLAYBACK_STALE_SECONDS
+        while not self.stopping.is_set():
+            self.heard.clear()
+            fresh = time.monotonic() - self._heard_at < stale_after
+            state = self.watching.playback.value
+            own = await asyncio.to_thread(machine.own_addresses) if state.playing else frozenset[str]()
+            reason = playback.pause_reason(
+                self.watching.streaming.value,
+                state,
+                fresh=fresh,
+                own=own,
+                same_machine=self.settings.same_machine_as_media_server,
+            )
+            if reason != self.paused_for:
+                log.info(
+                    "encoder %s: %s",
+                    self.settings.node,
+                    f"pausing its encodes: {reason}" if reason else "nobody is watching now: encodes resume",
+                )
+                self.paused_for = reason
+                self.apply()
+            await first(self.heard.wait(), self.stopping.wait(), asyncio.sleep(stale_after / 3))
+
     async def watch_stop(self) -> None:
         """On SIGTERM: take no more work; what runs gets its grace period (see ``slots``)."""
         await self.stopping.wait()
@@ -175,6 +231,7 @@ class Node:
             slots_per_class=dict(self.slots),
             ffmpeg=self.hardware.ffmpeg,
             schedule=self.schedule,
+            paused_for=self.paused_for if self.state is NodeState.PAUSED_FOR_PLAYBACK else "",
         )
 
     async def report(self, nodes: KeyValue) -> None:

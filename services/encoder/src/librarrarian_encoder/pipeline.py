@@ -10,15 +10,16 @@ import functools
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import av
-from librarrarian_contracts import Transcode, publish, topology
+from librarrarian_contracts import FileIdentity, Transcode, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_media import reading
-from librarrarian_runtime import path_mapping
+from librarrarian_runtime import path_mapping, recycle
 from librarrarian_runtime.errors import ServiceError, Unavailable
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
@@ -57,6 +58,15 @@ class Pipeline:
         self.verifying = ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="verify", initializer=_lower_priority
         )
+        self._installed_at: float | None = None
+
+    async def installed_at(self) -> float | None:
+        """When this installation began: its job stream's creation (made once, at the first start)."""
+        if self._installed_at is None:
+            with contextlib.suppress(Exception):  # unknown: the recycle folder is used, the safe side
+                created = (await self.js.stream_info(topology.JOBS.name)).created
+                self._installed_at = created.timestamp() if created is not None else None
+        return self._installed_at
 
     def close(self) -> None:
         self.verifying.shutdown(wait=False)
@@ -245,6 +255,9 @@ class Pipeline:
     async def replace(self, job: Verified) -> Outcome:
         """The output takes the original's place, atomically (architecture §3.4)."""
         failpoints.reach("after-commit")
+        keeper = None
+        if job.transcode.recycles(await self.installed_at(), time.time()):
+            keeper = _Keeper(job, self.settings.media_paths)
         try:
             links = await asyncio.to_thread(
                 functools.partial(
@@ -255,6 +268,7 @@ class Pipeline:
                     job.final.name,
                     job.request.identity,
                     hard_links=job.transcode.replace_hard_links,
+                    keep=keeper,
                 )
             )
         except safe_replace.HardLinked as error:
@@ -262,8 +276,11 @@ class Pipeline:
             log.info("job %d skipped: %s", job.id, error)
             return job.skipped(str(error), job.size_after)
         except safe_replace.SourceChanged as error:
-            log.warning("job %d: %s; another attempt replaced it, discarding this output", job.id, error)
-            return None
+            # This delivery holds the commit, so it is the one to report: silence would leave the job
+            # running for good. If an earlier holder presumed dead did replace the file after all, its
+            # completion still counts when it arrives (a completion overrides a failure).
+            log.warning("job %d: %s; discarding this output", job.id, error)
+            return job.failed(f"{error}; the next scan queues it again", retryable=False)
         except safe_replace.OutputMoved as error:
             # Removed rather than swapped for something else: a later attempt of this job took this one for
             # dead and removed its output (``earlier.py``). The original is untouched: another try may run.
@@ -271,12 +288,13 @@ class Pipeline:
         except (
             safe_replace.WouldOverwrite,
             safe_replace.BothKept,
+            safe_replace.NotKept,
             Redirected,
         ) as error:
             return job.failed(str(error), retryable=False)
         except OSError as error:
             return job.failed(f"could not replace the original: {error.strerror or error}")
-        completed = job.completed(links)
+        completed = job.completed(links, keeper.entry if keeper is not None else None)
         log.info(
             "job %d done in %.1f s: %s (%d → %d bytes)",
             job.id,
@@ -338,6 +356,11 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
         folder.close()
         reason = error.strerror if isinstance(error, OSError) else str(error)
         return job.failed(f"{source.name} is not the file scanned: {reason}", retryable=False)
+    # An earlier attempt's names of the original in the recycle folder: dropped when that attempt died
+    # before its output took a name; kept (and not counted as the user's hard links) when it died after.
+    ours = 0
+    with contextlib.suppress(OSError, recycle.Unavailable):
+        ours = recycle.forget_earlier(recycle.root_of(source, roots), job.id, os.fstat(original), folder.fd)
     opened = safe_replace.identity(os.fstat(original))
     if not opened.same_file(job.request.identity):
         os.close(original)
@@ -345,11 +368,37 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
         return job.failed(
             "the file changed since it was scanned; the next scan queues it again", retryable=False
         )
-    if opened.links > 1 and not job.transcode.replace_hard_links:
+    if opened.links - ours > 1 and not job.transcode.replace_hard_links:
         os.close(original)
         folder.close()
-        return job.skipped(safe_replace.hard_linked(opened.links), None)
+        return job.skipped(safe_replace.hard_linked(opened.links - ours), None)
     return source, folder, original
+
+
+class _Keeper:
+    """Keeps a job's original in the recycle folder of its media path (``recycle.keep``); the entry made."""
+
+    def __init__(self, job: Verified, roots: tuple[Path, ...]) -> None:
+        self.job, self.roots = job, roots
+        self.entry: str | None = None
+
+    def __call__(
+        self, folder: int, source: str, original: os.stat_result, final: str, output: FileIdentity
+    ) -> str:
+        root = recycle.root_of(self.job.source, self.roots)
+        name = recycle.keep(
+            root,
+            folder,
+            source,
+            original,
+            job_id=self.job.id,
+            path=self.job.request.path,
+            relative=PurePosixPath(self.job.source.relative_to(root)),
+            final=final,
+            output=output,
+        )
+        self.entry = str(root / recycle.FOLDER / name)
+        return name
 
 
 def _is_pq(request: Transcode) -> bool:

@@ -14,10 +14,12 @@ import contextlib
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from librarrarian_contracts import FileIdentity
+from librarrarian_runtime import recycle
 
 from . import failpoints
 from .folder import Folder, Redirected
@@ -48,6 +50,15 @@ class HardLinked(Exception):
 def hard_linked(links: int) -> str:
     """Why a file with other names is left alone."""
     return f"hard-linked: {links} links; replacing one keeps the old data alive through the others"
+
+
+class NotKept(Exception):
+    """The original was to go to the recycle folder and could not: it stays in place, the output is discarded."""
+
+
+# Keeps the original (folder descriptor, its name, its stat, the output's final name, the output's identity)
+# in the recycle folder before the output takes its name: ``recycle.keep`` with the job's details bound.
+Keeper = Callable[[int, str, os.stat_result, str, FileIdentity], str]
 
 
 class BothKept(Exception):
@@ -130,10 +141,13 @@ def replace(
     expected: FileIdentity,
     *,
     hard_links: bool = False,
+    keep: Keeper | None = None,
 ) -> int:
     """The verified output takes the name ``final``; the original ``source`` goes when that is another
     name. Everything is checked once more just before the rename, the original's other names too (a link
-    made since the scan): ``HardLinked`` unless ``hard_links`` allows them. The original's link count."""
+    made since the scan): ``HardLinked`` unless ``hard_links`` allows them. With ``keep``, the original
+    gets a second name in the recycle folder first (``NotKept`` when it cannot: nothing replaced), so it
+    outlives the rename. The original's link count."""
     original = check_source(folder, source, expected)
     if original.st_nlink > 1 and not hard_links:
         raise HardLinked(hard_linked(original.st_nlink))
@@ -142,6 +156,12 @@ def replace(
         raise OutputMoved(f"{output.name} is not the output written any more; original kept")
     adopt_permissions(output.fd, original)
     os.fsync(output.fd)  # the owner and mode, with the data flushed before verification
+    if keep is not None:
+        try:
+            keep(folder.fd, source, original, final, identity(os.fstat(output.fd)))
+        except (recycle.Unavailable, OSError) as error:
+            raise NotKept(f"the original could not be kept in the recycle folder: {error}") from None
+        failpoints.reach("after-recycle")
     folder.rename(output.name, final)
     folder.fsync()
     failpoints.reach("after-rename")

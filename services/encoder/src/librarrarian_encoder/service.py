@@ -14,18 +14,21 @@ from librarrarian_contracts.catalog import Role
 from librarrarian_contracts.settings import (
     PATHS_KEY,
     QUEUE_KEY,
+    STREAMING_KEY,
     TRANSCODE_KEY,
     NodeControl,
     NodeSchedule,
     NodeSlots,
     PathSettings,
     QueueControl,
+    StreamingSettings,
     TranscodeSettings,
     node_key,
     schedule_key,
     slots_key,
 )
 from librarrarian_contracts.topology import HwClass
+from librarrarian_contracts.views import PlaybackState
 from librarrarian_media.ffmpeg_builds import candidates
 from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.watched import Watched
@@ -33,7 +36,7 @@ from librarrarian_runtime.watched import Watched
 from . import hardware
 from .binaries import Binaries, chosen
 from .clock import Clock, SystemClock
-from .node import Hardware, Node
+from .node import Hardware, Node, Watching
 from .profiles import PROFILES
 from .settings import Settings
 from .slots import SlotPool
@@ -87,11 +90,36 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
         slots = await _started(
             stack, Watched(js, slots_key(settings.node), NodeSlots, NodeSlots(), seed=seed)
         )
+        watching = Watching(
+            streaming=await _started(
+                stack, Watched(js, STREAMING_KEY, StreamingSettings, StreamingSettings())
+            ),
+            playback=await _started(
+                stack,
+                Watched(
+                    js,
+                    topology.PLAYBACK_KEY,
+                    PlaybackState,
+                    PlaybackState(),
+                    bucket=topology.PLAYBACK.name,
+                ),
+            ),
+        )
         worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
         stack.callback(worker.close)
         paths.on_change(lambda _: log_mappings(settings, worker))
         log_mappings(settings, worker)
-        node = Node(settings, found, worker, control, queue, timetable, clock or SystemClock(), stopping)
+        node = Node(
+            settings,
+            found,
+            worker,
+            control,
+            queue,
+            timetable,
+            clock or SystemClock(),
+            stopping,
+            watching,
+        )
         node.apply()
         log.info("encoder %s ready: %s; %s", settings.node, found, node.state)
         try:
@@ -102,6 +130,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
                 tasks.create_task(node.report(nodes), name="node reporter")
                 tasks.create_task(node.watch_stop(), name="stop watcher")
                 tasks.create_task(node.follow_schedule(), name="schedule follower")
+                tasks.create_task(node.follow_playback(), name="playback follower")
         finally:
             try:
                 await nodes.delete(settings.node)  # off the dashboard now, not when its entry expires

@@ -13,6 +13,8 @@ from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import env, path_mapping
 
+from .playback import SameMachine
+
 VERIFY_MODES = ("sample", "full")
 HW_NAMES = ", ".join(h.value for h in HwClass)
 
@@ -84,6 +86,9 @@ class Settings:
     # server folder these win: they are what this machine really mounts.
     path_mappings: tuple[PathMapping, ...] = ()
     time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the schedule's wall clock
+    # Whether this node shares Plex's or Jellyfin's machine (the ``same_machine`` pause while streaming):
+    # told by addresses unless set (a node in a container sees only its container's addresses).
+    same_machine_as_media_server: SameMachine = SameMachine.AUTO
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,4 +106,7 @@ class Settings:
             autostart=env.flag("AUTOSTART", True),
             path_mappings=path_mapping.parse(env.optional("PATH_MAPPINGS") or ""),
             time_zone=_time_zone("TZ"),
+            same_machine_as_media_server=env.choice(
+                "SAME_MACHINE_AS_MEDIA_SERVER", SameMachine, SameMachine.AUTO
+            ),
         )

@@ -26,8 +26,11 @@ from librarrarian_contracts.views import (
     JobView,
     NodeStatus,
     Nothing,
+    RecycleList,
     ReleasedJobs,
     ReleaseJobs,
+    Restored,
+    RestoreRequest,
     Stats,
 )
 from librarrarian_runtime.errors import NotFound
@@ -112,6 +115,12 @@ class Backend:
 
     async def history_entry(self, entry_id: int) -> HistoryEntry:
         return await ask(self.nc, topology.HISTORY_ENTRY, HistoryLookup(id=entry_id), HistoryEntry)
+
+    async def recycled(self) -> RecycleList:
+        return await ask(self.nc, topology.CLEANUP_RECYCLE_LIST, Nothing(), RecycleList)
+
+    async def restore(self, job_id: int) -> Restored:
+        return await ask(self.nc, topology.CLEANUP_RECYCLE_RESTORE, RestoreRequest(job_id=job_id), Restored)
 
     async def charts(self, days: int) -> Charts:
         return await ask(self.nc, topology.HISTORY_CHARTS, ChartsQuery(days=days), Charts)

@@ -18,8 +18,8 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
         await pool.execute(
             "INSERT INTO transcodes (event_id, job_id, status, path, output_path, node, encoder, codec_before,"
             " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at, fallback_reason, vmaf,"
-            " ffmpeg_log, reason)"
-            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            " ffmpeg_log, reason, recycled)"
+            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             " ON CONFLICT DO NOTHING",
             event.event_id,
             event.job_id,
@@ -39,6 +39,7 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
             event.ffmpeg_log,
             # What the output could not keep, or the links it replaced one of: shown beside its status.
             "; ".join(event.notes) or None,
+            event.recycled,
         )
     elif isinstance(event, JobSkipped):
         await pool.execute(

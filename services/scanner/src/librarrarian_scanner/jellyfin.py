@@ -2,7 +2,8 @@
 and telling it which files changed.
 
 Endpoints, all in Jellyfin's OpenAPI document: ``GET /System/Info``, ``GET /Library/VirtualFolders``,
-``GET /Items`` (with ``fields=Path``, a page at a time) and ``POST /Library/Media/Updated``. The API key
+``GET /Items`` (with ``fields=Path``, a page at a time), ``POST /Library/Media/Updated`` and ``GET /Sessions``
+(who is watching). The API key
 travels in the ``Authorization`` header the document declares, never in a URL.
 """
 
@@ -22,6 +23,9 @@ PAGE = 500
 MAX_ITEMS = 1_000_000
 # Jellyfin's item types that are single video files (series and seasons are folders of episodes).
 VIDEO_ITEM_TYPES = "Movie,Episode,MusicVideo,Video"
+# Sessions heard from within this long count (Jellyfin's own dashboard uses 960 s); a client that vanished
+# without saying so drops out after it.
+ACTIVE_WITHIN_SECONDS = 960
 
 
 def authorization(api_key: str) -> str:
@@ -108,3 +112,15 @@ class Jellyfin:
         """Tell the server these files were ``Created``, ``Modified`` or ``Deleted``; it rescans their folders."""
         body = {"Updates": [{"Path": path, "UpdateType": kind} for path, kind in updates]}
         await self._call("POST", "/Library/Media/Updated", json=body)
+
+    async def playing(self) -> int:
+        """How many sessions are playing something now (``GET /Sessions``: a ``NowPlayingItem`` whose
+        ``PlayState`` is not paused); a paused film asks nothing of the machine."""
+        sessions = await self._call("GET", "/Sessions", params={"activeWithinSeconds": ACTIVE_WITHIN_SECONDS})
+        return sum(
+            1
+            for session in (sessions if isinstance(sessions, list) else ())
+            if isinstance(session, dict)
+            and session.get("NowPlayingItem")
+            and not (session.get("PlayState") or {}).get("IsPaused", False)
+        )

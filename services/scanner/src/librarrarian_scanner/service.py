@@ -2,23 +2,31 @@
 ``scan.cancel``), and watches the media folders for new files. The library folders come from the
 ``scanner.folders`` setting, and how often to scan from ``scanner.timing`` (seeded with
 ``SCAN_INTERVAL_SECONDS`` at first start), both followed live. It also syncs the files Plex and Jellyfin know,
-answers their set-up requests and tells them when a file was replaced, and follows what the Arr apps did to
-files."""
+answers their set-up requests, tells them when a file was replaced and asks them who is watching (see
+``playback``), and follows what the Arr apps did to files."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from librarrarian_contracts import require
+from librarrarian_contracts import require, topology
 from librarrarian_contracts.catalog import Role
-from librarrarian_contracts.settings import FOLDERS_KEY, SCANNER_TIMING_KEY, ScannerFolders, ScannerTiming
+from librarrarian_contracts.settings import (
+    FOLDERS_KEY,
+    SCANNER_TIMING_KEY,
+    STREAMING_KEY,
+    ScannerFolders,
+    ScannerTiming,
+    StreamingSettings,
+)
 from librarrarian_runtime import bus, cadence, lifecycle, migrations, outbound
 from librarrarian_runtime.cadence import Cadence
 from librarrarian_runtime.watched import Watched
 
 from . import commands
 from .arr_files import ArrFiles
+from .playback import PlaybackWatch
 from .probe import Prober
 from .scan import Scanner
 from .settings import Settings
@@ -60,6 +68,14 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
             endpoints = SourceEndpoints(store, source_sync, http, settings.plex_tv_url, timeout, allowed)
             refresher = Refresher(store, http, settings.media_paths, timeout, allowed)
             answering = await endpoints.start(nc)
+            streaming = await Watched(js, STREAMING_KEY, StreamingSettings, StreamingSettings()).start()
+            playback = PlaybackWatch(
+                store,
+                http,
+                await js.key_value(topology.PLAYBACK.name),
+                streaming,
+                settings.playback_poll_seconds,
+            )
             log.info(
                 "scanner ready: %s (%d probe workers)",
                 ", ".join(map(str, settings.media_paths)),
@@ -82,6 +98,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 tasks.create_task(refresher.consume(js, stopping))
                 tasks.create_task(ArrFiles(scanner).consume(js, stopping))
                 source_timer = tasks.create_task(source_sync.run_on_schedule(sync_interval, stopping))
+                tasks.create_task(playback.run(stopping))
                 await stopping.wait()
                 timer.cancel()  # a scheduled scan in flight is abandoned; the next start does it again
                 source_timer.cancel()
@@ -90,6 +107,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None
                 await cancels.unsubscribe()
                 await folders.stop()
                 await timing.stop()
+                await streaming.stop()
         finally:
             await http.aclose()
             await pool.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from librarrarian_contracts import topology
 from librarrarian_runtime import env, outbound
 from librarrarian_runtime.outbound import PrivateServers
 
@@ -24,6 +25,8 @@ class Settings:
     source_timeout_seconds: float = 30.0
     # Which Plex and Jellyfin addresses besides public ones may be reached (outbound.PrivateServers).
     private_servers: PrivateServers = PrivateServers.LAN
+    # How often Plex and Jellyfin are asked who is watching (while the ``streaming`` setting is not off).
+    playback_poll_seconds: float = topology.PLAYBACK_POLL_SECONDS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,4 +43,7 @@ class Settings:
             plex_tv_url=env.text("PLEX_TV_URL", "https://plex.tv"),
             source_timeout_seconds=env.number("SOURCE_TIMEOUT_SECONDS", 30.0, minimum=1),
             private_servers=env.choice(outbound.SETTING, PrivateServers, PrivateServers.LAN),
+            playback_poll_seconds=env.number(
+                "PLAYBACK_POLL_SECONDS", topology.PLAYBACK_POLL_SECONDS, minimum=1, maximum=3600
+            ),
         )

@@ -23,7 +23,7 @@ from librarrarian_contracts.enums import ScanTrigger
 
 from .progress import ScanRun
 from .scan import Scanner
-from .walk import LOCK_SUFFIX, is_candidate
+from .walk import LOCK_SUFFIX, is_candidate, walk
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,26 @@ class Watcher:
                 recursive=True,
                 ignore_permission_denied=True,
             ):
+                added = []
                 for change, raw in changes:
                     if change != watchfiles.Change.deleted or raw.endswith(LOCK_SUFFIX):
                         self.notice(raw)
+                    if change == watchfiles.Change.added:
+                        added.append(Path(raw))
+                if added:
+                    # A folder moved in whole (a download client's finished folder) is one event: the
+                    # videos in it are heard of only here. A folder made here and filled at once too, by
+                    # files written before its watch was set.
+                    for path in await asyncio.to_thread(self.videos_in, added):
+                        self.pending.setdefault(path, (-1, -1, time.monotonic()))
         finally:
             settle.cancel()
+
+    def videos_in(self, added: list[Path]) -> list[Path]:
+        """The videos under the folders among ``added``, by the scan's own rules (inside the library
+        folders, no dotfile, no partial or locked file, no symlink leading out)."""
+        roots = tuple(p for p in added if not p.name.startswith(".") and p.is_dir())
+        return [f.path for f in walk(roots, self.media_paths, folders=self.scanner.folders)]
 
     async def _settle_loop(self, stopping: asyncio.Event) -> None:
         interval = min(0.5, self.settle_seconds / 2) or 0.1

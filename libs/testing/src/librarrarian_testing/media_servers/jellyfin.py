@@ -32,6 +32,48 @@ class FakeJellyfin(Recorder):
     api_key: str = field(default_factory=lambda: uuid.uuid4().hex)
     libraries: list[FakeLibrary] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)  # bodies of POST /Library/Media/Updated
+    # Clients watching now, each paused or not (``GET /Sessions``); an idle client is listed too.
+    watching: list[bool] = field(default_factory=list)  # IsPaused of each
+
+    def sessions_json(self) -> list[dict[str, Any]]:
+        """``GET /Sessions`` as the document describes it: SessionInfoDto items, one idle (no
+        NowPlayingItem) and one per watcher with its NowPlayingItem and PlayState."""
+        idle = {
+            "Id": "idle-session",
+            "UserName": "viewer",
+            "Client": "Jellyfin Web",
+            "DeviceName": "Laptop",
+            "DeviceId": "device-idle",
+            "IsActive": True,
+            "PlayState": {"CanSeek": False, "IsPaused": False, "IsMuted": False, "RepeatMode": "RepeatNone"},
+        }
+        playing = [
+            {
+                "Id": f"session-{number}",
+                "UserName": "viewer",
+                "Client": "Jellyfin Android TV",
+                "DeviceName": "Living room",
+                "DeviceId": f"device-{number}",
+                "IsActive": True,
+                "NowPlayingItem": {
+                    "Name": f"Film {number}",
+                    "Id": uuid.uuid5(uuid.NAMESPACE_URL, f"film-{number}").hex,
+                    "Type": "Movie",
+                    "MediaType": "Video",
+                    "IsFolder": False,
+                },
+                "PlayState": {
+                    "PositionTicks": 600_000_000,
+                    "CanSeek": True,
+                    "IsPaused": paused,
+                    "IsMuted": False,
+                    "PlayMethod": "Transcode",
+                    "RepeatMode": "RepeatNone",
+                },
+            }
+            for number, paused in enumerate(self.watching, 1)
+        ]
+        return [idle, *playing]
 
     def _authorized(self, seen: Seen) -> bool:
         return f'Token="{self.api_key}"' in seen.headers.get("authorization", "")
@@ -110,9 +152,16 @@ class FakeJellyfin(Recorder):
             self.updates.append(json.loads(seen.body))
             return Response(status_code=204)
 
+        async def sessions(request: Request) -> Response:
+            seen = await self.record(request)
+            if not self._authorized(seen):
+                return Response(status_code=401)
+            return JSONResponse(self.sessions_json())
+
         return self.app(
             [
                 Route("/System/Info", system_info, methods=["GET"]),
+                Route("/Sessions", sessions, methods=["GET"]),
                 Route("/Library/VirtualFolders", virtual_folders, methods=["GET"]),
                 Route("/Items", items, methods=["GET"]),
                 Route("/Library/Media/Updated", media_updated, methods=["POST"]),

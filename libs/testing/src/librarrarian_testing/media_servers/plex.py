@@ -168,6 +168,35 @@ class FakePlexServer(Recorder):
     refreshes: list[tuple[str, str]] = field(default_factory=list)  # (section key, path)
     name: str = "Fake Plex"
     version: str = "1.41.0.0"
+    # Players watching now, by their state (``playing``, ``paused``, ``buffering``): ``/status/sessions``.
+    players: list[str] = field(default_factory=list)
+
+    def sessions_json(self) -> dict[str, Any]:
+        """``GET /status/sessions`` as the document describes it: a MediaContainer whose Metadata items
+        carry their Player, Session and User."""
+        metadata = [
+            {
+                "addedAt": 1_700_000_000,
+                "key": f"/library/metadata/{9000 + number}",
+                "ratingKey": str(9000 + number),
+                "title": f"Film {number}",
+                "type": "movie",
+                "viewOffset": 60_000,
+                "Player": {
+                    "address": "192.0.2.50",
+                    "local": True,
+                    "machineIdentifier": f"player-{number}",
+                    "platform": "Android",
+                    "product": "Plex for Android (TV)",
+                    "state": state,
+                    "title": "Living room",
+                },
+                "Session": {"bandwidth": 8000, "id": f"session-{number}", "location": "lan"},
+                "User": {"id": "1", "title": "viewer"},
+            }
+            for number, state in enumerate(self.players, 1)
+        ]
+        return {"MediaContainer": {"size": len(metadata), "Metadata": metadata}}
 
     def rating_key(self, title: str) -> str:
         """The rating key of the item ``title`` (as the section lists give it)."""
@@ -365,9 +394,31 @@ class FakePlexServer(Recorder):
             self.refreshes.append((key, request.query_params.get("path", "")))
             return Response(status_code=200)
 
+        async def sessions(request: Request) -> Response:
+            seen = await self.record(request)
+            if seen.headers.get("x-plex-token") != self.token:
+                return unauthorized()
+            body = self.sessions_json()
+            if "json" in seen.headers.get("accept", ""):
+                return JSONResponse(body)
+            root = ElementTree.Element("MediaContainer", size=str(len(self.players)))  # what plexapi reads
+            for item in body["MediaContainer"]["Metadata"]:
+                video = ElementTree.SubElement(
+                    root,
+                    "Video",
+                    ratingKey=item["ratingKey"],
+                    key=item["key"],
+                    title=item["title"],
+                    type="movie",
+                )
+                ElementTree.SubElement(video, "Player", state=item["Player"]["state"], title="Living room")
+                ElementTree.SubElement(video, "Session", id=item["Session"]["id"], location="lan")
+            return xml(root)
+
         return self.app(
             [
                 Route("/", identity_root, methods=["GET"]),
+                Route("/status/sessions", sessions, methods=["GET"]),
                 Route("/library/sections/all", sections, methods=["GET"]),
                 Route("/library/sections/{section_id}/all", section_items, methods=["GET"]),
                 Route("/library/sections/{section_id}/refresh", refresh, methods=["POST"]),

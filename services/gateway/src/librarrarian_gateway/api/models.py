@@ -14,6 +14,9 @@ from librarrarian_contracts.views import (
     JobsPage,
     JobView,
     NodeStatus,
+    RecycledOriginal,
+    RecycleList,
+    Restored,
     Stats,
 )
 from pydantic import BaseModel, Field
@@ -50,6 +53,18 @@ HistoryEntryOut = model_of(
 HistoryPageOut = model_of(HistoryPage, "HistoryPageOut", items=(list_of(HistoryEntryOut), ...))
 StatsOut = model_of(Stats, "StatsOut", jobs=(dict[str, int], Field(description="jobs per status")))
 ChartsOut = model_of(Charts, "ChartsOut")
+RecycledOriginalOut = model_of(
+    RecycledOriginal,
+    "RecycledOriginalOut",
+    descriptions={"kept_as": "its name in the recycle folder", "expires_at": "when the cleanup removes it"},
+)
+RecycleOut = model_of(
+    RecycleList,
+    "RecycleOut",
+    descriptions={"bytes_held": "the space the recycle folders hold", "days": "how long originals are kept"},
+    originals=(list_of(RecycledOriginalOut), ...),
+)
+RestoredOut = model_of(Restored, "RestoredOut")
 JobProgressOut = nested_model(JobProgress)
 NodeOut = model_of(
     NodeStatus,

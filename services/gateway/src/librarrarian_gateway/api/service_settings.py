@@ -1,6 +1,6 @@
-"""How often and how hard the services work, under ``/api/v1/settings/{scanner,cleanup,scheduler}`` and
-``/api/v1/nodes/{node}/slots``: the scan interval, the stale-file age and the cleanup interval, the tries per
-job, and each node's encodes at once.
+"""How often and how hard the services work, under ``/api/v1/settings/{scanner,cleanup,scheduler,streaming}``
+and ``/api/v1/nodes/{node}/slots``: the scan interval, the stale-file age and the cleanup interval, the tries
+per job, which nodes pause while someone watches on Plex or Jellyfin, and each node's encodes at once.
 
 Each is a key of the ``settings`` bucket that its service watches, so a change applies without a restart.
 The service's environment (``SCAN_INTERVAL_SECONDS``, ``STALE_AFTER_HOURS``, ``CLEANUP_INTERVAL_HOURS``,
@@ -20,11 +20,13 @@ from librarrarian_contracts.settings import (
     ORDER_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
+    STREAMING_KEY,
     CleanupSettings,
     NodeSlots,
     QueueOrder,
     RetrySettings,
     ScannerTiming,
+    StreamingSettings,
     slots_key,
 )
 
@@ -45,6 +47,14 @@ OrderOut = model_of(
     descriptions={
         "order": "benefit (largest expected saving first), age (oldest first) or folder (folders' priority)",
         "window": "waiting transcodes released to the encoders per hardware class at a time (1 to 64)",
+    },
+)
+StreamingOut = model_of(
+    StreamingSettings,
+    "StreamingSettingsOut",
+    descriptions={
+        "pause_while_streaming": "which nodes pause their encodes while someone watches on Plex or Jellyfin: "
+        "off, same_machine (the nodes on the media server's machine; the default) or all"
     },
 )
 SlotsOut = model_of(
@@ -123,8 +133,8 @@ async def get_cleanup(bus: Bus) -> dict[str, Any]:
     response_model=CleanupOut,
     summary="Change when a file is stale and how often to look",
     description="`stale_after_hours` (1 to 8760): a `.tmp_*` or `*.lock` file untouched this long is offered "
-    "for deletion; `interval_hours` (0 to 8760; 0: only when asked): how often the cleanup service looks. "
-    + CHANGED,
+    "for deletion; `interval_hours` (0 to 8760; 0: only when asked): how often the cleanup service looks; "
+    "`recycle_days` (0 to 3650): how long replaced originals stay in the recycle folder. " + CHANGED,
 )
 async def patch_cleanup(
     bus: Bus,
@@ -183,6 +193,34 @@ async def patch_queue_order(
     bus: Bus, kv: SettingsBucket, changes: Annotated[dict[str, Any], Body(examples=[{"order": "benefit"}])]
 ) -> dict[str, Any]:
     return await _patch(bus, kv, ORDER_KEY, QueueOrder(), changes)
+
+
+@router.get(
+    "/settings/streaming",
+    dependencies=READ,
+    response_model=StreamingOut,
+    summary="Which nodes pause while someone watches",
+)
+async def get_streaming(bus: Bus) -> dict[str, Any]:
+    return msgspec.to_builtins(await current(bus, STREAMING_KEY, StreamingSettings()))  # type: ignore[no-any-return]
+
+
+@router.patch(
+    "/settings/streaming",
+    dependencies=ADMIN,
+    response_model=StreamingOut,
+    summary="Change which nodes pause while someone watches",
+    description="`pause_while_streaming`: while Plex or Jellyfin (set up as sources) report a session "
+    "playing, `same_machine` pauses the encodes of the nodes on that server's machine, `all` those of every "
+    "node, `off` none; they resume when the playback ends. A node paused for playback shows the state "
+    "`paused for playback` and the reason in `paused_for`. Applied within seconds. " + CHANGED,
+)
+async def patch_streaming(
+    bus: Bus,
+    kv: SettingsBucket,
+    changes: Annotated[dict[str, Any], Body(examples=[{"pause_while_streaming": "all"}])],
+) -> dict[str, Any]:
+    return await _patch(bus, kv, STREAMING_KEY, StreamingSettings(), changes)
 
 
 @router.get(

@@ -28,6 +28,7 @@ from librarrarian_contracts.settings import (
     PATHS_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
+    STREAMING_KEY,
     TRANSCODE_KEY,
     UI_KEY,
     CleanupSettings,
@@ -39,6 +40,7 @@ from librarrarian_contracts.settings import (
     RetrySettings,
     ScannerFolders,
     ScannerTiming,
+    StreamingSettings,
     TranscodeSettings,
     UiSettings,
 )
@@ -67,6 +69,7 @@ EXPORTED: dict[str, type[Any]] = {
     CLEANUP_KEY: CleanupSettings,
     RETRIES_KEY: RetrySettings,
     ORDER_KEY: QueueOrder,
+    STREAMING_KEY: StreamingSettings,
 }
 # Each node's settings, one key per node (``schedule.<node>``): the prefix and the type.
 PER_NODE: dict[str, type[Any]] = {"schedule": NodeSchedule, "slots": NodeSlots}

@@ -26,6 +26,7 @@ from librarrarian_contracts.settings import (
     PATHS_KEY,
     RETRIES_KEY,
     SCANNER_TIMING_KEY,
+    STREAMING_KEY,
     TRANSCODE_KEY,
     CleanupSettings,
     EncoderFamily,
@@ -36,6 +37,7 @@ from librarrarian_contracts.settings import (
     RetrySettings,
     ScannerFolders,
     ScannerTiming,
+    StreamingSettings,
     TranscodeSettings,
     slots_key,
 )
@@ -53,6 +55,12 @@ from .rendering import backend, render, unless_unanswered
 
 router = APIRouter()
 VIEWS = ("standard", "advanced", "all")
+# The pause while streaming's choices, as the Options page names them.
+STREAMING_CHOICES = (
+    ("off", "Never"),
+    ("same_machine", "Nodes on the media server's machine"),
+    ("all", "Every node"),
+)
 FOLDER_TYPES = (
     ("movies", "Movies"),
     ("tv", "TV shows"),
@@ -134,6 +142,8 @@ async def options(request: Request, view: str = "standard") -> HTMLResponse:
         cleanup=await stored(bus, CLEANUP_KEY, CleanupSettings()),
         retries=await stored(bus, RETRIES_KEY, RetrySettings()),
         queue_order=await stored(bus, ORDER_KEY, QueueOrder()),
+        streaming=await stored(bus, STREAMING_KEY, StreamingSettings()),
+        streaming_choices=STREAMING_CHOICES,
         node_slots=[await _slots(bus, view.status.node, view.status.classes) for view in live_nodes],
         max_slots=MAX_SLOTS,
         plex_webhook=await webhook_secrets.made_at(request.app.state.pool, sources.PLEX),

@@ -23,7 +23,13 @@ async def history(request: Request, search: str | None = None, before_id: Before
     search = (search or "").strip()[:200] or None
     query = HistoryQuery(search=search, before_id=before_id, limit=100)
     page, problem = await unless_unanswered(backend(request).history(query))
-    return render(request, "history.html", page=page, search=search or "", problem=problem)
+    # The originals still kept: their entries get a restore button. Without an answer from the cleanup
+    # service the page shows the history anyway, without the buttons.
+    recycled, _ = await unless_unanswered(backend(request).recycled())
+    kept = {o.job_id: o for o in recycled.originals} if recycled is not None else {}
+    return render(
+        request, "history.html", page=page, search=search or "", problem=problem, recycled=recycled, kept=kept
+    )
 
 
 @router.get("/history/{entry_id}", dependencies=READ, response_class=HTMLResponse)

@@ -43,6 +43,8 @@
     "off schedule": [["pause", "Pause"], ["stop", "Stop"], ["stop-now", "Stop now"]],
     "queue paused": [["pause", "Pause"], ["stop", "Stop"]],
     "paused": [["resume", "Resume"], ["stop-now", "Stop now"]],
+    // Paused on its own while someone watches: it resumes by itself; the user may still pause or stop it.
+    "paused for playback": [["pause", "Pause"], ["stop", "Stop"], ["stop-now", "Stop now"]],
     "draining": [["start", "Start"], ["stop-now", "Stop now"]],
     "stopped": [["start", "Start"]],
   };
@@ -107,7 +109,7 @@
     fillControls(card, n.state);
     const state = card.querySelector(".state");
     state.className = "state " + n.state;
-    state.textContent = n.state;
+    state.textContent = n.paused_for ? "paused: " + n.paused_for : n.state;
     card.querySelector(".meta").textContent = n.classes.join(", ") + " · " + n.slots + " slot(s) · v" + n.version;
     fillFfmpeg(card, n.ffmpeg || []);
     fillUnusable(card, n.unusable || {});

@@ -30,6 +30,8 @@
     for (const name of ["reencode_hevc", "reencode_av1", "reencode_vp9", "measure_vmaf", "skip_dolby_vision", "replace_hard_links"]) {
       data[name] = form.elements[name].checked;
     }
+    const recycle = form.elements.recycle.value;  // "": not chosen (on while the installation is new)
+    data.recycle = recycle === "" ? null : recycle === "true";
     for (const name of ["min_size_mb", "max_output_percent", "stall_seconds"]) {
       data[name] = number(form.elements[name].value);
     }

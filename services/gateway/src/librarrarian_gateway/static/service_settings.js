@@ -1,5 +1,6 @@
 // How often and how hard the services work, on the Options page: the scan interval, the tries per job and the
-// stale files (PATCH /api/v1/settings/{scanner,scheduler,cleanup}, only what changed), and each node's slots
+// stale files, the pause while streaming (PATCH /api/v1/settings/{scanner,scheduler,cleanup,streaming}, only
+// what changed), and each node's slots
 // (PUT /api/v1/nodes/{node}/slots). The API checks every value; a refusal is shown and changes nothing.
 (function () {
   "use strict";
@@ -11,7 +12,8 @@
     scanner: ["scan_interval_seconds"],
     scheduler: ["max_attempts"],
     "queue-order": ["order", "window"],
-    cleanup: ["stale_after_hours", "interval_hours"],
+    cleanup: ["stale_after_hours", "interval_hours", "recycle_days"],
+    streaming: ["pause_while_streaming"],
   };
   // A number as the API wants it; anything else goes as typed, so the API names what is wrong.
   const number = (text) => (text.trim() !== "" && !isNaN(Number(text)) ? Number(text) : text);
