@@ -6,6 +6,7 @@ of the ones `up` started (found by pid, in its process tree and the servers' pid
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -340,7 +341,8 @@ async def test_a_postgresql_restarted_while_up_runs_is_stopped_with_it(tmp_path:
     before = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
     restart = [str(pg_ctl), "-D", str(pgdata), "-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"]
     # Detached as pg_ctl starts it: its own session, so the new postmaster is nobody's child here.
-    subprocess.run(
+    await asyncio.to_thread(
+        subprocess.run,
         restart,
         user="pgserver" if os.geteuid() == 0 else None,
         capture_output=True,
