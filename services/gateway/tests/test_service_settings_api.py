@@ -55,6 +55,8 @@ CASES: list[tuple[str, str, type[Any], dict[str, Any], list[dict[str, Any]]]] = 
         QueueOrder,
         {"order": "benefit", "window": 2},
         [{"order": "size"}, {"window": 0}, {"window": 65}, {"order": "age", "priority": 1}],
+    ),
+    (
         "/api/v1/settings/streaming",
         STREAMING_KEY,
         StreamingSettings,
