@@ -91,7 +91,8 @@ async def test_settings_are_exported_and_imported_and_a_bad_file_changes_nothing
     async with site.client() as api:
         exported = (await api.get("/api/v1/settings/export")).json()
         every = {"transcode", "scanner.folders", "paths", "ui", "notifications", "scanner.timing", "cleanup"}
-        assert set(exported["settings"]) == every | {"scheduler.retries"}  # no node has started
+        seeded = {"scheduler.retries", "scheduler.order", "streaming"}
+        assert set(exported["settings"]) == every | seeded  # no node has started
         assert exported["settings"]["transcode"]["target_codec"] == "hevc"
 
         page = await logged_in(browser, site, "/tools")
