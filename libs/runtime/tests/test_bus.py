@@ -3,6 +3,11 @@ are given to every server, including one the URL lists without them."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +55,36 @@ async def test_a_server_listed_without_credentials_is_logged_in_to_with_the_firs
             await nc.close()
     finally:
         server.stop()
+
+
+async def test_a_stop_before_the_server_answers_ends_the_wait() -> None:
+    """NATS is not there (yet): the connection waits for it, until a stop is asked for."""
+    stopping = asyncio.Event()
+    url = f"nats://127.0.0.1:{free_port()}"  # nobody listens
+    waiting = asyncio.create_task(bus.connect_unless_stopped(url, "test", stopping))
+    done, _ = await asyncio.wait({waiting}, timeout=1.5)
+    assert not done  # still trying: a server may start later
+    stopping.set()
+    with pytest.raises(bus.Stopped, match="stopped before NATS answered"):
+        await asyncio.wait_for(waiting, 10)
+
+
+def test_a_service_stopped_before_nats_answers_exits_cleanly(tmp_path: Path) -> None:
+    """The process as `up` runs it: SIGTERM while it waits for NATS is a stop, exit 0."""
+    env_vars = {
+        **os.environ,
+        "NATS_URL": f"nats://127.0.0.1:{free_port()}",
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "librarrarian_history"], env=env_vars, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:  # it logs each failed try to reach NATS
+                if "NATS error" in line:
+                    break
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            process.kill()

@@ -8,6 +8,7 @@ used for every server, including those the cluster announces by itself."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import ssl
@@ -120,12 +121,36 @@ async def connect(url: str, name: str, *, ca_file: Path | None = None) -> Client
     )
 
 
+class Stopped(Exception):
+    """A stop was asked for before NATS answered: the service ends without having started."""
+
+
+async def connect_unless_stopped(url: str, name: str, stopping: asyncio.Event | None) -> Client:
+    """``connect``, given up when ``stopping`` is set first: a connect waits for the server for ever (it may
+    start later), and a service asked to stop meanwhile must not wait with it."""
+    if stopping is None:
+        return await connect(url, name)
+    connecting = asyncio.ensure_future(connect(url, name))
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({connecting, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if connecting.done():
+        return connecting.result()
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await connecting
+    raise Stopped(f"{name}: stopped before NATS answered")
+
+
 @contextlib.asynccontextmanager
-async def connection(url: str, name: str) -> AsyncIterator[Client]:
+async def connection(url: str, name: str, stopping: asyncio.Event | None = None) -> AsyncIterator[Client]:
     """A connection for a service's whole life, drained when it ends: after a stop, and after a failed
     start too, so nothing the service published is lost and the server forgets it at once. In a container
-    the connection's life is the service's heartbeat (``health``)."""
-    nc = await connect(url, name)
+    the connection's life is the service's heartbeat (``health``). With ``stopping``, a stop before the
+    server answers raises ``Stopped``."""
+    nc = await connect_unless_stopped(url, name, stopping)
     try:
         async with health.heartbeat(nc):
             yield nc

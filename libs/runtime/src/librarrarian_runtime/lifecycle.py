@@ -12,7 +12,10 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from . import bus
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,15 @@ def stop_event(force: Callable[[], object] | None = None) -> asyncio.Event:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, handle, sig)
     return stopping
+
+
+def run_service(main: Coroutine[Any, Any, None]) -> None:
+    """A service's whole life: ``main`` to its end. A stop asked for before NATS answered ends it as a
+    stop, not as a failure."""
+    try:
+        asyncio.run(main)
+    except bus.Stopped as stopped:
+        log.info("%s", stopped)
 
 
 async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    async with bus.connection(settings.nats_url, "arr") as nc:
+    async with bus.connection(settings.nats_url, "arr", stopping) as nc:
         js = nc.jetstream()
         await require(js, Role.ARR)
         pool = await migrations.connect_and_migrate(

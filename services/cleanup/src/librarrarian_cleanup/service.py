@@ -170,7 +170,7 @@ class Cleanup:
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    async with bus.connection(settings.nats_url, "cleanup") as nc:
+    async with bus.connection(settings.nats_url, "cleanup", stopping) as nc:
         js = nc.jetstream()
         await require(js, Role.CLEANUP)
         seed = CleanupSettings(

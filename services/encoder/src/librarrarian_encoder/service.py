@@ -73,7 +73,10 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
         raise NoUsableHardware("no hardware class passed its test encode; see the lines above")
     found = Hardware(codecs, unusable, binaries.shown(codecs))
 
-    async with bus.connection(settings.nats_url, f"encoder {settings.node}") as nc, AsyncExitStack() as stack:
+    async with (
+        bus.connection(settings.nats_url, f"encoder {settings.node}", stopping) as nc,
+        AsyncExitStack() as stack,
+    ):
         js = nc.jetstream()
         await require(js, Role.ENCODER)
         nodes = await js.key_value(topology.NODES.name)

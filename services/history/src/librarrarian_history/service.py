@@ -50,7 +50,7 @@ def endpoints(pool: asyncpg.Pool) -> list[Endpoint]:
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    async with bus.connection(settings.nats_url, "history") as nc:
+    async with bus.connection(settings.nats_url, "history", stopping) as nc:
         js = nc.jetstream()
         await require(js, Role.HISTORY)
         pool = await migrations.connect_and_migrate(

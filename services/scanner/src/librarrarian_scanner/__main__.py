@@ -1,6 +1,4 @@
-import asyncio
-
-from librarrarian_runtime import logs
+from librarrarian_runtime import lifecycle, logs
 
 from . import service
 from .settings import Settings
@@ -8,7 +6,7 @@ from .settings import Settings
 
 def main() -> None:
     logs.configure("scanner")
-    asyncio.run(service.run(Settings.from_env()))
+    lifecycle.run_service(service.run(Settings.from_env()))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     if stopping is None:
         stopping = lifecycle.stop_event()
-    async with bus.connection(settings.nats_url, "scanner") as nc:
+    async with bus.connection(settings.nats_url, "scanner", stopping) as nc:
         js = nc.jetstream()
         await require(js, Role.SCANNER)
         pool = await migrations.connect_and_migrate(

@@ -89,7 +89,7 @@ async def _moved(pool: asyncpg.Pool, request: MoveJob, wake: asyncio.Event) -> A
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    async with bus.connection(settings.nats_url, "scheduler") as nc:
+    async with bus.connection(settings.nats_url, "scheduler", stopping) as nc:
         js = nc.jetstream()
         await require(js, Role.SCHEDULER)
         pool = await migrations.connect_and_migrate(
