@@ -12,6 +12,8 @@ Left out, and why:
   would be refused (``test_accounts_api`` revokes keys).
 - ``/api/v1/backups/…``: made and restored by the backup duty of ``librarrarian up``, which does not run
   here (``tests/test_backups.py`` drives them).
+- ``/api/v1/recycle…``: answered by the cleanup service, which does not run here (``test_browser_recycle``
+  and the encoder's ``test_recycle`` drive them).
 - ``POST /api/v1/notifications/test``: it sends to the URLs a generated request added, out of the machine
   (``test_notifications`` sends to a server of its own).
 
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from .sites import API_KEY, Site
 
-EXCLUDED = r"^/api/v1/(events|sources(/.*)?|arr(/.*)?|keys/\{key_id\}|backups(/.*)?|notifications/test)$"
+EXCLUDED = r"^/api/v1/(events|sources(/.*)?|arr(/.*)?|keys/\{key_id\}|backups(/.*)?|recycle(/.*)?|notifications/test)$"
 EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "5")
 SEED = os.environ.get("SCHEMATHESIS_SEED", "1")  # fixed: the same requests every run, unless asked
 
