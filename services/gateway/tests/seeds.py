@@ -142,7 +142,8 @@ async def seed_queue_and_history(site: Site) -> None:
 
 
 async def seed_cluster(site: Site) -> None:
-    """A node running a job with its progress, besides a queued file and a finished transcode."""
+    """A node running a job with its progress, besides a queued file and a finished transcode. The node
+    last: its entry lives a few heartbeats, and seeding the queue and the history may take as long."""
+    await seed_queue_and_history(site)
     await (await site.js.key_value(topology.NODES.name)).put("node-a", node(jobs=(1,)))
     await (await site.js.key_value(topology.PROGRESS.name)).put("1", progress(42.0, job_id=1))
-    await seed_queue_and_history(site)
