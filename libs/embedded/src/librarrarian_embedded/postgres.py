@@ -64,13 +64,19 @@ class PostgresServer:
             stop_running_in(self.data_dir)
 
 
-def forget_the_dead(handles: Path) -> None:
-    """Drop from pgserver's list the pids of processes that are gone."""
+def _listed(handles: Path) -> list[object] | None:
+    """pgserver's list of the pids that use the server, None when there is none to read."""
     try:
         pids = json.loads(handles.read_text())
     except (OSError, ValueError):
-        return
-    if not isinstance(pids, list):
+        return None
+    return pids if isinstance(pids, list) else None
+
+
+def forget_the_dead(handles: Path) -> None:
+    """Drop from pgserver's list the pids of processes that are gone."""
+    pids = _listed(handles)
+    if pids is None:
         return
     alive = [pid for pid in pids if isinstance(pid, int) and leftovers.command_line(pid) is not None]
     if alive != pids:
@@ -80,15 +86,9 @@ def forget_the_dead(handles: Path) -> None:
 
 def users_left(handles: Path) -> list[int]:
     """The live processes, other than this one, in pgserver's list of those that use the server."""
-    try:
-        pids = json.loads(handles.read_text())
-    except (OSError, ValueError):
-        return []
-    if not isinstance(pids, list):
-        return []
     return [
         pid
-        for pid in pids
+        for pid in _listed(handles) or []
         if isinstance(pid, int) and pid != os.getpid() and leftovers.command_line(pid) is not None
     ]
 

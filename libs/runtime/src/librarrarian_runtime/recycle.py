@@ -188,8 +188,8 @@ def forget_earlier(root: Path, job_id: int, original: os.stat_result, folder_fd:
     return staying
 
 
-def entries(roots: Iterable[Path]) -> Iterator[Entry]:
-    """Every kept original with its record (an unreadable or foreign sidecar is skipped)."""
+def _existing(roots: Iterable[Path]) -> Iterator[tuple[Path, int]]:
+    """Each root's recycle folder that exists and is usable, open (closed once the caller moves on)."""
     for root in roots:
         try:
             fd = open_folder(root, create=False)
@@ -198,35 +198,32 @@ def entries(roots: Iterable[Path]) -> Iterator[Entry]:
         if fd is None:
             continue
         try:
-            for name in sorted(os.listdir(fd)):
-                if not name.endswith(SIDECAR):
-                    continue
-                entry = name.removesuffix(SIDECAR)
-                st = _regular(fd, entry)
-                record = _read(fd, name)
-                if st is not None and record is not None:
-                    yield Entry(root, entry, record, st.st_size)
+            yield root, fd
         finally:
             os.close(fd)
+
+
+def entries(roots: Iterable[Path]) -> Iterator[Entry]:
+    """Every kept original with its record (an unreadable or foreign sidecar is skipped)."""
+    for root, fd in _existing(roots):
+        for name in sorted(os.listdir(fd)):
+            if not name.endswith(SIDECAR):
+                continue
+            entry = name.removesuffix(SIDECAR)
+            st = _regular(fd, entry)
+            record = _read(fd, name)
+            if st is not None and record is not None:
+                yield Entry(root, entry, record, st.st_size)
 
 
 def held(roots: Iterable[Path]) -> int:
     """Bytes the recycle folders hold (their regular files, sidecars aside)."""
     total = 0
-    for root in roots:
-        try:
-            fd = open_folder(root, create=False)
-        except (Unavailable, OSError):
-            continue
-        if fd is None:
-            continue
-        try:
-            for name in os.listdir(fd):
-                st = _regular(fd, name)
-                if st is not None and not name.endswith(SIDECAR):
-                    total += st.st_size
-        finally:
-            os.close(fd)
+    for _, fd in _existing(roots):
+        for name in os.listdir(fd):
+            st = _regular(fd, name)
+            if st is not None and not name.endswith(SIDECAR):
+                total += st.st_size
     return total
 
 
@@ -234,24 +231,17 @@ def expire(roots: Iterable[Path], days: float, now: float) -> list[str]:
     """Remove the regular files of the recycle folders kept longer than ``days`` (by their change time: the
     moment they were linked there). A symlink or folder planted inside is left alone, never followed."""
     removed = []
-    for root in roots:
-        try:
-            fd = open_folder(root, create=False)
-        except (Unavailable, OSError):
-            continue
-        if fd is None:
-            continue
-        try:
-            for name in os.listdir(fd):
-                st = _regular(fd, name)
-                if st is not None and now - st.st_ctime > days * DAY:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(name, dir_fd=fd)
-                    removed.append(str(root / FOLDER / name))
-            if removed:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+    for root, fd in _existing(roots):
+        gone = 0
+        for name in os.listdir(fd):
+            st = _regular(fd, name)
+            if st is not None and now - st.st_ctime > days * DAY:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=fd)
+                removed.append(str(root / FOLDER / name))
+                gone += 1
+        if gone:
+            os.fsync(fd)
     return removed
 
 
