@@ -52,6 +52,8 @@ async def log_in(page: Page, site: Site, target: str) -> Page:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
     await expect(page).to_have_url(f"{site.url}{target}", timeout=WAIT_MS)
+    # The URL changes when the page arrives, before its deferred scripts run: a click sent then does nothing.
+    await page.wait_for_load_state("load", timeout=WAIT_MS)
     return page
 
 
