@@ -1,6 +1,11 @@
 """The statistics page's aggregates: space saved per day, files per codec before and after, and the
-throughput of each node, over the encoded files of a recent window (the partial index on ``finished_at``
-keeps each one a range scan)."""
+throughput of each node, over the encoded files of a recent window.
+
+They are read from the summaries migration 0007 keeps (per UTC day and hour, node and codecs), not from
+the history itself: the window's whole days from ``transcode_days``, the whole hours of its first day from
+``transcode_hours``, and the raw rows of its first, partial hour (a range of the partial index on
+``finished_at``). A window of ten years reads a few thousand rows, and the sums are the same as the
+history's own."""
 
 from __future__ import annotations
 
@@ -9,32 +14,53 @@ from librarrarian_contracts.views import Charts, ChartsQuery, CodecCount, DaySav
 from librarrarian_runtime.errors import BadRequest
 
 MAX_DAYS = 3650
-WINDOW = "status = 'done' AND finished_at >= now() - make_interval(days => $1)"
+# Every encoded file finished since now() - $1 days, as summary rows: (day, node, codec_before,
+# codec_after, files, saved, bytes_before, media, busy).
+WINDOW = """
+WITH bounds AS (
+    SELECT b, date_trunc('hour', b AT TIME ZONE 'UTC') + interval '1 hour' AS first_hour,
+        (b AT TIME ZONE 'UTC')::date + 1 AS first_day
+    FROM (SELECT now() - make_interval(days => $1) AS b) AS w),
+window_rows AS (
+    SELECT (t.finished_at AT TIME ZONE 'UTC')::date AS day, t.node,
+        coalesce(t.codec_before, 'unknown') AS codec_before, coalesce(t.codec_after, 'unknown') AS codec_after,
+        1::bigint AS files, coalesce(t.size_before - t.size_after, 0)::numeric AS saved,
+        coalesce(t.size_before, 0)::numeric AS bytes_before, coalesce(t.duration, 0)::numeric AS media,
+        coalesce(t.elapsed_seconds, 0)::numeric AS busy
+    FROM transcodes t, bounds
+    WHERE t.status = 'done' AND t.finished_at >= bounds.b AND t.finished_at < bounds.first_hour AT TIME ZONE 'UTC'
+    UNION ALL
+    SELECT h.hour::date, h.node, h.codec_before, h.codec_after, h.files, h.saved, h.bytes_before, h.media, h.busy
+    FROM transcode_hours h, bounds WHERE h.hour >= bounds.first_hour AND h.hour < bounds.first_day
+    UNION ALL
+    SELECT d.day, d.node, d.codec_before, d.codec_after, d.files, d.saved, d.bytes_before, d.media, d.busy
+    FROM transcode_days d, bounds WHERE d.day >= bounds.first_day)
+"""
 
 
 async def charts(pool: asyncpg.Pool, query: ChartsQuery) -> Charts:
     if not 1 <= query.days <= MAX_DAYS:
         raise BadRequest(f"days must be between 1 and {MAX_DAYS}")
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        # One snapshot: the three charts add up to the same files.
         days = await conn.fetch(
-            "SELECT (finished_at AT TIME ZONE 'UTC')::date AS day, count(*) AS files,"
-            " coalesce(sum(size_before - size_after), 0)::bigint AS saved"
-            f" FROM transcodes WHERE {WINDOW} GROUP BY day ORDER BY day",
+            f"{WINDOW} SELECT day, sum(files)::bigint AS files, sum(saved)::bigint AS saved"
+            " FROM window_rows GROUP BY day HAVING sum(files) > 0 ORDER BY day",
             query.days,
         )
         codecs = await conn.fetch(
-            "SELECT 'before' AS side, coalesce(codec_before, 'unknown') AS codec, count(*) AS files"
-            f" FROM transcodes WHERE {WINDOW} GROUP BY codec"
-            " UNION ALL"
-            " SELECT 'after', coalesce(codec_after, 'unknown'), count(*)"
-            f" FROM transcodes WHERE {WINDOW} GROUP BY 2"
-            " ORDER BY files DESC, codec",
+            f"{WINDOW}, per_codec AS ("
+            "  SELECT 'before' AS side, codec_before AS codec, sum(files)::bigint AS files FROM window_rows"
+            "  GROUP BY codec_before"
+            "  UNION ALL"
+            "  SELECT 'after', codec_after, sum(files)::bigint FROM window_rows GROUP BY codec_after)"
+            " SELECT side, codec, files FROM per_codec WHERE files > 0 ORDER BY files DESC, codec",
             query.days,
         )
         nodes = await conn.fetch(
-            "SELECT node, count(*) AS files, coalesce(sum(size_before), 0)::bigint AS bytes_before,"
-            " coalesce(sum(duration), 0) AS media, coalesce(sum(elapsed_seconds), 0) AS busy"
-            f" FROM transcodes WHERE {WINDOW} GROUP BY node ORDER BY node",
+            f"{WINDOW} SELECT node, sum(files)::bigint AS files, sum(bytes_before)::bigint AS bytes_before,"
+            " sum(media)::float8 AS media, sum(busy)::float8 AS busy"
+            " FROM window_rows GROUP BY node HAVING sum(files) > 0 ORDER BY node",
             query.days,
         )
     return Charts(

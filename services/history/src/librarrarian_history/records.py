@@ -120,13 +120,15 @@ async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:
 
 
 async def stats(pool: asyncpg.Pool) -> Stats:
+    """The totals, from the rows the triggers of migration 0007 keep per status (not a scan of the history)."""
     row = await pool.fetchrow(
-        "SELECT count(*) FILTER (WHERE status = 'done') AS encoded,"
-        " count(*) FILTER (WHERE status = 'skipped') AS skipped,"
-        " coalesce(sum(size_before) FILTER (WHERE status = 'done'), 0)::bigint AS before,"
-        " coalesce(sum(size_after) FILTER (WHERE status = 'done'), 0)::bigint AS after,"
-        " coalesce(avg(1 - size_after::float8 / nullif(size_before, 0)) FILTER (WHERE status = 'done'), 0) AS reduction"
-        " FROM transcodes"
+        "SELECT coalesce(sum(files) FILTER (WHERE status = 'done'), 0)::bigint AS encoded,"
+        " coalesce(sum(files) FILTER (WHERE status = 'skipped'), 0)::bigint AS skipped,"
+        " coalesce(sum(bytes_before) FILTER (WHERE status = 'done'), 0)::bigint AS before,"
+        " coalesce(sum(bytes_after) FILTER (WHERE status = 'done'), 0)::bigint AS after,"
+        " coalesce(sum(reduction_sum) FILTER (WHERE status = 'done')"
+        "   / nullif(sum(reductions) FILTER (WHERE status = 'done'), 0), 0)::float8 AS reduction"
+        " FROM transcode_totals"
     )
     assert row is not None
     return Stats(
