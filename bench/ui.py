@@ -206,13 +206,16 @@ async def main() -> None:
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
             ) as client:
-                while True:
-                    try:
-                        if (await client.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
+                # The scheduler and history answer once their migrations are applied: seeding before that
+                # would race them (and write through the triggers the migrations replace).
+                for path in ("/healthz", "/api/v1/jobs", "/api/v1/stats"):
+                    while True:
+                        try:
+                            if (await client.get(path)).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            pass
+                        await asyncio.sleep(0.1)
                 print(f"ui: seeding {ROWS:,} jobs and {ROWS:,} history rows …", flush=True)
                 started = time.perf_counter()
                 await seed(db_url, ROWS)

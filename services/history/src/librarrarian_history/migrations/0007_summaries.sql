@@ -95,7 +95,13 @@ BEGIN
         EXECUTE summaries_statement('SELECT 1 AS sign, * FROM new_rows');
     ELSIF TG_OP = 'DELETE' THEN
         EXECUTE summaries_statement('SELECT -1 AS sign, * FROM old_rows');
-    ELSE
+    ELSIF EXISTS (
+        SELECT FROM old_rows o JOIN new_rows n USING (id)
+        WHERE (o.status, o.node, o.codec_before, o.codec_after, o.size_before, o.size_after, o.duration,
+            o.elapsed_seconds, o.finished_at) IS DISTINCT FROM (n.status, n.node, n.codec_before, n.codec_after,
+            n.size_before, n.size_after, n.duration, n.elapsed_seconds, n.finished_at))
+    THEN
+        -- A rename (the only update the service makes) changes nothing summarised: it stops here.
         EXECUTE summaries_statement(
             'SELECT -1 AS sign, * FROM old_rows UNION ALL SELECT 1 AS sign, * FROM new_rows');
     END IF;

@@ -37,7 +37,10 @@ BEGIN
         EXECUTE job_counts_statement('SELECT 1 AS sign, status, kind FROM new_rows');
     ELSIF TG_OP = 'DELETE' THEN
         EXECUTE job_counts_statement('SELECT -1 AS sign, status, kind FROM old_rows');
-    ELSE
+    ELSIF EXISTS (SELECT FROM old_rows o JOIN new_rows n USING (id) WHERE (o.status, o.kind) <> (n.status, n.kind))
+    THEN
+        -- Most updates move no job between states (a version, a node, a commit): they stop at this check,
+        -- whose plan is kept, rather than plan the counting statement each time.
         EXECUTE job_counts_statement('SELECT -1 AS sign, status, kind FROM old_rows'
             ' UNION ALL SELECT 1 AS sign, status, kind FROM new_rows');
     END IF;
