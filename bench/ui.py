@@ -59,7 +59,9 @@ SWAPPED: list[tuple[Any, str, Any]] = [
 ]
 SEARCHES = ("Film 4242", "Film", "Film 1 (2001)", "zebra")
 # Answers compared between the passes (same data, same answers).
-COMPARED = ("GET /api/v1/stats", "GET /api/v1/stats/charts?days=30", "GET /api/v1/stats/charts?days=3650")
+# (The windows of the charts that end inside the seeded history move on with the clock between two answers,
+# so only the one that holds all of it is compared; the tests compare the others with the history itself.)
+COMPARED = ("GET /api/v1/stats", "GET /api/v1/stats/charts?days=3650")
 
 
 async def timed(request: Callable[[], Awaitable[httpx.Response]], repeat: int) -> dict[str, float]:
@@ -235,9 +237,13 @@ async def main() -> None:
                 )  # kept if the rest fails
                 current_answers = await answers(client, ROWS)
                 await previous_queries(db_url)
+                previous_answers = await answers(client, ROWS)
+                differing = [
+                    name for name in current_answers if current_answers[name] != previous_answers[name]
+                ]
+                same = not differing
                 print("ui: timing the same requests with the previous queries (baseline) …", flush=True)
                 previous = await measure(client, ROWS, BASELINE_REPEAT)
-                same = current_answers == await answers(client, ROWS)
         finally:
             stopping.set()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -253,6 +259,7 @@ async def main() -> None:
         "baseline_repeat": BASELINE_REPEAT,
         "seed_seconds": seed_seconds,
         "same_answers": same,
+        "differing_answers": differing,
         "goal_p95_ms": GOAL_MS,
         "current": current,
         "baseline_previous_queries": previous,

@@ -103,15 +103,19 @@ async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:
         narrowing = (
             "path_words(path) || path_words(output_path) @@ to_tsquery('simple', $4)" if words else "$4 = ''"
         )
-        rows = await pool.fetch(
-            f"SELECT * FROM transcodes WHERE {narrowing}"
-            "   AND (path ILIKE $1 OR output_path ILIKE $1) AND ($2::bigint IS NULL OR id < $2)"
-            " ORDER BY id DESC LIMIT $3",
-            f"%{escaped}%",
-            query.before_id,
-            query.limit + 1,
-            words,
-        )
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            # A plan for this search's words: how many rows they match decides between the words index and
+            # the newest rows first, and a plan kept for any search would choose once for all of them.
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            rows = await conn.fetch(
+                f"SELECT * FROM transcodes WHERE {narrowing}"
+                "   AND (path ILIKE $1 OR output_path ILIKE $1) AND ($2::bigint IS NULL OR id < $2)"
+                " ORDER BY id DESC LIMIT $3",
+                f"%{escaped}%",
+                query.before_id,
+                query.limit + 1,
+                words,
+            )
     items = rows[: query.limit]
     more = len(rows) > query.limit
     return HistoryPage(
