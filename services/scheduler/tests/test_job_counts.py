@@ -1,4 +1,4 @@
-"""The counts per state and type (kept per statement, migration 0013) equal a count of the jobs: after the
+"""The counts per state and type (kept per statement, migration 0017) equal a count of the jobs: after the
 migration on a database that has jobs, and after concurrent changes through the real scheduler. And the
 jobs list, written per filter since, lists what one query with every filter optional listed."""
 
@@ -34,7 +34,7 @@ from .scheduler_client import probed
 from .test_approval import found
 
 PACKAGE = "librarrarian_scheduler.migrations"
-PER_STATEMENT = 13  # the migration that counts per statement
+PER_STATEMENT = 17  # the migration that counts per statement
 
 # Jobs of every type and state, as a scan, the Arr apps and users leave them.
 SEED = (
@@ -85,7 +85,7 @@ async def test_the_migration_counts_the_jobs_already_recorded(database_url: str)
         await conn.execute(
             "UPDATE job_counts SET n = n + 5; DELETE FROM job_counts_by_kind WHERE kind = 'rename'"
         )
-        assert await migrate(conn, "scheduler", PACKAGE) == ["0013_job_lists.sql"]
+        assert await migrate(conn, "scheduler", PACKAGE) == ["0017_job_lists.sql"]
         assert await counted(conn) == await real(conn)
         assert sum((await counted(conn))[0].values()) == 480
         # And from now on per statement: a change of many jobs at once, a state nobody used before.

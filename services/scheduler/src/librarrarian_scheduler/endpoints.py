@@ -112,7 +112,7 @@ async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
         # deep page's id looking for a state none of the older jobs has (the newest jobs are the pending ones).
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         rows = await conn.fetch(sql, *args)
-        # The counts per state are kept by triggers (migration 0013): a few rows, not a count of the jobs.
+        # The counts per state are kept by triggers (migration 0017): a few rows, not a count of the jobs.
         counts = {
             r["status"]: r["n"] for r in await conn.fetch("SELECT status, n FROM job_counts WHERE n > 0")
         }
