@@ -6,29 +6,14 @@ and the previews the read scope."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from librarrarian_testing import eventually, library
-from nats.aio.client import Client
-from nats.js import JetStreamContext
 
-from .conftest import media_folder
-from .reviewing import review_before_start, reviewed_library
-from .sites import Site, gateway_settings, running_site
+from .reviewing import reviewed_library
+from .sites import Site
 
 JPEG = b"\xff\xd8\xff"
-
-
-@pytest.fixture
-async def reviewed_site(
-    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
-) -> AsyncIterator[Site]:
-    media = media_folder(tmp_path)
-    await review_before_start(bus[1], media)
-    async with running_site(gateway_settings(nats_url, database_url, media), bus[1]) as running:
-        yield running
 
 
 async def test_accept_and_reject_through_the_api(reviewed_site: Site, shared_media: Path) -> None:
