@@ -18,8 +18,8 @@ from librarrarian_contracts import (
     JobCompleted,
     JobFailed,
     JobSkipped,
-    OutputKept,
     ReviewDecision,
+    ReviewRequested,
     Transcode,
     publish,
     topology,
@@ -49,7 +49,7 @@ def reviewed(path: Path, job_id: int) -> Transcode:
     return msgspec.structs.replace(work(path, job_id=job_id), review=True)
 
 
-def decided(encode: Transcode, kept: OutputKept, accept: bool) -> Transcode:
+def decided(encode: Transcode, kept: ReviewRequested, accept: bool) -> Transcode:
     """The job's next attempt, carrying the user's decision (as the scheduler sends it)."""
     return msgspec.structs.replace(
         encode,
@@ -61,11 +61,11 @@ def decided(encode: Transcode, kept: OutputKept, accept: bool) -> Transcode:
 
 async def keep(
     js: JetStreamContext, scheduler: Scheduler, source: Path, job_id: int
-) -> tuple[Transcode, OutputKept]:
+) -> tuple[Transcode, ReviewRequested]:
     encode = reviewed(source, job_id)
     await publish(js, encode, CPU)
     kept = await outcome(scheduler, job_id)
-    assert isinstance(kept, OutputKept), kept
+    assert isinstance(kept, ReviewRequested), kept
     return encode, kept
 
 

@@ -282,8 +282,8 @@ CHANNELS: tuple[Channel, ...] = (
         public=True,
     ),
     Channel(
-        topology.JOB_OUTPUT_KEPT,
-        (m.OutputKept,),
+        topology.JOB_REVIEW_REQUESTED,
+        (m.ReviewRequested,),
         (ENCODER,),
         (*REPORTERS, INTEGRATION),
         "A verified output waits beside its original for a user's review (its library folder is reviewed), "

@@ -293,7 +293,7 @@ class Transcode(Command, frozen=True, kw_only=True, tag="work.transcode"):
     # The audio and subtitle streams to keep (their indexes in ``probe``, in order), as the job's track plan
     # says; None: every one. Video, cover art and attachments are kept either way.
     streams: tuple[int, ...] | None = None
-    # The file's library folder is reviewed: the verified output is kept for a user (``OutputKept``) instead
+    # The file's library folder is reviewed: the verified output is kept for a user (``ReviewRequested``) instead
     # of replacing the original.
     review: bool = False
     # Set: not an encode but a user's decision on the output a previous attempt kept.
@@ -372,7 +372,7 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     recycled: str | None = None
 
 
-class OutputKept(Event, frozen=True, kw_only=True, tag="job.output_kept"):
+class ReviewRequested(Event, frozen=True, kw_only=True, tag="job.review_requested"):
     """A verified output waits beside its original for a user's review (its folder is reviewed). Sent by
     the holder of the commit: the job is ``ready_to_replace`` and holds no slot. ``previews``: one small JPEG
     of the original and one of the output at the same moment (``preview_at`` seconds in), when they could be
@@ -444,7 +444,9 @@ class RenameFinished(Event, frozen=True, kw_only=True, tag="job.rename_finished"
     delivery: int | None = None
 
 
-JobReport = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished | RenameFinished | OutputKept
+JobReport = (
+    JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished | RenameFinished | ReviewRequested
+)
 
 
 def report_id(kind: type[JobReport], job_id: int, attempt: int, delivery: int | None = None) -> str:

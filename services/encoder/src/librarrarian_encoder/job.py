@@ -17,7 +17,7 @@ from librarrarian_contracts import (
     JobReport,
     JobSkipped,
     JobStarted,
-    OutputKept,
+    ReviewRequested,
     Transcode,
     WaitingOutput,
     report_id,
@@ -30,7 +30,7 @@ from .folder import Folder
 from .replace import Output
 
 # What a job ends in; None: another delivery holds the commit and reports the outcome, this one says nothing.
-Outcome = JobCompleted | JobSkipped | JobFailed | OutputKept | None
+Outcome = JobCompleted | JobSkipped | JobFailed | ReviewRequested | None
 # The end of ffmpeg's log a completion carries: its last lines are already few, but a line can be long.
 MAX_LOG_CHARS = 16_000
 
@@ -203,10 +203,10 @@ class Verified(Encoded):
 
     def kept(
         self, waiting: WaitingOutput, previews: tuple[bytes, bytes] | None, preview_at: float | None
-    ) -> OutputKept:
+    ) -> ReviewRequested:
         """The output waits beside the original for a user's review (its library folder is reviewed)."""
-        return OutputKept(
-            event_id=self._event_id(OutputKept),
+        return ReviewRequested(
+            event_id=self._event_id(ReviewRequested),
             job_id=self.id,
             attempt=self.request.attempt,
             node=self.node,

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import av
-from librarrarian_contracts import FileIdentity, OutputKept, Transcode, publish, topology
+from librarrarian_contracts import FileIdentity, ReviewRequested, Transcode, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_media import reading
 from librarrarian_runtime import path_mapping, recycle
@@ -99,7 +99,7 @@ class Pipeline:
                 return granted
             if granted.request.review:
                 outcome = await self.keep(granted)
-                kept = isinstance(outcome, OutputKept)
+                kept = isinstance(outcome, ReviewRequested)
                 return outcome
             return await self.replace(granted)
         finally:

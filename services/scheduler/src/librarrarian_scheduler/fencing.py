@@ -2,7 +2,7 @@
 the bus cannot tell one node's report from another's; the scheduler can, from its record.
 
 - A completion (``job.completed``, ``job.cleanup_finished``, ``job.rename_finished``), or an output kept for
-  review (``job.output_kept``), counts only from an attempt, delivery and node that was granted the commit:
+  review (``job.review_requested``), counts only from an attempt, delivery and node that was granted the commit:
   nothing else may have touched the file, and only one attempt's output waits.
 - A skip or a failure counts only from the holder of the attempt's commit, once granted; before that, while
   the attempt runs, only from the delivery that reported starting it. An attempt nobody started yet (a node
@@ -21,8 +21,8 @@ from librarrarian_contracts import (
     JobCompleted,
     JobReport,
     JobStarted,
-    OutputKept,
     RenameFinished,
+    ReviewRequested,
 )
 
 
@@ -57,7 +57,7 @@ def refusal(report: JobReport, record: Record) -> str | None:
     if isinstance(report, JobStarted):
         return None
     sender = of(report)
-    if isinstance(report, JobCompleted | CleanupFinished | RenameFinished | OutputKept):
+    if isinstance(report, JobCompleted | CleanupFinished | RenameFinished | ReviewRequested):
         if report.delivery is None:
             return "it names no delivery (a worker older than commit fencing?)"
         return None if record.granted else f"{sender} was never granted the commit"

@@ -16,8 +16,8 @@ from librarrarian_contracts import (
     JobReport,
     JobSkipped,
     JobStarted,
-    OutputKept,
     RenameFinished,
+    ReviewRequested,
 )
 from librarrarian_contracts.views import ActionResult
 from librarrarian_runtime.errors import BadRequest, Conflict, NotFound
@@ -86,7 +86,7 @@ class JobTracker:
                     await self._renamed(conn, report)
                 case JobFailed():
                     requeued = await self._failed(conn, report)
-                case OutputKept():
+                case ReviewRequested():
                     await review.kept(conn, report)
             if isinstance(report, JobCompleted | JobSkipped):
                 # A reviewed output was decided on: its previews have served.

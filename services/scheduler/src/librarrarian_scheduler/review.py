@@ -1,7 +1,7 @@
 """Review before replace: outputs kept for a user's review, and the user's decisions on them.
 
 A transcode of a reviewed library folder ends its encode in ``ready_to_replace``: its verified output waits
-beside the original (``OutputKept``, sent by the holder of the commit), holding no slot. Accepting or
+beside the original (``ReviewRequested``, sent by the holder of the commit), holding no slot. Accepting or
 rejecting one is a new attempt of the job carrying the decision (``Transcode.decision``), queued like any
 other: the encoder that takes it puts the output in place through the same checked, atomic replace as any
 transcode (``job.completed``), or deletes it (``job.skipped``, the original untouched). A decision refused
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 
 import asyncpg
-from librarrarian_contracts import JobChange, JobFailed, OutputKept, encode
+from librarrarian_contracts import JobChange, JobFailed, ReviewRequested, encode
 from librarrarian_contracts.views import (
     MAX_REVIEWED,
     Preview,
@@ -34,7 +34,7 @@ READY = "ready_to_replace"
 MAX_PREVIEW_BYTES = 256 * 1024
 
 
-async def kept(conn: asyncpg.Connection, report: OutputKept) -> None:
+async def kept(conn: asyncpg.Connection, report: ReviewRequested) -> None:
     """The attempt's output waits for review: the job is ready to replace, with what the queue shows."""
     changed = await conn.fetchval(
         "UPDATE jobs SET status = 'ready_to_replace', node = $3, output_path = $4, size_after = $5, vmaf = $6,"
