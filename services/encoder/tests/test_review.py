@@ -27,6 +27,7 @@ from librarrarian_contracts import (
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import earlier, review
 from librarrarian_encoder.folder import Folder
+from librarrarian_runtime import recycle
 from librarrarian_testing import eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -202,7 +203,8 @@ async def test_a_hostile_folder_is_refused_with_nothing_lost(
 
 
 @pytest.mark.parametrize(
-    ("point", "clip"), [("after-commit", "mp4"), ("after-rename", "mp4"), ("after-rename", "avi")]
+    ("point", "clip"),
+    [("after-commit", "mp4"), ("after-recycle", "mp4"), ("after-rename", "mp4"), ("after-rename", "avi")],
 )
 async def test_a_kill_during_an_accept_loses_nothing(
     point: str,
@@ -226,7 +228,7 @@ async def test_a_kill_during_an_accept_loses_nothing(
     await publish(js, decided(encode, kept, accept=True), CPU)
     assert await asyncio.wait_for(doomed.wait(), 120) == -9
     # The moment after the kill: the original whole, the output whole (under its review name, or in place).
-    if point == "after-commit":
+    if point in ("after-commit", "after-recycle"):
         assert library.sha256(source) == digest and library.sha256(waiting) == output_digest
     else:
         assert library.sha256(final) == output_digest and not waiting.exists()
@@ -243,6 +245,9 @@ async def test_a_kill_during_an_accept_loses_nothing(
     assert library.sha256(final) == output_digest
     assert source.exists() == (clip != "avi")
     assert temporary(source.parent) == []
+    # The recycle folder (on: a new installation) keeps the original once, whichever delivery kept it.
+    kept_originals = [p for p in (media.root / recycle.FOLDER).iterdir() if not p.suffix]
+    assert len(kept_originals) == 1 and library.sha256(kept_originals[0]) == digest
 
 
 async def test_set_aside_never_overwrites(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@
   if (!table) return;
   const body = table.tBodies[0];
   const say = lib.reporter(document.getElementById("queue-message"));
-  const DELETABLE = new Set(["awaiting_approval", "pending", "failed", "skipped"]);
+  const DELETABLE = new Set(["awaiting_approval", "pending", "failed", "skipped", "ready_to_replace"]);
   const KIND_NAMES = { quality_mismatch: "quality" };
   const HELD = "held: "; // how the scheduler begins the reason of a transcode held for an Arr app
   const READY = "ready_to_replace"; // an output waiting for review
