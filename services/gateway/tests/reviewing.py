@@ -65,7 +65,7 @@ async def reviewed_library(site: Site, shared_media: Path) -> AsyncIterator[dict
         assert shown["folders"] == [
             {"path": str(folder), "type": "mixed", "tracks": None, "priority": 0, "review": True}
         ]
-    await transcode.put(site.js, transcode.fastest(max_output_percent=1000))
+    await transcode.put(site.js, transcode.fastest(max_output_percent=1000, measure_vmaf=True))
     stopping = asyncio.Event()
     node = EncoderSettings(
         nats_url=site.settings.nats_url, media_paths=(site.media.resolve(),), node="reviewer"

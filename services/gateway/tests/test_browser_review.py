@@ -34,7 +34,7 @@ async def test_accept_and_reject_in_the_queue(
             row = rows.filter(has_text=one.original.name)
             await expect(row.locator(".status")).to_have_text("ready_to_replace")
             await expect(row.locator(".saving")).to_contain_text("saved")
-            await expect(row.locator(".vmaf")).to_contain_text("VMAF")
+            await expect(row.locator(".vmaf")).to_contain_text(f"VMAF {one.job['vmaf']:.1f}")
             frames = row.locator(".previews img")
             await expect(frames).to_have_count(2)
             for index in range(2):

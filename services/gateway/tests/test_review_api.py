@@ -30,6 +30,7 @@ async def test_accept_and_reject_through_the_api(reviewed_site: Site, shared_med
             assert job["size_before"] == one.original.stat().st_size
             assert job["size_after"] == one.output.stat().st_size
             assert job["previews"] is True
+            assert isinstance(job["vmaf"], float) and 0 < job["vmaf"] <= 100  # measure_vmaf is on
             frames = {}
             for of in ("original", "output"):
                 answer = await api.get(f"/api/v1/jobs/{job['id']}/preview/{of}")
