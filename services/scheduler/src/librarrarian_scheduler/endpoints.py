@@ -76,11 +76,14 @@ async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
 
 
 def jobs_statement(query: JobsQuery) -> tuple[str, list[object]]:
-    """The jobs list's query for a filter, and its arguments. With states, one branch per state, each a
-    range of an index in id order (``jobs_by_status``, or ``jobs_by_kind_status`` with a kind), merged newest
-    first: a list of several states, or of a rare one, reads about a page of rows, never the whole table.
-    Without, a range of the primary key or of ``jobs_by_kind``. Only the filter's own conditions are written,
-    so each one can use its index."""
+    """The jobs list's query for a filter, and its arguments.
+
+    A filtered list first takes the page's ids from an index that holds them in id order for each state
+    (``jobs_by_status``, or ``jobs_by_kind_status`` with a type), one branch per state merged newest first,
+    or from ``jobs_by_kind`` for a type alone, and only then reads those rows. Asked for whole rows at once,
+    the planner reads the primary key back from the page's id, filtering: it cannot know that the states are
+    not spread evenly over the ids, and a deep page of pending jobs (the newest ones) read every older job.
+    Only the filter's own conditions are written, so each one can use its index."""
     args: list[object] = [query.limit + 1]
     where = []
     if query.kind is not None:
@@ -89,18 +92,22 @@ def jobs_statement(query: JobsQuery) -> tuple[str, list[object]]:
     if query.before_id is not None:
         args.append(query.before_id)
         where.append(f"id < ${len(args)}")
-    if not query.statuses:
+    if not query.statuses and query.kind is None:
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         return f"SELECT {JOB_COLUMNS} FROM jobs{condition} ORDER BY id DESC LIMIT $1", args
     branches = []
-    for status in sorted(set(query.statuses)):  # a state asked for twice is listed once
-        args.append(status.value)
-        conditions = " AND ".join([f"status = ${len(args)}", *where])
-        branches.append(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {conditions} ORDER BY id DESC LIMIT $1")
-    if len(branches) == 1:
-        return branches[0], args
-    merged = " UNION ALL ".join(f"({branch})" for branch in branches)
-    return f"SELECT * FROM ({merged}) AS listed ORDER BY id DESC LIMIT $1", args
+    for status in sorted(set(query.statuses)) or [None]:  # a state asked for twice is listed once
+        conditions = list(where)
+        if status is not None:
+            args.append(status.value)
+            conditions.insert(0, f"status = ${len(args)}")
+        branches.append(f"SELECT id FROM jobs WHERE {' AND '.join(conditions)} ORDER BY id DESC LIMIT $1")
+    ids = branches[0] if len(branches) == 1 else " UNION ALL ".join(f"({branch})" for branch in branches)
+    return (
+        f"SELECT {JOB_COLUMNS} FROM jobs"
+        f" WHERE id IN (SELECT id FROM ({ids}) AS listed ORDER BY id DESC LIMIT $1) ORDER BY id DESC",
+        args,
+    )
 
 
 async def jobs(pool: asyncpg.Pool, query: JobsQuery) -> JobsPage:
