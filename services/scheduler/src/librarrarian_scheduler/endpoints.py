@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+from librarrarian_contracts import JobStatus
 from librarrarian_contracts.views import (
     CommitDecision,
     CommitRequest,
@@ -96,7 +97,8 @@ def jobs_statement(query: JobsQuery) -> tuple[str, list[object]]:
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         return f"SELECT {JOB_COLUMNS} FROM jobs{condition} ORDER BY id DESC LIMIT $1", args
     branches = []
-    for status in sorted(set(query.statuses)) or [None]:  # a state asked for twice is listed once
+    states: list[JobStatus | None] = [*sorted(set(query.statuses))] or [None]  # one state asked twice: once
+    for status in states:
         conditions = list(where)
         if status is not None:
             args.append(status.value)
