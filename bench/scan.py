@@ -15,7 +15,7 @@
 4. Watch: time from a new file appearing in the library to its transcode job being queued (goal ≤ the
    settle time + 0.5 s, with the default settle time of 2 s).
 
-``BENCH_SCAN_PARTS`` (default ``first,rescan,jobs,watch``) and the ``BENCH_*`` sizes below choose what runs.
+``BENCH_SCAN_PARTS`` (default ``first,rescan,watch,jobs``) and the ``BENCH_*`` sizes below choose what runs.
 ``BENCH_SCAN_PROFILE=1`` writes a cProfile of the scanner's part of each stage to ``bench/out/``.
 """
 
@@ -50,7 +50,7 @@ from bench.scan_library import distinct_library, empty_library, linked_library, 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LIBRARRARIAN_SHARED_MEDIA", ROOT.parent / "shared" / "media"))
 OUT = ROOT / "bench" / "out"
-PARTS = os.environ.get("BENCH_SCAN_PARTS", "first,rescan,jobs,watch").split(",")
+PARTS = os.environ.get("BENCH_SCAN_PARTS", "first,rescan,watch,jobs").split(",")
 FIRST_SCAN_FILES = int(os.environ.get("BENCH_FIRST_SCAN_FILES", "10000"))
 BASELINE_SAMPLE = int(os.environ.get("BENCH_BASELINE_SAMPLE", "1000"))
 RESCAN_SIZES = [int(n) for n in os.environ.get("BENCH_RESCAN_FILES", "100000,1000000").split(",")]
@@ -411,42 +411,73 @@ async def watch_latency(nats_url: str, db_url: str, root: Path, rounds: int = 5)
     return latencies
 
 
+async def fresh_streams(nats_url: str) -> None:
+    """Empty the MEDIA and WORK streams: a scheduler started for a stage must not first work through the
+    events of the stages before it (the durable consumers keep their place across schedulers)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for stream in (topology.MEDIA.name, topology.WORK.name):
+            await js.purge_stream(stream)
+    finally:
+        await nc.close()
+
+
+def save(report: dict[str, Any]) -> Path:
+    """Write this run into ``scan.json`` beside the runs before it (the last few kept): after every stage,
+    so a stage that fails keeps the figures of the ones before."""
+    saved = OUT / "scan.json"
+    try:
+        runs = json.loads(saved.read_text()).get("runs", [])
+    except (OSError, ValueError):
+        runs = []
+    runs = [*[r for r in runs if r.get("run") != report["run"]][-3:], report]
+    saved.write_text(json.dumps({"goals": GOALS, "runs": runs}, indent=2) + "\n")
+    return saved
+
+
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"when": datetime.now().isoformat(timespec="seconds"), "goals": GOALS}
+    when = datetime.now().isoformat(timespec="seconds")
+    report: dict[str, Any] = {"run": f"{when} pid {os.getpid()}", "when": when, "parts": PARTS}
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         work = Path(tmp)
         nats_server = NatsServer(work / "nats")
         nats_server.start()
         postgres = PostgresServer(work / "pg")
         postgres.start()
+        url, admin = nats_server.url, postgres.uri()
         try:
-            nc = await nats.connect(nats_server.url)
+            nc = await nats.connect(url)
             await provision(nc.jetstream())
             await nc.close()
             if "first" in PARTS:
-                report["first_scan"] = await first_scan(work, nats_server.url, postgres.uri())
+                report["first_scan"] = await first_scan(work, url, admin)
+                print(summary(report), flush=True)
+                save(report)
             if "rescan" in PARTS:
-                report["rescan"] = [
-                    await rescan(work, nats_server.url, postgres.uri(), n) for n in RESCAN_SIZES
-                ]
-            if "jobs" in PARTS:
-                report["to_jobs"] = await to_jobs(work, nats_server.url, postgres.uri())
+                report["rescan"] = []
+                for n in RESCAN_SIZES:
+                    report["rescan"].append(await rescan(work, url, admin, n))
+                    print(summary({"rescan": report["rescan"][-1:]}), flush=True)
+                    save(report)
             if "watch" in PARTS:
                 print("scan: watch latency …", flush=True)
+                await fresh_streams(url)
                 watch_root = (work / "watch").resolve()
                 watch_root.mkdir()
-                db = await fresh_database(postgres.uri(), "watch")
-                latencies = await watch_latency(nats_server.url, db, watch_root)
+                db = await fresh_database(admin, "watch")
+                latencies = await watch_latency(url, db, watch_root)
                 report["watch_seconds_to_queued"] = [round(x, 2) for x in latencies]
+                save(report)
+            if "jobs" in PARTS:
+                await fresh_streams(url)
+                report["to_jobs"] = await to_jobs(work, url, admin)
+                save(report)
         finally:
             nats_server.stop()
             postgres.stop()
-    saved = OUT / "scan.json"
-    earlier = json.loads(saved.read_text()) if saved.exists() else {}
-    history = [*earlier.get("earlier", []), {k: v for k, v in earlier.items() if k != "earlier"}][-3:]
-    saved.write_text(json.dumps({**report, "earlier": [h for h in history if h]}, indent=2) + "\n")
-    print(summary(report) + f"\n  written to {saved}")
+    print(summary(report) + f"\n  written to {save(report)}")
 
 
 def summary(report: dict[str, Any]) -> str:
