@@ -25,8 +25,9 @@ from librarrarian_contracts.settings import (
     ScannerFolders,
     TrackRules,
 )
+from librarrarian_runtime import kv_entries
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 from pydantic import BaseModel, Field
 
 from ..access import ADMIN, CONTROL, READ
@@ -72,6 +73,13 @@ class FolderIn(BaseModel):
     priority: int = Field(
         0, ge=-100, le=100, description="with the queue ordered by folder: higher goes first (-100 to 100)"
     )
+    review: bool = Field(
+        False,
+        description=(
+            "review before replace: a transcode's verified output waits as ready_to_replace until a user "
+            "accepts it (it replaces the original) or rejects it (it is deleted); decided when a job is queued"
+        ),
+    )
 
 
 class FoldersIn(BaseModel):
@@ -94,17 +102,10 @@ def _out(status: ScanStatus, now: datetime) -> dict[str, object]:
 
 
 async def _scans(bus: Backend) -> list[ScanStatus]:
-    kv = await bus.js.key_value(topology.SCANS.name)
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return []
     found = []
-    for key in keys:
-        with contextlib.suppress(KeyNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
-            value = (await kv.get(key)).value
-            if value:
-                found.append(msgspec.json.decode(value, type=ScanStatus))
+    for _, value in await kv_entries.values(bus.js, topology.SCANS):
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            found.append(msgspec.json.decode(value, type=ScanStatus))
     return sorted(found, key=lambda s: s.started_at, reverse=True)
 
 
@@ -205,6 +206,7 @@ async def put_folders(body: FoldersIn, kv: SettingsBucket, media_paths: MediaPat
             type=f.type,
             tracks=msgspec.convert(f.tracks.model_dump(), TrackRules) if f.tracks else None,
             priority=f.priority,
+            review=f.review,
         )
         for f in body.folders
     ]
