@@ -1,12 +1,10 @@
 """VMAF with the real ffmpeg on real clips: an output scores high against its original, a crushed one
 lower, the original against itself near 100; an ffmpeg without libvmaf gives no score rather than a
 failure; and a real encoder reports the score with the job when the setting asks for it, also when the
-system ffmpeg first on PATH has no libvmaf (the bundled build measures). The measure's ffmpeg takes only the
-CPU the encodes leave (SCHED_IDLE) until the slot waits on its job."""
+system ffmpeg first on PATH has no libvmaf (the bundled build measures)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -55,22 +53,6 @@ def test_a_short_clip_is_compared_whole(ffmpeg: str, shared_media: Path, tmp_pat
     assert vmaf.starts(100.0) == [4.9, 49.0, 88.2]
     score = vmaf.measure(ffmpeg, source, encode(ffmpeg, source, tmp_path / "out.mkv", 24), 5.3)
     assert score is not None and 60 < score <= 100
-
-
-def test_a_measure_is_idle_until_its_job_is_hurried(ffmpeg: str) -> None:
-    urgency = vmaf.Urgency()
-    endless = [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc", "-f", "null", "-"]
-    with subprocess.Popen(endless) as before, subprocess.Popen(endless) as after:
-        try:
-            urgency.started(before.pid)
-            assert os.sched_getscheduler(before.pid) == os.SCHED_IDLE
-            urgency.hurry()
-            assert os.sched_getscheduler(before.pid) == os.SCHED_OTHER
-            urgency.started(after.pid)  # started once the job was hurried: never idle
-            assert os.sched_getscheduler(after.pid) == os.SCHED_OTHER
-        finally:
-            before.kill()
-            after.kill()
 
 
 def test_no_libvmaf_means_no_score(tmp_path: Path) -> None:

@@ -103,11 +103,6 @@ class Node:
         """A job granted the commit finishes its replace (milliseconds) and reports it, whatever happens."""
         return self.handling.get(handling) in self.worker.committed
 
-    def hurry(self, handling: asyncio.Task[None]) -> None:
-        """A slot waits on this job: what it still runs in the background may go at full speed."""
-        if (job_id := self.handling.get(handling)) is not None:
-            self.worker.pipeline.hurry(job_id)
-
     def grace_left(self) -> float:
         """Seconds left of the grace period that running jobs get once the node stops (one for them all,
         from the first time a slot asks)."""

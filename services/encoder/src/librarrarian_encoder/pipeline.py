@@ -59,9 +59,6 @@ class Pipeline:
             max_workers=2, thread_name_prefix="verify", initializer=_lower_priority
         )
         self._installed_at: float | None = None
-        # Each running job's VMAF priority: idle while the slot's next job encodes, raised once the slot
-        # waits on the job (``hurry``).
-        self.urgencies: dict[int, vmaf.Urgency] = {}
 
     async def installed_at(self) -> float | None:
         """When this installation began: its job stream's creation (made once, at the first start)."""
@@ -73,11 +70,6 @@ class Pipeline:
 
     def close(self) -> None:
         self.verifying.shutdown(wait=False)
-
-    def hurry(self, job_id: int) -> None:
-        """The slot waits on this job now: its VMAF may take the CPU the encodes were given."""
-        if (urgency := self.urgencies.get(job_id)) is not None:
-            urgency.hurry()
 
     async def run(self, job: Job) -> Outcome:
         """Plan, then encode → verify → commit → replace; or, when an earlier attempt left its verified
@@ -222,7 +214,6 @@ class Pipeline:
                     container=job.request.probe.container,
                     pass_fds=(job.original, job.output.fd),
                     name=f"job {job.id}: {job.output.name}",
-                    urgency=self.urgencies.get(job.id),
                 ),
             )
         size_before = job.request.identity.size

@@ -112,13 +112,10 @@ async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[
 
 
 async def _finish(node: Node, jobs: Collection[asyncio.Task[None]]) -> None:
-    """Wait for these jobs to end, hurried (this slot runs nothing else meanwhile); once the node stops, give
-    them what is left of its grace period, then stop the ones that do not hold the commit (a granted replace
-    takes milliseconds and is reported)."""
+    """Wait for these jobs to end; once the node stops, give them what is left of its grace period, then
+    stop the ones that do not hold the commit (a granted replace takes milliseconds and is reported)."""
     if not jobs:
         return
-    for handling in jobs:
-        node.hurry(handling)
     await first(asyncio.wait(jobs), node.stopping.wait())
     _, running = await asyncio.wait(jobs, timeout=node.grace_left() if node.stopping.is_set() else None)
     for handling in running:

@@ -22,7 +22,6 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.js.kv import KeyValue
 
-from . import vmaf
 from .binaries import Binaries
 from .encoding import Encodes
 from .job import Job
@@ -86,7 +85,6 @@ class Worker:
             slot_free=slot_free,
         )
         self.running.add(job.id)
-        self.pipeline.urgencies[job.id] = vmaf.Urgency()
         # The lease is kept until the ack: publishing the outcome may wait out a NATS leader election.
         heartbeat = asyncio.create_task(_heartbeat(msg))
         try:
@@ -105,7 +103,6 @@ class Worker:
                 slot_free.set()
                 self.running.discard(job.id)
                 self.committed.discard(job.id)
-                self.pipeline.urgencies.pop(job.id, None)
                 await self.progress.clear(job.id)
             if outcome is not None:
                 await publish(self.js, outcome)
