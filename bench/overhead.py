@@ -221,6 +221,7 @@ async def one_run(clips: list[Path], work: Path) -> dict[str, object]:
     result = await cluster(clips, work)
     gaps: list[float] = result["gap_ms"]  # type: ignore[assignment]
     waits: list[float] = result["gap_waiting_for_the_job_before_ms"]  # type: ignore[assignment]
+    cpu: dict[str, float] = result["cpu_seconds"]  # type: ignore[assignment]
     busy: float = result["first_start_to_last_end_seconds"]  # type: ignore[assignment]
     run = {
         "bare_loop_seconds": round(loop_seconds, 2),
@@ -234,10 +235,14 @@ async def one_run(clips: list[Path], work: Path) -> dict[str, object]:
         "gap_ms_waiting_for_the_job_before_total": round(sum(waits), 1),
         "bare_loop_ffmpeg_cpu_seconds": round(loop_cpu, 2),
         "cluster_cpu_seconds_by_process": result["cpu_seconds"],
+        # What the machine's load does not blur: the CPU time each side needed, and the encoder's ffmpeg
+        # processes alone (the encodes, and VMAF's decodes and scoring) against the loop's.
+        "cpu_ratio": round(sum(cpu.values()) / loop_cpu, 3),
+        "ffmpeg_cpu_ratio": round(cpu.get("ffmpeg", 0.0) / loop_cpu, 3),
     }
     print(
         f"  bare ffmpeg loop {loop_seconds:7.2f} s; cluster (first start → last report) {busy:7.2f} s; "
-        f"ratio {busy / loop_seconds:.3f}\n"
+        f"ratio {busy / loop_seconds:.3f}; CPU ratio {run['cpu_ratio']} (ffmpeg alone {run['ffmpeg_cpu_ratio']})\n"
         f"  gap between encodes: median {run['gap_ms_median']} ms, p95 {run['gap_ms_p95']} ms, "
         f"max {run['gap_ms_max']} ms; of which waiting for the job before: {sum(waits):.0f} ms in all\n"
         f"  CPU seconds: bare loop ffmpeg {loop_cpu:.2f}; cluster {run['cluster_cpu_seconds_by_process']}",
