@@ -19,7 +19,7 @@ SYSTEM_FFMPEG_DIR ?= /usr/bin
 # The OpenID provider the sign-in tests run (Node.js, from the npm registry).
 OIDC_PROVIDER := libs/testing/oidc_provider
 
-.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-system-ffmpeg lint format schema bench chaos chaos-quick clean
+.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-system-ffmpeg lint format schema bench chaos chaos-quick load clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ chaos: setup ## faults at seeded random moments on the real cluster, invariants 
 
 chaos-quick: setup ## the chaos harness's quick set (a few minutes; for CI)
 	$(UV) run python -m bench.chaos --quick $(ARGS)
+
+load: setup ## 1,000 small jobs through 2 nodes, then 10,000 waiting jobs with the dashboard open (ARGS="--jobs N --waiting N")
+	$(UV) run python -m bench.load $(ARGS)
 
 clean: ## remove caches (not $(DATA_DIR): it holds your database)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHES = ("overhead", "memory", "scan", "ui", "security", "security_api")
+BENCHES = ("overhead", "memory", "scan", "ui", "security", "security_api", "load")
 
 
 def main() -> None:

@@ -33,10 +33,11 @@ from librarrarian_contracts.views import (
     RestoreRequest,
     Stats,
 )
+from librarrarian_runtime import kv_entries
 from librarrarian_runtime.errors import NotFound
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 
 T = TypeVar("T")
 
@@ -75,26 +76,17 @@ class Backend:
         return (await self.setting(QUEUE_KEY, QueueControl, QueueControl())).paused
 
     async def nodes(self) -> list[NodeView]:
-        nodes_kv = await self.js.key_value(topology.NODES.name)
         progress_kv = await self.js.key_value(topology.PROGRESS.name)
-        try:
-            keys = await nodes_kv.keys()
-        except NoKeysError:
-            return []
         views = []
-        for key in sorted(keys):
-            with contextlib.suppress(KeyNotFoundError):  # expired between listing and reading
-                entry = await nodes_kv.get(key)
-                if not entry.value:
-                    continue
-                status = msgspec.json.decode(entry.value, type=NodeStatus)
-                progress = []
-                for job_id in status.jobs:
-                    with contextlib.suppress(KeyNotFoundError):
-                        value = (await progress_kv.get(str(job_id))).value
-                        if value:
-                            progress.append(msgspec.json.decode(value, type=JobProgress))
-                views.append(NodeView(key, status, tuple(progress)))
+        for key, value in await kv_entries.values(self.js, topology.NODES):
+            status = msgspec.json.decode(value, type=NodeStatus)
+            progress = []
+            for job_id in status.jobs:
+                with contextlib.suppress(KeyNotFoundError):
+                    running = (await progress_kv.get(str(job_id))).value
+                    if running:
+                        progress.append(msgspec.json.decode(running, type=JobProgress))
+            views.append(NodeView(key, status, tuple(progress)))
         return views
 
     async def jobs(self, query: JobsQuery) -> JobsPage:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 import asyncpg
 from librarrarian_contracts import topology
 from librarrarian_contracts.settings import LibraryFolder, QueueOrder
-from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import lifecycle
 from librarrarian_runtime.streaks import FailureStreak
 from nats.errors import NoRespondersError
@@ -35,6 +34,16 @@ BATCH = 100
 KEEP_SENT_EVENTS = "1 day"
 PRUNE_EVERY_SECONDS = 600.0
 TRANSCODES = f"{topology.WORK_TRANSCODE}.%"  # held back and released in the queue's order
+# Due rows but transcodes, from the index that holds only those (``outbox_unsent_others``, whose condition
+# this repeats word for word), not by reading past every transcode held back.
+DUE_OTHERS = (
+    "SELECT id, subject, msg_id, payload FROM outbox WHERE sent_at IS NULL AND not_before <= now()"
+    f" AND subject NOT LIKE '{TRANSCODES}' ORDER BY not_before, id LIMIT $1"
+)
+# Whether a class has transcodes to release: one probe of the unsent rows' index per class.
+DUE_TRANSCODES = (
+    "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL AND subject = $1 AND not_before <= now())"
+)
 
 
 class Relay:
@@ -58,12 +67,7 @@ class Relay:
         many were sent."""
         sent = 0
         while True:
-            rows = await self.pool.fetch(
-                "SELECT id, subject, msg_id, payload FROM outbox WHERE sent_at IS NULL AND not_before <= now()"
-                " AND subject NOT LIKE $2 ORDER BY not_before, id LIMIT $1",
-                BATCH,
-                TRANSCODES,
-            )
+            rows = await self.pool.fetch(DUE_OTHERS, BATCH)
             await self._publish(rows)
             sent += len(rows)
             if len(rows) < BATCH:
@@ -74,19 +78,14 @@ class Relay:
         in its current order: encoders take work in stream order, so what is not yet released can still be
         reordered."""
         order = self.order()
-        subjects = await self.pool.fetch(
-            "SELECT DISTINCT subject FROM outbox WHERE sent_at IS NULL AND not_before <= now() AND subject LIKE $1",
-            TRANSCODES,
-        )
         query = ordering.next_rows_query(order.order)
         paths, priorities = ordering.folder_priorities(self.folders())
         sent = 0
-        for subject in (r["subject"] for r in subjects):
-            hw = subject.removeprefix(topology.WORK_TRANSCODE + ".")
-            try:
-                spec = topology.WORK_CONSUMERS[HwClass(hw)]
-            except ValueError:
-                continue  # not a class of this version's: left for a scheduler that knows it
+        # The classes of this version's (another's are left for a scheduler that knows them).
+        for spec in topology.WORK_CONSUMERS.values():
+            subject = spec.filter_subject
+            if not await self.pool.fetchval(DUE_TRANSCODES, subject):
+                continue
             info = await self.js.consumer_info(spec.stream, spec.durable)
             waiting = int(info.num_pending or 0)
             free = order.window - waiting

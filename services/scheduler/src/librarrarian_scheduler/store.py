@@ -127,18 +127,30 @@ async def record_sighting(conn: Connection, path: str, size: int, fingerprint: s
     )
 
 
-async def sibling_in_flight(conn: Connection, path: str) -> bool:
-    """A pending or running job for the same name with another extension (``a.avi`` for ``a.mkv``)."""
+# The paths that start with ``stem.`` are, in byte order, those from ``stem.`` up to ``stem/`` ('/' follows
+# '.'): a range the index ``jobs_active_by_path_bytes`` answers, where ``starts_with`` read every row.
+SIBLING_IN_FLIGHT = (
+    "SELECT true FROM jobs WHERE status IN ('pending', 'running') AND path <> $1 AND kind = 'transcode'"
+    ' AND (path COLLATE "C") >= $2 AND (path COLLATE "C") < $3'
+    " AND strpos(substr(path, length($2) + 1), '/') = 0 LIMIT 1"
+)
+
+
+def sibling_range(path: str) -> tuple[str, str] | None:
+    """The range of the paths of ``path``'s siblings (same folder and name, another extension), or None
+    for a path without an extension."""
     stem, dot, _ = path.rpartition(".")
     if not dot or "/" in path[len(stem) :]:
+        return None
+    return stem + ".", stem + "/"
+
+
+async def sibling_in_flight(conn: Connection, path: str) -> bool:
+    """A pending or running job for the same name with another extension (``a.avi`` for ``a.mkv``)."""
+    siblings = sibling_range(path)
+    if siblings is None:
         return False
-    found = await conn.fetchval(
-        "SELECT true FROM jobs WHERE status IN ('pending', 'running') AND path <> $1 AND kind = 'transcode'"
-        " AND starts_with(path, $2) AND strpos(substr(path, length($2) + 1), '/') = 0 LIMIT 1",
-        path,
-        stem + ".",
-    )
-    return bool(found)
+    return bool(await conn.fetchval(SIBLING_IN_FLIGHT, path, *siblings))
 
 
 async def insert_job(

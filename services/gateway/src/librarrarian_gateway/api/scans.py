@@ -25,8 +25,9 @@ from librarrarian_contracts.settings import (
     ScannerFolders,
     TrackRules,
 )
+from librarrarian_runtime import kv_entries
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 from pydantic import BaseModel, Field
 
 from ..access import ADMIN, CONTROL, READ
@@ -94,17 +95,10 @@ def _out(status: ScanStatus, now: datetime) -> dict[str, object]:
 
 
 async def _scans(bus: Backend) -> list[ScanStatus]:
-    kv = await bus.js.key_value(topology.SCANS.name)
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return []
     found = []
-    for key in keys:
-        with contextlib.suppress(KeyNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
-            value = (await kv.get(key)).value
-            if value:
-                found.append(msgspec.json.decode(value, type=ScanStatus))
+    for _, value in await kv_entries.values(bus.js, topology.SCANS):
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            found.append(msgspec.json.decode(value, type=ScanStatus))
     return sorted(found, key=lambda s: s.started_at, reverse=True)
 
 
