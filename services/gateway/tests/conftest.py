@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 from playwright.async_api import Browser, async_playwright
 
 from .browsing import chromium
+from .reviewing import review_before_start
 from .sites import Site, gateway_settings, running_site
 
 
@@ -43,6 +44,17 @@ async def site(
         nats_url, database_url, media_folder(tmp_path), private_servers=private_servers
     )
     async with running_site(settings, bus[1]) as running:
+        yield running
+
+
+@pytest.fixture
+async def reviewed_site(
+    nats_url: str, database_url: str, tmp_path: Path, bus: tuple[Client, JetStreamContext]
+) -> AsyncIterator[Site]:
+    """The site with a reviewed library folder (``reviewing``), set before the scheduler starts."""
+    media = media_folder(tmp_path)
+    await review_before_start(bus[1], media)
+    async with running_site(gateway_settings(nats_url, database_url, media), bus[1]) as running:
         yield running
 
 

@@ -118,18 +118,22 @@ async def test_library_folders_are_picked_from_the_media_paths(
     await row.get_by_label("Languages kept").fill("eng, FRE")
     await row.get_by_label("drop commentary").check()
     await row.get_by_label("Priority").fill("3")
+    await row.get_by_label("review before replace").check()
     await page.get_by_role("button", name="Save folders").click()
     await expect(page.locator("#folders-message")).to_have_text(
         "Saved: the next scan uses them.", timeout=WAIT_MS
     )
     stored = await value(site, "/api/v1/settings/folders")
     tracks = {"languages": ["eng", "fre"], "drop_commentary": True, "image_subtitles": True}
-    assert stored["folders"] == [{"path": str(media / "TV"), "type": "tv", "tracks": tracks, "priority": 3}]
+    assert stored["folders"] == [
+        {"path": str(media / "TV"), "type": "tv", "tracks": tracks, "priority": 3, "review": True}
+    ]
     await page.reload()
     row = page.locator("#folders tbody tr").last
     await expect(row.get_by_label("Languages kept")).to_have_value("eng, fre")
     await expect(row.get_by_label("drop commentary")).to_be_checked()
     await expect(row.get_by_label("keep image subtitles")).to_be_checked()
+    await expect(row.get_by_label("review before replace")).to_be_checked()
 
     # A path put in the field by other means is still checked by the API: refused, nothing changed.
     await page.get_by_role("button", name="Add a folder").click()

@@ -123,20 +123,33 @@ async def test_library_folders_are_checked_and_stored_where_the_scanner_watches(
         body = {
             "folders": [
                 {"path": str(site.media), "type": "movies", "tracks": tracks},
-                {"path": str(site.media / "TV"), "type": "tv", "priority": 5},
+                {"path": str(site.media / "TV"), "type": "tv", "priority": 5, "review": True},
             ]
         }
         stored = await api.put("/api/v1/settings/folders", json=body)
         assert stored.status_code == 200
         resolved = [
-            {"path": str(site.media.resolve()), "type": "movies", "tracks": tracks, "priority": 0},
-            {"path": str((site.media / "TV").resolve()), "type": "tv", "tracks": None, "priority": 5},
+            {
+                "path": str(site.media.resolve()),
+                "type": "movies",
+                "tracks": tracks,
+                "priority": 0,
+                "review": False,
+            },
+            {
+                "path": str((site.media / "TV").resolve()),
+                "type": "tv",
+                "tracks": None,
+                "priority": 5,
+                "review": True,
+            },
         ]
         assert stored.json() == {"folders": resolved, "default": False}
         assert (await api.get("/api/v1/settings/folders")).json() == stored.json()
     kv = await js.key_value(topology.SETTINGS.name)
     value = msgspec.json.decode((await kv.get(FOLDERS_KEY)).value or b"", type=ScannerFolders)
     assert [(f.path, f.type) for f in value.folders] == [(r["path"], r["type"]) for r in resolved]
+    assert [f.review for f in value.folders] == [False, True]
     assert value.folders[0].tracks == TrackRules(
         languages=("eng", "fre"), drop_commentary=True, image_subtitles=False
     )

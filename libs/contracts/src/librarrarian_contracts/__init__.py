@@ -35,6 +35,8 @@ from .messages import (
     RenameFile,
     RenameFinished,
     RenameWanted,
+    ReviewDecision,
+    ReviewRequested,
     ScanCommand,
     ScanCompleted,
     StaleFileFound,
@@ -42,6 +44,7 @@ from .messages import (
     StartScan,
     StreamInfo,
     Transcode,
+    WaitingOutput,
     report_id,
 )
 from .provision import TopologyMissing, provision, require
@@ -84,6 +87,8 @@ __all__ = [
     "RenameFile",
     "RenameFinished",
     "RenameWanted",
+    "ReviewDecision",
+    "ReviewRequested",
     "ScanCommand",
     "ScanCompleted",
     "StaleFileFound",
@@ -92,6 +97,7 @@ __all__ = [
     "StreamInfo",
     "TopologyMissing",
     "Transcode",
+    "WaitingOutput",
     "arr",
     "catalog",
     "decode",

@@ -282,6 +282,16 @@ CHANNELS: tuple[Channel, ...] = (
         public=True,
     ),
     Channel(
+        topology.JOB_REVIEW_REQUESTED,
+        (m.ReviewRequested,),
+        (ENCODER,),
+        (*REPORTERS, INTEGRATION),
+        "A verified output waits beside its original for a user's review (its library folder is reviewed), "
+        "with both sizes, VMAF when measured and a preview frame of each.",
+        topology.JOBS,
+        public=True,
+    ),
+    Channel(
         topology.JOB_SKIPPED,
         (m.JobSkipped,),
         (ENCODER,),
@@ -323,7 +333,7 @@ CHANNELS: tuple[Channel, ...] = (
         (SCHEDULER,),
         (GATEWAY, INTEGRATION),
         "The record of a job changed: queued, awaiting approval, released, running, retry scheduled, "
-        "done, skipped, failed or removed, with the whole record after the change.",
+        "ready to replace, accepted, rejected, done, skipped, failed or removed, with the whole record after the change.",
         topology.QUEUE,
         public=True,
     ),
@@ -404,6 +414,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         SCHEDULER,
         (GATEWAY,),
         "Queue jobs awaiting approval.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_REVIEW,
+        views.ReviewJobs,
+        views.ReviewedJobs,
+        SCHEDULER,
+        (GATEWAY,),
+        "Accept or reject the outputs waiting for review (some, or all): each is queued to replace its "
+        "original, or to be deleted.",
+    ),
+    Endpoint(
+        topology.SCHEDULER_PREVIEW,
+        views.PreviewQuery,
+        views.Preview,
+        SCHEDULER,
+        (GATEWAY,),
+        "A waiting output's preview frame, or its original's.",
     ),
     Endpoint(
         topology.SCHEDULER_METRICS,

@@ -40,6 +40,9 @@ class JobStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"  # for good: no attempt is left, or retrying cannot help
     SKIPPED = "skipped"
+    # Its library folder is reviewed: the verified output waits beside the original (holding no slot) until a
+    # user accepts it (it then replaces the original) or rejects it (it is deleted, the original untouched).
+    READY_TO_REPLACE = "ready_to_replace"
 
 
 IN_FLIGHT: frozenset[JobStatus] = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
@@ -59,6 +62,9 @@ class JobChange(StrEnum):
     FAILED = "failed"
     REMOVED = "removed"  # a user deleted it (or its Arr app deleted the file); the record is gone
     MOVED = "moved"  # its Arr app renamed the file: the job follows it to its new name
+    READY_TO_REPLACE = "ready_to_replace"  # its verified output waits for a user's review
+    ACCEPTED = "accepted"  # a user accepted its output: pending, the replace queued
+    REJECTED = "rejected"  # a user rejected its output: pending, the output's deletion queued
 
 
 class NodeState(StrEnum):

@@ -259,6 +259,27 @@ class ArrScanCompleted(Event, frozen=True, kw_only=True, tag="arr.scan_completed
 # --- work (scheduler → encoder, cleanup, arr) ----------------------------------------------------
 
 
+class WaitingOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """A verified output kept beside its original (under its temporary name, in the original's folder) until
+    a user reviews it; what it was when kept (size, mtime, inode), so that an accept or reject acts only on
+    that very file."""
+
+    name: str
+    identity: FileIdentity
+    codec: str
+    encoder: str
+    duration: float | None = None
+    vmaf: float | None = None
+
+
+class ReviewDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """A user's decision on a waiting output, carried by the job's next ``Transcode``: ``accept`` puts it in
+    the original's place (the same checked, atomic replace as any transcode), otherwise it is deleted."""
+
+    accept: bool
+    output: WaitingOutput
+
+
 class Transcode(Command, frozen=True, kw_only=True, tag="work.transcode"):
     """Encode one attempt of a job; its event id is ``<job>:<attempt>@<class>`` (one per class it went to)."""
 
@@ -272,6 +293,11 @@ class Transcode(Command, frozen=True, kw_only=True, tag="work.transcode"):
     # The audio and subtitle streams to keep (their indexes in ``probe``, in order), as the job's track plan
     # says; None: every one. Video, cover art and attachments are kept either way.
     streams: tuple[int, ...] | None = None
+    # The file's library folder is reviewed: the verified output is kept for a user (``ReviewRequested``) instead
+    # of replacing the original.
+    review: bool = False
+    # Set: not an encode but a user's decision on the output a previous attempt kept.
+    decision: ReviewDecision | None = None
 
     def planned(self) -> MediaProbe:
         """The probe as the output should be: the source's streams without the ones the plan drops."""
@@ -346,6 +372,27 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     recycled: str | None = None
 
 
+class ReviewRequested(Event, frozen=True, kw_only=True, tag="job.review_requested"):
+    """A verified output waits beside its original for a user's review (its folder is reviewed). Sent by
+    the holder of the commit: the job is ``ready_to_replace`` and holds no slot. ``previews``: one small JPEG
+    of the original and one of the output at the same moment (``preview_at`` seconds in), when they could be
+    made."""
+
+    job_id: int
+    attempt: int
+    node: str
+    path: str
+    output_path: str  # the waiting output as the server sees it
+    output: WaitingOutput
+    size_before: int
+    size_after: int
+    elapsed_seconds: float
+    delivery: int | None = None
+    notes: tuple[str, ...] = ()
+    previews: tuple[bytes, bytes] | None = None
+    preview_at: float | None = None
+
+
 class JobSkipped(Event, frozen=True, kw_only=True, tag="job.skipped"):
     job_id: int
     attempt: int
@@ -397,7 +444,9 @@ class RenameFinished(Event, frozen=True, kw_only=True, tag="job.rename_finished"
     delivery: int | None = None
 
 
-JobReport = JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished | RenameFinished
+JobReport = (
+    JobStarted | JobCompleted | JobSkipped | JobFailed | CleanupFinished | RenameFinished | ReviewRequested
+)
 
 
 def report_id(kind: type[JobReport], job_id: int, attempt: int, delivery: int | None = None) -> str:

@@ -290,6 +290,9 @@ class LibraryFolder(msgspec.Struct, frozen=True, kw_only=True):
     tracks: TrackRules | None = None
     # With the queue ordered by folder: its files' transcodes go first when higher (0 by default).
     priority: Annotated[int, msgspec.Meta(ge=-100, le=100)] = 0
+    # Review before replace: a transcode's verified output waits as "ready to replace" until a user accepts
+    # it (it replaces the original) or rejects it (it is deleted). Decided when a job is queued.
+    review: bool = False
 
 
 class ScannerFolders(msgspec.Struct, frozen=True, kw_only=True):

@@ -113,6 +113,9 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
     # transcode: the audio and subtitle streams its track plan keeps (None: all), and why it drops the others
     streams: tuple[int, ...] | None = None
     track_plan: tuple[str, ...] = ()
+    # ready_to_replace (and after): the output's VMAF, when measured; whether preview frames were kept
+    vmaf: float | None = None
+    previews: bool = False
 
 
 class JobsQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -316,3 +319,32 @@ class PlaybackState(msgspec.Struct, frozen=True, kw_only=True):
 
     playing: tuple[ActivePlayback, ...] = ()
     updated_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+# Most outputs a review request may name (the rest are reviewed with "all": no ids).
+MAX_REVIEWED = 500
+
+
+class ReviewJobs(msgspec.Struct, frozen=True, kw_only=True):
+    """Accept or reject the waiting outputs of ``job_ids`` (empty: every job ready to replace)."""
+
+    accept: bool
+    job_ids: tuple[int, ...] = ()
+
+
+class ReviewedJobs(msgspec.Struct, frozen=True, kw_only=True):
+    job_ids: tuple[int, ...]  # the jobs queued for the decision
+    detail: str
+
+
+PreviewOf = Literal["original", "output"]
+
+
+class PreviewQuery(msgspec.Struct, frozen=True, kw_only=True):
+    job_id: int
+    of: PreviewOf
+
+
+class Preview(msgspec.Struct, frozen=True, kw_only=True):
+    jpeg: bytes
+    at: float | None = None  # seconds into the video

@@ -17,7 +17,9 @@ from librarrarian_contracts import (
     JobReport,
     JobSkipped,
     JobStarted,
+    ReviewRequested,
     Transcode,
+    WaitingOutput,
     report_id,
 )
 from librarrarian_contracts.settings import TranscodeSettings
@@ -28,7 +30,7 @@ from .folder import Folder
 from .replace import Output
 
 # What a job ends in; None: another delivery holds the commit and reports the outcome, this one says nothing.
-Outcome = JobCompleted | JobSkipped | JobFailed | None
+Outcome = JobCompleted | JobSkipped | JobFailed | ReviewRequested | None
 # The end of ffmpeg's log a completion carries: its last lines are already few, but a line can be long.
 MAX_LOG_CHARS = 16_000
 
@@ -196,6 +198,63 @@ class Verified(Encoded):
             fallback_reason=self.fallback_reason,
             vmaf=self.vmaf,
             ffmpeg_log=self.ffmpeg_log,
+            recycled=recycled,
+        )
+
+    def kept(
+        self, waiting: WaitingOutput, previews: tuple[bytes, bytes] | None, preview_at: float | None
+    ) -> ReviewRequested:
+        """The output waits beside the original for a user's review (its library folder is reviewed)."""
+        return ReviewRequested(
+            event_id=self._event_id(ReviewRequested),
+            job_id=self.id,
+            attempt=self.request.attempt,
+            node=self.node,
+            path=self.request.path,
+            output_path=self._server_path(self.source, self.folder.path / waiting.name),
+            output=waiting,
+            size_before=self.request.identity.size,
+            size_after=self.size_after,
+            elapsed_seconds=round(time.monotonic() - self.started_at, 3),
+            delivery=self.delivery,
+            notes=self.notes,
+            previews=previews,
+            preview_at=preview_at,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decided(Job):
+    """A user's decision on the output an earlier attempt kept for review (``Transcode.decision``): its
+    folder opened, and the waiting output opened in it once checked to be the file kept (``output``)."""
+
+    source: Path
+    final: Path
+    folder: Folder
+    output: Output
+    waiting: WaitingOutput
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def size_after(self) -> int:
+        return self.waiting.identity.size
+
+    def completed(self, links_replaced: int = 1, recycled: str | None = None) -> JobCompleted:
+        notes = (*self.notes, "accepted in review")
+        if links_replaced > 1:
+            notes += (
+                f"replaced 1 of {links_replaced} links: the other names keep the old file (no space saved)",
+            )
+        return self._completed(
+            self.source,
+            self.final,
+            notes=notes,
+            encoder=self.waiting.encoder,
+            codec_after=self.waiting.codec,
+            size_after=self.size_after,
+            duration=self.waiting.duration,
+            elapsed_seconds=round(time.monotonic() - self.started_at, 3),
+            vmaf=self.waiting.vmaf,
             recycled=recycled,
         )
 

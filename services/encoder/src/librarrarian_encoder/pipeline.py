@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import av
-from librarrarian_contracts import FileIdentity, Transcode, publish, topology
+from librarrarian_contracts import FileIdentity, ReviewRequested, Transcode, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_media import reading
 from librarrarian_runtime import path_mapping, recycle
@@ -25,19 +25,19 @@ from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 
-from . import dynamic_hdr, earlier, failpoints, ffmpeg, vmaf
+from . import dynamic_hdr, earlier, failpoints, ffmpeg, review, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
 from .folder import Folder, NotAFile, Redirected
-from .job import Encoded, Job, Leftover, Outcome, Planned, Verified
+from .job import Decided, Encoded, Job, Leftover, Outcome, Planned, Verified
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The commit is asked for by a job whose output is ready to take the original's place: a verified one, or
-# one an earlier attempt left in place.
-Ready = TypeVar("Ready", Verified, Leftover)
+# The commit is asked for by a job whose output is ready to take the original's place: a verified one, one
+# an earlier attempt left in place, or one a user accepted after review.
+Ready = TypeVar("Ready", Verified, Leftover, Decided)
 
 VERIFY_NICENESS = 10
 # How long the commit is asked for while the scheduler does not answer, and how often (the job's lease is
@@ -72,8 +72,11 @@ class Pipeline:
         self.verifying.shutdown(wait=False)
 
     async def run(self, job: Job) -> Outcome:
-        """Plan, then encode → verify → commit → replace; or, when an earlier attempt left its verified
-        output in place, commit → finish."""
+        """Plan, then encode → verify → commit → replace (or keep, for a user's review); or, when an earlier
+        attempt left its verified output in place, commit → finish; or a user's decision on a kept output."""
+        if job.request.decision is not None:
+            job.slot_free.set()  # nothing to encode
+            return await review.decide(self, job)
         planned = await self.plan(job)
         if isinstance(planned, Leftover):
             with planned.folder:
@@ -83,6 +86,7 @@ class Pipeline:
                 return await self.finish(granted_leftover)
         if not isinstance(planned, Planned):
             return planned
+        kept = False
         try:
             encoded = await self.encode(planned)
             if not isinstance(encoded, Encoded):
@@ -93,11 +97,18 @@ class Pipeline:
             granted = await self.commit(verified)
             if not isinstance(granted, Verified):
                 return granted
+            if granted.request.review:
+                outcome = await self.keep(granted)
+                kept = isinstance(outcome, ReviewRequested)
+                return outcome
             return await self.replace(granted)
         finally:
             try:
-                # What is left of an output that did not take the original's place.
-                safe_replace.discard(planned.folder, planned.output)
+                if kept:
+                    os.close(planned.output.fd)  # it waits for the user under its name
+                else:
+                    # What is left of an output that did not take the original's place.
+                    safe_replace.discard(planned.folder, planned.output)
             finally:
                 os.close(planned.original)
                 planned.folder.close()
@@ -236,7 +247,7 @@ class Pipeline:
     async def commit(self, job: Ready) -> Ready | Outcome:
         """Ask the scheduler for the right to touch the original (architecture §3.3): the job back once
         granted; nothing (the holder reports) when another delivery holds it."""
-        if isinstance(job, Verified) and os.fstat(job.output.fd).st_nlink == 0:
+        if isinstance(job, Verified | Decided) and os.fstat(job.output.fd).st_nlink == 0:
             # Its name was removed: by a later attempt of this job, which took this one for dead (it was
             # paused past its lease), or by someone in the folder. That attempt, or the next, goes on.
             return job.failed(
@@ -255,7 +266,7 @@ class Pipeline:
         self.committed.add(job.id)
         return job
 
-    async def replace(self, job: Verified) -> Outcome:
+    async def replace(self, job: Verified | Decided) -> Outcome:
         """The output takes the original's place, atomically (architecture §3.4)."""
         failpoints.reach("after-commit")
         keeper = None
@@ -307,6 +318,32 @@ class Pipeline:
             completed.size_after,
         )
         return completed
+
+    async def keep(self, job: Verified) -> Outcome:
+        """Review before replace: the verified output stays beside the original, set aside under a review
+        name, until a user decides; the job ends ready to replace, with a preview frame of each file."""
+        try:
+            name = await asyncio.to_thread(review.set_aside, job.folder, job.output)
+        except review.OutputChanged as error:
+            return job.failed(str(error), retryable=False)
+        except OSError as error:
+            return job.failed(f"could not set the output aside for review: {error.strerror or error}")
+        frames, at = await asyncio.get_running_loop().run_in_executor(
+            self.verifying,
+            functools.partial(
+                review.previews,
+                self.encodes.binaries.vmaf,
+                job.original,
+                job.output.fd,
+                job.duration,
+                job.request.probe.container,
+            ),
+        )
+        waiting = review.waiting_output(
+            job.output.fd, name, job.codec_after, job.encoder, job.duration, job.vmaf
+        )
+        log.info("job %d: output %s kept for review (%d bytes)", job.id, name, job.size_after)
+        return job.kept(waiting, frames, at)
 
     async def finish(self, job: Leftover) -> Outcome:
         """The earlier attempt's output is in place: the original goes, if it is still the file planned."""
@@ -381,7 +418,7 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
 class _Keeper:
     """Keeps a job's original in the recycle folder of its media path (``recycle.keep``); the entry made."""
 
-    def __init__(self, job: Verified, roots: tuple[Path, ...]) -> None:
+    def __init__(self, job: Verified | Decided, roots: tuple[Path, ...]) -> None:
         self.job, self.roots = job, roots
         self.entry: str | None = None
 

@@ -36,11 +36,32 @@ class CleanupIntake:
         async with self.pool.acquire() as conn, conn.transaction():
             if not await store.claim(conn, event.event_id):
                 return
+            waiting = await _waiting_output_of(conn, event)
+            if waiting is not None:
+                # Old, yet not litter: a verified output waiting for its user's review.
+                log.info("%s: not stale, job %d's output waits for review", event.path, waiting)
+                return
             job_id = await store.insert_cleanup_job(
                 conn, path=event.path, identity=event.identity, why=event.why
             )
             if job_id is not None:
                 await store.record_change(conn, job_id, JobChange.AWAITING_APPROVAL)
+
+
+async def _waiting_output_of(conn: asyncpg.Connection, event: StaleFileFound) -> int | None:
+    """The job whose output, kept for review, is the file found (by its identity: the cleanup service may
+    reach the library by another path than the server's), or None."""
+    job_id: int | None = await conn.fetchval(
+        "SELECT id FROM jobs WHERE waiting IS NOT NULL AND status IN ('ready_to_replace', 'pending', 'running')"
+        " AND (output_path = $1 OR ((waiting->'identity'->>'inode')::bigint = $2"
+        " AND (waiting->'identity'->>'size')::bigint = $3"
+        " AND (waiting->'identity'->>'mtime_ns')::bigint = $4)) LIMIT 1",
+        event.path,
+        event.identity.inode,
+        event.identity.size,
+        event.identity.mtime_ns,
+    )
+    return job_id
 
 
 async def release(

@@ -1,8 +1,9 @@
 """Whose report of a job's outcome counts (architecture §3.3): every encoder logs in as the same NATS user, so
 the bus cannot tell one node's report from another's; the scheduler can, from its record.
 
-- A completion (``job.completed``, ``job.cleanup_finished``, ``job.rename_finished``) counts only from an attempt, delivery and node
-  that was granted the commit: nothing else may have touched the file.
+- A completion (``job.completed``, ``job.cleanup_finished``, ``job.rename_finished``), or an output kept for
+  review (``job.review_requested``), counts only from an attempt, delivery and node that was granted the commit:
+  nothing else may have touched the file, and only one attempt's output waits.
 - A skip or a failure counts only from the holder of the attempt's commit, once granted; before that, while
   the attempt runs, only from the delivery that reported starting it. An attempt nobody started yet (a node
   found the file gone before starting) may be reported by any node.
@@ -15,7 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from librarrarian_contracts import CleanupFinished, JobCompleted, JobReport, JobStarted, RenameFinished
+from librarrarian_contracts import (
+    CleanupFinished,
+    JobCompleted,
+    JobReport,
+    JobStarted,
+    RenameFinished,
+    ReviewRequested,
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ def refusal(report: JobReport, record: Record) -> str | None:
     if isinstance(report, JobStarted):
         return None
     sender = of(report)
-    if isinstance(report, JobCompleted | CleanupFinished | RenameFinished):
+    if isinstance(report, JobCompleted | CleanupFinished | RenameFinished | ReviewRequested):
         if report.delivery is None:
             return "it names no delivery (a worker older than commit fencing?)"
         return None if record.granted else f"{sender} was never granted the commit"

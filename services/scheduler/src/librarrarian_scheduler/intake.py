@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import asyncpg
 from librarrarian_contracts import JobChange, MediaEvent, MediaProbed, MediaProbeFailed, tracks
-from librarrarian_contracts.settings import ScannerFolders, TrackRules, TranscodeSettings
+from librarrarian_contracts.settings import LibraryFolder, ScannerFolders, TrackRules, TranscodeSettings
 from librarrarian_runtime.watched import Watched
 
 from . import policy, store
@@ -31,12 +31,15 @@ class Intake:
         self.on_enqueue = on_enqueue  # wakes the relay
         self.folders = folders  # their track rules
 
-    def track_rules(self, library: str | None) -> TrackRules | None:
-        """The rules of the library folder the file belongs to (the scanner names it, resolved as the
-        setting keeps it); None: keep every track."""
+    def folder(self, library: str | None) -> LibraryFolder | None:
+        """The library folder the file belongs to (the scanner names it, resolved as the setting keeps it)."""
         if library is None or self.folders is None:
             return None
-        folder = next((f for f in self.folders.value.folders if f.path == library), None)
+        return next((f for f in self.folders.value.folders if f.path == library), None)
+
+    def track_rules(self, library: str | None) -> TrackRules | None:
+        """The rules of the file's library folder; None: keep every track."""
+        folder = self.folder(library)
         return folder.tracks if folder is not None else None
 
     async def handle(self, event: MediaEvent) -> None:
@@ -102,6 +105,7 @@ class Intake:
                 fingerprint=fingerprint,
                 track_plan=track_plan,
                 library=event.library,
+                review=(folder := self.folder(event.library)) is not None and folder.review,
             )
             if queued:
                 await store.enqueue(conn, job_id)

@@ -58,7 +58,8 @@ class Ignore:
 
 Decision = Transcode | Skip | Fail | Ignore
 
-ACTIVE = {"pending", "running"}
+# A job whose output waits for review is the file's job still: a scan finding the file adds nothing.
+ACTIVE = {"pending", "running", "ready_to_replace"}
 
 
 def decide(

@@ -17,11 +17,12 @@ from librarrarian_contracts import (
     JobSkipped,
     JobStarted,
     RenameFinished,
+    ReviewRequested,
 )
 from librarrarian_contracts.views import ActionResult
 from librarrarian_runtime.errors import BadRequest, Conflict, NotFound
 
-from . import fencing, store
+from . import fencing, review, store
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ class JobTracker:
                     await self._renamed(conn, report)
                 case JobFailed():
                     requeued = await self._failed(conn, report)
+                case ReviewRequested():
+                    await review.kept(conn, report)
+            if isinstance(report, JobCompleted | JobSkipped):
+                # A reviewed output was decided on: its previews have served.
+                await conn.execute("DELETE FROM previews WHERE job_id = $1", report.job_id)
         if requeued:
             self.on_enqueue()
 
@@ -181,6 +187,8 @@ class JobTracker:
             await store.enqueue(conn, report.job_id, delay_seconds=delay, hw_class=self.choose_class())
             await store.record_change(conn, report.job_id, JobChange.RETRY_SCHEDULED, node=report.node)
             return True
+        if await review.refused(conn, report):
+            return False
         await conn.execute(
             "UPDATE jobs SET status = 'failed', reason = $2, error_log = $3, retry_at = NULL,"
             " finished_at = now(), updated_at = now() WHERE id = $1",

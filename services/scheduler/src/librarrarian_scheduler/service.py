@@ -31,7 +31,9 @@ from librarrarian_contracts.views import (
     JobsQuery,
     MoveJob,
     Nothing,
+    PreviewQuery,
     ReleaseJobs,
+    ReviewJobs,
 )
 from librarrarian_runtime import bus, consumer, lifecycle, migrations
 from librarrarian_runtime.endpoints import Endpoint, serve
@@ -40,7 +42,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from . import approval, endpoints, ordering, removal
+from . import approval, endpoints, ordering, removal, review
 from .arr_intake import ArrIntake
 from .intake import Intake
 from .placement import Placement
@@ -78,6 +80,13 @@ def answers(
             ReleaseJobs,
             lambda r: approval.release(pool, r, wake.set, choose_class),
         ),
+        Endpoint(
+            "review",
+            topology.SCHEDULER_REVIEW,
+            ReviewJobs,
+            lambda r: review.decide(pool, r, wake.set, choose_class),
+        ),
+        Endpoint("preview", topology.SCHEDULER_PREVIEW, PreviewQuery, lambda q: review.preview(pool, q)),
     ]
 
 

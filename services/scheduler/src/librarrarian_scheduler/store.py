@@ -15,7 +15,9 @@ from librarrarian_contracts import (
     Message,
     RemoveStaleFile,
     RenameFile,
+    ReviewDecision,
     Transcode,
+    WaitingOutput,
     encode,
     topology,
     tracks,
@@ -33,6 +35,7 @@ LEVELS = {JobChange.RETRY_SCHEDULED: logging.WARNING, JobChange.FAILED: logging.
 # The changes whose row's reason says why they happened (elsewhere it may be an earlier attempt's).
 WITH_REASON = {
     JobChange.AWAITING_APPROVAL,
+    JobChange.READY_TO_REPLACE,
     JobChange.RETRY_SCHEDULED,
     JobChange.SKIPPED,
     JobChange.FAILED,
@@ -41,7 +44,8 @@ WITH_REASON = {
 JOB_COLUMNS = (
     "id, kind, path, status, attempts, node, reason, error_log, codec_before, source_size AS size_before,"
     " size_after, output_path, queued_at, started_at, finished_at, retry_at, version, app, new_path,"
-    " planned_streams AS streams, track_plan"
+    " planned_streams AS streams, track_plan, vmaf,"
+    " EXISTS (SELECT 1 FROM previews p WHERE p.job_id = jobs.id) AS previews"
 )
 
 
@@ -166,14 +170,15 @@ async def insert_job(
     fingerprint: str | None = None,
     track_plan: TrackPlan | None = None,
     library: str | None = None,
+    review: bool = False,
 ) -> int:
     finished = status in {"done", "failed", "skipped"}
     job_id: int = await conn.fetchval(
         "INSERT INTO jobs (path, status, reason, attempts, hw_class, source_size, source_mtime_ns, source_inode,"
         " codec_before, probe, finished_at, target_codec, source_fingerprint, source_links, planned_streams,"
-        " track_plan, library, benefit)"
+        " track_plan, library, benefit, review)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13, $14, $15,"
-        " $16, $17, $18) RETURNING id",
+        " $16, $17, $18, $19) RETURNING id",
         path,
         status,
         reason,
@@ -192,6 +197,7 @@ async def insert_job(
         list(tracks.describe(probe, track_plan)) if track_plan and probe else [],
         library,
         ordering.benefit(probe, identity.size) if probe else None,
+        review,
     )
     return job_id
 
@@ -279,7 +285,8 @@ async def enqueue(
         )
     row = await conn.fetchrow(
         "SELECT kind, path, attempts, hw_class, target_codec, source_size, source_mtime_ns, source_inode,"
-        " probe::text AS probe, app, new_path, arr_item, arr_file, planned_streams FROM jobs WHERE id = $1",
+        " probe::text AS probe, app, new_path, arr_item, arr_file, planned_streams, review, decision,"
+        " waiting::text AS waiting FROM jobs WHERE id = $1",
         job_id,
     )
     assert row is not None
@@ -317,6 +324,8 @@ async def enqueue(
             hw_class=row["hw_class"],
             target_codec=row["target_codec"],
             streams=None if row["planned_streams"] is None else tuple(row["planned_streams"]),
+            review=row["review"],
+            decision=_decision(row),
         )
         subject = topology.transcode_subject(row["hw_class"])
     await conn.execute(
@@ -329,6 +338,14 @@ async def enqueue(
         delay_seconds,
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+def _decision(row: Record) -> ReviewDecision | None:
+    """A user's decision on the job's waiting output, which its attempt carries out; None for an encode."""
+    if row["decision"] is None or row["waiting"] is None:
+        return None
+    waiting = msgspec.json.decode(row["waiting"], type=WaitingOutput)
+    return ReviewDecision(accept=row["decision"] == "accept", output=waiting)
 
 
 async def hold_of(conn: Connection, path: str) -> str | None:

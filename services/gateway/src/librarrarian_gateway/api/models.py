@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from .struct_models import list_of, model_of, nested_model
 
 JOB_FIELDS = {
-    "status": "pending, awaiting_approval, running, done, failed or skipped",
+    "status": "pending, awaiting_approval, running, ready_to_replace, done, failed or skipped",
     "reason": "why it was skipped or failed (for a pending job: why its last attempt failed)",
     "retry_at": "pending after a failed attempt: when the next attempt may start",
     "version": "grows by one with every change of the record (the live feed's job-state events carry it)",
@@ -33,6 +33,8 @@ JOB_FIELDS = {
         "planned when it was queued; null: every stream. The output is verified to hold exactly these"
     ),
     "track_plan": "transcode: one line per audio or subtitle stream its track plan drops, with why",
+    "vmaf": "ready_to_replace: the waiting output's VMAF (0-100) on sampled segments, when it was measured",
+    "previews": "ready_to_replace: a preview frame of each file is at /jobs/{id}/preview/original and /output",
 }
 JobOut = model_of(JobView, "JobOut", descriptions=JOB_FIELDS)
 JobsPageOut = model_of(

@@ -73,6 +73,13 @@ class FolderIn(BaseModel):
     priority: int = Field(
         0, ge=-100, le=100, description="with the queue ordered by folder: higher goes first (-100 to 100)"
     )
+    review: bool = Field(
+        False,
+        description=(
+            "review before replace: a transcode's verified output waits as ready_to_replace until a user "
+            "accepts it (it replaces the original) or rejects it (it is deleted); decided when a job is queued"
+        ),
+    )
 
 
 class FoldersIn(BaseModel):
@@ -199,6 +206,7 @@ async def put_folders(body: FoldersIn, kv: SettingsBucket, media_paths: MediaPat
             type=f.type,
             tracks=msgspec.convert(f.tracks.model_dump(), TrackRules) if f.tracks else None,
             priority=f.priority,
+            review=f.review,
         )
         for f in body.folders
     ]

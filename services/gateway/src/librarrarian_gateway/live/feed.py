@@ -140,6 +140,7 @@ class Feed:
 # An error log can be long: the API serves it to whoever opens the job (GET /api/v1/jobs/{id}).
 def _no_log(report: dict[str, Any]) -> dict[str, Any]:
     report.pop("detail", None)
+    report.pop("previews", None)  # an output kept for review: its frames are read from the API when shown
     return report
 
 

@@ -166,6 +166,8 @@
     const DONE = {
       delete: " deleted.", retry: " queued again.", release: " released: it is queued.",
       top: " moved to the top.", bottom: " moved to the bottom.",
+      accept: " accepted: its output replaces the original once checked.",
+      reject: " rejected: its output is deleted, the original kept.",
     };
     const MOVES = new Set(["top", "bottom"]);
     container.addEventListener("click", async (e) => {

@@ -190,6 +190,7 @@
         type: tr.querySelector("[name=type]").value,
         tracks: tracksOf(tr),
         priority: Number(tr.querySelector("[name=priority]").value || 0),
+        review: tr.querySelector("[name=review]").checked,
       }))
       .filter((f) => f.path);
     try {

@@ -1,7 +1,8 @@
 // The Queue page: draws every row of the jobs table (the only place a queue row is drawn), from the list the
 // page was rendered with, from the API and from the live job-state events (jobs.js keeps them to the
 // scheduler's record), with what each kind needs shown (a rename's current and new name, the app that asked,
-// why a transcode is held); the toolbar's Clear, Release all and Release the ticked jobs.
+// why a transcode is held, a waiting output's sizes, VMAF and preview frames); the toolbar's Clear, Release
+// all and Release the ticked jobs, and Accept or Reject the ticked (or all) outputs waiting for review.
 (function () {
   "use strict";
   const lib = window.librarrarian;
@@ -10,9 +11,41 @@
   if (!table) return;
   const body = table.tBodies[0];
   const say = lib.reporter(document.getElementById("queue-message"));
-  const DELETABLE = new Set(["awaiting_approval", "pending", "failed", "skipped"]);
+  const DELETABLE = new Set(["awaiting_approval", "pending", "failed", "skipped", "ready_to_replace"]);
   const KIND_NAMES = { quality_mismatch: "quality" };
   const HELD = "held: "; // how the scheduler begins the reason of a transcode held for an Arr app
+  const READY = "ready_to_replace"; // an output waiting for review
+  const TICKABLE = new Set(["awaiting_approval", READY]);
+
+  // A waiting output as the user decides on it: both sizes and the saving, VMAF when measured, and the
+  // two preview frames (the original's and the output's, at the same moment).
+  function review(job) {
+    const box = el("div", "review");
+    const saving = job.size_before && job.size_after != null ? 1 - job.size_after / job.size_before : null;
+    const figures = el("p", "figures");
+    figures.append(
+      el("span", "size-before", format.size(job.size_before)), " \u2192 ",
+      el("span", "size-after", format.size(job.size_after)),
+      saving == null ? "" : el("span", "saving", ` (${Math.round(saving * 100)}% saved)`),
+      el("span", "vmaf", job.vmaf == null ? " · VMAF not measured" : ` · VMAF ${job.vmaf.toFixed(1)}`),
+    );
+    box.append(figures);
+    if (job.previews) {
+      const frames = el("div", "previews");
+      for (const [of, label] of [["original", "Original"], ["output", "Output"]]) {
+        const figure = el("figure");
+        const img = el("img");
+        img.loading = "lazy";
+        img.alt = label + " frame of job " + job.id;
+        img.src = "/api/v1/jobs/" + job.id + "/preview/" + of;
+        img.width = 160;
+        figure.append(img, el("figcaption", "", label));
+        frames.append(figure);
+      }
+      box.append(frames);
+    }
+    return box;
+  }
 
   // What the kind of job needs said: the app that asked, a rename's current and new name, a hold.
   function details(job) {
@@ -54,6 +87,7 @@
     const reason = cell("reason");
     for (const part of details(job)) reason.append(part, " ");
     reason.append(said(job));
+    if (job.status === READY) reason.prepend(review(job));
     if (job.track_plan?.length) {
       // The transcode's track plan, shown before it runs: the streams its folder's rules drop, and why.
       const plan = el("details", "tracks");
@@ -72,12 +106,13 @@
     }
     const actions = cell("actions");
     if (job.status === "awaiting_approval") actions.append(button("release", "Release"), " ");
+    if (job.status === READY) actions.append(button("accept", "Accept"), " ", button("reject", "Reject"), " ");
     if (job.status === "pending" && job.kind === "transcode") {
       actions.append(button("top", "Top"), " ", button("bottom", "Bottom"), " ");
     }
     if (DELETABLE.has(job.status)) actions.append(button("delete", "Delete"));
     const tick = cell("tick");
-    if (job.status === "awaiting_approval") {
+    if (TICKABLE.has(job.status)) {
       const box = el("input");
       box.type = "checkbox";
       box.name = "chosen";
@@ -107,20 +142,31 @@
   const clearPending = document.getElementById("clear-pending");
   const releaseAll = document.getElementById("release-all");
   const releaseChosen = document.getElementById("release-chosen");
-  const chosen = new Set(); // ids of the ticked jobs, kept while their rows are drawn again
+  const acceptAll = document.getElementById("accept-all");
+  const rejectAll = document.getElementById("reject-all");
+  const acceptChosen = document.getElementById("accept-chosen");
+  const rejectChosen = document.getElementById("reject-chosen");
+  const chosen = new Map(); // id -> status of the ticked jobs, kept while their rows are drawn again
+  const ticked = (status) => [...chosen].filter(([, s]) => s === status).map(([id]) => id);
+  function ticks() {
+    if (releaseChosen) releaseChosen.disabled = !ticked("awaiting_approval").length;
+    for (const control of [acceptChosen, rejectChosen]) if (control) control.disabled = !ticked(READY).length;
+  }
   function toolbar(jobs, counts) {
     const has = (wanted) => counts[wanted] > 0 || jobs.some((job) => job.status === wanted);
     if (clearPending) clearPending.disabled = !has("pending");
     if (releaseAll) releaseAll.disabled = !has("awaiting_approval");
-    const waiting = new Set(jobs.filter((job) => job.status === "awaiting_approval").map((job) => job.id));
-    for (const id of chosen) if (!waiting.has(id)) chosen.delete(id);
-    if (releaseChosen) releaseChosen.disabled = !chosen.size;
+    for (const control of [acceptAll, rejectAll]) if (control) control.disabled = !has(READY);
+    const waiting = new Map(jobs.filter((job) => TICKABLE.has(job.status)).map((job) => [job.id, job.status]));
+    for (const [id, s] of chosen) if (waiting.get(id) !== s) chosen.delete(id);
+    ticks();
   }
   body.addEventListener("change", (e) => {
     if (e.target.name !== "chosen") return;
-    if (e.target.checked) chosen.add(Number(e.target.value));
+    const status = e.target.closest("tr")?.querySelector(".status")?.classList[1];
+    if (e.target.checked) chosen.set(Number(e.target.value), status);
     else chosen.delete(Number(e.target.value));
-    releaseChosen.disabled = !chosen.size;
+    ticks();
   });
 
   const { status, kind, beforeId, limit } = table.dataset;
@@ -158,9 +204,33 @@
       list.refresh();
     });
   }
+  // Accept or reject the ticked outputs (one request for all of them), or every one waiting.
+  function decide(control, accept, ids) {
+    control?.addEventListener("click", async () => {
+      const chosenIds = ids();
+      const what = chosenIds.length ? chosenIds.length + " output(s)" : "every output waiting for review";
+      const question = accept ? `Replace the originals with ${what}?` : `Delete ${what} (the originals stay)?`;
+      if (!confirm(question)) return;
+      control.disabled = true;
+      try {
+        const answer = await call("POST", "/api/v1/jobs/" + (accept ? "accept" : "reject"), { job_ids: chosenIds });
+        for (const id of answer.job_ids) chosen.delete(id);
+        say(answer.detail + (accept ? ": each replaces its original once checked." : ": each is deleted, its original kept."));
+      } catch (error) {
+        say("That did not work: " + error.message, true);
+        control.disabled = false;
+      }
+      list.refresh();
+    });
+  }
+  decide(acceptChosen, true, () => ticked(READY));
+  decide(rejectChosen, false, () => ticked(READY));
+  decide(acceptAll, true, () => []);
+  decide(rejectAll, false, () => []);
+
   // Release the ticked jobs, one request each; those that could not be released say why.
   releaseChosen?.addEventListener("click", async () => {
-    const ids = [...chosen];
+    const ids = ticked("awaiting_approval");
     releaseChosen.disabled = true;
     const refused = [];
     for (const id of ids) {
