@@ -71,24 +71,38 @@ def cpu_by_role(*roots: int) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Memory:
-    """One process's resident memory: ``rss`` (VmRSS, what ``ps`` and ``top`` show) and ``pss`` (its pages
-    shared with other processes counted by share, so that a sum over processes is not counted twice)."""
+    """One process's resident memory: ``rss`` (VmRSS, what ``ps`` and ``top`` show), ``hwm`` (VmHWM, its
+    peak so far) and ``pss`` (its pages shared with other processes counted by share, so that a sum over
+    processes is not counted twice; 0 when not read)."""
 
     rss_kib: int
-    pss_kib: int
+    hwm_kib: int
+    pss_kib: int = 0
 
 
-def memory(pid: int) -> Memory | None:
+def parse_status(text: str) -> Memory | None:
+    """``VmRSS`` and ``VmHWM`` (kB) of a ``/proc/PID/status``; None for a process without them (a zombie)."""
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in {"VmRSS", "VmHWM"}:
+            fields[key] = int(value.split()[0])
+    if len(fields) < 2:
+        return None
+    return Memory(fields["VmRSS"], fields["VmHWM"])
+
+
+def memory(pid: int, *, pss: bool = True) -> Memory | None:
+    """``pid``'s memory now; its PSS too unless ``pss`` is false (reading smaps_rollup walks every mapping)."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        used = parse_status(Path(f"/proc/{pid}/status").read_text())
+        if used is None or not pss:
+            return used
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return None
-    rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    pss = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
-    if rss is None or pss is None:
-        return None
-    return Memory(int(rss.group(1)), int(pss.group(1)))
+    found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+    return None if found is None else Memory(used.rss_kib, used.hwm_kib, int(found.group(1)))
 
 
 def started_with(text: str) -> list[int]:
