@@ -7,37 +7,18 @@ number of jobs it has seen holds something unbounded."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+
+from bench.processes import Memory, memory, parse_status
+
+__all__ = ["GROWTH", "Memory", "compare", "parse_status", "read", "sample"]
 
 # End over start above this is reported as growth (allocator noise and caches warmed by the first jobs
 # stay below it; a dict keyed by job grows with every thousand jobs).
 GROWTH = 1.25
 
 
-@dataclass(frozen=True)
-class Memory:
-    rss_kib: int
-    hwm_kib: int
-
-
-def parse_status(text: str) -> Memory | None:
-    """``VmRSS`` and ``VmHWM`` (kB) of a ``/proc/PID/status``; None for a process without them (a zombie)."""
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key in {"VmRSS", "VmHWM"}:
-            fields[key] = int(value.split()[0])
-    if len(fields) < 2:
-        return None
-    return Memory(fields["VmRSS"], fields["VmHWM"])
-
-
 def read(pid: int) -> Memory | None:
-    try:
-        return parse_status(Path(f"/proc/{pid}/status").read_text())
-    except OSError:
-        return None
+    return memory(pid, pss=False)
 
 
 def sample(pids: Mapping[str, int | None]) -> dict[str, Memory]:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from librarrarian_scanner.walk import Found, is_candidate, is_locked, library_of, walk
+from librarrarian_scanner.walk import Found, identity_key, is_candidate, is_locked, library_of, walk
 from librarrarian_testing import library
 
 
@@ -94,6 +94,29 @@ def test_a_real_library_gives_its_videos_and_leaves_the_clutter(tmp_path: Path, 
         st.st_ino,
     )
     assert bbb.library == root and bbb.path.is_absolute()
+
+
+def test_a_rescan_walk_yields_only_what_differs_from_the_index(tmp_path: Path, shared_media: Path) -> None:
+    """With the index of a first walk, a second yields nothing while every file is still counted present; a
+    changed file and a new one are yielded, and a file met again through a symlink is not yielded twice."""
+    lib = library.build(tmp_path / "media", shared_media)
+    root = lib.root.resolve()
+    first = list(walk((root,), (root,)))
+    index = {str(f.path): identity_key(f.identity) for f in first}
+
+    present: set[str] = set()
+    counts: list[int] = []
+    assert list(walk((root,), (root,), known=index, present=present, counted=counts.append)) == []
+    assert present == set(index) and counts[-1] == len(index)
+
+    changed = next(f.path for f in first if f.path.name == "Big Buck Bunny.mp4")
+    os.utime(changed, ns=(1_000_000_000, 1_000_000_000))
+    shutil.copyfile(shared_media / "bikes.mp4", root / "Movies" / "New.mkv")
+    (root / "Movies" / "Alias.mkv").symlink_to(changed)
+    present = set()
+    found = list(walk((root,), (root,), known=index, present=present))
+    assert names(found) == ["Big Buck Bunny.mp4", "New.mkv"]
+    assert present == {*index, str(root / "Movies" / "New.mkv")}
 
 
 def test_symlinks_leading_outside_are_refused_and_inside_are_followed_once(

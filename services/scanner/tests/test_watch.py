@@ -8,13 +8,16 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from librarrarian_contracts import MediaProbed
 from librarrarian_contracts.codec import media_decoder
 from librarrarian_contracts.scans import ScanStatus
 from librarrarian_scanner import service
+from librarrarian_scanner.scan import Scanner
 from librarrarian_scanner.settings import Settings
+from librarrarian_scanner.watch import Watcher
 from librarrarian_testing import eventually
 from librarrarian_testing.scanning import scan_entries
 from nats.aio.client import Client
@@ -142,3 +145,36 @@ async def test_a_burst_of_new_files_shows_as_one_watch_entry(
     (entry,) = await eventually(lambda: done(3), timeout=15)
     assert (entry.scan_id, entry.started_at) == (first.scan_id, first.started_at)
     assert (entry.to_probe, entry.probed, entry.queued, entry.errors) == (3, 3, 3, 1)
+
+
+def test_a_noted_file_waits_from_its_last_change_and_is_looked_at_only_when_due(tmp_path: Path) -> None:
+    """The settle loop wakes when the first file is due, not on a tick: noting a file records its size and
+    mtime at once, a change noted later starts its wait again, and a file that changed without a note is
+    caught when it is due and waits once more."""
+    watcher = Watcher(cast(Scanner, None), (tmp_path,), settle_seconds=60.0)  # the scanner is not reached
+    path = tmp_path / "Growing.mkv"
+    path.write_bytes(b"x")
+    assert watcher.next_due() is None
+    watcher.expect(path)
+    size, mtime, since = watcher.pending[path]
+    assert (size, mtime) == (1, path.stat().st_mtime_ns)
+    assert 0 < (watcher.next_due() or 0) <= 60.0
+    assert watcher.settled() == [] and watcher.pending[path][2] == since  # not due: not even looked at
+
+    watcher.expect(path)  # told again, nothing changed since the note: the wait goes on
+    assert watcher.pending[path][2] == since
+    with path.open("ab") as handle:
+        handle.write(b"y")
+    watcher.expect(path)  # it changed: its wait starts again, from now
+    assert watcher.pending[path][:2] == (2, path.stat().st_mtime_ns) and watcher.pending[path][2] >= since
+
+    # Its wait over as noted, but it grew without a note: not ready, and it waits again.
+    watcher.pending[path] = (1, mtime, since - 60.0)
+    assert watcher.settled() == [] and watcher.pending[path][0] == 2
+    # Its wait over and unchanged: ready, and no longer pending.
+    watcher.pending[path] = (*watcher.pending[path][:2], since - 60.0)
+    assert watcher.settled() == [path] and path not in watcher.pending and watcher.next_due() is None
+
+    path.unlink()
+    watcher.expect(path)  # gone before it was noted: nothing to wait for
+    assert path not in watcher.pending

@@ -20,7 +20,10 @@ def configure(service: str) -> None:
         raise env.SettingsError(f"LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level.lower()!r}")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)-7s {service:<9} %(message)s", "%Y-%m-%d %H:%M:%S")
+        # Milliseconds: the moments between two jobs on a node (and most round trips) are that short.
+        logging.Formatter(
+            f"%(asctime)s.%(msecs)03d %(levelname)-7s {service:<9} %(message)s", "%Y-%m-%d %H:%M:%S"
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

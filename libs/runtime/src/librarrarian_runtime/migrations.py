@@ -73,10 +73,13 @@ async def connect_and_migrate(dsn: str, schema: str, package: str, **pool_args: 
         await migrate(conn, schema, package)
     finally:
         await conn.close()
+    # One connection open at rest, more on demand (up to asyncpg's ten, idle ones closed after five
+    # minutes): asyncpg's default of ten open at start made some forty idle PostgreSQL backends on one
+    # machine running every service.
     pool = await asyncpg.create_pool(
         dsn,
         server_settings={"search_path": schema},
-        **pool_args,
+        **{"min_size": 1, **pool_args},
     )
     assert pool is not None
     return pool

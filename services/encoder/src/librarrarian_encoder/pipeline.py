@@ -182,9 +182,12 @@ class Pipeline:
     async def encode(self, job: Planned) -> Encoded | Outcome:
         """ffmpeg writes the output; once it is done, the slot takes its next job while this one goes on."""
         try:
-            return await self.encodes.encode(job)
+            encoded = await self.encodes.encode(job)
         finally:
             job.slot_free.set()
+        if isinstance(encoded, Encoded):
+            log.info("job %d encoded in %.1f s", job.id, time.monotonic() - job.started_at)
+        return encoded
 
     async def verify(self, job: Encoded) -> Verified | Outcome:
         """The output, flushed to disk, is what was planned (architecture §3.4) and not too large."""
@@ -192,7 +195,7 @@ class Pipeline:
         written = reading.descriptor_path(job.output.fd)
         try:
             await asyncio.to_thread(os.fsync, job.output.fd)
-            failpoints.reach("verifying")
+            await failpoints.held("verifying")
             output = await loop.run_in_executor(
                 self.verifying,
                 functools.partial(

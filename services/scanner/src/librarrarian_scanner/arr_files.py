@@ -51,6 +51,7 @@ class ArrFiles:
         if folder is not None and await catalogue.move(
             self.scanner.pool, str(old), str(new), identity, str(folder.path)
         ):
+            self.scanner.index.moved(str(old), str(new))
             log.info("%s renamed %s to %s: its record follows it", event.app, old, new)
         else:
             log.info(

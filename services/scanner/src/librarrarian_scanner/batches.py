@@ -17,9 +17,10 @@ from nats.js import JetStreamContext
 
 from . import catalogue
 from .catalogue import Outcome
+from .index import Index
 from .probe import Examined, Prober
 from .progress import ScanRun
-from .walk import Found
+from .walk import Found, identity_key
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,11 @@ BATCH = 64
 
 
 class Batches:
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, prober: Prober) -> None:
+    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, prober: Prober, index: Index) -> None:
         self.pool = pool
         self.js = js
         self.prober = prober
+        self.index = index
 
     async def probe_all(self, todo: list[Found], run: ScanRun | None = None) -> int:
         """Probe ``todo`` in batches, publish and record what was found; return the failures."""
@@ -57,6 +59,7 @@ class Batches:
     async def _deliver(self, outcomes: list[Outcome], run: ScanRun | None) -> None:
         await asyncio.gather(*(publish(self.js, event_of(outcome)) for outcome in outcomes))
         await catalogue.record_many(self.pool, outcomes)
+        self.index.recorded((str(o.found.path), identity_key(o.found.identity)) for o in outcomes)
         if run is not None:
             run.queued += len(outcomes)
 

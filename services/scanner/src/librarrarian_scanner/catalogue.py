@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 from librarrarian_contracts import FileIdentity, MediaProbe, encode
 
-from .walk import Found
-
-Identity = tuple[int, int, int, int]  # size, mtime_ns, inode, links
+from .walk import Found, Identity, identity_key
 
 
-def identity_key(identity: FileIdentity) -> Identity:
-    return (identity.size, identity.mtime_ns, identity.inode, identity.links)
-
-
-async def known(pool: asyncpg.Pool, roots: tuple[Path, ...]) -> dict[str, Identity]:
-    """path → (size, mtime_ns, inode, links) of every catalogued file under ``roots``."""
-    # starts_with, not LIKE: paths may hold % and _.
+async def identities(pool: asyncpg.Pool, paths: list[str]) -> dict[str, Identity]:
+    """path → (size, mtime_ns, inode, links) of the catalogued files among ``paths`` (exact paths: one
+    primary-key lookup each)."""
+    if not paths:
+        return {}
     rows = await pool.fetch(
-        "SELECT path, size, mtime_ns, inode, links FROM files"
-        " WHERE path = ANY($1) OR EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE starts_with(path, p))",
-        [str(r) for r in roots],
-        [str(r).rstrip("/") + "/" for r in roots],
+        "SELECT path, size, mtime_ns, inode, links FROM files WHERE path = ANY($1)", paths
     )
-    return {r["path"]: (r["size"], r["mtime_ns"], r["inode"], r["links"]) for r in rows}
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
 @dataclass(frozen=True)
@@ -61,12 +53,6 @@ async def record_many(pool: asyncpg.Pool, outcomes: list[Outcome]) -> None:
             for o in outcomes
         ],
     )
-
-
-async def seen(pool: asyncpg.Pool, paths: list[str]) -> None:
-    """Mark unchanged files as still there."""
-    if paths:
-        await pool.execute("UPDATE files SET seen_at = now() WHERE path = ANY($1)", paths)
 
 
 async def forget(pool: asyncpg.Pool, paths: list[str]) -> None:

@@ -30,9 +30,10 @@ from nats.js import JetStreamContext
 from . import catalogue
 from .batches import Batches
 from .folders import Folders
+from .index import Index
 from .probe import Prober
 from .progress import ScanRun
-from .walk import LOCK_SUFFIX, Found, is_candidate, is_locked, walk
+from .walk import LOCK_SUFFIX, Found, Identity, identity_key, is_candidate, is_locked, walk
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class Scanner:
         self.js = js
         self.media_paths = media_paths
         self.prober = prober
-        self.batches = Batches(pool, js, prober)
+        self.index = Index(pool)  # what the catalogue holds, in memory: a rescan compares against it
+        self.batches = Batches(pool, js, prober, self.index)
         # A file modified less than this long ago may still be growing: it is probed only once it held still.
         self.settle_seconds = settle_seconds
         self.folders = Folders.resolve(ScannerFolders(), media_paths)
@@ -146,6 +148,7 @@ class Scanner:
         name = run.scan_id[:8]
         folders = self.folders
         unreadable: list[Path] = []
+        present: set[str] = set()  # every video found, changed or not
 
         def on_unreadable(directory: Path, error: OSError) -> None:
             unreadable.append(directory)
@@ -154,53 +157,55 @@ class Scanner:
         def on_escape(path: Path) -> None:
             log.info("scan %s: skipping %s: it leads outside the media paths", name, path)
 
-        def walk_counting() -> list[Found]:
-            found = []
-            for f in walk(roots, self.media_paths, on_unreadable, on_escape, folders, run.stop):
-                found.append(f)
-                run.seen += 1
-            return found
+        def counted(seen: int) -> None:
+            run.seen = seen
+
+        def walk_changed(known: dict[str, Identity] | None) -> list[Found]:
+            return list(
+                walk(
+                    roots,
+                    self.media_paths,
+                    on_unreadable,
+                    on_escape,
+                    folders,
+                    run.stop,
+                    known=known,
+                    present=present,
+                    counted=counted,
+                )
+            )
 
         log.info("scan %s started: %s%s", name, ", ".join(map(str, roots)), " (force)" if force else "")
-        found: list[Found] = []
         todo: list[Found] = []
+        changed: list[Found] = []
         failed = gone = 0
-        # The catalogue is read while the walk runs: both take a while on a big library.
-        known = asyncio.create_task(catalogue.known(self.pool, roots))
-        try:
-            if not run.cancelled:
-                run.state = "walking"
-                found = await asyncio.to_thread(walk_counting)
-            catalogued = await known
-        finally:
-            if not known.done():
-                known.cancel()
-                await asyncio.wait({known})
+        index = await self.index.load()
         if not run.cancelled:
-            todo = [
-                f for f in found if force or catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)
-            ]
-            changed = {f.path for f in todo}
-            await catalogue.seen(self.pool, [str(f.path) for f in found if f.path not in changed])
+            run.state = "walking"
+            # Unchanged files stay in the walk's thread: only the new and changed ones come out of it.
+            changed = await asyncio.to_thread(walk_changed, None if force else index)
+            run.seen = len(present)
+        if not run.cancelled:
+            todo = changed if force else await self._changed_in_catalogue(changed)
             run.to_probe = len(todo)
             run.probing()
             failed = await self._probe_settled(todo, run)
         if not run.cancelled:
             # What could not be listed is unknown, not gone: an unmounted disk must not empty the catalogue.
-            present = {str(f.path) for f in found}
             missing = [
                 p
-                for p in catalogued
+                for p in self.index.under(roots)
                 if p not in present and not any(Path(p).is_relative_to(d) for d in unreadable)
             ]
             await catalogue.forget(self.pool, missing)
+            self.index.forgotten(missing)
             gone = len(missing)
         completed = ScanCompleted(
             scan_id=run.scan_id,
             roots=tuple(map(str, roots)),
-            seen=len(found),
+            seen=len(present),
             probed=run.probed,
-            unchanged=len(found) - len(todo),
+            unchanged=len(present) - len(todo),
             failed=failed,
             elapsed_seconds=round(time.monotonic() - started, 3),
             cancelled=run.cancelled,
@@ -219,6 +224,20 @@ class Scanner:
             completed.elapsed_seconds,
         )
         return completed
+
+    async def _changed_in_catalogue(self, changed: list[Found]) -> list[Found]:
+        """The files among ``changed`` (by the index) that the catalogue too records otherwise, or not at
+        all; the index learns the others (another replica's records)."""
+        catalogued = await catalogue.identities(self.pool, [str(f.path) for f in changed])
+        todo, same = [], []
+        for f in changed:
+            key = identity_key(f.identity)
+            if catalogued.get(str(f.path)) == key:
+                same.append((str(f.path), key))
+            else:
+                todo.append(f)
+        self.index.recorded(same)
+        return todo
 
     async def _probe_settled(self, todo: list[Found], run: ScanRun) -> int:
         """Probe ``todo``, the files changed so recently that they may still be growing last: by then they
@@ -288,8 +307,7 @@ class Scanner:
     async def _probe_files(self, found: list[Found], run: ScanRun) -> tuple[list[Found], int]:
         """Probe the files among ``found`` that are new or changed, as one stretch of ``run``: the files to
         probe and the failures."""
-        catalogued = await catalogue.known(self.pool, tuple(f.path for f in found))
-        todo = [f for f in found if catalogued.get(str(f.path)) != catalogue.identity_key(f.identity)]
+        todo = await self._changed_in_catalogue(found)
         run.seen += len(found)
         run.to_probe += len(todo)
         run.probing()

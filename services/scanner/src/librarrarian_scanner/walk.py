@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from librarrarian_contracts import FileIdentity
@@ -17,6 +18,13 @@ from librarrarian_contracts.settings import MediaType, ScannerFolders
 from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 
 from .folders import Folders
+
+Identity = tuple[int, int, int, int]  # size, mtime_ns, inode, links
+
+
+def identity_key(identity: FileIdentity) -> Identity:
+    return (identity.size, identity.mtime_ns, identity.inode, identity.links)
+
 
 VIDEO_EXTENSIONS = frozenset(
     {
@@ -53,6 +61,7 @@ VIDEO_EXTENSIONS = frozenset(
 TEMPORARY_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".!qb", ".!ut", "~")
 TEMPORARY_STEM_SUFFIXES = (".part", ".partial", ".tmp", ".temp")
 LOCK_SUFFIX = ".lock"
+by_name = attrgetter("name")
 
 
 @dataclass(frozen=True)
@@ -65,13 +74,15 @@ class Found:
 
 def is_candidate(name: str) -> bool:
     """Whether a file name looks like a finished video of the library's own."""
-    lowered = name.lower()
-    if lowered.startswith("."):  # our own .tmp_* outputs and trash, other tools' hidden files
+    # No splitext and one lower() of a few characters: this runs for every file of every rescan. A name not
+    # starting with a dot has its extension from its last dot; a video extension ends in none of the
+    # temporary suffixes, so only the stem's are left to check.
+    dot = name.rfind(".")
+    if dot <= 0 or name[0] == ".":  # our own .tmp_* outputs and trash, other tools' hidden files
         return False
-    if lowered.endswith(TEMPORARY_SUFFIXES):
+    if name[dot:].lower() not in VIDEO_EXTENSIONS:
         return False
-    stem, extension = os.path.splitext(lowered)
-    return extension in VIDEO_EXTENSIONS and not stem.endswith(TEMPORARY_STEM_SUFFIXES)
+    return not name[:dot].lower().endswith(TEMPORARY_STEM_SUFFIXES)
 
 
 def is_locked(names_in_directory: set[str], name: str) -> bool:
@@ -95,6 +106,10 @@ def walk(
     on_escape: Callable[[Path], None] | None = None,
     folders: Folders | None = None,
     stop: threading.Event | None = None,
+    *,
+    known: Mapping[str, Identity] | None = None,
+    present: set[str] | None = None,
+    counted: Callable[[int], None] | None = None,
 ) -> Iterator[Found]:
     """Every video under ``roots`` that resolves inside ``media_paths`` and lies in a scanned library
     folder (default: each media path), once, not locked or partial.
@@ -102,11 +117,18 @@ def walk(
     ``on_unreadable`` hears of directories that could not be listed (what lies below them is unknown,
     not gone); ``on_escape`` of entries whose symlinks lead outside the media paths. ``stop`` ends the
     walk at the next directory (a cancelled scan).
+
+    A rescan passes ``known`` (path → identity, the index): a file whose stat matches its entry is not
+    yielded, only added to ``present`` like every file found. Unchanged files so cost a ``stat`` and a
+    lookup: no path object, no event, no record. ``counted`` hears how many files were found so far, after
+    each directory.
     """
     if folders is None:
         folders = Folders.resolve(ScannerFolders(), media_paths)
+    if present is None:
+        present = set()
+    lookup = (known or {}).get
     visited_dirs: set[tuple[int, int]] = set()
-    yielded: set[str] = set()
     # (directory, known): "known" directories are resolved and inside the media paths, so an entry in one
     # that is not a symlink is too, and need not be resolved again (one syscall per path component saved,
     # which is most of a rescan's time).
@@ -114,25 +136,29 @@ def walk(
     while pending:
         if stop is not None and stop.is_set():
             return
-        directory, known = pending.pop()
+        directory, inside = pending.pop()
         try:
             info = directory.stat()
             if (info.st_dev, info.st_ino) in visited_dirs:
                 continue  # reached twice through a symlink, or a symlink loop
             visited_dirs.add((info.st_dev, info.st_ino))
             with os.scandir(directory) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
+                entries = sorted(listing, key=by_name)
         except OSError as error:
             if on_unreadable is not None:
                 on_unreadable(directory, error)
             continue
-        names = {e.name for e in entries}
+        # The names are needed only where a lock lies: most folders have none.
+        names = {e.name for e in entries} if any(e.name.endswith(LOCK_SUFFIX) for e in entries) else set()
+        # Library folders are directories: every plain file here lies in the directory's folder.
+        here = folders.scanned(directory) if inside else None
         subdirectories = []
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name[0] == ".":
                 continue
             try:
-                plain = known and not entry.is_symlink()
+                plain = inside and not entry.is_symlink()
                 if entry.is_dir():  # follows symlinks; where they lead is checked below
                     if plain:
                         target: Path | None = Path(entry.path)
@@ -141,34 +167,46 @@ def walk(
                     if target is not None and folders.scanned(target) is not None:
                         subdirectories.append(target)
                     continue
-                if not is_candidate(entry.name) or is_locked(names, entry.name):
+                if not is_candidate(name) or (names and is_locked(names, name)):
                     continue
-                # Paths are built from the directory's (parsing only the name): at 100,000 files, parsing
-                # whole paths is a good part of a rescan.
-                resolved = (
-                    directory / entry.name if plain else _contained(Path(entry.path), media_paths, on_escape)
-                )
-                if resolved is None:
-                    continue
-                text = entry.path if plain else str(resolved)
-                if text in yielded:
-                    continue
-                folder = folders.scanned(text)
-                if folder is None:
-                    continue  # in a folder of type none, or in none of the library folders
-                st = entry.stat() if plain else resolved.stat()
+                if plain:
+                    if here is None:
+                        continue  # in a folder of type none, or in none of the library folders
+                    text = entry.path
+                    if text in present:
+                        continue
+                    st = entry.stat()
+                    folder = here
+                    resolved = None
+                else:
+                    resolved = _contained(Path(entry.path), media_paths, on_escape)
+                    if resolved is None:
+                        continue
+                    text = str(resolved)
+                    if text in present:
+                        continue
+                    scanned = folders.scanned(text)
+                    if scanned is None:
+                        continue
+                    folder = scanned
+                    st = resolved.stat()
             except OSError:
                 continue  # vanished or unreadable meanwhile: the next scan sees it again
             if not stat.S_ISREG(st.st_mode):
                 continue  # a FIFO or device named like a video would block the probe forever
-            yielded.add(text)
+            present.add(text)
+            identity = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_nlink)
+            if lookup(text) == identity:
+                continue
             yield Found(
-                resolved,
+                resolved if resolved is not None else directory / name,
                 folder.path,
-                FileIdentity(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino, links=st.st_nlink),
+                FileIdentity(size=identity[0], mtime_ns=identity[1], inode=identity[2], links=identity[3]),
                 folder.type,
             )
         pending.extend((d, True) for d in reversed(subdirectories))  # resolved and contained above
+        if counted is not None:
+            counted(len(present))
 
 
 def _is_resolved_inside(root: Path, media_paths: tuple[Path, ...]) -> bool:

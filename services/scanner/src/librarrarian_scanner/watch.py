@@ -12,6 +12,7 @@ second) makes one entry, not thousands.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # A batch this long after the last one ends starts an entry of its own in the scans bucket.
 QUIET_SECONDS = 60.0
+# How long the settle loop sleeps when no file is waiting (a noted file wakes it at once).
+IDLE_SECONDS = 60.0
 
 
 class Watcher:
@@ -40,6 +43,7 @@ class Watcher:
         self.pending: dict[Path, tuple[int, int, float]] = {}
         self.burst: ScanRun | None = None  # the entry the batches of the current burst add to
         self._last_batch = 0.0  # when the last batch ended
+        self._woken = asyncio.Event()  # set when a file is noted: the settle loop works out its next wake
 
     def notice(self, raw: str) -> None:
         path = Path(raw)
@@ -48,16 +52,34 @@ class Watcher:
             base = path.name.removesuffix(LOCK_SUFFIX)
             for candidate in path.parent.glob(f"{glob_escape(base)}*"):
                 if is_candidate(candidate.name):
-                    self.pending.setdefault(candidate, (-1, -1, time.monotonic()))
+                    self.expect(candidate)
             return
         if is_candidate(path.name):
-            self.pending.setdefault(path, (-1, -1, time.monotonic()))
+            self.expect(path)
+
+    def expect(self, path: Path) -> None:
+        """``path`` has just changed: note its size and mtime now, and look again once the settle time has
+        passed. A change since the last note starts the wait again; a note of the same size and mtime
+        keeps it (the change it was told of happened before that note)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            self.pending.pop(path, None)  # gone already; if it comes back, the watch hears of it
+            return
+        now = (st.st_size, st.st_mtime_ns)
+        noted = self.pending.get(path)
+        if noted is None or noted[:2] != now:
+            self.pending[path] = (*now, time.monotonic())
+            self._woken.set()
 
     def settled(self) -> list[Path]:
-        """Files that stayed the same for the settle time; forget the ones that vanished."""
+        """Files that stayed the same for the settle time; forget the ones that vanished. Only the files
+        whose wait is over are looked at."""
         now = time.monotonic()
         ready = []
         for path, (size, mtime, since) in list(self.pending.items()):
+            if now - since < self.settle_seconds:
+                continue
             try:
                 st = os.stat(path)
             except OSError:
@@ -65,10 +87,17 @@ class Watcher:
                 continue
             if (st.st_size, st.st_mtime_ns) != (size, mtime):
                 self.pending[path] = (st.st_size, st.st_mtime_ns, now)
-            elif now - since >= self.settle_seconds:
+            else:
                 ready.append(path)
                 del self.pending[path]
         return ready
+
+    def next_due(self) -> float | None:
+        """Seconds until the first pending file's wait is over (None: nothing pending)."""
+        if not self.pending:
+            return None
+        first = min(since for _, _, since in self.pending.values())
+        return max(0.0, first + self.settle_seconds - time.monotonic())
 
     async def run(self, stopping: asyncio.Event) -> None:
         roots = [str(p) for p in self.media_paths if p.is_dir()]
@@ -96,7 +125,7 @@ class Watcher:
                     # videos in it are heard of only here. A folder made here and filled at once too, by
                     # files written before its watch was set.
                     for path in await asyncio.to_thread(self.videos_in, added):
-                        self.pending.setdefault(path, (-1, -1, time.monotonic()))
+                        self.expect(path)
         finally:
             settle.cancel()
 
@@ -107,9 +136,13 @@ class Watcher:
         return [f.path for f in walk(roots, self.media_paths, folders=self.scanner.folders)]
 
     async def _settle_loop(self, stopping: asyncio.Event) -> None:
-        interval = min(0.5, self.settle_seconds / 2) or 0.1
+        """Probe each file as soon as its wait is over: the loop sleeps until the first one is due, or until
+        a new one is noted, rather than looking on a fixed tick (which added up to a tick to every file)."""
         while not stopping.is_set():
-            await asyncio.sleep(interval)
+            self._woken.clear()
+            due = self.next_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), IDLE_SECONDS if due is None else due)
             ready = self.settled()
             if ready:
                 try:
