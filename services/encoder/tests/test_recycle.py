@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+import msgspec
 import pytest
 from librarrarian_contracts import FileIdentity
 from librarrarian_encoder import replace
@@ -218,6 +219,34 @@ def test_killed_after_a_container_changes_output_took_its_name_the_kept_original
     with Folder.open(source.parent, (root,)) as folder:
         assert recycle.forget_earlier(root, 7, os.stat(source), folder.fd) == 1
     assert os.stat(source).st_nlink == 2
+
+
+def test_killed_after_a_same_name_rename_the_entry_proves_the_replace(root: Path) -> None:
+    source = put(root)
+    planned = replace.identity(os.stat(source))
+    script = KILLED_REPLACE.format(
+        tests=str(Path(__file__).parent), root=str(root), source=str(source), suffix=".mp4"
+    )
+    killed_at("after-rename", script)
+    assert source.read_bytes() == OUTPUT  # the output took the name; nothing reported it yet
+    relative = PurePosixPath("Film/Film.mp4")
+    [entry] = [name for name in recycled(root) if not name.endswith(recycle.SIDECAR)]
+    assert (root / recycle.FOLDER / entry).read_bytes() == ORIGINAL
+    found = recycle.replaced_earlier(root, 7, planned, relative, os.stat(source), "Film.mp4")
+    assert found == str(root / recycle.FOLDER / entry)
+    # Only for that job, that original, and the very output recorded.
+    assert recycle.replaced_earlier(root, 8, planned, relative, os.stat(source), "Film.mp4") is None
+    other = msgspec.structs.replace(planned, size=planned.size + 1)
+    assert recycle.replaced_earlier(root, 7, other, relative, os.stat(source), "Film.mp4") is None
+    # Someone swaps another file in under the name: it is not taken for the output.
+    swapped = source.with_name("swap")
+    swapped.write_bytes(OUTPUT)
+    os.replace(swapped, source)
+    assert recycle.replaced_earlier(root, 7, planned, relative, os.stat(source), "Film.mp4") is None
+    # And a symlink to the kept original's data is not it either.
+    source.unlink()
+    source.symlink_to(root / recycle.FOLDER / entry)
+    assert recycle.replaced_earlier(root, 7, planned, relative, os.lstat(source), "Film.mp4") is None
 
 
 @pytest.mark.parametrize(

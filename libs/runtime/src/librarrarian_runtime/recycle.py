@@ -188,6 +188,43 @@ def forget_earlier(root: Path, job_id: int, original: os.stat_result, folder_fd:
     return staying
 
 
+def replaced_earlier(
+    root: Path,
+    job_id: int,
+    original: FileIdentity,
+    relative: PurePosixPath,
+    output: os.stat_result,
+    final: str,
+) -> str | None:
+    """The entry an earlier attempt of ``job_id`` made when its output (``output``, now named ``final``)
+    took the place of the original at ``relative``, the attempt having died before reporting it. Its sidecar
+    is the proof: written before the rename, it names the original the job was planned for and the output
+    that replaced it (no tag inside the file needed; an MP4 keeps none). The entry's path, or None."""
+    try:
+        fd = open_folder(root, create=False)
+    except Unavailable:
+        return None
+    if fd is None:
+        return None
+    try:
+        for name in os.listdir(fd):
+            if not name.startswith(f"{job_id}-") or name.endswith((SIDECAR, KEPT_OUTPUT)):
+                continue
+            kept = _regular(fd, name)
+            record = _read(fd, name + SIDECAR)
+            if kept is None or record is None or record.job_id != job_id:
+                continue
+            if not (record.original.same_file(original) and _identity(kept).same_file(original)):
+                continue
+            if (record.relative, record.final) == (str(relative), str(relative.with_name(final))) and (
+                record.output.same_file(_identity(output))
+            ):
+                return str(root / FOLDER / name)
+    finally:
+        os.close(fd)
+    return None
+
+
 def _existing(roots: Iterable[Path]) -> Iterator[tuple[Path, int]]:
     """Each root's recycle folder that exists and is usable, open (closed once the caller moves on)."""
     for root in roots:

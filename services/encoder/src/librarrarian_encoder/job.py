@@ -261,12 +261,15 @@ class Decided(Job):
 
 @dataclass(frozen=True, kw_only=True)
 class Leftover(Job):
-    """An earlier attempt put its verified output at ``final`` and died before removing the original
-    (``source``, of another container): the job is to finish that swap, not to encode again."""
+    """An earlier attempt put its verified output at ``final`` and died before reporting it: the job is to
+    finish that replace, not to encode again. When ``final`` is another name than the original (``source``,
+    of another container), the original's removal may still be to do; when it is the same name, the rename
+    was the last step and the original is in the recycle folder (``recycled``)."""
 
     source: Path
     final: Path
     folder: Folder
+    recycled: str | None = None
 
     def completed(self, size_after: int) -> JobCompleted:
         return self._completed(
@@ -277,4 +280,5 @@ class Leftover(Job):
             size_after=size_after,
             duration=self.request.probe.duration,
             elapsed_seconds=0.0,
+            recycled=self.recycled,
         )

@@ -121,7 +121,7 @@ class Pipeline:
         if (refusal := dynamic_hdr.refused(request.probe)) is not None:
             log.info("job %d skipped: %s", job.id, refusal)
             return job.skipped(refusal, None)
-        reached = _open_original(job, self.settings.media_paths)
+        reached = await asyncio.to_thread(_open_original, job, self.settings.media_paths)
         if not isinstance(reached, tuple):
             return reached
         source, folder, original = reached
@@ -139,7 +139,10 @@ class Pipeline:
                 )
                 opened.pop_all()
                 os.close(original)
-                return Leftover(**job.carried(), source=source, final=final, folder=folder)
+                recycled = await asyncio.to_thread(
+                    _recycled_earlier, job, source, final.name, self.settings.media_paths, folder
+                )
+                return Leftover(**job.carried(), source=source, final=final, folder=folder, recycled=recycled)
             try:
                 safe_replace.check_target(folder, source.name, final.name)
             except safe_replace.WouldOverwrite as error:
@@ -346,9 +349,13 @@ class Pipeline:
         return job.kept(waiting, frames, at)
 
     async def finish(self, job: Leftover) -> Outcome:
-        """The earlier attempt's output is in place: the original goes, if it is still the file planned."""
+        """The earlier attempt's output is in place: the original goes, if it is still the file planned (under
+        another name: under its own, the output's rename already took it, into the recycle folder)."""
         try:
-            await asyncio.to_thread(safe_replace.finish, job.folder, job.source.name, job.request.identity)
+            if job.final != job.source:
+                await asyncio.to_thread(
+                    safe_replace.finish, job.folder, job.source.name, job.request.identity
+                )
         except (safe_replace.SourceChanged, safe_replace.BothKept, Redirected) as error:
             return job.failed(str(error), retryable=False)
         except OSError as error:
@@ -373,9 +380,10 @@ async def _ask_commit(nc: Client, request: CommitRequest) -> CommitDecision:
         await asyncio.sleep(COMMIT_RETRY_SECONDS)
 
 
-def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int] | Outcome:
+def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int] | Leftover | Outcome:
     """The job's file inside the media paths, its folder opened with no symlink on the way and the file
-    opened in it, still the one scanned; or why not."""
+    opened in it, still the one scanned; or this job's output in its place, left by an earlier attempt; or
+    why not."""
     try:
         source = contain(path_mapping.to_local(job.request.path, job.mappings), roots)
         folder = Folder.open(source.parent, roots)
@@ -404,6 +412,8 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
     opened = safe_replace.identity(os.fstat(original))
     if not opened.same_file(job.request.identity):
         os.close(original)
+        if (done := _replaced_earlier(job, source, roots, folder)) is not None:
+            return done
         folder.close()
         return job.failed(
             "the file changed since it was scanned; the next scan queues it again", retryable=False
@@ -413,6 +423,35 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
         folder.close()
         return job.skipped(safe_replace.hard_linked(opened.links - ours), None)
     return source, folder, original
+
+
+def _replaced_earlier(job: Job, source: Path, roots: tuple[Path, ...], folder: Folder) -> Leftover | None:
+    """The file under the original's name is this job's output, put there by an earlier attempt that died
+    before reporting it (the same container, so the rename was its last step): recognised by that attempt's
+    recycle entry, or, with no recycle folder, by the job's tag inside the file and a verification."""
+    recycled = _recycled_earlier(job, source, source.name, roots, folder)
+    if recycled is None and not _is_our_output(folder, source.name, job.request):
+        return None
+    log.warning(
+        "job %d: an earlier attempt put its verified output in place of %s and died before reporting it",
+        job.id,
+        source.name,
+    )
+    return Leftover(**job.carried(), source=source, final=source, folder=folder, recycled=recycled)
+
+
+def _recycled_earlier(
+    job: Job, source: Path, final: str, roots: tuple[Path, ...], folder: Folder
+) -> str | None:
+    """The recycle entry of the original an earlier attempt kept before its output took the name ``final``."""
+    output = folder.lstat(final)
+    if output is None:
+        return None
+    with contextlib.suppress(OSError, recycle.Unavailable):
+        root = recycle.root_of(source, roots)
+        relative = PurePosixPath(source.relative_to(root))
+        return recycle.replaced_earlier(root, job.id, job.request.identity, relative, output, final)
+    return None
 
 
 class _Keeper:
@@ -448,9 +487,9 @@ def _is_pq(request: Transcode) -> bool:
 
 
 def _is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
-    """``name`` (beside a changed-container original) is this job's verified output, left by an attempt
-    that died between putting it in place and removing the original: a regular file (a symlink is not
-    followed) that carries the job's tag and passes verification."""
+    """``name`` is this job's verified output, left by an attempt that died between putting it in place and
+    reporting it: a regular file (a symlink is not followed) that carries the job's tag (an MKV does; an
+    MP4 keeps no tag of ours) and passes verification."""
     try:
         fd = folder.open_file(name)
     except (OSError, NotAFile):
