@@ -19,7 +19,7 @@ SYSTEM_FFMPEG_DIR ?= /usr/bin
 # The OpenID provider the sign-in tests run (Node.js, from the npm registry).
 OIDC_PROVIDER := libs/testing/oidc_provider
 
-.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-system-ffmpeg lint format schema bench chaos chaos-quick load clean
+.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-kills test-system-ffmpeg lint format schema bench chaos chaos-quick load clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -69,8 +69,11 @@ run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 	@mkdir -p $(MEDIA)
 	exec $(VENV)/bin/librarrarian up --media $(MEDIA) --data-dir $(DATA_DIR) --port $(PORT)
 
-test: setup chromium oidc-provider ## run the whole test suite (real NATS, PostgreSQL and ffmpeg)
-	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+test: setup chromium oidc-provider ## run the whole test suite (real NATS, PostgreSQL and ffmpeg) but the kill matrix
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile -m "not kill_matrix" $(PYTEST_ARGS)
+
+test-kills: setup ## kill -9 at every worst moment of a job, for every container (about 6 minutes)
+	$(UV) run pytest -n $(TEST_WORKERS) --dist load -m kill_matrix $(PYTEST_ARGS)
 
 test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system ffmpeg first on PATH (Debian's)
 	@if [ -x "$(SYSTEM_FFMPEG_DIR)/ffmpeg" ]; then :; \
@@ -82,7 +85,7 @@ test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system 
 		exit 1; \
 	fi
 	@echo "first on PATH: $$("$(SYSTEM_FFMPEG_DIR)/ffmpeg" -hide_banner -version | head -n 1)"
-	PATH="$(SYSTEM_FFMPEG_DIR):$$PATH" $(UV) run pytest -n $(TEST_WORKERS) --dist loadfile services/encoder/tests services/scanner/tests libs/media/tests $(PYTEST_ARGS)
+	PATH="$(SYSTEM_FFMPEG_DIR):$$PATH" $(UV) run pytest -n $(TEST_WORKERS) --dist loadfile services/encoder/tests services/scanner/tests libs/media/tests -m "not kill_matrix" $(PYTEST_ARGS)
 
 lint: setup ## ruff, mypy and hadolint (every Dockerfile)
 	$(UV) run ruff check .

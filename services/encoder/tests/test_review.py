@@ -204,7 +204,12 @@ async def test_a_hostile_folder_is_refused_with_nothing_lost(
 
 @pytest.mark.parametrize(
     ("point", "clip"),
-    [("after-commit", "mp4"), ("after-recycle", "mp4"), ("after-rename", "mp4"), ("after-rename", "avi")],
+    [
+        pytest.param("after-commit", "mp4", marks=pytest.mark.kill_matrix),
+        pytest.param("after-recycle", "mp4", marks=pytest.mark.kill_matrix),
+        pytest.param("after-rename", "mp4", marks=pytest.mark.kill_matrix),
+        ("after-rename", "avi"),
+    ],
 )
 async def test_a_kill_during_an_accept_loses_nothing(
     point: str,
