@@ -82,6 +82,8 @@ async def test_finished_transcodes_are_recorded_once_and_searchable(
         ("S01E01.mp4", [2]),
         ("movies/alien", [1]),
         ("ien", []),  # the middle of a word: not a word beginning
+        ("alien (19", [1]),  # a whole word, then a short beginning the substring alone decides
+        ("alie (1979)", []),  # a word followed by a separator is a whole word: "alie" is not one
     ):
         found = await ask(nc, topology.HISTORY_LIST, HistoryQuery(search=search), HistoryPage)
         assert [e.job_id for e in found.items] == expected, search

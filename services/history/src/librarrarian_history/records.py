@@ -97,9 +97,7 @@ async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:
         )
     else:
         escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        # Each word of the search as a word beginning narrows the rows through the words index (migration
-        # 0003); the substring test then keeps exactly what the user typed. No word: the substring alone.
-        words = " & ".join(f"{w}:*" for w in re.findall(r"[^\W_]+", query.search.lower()))
+        words = words_query(query.search)
         narrowing = (
             "path_words(path) || path_words(output_path) @@ to_tsquery('simple', $4)" if words else "$4 = ''"
         )
@@ -121,6 +119,32 @@ async def page(pool: asyncpg.Pool, query: HistoryQuery) -> HistoryPage:
     return HistoryPage(
         items=tuple(_entry(r) for r in items), next_before_id=items[-1]["id"] if more else None
     )
+
+
+# A last word this short, after whole words, is left to the substring test: as a word beginning it would
+# match a good part of every path's words ("1" begins 1, 10, 1999…), which the words index reads one by one.
+SHORT_PREFIX = 3
+ASCII_WORD = re.compile(r"[a-z0-9]+(:\*)?")
+
+
+def words_query(search: str) -> str:
+    """The words of a search, for the words index (migration 0003), which narrows the rows before the substring
+    test keeps exactly what the user typed. The search begins at a word's beginning, and its text is in the
+    path as typed, so every word but the last is a whole word there (a separator follows it); the last one
+    is a word beginning, unless a separator ends the search too. Whole words are looked up as they are,
+    never as beginnings: one entry of the index each, not every word that begins so. A word with letters
+    outside ASCII is left to the substring test (how PostgreSQL's parser splits it depends on the database's
+    locale). '' when no word narrows anything (the substring alone decides)."""
+    words = re.findall(r"[^\W_]+", search.lower())
+    if not words:
+        return ""
+    last_is_whole = not re.search(r"[^\W_]$", search)
+    terms = [*words[:-1]]
+    if last_is_whole:
+        terms.append(words[-1])
+    elif len(words[-1]) >= SHORT_PREFIX or len(words) == 1:
+        terms.append(f"{words[-1]}:*")
+    return " & ".join(t for t in terms if ASCII_WORD.fullmatch(t))
 
 
 async def stats(pool: asyncpg.Pool) -> Stats:
