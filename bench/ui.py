@@ -56,8 +56,9 @@ SWAPPED: list[tuple[Any, str, Any]] = [
     (scheduler_endpoints, "jobs", ui_previous.jobs),
     (history_records, "stats", ui_previous.stats),
     (history_charts, "charts", ui_previous.charts),
+    (history_records, "words_query", ui_previous.words_query),
 ]
-SEARCHES = ("Film 4242", "Film", "Film 1 (2001)", "zebra")
+SEARCHES = ("Film 4242", "Film", "Film 1 (2001)", "Film 1 (20", "zebra")
 # Answers compared between the passes (same data, same answers).
 # (The windows of the charts that end inside the seeded history move on with the clock between two answers,
 # so only the one that holds all of it is compared; the tests compare the others with the history itself.)
@@ -158,7 +159,7 @@ async def answers(client: httpx.AsyncClient, rows: int) -> dict[str, object]:
         return value
 
     listed = requests(client, rows)
-    compared = [*COMPARED, *(n for n in listed if n.startswith("GET /api/v1/jobs"))]
+    compared = [*COMPARED, *(n for n in listed if n.startswith(("GET /api/v1/jobs", "GET /api/v1/history")))]
     return {name: rounded((await listed[name]()).json()) for name in compared}
 
 

@@ -1,8 +1,11 @@
-"""The dashboard's queries as they were before the summaries and the per-state job lists: the baseline of
-``bench/ui.py``. Each counts or sums the rows of record on every request. The bench puts them in the
-services' place for its second pass, so both passes run the same services, requests and data."""
+"""The dashboard's queries as they were before the summaries, the per-state job lists and the history search's
+whole words: the baseline of ``bench/ui.py``. Each counts or sums the rows of record on every request (the
+search: each word as a word beginning). The bench puts them in the services' place for its second pass, so
+both passes run the same services, requests and data."""
 
 from __future__ import annotations
+
+import re
 
 import asyncpg
 from librarrarian_contracts.views import (
@@ -102,3 +105,8 @@ async def charts(pool: asyncpg.Pool, query: ChartsQuery) -> Charts:
             for r in nodes
         ),
     )
+
+
+def words_query(search: str) -> str:
+    """The history search's words as they were: each word of the search as a word beginning."""
+    return " & ".join(f"{w}:*" for w in re.findall(r"[^\W_]+", search.lower()))
