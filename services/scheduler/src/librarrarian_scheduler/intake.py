@@ -1,4 +1,9 @@
-"""Turning what the scanner found into jobs: one transaction per event (inbox, job, outbox)."""
+"""Turning what the scanner found into jobs: the inbox, the job and the outbox of each event written together.
+
+Events come in batches (as many as wait, up to ``BATCH``; a first scan publishes thousands a minute): a batch is
+one transaction on one connection, each event in a savepoint of its own, so a batch costs one commit rather
+than one per event. Within it the events are decided in order, each seeing what the ones before it wrote, as
+when they came one by one."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from . import policy, store
 from .placement import Placement
 
 log = logging.getLogger(__name__)
+
+BATCH = 200
 
 
 class Intake:
@@ -43,71 +50,81 @@ class Intake:
         return folder.tracks if folder is not None else None
 
     async def handle(self, event: MediaEvent) -> None:
-        if not isinstance(event, MediaProbed | MediaProbeFailed):
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: list[MediaEvent]) -> None:
+        found = [e for e in events if isinstance(e, MediaProbed | MediaProbeFailed)]
+        if not found:
             return  # scan summaries are for the dashboard, not for decisions
-        try:
-            decision = await self._decide(event)
-        except asyncpg.UniqueViolationError:
-            log.info("%s: a job for it was created meanwhile", event.path)
-            return
-        if isinstance(decision, policy.Transcode):
+        queued = False
+        async with self.pool.acquire() as conn, conn.transaction():
+            for event in found:
+                try:
+                    async with conn.transaction():  # a savepoint: a clash undoes this event alone
+                        decision = await self._decide(conn, event)
+                except asyncpg.UniqueViolationError:
+                    log.info("%s: a job for it was created meanwhile", event.path)
+                    continue
+                queued = queued or isinstance(decision, policy.Transcode)
+        if queued:
             self.on_enqueue()
 
-    async def _decide(self, event: MediaProbed | MediaProbeFailed) -> policy.Decision:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await store.claim(conn, event.event_id):
-                return policy.Ignore("redelivered event")
-            newest = await store.newest_job(conn, event.path)
-            # In flight first, done second: a job's completion may commit between the two reads (each sees
-            # the latest commit), and in this order at least one of them sees it. The other way round, an
-            # output probed just as its job completes could be taken for a new file.
-            sibling = await store.sibling_in_flight(conn, event.path)
-            produced = await store.job_that_produced(conn, event.path)
-            fingerprint = event.fingerprint if isinstance(event, MediaProbed) else None
-            same = None
-            if fingerprint is not None:
-                same = await store.same_content(conn, event.path, fingerprint)
-                await store.record_sighting(conn, event.path, event.identity.size, fingerprint)
-            settings = self.transcode.value
-            decision = policy.decide(event, newest, produced, sibling, settings, same)
-            probe = event.probe if isinstance(event, MediaProbed) else None
-            reason: str | None = None
-            match decision:
-                case policy.Ignore(why):
-                    log.log(logging.INFO if same else logging.DEBUG, "%s: %s", event.path, why)
-                    return decision
-                case policy.Transcode():
-                    status, change = "pending", JobChange.QUEUED
-                    held = await store.hold_of(conn, event.path)
-                    if held is not None:  # its Arr app is about to replace it: a user may release it anyway
-                        status, change, reason = (
-                            "awaiting_approval",
-                            JobChange.AWAITING_APPROVAL,
-                            f"held: {held}",
-                        )
-                case policy.Skip(reason):
-                    status, change = "skipped", JobChange.SKIPPED
-                case policy.Fail(reason):
-                    status, change = "failed", JobChange.FAILED
-            queued = change is JobChange.QUEUED
-            track_plan = None
-            if isinstance(decision, policy.Transcode) and isinstance(event, MediaProbed):
-                track_plan = tracks.plan(event.probe, self.track_rules(event.library))
-            job_id = await store.insert_job(
-                conn,
-                path=event.path,
-                status=status,
-                identity=event.identity,
-                probe=probe,
-                reason=reason,
-                hw_class=self.placement.choose(settings) if isinstance(decision, policy.Transcode) else None,
-                target_codec=settings.target_codec,
-                fingerprint=fingerprint,
-                track_plan=track_plan,
-                library=event.library,
-                review=(folder := self.folder(event.library)) is not None and folder.review,
-            )
-            if queued:
-                await store.enqueue(conn, job_id)
-            await store.record_change(conn, job_id, change)
-            return decision
+    async def _decide(
+        self, conn: asyncpg.Connection, event: MediaProbed | MediaProbeFailed
+    ) -> policy.Decision:
+        if not await store.claim(conn, event.event_id):
+            return policy.Ignore("redelivered event")
+        newest = await store.newest_job(conn, event.path)
+        # In flight first, done second: a job's completion may commit between the two reads (each sees
+        # the latest commit), and in this order at least one of them sees it. The other way round, an
+        # output probed just as its job completes could be taken for a new file.
+        sibling = await store.sibling_in_flight(conn, event.path)
+        produced = await store.job_that_produced(conn, event.path)
+        fingerprint = event.fingerprint if isinstance(event, MediaProbed) else None
+        same = None
+        if fingerprint is not None:
+            same = await store.same_content(conn, event.path, fingerprint)
+            await store.record_sighting(conn, event.path, event.identity.size, fingerprint)
+        settings = self.transcode.value
+        decision = policy.decide(event, newest, produced, sibling, settings, same)
+        probe = event.probe if isinstance(event, MediaProbed) else None
+        reason: str | None = None
+        match decision:
+            case policy.Ignore(why):
+                log.log(logging.INFO if same else logging.DEBUG, "%s: %s", event.path, why)
+                return decision
+            case policy.Transcode():
+                status, change = "pending", JobChange.QUEUED
+                held = await store.hold_of(conn, event.path)
+                if held is not None:  # its Arr app is about to replace it: a user may release it anyway
+                    status, change, reason = (
+                        "awaiting_approval",
+                        JobChange.AWAITING_APPROVAL,
+                        f"held: {held}",
+                    )
+            case policy.Skip(reason):
+                status, change = "skipped", JobChange.SKIPPED
+            case policy.Fail(reason):
+                status, change = "failed", JobChange.FAILED
+        queued = change is JobChange.QUEUED
+        track_plan = None
+        if isinstance(decision, policy.Transcode) and isinstance(event, MediaProbed):
+            track_plan = tracks.plan(event.probe, self.track_rules(event.library))
+        job_id = await store.insert_job(
+            conn,
+            path=event.path,
+            status=status,
+            identity=event.identity,
+            probe=probe,
+            reason=reason,
+            hw_class=self.placement.choose(settings) if isinstance(decision, policy.Transcode) else None,
+            target_codec=settings.target_codec,
+            fingerprint=fingerprint,
+            track_plan=track_plan,
+            library=event.library,
+            review=(folder := self.folder(event.library)) is not None and folder.review,
+        )
+        if queued:
+            await store.enqueue(conn, job_id)
+        await store.record_change(conn, job_id, change)
+        return decision

@@ -44,6 +44,7 @@ from nats.js import JetStreamContext
 
 from . import approval, endpoints, ordering, removal, review
 from .arr_intake import ArrIntake
+from .intake import BATCH as INTAKE_BATCH
 from .intake import Intake
 from .placement import Placement
 from .progress import JobTracker
@@ -159,7 +160,15 @@ async def _serve(
             tasks.create_task(Reconciler(pool, js, settings.reconcile_grace_seconds).run(stopping))
             tasks.create_task(relay.run(stopping))
             tasks.create_task(
-                consumer.consume(js, topology.SCHEDULER_MEDIA, media_decoder, intake.handle, stopping)
+                consumer.consume_batches(
+                    js,
+                    topology.SCHEDULER_MEDIA,
+                    media_decoder,
+                    intake.handle_batch,
+                    intake.handle,
+                    stopping,
+                    batch=INTAKE_BATCH,
+                )
             )
             tasks.create_task(
                 consumer.consume(js, topology.SCHEDULER_JOBS, job_decoder, tracker.handle, stopping)
