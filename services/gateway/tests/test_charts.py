@@ -16,6 +16,19 @@ def test_the_line_is_a_running_total_rising_left_to_right() -> None:
     assert "2026-01-03: +300.0 (400.0 in all)" in svg
 
 
+def test_ten_years_of_days_are_drawn_as_runs_of_days_ending_at_the_same_total() -> None:
+    days = [(f"day {n:04d}", 1.0) for n in range(3650)]
+    svg = str(charts.line(days, lambda v: f"{v:g}", "Saved"))
+    marks = re.findall(r"<title>([^<]+)</title>", svg)
+    assert len(marks) <= charts.MAX_MARKS
+    # Consecutive runs covering every day once, the last ending at the total of all days.
+    assert marks[0].startswith("day 0000 to ") and marks[-1].endswith("(3650 in all)")
+    assert "day 3649" in marks[-1]
+    assert ">day 0000</text>" in svg and ">day 3649</text>" in svg  # the axis names the first and last day
+    # A short period keeps a mark a day.
+    assert len(re.findall("<title>", str(charts.line(days[:90], str, "Saved")))) == 90
+
+
 def test_bars_are_as_long_as_their_values_and_names_are_escaped() -> None:
     svg = str(charts.bars([("<b>h264</b>", 4.0), ("mpeg4", 1.0)], lambda n: f"{n:.0f}", "Codecs"))
     widths = [float(w) for w in re.findall(r'<rect class="bar"[^>]* width="([\d.]+)"', svg)]

@@ -16,10 +16,19 @@ def _empty(text: str) -> Markup:
     return Markup('<p class="empty">{}</p>').format(text)
 
 
+# A line chart's marks at most: about one per 3.5 units of its width. Ten years of days (3,650 marks) would
+# put four on each unit, none of them to be pointed at, and weigh half a megabyte of page.
+MAX_MARKS = 250
+
+
 def line(points: Sequence[tuple[str, float]], label: Callable[[float], str], name: str) -> Markup:
-    """A running total over time: ``points`` are (day, amount that day), oldest first."""
+    """A running total over time: ``points`` are (day, amount that day), oldest first. Beyond ``MAX_MARKS``
+    days, each mark stands for a run of consecutive days ("first to last"), its amount their sum: the line
+    still ends at the same total, and each mark's title still tells its exact values."""
     if not points:
         return _empty("Nothing in this period.")
+    first_day, last_day = points[0][0], points[-1][0]
+    points = _runs(points)
     totals, running = [], 0.0
     for _, amount in points:
         running += amount
@@ -51,14 +60,25 @@ def line(points: Sequence[tuple[str, float]], label: Callable[[float], str], nam
             ).format(x, y, day, label(amount), label(total))
         )
     parts += [
-        Markup('<text class="tick" x="{}" y="{}">{}</text>').format(PAD, HEIGHT - 12, points[0][0]),
-        Markup('<text class="tick end" x="{}" y="{}">{}</text>').format(
-            WIDTH - PAD, HEIGHT - 12, points[-1][0]
-        ),
+        Markup('<text class="tick" x="{}" y="{}">{}</text>').format(PAD, HEIGHT - 12, first_day),
+        Markup('<text class="tick end" x="{}" y="{}">{}</text>').format(WIDTH - PAD, HEIGHT - 12, last_day),
         Markup('<text class="tick" x="{}" y="{}">{}</text>').format(PAD, PAD - 10, label(top)),
         Markup("</svg>"),
     ]
     return Markup("").join(parts)
+
+
+def _runs(points: Sequence[tuple[str, float]]) -> Sequence[tuple[str, float]]:
+    """``points`` as at most ``MAX_MARKS`` runs of consecutive days, each named by its first and last day."""
+    size = -(-len(points) // MAX_MARKS)
+    if size <= 1:
+        return points
+    runs = []
+    for start in range(0, len(points), size):
+        run = points[start : start + size]
+        days = run[0][0] if len(run) == 1 else f"{run[0][0]} to {run[-1][0]}"
+        runs.append((days, sum(amount for _, amount in run)))
+    return runs
 
 
 def bars(items: Sequence[tuple[str, float]], label: Callable[[float], str], name: str) -> Markup:
