@@ -184,15 +184,17 @@ async def _status_is(nc: Client, path: str, status: str) -> bool:
     return found is not None and found[1] == status
 
 
+@pytest.mark.parametrize("completion", ["before", "after"])
 async def test_an_output_probed_just_as_its_job_completes_is_not_queued(
     bus: tuple[Client, JetStreamContext],
     scheduler: None,
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
+    completion: str,
 ) -> None:
-    """The worst interleaving: the job's completion commits between the scheduler's reads of "is a job
-    for this name in flight" and "did a job produce this file". Whichever it reads first, it must not take
-    the output for a new file."""
+    """The worst interleaving: the job's completion commits just before or just after the scheduler reads
+    what is known of the output's name (in flight, done by a job: one statement, one snapshot). Either way it
+    must not take the output for a new file."""
     nc, js = bus
     await publish(js, probed("/m/Film.avi", H264, 1000, SOURCE))
     (work,) = await _work(js, timeout=10)
@@ -210,25 +212,29 @@ async def test_an_output_probed_just_as_its_job_completes_is_not_queued(
         finally:
             await conn.close()
 
-    reads: list[str] = []
+    reads: list[store.Lookups] = []
+    original = store.lookups
 
-    def completing_after_the_first_read(name: str) -> None:
-        original = getattr(store, name)
+    async def read(conn: asyncpg.Connection, path: str) -> store.Lookups:
+        if path != "/m/Film.mkv":
+            return await original(conn, path)
+        if completion == "before":
+            await complete()
+        found = await original(conn, path)
+        if completion == "after":
+            await complete()
+        reads.append(found)
+        return found
 
-        async def read(conn: asyncpg.Connection, path: str) -> object:
-            found = await original(conn, path)
-            if path == "/m/Film.mkv":
-                reads.append(name)
-                if len(reads) == 1:
-                    await complete()
-            return found
-
-        monkeypatch.setattr(store, name, read)
-
-    completing_after_the_first_read("sibling_in_flight")
-    completing_after_the_first_read("job_that_produced")
+    monkeypatch.setattr(store, "lookups", read)
     await publish(js, probed("/m/Film.mkv", HEVC, 400, None, inode=9))  # no fingerprint: names decide
     await publish(js, probed("/m/Other.avi", H264, 2000, "v1:2000:other", inode=10))  # decided after
     work_after = await _work(js, timeout=10)
     assert [w.path for w in work_after] == ["/m/Other.avi"]
-    assert len(reads) == 2 and "/m/Film.mkv" not in (await _jobs(nc) or {})
+    assert len(reads) == 1 and "/m/Film.mkv" not in (await _jobs(nc) or {})
+    # What the one read saw: the job in flight (its sibling), or the job that produced the file.
+    (seen,) = reads
+    if completion == "before":
+        assert seen.produced is not None and not seen.sibling_in_flight
+    else:
+        assert seen.sibling_in_flight and seen.produced is None

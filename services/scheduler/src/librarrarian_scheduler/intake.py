@@ -1,9 +1,9 @@
 """Turning what the scanner found into jobs: the inbox, the job and the outbox of each event written together.
 
 Events come in batches (as many as wait, up to ``BATCH``; a first scan publishes thousands a minute): a batch is
-one transaction on one connection, each event in a savepoint of its own, so a batch costs one commit rather
-than one per event. Within it the events are decided in order, each seeing what the ones before it wrote, as
-when they came one by one."""
+one transaction on one connection, so it costs one commit rather than one per event. Within it the events are
+decided in order, each seeing what the ones before it wrote, as when they came one by one. A batch that fails
+is taken again an event at a time (``consumer.consume_batches``)."""
 
 from __future__ import annotations
 
@@ -57,15 +57,18 @@ class Intake:
         if not found:
             return  # scan summaries are for the dashboard, not for decisions
         queued = False
-        async with self.pool.acquire() as conn, conn.transaction():
-            for event in found:
-                try:
-                    async with conn.transaction():  # a savepoint: a clash undoes this event alone
-                        decision = await self._decide(conn, event)
-                except asyncpg.UniqueViolationError:
-                    log.info("%s: a job for it was created meanwhile", event.path)
-                    continue
-                queued = queued or isinstance(decision, policy.Transcode)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for event in found:
+                    decision = await self._decide(conn, event)
+                    queued = queued or isinstance(decision, policy.Transcode)
+        except asyncpg.UniqueViolationError:
+            # A job for one of the paths was made meanwhile by another transaction (rare: the scanner
+            # reports a path once a scan): taken again one by one, so that clash costs its event alone.
+            if len(found) > 1:
+                raise
+            log.info("%s: a job for it was created meanwhile", found[0].path)
+            return
         if queued:
             self.on_enqueue()
 
@@ -74,19 +77,14 @@ class Intake:
     ) -> policy.Decision:
         if not await store.claim(conn, event.event_id):
             return policy.Ignore("redelivered event")
-        newest = await store.newest_job(conn, event.path)
-        # In flight first, done second: a job's completion may commit between the two reads (each sees
-        # the latest commit), and in this order at least one of them sees it. The other way round, an
-        # output probed just as its job completes could be taken for a new file.
-        sibling = await store.sibling_in_flight(conn, event.path)
-        produced = await store.job_that_produced(conn, event.path)
+        known = await store.lookups(conn, event.path)
         fingerprint = event.fingerprint if isinstance(event, MediaProbed) else None
         same = None
         if fingerprint is not None:
             same = await store.same_content(conn, event.path, fingerprint)
             await store.record_sighting(conn, event.path, event.identity.size, fingerprint)
         settings = self.transcode.value
-        decision = policy.decide(event, newest, produced, sibling, settings, same)
+        decision = policy.decide(event, known.newest, known.produced, known.sibling_in_flight, settings, same)
         probe = event.probe if isinstance(event, MediaProbed) else None
         reason: str | None = None
         match decision:
@@ -95,7 +93,7 @@ class Intake:
                 return decision
             case policy.Transcode():
                 status, change = "pending", JobChange.QUEUED
-                held = await store.hold_of(conn, event.path)
+                held = known.held
                 if held is not None:  # its Arr app is about to replace it: a user may release it anyway
                     status, change, reason = (
                         "awaiting_approval",

@@ -4,6 +4,7 @@ connection the caller holds inside a transaction."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import msgspec
 from asyncpg import Connection, Record
@@ -79,22 +80,44 @@ def _known(row: Record | None) -> Known | None:
     )
 
 
-async def newest_job(conn: Connection, path: str) -> Known | None:
-    row = await conn.fetchrow(
-        "SELECT id, status, source_size, source_mtime_ns, source_links, output_path, size_after FROM jobs"
-        " WHERE path = $1 AND kind = 'transcode' ORDER BY id DESC LIMIT 1",
-        path,
-    )
-    return _known(row)
+@dataclass(frozen=True)
+class Lookups:
+    """What the records say of a reported path, read together (one statement, one snapshot)."""
+
+    newest: Known | None  # its newest transcode job
+    produced: Known | None  # the done transcode whose output it is
+    sibling_in_flight: bool  # a pending or running job for the same name with another extension
+    held: str | None  # why its transcode waits (its Arr app is about to replace the file)
 
 
-async def job_that_produced(conn: Connection, path: str) -> Known | None:
-    row = await conn.fetchrow(
-        "SELECT id, status, source_size, source_mtime_ns, source_links, output_path, size_after FROM jobs"
-        " WHERE output_path = $1 AND status = 'done' AND kind = 'transcode' ORDER BY id DESC LIMIT 1",
-        path,
+_KNOWN = "id, status, source_size, source_mtime_ns, source_links, output_path, size_after"
+# In one statement, in one snapshot: a job's completion committing meanwhile is seen by all four or none
+# (read one by one, the job in flight had to be looked for before the done one, so that one of the two saw it).
+LOOKUPS = (
+    f"(SELECT 'newest' AS which, {_KNOWN}, NULL::text AS reason FROM jobs"
+    "  WHERE path = $1 AND kind = 'transcode' ORDER BY id DESC LIMIT 1)"
+    f" UNION ALL (SELECT 'produced', {_KNOWN}, NULL FROM jobs"
+    "  WHERE output_path = $1 AND status = 'done' AND kind = 'transcode' ORDER BY id DESC LIMIT 1)"
+    " UNION ALL (SELECT 'sibling', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM jobs"
+    "  WHERE status IN ('pending', 'running') AND path <> $1 AND kind = 'transcode'"
+    '  AND (path COLLATE "C") >= $2 AND (path COLLATE "C") < $3'
+    "  AND strpos(substr(path, length($2) + 1), '/') = 0 LIMIT 1)"
+    " UNION ALL (SELECT 'held', NULL, NULL, NULL, NULL, NULL, NULL, NULL, reason FROM holds WHERE path = $1)"
+)
+
+
+async def lookups(conn: Connection, path: str) -> Lookups:
+    """The records of ``path`` the intake decides by, in one round trip (a path without an extension has no
+    siblings: its range is empty)."""
+    low, high = sibling_range(path) or (None, None)
+    rows = {r["which"]: r for r in await conn.fetch(LOOKUPS, path, low, high)}
+    held = rows.get("held")
+    return Lookups(
+        newest=_known(rows.get("newest")),
+        produced=_known(rows.get("produced")),
+        sibling_in_flight="sibling" in rows,
+        held=held["reason"] if held is not None else None,
     )
-    return _known(row)
 
 
 async def same_content(conn: Connection, path: str, fingerprint: str) -> SameContent | None:
@@ -346,9 +369,3 @@ def _decision(row: Record) -> ReviewDecision | None:
         return None
     waiting = msgspec.json.decode(row["waiting"], type=WaitingOutput)
     return ReviewDecision(accept=row["decision"] == "accept", output=waiting)
-
-
-async def hold_of(conn: Connection, path: str) -> str | None:
-    """Why the transcode of ``path`` waits (its Arr app is about to replace the file), or None."""
-    reason: str | None = await conn.fetchval("SELECT reason FROM holds WHERE path = $1", path)
-    return reason
