@@ -59,9 +59,13 @@ class Intake:
         queued = False
         try:
             async with self.pool.acquire() as conn, conn.transaction():
+                changed = False
                 for event in found:
                     decision = await self._decide(conn, event)
                     queued = queued or isinstance(decision, policy.Transcode)
+                    changed = changed or not isinstance(decision, policy.Ignore)
+                if changed:
+                    await store.notify(conn)  # the relay, once for the batch
         except asyncpg.UniqueViolationError:
             # A job for one of the paths was made meanwhile by another transaction (rare: the scanner
             # reports a path once a scan): taken again one by one, so that clash costs its event alone.
@@ -123,6 +127,6 @@ class Intake:
             review=(folder := self.folder(event.library)) is not None and folder.review,
         )
         if queued:
-            await store.enqueue(conn, job_id)
-        await store.record_change(conn, job_id, change)
+            await store.enqueue(conn, job_id, wake=False)
+        await store.record_change(conn, job_id, change, wake=False)
         return decision

@@ -124,23 +124,19 @@ async def same_content(conn: Connection, path: str, fingerprint: str) -> SameCon
     """A job for another path with this content: first one whose output it is (seen by the scanner at
     the job's output path with the output's size), else one whose source it is (done or in flight)."""
     row = await conn.fetchrow(
-        "SELECT j.id, j.status, j.path FROM sightings s"
+        "(SELECT j.id, j.status, j.path, true AS as_output FROM sightings s"
         " JOIN jobs j ON j.output_path = s.path AND j.size_after = s.size AND j.status = 'done'"
         "   AND j.kind = 'transcode'"
-        " WHERE s.fingerprint = $1 ORDER BY j.id DESC LIMIT 1",
-        fingerprint,
-    )
-    if row is not None:
-        return SameContent(job_id=row["id"], status=row["status"], path=row["path"], as_output=True)
-    row = await conn.fetchrow(
-        "SELECT id, status, path FROM jobs WHERE source_fingerprint = $1 AND path <> $2 AND kind = 'transcode'"
-        " AND status IN ('pending', 'running', 'done') ORDER BY id DESC LIMIT 1",
+        " WHERE s.fingerprint = $1 ORDER BY j.id DESC LIMIT 1)"
+        " UNION ALL (SELECT id, status, path, false FROM jobs WHERE source_fingerprint = $1 AND path <> $2"
+        "   AND kind = 'transcode' AND status IN ('pending', 'running', 'done') ORDER BY id DESC LIMIT 1)"
+        " ORDER BY as_output DESC LIMIT 1",
         fingerprint,
         path,
     )
-    if row is not None:
-        return SameContent(job_id=row["id"], status=row["status"], path=row["path"], as_output=False)
-    return None
+    if row is None:
+        return None
+    return SameContent(job_id=row["id"], status=row["status"], path=row["path"], as_output=row["as_output"])
 
 
 async def record_sighting(conn: Connection, path: str, size: int, fingerprint: str) -> None:
@@ -241,8 +237,13 @@ async def insert_cleanup_job(conn: Connection, *, path: str, identity: FileIdent
     return job_id
 
 
+async def notify(conn: Connection) -> None:
+    """Wake the relay once the transaction commits (several calls in one transaction are one wake-up)."""
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
 async def record_changes(
-    conn: Connection, job_ids: list[int], change: JobChange, node: str | None = None
+    conn: Connection, job_ids: list[int], change: JobChange, node: str | None = None, *, wake: bool = True
 ) -> None:
     """Publish, through the outbox, what the record of each job now says: call it in the transaction that
     made the change (before the ``DELETE`` of a removed job). One row per job, event id
@@ -263,7 +264,8 @@ async def record_changes(
         "INSERT INTO outbox (subject, msg_id, payload) VALUES ($1, $2, $3) ON CONFLICT (msg_id) DO NOTHING",
         [(topology.JOB_STATE_CHANGED, e.event_id, encode(e)) for e in events],
     )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    if wake:
+        await notify(conn)
     for row in rows:
         _log_change(row, change, node)
 
@@ -289,8 +291,12 @@ def _log_change(row: Record, change: JobChange, node: str | None) -> None:
     )
 
 
-async def record_change(conn: Connection, job_id: int, change: JobChange, node: str | None = None) -> None:
-    await record_changes(conn, [job_id], change, node)
+async def record_change(
+    conn: Connection, job_id: int, change: JobChange, node: str | None = None, *, wake: bool = True
+) -> None:
+    """``record_changes`` of one job; ``wake=False`` leaves waking the relay to the caller (``notify``: once for
+    a batch of changes, one round trip fewer each)."""
+    await record_changes(conn, [job_id], change, node, wake=wake)
 
 
 def _identity(row: Record) -> FileIdentity:
@@ -298,10 +304,16 @@ def _identity(row: Record) -> FileIdentity:
 
 
 async def enqueue(
-    conn: Connection, job_id: int, delay_seconds: float = 0.0, hw_class: str | None = None
+    conn: Connection,
+    job_id: int,
+    delay_seconds: float = 0.0,
+    hw_class: str | None = None,
+    *,
+    wake: bool = True,
 ) -> None:
     """Write the job's current attempt to the outbox (same transaction as the job's change), as the work
-    message of its kind; ``hw_class`` moves a transcode to another hardware class."""
+    message of its kind; ``hw_class`` moves a transcode to another hardware class. ``wake``: as for
+    ``record_change``."""
     if hw_class is not None:
         await conn.execute(
             "UPDATE jobs SET hw_class = $2 WHERE id = $1 AND kind = 'transcode'", job_id, hw_class
@@ -360,7 +372,8 @@ async def enqueue(
         encode(message),
         delay_seconds,
     )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    if wake:
+        await notify(conn)
 
 
 def _decision(row: Record) -> ReviewDecision | None:
