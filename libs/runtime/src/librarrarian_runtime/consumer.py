@@ -89,15 +89,11 @@ async def consume_batches(
     puller = Puller(sub, spec.durable)
     try:
         while not stopping.is_set():
-            decoded: list[tuple[T, Msg]] = []
-            for msg in await puller.pull(batch):
-                try:
-                    decoded.append((decoder.decode(msg.data), msg))
-                except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                    log.error(
-                        "%s: dropping an undecodable message on %s: %s", spec.durable, msg.subject, error
-                    )
-                    await msg.term()
+            decoded = [
+                (value, msg)
+                for msg in await puller.pull(batch)
+                if (value := await _decoded(spec, decoder, msg)) is not None
+            ]
             if not decoded:
                 continue
             try:
@@ -109,15 +105,7 @@ async def consume_batches(
                     await msg.ack()
                 continue
             for value, msg in decoded:
-                try:
-                    await handle(value)
-                except Exception:
-                    log.exception(
-                        "%s: handling a message on %s failed; retrying it later", spec.durable, msg.subject
-                    )
-                    await msg.nak(delay=RETRY_DELAY_SECONDS)
-                    continue
-                await msg.ack()
+                await _handled(spec, msg, handle(value))
     finally:
         await sub.unsubscribe()
 
@@ -137,22 +125,28 @@ async def consume_messages(
     try:
         while not stopping.is_set():
             for msg in await puller.pull(batch):
-                try:
-                    value = decoder.decode(msg.data)
-                except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                    log.error(
-                        "%s: dropping an undecodable message on %s: %s", spec.durable, msg.subject, error
-                    )
-                    await msg.term()
-                    continue
-                try:
-                    await handle(value, msg)
-                except Exception:
-                    log.exception(
-                        "%s: handling a message on %s failed; retrying it later", spec.durable, msg.subject
-                    )
-                    await msg.nak(delay=RETRY_DELAY_SECONDS)
-                    continue
-                await msg.ack()
+                if (value := await _decoded(spec, decoder, msg)) is not None:
+                    await _handled(spec, msg, handle(value, msg))
     finally:
         await sub.unsubscribe()
+
+
+async def _decoded(spec: ConsumerSpec, decoder: msgspec.json.Decoder[T], msg: Msg) -> T | None:
+    """The message's value; None, the message terminated, when it cannot be decoded (it never will be)."""
+    try:
+        return decoder.decode(msg.data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        log.error("%s: dropping an undecodable message on %s: %s", spec.durable, msg.subject, error)
+        await msg.term()
+        return None
+
+
+async def _handled(spec: ConsumerSpec, msg: Msg, handling: Awaitable[Any]) -> None:
+    """Await the message's handling: acknowledged once done; redelivered after a delay when it raised."""
+    try:
+        await handling
+    except Exception:
+        log.exception("%s: handling a message on %s failed; retrying it later", spec.durable, msg.subject)
+        await msg.nak(delay=RETRY_DELAY_SECONDS)
+        return
+    await msg.ack()
