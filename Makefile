@@ -72,7 +72,7 @@ run: setup ## start everything on this machine, on $(MEDIA) (Ctrl-C stops it)
 test: setup chromium oidc-provider ## run the whole test suite (real NATS, PostgreSQL and ffmpeg) but the kill matrix
 	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile -m "not kill_matrix" $(PYTEST_ARGS)
 
-test-kills: setup ## kill -9 at every worst moment of a job, for every container (about 6 minutes)
+test-kills: setup ## kill -9 at every worst moment of a job, for every container (about 3 minutes)
 	$(UV) run pytest -n $(TEST_WORKERS) --dist load -m kill_matrix $(PYTEST_ARGS)
 
 test-system-ffmpeg: setup ## the encoder, scanner and media tests with a system ffmpeg first on PATH (Debian's)
