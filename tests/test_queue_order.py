@@ -83,6 +83,7 @@ async def test_jobs_complete_in_the_queues_order_with_moves_by_hand(
         # The first job is alone when queued: released at once into the stream's one place.
         await publish(js, events["first"])
         await eventually(lambda: _has(nc, {"first"}))
+        await eventually(lambda: _in_work_stream(js, 1), message="the first job released")
         for name in ("low", "mid", "high", "midhigh"):  # found in this order: the age order
             await publish(js, events[name])
         jobs = await eventually(lambda: _has(nc, {"first", *RATES}))
@@ -100,6 +101,10 @@ async def test_jobs_complete_in_the_queues_order_with_moves_by_hand(
     order = [name for name, _ in sorted(done.items(), key=lambda item: item[1].finished_at or 0)]
     # Released first; then the top move; then by benefit; the bottom move last.
     assert order == ["first", "low", "midhigh", "mid", "high"]
+
+
+async def _in_work_stream(js: JetStreamContext, count: int) -> bool:
+    return (await js.stream_info(topology.WORK.name)).state.messages == count
 
 
 async def _has(nc: Client, names: set[str]) -> dict[str, JobView] | None:
