@@ -104,7 +104,11 @@ async def test_jobs_complete_in_the_queues_order_with_moves_by_hand(
 
 
 async def _in_work_stream(js: JetStreamContext, count: int) -> bool:
-    return (await js.stream_info(topology.WORK.name)).state.messages == count
+    """``count`` messages waiting for the encoders, as the relay counts them (the durables' pending)."""
+    pending = 0
+    for spec in topology.WORK_CONSUMERS.values():
+        pending += (await js.consumer_info(spec.stream, spec.durable)).num_pending or 0
+    return pending == count
 
 
 async def _has(nc: Client, names: set[str]) -> dict[str, JobView] | None:
