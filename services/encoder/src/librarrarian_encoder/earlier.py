@@ -11,17 +11,34 @@ unlinked relative to the job's open folder (``folder.py``), never through a path
 would be removed itself, never followed.
 
 An attempt presumed dead may still be running (a node paused past its lease): its output's name is then
-gone when it asks for the commit, and it steps aside (``Pipeline.commit``)."""
+gone when it asks for the commit, and it steps aside (``Pipeline.commit``).
+
+An attempt may also have died after its verified output took its final name but before it reported it:
+``replaced`` and ``is_our_output`` recognise that output (by the attempt's recycle entry, or by the job's tag
+inside the file), so the next attempt finishes the job instead of encoding again or failing it."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import stat
+from pathlib import Path, PurePosixPath
 
+import av
+from librarrarian_contracts import Transcode
+from librarrarian_media import reading
+from librarrarian_runtime import recycle
+
+from . import ffmpeg
+from . import verify as verification
 from .ffmpeg import KEPT_CONTAINERS
-from .folder import Folder
+from .folder import Folder, NotAFile
+from .job import Job, Leftover
 from .replace import TEMP_PREFIX, shortened
+
+log = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"[0-9a-f]{16}")  # replace.new_token's
 
@@ -56,3 +73,58 @@ def remove(folder: Folder, job_id: int, stem: str) -> list[str]:
     if removed:
         folder.fsync()
     return removed
+
+
+def replaced(job: Job, source: Path, roots: tuple[Path, ...], folder: Folder) -> Leftover | None:
+    """The file under the original's name is this job's output, put there by an earlier attempt that died
+    before reporting it (the same container, so the rename was its last step): recognised by that attempt's
+    recycle entry, or, with no recycle folder, by the job's tag inside the file and a verification."""
+    recycled = recycled_entry(job, source, source.name, roots, folder)
+    if recycled is None and not is_our_output(folder, source.name, job.request):
+        return None
+    log.warning(
+        "job %d: an earlier attempt put its verified output in place of %s and died before reporting it",
+        job.id,
+        source.name,
+    )
+    return Leftover(**job.carried(), source=source, final=source, folder=folder, recycled=recycled)
+
+
+def recycled_entry(job: Job, source: Path, final: str, roots: tuple[Path, ...], folder: Folder) -> str | None:
+    """The recycle entry of the original an earlier attempt kept before its output took the name ``final``."""
+    with contextlib.suppress(OSError, recycle.Unavailable):
+        output = folder.lstat(final)
+        if output is None:
+            return None
+        root = recycle.root_of(source, roots)
+        relative = PurePosixPath(source.relative_to(root))
+        return recycle.replaced_earlier(root, job.id, job.request.identity, relative, output, final)
+    return None
+
+
+def is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
+    """``name`` is this job's verified output, left by an attempt that died between putting it in place and
+    reporting it: a regular file (a symlink is not followed) that carries the job's tag (an MKV does; an
+    MP4 keeps no tag of ours) and passes verification."""
+    try:
+        fd = folder.open_file(name)
+    except (OSError, NotAFile):
+        return False
+    path = reading.descriptor_path(fd)
+    try:
+        with av.open(path, container_options=reading.OPTIONS) as container:
+            tag = container.metadata.get(ffmpeg.JOB_TAG)
+        if tag != str(request.job_id):
+            return False
+        verification.verify(
+            path,
+            request.planned(),
+            codec=request.target_codec,
+            suffix=Path(name).suffix,
+            languages=request.streams is not None,
+        )
+    except (av.FFmpegError, OSError, verification.VerifyError):
+        return False
+    finally:
+        os.close(fd)
+    return True

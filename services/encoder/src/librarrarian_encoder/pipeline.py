@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
-import av
 from librarrarian_contracts import FileIdentity, ReviewRequested, Transcode, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_media import reading
@@ -131,7 +130,9 @@ class Pipeline:
             await self.remove_earlier_outputs(job, folder, source)
             suffix = ffmpeg.output_suffix(source, job.transcode.container)
             final = safe_replace.final_path(source, suffix)
-            if final != source and await asyncio.to_thread(_is_our_output, folder, final.name, request):
+            if final != source and await asyncio.to_thread(
+                earlier.is_our_output, folder, final.name, request
+            ):
                 log.warning(
                     "job %d: an earlier attempt left its verified output %s in place; finishing it",
                     job.id,
@@ -140,7 +141,7 @@ class Pipeline:
                 opened.pop_all()
                 os.close(original)
                 recycled = await asyncio.to_thread(
-                    _recycled_earlier, job, source, final.name, self.settings.media_paths, folder
+                    earlier.recycled_entry, job, source, final.name, self.settings.media_paths, folder
                 )
                 return Leftover(**job.carried(), source=source, final=final, folder=folder, recycled=recycled)
             try:
@@ -412,7 +413,7 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
     opened = safe_replace.identity(os.fstat(original))
     if not opened.same_file(job.request.identity):
         os.close(original)
-        if (done := _replaced_earlier(job, source, roots, folder)) is not None:
+        if (done := earlier.replaced(job, source, roots, folder)) is not None:
             return done
         folder.close()
         return job.failed(
@@ -423,35 +424,6 @@ def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int
         folder.close()
         return job.skipped(safe_replace.hard_linked(opened.links - ours), None)
     return source, folder, original
-
-
-def _replaced_earlier(job: Job, source: Path, roots: tuple[Path, ...], folder: Folder) -> Leftover | None:
-    """The file under the original's name is this job's output, put there by an earlier attempt that died
-    before reporting it (the same container, so the rename was its last step): recognised by that attempt's
-    recycle entry, or, with no recycle folder, by the job's tag inside the file and a verification."""
-    recycled = _recycled_earlier(job, source, source.name, roots, folder)
-    if recycled is None and not _is_our_output(folder, source.name, job.request):
-        return None
-    log.warning(
-        "job %d: an earlier attempt put its verified output in place of %s and died before reporting it",
-        job.id,
-        source.name,
-    )
-    return Leftover(**job.carried(), source=source, final=source, folder=folder, recycled=recycled)
-
-
-def _recycled_earlier(
-    job: Job, source: Path, final: str, roots: tuple[Path, ...], folder: Folder
-) -> str | None:
-    """The recycle entry of the original an earlier attempt kept before its output took the name ``final``."""
-    output = folder.lstat(final)
-    if output is None:
-        return None
-    with contextlib.suppress(OSError, recycle.Unavailable):
-        root = recycle.root_of(source, roots)
-        relative = PurePosixPath(source.relative_to(root))
-        return recycle.replaced_earlier(root, job.id, job.request.identity, relative, output, final)
-    return None
 
 
 class _Keeper:
@@ -484,34 +456,6 @@ def _is_pq(request: Transcode) -> bool:
     """Whether the main video is PQ (HDR10, maybe with HDR10+): only then are its frames looked at."""
     videos = [s for s in request.probe.streams if s.kind == "video" and not s.attached_pic]
     return bool(videos) and videos[0].color_transfer == "smpte2084"
-
-
-def _is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
-    """``name`` is this job's verified output, left by an attempt that died between putting it in place and
-    reporting it: a regular file (a symlink is not followed) that carries the job's tag (an MKV does; an
-    MP4 keeps no tag of ours) and passes verification."""
-    try:
-        fd = folder.open_file(name)
-    except (OSError, NotAFile):
-        return False
-    path = reading.descriptor_path(fd)
-    try:
-        with av.open(path, container_options=reading.OPTIONS) as container:
-            tag = container.metadata.get(ffmpeg.JOB_TAG)
-        if tag != str(request.job_id):
-            return False
-        verification.verify(
-            path,
-            request.planned(),
-            codec=request.target_codec,
-            suffix=Path(name).suffix,
-            languages=request.streams is not None,
-        )
-    except (av.FFmpegError, OSError, verification.VerifyError):
-        return False
-    finally:
-        os.close(fd)
-    return True
 
 
 def _lower_priority() -> None:
