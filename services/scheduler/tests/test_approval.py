@@ -54,7 +54,7 @@ async def pull_cleanup_work(js: JetStreamContext, count: int, timeout: float) ->
         while len(got) < count and (left := deadline - time.monotonic()) > 0:
             try:
                 messages = await sub.fetch(count - len(got), timeout=left)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when nothing came
                 break
             for msg in messages:
                 got.append(cleanup_work_decoder.decode(msg.data))
