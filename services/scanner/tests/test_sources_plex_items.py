@@ -9,6 +9,7 @@ import logging
 import pytest
 from librarrarian_contracts import MediaProbed, MediaProbeFailed, topology
 from librarrarian_contracts import sources as contract
+from librarrarian_contracts.scans import ScanStatus
 from librarrarian_runtime.errors import BadRequest
 from librarrarian_runtime.queries import ask
 from librarrarian_testing import eventually
@@ -38,7 +39,12 @@ async def test_a_new_items_files_are_probed_at_once(world: World, caplog: pytest
     mp4 = str(w.lib.transcode["mp4"].resolve())
     await eventually(lambda: mp4 in probed(w), timeout=60, message="the movie probed")
     assert probed(w) == {mp4}, "only the item's own file"
-    (entry,) = await scan_entries(w.js, "plex")
+
+    async def finished() -> list[ScanStatus]:
+        return [e for e in await scan_entries(w.js, "plex") if e.finished_at is not None]
+
+    # the probe's event goes out before the scan's entry is written: wait for the entry
+    (entry,) = await eventually(finished, timeout=30, message="the item's scan entry")
     assert (entry.seen, entry.probed) == (1, 1)
 
     show = await take(w, w.pms.show_key("2"), "2", server_id)
