@@ -221,7 +221,7 @@ def test_the_integration_user_may_subscribe_to_exactly_the_public_subjects() -> 
 def test_each_role_needs_what_it_pulls_writes_and_reads() -> None:
     encoder = permissions.needs(catalog.Role.ENCODER)
     assert {d.durable for d in encoder.durables} == {s.durable for s in topology.WORK_CONSUMERS.values()}
-    assert {b.name for b in encoder.buckets} == {"nodes", "progress", "settings", "playback"}
+    assert {b.name for b in encoder.buckets} == {"nodes", "progress", "settings", "playback", "quality"}
     history = permissions.Needs(
         (topology.JOBS, topology.ARR), (topology.HISTORY_JOBS, topology.HISTORY_RENAMES), ()
     )

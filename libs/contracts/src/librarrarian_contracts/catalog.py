@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from . import arr, backups, scans, settings, sources, topology, views
+from . import arr, backups, quality, scans, settings, sources, topology, views
 from . import messages as m
 from .topology import BucketSpec, ConsumerSpec, StreamSpec
 
@@ -669,6 +669,15 @@ BUCKETS: tuple[Bucket, ...] = (
         "Each running job's progress: percent, fps, speed, ETA.",
         "the job's id",
         public=True,
+    ),
+    Bucket(
+        topology.QUALITY,
+        (quality.QualityMemory,),
+        (ENCODER,),
+        (ENCODER,),
+        "Where each quality search ended, per series folder, resolution, encoder and target: the next search "
+        "of that folder starts there.",
+        "a digest of the folder, resolution, encoder, preset and target",
     ),
     Bucket(
         topology.SETTINGS,

@@ -23,6 +23,7 @@ import msgspec
 
 from .arr import ScanKind
 from .enums import ArrApp, HwClass, JobChange, StreamKind
+from .quality import QualityChoice
 from .settings import MediaType, TargetCodec
 from .stamps import new_id
 from .stamps import utcnow as utcnow  # services stamp their own values with it
@@ -370,6 +371,8 @@ class JobCompleted(Event, frozen=True, kw_only=True, tag="job.completed"):
     notes: tuple[str, ...] = ()
     # Where the original is kept (its recycle folder entry), when it went to the recycle folder.
     recycled: str | None = None
+    # How the quality level was chosen (fixed or by target) and what the check measured.
+    quality: QualityChoice | None = None
 
 
 class ReviewRequested(Event, frozen=True, kw_only=True, tag="job.review_requested"):

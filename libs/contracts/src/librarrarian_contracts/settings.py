@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from .enums import HwClass
+from .quality import QualityMode
 from .stamps import utcnow
 
 TRANSCODE_KEY = "transcode"
@@ -121,6 +122,25 @@ class EncoderFamily(StrEnum):
     VIDEOTOOLBOX = "videotoolbox"
 
 
+class LevelRange(msgspec.Struct, frozen=True, kw_only=True):
+    """The levels a quality search may choose from, on the encoder's own scale: ``best`` the finest it may
+    spend bytes on, ``worst`` the coarsest it may save them with."""
+
+    best: Level
+    worst: Level
+
+
+def _default_level_ranges() -> dict[str, LevelRange]:
+    return {
+        EncoderFamily.X265: LevelRange(best=16, worst=34),
+        EncoderFamily.SVTAV1: LevelRange(best=20, worst=50),
+        EncoderFamily.NVENC: LevelRange(best=18, worst=38),
+        EncoderFamily.QSV: LevelRange(best=16, worst=36),
+        EncoderFamily.VAAPI: LevelRange(best=16, worst=36),
+        EncoderFamily.VIDEOTOOLBOX: LevelRange(best=85, worst=40),  # higher is better on its scale
+    }
+
+
 def _default_quality() -> dict[str, TierQuality]:
     return {
         EncoderFamily.X265: _tiers("medium", 22, 23, 24, 26),
@@ -172,6 +192,11 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     # path) for ``cleanup.recycle_days``. None (not chosen): on for an installation's first RECYCLE_FIRST_DAYS.
     recycle: bool | None = None
     quality: dict[str, TierQuality] = msgspec.field(default_factory=_default_quality)
+    # ``fixed``: the level of ``quality`` for the encoder and resolution. ``target``: a search per file for the
+    # coarsest level whose samples reach ``target_vmaf``, within ``target_levels``; HDR sources stay fixed.
+    quality_mode: QualityMode = "fixed"
+    target_vmaf: Annotated[float, msgspec.Meta(ge=50, le=99.5)] = 95.0
+    target_levels: dict[str, LevelRange] = msgspec.field(default_factory=_default_level_ranges)
 
     def recycles(self, installed_at: float | None, now: float) -> bool:
         """Whether a replaced original goes to the recycle folder: as chosen, or, not chosen, while the
@@ -194,6 +219,9 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     def quality_for(self, family: EncoderFamily, width: int | None, height: int | None) -> Quality:
         tiers = self.quality.get(family) or _default_quality()[family]
         return tiers.for_tier(tier_of(width, height))
+
+    def levels_for(self, family: EncoderFamily) -> LevelRange:
+        return self.target_levels.get(family) or _default_level_ranges()[family]
 
 
 class QueueControl(msgspec.Struct, frozen=True, kw_only=True):

@@ -172,7 +172,10 @@ PLAYBACK_POLL_SECONDS = 10.0
 PLAYBACK_STALE_SECONDS = 3 * PLAYBACK_POLL_SECONDS
 PLAYBACK_KEY = "active"
 PLAYBACK = BucketSpec("playback", ttl_seconds=6 * PLAYBACK_POLL_SECONDS)
-BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS, BACKUP_STATUS, PLAYBACK)
+# What each quality search ended at, per series folder, source resolution, encoder and target: the next
+# search of that folder starts there. Forgotten after a year unused.
+QUALITY = BucketSpec("quality", ttl_seconds=365 * DAY)
+BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS, BACKUP_STATUS, PLAYBACK, QUALITY)
 
 # Request/reply query endpoints (nats.micro services).
 SCHEDULER_SERVICE = "scheduler"

@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from .enums import ArrApp, FfmpegOrigin, HwClass, JobKind, JobStatus, NodeState
+from .quality import QualityChoice
 from .settings import ScheduleWindow
 from .stamps import utcnow
 
@@ -66,6 +67,8 @@ class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
     speed: float | None = None
     eta_seconds: float | None = None
     updated_at: datetime = msgspec.field(default_factory=utcnow)
+    # ``searching``: the quality search's sample encodes (``percent`` is the search's own); then ``encoding``.
+    phase: Literal["searching", "encoding"] = "encoding"
 
 
 class CommitRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -211,6 +214,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     vmaf: float | None = None  # when measured
     ffmpeg_log: str | None = None  # the last lines ffmpeg wrote; in one entry's details, not in pages
     recycled: str | None = None  # where the original was kept (its recycle folder entry), if it was
+    quality: QualityChoice | None = None  # how the level was chosen (fixed or by target), what was measured
 
 
 class HistoryLookup(msgspec.Struct, frozen=True, kw_only=True):
