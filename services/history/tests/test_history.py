@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import asyncpg
 import msgspec
 import pytest
 from librarrarian_contracts import (
@@ -14,6 +17,7 @@ from librarrarian_contracts import (
     publish,
     topology,
 )
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.views import HistoryEntry, HistoryLookup, HistoryPage, HistoryQuery, Stats
 from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
@@ -178,3 +182,53 @@ async def test_where_the_original_was_kept_is_recorded(
     page = await eventually(lambda: _listed(nc), message="the entry in the history")
     (listed,) = page.items
     assert listed.recycled == kept
+
+
+async def test_how_the_quality_was_chosen_is_kept_in_the_entry_and_its_page(
+    bus: tuple[Client, JetStreamContext], history: Client, database_url: str
+) -> None:
+    nc, js = bus
+    chosen = QualityChoice(
+        mode="target",
+        level=27,
+        fixed_level=24,
+        target=95.0,
+        predicted=95.6,
+        measured=95.2,
+        low=91.25,
+        worst=93.5,
+        samples=4,
+        search_seconds=38.5,
+        reused=True,
+        fixed_bytes=1_300,
+        note="",
+    )
+    await publish(js, msgspec.structs.replace(completed(1, "/m/a.mkv", 2000, 900), quality=chosen))
+    await publish(js, completed(2, "/m/b.mkv", 1000, 400))  # from before quality by target: none
+
+    async def both() -> HistoryPage | None:
+        page = await ask(nc, topology.HISTORY_LIST, HistoryQuery(), HistoryPage)
+        return page if len(page.items) == 2 else None
+
+    page = await eventually(both, message="both entries in the history")
+    target, plain = sorted(page.items, key=lambda e: e.job_id)
+    assert (target.job_id, target.quality) == (1, chosen) and (plain.job_id, plain.quality) == (2, None)
+    details = await ask(nc, topology.HISTORY_ENTRY, HistoryLookup(id=target.id), HistoryEntry)
+    assert details.quality == chosen
+    # The day's summary has its score and the bytes it saved against the fixed level (1,300 - 900).
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "history"})
+    try:
+        day = await conn.fetchrow(
+            "SELECT sum(files) AS files, sum(measured) AS measured, sum(vmaf_sum) AS vmaf_sum,"
+            " sum(compared) AS compared, sum(saved_vs_fixed) AS saved FROM transcode_days"
+        )
+    finally:
+        await conn.close()
+    assert day is not None
+    assert (day["files"], day["measured"], day["vmaf_sum"], day["compared"], day["saved"]) == (
+        2,
+        1,
+        Decimal("95.2"),
+        1,
+        400,
+    )

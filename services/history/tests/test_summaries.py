@@ -1,6 +1,7 @@
-"""The summaries behind the dashboard's totals and the statistics charts (migration 0007) stay equal to an
-aggregate of the history itself: after the migration on a history that already has rows, after concurrent
-inserts, updates and deletes, and through the real service."""
+"""The summaries behind the dashboard's totals and the statistics charts (migrations 0007 and 0008: the measured
+VMAF and the bytes saved against fixed quality besides) stay equal to an aggregate of the history itself: after
+the migrations on a history that already has rows, after concurrent inserts, updates and deletes, and through
+the real service."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from librarrarian_contracts import JobCompleted, JobSkipped, publish, topology
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.views import Charts, ChartsQuery, HistoryPage, HistoryQuery, Nothing, Stats
 from librarrarian_runtime.migrations import connect_and_migrate, migrate, migration_files
 from librarrarian_runtime.queries import ask
@@ -27,18 +29,26 @@ TOTALS = (
     " coalesce(sum(1 - size_after::numeric / nullif(size_before, 0)), 0) AS reduction_sum"
     " FROM transcodes GROUP BY status"
 )
+# A file's measured VMAF (the quality check's, else measure_vmaf's), and what a target-mode file saved against
+# its estimated size at the fixed level.
+SCORE = "coalesce((quality ->> 'measured')::numeric, vmaf::numeric)"
+SAVED_VS_FIXED = (
+    "CASE WHEN quality ->> 'mode' = 'target' THEN (quality ->> 'fixed_bytes')::numeric - size_after END"
+)
 BUCKETS = (
     "SELECT {bucket} AS bucket, node, coalesce(codec_before, 'unknown') AS codec_before,"
     " coalesce(codec_after, 'unknown') AS codec_after, count(*) AS files,"
     " coalesce(sum(size_before - size_after), 0) AS saved, coalesce(sum(size_before), 0) AS bytes_before,"
-    " coalesce(sum(duration::numeric), 0) AS media, coalesce(sum(elapsed_seconds::numeric), 0) AS busy"
+    " coalesce(sum(duration::numeric), 0) AS media, coalesce(sum(elapsed_seconds::numeric), 0) AS busy,"
+    f" count({SCORE}) AS measured, coalesce(sum({SCORE}), 0) AS vmaf_sum,"
+    f" count({SAVED_VS_FIXED}) AS compared, coalesce(sum({SAVED_VS_FIXED}), 0) AS saved_vs_fixed"
     " FROM transcodes WHERE status = 'done' GROUP BY 1, 2, 3, 4"
 )
 DAY = "(finished_at AT TIME ZONE 'UTC')::date"
 HOUR = "date_trunc('hour', finished_at AT TIME ZONE 'UTC')"
 KEPT = (
-    "SELECT {bucket} AS bucket, node, codec_before, codec_after, files, saved, bytes_before, media, busy"
-    " FROM {table} WHERE files <> 0"
+    "SELECT {bucket} AS bucket, node, codec_before, codec_after, files, saved, bytes_before, media, busy,"
+    " measured, vmaf_sum, compared, saved_vs_fixed FROM {table} WHERE files <> 0"
 )
 
 
@@ -57,11 +67,20 @@ async def assert_summaries_exact(conn: asyncpg.Connection | asyncpg.Pool) -> Non
 
 SEED = (
     "INSERT INTO transcodes (event_id, job_id, status, path, node, codec_before, codec_after, size_before,"
-    " size_after, duration, elapsed_seconds, finished_at)"
+    " size_after, duration, elapsed_seconds, finished_at, vmaf)"
     " SELECT $1 || g, g, CASE WHEN g % 7 = 0 THEN 'skipped' ELSE 'done' END, '/m/' || g, 'n' || (g % 3),"
     " CASE WHEN g % 5 <> 0 THEN 'h264' END, 'hevc', CASE WHEN g % 11 <> 0 THEN 1000 + g END,"
     " CASE WHEN g % 13 <> 0 THEN 400 + g END, g * 0.1, g * 0.03,"
-    " now() - make_interval(mins => g * 37) FROM generate_series($2::int, $3::int) AS g"
+    " now() - make_interval(mins => g * 37), CASE WHEN g % 3 = 0 THEN 80 + (g % 19) * 0.7 END"
+    " FROM generate_series($2::int, $3::int) AS g"
+)
+# Quality by target on some rows: measured or not, with the size at the fixed level estimated or not, and
+# some in fixed mode (which saves nothing against itself).
+CHOSEN = (
+    "UPDATE transcodes SET quality = jsonb_build_object('mode', CASE WHEN job_id % 4 = 1 THEN 'fixed'"
+    " ELSE 'target' END, 'level', 26, 'fixed_level', 24, 'target', 95.0,"
+    " 'measured', CASE WHEN job_id % 3 <> 2 THEN 93 + (job_id % 11) * 0.25 END,"
+    " 'fixed_bytes', CASE WHEN job_id % 6 <> 3 THEN 900 + job_id * 2 END) WHERE job_id % 5 IN (1, 2)"
 )
 
 
@@ -79,8 +98,14 @@ async def test_the_migration_summarises_the_history_already_recorded(database_ur
                 await conn.execute(sql)
                 await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2)", version, name)
         await conn.execute(SEED, "old-", 1, 500)
-        assert await migrate(conn, "history", PACKAGE) == ["0007_summaries.sql"]
+        applied = await migrate(conn, "history", PACKAGE)
+        assert applied[:2] == ["0007_summaries.sql", "0008_quality.sql"]
         assert await conn.fetchval("SELECT sum(files) FROM transcode_totals") == 500
+        assert await conn.fetchval("SELECT sum(measured) FROM transcode_days") > 100  # measure_vmaf's scores
+        await assert_summaries_exact(conn)
+        # Rows recorded since carry their quality into the summaries too.
+        await conn.execute(CHOSEN)
+        assert await conn.fetchval("SELECT sum(compared) FROM transcode_days") > 30
         await assert_summaries_exact(conn)
     finally:
         await conn.close()
@@ -97,6 +122,8 @@ async def test_concurrent_changes_keep_the_summaries_exact(database_url: str) ->
             ("UPDATE transcodes SET finished_at = finished_at - interval '90 minutes' WHERE job_id % 6 = 1",),
             ("DELETE FROM transcodes WHERE job_id % 9 = 0 AND job_id <= 300",),
             ("UPDATE transcodes SET path = path || '.renamed' WHERE job_id % 2 = 0",),  # no change to sum
+            (CHOSEN,),
+            ("UPDATE transcodes SET vmaf = NULL WHERE job_id % 8 = 3",),
         ]
         await asyncio.gather(*(pool.execute(*change) for change in changes))
         # Rows one at a time from many connections: the single-row case of the history service.
@@ -132,6 +159,19 @@ async def test_the_service_answers_the_same_totals_and_charts_as_the_history(
                 elapsed_seconds=12.5,
                 # Spread over hours and days, some before the 7-day window and some at its very edge.
                 occurred_at=now - timedelta(hours=5 * n, minutes=n),
+                vmaf=90 + n / 8 if n % 3 == 0 else None,
+                quality=(
+                    QualityChoice(
+                        mode="target",
+                        level=26,
+                        fixed_level=24,
+                        target=95.0,
+                        measured=94 + n / 16 if n % 4 else None,
+                        fixed_bytes=400 * n if n % 5 else None,
+                    )
+                    if n % 2
+                    else None
+                ),
             )
         )
     events += [

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 
 import asyncpg
+import msgspec
 from librarrarian_contracts import FileRenamed, JobCompleted, JobReport, JobSkipped
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.views import HistoryEntry, HistoryPage, HistoryQuery, Stats
 from librarrarian_runtime.errors import BadRequest
 
 MAX_PAGE = 500
+_quality = msgspec.json.Decoder(QualityChoice)
 
 
 async def record(pool: asyncpg.Pool, event: JobReport) -> None:
@@ -18,8 +21,9 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
         await pool.execute(
             "INSERT INTO transcodes (event_id, job_id, status, path, output_path, node, encoder, codec_before,"
             " codec_after, size_before, size_after, duration, elapsed_seconds, finished_at, fallback_reason, vmaf,"
-            " ffmpeg_log, reason, recycled)"
-            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            " ffmpeg_log, reason, recycled, quality)"
+            " VALUES ($1, $2, 'done', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+            " $19::jsonb)"
             " ON CONFLICT DO NOTHING",
             event.event_id,
             event.job_id,
@@ -40,6 +44,7 @@ async def record(pool: asyncpg.Pool, event: JobReport) -> None:
             # What the output could not keep, or the links it replaced one of: shown beside its status.
             "; ".join(event.notes) or None,
             event.recycled,
+            None if event.quality is None else msgspec.json.encode(event.quality).decode(),
         )
     elif isinstance(event, JobSkipped):
         await pool.execute(
@@ -78,6 +83,8 @@ def _entry(row: asyncpg.Record, with_log: bool = False) -> HistoryEntry:
     fields = {k: row[k] for k in HistoryEntry.__struct_fields__}
     if not with_log:
         fields["ffmpeg_log"] = None
+    if fields["quality"] is not None:  # jsonb arrives as its text
+        fields["quality"] = _quality.decode(fields["quality"])
     return HistoryEntry(**fields)
 
 
