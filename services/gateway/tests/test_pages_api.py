@@ -3,7 +3,11 @@ scheduler and history (NATS, PostgreSQL): delete a job, clear the queue, one his
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from librarrarian_contracts import JobCompleted, JobStarted, publish
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_testing import eventually
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -126,3 +130,74 @@ async def test_one_history_entry_and_the_charts(site: Site, bus: tuple[Client, J
             }
         ]
         assert (await api.get("/api/v1/stats/charts", params={"days": 0})).status_code == 422
+
+
+async def test_an_entrys_quality_choice_is_returned_and_shown(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    target = QualityChoice(
+        mode="target",
+        level=27,
+        fixed_level=24,
+        target=95.0,
+        predicted=95.64,
+        measured=95.21,
+        low=91.26,
+        worst=93.47,
+        samples=4,
+        search_seconds=38.4,
+        reused=True,
+        reencoded=True,
+        fixed_bytes=1_300_000_000,
+    )
+    hdr = QualityChoice(
+        mode="fixed", level=22, fixed_level=22, note="HDR (PQ) source: VMAF cannot judge it; fixed quality"
+    )
+    for job_id, quality in ((6, target), (7, hdr)):
+        await publish(
+            js,
+            JobCompleted(
+                job_id=job_id,
+                attempt=1,
+                node="node-a",
+                path=f"/m/TV/Show S01E0{job_id}.mkv",
+                output_path=f"/m/TV/Show S01E0{job_id}.mkv",
+                encoder="libx265",
+                codec_before="h264",
+                codec_after="hevc",
+                size_before=2_000_000_000,
+                size_after=900_000_000,
+                duration=2700.0,
+                elapsed_seconds=900.0,
+                vmaf=95.21,
+                quality=quality,
+            ),
+        )
+    async with site.client() as api:
+
+        async def listed() -> list[dict[str, Any]] | None:
+            items = (await api.get("/api/v1/history")).json()["items"]
+            return sorted(items, key=lambda i: i["job_id"]) if len(items) == 2 else None
+
+        by_target, by_hdr = await eventually(listed, message="history recorded both")
+        entry = (await api.get(f"/api/v1/history/{by_target['id']}")).json()
+        assert entry["quality"] == by_target["quality"] == msgspec.to_builtins(target)
+        page = (await api.get(f"/history/{by_target['id']}")).text
+        assert "<dt>VMAF</dt><dd>95.2 (sampled segments)</dd>" in page  # the line it had before stays
+        assert '<dd class="quality">target VMAF 95: level 27 (fixed quality: 24)</dd>' in page
+        assert (
+            "<dd>4 sample encodes in 0:38, predicted VMAF 95.6; started where the series' last file ended</dd>"
+            in page
+        )
+        assert "<dd>once, one level better: the first encode missed the target</dd>" in page
+        assert "<dd>mean 95.2 · 5th percentile 91.3 · worst segment 93.5</dd>" in page
+        assert (
+            "<dd>about 1.3 GB (estimated from the samples): 400.0 MB saved by the target level</dd>" in page
+        )
+        assert "Quality note" not in page
+
+        page = (await api.get(f"/history/{by_hdr['id']}")).text
+        assert '<dd class="quality">fixed: level 22</dd>' in page
+        assert "<dt>Quality note</dt><dd>HDR (PQ) source: VMAF cannot judge it; fixed quality</dd>" in page
+        assert "<dt>Search</dt>" not in page and "At the fixed level" not in page

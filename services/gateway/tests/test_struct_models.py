@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 import pytest
 from librarrarian_contracts import JobKind, JobStatus, sources
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.scans import ScanStatus
 from librarrarian_contracts.settings import PathSettings, TranscodeSettings
 from librarrarian_contracts.views import (
@@ -74,6 +75,33 @@ SAMPLES: list[tuple[type[BaseModel], msgspec.Struct]] = [
         ),
     ),
     (
+        models.HistoryEntryOut,
+        HistoryEntry(
+            id=2,
+            job_id=8,
+            status="done",
+            path="/m/Show S01E01.mkv",
+            output_path="/m/Show S01E01.mkv",
+            node="a",
+            encoder="libx265",
+            codec_before="h264",
+            codec_after="hevc",
+            size_before=10,
+            size_after=4,
+            duration=60.0,
+            elapsed_seconds=30.0,
+            reason=None,
+            finished_at=NOW,
+            quality=QualityChoice(
+                mode="target", level=27, fixed_level=24, target=95.0, measured=95.2, low=91.0, fixed_bytes=6
+            ),
+        ),
+    ),
+    (
+        models.JobProgressOut,
+        JobProgress(job_id=8, node="a", path="/m/Show S01E01.mkv", percent=40.0, phase="searching"),
+    ),
+    (
         models.ChartsOut,
         Charts(
             days=7,
@@ -126,6 +154,17 @@ def test_the_schema_has_the_structs_fields_types_and_optionality(
     assert set(schema.get("required", ())) == required
     # What the API answers has every field, defaults included: the services always send them.
     assert set(model.model_json_schema(mode="serialization")["required"]) == set(fields)
+
+
+def test_the_quality_choice_and_the_progress_phase_are_described() -> None:
+    entry = models.HistoryEntryOut.model_json_schema(mode="serialization")
+    quality = entry["$defs"]["QualityChoiceOut"]["properties"]
+    assert set(quality) == set(QualityChoice.__struct_fields__)
+    assert all(field.get("description") for field in quality.values())
+    assert "5th percentile" in quality["low"]["description"]
+    assert "by target" in entry["properties"]["quality"]["description"]
+    phase = models.JobProgressOut.model_json_schema()["properties"]["phase"]
+    assert phase["enum"] == ["searching", "encoding"] and "sample encodes" in phase["description"]
 
 
 def test_the_api_shapes_differ_from_the_contract_only_where_meant_to() -> None:

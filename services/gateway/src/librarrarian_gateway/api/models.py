@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.scans import ScanState, ScanStatus
 from librarrarian_contracts.views import (
     Charts,
@@ -21,7 +22,7 @@ from librarrarian_contracts.views import (
 )
 from pydantic import BaseModel, Field
 
-from .struct_models import list_of, model_of, nested_model
+from .struct_models import list_of, model_of
 
 JOB_FIELDS = {
     "status": "pending, awaiting_approval, running, ready_to_replace, done, failed or skipped",
@@ -44,6 +45,26 @@ JobsPageOut = model_of(
     next_before_id=(int | None, Field(description="pass as before_id for the next (older) page")),
     counts=(dict[str, int], Field(description="jobs per status")),
 )
+QUALITY_FIELDS = {
+    "mode": (
+        "fixed: the level set for the encoder and resolution; target: the coarsest level whose sample encodes "
+        "reached the target VMAF"
+    ),
+    "level": "the level used, on the encoder's own scale (CRF, CQ, global_quality, QP or VideoToolbox's -q:v)",
+    "fixed_level": "the level fixed quality would have used for this file",
+    "target": "target mode: the VMAF (0-100) asked for",
+    "predicted": "the VMAF of the search's samples at the level chosen",
+    "measured": "the finished file's mean VMAF over sampled segments",
+    "low": "the 5th percentile of those segments' frame scores",
+    "worst": "the worst segment's mean VMAF",
+    "samples": "the sample encodes the search made",
+    "search_seconds": "how long the search took",
+    "reused": "the search started where the last file of the same series ended",
+    "reencoded": "the first encode missed the target: this output is the second, one level better",
+    "fixed_bytes": "the output's size at the fixed level, estimated from the samples (what the target saved)",
+    "note": "why target mode was not applied (an HDR source: VMAF cannot judge PQ), or why the target was missed",
+}
+QualityChoiceOut = model_of(QualityChoice, "QualityChoiceOut", descriptions=QUALITY_FIELDS)
 HistoryEntryOut = model_of(
     HistoryEntry,
     "HistoryEntryOut",
@@ -51,6 +72,14 @@ HistoryEntryOut = model_of(
         "fallback_reason": "why the hardware encode gave way to the CPU",
         "vmaf": "VMAF (0-100) of sampled segments, when it was measured",
     },
+    quality=(
+        QualityChoiceOut | None,
+        Field(
+            None,
+            description="how the quality level was chosen (fixed or by target) and what the check measured; "
+            "null for a skipped file and for entries recorded before it was kept",
+        ),
+    ),
 )
 HistoryPageOut = model_of(HistoryPage, "HistoryPageOut", items=(list_of(HistoryEntryOut), ...))
 StatsOut = model_of(Stats, "StatsOut", jobs=(dict[str, int], Field(description="jobs per status")))
@@ -67,7 +96,16 @@ RecycleOut = model_of(
     originals=(list_of(RecycledOriginalOut), ...),
 )
 RestoredOut = model_of(Restored, "RestoredOut")
-JobProgressOut = nested_model(JobProgress)
+JobProgressOut = model_of(
+    JobProgress,
+    "JobProgressOut",
+    descriptions={
+        "phase": (
+            "searching: the quality search's sample encodes (target mode), percent being the search's own; "
+            "encoding: the encode itself"
+        )
+    },
+)
 NodeOut = model_of(
     NodeStatus,
     "NodeOut",
