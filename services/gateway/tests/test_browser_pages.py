@@ -122,6 +122,39 @@ async def test_a_refused_setting_shows_the_reason_and_keeps_the_form(browser: Br
     assert (stored["target_codec"], stored["stall_seconds"]) == ("av1", 60.0)
 
 
+async def test_quality_by_target_is_chosen_on_options_and_a_bad_target_is_refused(
+    browser: Browser, site: Site
+) -> None:
+    page = await logged_in(browser, site, "/options")  # the Standard view has it
+    choice = page.locator("#quality-choice")
+    mode = choice.get_by_role("combobox", name="Quality", exact=True)
+    target = choice.get_by_label("Target VMAF", exact=True)
+    await expect(mode).to_have_value("fixed")
+    await expect(target).to_have_value("95.0")
+    await expect(choice.locator(".hint")).to_contain_text("HDR (PQ) sources stay on fixed quality")
+    await mode.select_option("target")
+    await target.fill("99.7")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    error = page.locator("#transcode-error")
+    await expect(error).to_contain_text("target_vmaf", timeout=WAIT_MS)
+    await expect(target).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#transcode-message")).to_have_text("Not saved.")
+    async with site.client() as client:
+        stored = (await client.get("/api/v1/settings/transcode")).json()
+    assert (stored["quality_mode"], stored["target_vmaf"]) == ("fixed", 95.0)  # nothing half-applied
+
+    await target.fill("93.5")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
+    await expect(error).to_be_hidden()
+    async with site.client() as client:
+        stored = (await client.get("/api/v1/settings/transcode")).json()
+    assert (stored["quality_mode"], stored["target_vmaf"]) == ("target", 93.5)
+    await page.reload()
+    await expect(mode).to_have_value("target")
+    await expect(target).to_have_value("93.5")
+
+
 async def background(page: Page) -> str:
     return str(await page.evaluate("getComputedStyle(document.body).backgroundColor"))
 

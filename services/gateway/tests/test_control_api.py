@@ -99,6 +99,46 @@ async def test_transcode_settings_change_partially_and_bad_values_change_nothing
         assert await kv_value(js, TRANSCODE_KEY, TranscodeSettings) == stored
 
 
+async def test_quality_by_target_is_chosen_and_bad_targets_change_nothing(
+    site: Site, bus: tuple[Client, JetStreamContext]
+) -> None:
+    _, js = bus
+    async with site.client() as api:
+        defaults = (await api.get("/api/v1/settings/transcode")).json()
+        assert (defaults["quality_mode"], defaults["target_vmaf"]) == ("fixed", 95.0)
+        assert defaults["target_levels"]["x265"] == {"best": 16, "worst": 34}
+        changed = await api.patch(
+            "/api/v1/settings/transcode",
+            json={
+                "quality_mode": "target",
+                "target_vmaf": 93.5,
+                "target_levels": {"x265": {"best": 18, "worst": 30}},
+            },
+        )
+        assert changed.status_code == 200, changed.text
+        stored = await kv_value(js, TRANSCODE_KEY, TranscodeSettings)
+        assert isinstance(stored, TranscodeSettings)
+        assert (stored.quality_mode, stored.target_vmaf) == ("target", 93.5)
+        # One family's range changed; the others keep theirs.
+        assert (stored.target_levels["x265"].best, stored.target_levels["x265"].worst) == (18, 30)
+        assert (stored.target_levels["nvenc"].best, stored.target_levels["nvenc"].worst) == (18, 38)
+        assert changed.json()["target_levels"]["svtav1"] == {"best": 20, "worst": 50}
+
+        for bad, named in (
+            ({"quality_mode": "best"}, "quality_mode"),
+            ({"target_vmaf": 99.6}, "target_vmaf"),
+            ({"target_vmaf": 49.5}, "target_vmaf"),
+            ({"target_vmaf": "high"}, "target_vmaf"),
+            ({"quality_mode": "fixed", "target_vmaf": 120}, "target_vmaf"),  # nothing half-applied
+            ({"target_levels": {"x265": {"best": 18}}}, "worst"),
+            ({"target_levels": {"x265": {"best": -1, "worst": 30}}}, "best"),
+        ):
+            response = await api.patch("/api/v1/settings/transcode", json=bad)
+            assert response.status_code == 422, bad
+            assert named in response.json()["detail"], response.text
+        assert await kv_value(js, TRANSCODE_KEY, TranscodeSettings) == stored
+
+
 async def test_a_failed_job_is_retried_on_the_class_of_the_live_nodes(
     site: Site, bus: tuple[Client, JetStreamContext]
 ) -> None:

@@ -44,8 +44,12 @@ async def get_transcode(bus: Bus) -> dict[str, Any]:
     dependencies=ADMIN,
     summary="Change transcode settings",
     description=(
-        "Send only the fields to change (the shape of GET). Invalid values are refused with 422 and "
-        "nothing changes. Encoders and the scheduler apply the result without restarting."
+        "Send only the fields to change (the shape of GET; `quality` and `target_levels` per encoder family). "
+        "`quality_mode` fixed uses `quality`'s level for the encoder and resolution; target searches each "
+        "file's level on short samples for the coarsest one reaching `target_vmaf` (50-99.5), within the "
+        "family's `target_levels` (best, worst), and checks the result; HDR (PQ) sources stay on fixed quality. "
+        "Invalid values are refused with 422 and nothing changes. Encoders and the scheduler apply the result "
+        "without restarting."
     ),
 )
 async def patch_transcode(
@@ -53,8 +57,10 @@ async def patch_transcode(
 ) -> dict[str, Any]:
     current = await bus.setting(TRANSCODE_KEY, TranscodeSettings, TranscodeSettings())
     merged = {**msgspec.to_builtins(current), **changes}
-    if isinstance(changes.get("quality"), dict):
-        merged["quality"] = {**msgspec.to_builtins(current.quality), **changes["quality"]}
+    # Per encoder family: a change to one family's levels or level range keeps the others.
+    for nested in ("quality", "target_levels"):
+        if isinstance(changes.get(nested), dict):
+            merged[nested] = {**msgspec.to_builtins(getattr(current, nested)), **changes[nested]}
     try:
         value = msgspec.convert(merged, TranscodeSettings)
     except msgspec.ValidationError as error:

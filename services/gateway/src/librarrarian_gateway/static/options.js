@@ -26,13 +26,13 @@
 
   function collect() {
     const data = {};
-    for (const name of ["target_codec", "encoder_priority", "container"]) data[name] = form.elements[name].value;
+    for (const name of ["target_codec", "encoder_priority", "container", "quality_mode"]) data[name] = form.elements[name].value;
     for (const name of ["reencode_hevc", "reencode_av1", "reencode_vp9", "measure_vmaf", "skip_dolby_vision", "replace_hard_links"]) {
       data[name] = form.elements[name].checked;
     }
     const recycle = form.elements.recycle.value;  // "": not chosen (on while the installation is new)
     data.recycle = recycle === "" ? null : recycle === "true";
-    for (const name of ["min_size_mb", "max_output_percent", "stall_seconds"]) {
+    for (const name of ["min_size_mb", "max_output_percent", "stall_seconds", "target_vmaf"]) {
       data[name] = number(form.elements[name].value);
     }
     const quality = {};
