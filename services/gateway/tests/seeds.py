@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from librarrarian_contracts import (
     FileIdentity,
@@ -40,10 +41,19 @@ def node(name: str = "node-a", state: str = "running", jobs: tuple[int, ...] = (
     return encode(status)
 
 
-def progress(percent: float, job_id: int = 7, path: str = HEAT) -> bytes:
+def progress(
+    percent: float, job_id: int = 7, path: str = HEAT, phase: Literal["searching", "encoding"] = "encoding"
+) -> bytes:
     return encode(
         JobProgress(
-            job_id=job_id, node="node-a", path=path, percent=percent, fps=48.0, speed=1.9, eta_seconds=75.0
+            job_id=job_id,
+            node="node-a",
+            path=path,
+            percent=percent,
+            fps=48.0,
+            speed=1.9,
+            eta_seconds=75.0,
+            phase=phase,
         )
     )
 

@@ -93,11 +93,18 @@ async def test_the_dashboard_follows_nodes_and_progress_without_reloading(
     await expect(card.locator(".meta")).to_have_text("cpu · 1 slot(s) · v0.1.0")
     await expect(card.locator(".idle")).to_be_visible()
 
-    await running.put("7", progress(20.0))
+    # A target-VMAF job first searches its level: the search's own percent, no fps or ETA.
+    await running.put("7", progress(30.0, phase="searching"))
     bar = card.locator('.job[data-job="7"] .bar')
+    await expect(bar).to_have_attribute("aria-valuenow", "30.0", timeout=WAIT_MS)
+    await expect(card.locator(".job .numbers")).to_have_text("searching quality · 30.0 %")
+    await expect(card.locator(".job")).to_have_class("job searching")
+
+    await running.put("7", progress(20.0))
     await expect(bar).to_have_attribute("aria-valuenow", "20.0", timeout=WAIT_MS)
     await expect(card.locator(".job .path")).to_have_text("Heat (1995).mp4")
     await expect(card.locator(".job .numbers")).to_have_text("20.0 % · 48 fps · 1.90\u00d7 · ETA 1:15")
+    await expect(card.locator(".job")).to_have_class("job")
 
     async def drawn_at(share: float) -> bool:
         """Whether the bar is filled to ``share`` as the browser draws it (once its transition ends)."""

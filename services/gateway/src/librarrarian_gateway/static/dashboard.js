@@ -11,8 +11,11 @@
   const nodes = new Map(); // KV key -> NodeStatus
   const progress = new Map(); // KV key (the job id, as text) -> JobProgress
 
-  const numbers = (p) => p.percent.toFixed(1) + " % · " + Math.round(p.fps || 0) + " fps · " +
-    (p.speed || 0).toFixed(2) + "× · ETA " + format.duration(p.eta_seconds);
+  // While a target-VMAF job searches its level, the percent is the search's; its sample encodes' fps and ETA
+  // would say nothing about the encode to come.
+  const numbers = (p) => p.phase === "searching" ? "searching quality · " + p.percent.toFixed(1) + " %"
+    : p.percent.toFixed(1) + " % · " + Math.round(p.fps || 0) + " fps · " +
+      (p.speed || 0).toFixed(2) + "× · ETA " + format.duration(p.eta_seconds);
   const cardOf = (key) => [...section.querySelectorAll("article.node")].find((c) => c.dataset.node === key);
 
   function fillJob(job, p) {
@@ -23,6 +26,7 @@
     bar.setAttribute("aria-valuenow", p.percent.toFixed(1));
     bar.firstElementChild.style.width = Math.min(Math.max(p.percent, 0), 100) + "%";
     job.querySelector(".numbers").textContent = numbers(p);
+    job.classList.toggle("searching", p.phase === "searching");
   }
 
   function newJob(key) {
