@@ -5,17 +5,20 @@ that fails is done again on the CPU, with the reason kept. Running encodes can b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from librarrarian_contracts import JobFailed, Transcode
+from librarrarian_contracts.settings import Quality
 from librarrarian_contracts.topology import HwClass
 from librarrarian_media import reading
 
-from . import dynamic_hdr, ffmpeg
+from . import dynamic_hdr, ffmpeg, quality_choice
 from .binaries import Binaries
 from .job import Encoded, Planned
 from .profiles import Profile, profile_for
 from .progress import ProgressBucket
+from .quality_choice import Chosen, SearchMemory
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +27,14 @@ class Encodes:
     """This node's running encodes."""
 
     def __init__(
-        self, binaries: Binaries, progress: ProgressBucket, codecs: dict[HwClass, tuple[str, ...]]
+        self,
+        binaries: Binaries,
+        progress: ProgressBucket,
+        codecs: dict[HwClass, tuple[str, ...]],
+        memory: SearchMemory | None = None,
     ) -> None:
         self.binaries = binaries  # each class's ffmpeg
+        self.memory = memory  # where quality searches start for a series
         self.progress = progress
         self.codecs = codecs  # what each usable class can encode on this node
         self.encodings: dict[int, ffmpeg.Encoding] = {}
@@ -43,10 +51,13 @@ class Encodes:
         for encoding in self.encodings.values():
             encoding.resume()
 
-    async def encode(self, job: Planned) -> Encoded | JobFailed:
-        """The job's output written, or why there is none."""
+    async def encode(self, job: Planned, chosen: Chosen | None = None) -> Encoded | JobFailed:
+        """The job's output written, or why there is none: at the ``chosen`` quality, or the one chosen now
+        (by the settings' mode: a search first, by target)."""
         profile, fallback_reason = self._profile(job.request)
-        result = await self._run(job, profile)
+        if chosen is None:
+            chosen = await self._choose(job, profile)
+        result = await self._run(job, profile, chosen.quality)
         cpu_can = job.request.target_codec in self.codecs.get(HwClass.CPU, ())
         if (
             result.returncode != 0
@@ -59,7 +70,13 @@ class Encodes:
             cpu = profile_for(HwClass.CPU, job.request.target_codec)
             assert cpu is not None
             profile = cpu
-            result = await self._run(job, profile)
+            # The level found was on the other encoder's scale: the CPU takes its own fixed level.
+            probe = job.request.planned()
+            chosen = Chosen.fixed(
+                job.transcode.quality_for(profile.family, probe.width, probe.height),
+                "" if not chosen.by_target else "the hardware encode failed: the CPU took its fixed level",
+            )
+            result = await self._run(job, profile, chosen.quality)
         if result.stalled_after is not None:
             return job.failed(
                 f"stalled: no progress for {result.stalled_after:.0f} s; ffmpeg was stopped",
@@ -78,6 +95,7 @@ class Encodes:
             encoder=profile.encoder,
             fallback_reason=fallback_reason,
             ffmpeg_log=result.stderr_tail,
+            chosen=chosen,
         )
 
     def _profile(self, request: Transcode) -> tuple[Profile, str | None]:
@@ -95,9 +113,34 @@ class Encodes:
         writes = self.binaries.writes_dolby_vision(profile.hw, profile.encoder)
         return dynamic_hdr.plan(job.request.probe, profile, writes)
 
-    async def _run(self, job: Planned, profile: Profile) -> ffmpeg.Result:
+    async def _choose(self, job: Planned, profile: Profile) -> Chosen:
+        """The quality for ``profile``: a search's samples are paused and resumed like an encode."""
+        try:
+            return await quality_choice.choose(
+                job.request,
+                job.transcode,
+                profile,
+                source=job.source,
+                original=job.original,
+                encoder_ffmpeg=self.binaries.for_class(profile.hw),
+                vmaf_ffmpeg=self.binaries.vmaf,
+                memory=self.memory,
+                started=self._started(job),
+                progress=self.progress.searching(job),
+            )
+        finally:
+            self.encodings.pop(job.id, None)
+
+    def _started(self, job: Planned) -> Callable[[ffmpeg.Encoding], None]:
+        def started(encoding: ffmpeg.Encoding) -> None:
+            self.encodings[job.id] = encoding
+            if self.paused:
+                encoding.pause()
+
+        return started
+
+    async def _run(self, job: Planned, profile: Profile, quality: Quality) -> ffmpeg.Result:
         probe = job.request.planned()
-        quality = job.transcode.quality_for(profile.family, probe.width, probe.height)
         binary = self.binaries.for_class(profile.hw)
         # ffmpeg reads the original and writes the output through the descriptors the plan opened: no name
         # in the library is looked up again, so nothing renamed or planted there since redirects it.
@@ -114,17 +157,12 @@ class Encodes:
             streams=job.request.streams,
         )
 
-        def started(encoding: ffmpeg.Encoding) -> None:
-            self.encodings[job.id] = encoding
-            if self.paused:
-                encoding.pause()
-
         try:
             return await ffmpeg.run(
                 argv,
                 self.progress.reporter(job),
                 stall_seconds=job.transcode.stall_seconds,
-                started=started,
+                started=self._started(job),
                 pass_fds=(job.original, job.output.fd),
             )
         finally:

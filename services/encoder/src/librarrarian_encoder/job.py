@@ -9,7 +9,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from librarrarian_contracts import (
     JobCompleted,
@@ -22,12 +22,16 @@ from librarrarian_contracts import (
     WaitingOutput,
     report_id,
 )
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_runtime import path_mapping
 
 from .folder import Folder
 from .replace import Output
+
+if TYPE_CHECKING:
+    from .quality_choice import Chosen
 
 # What a job ends in; None: another delivery holds the commit and reports the outcome, this one says nothing.
 Outcome = JobCompleted | JobSkipped | JobFailed | ReviewRequested | None
@@ -110,6 +114,7 @@ class Job:
         ffmpeg_log: str | None = None,
         notes: tuple[str, ...] = (),
         recycled: str | None = None,
+        quality: QualityChoice | None = None,
     ) -> JobCompleted:
         return JobCompleted(
             event_id=self._event_id(JobCompleted),
@@ -131,6 +136,7 @@ class Job:
             delivery=self.delivery,
             ffmpeg_log=ffmpeg_log[-MAX_LOG_CHARS:] if ffmpeg_log else None,
             notes=notes,
+            quality=quality,
         )
 
     def _event_id(self, kind: type[JobReport], delivery: int | None = None) -> str:
@@ -169,6 +175,7 @@ class Encoded(Planned):
     encoder: str
     fallback_reason: str | None  # why the job's hardware class gave way to the CPU
     ffmpeg_log: str  # its last lines, for a failure found later
+    chosen: Chosen | None = None  # the quality it was encoded at, and how that was chosen
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +186,7 @@ class Verified(Encoded):
     codec_after: str
     duration: float | None
     vmaf: float | None
+    quality: QualityChoice | None = None  # with what the check measured
 
     def completed(self, links_replaced: int = 1, recycled: str | None = None) -> JobCompleted:
         notes = self.notes
@@ -199,6 +207,7 @@ class Verified(Encoded):
             vmaf=self.vmaf,
             ffmpeg_log=self.ffmpeg_log,
             recycled=recycled,
+            quality=self.quality,
         )
 
     def kept(

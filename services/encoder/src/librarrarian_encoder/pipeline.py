@@ -24,12 +24,13 @@ from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 
-from . import dynamic_hdr, earlier, failpoints, ffmpeg, review, vmaf
+from . import dynamic_hdr, earlier, failpoints, ffmpeg, quality_search, review, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
 from .folder import Folder, NotAFile, Redirected
 from .job import Decided, Encoded, Job, Leftover, Outcome, Planned, Verified
+from .quality_choice import Chosen
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,16 @@ class Pipeline:
             if not isinstance(encoded, Encoded):
                 return encoded
             verified = await self.verify(encoded)
+            if isinstance(verified, Chosen):  # it missed its target: encoded again, finer, once
+                log.info(
+                    "job %d: VMAF target missed; encoding again at level %d", job.id, verified.quality.level
+                )
+                encoded = await self.encode(planned, verified)
+                if not isinstance(encoded, Encoded):
+                    return encoded
+                verified = await self.verify(encoded)
             if not isinstance(verified, Verified):
+                assert not isinstance(verified, Chosen)  # a second encode is never redone
                 return verified
             granted = await self.commit(verified)
             if not isinstance(granted, Verified):
@@ -183,18 +193,20 @@ class Pipeline:
         for name in removed:
             log.info("job %d: removed %s, an earlier attempt's unfinished output", job.id, name)
 
-    async def encode(self, job: Planned) -> Encoded | Outcome:
-        """ffmpeg writes the output; once it is done, the slot takes its next job while this one goes on."""
+    async def encode(self, job: Planned, chosen: Chosen | None = None) -> Encoded | Outcome:
+        """ffmpeg writes the output; once it is done, the slot takes its next job while this one goes on
+        (a second, finer encode after a missed target runs beside that next job)."""
         try:
-            encoded = await self.encodes.encode(job)
+            encoded = await self.encodes.encode(job, chosen)
         finally:
             job.slot_free.set()
         if isinstance(encoded, Encoded):
             log.info("job %d encoded in %.1f s", job.id, time.monotonic() - job.started_at)
         return encoded
 
-    async def verify(self, job: Encoded) -> Verified | Outcome:
-        """The output, flushed to disk, is what was planned (architecture §3.4) and not too large."""
+    async def verify(self, job: Encoded) -> Verified | Outcome | Chosen:
+        """The output, flushed to disk, is what was planned (architecture §3.4) and not too large; by target,
+        its VMAF checked: one that missed comes back as the finer quality to encode it again at."""
         loop = asyncio.get_running_loop()
         written = reading.descriptor_path(job.output.fd)
         try:
@@ -217,11 +229,13 @@ class Pipeline:
         except OSError as error:
             return job.failed(f"could not read the output: {error.strerror or error}")
         score = None
-        if job.transcode.measure_vmaf:
+        chosen = job.chosen
+        by_target = chosen is not None and chosen.by_target
+        if job.transcode.measure_vmaf or by_target:
             score = await loop.run_in_executor(
                 self.verifying,
                 functools.partial(
-                    vmaf.measure,
+                    vmaf.measure_segments,
                     self.encodes.binaries.vmaf,
                     reading.descriptor_path(job.original),
                     written,
@@ -231,6 +245,14 @@ class Pipeline:
                     name=f"job {job.id}: {job.output.name}",
                 ),
             )
+        missed = (
+            chosen is not None
+            and score is not None
+            and by_target
+            and quality_search.misses(score, chosen.choice.target or 0.0)
+        )
+        if missed and chosen is not None and score is not None and (finer := chosen.finer(score)):
+            return finer
         size_before = job.request.identity.size
         limit = job.transcode.max_output_percent
         if output.size > limit / 100 * size_before:
@@ -245,7 +267,8 @@ class Pipeline:
             size_after=output.size,
             codec_after=output.video_codec,
             duration=output.duration,
-            vmaf=score,
+            vmaf=None if score is None else score.mean,
+            quality=None if chosen is None else chosen.outcome(score, output.size),
         )
 
     async def commit(self, job: Ready) -> Ready | Outcome:

@@ -52,6 +52,21 @@ class ProgressBucket:
 
         return report
 
+    def searching(self, job: Planned) -> Callable[[float], Awaitable[None]]:
+        """What the quality search calls with its own progress (percent), before the encode."""
+
+        async def report(percent: float) -> None:
+            value = JobProgress(
+                job_id=job.id,
+                node=job.node,
+                path=job.request.path,
+                percent=round(percent, 1),
+                phase="searching",
+            )
+            await self._write(self.kv.put(str(job.id), encode(value)))
+
+        return report
+
     async def clear(self, job_id: int) -> None:
         await self._write(self.kv.delete(str(job_id)))
 

@@ -27,6 +27,7 @@ from .encoding import Encodes
 from .job import Job
 from .pipeline import Pipeline
 from .progress import ProgressBucket
+from .quality_choice import SearchMemory
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Worker:
         self.transcode = transcode
         self.paths = paths
         self.progress = ProgressBucket(progress)
-        self.encodes = Encodes(binaries, self.progress, codecs)
+        self.encodes = Encodes(binaries, self.progress, codecs, SearchMemory(self.js))
         self.running: set[int] = set()
         # Jobs granted the commit: they finish their replace and report it even when the node stops.
         self.committed: set[int] = set()
