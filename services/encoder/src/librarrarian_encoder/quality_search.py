@@ -215,6 +215,7 @@ class Sampler:
             "matroska",
             subsample=1,  # samples are short: every frame counts
             log_path=str(log_path),
+            threads=os.cpu_count() or 1,  # the job waits for it: nothing else of this slot runs
         )
         process = await asyncio.create_subprocess_exec(
             *argv,

@@ -58,14 +58,11 @@ def starts(duration: float | None) -> list[float | None]:
     return [round(point * (duration - SEGMENT_SECONDS), 3) for point in SAMPLE_POINTS]
 
 
-def graph(subsample: int = SUBSAMPLE, log_path: str | None = None) -> str:
+def graph(subsample: int = SUBSAMPLE, log_path: str | None = None, threads: int = 1) -> str:
     """The comparison; with ``log_path`` (a path of plain characters: it is written into the filter graph)
     libvmaf also writes each scored frame's VMAF there, as JSON."""
-    text = (
-        GRAPH
-        if subsample == SUBSAMPLE
-        else GRAPH.replace(f"n_subsample={SUBSAMPLE}", f"n_subsample={subsample}")
-    )
+    text = GRAPH.replace(f"n_subsample={SUBSAMPLE}", f"n_subsample={subsample}")
+    text = text.replace("n_threads=1", f"n_threads={threads}")
     if log_path is None:
         return text
     if not _PLAIN_PATH.fullmatch(log_path):
@@ -84,6 +81,7 @@ def argv(
     output_window: bool = True,
     subsample: int = SUBSAMPLE,
     log_path: str | None = None,
+    threads: int = 1,
 ) -> list[str]:
     """Both inputs read as ``reading`` allows: the source with the demuxer the scanner found (``container``).
     The source is read from ``start`` for ``length`` seconds, the output too unless it is already that window
@@ -102,7 +100,7 @@ def argv(
         "-i",
         str(source),
         "-lavfi",
-        graph(subsample, log_path),
+        graph(subsample, log_path, threads),
         "-f",
         "null",
         "-",
