@@ -41,7 +41,8 @@ WINDOW_MIN_SECONDS = 0.5
 WINDOW_MAX_SECONDS = 3.0
 WINDOWS_MIN, WINDOWS_MAX = 3, 10
 SECONDS_PER_WINDOW = 300.0
-# A probe no more than this above the target is taken at once: a finer search would gain little.
+# A passing probe is taken at once when one level coarser would most likely fail (by the slope), or when
+# it is within a quarter of this above the target.
 BAND = 1.0
 MAX_PROBES = 4
 SLOPE = 0.6  # VMAF points per level: the first guess, before two probes give the real one
@@ -188,12 +189,7 @@ class Sampler:
     async def probe(self, level: int) -> tuple[vmaf.Score, int]:
         """The samples' score at ``level`` (by window, then pooled) and their encoded size."""
         sample = self.scratch / f"sample-{level}.mkv"
-        quality = msgspec.structs.replace(self.quality, level=level)
-        argv = [self.encoder_ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                *reading.input_args("matroska"), *self.profile.input_args(), "-i", str(self.reference),
-                "-map", "0:v:0", *self.profile.video_args(0, quality, odd_size=self.odd_size),
-                *self.profile.global_args(), "-progress", "pipe:1", "-nostats", "-f", "matroska",
-                str(sample)]  # fmt: skip
+        argv = self.encode_argv(level, sample)
         result = await ffmpeg.run(argv, _ignore, started=self.started)
         if result.returncode != 0:
             raise SearchError(f"{self.profile.encoder} failed on the samples: {result.last_error}")
@@ -204,6 +200,15 @@ class Sampler:
         finally:
             sample.unlink(missing_ok=True)
         return vmaf.Score.of(_split(frames, self.windows)), size
+
+    def encode_argv(self, level: int, sample: Path) -> list[str]:
+        """The reference encoded at ``level`` exactly as the file will be: the job's encoder and options."""
+        quality = msgspec.structs.replace(self.quality, level=level)
+        return [self.encoder_ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                *reading.input_args("matroska"), *self.profile.input_args(), "-i", str(self.reference),
+                "-map", "0:v:0", *self.profile.video_args(0, quality, odd_size=self.odd_size),
+                *self.profile.global_args(), "-progress", "pipe:1", "-nostats", "-f", "matroska",
+                str(sample)]  # fmt: skip
 
     async def _score(self, sample: Path) -> list[float]:
         log_path = self.scratch / "frames.json"
@@ -275,14 +280,14 @@ async def search(
         probes[here] = Probe(here, score, size)
         if progress is not None:
             await progress(min(99.0, 100.0 * len(probes) / max_probes))
-        if passes(score, target) and score.mean <= target + BAND:
-            break
+        slope = _slope(probes, slope)
+        if passes(score, target) and (score.mean <= target + BAND / 4 or score.mean - slope < target):
+            break  # one level coarser would most likely fail
         good = [c for c, p in probes.items() if passes(p.score, target)]
         bad = [c for c, p in probes.items() if not passes(p.score, target)]
         low, high = (max(good) if good else finest - 1), (min(bad) if bad else coarsest + 1)
         if high - low <= 1 or len(probes) >= max_probes:
             break
-        slope = _slope(probes, slope)
         guess = here + math.floor((score.mean - target - AIM) / slope)
         # A level that failed only by its low end still has to go finer, one that passed coarser.
         guess = max(guess, here + 1) if passes(score, target) else min(guess, here - 1)
