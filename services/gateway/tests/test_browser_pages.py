@@ -37,6 +37,10 @@ async def test_every_new_page_loads_from_the_navigation(browser: Browser, site: 
     await expect(page.locator("#chart-after svg")).to_contain_text("hevc")
     await expect(page.locator("#chart-nodes svg")).to_contain_text("node-a")
     await expect(page.locator("#chart-speed svg")).to_contain_text("3.00\u00d7 real time")
+    await expect(page.locator("#chart-vmaf")).to_contain_text("No VMAF measured in this period")
+    await expect(page.locator("#chart-vs-fixed")).to_contain_text(
+        "Nothing encoded by target VMAF in this period."
+    )
     await snap(page, "statistics")
 
     await page.get_by_role("link", name="History", exact=True).click()

@@ -1,4 +1,5 @@
-"""The statistics page's SVG charts, drawn without a server: a running total, bars, and text escaped."""
+"""The statistics page's SVG charts, drawn without a server: a running total (below zero too), a mean per day,
+bars, and text escaped."""
 
 from __future__ import annotations
 
@@ -39,3 +40,29 @@ def test_bars_are_as_long_as_their_values_and_names_are_escaped() -> None:
 def test_nothing_to_draw_says_so() -> None:
     assert "Nothing in this period." in str(charts.line([], str, "Saved"))
     assert "Nothing in this period." in str(charts.bars([], str, "Codecs"))
+
+
+def test_a_running_total_below_zero_is_drawn_below_the_axis() -> None:
+    svg = str(charts.line([("2026-01-01", -100.0), ("2026-01-02", 300.0)], lambda v: f"{v:g}", "Saved"))
+    (axis,) = re.findall(r'<line class="axis" x1="[\d.]+" y1="([\d.]+)"', svg)
+    (points,) = re.findall(r'<polyline class="line" points="([^"]+)"', svg)
+    (_, first), (_, last) = (tuple(map(float, p.split(","))) for p in points.split())
+    assert first > float(axis) > last  # below the axis, then above it
+    assert "2026-01-01: -100 (-100 in all)" in svg and "2026-01-02: +300 (200 in all)" in svg
+    assert ">-100</text>" in svg  # the scale's foot is named
+
+
+def test_a_mean_per_day_is_each_days_own_and_runs_of_days_are_weighted() -> None:
+    svg = str(charts.means([("d1", 93.0, 1), ("d2", 96.0, 3)], lambda v: f"{v:.2f}", "VMAF", ceiling=100.0))
+    (points,) = re.findall(r'<polyline class="line" points="([^"]+)"', svg)
+    (_, y1), (_, y2) = (tuple(map(float, p.split(","))) for p in points.split())
+    # The scale runs from 90 to 100 over the plot's 180 units: 93 is 126 below its top (at 40), 96 72.
+    assert (y1, y2) == (166.0, 112.0)
+    assert "d1: 93.00 (1 file)" in svg and "d2: 96.00 (3 files)" in svg
+    assert ">100.00</text>" in svg and ">90.00</text>" in svg
+    days = [(f"day {n:04d}", 90.0 + n % 2 * 8, 1 + n % 2) for n in range(3650)]  # 90 once, 98 twice, ...
+    marks = re.findall(r"<title>([^<]+)</title>", str(charts.means(days, lambda v: f"{v:.2f}", "V", 100.0)))
+    assert len(marks) <= charts.MAX_MARKS
+    # The first run of 15 days: 8 days of 90 (one file each) and 7 of 98 (two each), weighted by files.
+    assert marks[0] == f"day 0000 to day 0014: {(8 * 90 + 14 * 98) / 22:.2f} (22 files)"
+    assert "No VMAF measured." in str(charts.means([], str, "V", 100.0, empty="No VMAF measured."))

@@ -129,7 +129,15 @@ async def test_one_history_entry_and_the_charts(site: Site, bus: tuple[Client, J
                 "busy_seconds": 900.0,
             }
         ]
+        assert [
+            (q["measured"], q["vmaf_mean"], q["compared"], q["bytes_saved_vs_fixed"])
+            for q in charts["quality_per_day"]
+        ] == [(1, 93.4, 0, 0)]
         assert (await api.get("/api/v1/stats/charts", params={"days": 0})).status_code == 422
+        statistics = (await api.get("/statistics", params={"days": 7})).text
+        day = charts["quality_per_day"][0]["day"]
+        assert f"<title>{day}: VMAF 93.4 (1 file)</title>" in statistics
+        assert "Nothing encoded by target VMAF in this period." in statistics
 
 
 async def test_an_entrys_quality_choice_is_returned_and_shown(
@@ -201,3 +209,16 @@ async def test_an_entrys_quality_choice_is_returned_and_shown(
         assert '<dd class="quality">fixed: level 22</dd>' in page
         assert "<dt>Quality note</dt><dd>HDR (PQ) source: VMAF cannot judge it; fixed quality</dd>" in page
         assert "<dt>Search</dt>" not in page and "At the fixed level" not in page
+
+        # Both scores count in the day's mean (the HDR file's is measure_vmaf's); the target file's saving.
+        (day,) = (await api.get("/api/v1/stats/charts", params={"days": 7})).json()["quality_per_day"]
+        assert (day["measured"], day["vmaf_mean"], day["compared"], day["bytes_saved_vs_fixed"]) == (
+            2,
+            95.21,
+            1,
+            400_000_000,
+        )
+        statistics = (await api.get("/statistics", params={"days": 7})).text
+        assert f"<title>{day['day']}: VMAF 95.2 (2 files)</title>" in statistics
+        assert f"<title>{day['day']}: +400.0 MB (400.0 MB in all)</title>" in statistics
+        assert "No VMAF measured" not in statistics and "Nothing encoded by target VMAF" not in statistics

@@ -17,6 +17,7 @@ from librarrarian_contracts.settings import PathSettings, TranscodeSettings
 from librarrarian_contracts.views import (
     Charts,
     CodecCount,
+    DayQuality,
     DaySaved,
     HistoryEntry,
     JobProgress,
@@ -110,6 +111,9 @@ SAMPLES: list[tuple[type[BaseModel], msgspec.Struct]] = [
             codecs_after=(CodecCount(codec="hevc", files=1),),
             nodes=(
                 NodeThroughput(node="a", files=1, bytes_before=10, media_seconds=60.0, busy_seconds=30.0),
+            ),
+            quality_per_day=(
+                DayQuality(day=NOW.date(), measured=1, vmaf_mean=93.5, compared=1, bytes_saved_vs_fixed=-5),
             ),
         ),
     ),

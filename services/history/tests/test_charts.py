@@ -1,5 +1,6 @@
 """History's details and statistics endpoints: one entry by id (with the CPU fallback's reason) and the
-aggregates of the statistics page, against real NATS and PostgreSQL."""
+aggregates of the statistics page (the measured VMAF and what quality by target saved among them), against real
+NATS and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 from librarrarian_contracts import JobCompleted, JobSkipped, publish, topology
+from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.views import (
     Charts,
     ChartsQuery,
@@ -96,3 +98,39 @@ async def test_charts_add_up_per_day_codec_and_node(
     assert sum(c.files for c in everything.codecs_before) == 4
     with pytest.raises(ServiceError, match="days"):
         await ask(history, topology.HISTORY_CHARTS, ChartsQuery(days=0), Charts)
+
+
+async def test_charts_have_each_days_measured_vmaf_and_what_target_mode_saved_against_fixed(
+    bus: tuple[Client, JetStreamContext], history: Client
+) -> None:
+    _, js = bus
+    old = datetime.now(UTC) - timedelta(days=3)
+
+    def target(measured: float | None, fixed_bytes: int | None) -> QualityChoice:
+        return QualityChoice(
+            mode="target", level=27, fixed_level=24, target=95.0, measured=measured, fixed_bytes=fixed_bytes
+        )
+
+    await publish(js, done(1, "n1", 2000, 1000, "h264", occurred_at=old, quality=target(94.0, 1500)))
+    await publish(js, done(2, "n1", 2000, 1000, "h264", occurred_at=old, vmaf=91.0))  # measure_vmaf's score
+    await publish(js, done(3, "n2", 2000, 1000, "h264", quality=target(96.5, 900)))  # the target cost 100 B
+    await publish(js, done(4, "n2", 2000, 1000, "h264", quality=target(None, 1200)))  # not measured
+    await publish(js, done(5, "n2", 2000, 1000, "h264"))  # neither
+    hdr = QualityChoice(mode="fixed", level=22, fixed_level=22, fixed_bytes=5000, note="HDR (PQ) source")
+    await publish(js, done(6, "n2", 2000, 1000, "h264", quality=hdr))  # fixed: nothing saved against itself
+    await publish(js, done(7, "n2", 2000, 1000, "h264", occurred_at=old - timedelta(days=60), vmaf=80.0))
+
+    async def seven() -> bool:
+        page = await ask(history, topology.HISTORY_LIST, HistoryQuery(), HistoryPage)
+        return len(page.items) == 7
+
+    await eventually(seven)
+    charts = await ask(history, topology.HISTORY_CHARTS, ChartsQuery(days=30), Charts)
+    assert [
+        (q.day, q.measured, q.vmaf_mean, q.compared, q.bytes_saved_vs_fixed) for q in charts.quality_per_day
+    ] == [
+        (old.date(), 2, 92.5, 1, 500),
+        (datetime.now(UTC).date(), 1, 96.5, 2, 100),
+    ]
+    today = await ask(history, topology.HISTORY_CHARTS, ChartsQuery(days=1), Charts)
+    assert [(q.measured, q.compared) for q in today.quality_per_day] == [(1, 2)]

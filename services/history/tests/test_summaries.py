@@ -232,5 +232,16 @@ async def test_the_service_answers_the_same_totals_and_charts_as_the_history(
                 since,
             )
             assert [(c.codec, c.files) for c in charts.codecs_before] == [tuple(r) for r in per_codec]
+            per_day_quality = await pool.fetch(
+                "SELECT (finished_at AT TIME ZONE 'UTC')::date AS day, count(score), avg(score)::float8,"
+                " count(saved), coalesce(sum(saved), 0)"
+                f" FROM (SELECT *, {SCORE} AS score, {SAVED_VS_FIXED} AS saved FROM transcodes) AS t"
+                f" WHERE {window} GROUP BY day HAVING count(score) > 0 OR count(saved) > 0 ORDER BY day",
+                since,
+            )
+            assert [
+                (q.day, q.measured, q.vmaf_mean, q.compared, q.bytes_saved_vs_fixed)
+                for q in charts.quality_per_day
+            ] == [tuple(r) for r in per_day_quality], days
     finally:
         await pool.close()

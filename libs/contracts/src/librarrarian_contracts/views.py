@@ -294,12 +294,25 @@ class NodeThroughput(msgspec.Struct, frozen=True, kw_only=True):
     busy_seconds: float  # time spent encoding it
 
 
+class DayQuality(msgspec.Struct, frozen=True, kw_only=True):
+    """One UTC day's measured VMAF, and the bytes quality by target saved against fixed quality."""
+
+    day: date
+    measured: int  # encoded files whose VMAF was measured
+    vmaf_mean: float | None  # their mean VMAF; None when none was
+    compared: int  # target-mode files whose size at the fixed level was estimated
+    # The sum over those of that size less their own (negative: the target cost bytes).
+    bytes_saved_vs_fixed: int
+
+
 class Charts(msgspec.Struct, frozen=True, kw_only=True):
     days: int
     saved_per_day: tuple[DaySaved, ...]
     codecs_before: tuple[CodecCount, ...]
     codecs_after: tuple[CodecCount, ...]
     nodes: tuple[NodeThroughput, ...]
+    # The days with a measured VMAF or a target-mode file compared with fixed quality, oldest first.
+    quality_per_day: tuple[DayQuality, ...] = ()
 
 
 class Nothing(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,7 +1,8 @@
-"""The statistics page's aggregates: space saved per day, files per codec before and after, and the
-throughput of each node, over the encoded files of a recent window.
+"""The statistics page's aggregates: space saved per day, files per codec before and after, the throughput of
+each node, and per day the mean measured VMAF and the bytes quality by target saved against fixed quality,
+over the encoded files of a recent window.
 
-They are read from the summaries migration 0007 keeps (per UTC day and hour, node and codecs), not from
+They are read from the summaries migrations 0007 and 0008 keep (per UTC day and hour, node and codecs), not from
 the history itself: the window's whole days from ``transcode_days``, the whole hours of its first day from
 ``transcode_hours``, and the raw rows of its first, partial hour (a range of the partial index on
 ``finished_at``). A window of ten years reads a few thousand rows, and the sums are the same as the
@@ -10,12 +11,19 @@ history's own."""
 from __future__ import annotations
 
 import asyncpg
-from librarrarian_contracts.views import Charts, ChartsQuery, CodecCount, DaySaved, NodeThroughput
+from librarrarian_contracts.views import (
+    Charts,
+    ChartsQuery,
+    CodecCount,
+    DayQuality,
+    DaySaved,
+    NodeThroughput,
+)
 from librarrarian_runtime.errors import BadRequest
 
 MAX_DAYS = 3650
 # Every encoded file finished since now() - $1 days, as summary rows: (day, node, codec_before,
-# codec_after, files, saved, bytes_before, media, busy).
+# codec_after, files, saved, bytes_before, media, busy, measured, vmaf_sum, compared, saved_vs_fixed).
 WINDOW = """
 WITH bounds AS (
     SELECT b, date_trunc('hour', b AT TIME ZONE 'UTC') + interval '1 hour' AS first_hour,
@@ -26,14 +34,20 @@ window_rows AS (
         coalesce(t.codec_before, 'unknown') AS codec_before, coalesce(t.codec_after, 'unknown') AS codec_after,
         1::bigint AS files, coalesce(t.size_before - t.size_after, 0)::numeric AS saved,
         coalesce(t.size_before, 0)::numeric AS bytes_before, coalesce(t.duration, 0)::numeric AS media,
-        coalesce(t.elapsed_seconds, 0)::numeric AS busy
+        coalesce(t.elapsed_seconds, 0)::numeric AS busy,
+        (measured_vmaf(t.quality, t.vmaf) IS NOT NULL)::int::bigint AS measured,
+        coalesce(measured_vmaf(t.quality, t.vmaf), 0) AS vmaf_sum,
+        (saved_vs_fixed(t.quality, t.size_after) IS NOT NULL)::int::bigint AS compared,
+        coalesce(saved_vs_fixed(t.quality, t.size_after), 0) AS saved_vs_fixed
     FROM transcodes t, bounds
     WHERE t.status = 'done' AND t.finished_at >= bounds.b AND t.finished_at < bounds.first_hour AT TIME ZONE 'UTC'
     UNION ALL
-    SELECT h.hour::date, h.node, h.codec_before, h.codec_after, h.files, h.saved, h.bytes_before, h.media, h.busy
+    SELECT h.hour::date, h.node, h.codec_before, h.codec_after, h.files, h.saved, h.bytes_before, h.media, h.busy,
+        h.measured, h.vmaf_sum, h.compared, h.saved_vs_fixed
     FROM transcode_hours h, bounds WHERE h.hour >= bounds.first_hour AND h.hour < bounds.first_day
     UNION ALL
-    SELECT d.day, d.node, d.codec_before, d.codec_after, d.files, d.saved, d.bytes_before, d.media, d.busy
+    SELECT d.day, d.node, d.codec_before, d.codec_after, d.files, d.saved, d.bytes_before, d.media, d.busy,
+        d.measured, d.vmaf_sum, d.compared, d.saved_vs_fixed
     FROM transcode_days d, bounds WHERE d.day >= bounds.first_day)
 """
 
@@ -63,6 +77,13 @@ async def charts(pool: asyncpg.Pool, query: ChartsQuery) -> Charts:
             " FROM window_rows GROUP BY node HAVING sum(files) > 0 ORDER BY node",
             query.days,
         )
+        quality = await conn.fetch(
+            f"{WINDOW} SELECT day, sum(measured)::bigint AS measured,"
+            " (sum(vmaf_sum) / nullif(sum(measured), 0))::float8 AS vmaf_mean, sum(compared)::bigint AS compared,"
+            " sum(saved_vs_fixed)::bigint AS saved_vs_fixed"
+            " FROM window_rows GROUP BY day HAVING sum(measured) > 0 OR sum(compared) > 0 ORDER BY day",
+            query.days,
+        )
     return Charts(
         days=query.days,
         saved_per_day=tuple(DaySaved(day=r["day"], files=r["files"], bytes_saved=r["saved"]) for r in days),
@@ -81,5 +102,15 @@ async def charts(pool: asyncpg.Pool, query: ChartsQuery) -> Charts:
                 busy_seconds=float(r["busy"]),
             )
             for r in nodes
+        ),
+        quality_per_day=tuple(
+            DayQuality(
+                day=r["day"],
+                measured=r["measured"],
+                vmaf_mean=r["vmaf_mean"],
+                compared=r["compared"],
+                bytes_saved_vs_fixed=r["saved_vs_fixed"],
+            )
+            for r in quality
         ),
     )

@@ -83,7 +83,17 @@ HistoryEntryOut = model_of(
 )
 HistoryPageOut = model_of(HistoryPage, "HistoryPageOut", items=(list_of(HistoryEntryOut), ...))
 StatsOut = model_of(Stats, "StatsOut", jobs=(dict[str, int], Field(description="jobs per status")))
-ChartsOut = model_of(Charts, "ChartsOut")
+ChartsOut = model_of(
+    Charts,
+    "ChartsOut",
+    descriptions={
+        "quality_per_day": (
+            "each UTC day with a measured VMAF or a target-mode file compared with fixed quality: the files "
+            "measured and their mean VMAF, and the target-mode files whose size at the fixed level was estimated "
+            "with the bytes they saved against it (that size less theirs; negative: the target cost bytes)"
+        )
+    },
+)
 RecycledOriginalOut = model_of(
     RecycledOriginal,
     "RecycledOriginalOut",

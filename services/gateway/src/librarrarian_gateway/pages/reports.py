@@ -61,6 +61,23 @@ def drawn(data: Charts) -> dict[str, object]:
             [(n.node, float(n.files)) for n in data.nodes], _files, "Files per node"
         ),
         "speed_per_node": charts.bars(speed, lambda x: f"{x:.2f}\u00d7 real time", "Encoding speed per node"),
+        "vmaf": charts.means(
+            [
+                (str(q.day), q.vmaf_mean, q.measured)
+                for q in data.quality_per_day
+                if q.measured and q.vmaf_mean is not None
+            ],
+            lambda v: f"VMAF {v:.1f}",
+            "Measured VMAF, mean per day",
+            ceiling=100.0,
+            empty="No VMAF measured in this period (Options: measure VMAF after each encode, or a target VMAF).",
+        ),
+        "vs_fixed": charts.line(
+            [(str(q.day), float(q.bytes_saved_vs_fixed)) for q in data.quality_per_day if q.compared],
+            lambda b: formatting.size(int(b)),
+            "Space saved by target VMAF against fixed quality",
+            empty="Nothing encoded by target VMAF in this period.",
+        ),
     }
 
 
