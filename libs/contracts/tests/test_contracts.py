@@ -309,3 +309,14 @@ async def test_provision_is_idempotent_on_a_real_server(bus) -> None:  # type: i
     kv = await js.key_value(topology.NODES.name)
     status = await kv.status()
     assert status.bucket == topology.NODES.name
+
+
+def test_a_search_range_runs_the_way_its_encoders_scale_does() -> None:
+    from librarrarian_contracts.settings import EncoderFamily, TranscodeSettings
+
+    ok = {"x265": {"best": 18, "worst": 30}, "videotoolbox": {"best": 80, "worst": 50}}
+    decoded = msgspec.json.decode(msgspec.json.encode({"target_levels": ok}), type=TranscodeSettings)
+    assert decoded.levels_for(EncoderFamily.X265).worst == 30
+    for bad in ({"x265": {"best": 30, "worst": 18}}, {"videotoolbox": {"best": 50, "worst": 80}}):
+        with pytest.raises(msgspec.ValidationError, match="coarser than worst"):
+            msgspec.json.decode(msgspec.json.encode({"target_levels": bad}), type=TranscodeSettings)

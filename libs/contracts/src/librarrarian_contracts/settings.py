@@ -198,6 +198,14 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     target_vmaf: Annotated[float, msgspec.Meta(ge=50, le=99.5)] = 95.0
     target_levels: dict[str, LevelRange] = msgspec.field(default_factory=_default_level_ranges)
 
+    def __post_init__(self) -> None:
+        for family, levels in self.target_levels.items():
+            reversed_scale = family == EncoderFamily.VIDEOTOOLBOX  # its -q:v: higher is better
+            if (levels.best < levels.worst) if reversed_scale else (levels.best > levels.worst):
+                raise ValueError(
+                    f"target_levels.{family}: best {levels.best} is coarser than worst {levels.worst}"
+                )
+
     def recycles(self, installed_at: float | None, now: float) -> bool:
         """Whether a replaced original goes to the recycle folder: as chosen, or, not chosen, while the
         installation is new (its age unknown: yes)."""
