@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import av
 from av.sidedata.sidedata import Type as SideDataType
-from librarrarian_contracts import MediaProbe
+from librarrarian_contracts import MediaProbe, Transcode
 from librarrarian_media import reading
 from librarrarian_media.ffmpeg_builds import DOLBY_VISION_ENCODERS
 
@@ -81,3 +81,9 @@ def has_hdr10_plus(original: int) -> bool:
 
 
 HDR10_PLUS_DROPPED = "HDR10+ dynamic metadata dropped (no encoder here carries it); the HDR10 layer is kept"
+
+
+def is_pq(request: Transcode) -> bool:
+    """Whether the main video is PQ (HDR10, maybe with HDR10+): only then are its frames looked at."""
+    videos = [s for s in request.probe.streams if s.kind == "video" and not s.attached_pic]
+    return bool(videos) and videos[0].color_transfer == "smpte2084"

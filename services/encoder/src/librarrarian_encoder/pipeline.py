@@ -12,23 +12,21 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TypeVar
 
-from librarrarian_contracts import FileIdentity, ReviewRequested, Transcode, publish, topology
+from librarrarian_contracts import ReviewRequested, publish, topology
 from librarrarian_contracts.views import CommitDecision, CommitRequest
 from librarrarian_media import reading
-from librarrarian_runtime import path_mapping, recycle
 from librarrarian_runtime.errors import ServiceError, Unavailable
-from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 
-from . import dynamic_hdr, earlier, failpoints, ffmpeg, quality_search, review, vmaf
+from . import dynamic_hdr, earlier, failpoints, ffmpeg, opening, review, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
-from .folder import Folder, NotAFile, Redirected
+from .folder import Folder, Redirected
 from .job import Decided, Encoded, Job, Leftover, Outcome, Planned, Verified
 from .quality_choice import Chosen
 from .settings import Settings
@@ -130,7 +128,7 @@ class Pipeline:
         if (refusal := dynamic_hdr.refused(request.probe)) is not None:
             log.info("job %d skipped: %s", job.id, refusal)
             return job.skipped(refusal, None)
-        reached = await asyncio.to_thread(_open_original, job, self.settings.media_paths)
+        reached = await asyncio.to_thread(opening.open_original, job, self.settings.media_paths)
         if not isinstance(reached, tuple):
             return reached
         source, folder, original = reached
@@ -170,7 +168,7 @@ class Pipeline:
             failpoints.reach("output-created")
             opened.pop_all()
         notes = job.notes
-        if _is_pq(request) and await asyncio.to_thread(dynamic_hdr.has_hdr10_plus, original):
+        if dynamic_hdr.is_pq(request) and await asyncio.to_thread(dynamic_hdr.has_hdr10_plus, original):
             notes += (dynamic_hdr.HDR10_PLUS_DROPPED,)
         return Planned(
             **{**job.carried(), "notes": notes},
@@ -230,8 +228,7 @@ class Pipeline:
             return job.failed(f"could not read the output: {error.strerror or error}")
         score = None
         chosen = job.chosen
-        by_target = chosen is not None and chosen.by_target
-        if job.transcode.measure_vmaf or by_target:
+        if job.transcode.measure_vmaf or (chosen is not None and chosen.by_target):
             score = await loop.run_in_executor(
                 self.verifying,
                 functools.partial(
@@ -245,13 +242,7 @@ class Pipeline:
                     name=f"job {job.id}: {job.output.name}",
                 ),
             )
-        missed = (
-            chosen is not None
-            and score is not None
-            and by_target
-            and quality_search.misses(score, chosen.choice.target or 0.0)
-        )
-        if missed and chosen is not None and score is not None and (finer := chosen.finer(score)):
+        if chosen is not None and (finer := chosen.redo(score)) is not None:
             return finer
         size_before = job.request.identity.size
         limit = job.transcode.max_output_percent
@@ -298,7 +289,7 @@ class Pipeline:
         failpoints.reach("after-commit")
         keeper = None
         if job.transcode.recycles(await self.installed_at(), time.time()):
-            keeper = _Keeper(job, self.settings.media_paths)
+            keeper = opening.RecycleKeeper(job, self.settings.media_paths)
         try:
             links = await asyncio.to_thread(
                 functools.partial(
@@ -402,83 +393,6 @@ async def _ask_commit(nc: Client, request: CommitRequest) -> CommitDecision:
                 raise
             log.warning("job %d: the scheduler did not answer the commit; asking again", request.job_id)
         await asyncio.sleep(COMMIT_RETRY_SECONDS)
-
-
-def _open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int] | Leftover | Outcome:
-    """The job's file inside the media paths, its folder opened with no symlink on the way and the file
-    opened in it, still the one scanned; or this job's output in its place, left by an earlier attempt; or
-    why not."""
-    try:
-        source = contain(path_mapping.to_local(job.request.path, job.mappings), roots)
-        folder = Folder.open(source.parent, roots)
-    except OutsideMediaPaths:
-        return job.failed("the file is outside this node's media paths", retryable=False)
-    except FileNotFoundError:
-        return job.failed("the file is gone", retryable=False)
-    except Redirected as error:
-        return job.failed(str(error), retryable=False)
-    except OSError as error:
-        return job.failed(f"cannot open the file's folder: {error.strerror or error}")
-    try:
-        original = folder.open_file(source.name)
-    except FileNotFoundError:
-        folder.close()
-        return job.failed("the file is gone", retryable=False)
-    except (NotAFile, OSError) as error:
-        folder.close()
-        reason = error.strerror if isinstance(error, OSError) else str(error)
-        return job.failed(f"{source.name} is not the file scanned: {reason}", retryable=False)
-    # An earlier attempt's names of the original in the recycle folder: dropped when that attempt died
-    # before its output took a name; kept (and not counted as the user's hard links) when it died after.
-    ours = 0
-    with contextlib.suppress(OSError, recycle.Unavailable):
-        ours = recycle.forget_earlier(recycle.root_of(source, roots), job.id, os.fstat(original), folder.fd)
-    opened = safe_replace.identity(os.fstat(original))
-    if not opened.same_file(job.request.identity):
-        os.close(original)
-        if (done := earlier.replaced(job, source, roots, folder)) is not None:
-            return done
-        folder.close()
-        return job.failed(
-            "the file changed since it was scanned; the next scan queues it again", retryable=False
-        )
-    if opened.links - ours > 1 and not job.transcode.replace_hard_links:
-        os.close(original)
-        folder.close()
-        return job.skipped(safe_replace.hard_linked(opened.links - ours), None)
-    return source, folder, original
-
-
-class _Keeper:
-    """Keeps a job's original in the recycle folder of its media path (``recycle.keep``); the entry made."""
-
-    def __init__(self, job: Verified | Decided, roots: tuple[Path, ...]) -> None:
-        self.job, self.roots = job, roots
-        self.entry: str | None = None
-
-    def __call__(
-        self, folder: int, source: str, original: os.stat_result, final: str, output: FileIdentity
-    ) -> str:
-        root = recycle.root_of(self.job.source, self.roots)
-        name = recycle.keep(
-            root,
-            folder,
-            source,
-            original,
-            job_id=self.job.id,
-            path=self.job.request.path,
-            relative=PurePosixPath(self.job.source.relative_to(root)),
-            final=final,
-            output=output,
-        )
-        self.entry = str(root / recycle.FOLDER / name)
-        return name
-
-
-def _is_pq(request: Transcode) -> bool:
-    """Whether the main video is PQ (HDR10, maybe with HDR10+): only then are its frames looked at."""
-    videos = [s for s in request.probe.streams if s.kind == "video" and not s.attached_pic]
-    return bool(videos) and videos[0].color_transfer == "smpte2084"
 
 
 def _lower_priority() -> None:

@@ -53,6 +53,13 @@ class Chosen:
     def by_target(self) -> bool:
         return self.choice.mode == "target" and self.choice.target is not None
 
+    def redo(self, score: vmaf.Score | None) -> Chosen | None:
+        """What the check says of the finished file: the finer quality to encode it again at, when it missed
+        its target (once); None when it did not, or cannot be helped."""
+        if score is None or not self.by_target or not quality_search.misses(score, self.choice.target or 0.0):
+            return None
+        return self.finer(score)
+
     def finer(self, score: vmaf.Score) -> Chosen | None:
         """After a missed target: the level finer by as many steps as the gap needs at the search's slope
         (at least one), once; None when already done, or when the level is the finest allowed."""
