@@ -21,6 +21,7 @@ import itertools
 import math
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
@@ -346,6 +347,14 @@ def remove_leftovers(root: Path | None = None) -> int:
     for path in root.glob(f"{SCRATCH_PREFIX}*"):
         pid = path.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
         if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        # Only a real folder of this user's: a shared temporary folder is anyone's to plant names in, and a
+        # symlink named like ours must not lead the removal elsewhere.
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed += 1
