@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-from librarrarian_contracts import Transcode, topology
+from librarrarian_contracts import StreamInfo, Transcode, topology
 from librarrarian_contracts.quality import QualityChoice, QualityMemory, memory_key
 from librarrarian_contracts.settings import Quality, TranscodeSettings, tier_of
 from librarrarian_media import reading
@@ -179,10 +179,17 @@ async def choose(
             scratch,
             pass_fds=(original,),
             started=started,
+            frame_bytes=_frame_bytes(videos[0] if videos else None),
         )
         try:
             found = await quality_search.search(
-                sampler, scale, target, probe.duration, start, progress=progress
+                sampler,
+                scale,
+                target,
+                probe.duration,
+                start,
+                progress=progress,
+                reused=remembered is not None,
             )
         except (quality_search.SearchError, OSError, ValueError) as error:
             note = f"quality search failed ({error}): kept at the fixed level"
@@ -203,3 +210,11 @@ async def choose(
         note=found.note,
     )
     return Chosen(msgspec.structs.replace(fixed, level=found.level), choice, scale, found)
+
+
+def _frame_bytes(video: StreamInfo | None) -> int | None:
+    """One decoded picture's size: 4:2:0 at 8 bits is 1.5 bytes a pixel; anything more, 3 (an upper bound)."""
+    if video is None or not video.width or not video.height:
+        return None
+    plain = video.pix_fmt in (None, "yuv420p", "yuvj420p", "nv12")
+    return int(video.width * video.height * (1.5 if plain else 3))

@@ -56,6 +56,9 @@ LOW_ALLOWANCE = 8.0
 # the allowances) is encoded again, finer.
 MISS_MARGIN = 1.0
 SCRATCH_PREFIX = "librarrarian-search-"
+# The samples' reference is kept as raw frames up to this size (at RAW_FPS, an upper bound for most video).
+RAW_MAX_BYTES = 256 * 1024 * 1024
+RAW_FPS = 30
 
 
 def passes(score: vmaf.Score, target: float) -> bool:
@@ -76,11 +79,15 @@ def misses(score: vmaf.Score, target: float) -> bool:
     )
 
 
-def windows(duration: float | None) -> list[tuple[float | None, float]]:
-    """Where the samples start and how long they are; a short file is sampled whole (one window, None)."""
+def windows(duration: float | None, *, fewer: bool = False) -> list[tuple[float | None, float]]:
+    """Where the samples start and how long they are; a short file is sampled whole (one window, None).
+    ``fewer``: half as many (at least two), for a search that starts at a level its series already proved;
+    the check after the encode keeps the guarantee."""
     if not duration or duration <= 0:
         return [(None, 0.0)]
     count = min(WINDOWS_MAX, max(WINDOWS_MIN, math.ceil(duration / SECONDS_PER_WINDOW)))
+    if fewer:
+        count = max(2, math.ceil(count / 2))
     length = min(WINDOW_MAX_SECONDS, max(WINDOW_MIN_SECONDS, duration * WINDOW_SHARE))
     if count * length >= duration / 2:
         return [(None, duration)]
@@ -152,9 +159,11 @@ class Found:
 class Sampler:
     """Encodes and scores the windows of one source at one level: everything the search does to files.
 
-    The windows are cut from the original once (``prepare``), joined into one lossless reference (FFV1, in
-    the scratch folder), so that each probe is one encode of that reference and one comparison with it:
-    two processes a level, whatever the number of windows, and no seeking in the original again."""
+    The windows are cut from the original once (``prepare``), joined into one lossless reference in the
+    scratch folder, so that each probe is one encode of that reference and one comparison with it: two
+    processes a level, whatever the number of windows, and no seeking in the original again. The reference
+    is raw frames (NUT) when they fit in ``RAW_MAX_BYTES``, as on short files, where reading it is free; FFV1
+    (Matroska) otherwise, a third of the size but decoded at every read (two a probe)."""
 
     encoder_ffmpeg: str
     vmaf_ffmpeg: str
@@ -166,22 +175,31 @@ class Sampler:
     scratch: Path
     pass_fds: Collection[int] = ()
     started: Callable[[ffmpeg.Encoding], None] | None = None
+    frame_bytes: int | None = None  # one decoded picture's size, when known: whether raw frames fit
     made: int = field(default=0)  # sample encodes so far
     windows: int = field(default=0)
+    raw: bool = field(default=False)
 
     @property
     def reference(self) -> Path:
-        return self.scratch / "reference.mkv"
+        return self.scratch / ("reference.nut" if self.raw else "reference.mkv")
+
+    @property
+    def reference_format(self) -> str:
+        return "nut" if self.raw else "matroska"
 
     async def prepare(self, spans: list[tuple[float | None, float]]) -> None:
+        seconds = sum(length for _, length in spans)
+        self.raw = self.frame_bytes is not None and seconds * RAW_FPS * self.frame_bytes <= RAW_MAX_BYTES
         inputs: list[str] = []
         for start, length in spans:
             window = [] if start is None else ["-ss", f"{start:g}", "-t", f"{length:g}"]
             inputs += [*reading.input_args(self.container), *window, "-i", self.source]
         joined = "".join(f"[{i}:v:0]" for i in range(len(spans))) + f"concat=n={len(spans)}:v=1:a=0[v]"
+        codec = "rawvideo" if self.raw else "ffv1"
         argv = [self.encoder_ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *inputs,
-                "-filter_complex", joined, "-map", "[v]", "-c:v", "ffv1", "-progress", "pipe:1", "-nostats",
-                "-f", "matroska", str(self.reference)]  # fmt: skip
+                "-filter_complex", joined, "-map", "[v]", "-c:v", codec, "-progress", "pipe:1", "-nostats",
+                "-f", self.reference_format, str(self.reference)]  # fmt: skip
         result = await ffmpeg.run(argv, _ignore, started=self.started, pass_fds=self.pass_fds)
         if result.returncode != 0:
             raise SearchError(f"the samples could not be cut from the original: {result.last_error}")
@@ -206,7 +224,7 @@ class Sampler:
         """The reference encoded at ``level`` exactly as the file will be: the job's encoder and options."""
         quality = msgspec.structs.replace(self.quality, level=level)
         return [self.encoder_ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                *reading.input_args("matroska"), *self.profile.input_args(), "-i", str(self.reference),
+                *reading.input_args(self.reference_format), *self.profile.input_args(), "-i", str(self.reference),
                 "-map", "0:v:0", *self.profile.video_args(0, quality, odd_size=self.odd_size),
                 *self.profile.global_args(), "-progress", "pipe:1", "-nostats", "-f", "matroska",
                 str(sample)]  # fmt: skip
@@ -218,7 +236,7 @@ class Sampler:
             sample,
             self.reference,
             None,
-            "matroska",
+            self.reference_format,
             subsample=1,  # samples are short: every frame counts
             log_path=str(log_path),
             threads=os.cpu_count() or 1,  # the job waits for it: nothing else of this slot runs
@@ -268,10 +286,12 @@ async def search(
     *,
     max_probes: int = MAX_PROBES,
     progress: Callable[[float], Awaitable[None]] | None = None,
+    reused: bool = False,
 ) -> Found:
-    """The coarsest level within ``scale`` whose samples pass ``target``, starting at ``start_level``."""
+    """The coarsest level within ``scale`` whose samples pass ``target``, starting at ``start_level`` (with
+    ``reused``: the level the series' last search ended at, checked on fewer windows)."""
     began = time.monotonic()
-    await sampler.prepare(windows(duration))
+    await sampler.prepare(windows(duration, fewer=reused))
     probes: dict[int, Probe] = {}
     slope = SLOPE
     finest, coarsest = scale.bounds
