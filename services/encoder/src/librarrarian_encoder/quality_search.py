@@ -42,12 +42,11 @@ WINDOW_MIN_SECONDS = 0.5
 WINDOW_MAX_SECONDS = 3.0
 WINDOWS_MIN, WINDOWS_MAX = 3, 10
 SECONDS_PER_WINDOW = 300.0
-# A passing probe is taken at once when one level coarser would most likely fail (by the slope), or when
-# it is within a quarter of this above the target.
-BAND = 1.0
 MAX_PROBES = 4
 SLOPE = 0.6  # VMAF points per level: the first guess, before two probes give the real one
-AIM = BAND / 4  # each guess aims this far above the target, inside the band rather than at its edge
+# Each guess aims this far above the target, not at its edge; a passing probe is taken at once when one level
+# coarser would most likely fall below that (by the slope): a probe costs more than a level's bytes saves.
+AIM = 0.25
 MAX_STEP = 6
 # How far under the target the worst window and the frames' 5th percentile may fall at a chosen level.
 WORST_ALLOWANCE = 2.0
@@ -302,8 +301,8 @@ async def search(
         if progress is not None:
             await progress(min(99.0, 100.0 * len(probes) / max_probes))
         slope = _slope(probes, slope)
-        if passes(score, target) and (score.mean <= target + BAND / 4 or score.mean - slope < target):
-            break  # one level coarser would most likely fail
+        if passes(score, target) and score.mean - slope < target + AIM:
+            break  # one level coarser would most likely miss what the guesses aim at: a probe not worth it
         good = [c for c, p in probes.items() if passes(p.score, target)]
         bad = [c for c, p in probes.items() if not passes(p.score, target)]
         low, high = (max(good) if good else finest - 1), (min(bad) if bad else coarsest + 1)
