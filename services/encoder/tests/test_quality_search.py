@@ -106,7 +106,7 @@ def test_windows_spread_over_the_file_and_bound_the_share() -> None:
     starts = [start for start, _ in hour]
     assert starts == sorted(starts) and starts[0] > 0 and starts[-1] + 3.0 < 3600.0  # type: ignore[operator]
     minute = quality_search.windows(60.0)
-    assert len(minute) == 3 and sum(length for _, length in minute) <= 0.07 * 60
+    assert len(minute) == 4 and sum(length for _, length in minute) <= 0.07 * 60
     assert len(quality_search.windows(3600.0, fewer=True)) == 5, "a series' proven level: half the windows"
     assert len(quality_search.windows(60.0, fewer=True)) == 2
 

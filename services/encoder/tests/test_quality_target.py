@@ -101,15 +101,16 @@ async def test_hard_scenes_the_samples_missed_are_encoded_again_finer(
     shared_media: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Heavy grain in the first and last three seconds only: the search's windows (about a sixth, a half
-    and five sixths in) see clean footage; the check's segments (5% and 90% in) see the grain."""
+    """Heavy grain around the search's windows but not in them: the four windows (half a second each, at
+    2.4, 7.3, 12.2 and 17.1 s of 20) see clean footage; the check's first and last segments (0.9-2.9 s and
+    16.2-18.2 s) see mostly grain."""
     caplog.set_level(logging.INFO)
     _, js = bus
     grainy = episode(
         media.root / "Movies" / "Grain (2020)",
         "Grain.mkv",
         shared_media,
-        "noise=alls=60:allf=t+u:enable='lt(t,3)+gt(t,16.5)'",
+        "noise=alls=60:allf=t+u:enable='lt(t,2.3)+between(t,15.5,16.95)+gt(t,17.65)'",
     )
     await transcode.put(js, target_mode())
     (choice,) = await completed(js, scheduler, nats_url, media, [grainy])

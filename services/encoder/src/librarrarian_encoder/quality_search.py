@@ -36,11 +36,12 @@ from librarrarian_runtime.processes import die_with_parent
 from . import ffmpeg, vmaf
 from .profiles import Profile
 
-# Each window: a share of the file, within bounds; their number grows with the length.
-WINDOW_SHARE = 0.02
+# Each window: a share of the file, within bounds; their number grows with the length. Four at least: on a
+# short file each is short, and more of them cover more of its scenes for the same cost.
+WINDOW_SHARE = 0.015
 WINDOW_MIN_SECONDS = 0.5
 WINDOW_MAX_SECONDS = 3.0
-WINDOWS_MIN, WINDOWS_MAX = 3, 10
+WINDOWS_MIN, WINDOWS_MAX = 4, 10
 SECONDS_PER_WINDOW = 300.0
 MAX_PROBES = 4
 SLOPE = 0.6  # VMAF points per level: the first guess, before two probes give the real one
