@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -181,14 +182,16 @@ class Encodes:
 # Target mode ------------------------------------------------------------------------------------------------
 
 
-async def search(clip: Clip, start: int) -> tuple[quality_search.Found, int]:
-    """The encoder's search on ``clip`` from ``start``; what it found and how many sample encodes it made."""
+async def search(clip: Clip, start: int, reused: bool = False) -> tuple[quality_search.Found, int]:
+    """The encoder's search on ``clip`` from ``start`` (``reused``: a level the series proved, as the encoder
+    searches from its memory); what it found and how many sample encodes it made."""
     odd = bool(clip.width % 2 or clip.height % 2)
     with quality_search.scratch_dir() as scratch:
         sampler = quality_search.Sampler(
-            FFMPEG, FFMPEG, str(clip.path), None, PROFILE, clip.fixed, odd, scratch
-        )
-        found = await quality_search.search(sampler, SCALE, TARGET, clip.seconds, start)
+            FFMPEG, FFMPEG, str(clip.path), None, PROFILE, clip.fixed, odd, scratch,
+            frame_bytes=clip.width * clip.height * 3 // 2,  # 8-bit 4:2:0, as quality_choice works it out
+        )  # fmt: skip
+        found = await quality_search.search(sampler, SCALE, TARGET, clip.seconds, start, reused=reused)
     return found, sampler.made
 
 
@@ -291,7 +294,7 @@ async def season(folder: Path) -> list[dict[str, object]]:
         fresh, fresh_samples = await search(episode, episode.fixed.level)
         start, (chained, chained_samples) = episode.fixed.level, (fresh, fresh_samples)
         if remembered is not None:
-            start, (chained, chained_samples) = remembered, await search(episode, remembered)
+            start, (chained, chained_samples) = remembered, await search(episode, remembered, reused=True)
         if chained.score is not None:  # what the memory keeps: a level whose samples passed
             remembered = chained.level
         rows.append({
@@ -342,7 +345,27 @@ def clip_rows(clips: list[Clip], results: dict[str, Targeted], encodes: Encodes,
     return rows
 
 
-def tier_rows(clips: list[Clip], floors: dict[str, int | None], results: dict[str, Targeted]) -> list[Row]:
+def exact(clip: Clip, encodes: Encodes) -> int | None:
+    """This clip's own coarsest passing CRF, encoded until it is exact (for the typical level of a tier)."""
+    while (level := next_level(clip, encodes)) is not None:
+        encodes.at(clip, level)
+    return coarsest_known(clip, encodes)
+
+
+def typical(clips: list[Clip], encodes: Encodes) -> int | None:
+    """The tier's typical level: the lower median of its clips' own coarsest passing CRFs (the finer of the
+    middle two), which half its kinds of content or more pass at."""
+    levels = [exact(c, encodes) for c in clips]
+    return None if None in levels else statistics.median_low([lv for lv in levels if lv is not None])
+
+
+def tier_rows(
+    clips: list[Clip],
+    floors: dict[str, int | None],
+    typicals: dict[str, int | None],
+    results: dict[str, Targeted],
+    encodes: Encodes,
+) -> list[Row]:
     rows = []
     for tier, floor in floors.items():
         members = [c for c in clips if c.tier == tier]
@@ -351,7 +374,9 @@ def tier_rows(clips: list[Clip], floors: dict[str, int | None], results: dict[st
             "clips": ", ".join(c.name for c in members),
             "default CRF": members[0].fixed.level,
             "found by search": ", ".join(str(results[c.name].found.level) for c in members),
-            "coarsest CRF passing on all": floor if floor is not None else "none in range",
+            "coarsest passing, each": ", ".join(str(coarsest_known(c, encodes)) for c in members),
+            "on all (safe)": floor if floor is not None else "none in range",
+            "typical (median)": typicals[tier] if typicals[tier] is not None else "none in range",
         })  # fmt: skip
     return rows
 
@@ -399,7 +424,8 @@ def text(document: dict[str, Any], rows: list[Row], tiers: list[Row]) -> str:
         f"{totals['search_seconds']:.1f} s, encode {totals['encode_seconds']:.1f} s "
         f"(share {totals['search_share']:.2f}); {totals['whole_encodes']} whole encodes in all",
         "",
-        "fixed-mode defaults (the coarsest CRF whose whole encode passed on every clip of the tier):",
+        "fixed-mode defaults by tier: each clip's coarsest passing CRF (whole encodes), the coarsest passing on all of",
+        "the tier's clips (safe) and the lower median (typical content, what the defaults are taken from):",
         table(tiers),
         "",
         f"season: {EPISODES} episodes, searched from the previous episode's level against from the fixed level:",
@@ -435,6 +461,8 @@ async def main() -> None:
         base = min(known) if len(known) == len(floors) else SCALE.bounds[0]
         for clip in clips:
             encodes.at(clip, base)  # the baseline's own size for every clip
+        print("quality: each clip's own coarsest passing CRF (the tiers' typical level) …", flush=True)
+        typicals = {t: typical([c for c in clips if c.tier == t], encodes) for t in tiers}
         rows = clip_rows(clips, results, encodes, base)
         print(f"quality: the season ({EPISODES} episodes) …", flush=True)
         episodes = await season(folder)
@@ -452,6 +480,7 @@ async def main() -> None:
         "clip_seconds": SECONDS,
         "baseline_crf": base,
         "tier_floors": floors,
+        "tier_typical": typicals,
         "clips": [
             {
                 "clip": c.name,
@@ -482,7 +511,7 @@ async def main() -> None:
         "seconds": round(time.monotonic() - began, 1),
     }
     document["goals"] = goals(document)
-    report = text(document, rows, tier_rows(clips, floors, results))
+    report = text(document, rows, tier_rows(clips, floors, typicals, results, encodes))
     print("\n" + report)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "quality.json").write_text(json.dumps(document, indent=2) + "\n")

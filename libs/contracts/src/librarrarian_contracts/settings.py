@@ -143,7 +143,9 @@ def _default_level_ranges() -> dict[str, LevelRange]:
 
 def _default_quality() -> dict[str, TierQuality]:
     return {
-        EncoderFamily.X265: _tiers("medium", 22, 23, 24, 26),
+        # x265's: each tier's typical level for VMAF 95 in ``make bench-quality`` (the lower median of its clips'
+        # coarsest passing CRFs); 4k has no clip there (too slow to encode on the bench machine) and keeps 26.
+        EncoderFamily.X265: _tiers("medium", 23, 21, 20, 26),
         EncoderFamily.SVTAV1: _tiers("8", 30, 31, 32, 34),
         EncoderFamily.NVENC: _tiers("p5", 24, 25, 26, 28),
         EncoderFamily.QSV: _tiers("medium", 22, 23, 24, 26),
