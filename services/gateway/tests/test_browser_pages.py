@@ -76,7 +76,7 @@ async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
     await page.get_by_label("VP9").uncheck()
     await page.get_by_role("link", name="All", exact=True).click()
     await expect(form).to_have_attribute("data-view", "all")
-    await page.get_by_label("x265 1080p level").fill("20")
+    await page.get_by_label("x265 1080p level").fill("19")
     await page.get_by_label("nvenc 4K 10-bit").check()
     await expect(page.get_by_label("Skip every Dolby Vision file")).not_to_be_checked()
     await page.get_by_label("Replace files that have other names (hard links)").check()
@@ -87,7 +87,7 @@ async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
     async with site.client() as client:
         stored = (await client.get("/api/v1/settings/transcode")).json()
     assert (stored["target_codec"], stored["reencode_vp9"]) == ("av1", False)
-    assert stored["quality"]["x265"]["1080p"]["level"] == 20
+    assert stored["quality"]["x265"]["1080p"]["level"] == 19  # not the default (20)
     assert stored["quality"]["nvenc"]["4k"]["ten_bit"] is True
     assert stored["quality"]["x265"]["4k"]["level"] == 26  # untouched
     assert (stored["replace_hard_links"], stored["skip_dolby_vision"]) == (True, False)
@@ -96,7 +96,7 @@ async def test_a_setting_changed_on_options_is_stored_and_shown_after_reload(
     await expect(page).to_have_url(f"{site.url}/options?view=all")
     await expect(page.get_by_label("Target codec")).to_have_value("av1")
     await expect(page.get_by_label("VP9")).not_to_be_checked()
-    await expect(page.get_by_label("x265 1080p level")).to_have_value("20")
+    await expect(page.get_by_label("x265 1080p level")).to_have_value("19")
     await expect(page.get_by_label("Replace files that have other names (hard links)")).to_be_checked()
 
 

@@ -76,7 +76,11 @@ async def test_transcode_settings_change_partially_and_bad_values_change_nothing
     _, js = bus
     async with site.client() as api:
         defaults = (await api.get("/api/v1/settings/transcode")).json()
-        assert defaults["target_codec"] == "hevc" and defaults["quality"]["x265"]["1080p"]["level"] == 24
+        assert (
+            defaults["target_codec"] == "hevc"
+            and defaults["quality"]["x265"]["1080p"]["level"]
+            == TranscodeSettings().quality["x265"].hd1080.level
+        )
         # Files a transcode could spoil are left alone unless the user says otherwise.
         assert (defaults["skip_dolby_vision"], defaults["replace_hard_links"]) == (False, False)
         changed = await api.patch(
@@ -92,7 +96,9 @@ async def test_transcode_settings_change_partially_and_bad_values_change_nothing
         assert isinstance(stored, TranscodeSettings) and stored.target_codec == "av1"
         assert stored.skip_dolby_vision and not stored.replace_hard_links
         x265_default = TranscodeSettings().quality["x265"].hd1080.level
-        assert stored.quality["svtav1"].uhd.level == 40 and stored.quality["x265"].hd1080.level == x265_default
+        assert (
+            stored.quality["svtav1"].uhd.level == 40 and stored.quality["x265"].hd1080.level == x265_default
+        )
 
         for bad in ({"target_codec": "mpeg2"}, {"min_size_mb": -1}, {"colour": "blue"}):
             response = await api.patch("/api/v1/settings/transcode", json=bad)
