@@ -136,10 +136,15 @@ async def test_after_a_restore_a_sequence_now_holding_another_message_is_not_tak
         await publish(js, probed("/m/newer.mp4"))
         await eventually(lambda: len(dispatched) == 2, timeout=30, message="second dispatched")
         restored, newer = dispatched
-        seqs = {
-            r["job_id"]: r["stream_seq"]
-            for r in await pool.fetch("SELECT job_id, stream_seq FROM outbox WHERE job_id IS NOT NULL")
-        }
+
+        async def recorded() -> dict[int, int] | None:
+            rows = await pool.fetch("SELECT job_id, stream_seq FROM outbox WHERE job_id IS NOT NULL")
+            seqs = {r["job_id"]: r["stream_seq"] for r in rows if r["stream_seq"] is not None}
+            return seqs if {restored.job_id, newer.job_id} <= seqs.keys() else None
+
+        # The relay records a message's sequence once its publish is acknowledged, a moment after the
+        # message is seen: wait for both.
+        seqs = await eventually(recorded, message="both sequences recorded")
         # What the restore leaves: the restored job's message is not in the stream, and its row names the
         # sequence the newer job's message holds now.
         await js.delete_msg(topology.WORK.name, seqs[restored.job_id])
