@@ -23,8 +23,9 @@ def maker() -> Use:
 
 def ffmpeg(*args: str | Path) -> None:
     binary = maker().path
-    argv = [binary, "-hide_banner", "-loglevel", "error", "-y", *map(str, args)]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    argv = [binary, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *map(str, args)]
+    # Never the test process's stdin: a test worker's may be its channel to the runner (pytest-xdist).
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise RuntimeError(f"ffmpeg failed ({result.returncode}): {' '.join(argv)}\n{result.stderr}")
 
