@@ -19,7 +19,7 @@ SYSTEM_FFMPEG_DIR ?= /usr/bin
 # The OpenID provider the sign-in tests run (Node.js, from the npm registry).
 OIDC_PROVIDER := libs/testing/oidc_provider
 
-.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-kills test-system-ffmpeg lint format schema bench bench-quality chaos chaos-quick load clean
+.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-kills test-system-ffmpeg lint format schema bench bench-quality bench-chunked chaos chaos-quick load clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ bench: setup ## run the benchmarks in bench/ (each against its baseline, in the 
 
 bench-quality: setup ## quality by target against one fixed CRF on 8 kinds of clips, and the season's reuse (~16 min)
 	$(UV) run python -m bench quality
+
+bench-chunked: setup ## one file in segments on two one-core nodes against the whole file on one (~12 min)
+	$(UV) run python -m bench chunked
 
 chaos: setup ## faults at seeded random moments on the real cluster, invariants after each (ARGS="--seed N --quick")
 	$(UV) run python -m bench.chaos $(ARGS)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import importlib
 
-BENCHES = ("overhead", "memory", "scan", "ui", "security", "security_api", "load", "quality")
+BENCHES = ("overhead", "memory", "scan", "ui", "security", "security_api", "load", "quality", "chunked")
 
 
 def main() -> None:
