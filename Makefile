@@ -106,7 +106,7 @@ bench: setup ## run the benchmarks in bench/ (each against its baseline, in the 
 bench-quality: setup ## quality by target against one fixed CRF on 8 kinds of clips, and the season's reuse (~16 min)
 	$(UV) run python -m bench quality
 
-bench-chunked: setup ## one file in segments on two one-core nodes against the whole file on one (~12 min)
+bench-chunked: setup ## one file in segments on two one-core nodes against the whole file on one (~11 min)
 	$(UV) run python -m bench chunked
 
 chaos: setup ## faults at seeded random moments on the real cluster, invariants after each (ARGS="--seed N --quick")

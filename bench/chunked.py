@@ -28,7 +28,7 @@ processes took meanwhile (from ``/proc/stat``: a run on a busy machine says so).
 (issue 19's proof asks for them): segments as work items over the bus, a node that does not see the library,
 and a node killed in the middle of a segment.
 
-Saves ``bench/out/chunked.json`` and ``chunked.txt``. About 12 minutes on two quiet cores.
+Saves ``bench/out/chunked.json`` and ``chunked.txt``. About 11 minutes on two quiet cores.
 """
 
 from __future__ import annotations
