@@ -63,7 +63,8 @@ async def test_a_file_below_its_cutoff_is_reviewed_and_its_new_transcode_held_un
         assert held.status == "awaiting_approval"
         assert held.reason == f"held: {REASON}; radarr may replace it"
         assert {j.status for j in transcodes if j.path != below} == {"pending"}
-        assert await waiting_work(arr.js) == 1  # only the other file's transcode waits for an encoder
+        # Only the other file's transcode waits for an encoder (published from the outbox, a moment later).
+        await eventually(lambda: _equals(waiting_work(arr.js), 1), timeout=30, message="one waiting")
 
         released = await ask(nc, topology.SCHEDULER_RELEASE, ReleaseJobs(job_id=review.id), ReleasedJobs)
         assert released.released == 2  # the entry, and the transcode it held

@@ -107,6 +107,12 @@ async def test_a_node_that_cannot_write_its_entry_says_so_once_per_streak(
         await observer.unsubscribe()
 
     what = f"writing node {NODE}'s entry in the 'nodes' bucket"
+    # The entry can be read back before the writer's task resumes to say it works again.
+    await eventually(
+        lambda: len(streak_lines(caplog, "librarrarian_encoder.node", what)) == 2,
+        timeout=30,
+        message="recovered",
+    )
     warning, recovered = streak_lines(caplog, "librarrarian_encoder.node", what)
     assert warning.levelno == logging.WARNING and "failed" in warning.getMessage()
     assert recovered.levelno == logging.INFO and failed_tries(recovered) >= failed >= 2
