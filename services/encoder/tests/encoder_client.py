@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import msgspec
-from librarrarian_contracts import JobReport, JobStarted, Transcode, topology
+from librarrarian_contracts import FileIdentity, JobReport, JobStarted, Transcode, topology
 from librarrarian_contracts.codec import job_decoder
 from librarrarian_contracts.views import CommitDecision, CommitRequest, JobProgress, NodeStatus
 from librarrarian_encoder import failpoints, replace, service
@@ -42,6 +42,7 @@ class Scheduler:
     grant: bool = True
     before_grant: Callable[[CommitRequest], None] | None = None  # what happens between the ask and the answer
     requests: list[CommitRequest] = field(default_factory=list)
+    outputs: dict[tuple[int, int], list[FileIdentity]] = field(default_factory=dict)
     events: list[JobReport] = field(default_factory=list)
     progress: list[JobProgress] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
@@ -55,7 +56,11 @@ class Scheduler:
             self.requests.append(request)
             if self.before_grant is not None:
                 self.before_grant(request)
-            decision = CommitDecision(granted=self.grant, reason="" if self.grant else "no")
+            # As the scheduler: each grant's output is kept, and every grant names the attempt's outputs.
+            if self.grant and request.output is not None:
+                self.outputs.setdefault((request.job_id, request.attempt), []).append(request.output)
+            outputs = tuple(self.outputs.get((request.job_id, request.attempt), ())) if self.grant else ()
+            decision = CommitDecision(granted=self.grant, reason="" if self.grant else "no", outputs=outputs)
             await msg.respond(msgspec.json.encode(decision))
 
         async def on_event(msg: Msg) -> None:

@@ -22,6 +22,7 @@ from librarrarian_contracts import (
 )
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import CommitRequest, NodeStatus
+from librarrarian_encoder import replace
 from librarrarian_encoder.settings import Settings
 from librarrarian_media import probe
 from librarrarian_testing import eventually, handled, library, transcode
@@ -77,7 +78,10 @@ async def test_an_mkv_is_transcoded_with_every_stream_kept(
     }
     started = scheduler.of(JobStarted)
     assert len(started) == 1 and started[0].delivery == 1 and started[0].node == "node-a"
-    assert scheduler.requests == [CommitRequest(job_id=1, attempt=1, delivery=1, node="node-a")]
+    (asked,) = scheduler.requests
+    assert (asked.job_id, asked.attempt, asked.delivery, asked.node) == (1, 1, 1, "node-a")
+    # The output it was about to rename is the file now under the original's name (a rename keeps its inode).
+    assert asked.output is not None and asked.output.same_file(replace.identity(source.stat()))
     assert scheduler.progress and scheduler.progress[-1].percent > 0
     assert not list(source.parent.glob(".tmp_*"))
     kv = await js.key_value(topology.NODES.name)

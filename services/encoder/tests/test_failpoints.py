@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 import pytest
-from librarrarian_contracts import JobCompleted, JobStarted, publish, topology
+from librarrarian_contracts import JobCompleted, JobFailed, JobStarted, publish, topology
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import recycle
 from librarrarian_testing import eventually, library, transcode
@@ -29,23 +29,27 @@ from .encoder_client import (
 
 
 @pytest.mark.parametrize(
-    ("point", "clip"),
+    ("point", "clip", "recycling"),
     [
         # Each moment, each container, in `make test-kills`; `make test` keeps one of each kind of outcome
         # (the survivor encodes again; it finishes a replace that was done).
-        pytest.param("output-created", "mp4", marks=pytest.mark.kill_matrix),
-        pytest.param("verifying", "avi", marks=pytest.mark.kill_matrix),
-        pytest.param("after-commit", "mp4", marks=pytest.mark.kill_matrix),
-        ("after-commit", "avi"),
-        pytest.param("after-recycle", "mp4", marks=pytest.mark.kill_matrix),
-        pytest.param("after-recycle", "avi", marks=pytest.mark.kill_matrix),
-        pytest.param("after-rename", "avi", marks=pytest.mark.kill_matrix),
-        ("after-rename", "mp4"),
+        pytest.param("output-created", "mp4", True, marks=pytest.mark.kill_matrix),
+        pytest.param("verifying", "avi", True, marks=pytest.mark.kill_matrix),
+        pytest.param("after-commit", "mp4", True, marks=pytest.mark.kill_matrix),
+        ("after-commit", "avi", True),
+        pytest.param("after-recycle", "mp4", True, marks=pytest.mark.kill_matrix),
+        pytest.param("after-recycle", "avi", True, marks=pytest.mark.kill_matrix),
+        pytest.param("after-rename", "avi", True, marks=pytest.mark.kill_matrix),
+        ("after-rename", "mp4", True),
+        # No recycle folder and no tag in an MP4: only the identity its commit was granted for says the file
+        # in place is the doomed attempt's output.
+        ("after-rename", "mp4", False),
     ],
 )
 async def test_a_kill_at_the_worst_moment_loses_nothing(
     point: str,
     clip: str,
+    recycling: bool,
     bus: tuple[Client, JetStreamContext],
     scheduler: Scheduler,
     nats_url: str,
@@ -56,7 +60,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     source = media.transcode[clip]
     final = source.with_suffix(".mkv") if clip == "avi" else source
     digest = library.sha256(source)
-    await transcode.put(js, transcode.fastest())
+    await transcode.put(js, transcode.fastest(recycle=recycling))
     env = encoder_environment(nats_url, media.root, "doomed", failpoint=point)
     doomed = await encoder_process(env)
     await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
@@ -66,7 +70,8 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     # original beside it (another container) or, when the output took its name, in the recycle folder.
     kept = [p for p in (media.root / recycle.FOLDER).glob("*") if not p.suffix]
     if point == "after-rename" and clip == "mp4":
-        assert library.sha256(source) != digest and [library.sha256(p) for p in kept] == [digest]
+        assert library.sha256(source) != digest
+        assert [library.sha256(p) for p in kept] == ([digest] if recycling else [])
     else:
         assert source.exists() and library.sha256(source) == digest
     if point == "after-rename":
@@ -94,7 +99,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     if point == "after-rename":
         # The survivor recognised the doomed attempt's replace (its tag, or its recycle entry: an MP4 keeps
         # no tag) and reported it, the kept original with it.
-        assert done[0].encoder.startswith("unknown") and done[0].recycled is not None
+        assert done[0].encoder.startswith("unknown") and (done[0].recycled is not None) == recycling
     granted = [(g.node, g.delivery) for g in scheduler.requests]
     assert granted[-1] == ("survivor", 2)
     starts = [s.node for s in scheduler.of(JobStarted)]
@@ -102,5 +107,33 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     assert starts == (["doomed"] if point == "after-rename" else ["doomed", "survivor"])
     # The recycle folder (on: a new installation) keeps the original once, whichever attempt kept it: an
     # entry the doomed one made before its rename was dropped by the survivor, not kept twice.
-    kept = [p for p in (media.root / recycle.FOLDER).iterdir() if not p.suffix]
-    assert len(kept) == 1 and library.sha256(kept[0]) == digest
+    if recycling:
+        kept = [p for p in (media.root / recycle.FOLDER).iterdir() if not p.suffix]
+        assert len(kept) == 1 and library.sha256(kept[0]) == digest
+
+
+async def test_a_redelivery_that_finds_the_file_gone_takes_the_commit_over_before_it_says_so(
+    bus: tuple[Client, JetStreamContext],
+    scheduler: Scheduler,
+    nats_url: str,
+    media: library.Library,
+) -> None:
+    _, js = bus
+    source = media.transcode["mp4"]
+    await transcode.put(js, transcode.fastest())
+    doomed = await encoder_process(encoder_environment(nats_url, media.root, "doomed", failpoint="verifying"))
+    await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
+    assert await asyncio.wait_for(doomed.wait(), 120) == -9
+    source.unlink()  # the user deleted it meanwhile
+
+    async with running_encoder(node_settings(nats_url, media.root, "survivor")):
+        (failed,) = await eventually(
+            lambda: scheduler.of(JobFailed),
+            timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
+            message="the failure",
+        )
+    assert (failed.node, failed.delivery, failed.reason) == ("survivor", 2, "the file is gone")
+    # The doomed delivery started the attempt, so the scheduler counts the survivor's report only once the
+    # survivor holds the commit: it asked for it first, with nothing to put in place.
+    assert [(r.node, r.delivery, r.output) for r in scheduler.requests] == [("survivor", 2, None)]
+    assert list(source.parent.glob(".tmp_librarrarian-*")) == []  # the doomed attempt's output went too

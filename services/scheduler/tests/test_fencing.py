@@ -127,3 +127,23 @@ async def test_forged_reports_from_another_node_are_ignored_and_logged(
     await eventually(lambda: status_is(nc, "/m/a.mp4", "done"), message="the holder's completion counted")
     await handled(js, topology.SCHEDULER_JOBS)
     assert sum("ignoring" in r.getMessage() for r in caplog.records) == len(forged) + 1
+
+
+async def test_a_later_delivery_that_takes_the_commit_over_ends_a_job_its_dead_runner_started(
+    bus: tuple[Client, JetStreamContext], scheduler: None
+) -> None:
+    nc, js = bus
+    await publish(js, probed("/m/a.mp4"))
+    (work,) = await pull_work(js, 1)
+    job = work.job_id
+    await publish(js, JobStarted(job_id=job, attempt=1, delivery=1, node="a", path=work.path))
+    await eventually(lambda: status_is(nc, "/m/a.mp4", "running"))
+    # Node a died; JetStream gave the job to node b, which found the file gone before starting it. Its report
+    # alone does not count (a runs the attempt, as far as the record says) ...
+    await publish(js, failed("b", 2, job_id=job))
+    await handled(js, topology.SCHEDULER_JOBS)
+    assert (await jobs(nc))["/m/a.mp4"]["status"] == "running"
+    # ... so it takes the commit over first (a later delivery may), and then it does.
+    await granted(nc, job, 1, delivery=2, node="b")
+    await publish(js, failed("b", 2, job_id=job))
+    await eventually(lambda: status_is(nc, "/m/a.mp4", "failed"), message="the job ended")

@@ -152,6 +152,27 @@ async def test_commit_fencing_grants_one_holder(
     assert not stale.granted and "stale" in stale.reason
 
 
+async def test_a_later_delivery_is_told_the_outputs_earlier_holders_were_granted_for(
+    bus: tuple[Client, JetStreamContext], scheduler: None
+) -> None:
+    nc, js = bus
+    await publish(js, probed("/m/a.mp4"))
+    (work,) = await pull_work(js, 1)
+    output = FileIdentity(size=5, mtime_ns=7, inode=99)
+
+    async def commit(delivery: int, node: str, sent: FileIdentity | None) -> CommitDecision:
+        request = CommitRequest(job_id=work.job_id, attempt=1, delivery=delivery, node=node, output=sent)
+        return await ask(nc, topology.SCHEDULER_COMMIT, request, CommitDecision)
+
+    assert (await commit(1, "a", output)).outputs == (output,)
+    assert (await commit(1, "a", None)).outputs == (output,)  # asking again does not forget it
+    # The holder died after its rename: the next delivery asks with nothing to put in place, and learns the
+    # file it may find under the original's name.
+    later = await commit(2, "b", None)
+    assert later.granted and later.outputs == (output,)
+    assert (await commit(1, "a", output)).outputs == ()  # a denial names nothing
+
+
 async def test_bad_queries_are_refused_clearly(bus: tuple[Client, JetStreamContext], scheduler: None) -> None:
     nc, _ = bus
     with pytest.raises(ServiceError, match="limit must be between 1 and 500"):

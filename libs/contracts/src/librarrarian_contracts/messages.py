@@ -23,6 +23,7 @@ import msgspec
 
 from .arr import ScanKind
 from .enums import ArrApp, HwClass, JobChange, StreamKind
+from .identity import FileIdentity as FileIdentity  # where the bus's messages always found it
 from .quality import QualityChoice
 from .settings import MediaType, TargetCodec
 from .stamps import new_id
@@ -92,21 +93,6 @@ class MediaProbe(msgspec.Struct, frozen=True, kw_only=True):
             ),
             None,
         )
-
-
-class FileIdentity(msgspec.Struct, frozen=True, kw_only=True):
-    """What a file was when it was looked at; a replace checks it has not changed since."""
-
-    size: int
-    mtime_ns: int
-    inode: int
-    # Names the file has (hard links). Not part of what makes it the same file: a link made or removed
-    # changes the file's ctime, not its content, size or mtime.
-    links: int = 1
-
-    def same_file(self, other: FileIdentity) -> bool:
-        """The same file, unchanged: size, mtime and inode (the link count aside)."""
-        return (self.size, self.mtime_ns, self.inode) == (other.size, other.mtime_ns, other.inode)
 
 
 class MediaProbed(Event, frozen=True, kw_only=True, tag="media.probed"):

@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from .enums import ArrApp, FfmpegOrigin, HwClass, JobKind, JobStatus, NodeState
+from .identity import FileIdentity
 from .quality import QualityChoice
 from .settings import ScheduleWindow
 from .stamps import utcnow
@@ -78,11 +79,16 @@ class CommitRequest(msgspec.Struct, frozen=True, kw_only=True):
     attempt: int
     delivery: int
     node: str
+    # The output about to take the original's place, as it is on disk (a rename keeps its inode, size and
+    # mtime). A later delivery finding that file under the original's name knows the replace was done.
+    output: FileIdentity | None = None
 
 
 class CommitDecision(msgspec.Struct, frozen=True, kw_only=True):
     granted: bool
     reason: str = ""
+    # With a grant: the outputs this attempt's deliveries were granted the commit for (this one's included).
+    outputs: tuple[FileIdentity, ...] = ()
 
 
 # A job's types and states. Cleanup jobs, quality mismatches and (as each Arr app is set) renames wait for a

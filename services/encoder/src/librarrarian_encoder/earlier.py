@@ -15,28 +15,36 @@ gone when it asks for the commit, and it steps aside (``Pipeline.commit``).
 
 An attempt may also have died after its verified output took its final name but before it reported it:
 ``replaced`` and ``is_our_output`` recognise that output (by the attempt's recycle entry, or by the job's tag
-inside the file), so the next attempt finishes the job instead of encoding again or failing it."""
+inside the file), or ``granted_output`` (by the identity its commit was granted for), so the next attempt
+finishes the job instead of encoding again or failing it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import av
 from librarrarian_contracts import Transcode
 from librarrarian_media import reading
 from librarrarian_runtime import recycle
+from librarrarian_runtime.errors import ServiceError
+from nats.aio.client import Client
 
-from . import ffmpeg
+from . import commits, ffmpeg
 from . import verify as verification
 from .ffmpeg import KEPT_CONTAINERS
 from .folder import Folder, NotAFile
-from .job import Job, Leftover
+from .job import Job, Leftover, Outcome
 from .replace import TEMP_PREFIX, shortened
+
+if TYPE_CHECKING:
+    from .opening import Changed  # which reads this module
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,14 @@ def remove(folder: Folder, job_id: int, stem: str) -> list[str]:
     return removed
 
 
+def give_up(folder: Folder, job_id: int, stem: str) -> None:
+    """The job ends here, its original gone or another file: what its earlier attempts left goes too (no
+    later attempt will come for it), and the folder is closed."""
+    with folder, contextlib.suppress(OSError):
+        for name in remove(folder, job_id, stem):
+            log.info("job %d: removed %s, an earlier attempt's unfinished output", job_id, name)
+
+
 def replaced(job: Job, source: Path, roots: tuple[Path, ...], folder: Folder) -> Leftover | None:
     """The file under the original's name is this job's output, put there by an earlier attempt that died
     before reporting it (the same container, so the rename was its last step): recognised by that attempt's
@@ -102,10 +118,38 @@ def recycled_entry(job: Job, source: Path, final: str, roots: tuple[Path, ...], 
     return None
 
 
-def is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
+async def granted_output(nc: Client, job: Job, changed: Changed) -> Leftover | Outcome:
+    """Another file than the one scanned is under the original's name, and neither a recycle entry nor a tag
+    says it is this job's output. It still is when it is the very file (inode, size, mtime) an earlier
+    delivery of this attempt was granted the commit for, and it passes verification: that delivery renamed
+    it and died before reporting (an MP4 keeps no tag of ours; without a recycle folder nothing else says
+    so). Otherwise the job fails: the next scan queues the new file. Either way this delivery asks for the
+    commit first, so that its report counts (a holder presumed dead would otherwise keep the job running)."""
+    decision = await commits.take_over(nc, job)
+    if isinstance(decision, ServiceError):
+        changed.folder.close()
+        return job.failed(f"could not ask the scheduler to commit: {decision}")
+    found, source = changed.found, changed.source
+    if (
+        decision.granted
+        and any(found.same_file(output) for output in decision.outputs)
+        and await asyncio.to_thread(is_our_output, changed.folder, source.name, job.request, tagged=False)
+    ):
+        log.warning(
+            "job %d: an earlier delivery put its verified output in place of %s and died before reporting it",
+            job.id,
+            source.name,
+        )
+        return Leftover(**job.carried(), source=source, final=source, folder=changed.folder)
+    give_up(changed.folder, job.id, source.stem)
+    return job.failed("the file changed since it was scanned; the next scan queues it again", retryable=False)
+
+
+def is_our_output(folder: Folder, name: str, request: Transcode, *, tagged: bool = True) -> bool:
     """``name`` is this job's verified output, left by an attempt that died between putting it in place and
     reporting it: a regular file (a symlink is not followed) that carries the job's tag (an MKV does; an
-    MP4 keeps no tag of ours) and passes verification."""
+    MP4 keeps no tag of ours: ``tagged=False`` when its identity already says it) and passes
+    verification."""
     try:
         fd = folder.open_file(name)
     except (OSError, NotAFile):
@@ -114,7 +158,7 @@ def is_our_output(folder: Folder, name: str, request: Transcode) -> bool:
     try:
         with av.open(path, container_options=reading.OPTIONS) as container:
             tag = container.metadata.get(ffmpeg.JOB_TAG)
-        if tag != str(request.job_id):
+        if tagged and tag != str(request.job_id):
             return False
         verification.verify(
             path,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from librarrarian_contracts import FileIdentity
 from librarrarian_runtime import path_mapping, recycle
@@ -18,10 +19,21 @@ from .folder import Folder, NotAFile, Redirected
 from .job import Decided, Job, Leftover, Outcome, Verified
 
 
-def open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int] | Leftover | Outcome:
+class Changed(NamedTuple):
+    """Another file than the one scanned is under the original's name (``found``): the user's, or this
+    attempt's output put there by a delivery that died before reporting it (``earlier.granted_output``)."""
+
+    source: Path
+    folder: Folder
+    found: FileIdentity
+
+
+def open_original(
+    job: Job, roots: tuple[Path, ...]
+) -> tuple[Path, Folder, int] | Changed | Leftover | Outcome:
     """The job's file inside the media paths, its folder opened with no symlink on the way and the file
     opened in it, still the one scanned; or this job's output in its place, left by an earlier attempt; or
-    why not."""
+    another file there (``Changed``); or why not."""
     try:
         source = contain(path_mapping.to_local(job.request.path, job.mappings), roots)
         folder = Folder.open(source.parent, roots)
@@ -36,10 +48,10 @@ def open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int]
     try:
         original = folder.open_file(source.name)
     except FileNotFoundError:
-        folder.close()
+        earlier.give_up(folder, job.id, source.stem)
         return job.failed("the file is gone", retryable=False)
     except (NotAFile, OSError) as error:
-        folder.close()
+        earlier.give_up(folder, job.id, source.stem)
         reason = error.strerror if isinstance(error, OSError) else str(error)
         return job.failed(f"{source.name} is not the file scanned: {reason}", retryable=False)
     # An earlier attempt's names of the original in the recycle folder: dropped when that attempt died
@@ -52,10 +64,7 @@ def open_original(job: Job, roots: tuple[Path, ...]) -> tuple[Path, Folder, int]
         os.close(original)
         if (done := earlier.replaced(job, source, roots, folder)) is not None:
             return done
-        folder.close()
-        return job.failed(
-            "the file changed since it was scanned; the next scan queues it again", retryable=False
-        )
+        return Changed(source, folder, opened)
     if opened.links - ours > 1 and not job.transcode.replace_hard_links:
         os.close(original)
         folder.close()

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from librarrarian_contracts import ReviewRequested, publish, topology
-from librarrarian_contracts.views import CommitDecision, CommitRequest
+from librarrarian_contracts.views import CommitRequest
 from librarrarian_media import reading
-from librarrarian_runtime.errors import ServiceError, Unavailable
-from librarrarian_runtime.queries import ask
+from librarrarian_runtime.errors import ServiceError
 from nats.aio.client import Client
 
-from . import dynamic_hdr, earlier, failpoints, ffmpeg, opening, review, vmaf
+from . import commits, dynamic_hdr, earlier, failpoints, ffmpeg, opening, review, vmaf
 from . import replace as safe_replace
 from . import verify as verification
 from .encoding import Encodes
@@ -38,10 +37,6 @@ log = logging.getLogger(__name__)
 Ready = TypeVar("Ready", Verified, Leftover, Decided)
 
 VERIFY_NICENESS = 10
-# How long the commit is asked for while the scheduler does not answer, and how often (the job's lease is
-# kept meanwhile).
-COMMIT_ASK_SECONDS = 30.0
-COMMIT_RETRY_SECONDS = 1.0
 
 
 class Pipeline:
@@ -129,7 +124,11 @@ class Pipeline:
             log.info("job %d skipped: %s", job.id, refusal)
             return job.skipped(refusal, None)
         reached = await asyncio.to_thread(opening.open_original, job, self.settings.media_paths)
+        if isinstance(reached, opening.Changed):
+            return await earlier.granted_output(self.nc, job, reached)
         if not isinstance(reached, tuple):
+            if job.delivery > 1 and not isinstance(reached, Leftover):
+                await commits.take_over(self.nc, job)  # so that this report counts (``commits.take_over``)
             return reached
         source, folder, original = reached
         with contextlib.ExitStack() as opened:
@@ -271,11 +270,14 @@ class Pipeline:
             return job.failed(
                 f"the output {job.output.name} was removed before it could take the original's place"
             )
+        output = None
+        if isinstance(job, Verified | Decided):
+            output = safe_replace.identity(os.fstat(job.output.fd))
         request = CommitRequest(
-            job_id=job.id, attempt=job.request.attempt, delivery=job.delivery, node=job.node
+            job_id=job.id, attempt=job.request.attempt, delivery=job.delivery, node=job.node, output=output
         )
         try:
-            decision = await _ask_commit(self.nc, request)
+            decision = await commits.ask(self.nc, request)
         except ServiceError as error:
             return job.failed(f"could not ask the scheduler to commit: {error}")
         if not decision.granted:
@@ -377,22 +379,6 @@ class Pipeline:
             return job.failed(f"could not remove the original: {error.strerror or error}")
         final = job.folder.lstat(job.final.name)
         return job.completed(final.st_size if final is not None else 0)
-
-
-async def _ask_commit(nc: Client, request: CommitRequest) -> CommitDecision:
-    """The scheduler's decision, asked again while nobody answers (for ``COMMIT_ASK_SECONDS``): a scheduler
-    whose NATS server went away serves again once reconnected, a moment later. Asking again is harmless:
-    the same delivery is granted the same commit again."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + COMMIT_ASK_SECONDS
-    while True:
-        try:
-            return await ask(nc, topology.SCHEDULER_COMMIT, request, CommitDecision)
-        except Unavailable:
-            if loop.time() + COMMIT_RETRY_SECONDS > deadline:
-                raise
-            log.warning("job %d: the scheduler did not answer the commit; asking again", request.job_id)
-        await asyncio.sleep(COMMIT_RETRY_SECONDS)
 
 
 def _lower_priority() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from librarrarian_contracts import JobStatus
+import msgspec
+from librarrarian_contracts import FileIdentity, JobStatus
 from librarrarian_contracts.views import (
     CommitDecision,
     CommitRequest,
@@ -43,13 +44,16 @@ async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
         "         OR (commit_attempt = $2 AND commit_delivery < $3))"
         "  RETURNING id),"
         # Kept for good: the completion of any holder counts (see fencing).
-        " recorded AS (INSERT INTO commits (job_id, attempt, delivery, node)"
-        "  SELECT id, $2, $3, $4 FROM granted ON CONFLICT DO NOTHING)"
+        " recorded AS (INSERT INTO commits (job_id, attempt, delivery, node, output)"
+        "  SELECT id, $2, $3, $4, $5::jsonb FROM granted"
+        "  ON CONFLICT (job_id, attempt, delivery, node)"
+        "  DO UPDATE SET output = coalesce(EXCLUDED.output, commits.output))"
         " SELECT id FROM granted",
         request.job_id,
         request.attempt,
         request.delivery,
         request.node,
+        None if request.output is None else msgspec.json.encode(request.output).decode(),
     )
     if row is not None:
         log.info(
@@ -59,7 +63,7 @@ async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
             request.delivery,
             request.node,
         )
-        return CommitDecision(granted=True)
+        return CommitDecision(granted=True, outputs=await _outputs(pool, request))
     state = await pool.fetchrow(
         "SELECT status, attempts, commit_attempt, commit_delivery, commit_node FROM jobs WHERE id = $1",
         request.job_id,
@@ -74,6 +78,17 @@ async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
         reason = f"already granted to delivery {state['commit_delivery']} on {state['commit_node']}"
     log.warning("job %d: commit denied to %s (%s)", request.job_id, request.node, reason)
     return CommitDecision(granted=False, reason=reason)
+
+
+async def _outputs(pool: asyncpg.Pool, request: CommitRequest) -> tuple[FileIdentity, ...]:
+    """The outputs the attempt's grants were asked for: one may already be in the original's place."""
+    rows = await pool.fetch(
+        "SELECT output FROM commits WHERE job_id = $1 AND attempt = $2 AND output IS NOT NULL"
+        " ORDER BY delivery",
+        request.job_id,
+        request.attempt,
+    )
+    return tuple(msgspec.json.decode(row["output"], type=FileIdentity) for row in rows)
 
 
 def jobs_statement(query: JobsQuery) -> tuple[str, list[object]]:
