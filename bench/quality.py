@@ -39,7 +39,7 @@ import msgspec
 from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.settings import EncoderFamily, Quality, Tier, TranscodeSettings, tier_of
 from librarrarian_contracts.topology import HwClass
-from librarrarian_encoder import quality_search, vmaf
+from librarrarian_encoder import quality_samples, quality_search, vmaf
 from librarrarian_encoder.profiles import PROFILES
 from librarrarian_encoder.quality_choice import Chosen
 from librarrarian_media import probe
@@ -186,8 +186,8 @@ async def search(clip: Clip, start: int, reused: bool = False) -> tuple[quality_
     """The encoder's search on ``clip`` from ``start`` (``reused``: a level the series proved, as the encoder
     searches from its memory); what it found and how many sample encodes it made."""
     odd = bool(clip.width % 2 or clip.height % 2)
-    with quality_search.scratch_dir() as scratch:
-        sampler = quality_search.Sampler(
+    with quality_samples.scratch_dir() as scratch:
+        sampler = quality_samples.Sampler(
             FFMPEG, FFMPEG, str(clip.path), None, PROFILE, clip.fixed, odd, scratch,
             frame_bytes=clip.width * clip.height * 3 // 2,  # 8-bit 4:2:0, as quality_choice works it out
         )  # fmt: skip

@@ -14,7 +14,7 @@ import pytest
 from librarrarian_contracts.quality import QualityChoice
 from librarrarian_contracts.settings import EncoderFamily, LevelRange, Quality, TranscodeSettings
 from librarrarian_contracts.topology import HwClass
-from librarrarian_encoder import quality_search
+from librarrarian_encoder import quality_samples, quality_search
 from librarrarian_encoder.profiles import profile_for
 from librarrarian_encoder.quality_choice import Chosen
 from librarrarian_encoder.vmaf import Score
@@ -30,10 +30,18 @@ class Modelled:
     """Stands for ``Sampler``: VMAF ``at_16`` at level 16, ``slope`` points less each level coarser; bytes
     halve every six levels."""
 
-    def __init__(self, at_16: float, slope: float, low_dip: float = 1.0) -> None:
+    def __init__(self, at_16: float, slope: float, low_dip: float = 1.0, encode: float | None = None) -> None:
         self.at_16, self.slope, self.low_dip = at_16, slope, low_dip
         self.levels: list[int] = []
         self.made = 0
+        self.now = 0.0  # each probe takes a second
+        self.encode = encode  # the whole file's estimated encode, in seconds; None: no budget
+
+    def clock(self) -> float:
+        return self.now
+
+    def encode_estimate(self, duration: float | None) -> float | None:
+        return self.encode
 
     async def prepare(self, spans: list[tuple[float | None, float]]) -> None:
         self.spans = spans
@@ -41,14 +49,25 @@ class Modelled:
     async def probe(self, level: int) -> tuple[Score, int]:
         self.levels.append(level)
         self.made += 1
+        self.now += 1.0
         mean = self.at_16 - self.slope * (level - 16)
         return Score(mean=mean, low=mean - self.low_dip, worst=mean - 0.3, segments=3), int(
             1_000_000 * 2 ** (-(level - 16) / 6)
         )
 
 
-async def find(model: Modelled, start: int, scale: quality_search.Scale = X265) -> quality_search.Found:
-    return await quality_search.search(model, scale, 95.0, 3600.0, start)  # type: ignore[arg-type]
+async def find(
+    model: Modelled, start: int, scale: quality_search.Scale = X265, *, reused: bool = False
+) -> quality_search.Found:
+    return await quality_search.search(
+        model,  # type: ignore[arg-type]
+        scale,
+        95.0,
+        3600.0,
+        start,
+        reused=reused,
+        clock=model.clock,
+    )
 
 
 @pytest.mark.parametrize(("at_16", "slope"), [(99.0, 0.6), (97.0, 0.4), (100.0, 1.5), (98.5, 0.25)])
@@ -60,6 +79,33 @@ async def test_the_search_ends_at_the_coarsest_level_that_passes(at_16: float, s
     # Within the band, or bracketed by a failing neighbour: never more than a level from the best answer.
     assert coarsest_passing - 1 <= found.level <= coarsest_passing
     assert len(model.levels) <= quality_search.MAX_PROBES and model.levels[0] == 24
+
+
+async def test_a_search_at_its_budget_interpolates_between_its_probes() -> None:
+    # 95 at about 19.3, steeper than the first guess: from 16 the search jumps to 22, which fails. A third
+    # probe would take the search past a quarter of the encode (3 of 10 s): the level is read off the line.
+    model = Modelled(100.0, 1.5, encode=10.0)
+    found = await find(model, 16)
+    assert model.levels == [16, 22]
+    assert found.level == 19 and found.score is not None and found.score.mean == 95.5
+    assert "interpolated between the probes at 16 and 22" in found.note
+    unbounded = Modelled(100.0, 1.5)
+    assert (await find(unbounded, 16)).level == 19 and len(unbounded.levels) > 2  # what the budget saved
+    # With no level passed yet, the budget does not stop it: a guess could cost a whole second encode.
+    failing = Modelled(100.0, 1.5, encode=1.0)
+    assert (await find(failing, 22)).level == 19 and len(failing.levels) > 1
+
+
+async def test_a_reused_level_moves_one_coarser_on_the_slope_alone() -> None:
+    model = Modelled(99.0, 0.6)  # 96.0 at 21: one level coarser still scores 95.4, above the aim
+    found = await find(model, 21, reused=True)
+    assert model.levels == [21] and found.level == 22
+    assert found.score is not None and found.score.mean == 95.4 and "predicted" in found.note
+    fresh = Modelled(99.0, 0.6)
+    assert (await find(fresh, 21)).level == 22 and fresh.levels == [21, 22]  # a fresh search probes it
+    steep = Modelled(99.0, 1.5)  # two levels off: probed, not predicted
+    await find(steep, 17, reused=True)
+    assert len(steep.levels) > 1
 
 
 async def test_a_remembered_level_needs_one_probe() -> None:
@@ -165,7 +211,7 @@ def test_each_encoder_samples_on_its_own_scale(hw: HwClass, expected: list[str],
     assert profile is not None
     settings = TranscodeSettings()
     fixed = settings.quality_for(profile.family, 1920, 1080)
-    sampler = quality_search.Sampler(
+    sampler = quality_samples.Sampler(
         "ffmpeg", "ffmpeg", "/proc/self/fd/9", None, profile, fixed, False, tmp_path
     )
     argv = sampler.encode_argv(27, tmp_path / "sample.mkv")
@@ -189,8 +235,8 @@ def test_a_killed_search_leaves_nothing_for_long(tmp_path: Path) -> None:
     script = (
         "import os, sys, tempfile, time\n"
         "tempfile.tempdir = sys.argv[1]\n"
-        "from librarrarian_encoder import quality_search\n"
-        "with quality_search.scratch_dir() as path:\n"
+        "from librarrarian_encoder import quality_samples\n"
+        "with quality_samples.scratch_dir() as path:\n"
         "    (path / 'reference.mkv').write_bytes(b'x' * 65536)\n"
         "    print(path, flush=True)\n"
         "    time.sleep(60)\n"
@@ -205,11 +251,11 @@ def test_a_killed_search_leaves_nothing_for_long(tmp_path: Path) -> None:
     victim = tmp_path / "someone"
     victim.mkdir()
     (victim / "keep.mkv").write_bytes(b"precious")
-    planted = tmp_path / f"{quality_search.SCRATCH_PREFIX}{child.pid}-planted"
+    planted = tmp_path / f"{quality_samples.SCRATCH_PREFIX}{child.pid}-planted"
     planted.symlink_to(victim)
-    mine = tmp_path / f"{quality_search.SCRATCH_PREFIX}{os.getpid()}-alive"
+    mine = tmp_path / f"{quality_samples.SCRATCH_PREFIX}{os.getpid()}-alive"
     mine.mkdir()  # a live process's folder stays
 
-    assert quality_search.remove_leftovers(tmp_path) == 1
+    assert quality_samples.remove_leftovers(tmp_path) == 1
     assert not scratch.exists() and mine.exists() and planted.is_symlink()
     assert (victim / "keep.mkv").read_bytes() == b"precious"

@@ -16,7 +16,7 @@ from librarrarian_contracts import JobCompleted, publish, topology
 from librarrarian_contracts.quality import QualityChoice, QualityMemory
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
-from librarrarian_encoder import quality_choice, quality_search, vmaf
+from librarrarian_encoder import quality_choice, quality_samples, quality_search, vmaf
 from librarrarian_encoder.profiles import profile_for
 from librarrarian_testing import clips, library, transcode
 from librarrarian_testing.capable import ffmpeg_for
@@ -82,14 +82,15 @@ async def test_a_target_is_reached_and_the_next_episode_starts_there(
     assert two.reused, "the second episode started where the first ended"
     # Its search began at the first's level, on fewer windows (the cost is the bench's to measure: a mirrored
     # picture may still need a probe or two more, the modelled tests show one probe when the level holds).
-    assert 1 <= two.samples <= quality_search.MAX_PROBES and abs(two.level - one.level) <= 2
+    assert 1 <= two.samples <= quality_search.MAX_PROBES
+    assert abs(two.level - one.level) <= quality_search.MAX_STEP  # it began at the first's level
     assert two.measured is not None and two.measured >= TARGET - 1
 
     kv = await js.key_value(topology.QUALITY.name)
     (key,) = await kv.keys()
     remembered = msgspec.json.decode((await kv.get(key)).value or b"", type=QualityMemory)
     assert remembered.folder == str(season.resolve()) and remembered.level == two.level
-    ours = f"{quality_search.SCRATCH_PREFIX}{os.getpid()}-*"  # the encoder ran in this process
+    ours = f"{quality_samples.SCRATCH_PREFIX}{os.getpid()}-*"  # the encoder ran in this process
     assert not glob.glob(os.path.join(tempfile.gettempdir(), ours)), "no sample folder left behind"
 
 

@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from . import ffmpeg, quality_search, vmaf
+from . import ffmpeg, quality_samples, quality_search, vmaf
 from .profiles import Profile
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,8 @@ async def choose(
     start = remembered.level if remembered is not None else fixed.level
     videos = [s for s in probe.streams if s.kind == "video" and not s.attached_pic]
     odd = bool(videos) and bool((videos[0].width or 0) % 2 or (videos[0].height or 0) % 2)
-    with quality_search.scratch_dir() as scratch:
-        sampler = quality_search.Sampler(
+    with quality_samples.scratch_dir() as scratch:
+        sampler = quality_samples.Sampler(
             encoder_ffmpeg,
             vmaf_ffmpeg,
             reading.descriptor_path(original),
@@ -191,7 +191,7 @@ async def choose(
                 progress=progress,
                 reused=remembered is not None,
             )
-        except (quality_search.SearchError, OSError, ValueError) as error:
+        except (quality_samples.SearchError, OSError, ValueError) as error:
             note = f"quality search failed ({error}): kept at the fixed level"
             log.warning("job %d: %s", request.job_id, note)
             return Chosen.fixed(fixed, note)

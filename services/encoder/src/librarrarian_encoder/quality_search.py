@@ -6,8 +6,11 @@ original with libvmaf, every frame. Scores fall as the level coarsens, nearly in
 levels that matter, so each next level is read off the line through the nearest two probes (the first guess
 takes ``SLOPE`` points a level), and the search stops once a probe lands just above the target or two
 neighbouring levels bracket it. What it costs is bounded: ``MAX_PROBES`` levels of a sampled share of the
-file (``windows``). A search that starts where the last file of the same series ended (``start``) usually
-needs one probe.
+file (``windows``), and no probe once the search would pass ``SEARCH_SHARE`` of the encode (estimated from the
+samples' own encode speed); a search stopped with a passing and a failing level apart reads the level off the
+line between them. A search that starts where the last file of the same series ended (``start``) usually
+needs one probe, and moves one level coarser on the slope alone. The samples themselves are
+``quality_samples``'s.
 
 A level is judged by its low end too, not by the mean alone (``passes``): the worst window and the 5th
 percentile of the frames must stay near the target, so a scene that looks bad is not hidden by easy ones.
@@ -15,26 +18,16 @@ percentile of the frames must stay near the target, so a scene that looks bad is
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import math
-import os
-import shutil
-import stat
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-import msgspec
-from librarrarian_contracts.settings import EncoderFamily, LevelRange, Quality
-from librarrarian_media import reading
-from librarrarian_runtime.processes import die_with_parent
+from librarrarian_contracts.settings import EncoderFamily, LevelRange
 
-from . import ffmpeg, vmaf
-from .profiles import Profile
+from . import vmaf
+from .quality_samples import Sampler
 
 # Each window: a share of the file, within bounds; their number grows with the length. Four at least: on a
 # short file each is short, and more of them cover more of its scenes for the same cost.
@@ -44,6 +37,9 @@ WINDOW_MAX_SECONDS = 3.0
 WINDOWS_MIN, WINDOWS_MAX = 4, 10
 SECONDS_PER_WINDOW = 300.0
 MAX_PROBES = 4
+# The search's budget: this share of the encode it serves (estimated from the samples' own encode speed). A
+# probe that would overrun it is not made; the level is then read off the probes made.
+SEARCH_SHARE = 0.25
 SLOPE = 0.6  # VMAF points per level: the first guess, before two probes give the real one
 # Each guess aims this far above the target, not at its edge; a passing probe is taken at once when one level
 # coarser would most likely fall below that (by the slope): a probe costs more than a level's bytes saves.
@@ -55,10 +51,6 @@ LOW_ALLOWANCE = 8.0
 # The check after the encode: a file more than this under the target (its mean, or its low end under
 # the allowances) is encoded again, finer.
 MISS_MARGIN = 1.0
-SCRATCH_PREFIX = "librarrarian-search-"
-# The samples' reference is kept as raw frames up to this size (at RAW_FPS, an upper bound for most video).
-RAW_MAX_BYTES = 256 * 1024 * 1024
-RAW_FPS = 30
 
 
 def passes(score: vmaf.Score, target: float) -> bool:
@@ -155,128 +147,6 @@ class Found:
         return math.exp(rate * (a - b))
 
 
-@dataclass
-class Sampler:
-    """Encodes and scores the windows of one source at one level: everything the search does to files.
-
-    The windows are cut from the original once (``prepare``), joined into one lossless reference in the
-    scratch folder, so that each probe is one encode of that reference and one comparison with it: two
-    processes a level, whatever the number of windows, and no seeking in the original again. The reference
-    is raw frames (NUT) when they fit in ``RAW_MAX_BYTES``, as on short files, where reading it is free; FFV1
-    (Matroska) otherwise, a third of the size but decoded at every read (two a probe)."""
-
-    encoder_ffmpeg: str
-    vmaf_ffmpeg: str
-    source: str  # a descriptor path of ``pass_fds`` (or a plain path)
-    container: str | None
-    profile: Profile
-    quality: Quality  # the preset and bit depth; the level is the probe's
-    odd_size: bool
-    scratch: Path
-    pass_fds: Collection[int] = ()
-    started: Callable[[ffmpeg.Encoding], None] | None = None
-    frame_bytes: int | None = None  # one decoded picture's size, when known: whether raw frames fit
-    made: int = field(default=0)  # sample encodes so far
-    windows: int = field(default=0)
-    raw: bool = field(default=False)
-
-    @property
-    def reference(self) -> Path:
-        return self.scratch / ("reference.nut" if self.raw else "reference.mkv")
-
-    @property
-    def reference_format(self) -> str:
-        return "nut" if self.raw else "matroska"
-
-    async def prepare(self, spans: list[tuple[float | None, float]]) -> None:
-        seconds = sum(length for _, length in spans)
-        self.raw = self.frame_bytes is not None and seconds * RAW_FPS * self.frame_bytes <= RAW_MAX_BYTES
-        inputs: list[str] = []
-        for start, length in spans:
-            window = [] if start is None else ["-ss", f"{start:g}", "-t", f"{length:g}"]
-            inputs += [*reading.input_args(self.container), *window, "-i", self.source]
-        joined = "".join(f"[{i}:v:0]" for i in range(len(spans))) + f"concat=n={len(spans)}:v=1:a=0[v]"
-        codec = "rawvideo" if self.raw else "ffv1"
-        argv = [self.encoder_ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *inputs,
-                "-filter_complex", joined, "-map", "[v]", "-c:v", codec, "-progress", "pipe:1", "-nostats",
-                "-f", self.reference_format, str(self.reference)]  # fmt: skip
-        result = await ffmpeg.run(argv, _ignore, started=self.started, pass_fds=self.pass_fds)
-        if result.returncode != 0:
-            raise SearchError(f"the samples could not be cut from the original: {result.last_error}")
-        self.windows = len(spans)
-
-    async def probe(self, level: int) -> tuple[vmaf.Score, int]:
-        """The samples' score at ``level`` (by window, then pooled) and their encoded size."""
-        sample = self.scratch / f"sample-{level}.mkv"
-        argv = self.encode_argv(level, sample)
-        result = await ffmpeg.run(argv, _ignore, started=self.started)
-        if result.returncode != 0:
-            raise SearchError(f"{self.profile.encoder} failed on the samples: {result.last_error}")
-        self.made += 1
-        try:
-            frames = await self._score(sample)
-            size = sample.stat().st_size
-        finally:
-            sample.unlink(missing_ok=True)
-        return vmaf.Score.of(_split(frames, self.windows)), size
-
-    def encode_argv(self, level: int, sample: Path) -> list[str]:
-        """The reference encoded at ``level`` exactly as the file will be: the job's encoder and options."""
-        quality = msgspec.structs.replace(self.quality, level=level)
-        return [self.encoder_ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                *reading.input_args(self.reference_format), *self.profile.input_args(), "-i", str(self.reference),
-                "-map", "0:v:0", *self.profile.video_args(0, quality, odd_size=self.odd_size),
-                *self.profile.global_args(), "-progress", "pipe:1", "-nostats", "-f", "matroska",
-                str(sample)]  # fmt: skip
-
-    async def _score(self, sample: Path) -> list[float]:
-        log_path = self.scratch / "frames.json"
-        argv = vmaf.argv(
-            self.vmaf_ffmpeg,
-            sample,
-            self.reference,
-            None,
-            self.reference_format,
-            subsample=1,  # samples are short: every frame counts
-            log_path=str(log_path),
-            threads=os.cpu_count() or 1,  # the job waits for it: nothing else of this slot runs
-        )
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=die_with_parent,
-        )
-        try:
-            _, stderr = await process.communicate()
-        except BaseException:
-            await ffmpeg.stop(process)
-            raise
-        frames = vmaf.frame_scores(log_path.read_text()) if process.returncode == 0 else []
-        if not frames:
-            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise SearchError(
-                f"the samples could not be scored (ffmpeg exit {process.returncode}): {tail[0]}"
-            )
-        return frames
-
-
-def _split(frames: list[float], parts: int) -> list[list[float]]:
-    """The joined windows' frames, back into their windows (equal lengths, so equal counts, give or take)."""
-    parts = max(1, min(parts, len(frames)))
-    bounds = [round(i * len(frames) / parts) for i in range(parts + 1)]
-    return [frames[a:b] for a, b in itertools.pairwise(bounds)]
-
-
-class SearchError(Exception):
-    """The search could not score its samples: the job is encoded at the fixed level instead."""
-
-
-async def _ignore(_: ffmpeg.Progress) -> None:
-    return None
-
-
 async def search(
     sampler: Sampler,
     scale: Scale,
@@ -287,15 +157,21 @@ async def search(
     max_probes: int = MAX_PROBES,
     progress: Callable[[float], Awaitable[None]] | None = None,
     reused: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Found:
     """The coarsest level within ``scale`` whose samples pass ``target``, starting at ``start_level`` (with
-    ``reused``: the level the series' last search ended at, checked on fewer windows)."""
-    began = time.monotonic()
+    ``reused``: the level the series' last search ended at, checked on fewer windows). Probes stop at
+    ``max_probes`` or at the budget (``SEARCH_SHARE`` of the encode); the level is then interpolated between
+    the nearest passing and failing probes. A reused level that passes by more than a level's worth moves
+    one level coarser on the slope's prediction alone: the check after the encode keeps the guarantee."""
+    began = clock()
     await sampler.prepare(windows(duration, fewer=reused))
+    prepared = clock()
     probes: dict[int, Probe] = {}
     slope = SLOPE
     finest, coarsest = scale.bounds
     here = scale.clamp(scale.coarseness(start_level))
+    predicted: tuple[int, vmaf.Score, str] | None = None
     while True:
         score, size = await sampler.probe(scale.level(here))
         probes[here] = Probe(here, score, size)
@@ -307,19 +183,38 @@ async def search(
         good = [c for c, p in probes.items() if passes(p.score, target)]
         bad = [c for c, p in probes.items() if not passes(p.score, target)]
         low, high = (max(good) if good else finest - 1), (min(bad) if bad else coarsest + 1)
-        if high - low <= 1 or len(probes) >= max_probes:
+        if high - low <= 1:
             break
         guess = here + math.floor((score.mean - target - AIM) / slope)
         # A level that failed only by its low end still has to go finer, one that passed coarser.
         guess = max(guess, here + 1) if passes(score, target) else min(guess, here - 1)
         guess = max(here - MAX_STEP, min(here + MAX_STEP, guess))
         guess = max(low + 1, min(high - 1, guess))  # strictly inside what is still unknown
+        if reused and len(probes) == 1 and guess == here + 1:
+            shifted = _shifted(score, slope)
+            if passes(shifted, target + AIM):
+                note = f"level {scale.level(guess)} predicted one coarser than the series' last ({scale.level(here)})"
+                predicted = (guess, shifted, note)
+                break
+        spent = clock() - began
+        per_probe = (clock() - prepared) / len(probes)
+        budget = sampler.encode_estimate(duration)
+        # Over budget, the search stops once a level passed: without one, its answer would be a guess, and a
+        # missed check costs a whole second encode, far more than a probe.
+        over = budget is not None and spent + per_probe > SEARCH_SHARE * budget and bool(good)
+        if len(probes) >= max_probes or over:
+            if good and bad:
+                predicted = _interpolated(probes[max(good)], probes[min(bad)], target, scale)
+            break
         if guess == here or guess in probes:
             break
         here = guess
     good = [c for c, p in probes.items() if passes(p.score, target)]
     found = Found(0, None, sorted(probes.values(), key=lambda p: p.coarseness), 0.0, slope)
-    if good:
+    if predicted is not None:
+        chosen, found.score, found.note = predicted
+        found.level = scale.level(chosen)
+    elif good:
         best = probes[max(good)]
         found.level, found.score = scale.level(best.coarseness), best.score
     else:
@@ -334,8 +229,40 @@ async def search(
             if chosen == finest
             else f"VMAF {target:g} not reached within {len(probes)} probes; level {found.level} extrapolated"
         )
-    found.seconds = round(time.monotonic() - began, 3)
+    found.seconds = round(clock() - began, 3)
     return found
+
+
+def _shifted(score: vmaf.Score, points: float) -> vmaf.Score:
+    """``score`` one level coarser, at ``points`` a level (the low end alike)."""
+    return vmaf.Score(
+        mean=round(score.mean - points, 2),
+        low=round(score.low - points, 2),
+        worst=round(score.worst - points, 2),
+        segments=score.segments,
+    )
+
+
+def _interpolated(good: Probe, bad: Probe, target: float, scale: Scale) -> tuple[int, vmaf.Score, str] | None:
+    """Between a passing probe and a failing one more than a level coarser: the coarsest level whose score,
+    on the straight line between theirs (mean and low end alike), passes ``target`` with the aim's margin."""
+    span = bad.coarseness - good.coarseness
+    for coarseness in range(bad.coarseness - 1, good.coarseness, -1):
+        x = (coarseness - good.coarseness) / span
+
+        def between(a: float, b: float, x: float = x) -> float:
+            return round(a + (b - a) * x, 2)
+
+        score = vmaf.Score(
+            mean=between(good.score.mean, bad.score.mean),
+            low=between(good.score.low, bad.score.low),
+            worst=between(good.score.worst, bad.score.worst),
+            segments=good.score.segments,
+        )
+        if passes(score, target + AIM):
+            level, a, b = scale.level(coarseness), scale.level(good.coarseness), scale.level(bad.coarseness)
+            return coarseness, score, f"level {level} interpolated between the probes at {a} and {b}"
+    return None
 
 
 def _slope(probes: dict[int, Probe], guess: float) -> float:
@@ -347,45 +274,3 @@ def _slope(probes: dict[int, Probe], guess: float) -> float:
     a, b = min(pairs, key=lambda pair: pair[1].coarseness - pair[0].coarseness)
     measured = (a.score.mean - b.score.mean) / (b.coarseness - a.coarseness)
     return max(0.2, min(4.0, measured))
-
-
-@contextlib.contextmanager
-def scratch_dir() -> Iterator[Path]:
-    """A private folder for one search's samples, removed after it; named with this process's id, so a
-    node that was killed mid-search has its leftovers removed at its next start (``remove_leftovers``)."""
-    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_leftovers(root: Path | None = None) -> int:
-    """Remove the sample folders of search processes that are gone; how many."""
-    root = root or Path(tempfile.gettempdir())
-    removed = 0
-    for path in root.glob(f"{SCRATCH_PREFIX}*"):
-        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        try:
-            st = path.lstat()
-        except OSError:
-            continue
-        # Only a real folder of this user's: a shared temporary folder is anyone's to plant names in, and a
-        # symlink named like ours must not lead the removal elsewhere.
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -33,7 +33,7 @@ from librarrarian_media.ffmpeg_builds import candidates
 from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.watched import Watched
 
-from . import hardware, quality_search
+from . import hardware, quality_samples
 from .binaries import Binaries, chosen
 from .clock import Clock, SystemClock
 from .node import Hardware, Node, Watching
@@ -67,7 +67,7 @@ async def usable_classes(
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: Clock | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    if removed := quality_search.remove_leftovers():
+    if removed := quality_samples.remove_leftovers():
         log.info("removed %d quality-search folder(s) left by a process that is gone", removed)
     binaries = chosen(await asyncio.to_thread(candidates))
     codecs, unusable, binaries = await usable_classes(settings, binaries)
