@@ -55,6 +55,7 @@ from librarrarian_contracts.views import (
 )
 from librarrarian_embedded.nats_server import binary, free_port
 from librarrarian_encoder import service as encoder
+from librarrarian_encoder import transfers
 from librarrarian_encoder.settings import Settings as EncoderSettings
 from librarrarian_history import service as history
 from librarrarian_history.settings import Settings as HistorySettings
@@ -277,6 +278,32 @@ async def test_each_role_may_do_its_work_and_nothing_is_refused(
         stopping.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
         await gateway.close()
+    assert deploy_server.violations() == []
+
+
+async def test_an_encoder_moves_files_through_the_transfer_store_under_its_role(
+    deploy_server: RoleServer, shared_media: Path, tmp_path: Path
+) -> None:
+    """Up, down and removed again as the encoder user: the server refuses none of it (what other users may
+    not do with the store is in the sweep of ``test_what_each_user_must_not_do_is_refused``)."""
+    provisioner = await bus.connect(deploy_server.urls[PROVISIONER], "provision")
+    await provision(provisioner.jetstream())
+    await provisioner.close()
+    nc = await bus.connect(deploy_server.urls["encoder"], "encoder")
+    try:
+        js = nc.jetstream()
+        clip = shared_media / "bikes.mp4"
+        name = transfers.name(1, 1, "segment-0000")
+        fd = os.open(clip, os.O_RDONLY)
+        try:
+            await transfers.upload(js, name, fd, limit=clip.stat().st_size)
+        finally:
+            os.close(fd)
+        fetched = await transfers.download(js, name, tmp_path, "segment.mkv", limit=clip.stat().st_size)
+        assert fetched.read_bytes() == clip.read_bytes()
+        assert await transfers.remove_job(js, 1) == 1
+    finally:
+        await nc.close()
     assert deploy_server.violations() == []
 
 

@@ -189,8 +189,11 @@ def test_every_durable_reads_declared_channels_and_its_role_consumes_them() -> N
 def test_no_user_may_delete_or_purge_and_only_the_provisioner_may_reshape() -> None:
     """Nothing a user may publish reaches the JetStream API's deleting, purging or reshaping requests (only
     the provisioner creates and updates, and never deletes; single messages are taken out only where the
-    catalog says); no user may read another's inbox."""
-    destroying = ["$JS.API.STREAM.DELETE.*", "$JS.API.STREAM.PURGE.*"]
+    catalog says, and an object store's chunks by its writers); no user may read another's inbox."""
+    destroying = ["$JS.API.STREAM.DELETE.*"]
+    purgers = {(r.value, permissions.store_stream(x.spec)) for x in catalog.STORES for r in x.writers}
+    others = [s.name for s in topology.STREAMS] + [permissions.kv_stream(b) for b in topology.BUCKETS]
+    destroying += [f"$JS.API.STREAM.PURGE.{name}" for name in others]
     destroying += [
         "$JS.API.CONSUMER.DELETE.*.*",
         "$JS.API.ACCOUNT.PURGE.*",
@@ -204,6 +207,11 @@ def test_no_user_may_delete_or_purge_and_only_the_provisioner_may_reshape() -> N
     for user, allowed in permissions.users().items():
         taking_out = [
             f"$JS.API.STREAM.MSG.DELETE.{s.name}" for s in topology.STREAMS if (user, s.name) not in removers
+        ]
+        taking_out += [
+            f"$JS.API.STREAM.PURGE.{permissions.store_stream(x)}"
+            for x in topology.STORES
+            if (user, permissions.store_stream(x)) not in purgers
         ]
         for subject in allowed.publish:
             assert not [f for f in destroying + taking_out if _overlap(f, subject)], (user, subject)

@@ -67,6 +67,15 @@ def render() -> str:
         )
     lines += [
         "",
+        "## Object stores",
+        "",
+        "| store | written and removed by | read by | what it holds |",
+        "|---|---|---|---|",
+    ]
+    for x in catalog.STORES:
+        lines.append(f"| `{x.spec.name}` | {_roles(x.writers)} | {_roles(x.readers)} | {x.summary} |")
+    lines += [
+        "",
         "## Durable consumers",
         "",
         "| durable | stream | reads | taken by | also moved by | max-deliveries advisory to | what for |",

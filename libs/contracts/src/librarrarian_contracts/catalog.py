@@ -772,6 +772,27 @@ DURABLES: tuple[Durable, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True)
+class Store:
+    """An object store: who puts and removes its files, and who reads them."""
+
+    spec: topology.StoreSpec
+    writers: tuple[Role, ...]
+    readers: tuple[Role, ...]
+    summary: str
+
+
+STORES: tuple[Store, ...] = (
+    Store(
+        topology.TRANSFERS,
+        (ENCODER,),
+        (ENCODER,),
+        "Files that travel between encoder nodes as pieces of a job, named by job, attempt and piece; "
+        "removed by the job once used, expired after two days.",
+    ),
+)
+
 LOOKUPS: tuple[Lookup, ...] = (
     Lookup(
         topology.WORK,

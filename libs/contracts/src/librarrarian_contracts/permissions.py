@@ -2,7 +2,8 @@
 produces and consumes, the endpoints it serves and asks, the buckets it writes and reads, the durables it
 pulls) and :mod:`topology` (the streams behind them), so a new subject or role is one catalog entry.
 
-Only :data:`PROVISIONER` may create or change a stream or consumer; nobody may delete or purge one. Each
+Only :data:`PROVISIONER` may create or change a stream or consumer; nobody may delete or purge one, except the
+chunks of an object store's files, by the roles that write them. Each
 role gets its replies in an inbox of its own (:func:`inbox_prefix`): one role cannot read another's answers.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from . import catalog, topology
 from .catalog import Role
-from .topology import BucketSpec, ConsumerSpec, StreamSpec
+from .topology import BucketSpec, ConsumerSpec, StoreSpec, StreamSpec
 
 API = "$JS.API"
 # The NATS user that applies the topology (`librarrarian provision`); no service logs in as it.
@@ -37,6 +38,7 @@ class Needs:
     streams: tuple[StreamSpec, ...]
     durables: tuple[ConsumerSpec, ...]
     buckets: tuple[BucketSpec, ...]
+    stores: tuple[StoreSpec, ...] = ()
 
 
 def inbox_prefix(user: str) -> str:
@@ -48,16 +50,22 @@ def kv_stream(bucket: BucketSpec) -> str:
     return f"KV_{bucket.name}"
 
 
+def store_stream(store: StoreSpec) -> str:
+    return f"OBJ_{store.name}"
+
+
 def needs(role: Role) -> Needs:
     durables = [d.spec for d in catalog.DURABLES if role in d.consumers or role in d.movers]
     streams = {c.stream.name for c in catalog.CHANNELS if c.stream and role in c.producers}
     streams |= {d.stream for d in durables}
     streams |= {x.stream.name for x in catalog.LOOKUPS if role in x.readers or role in x.removers}
     buckets = {b.spec.name for b in catalog.BUCKETS if role in b.writers or role in b.readers}
+    stores = {x.spec.name for x in catalog.STORES if role in x.writers or role in x.readers}
     return Needs(
         streams=tuple(s for s in topology.STREAMS if s.name in streams),
         durables=tuple(durables),
         buckets=tuple(b for b in topology.BUCKETS if b.name in buckets),
+        stores=tuple(x for x in topology.STORES if x.name in stores),
     )
 
 
@@ -75,6 +83,7 @@ def users() -> dict[str, Permissions]:
 def provisioner() -> Permissions:
     """Create and update every stream, bucket and durable, and read their state; delete or purge nothing."""
     streams = [s.name for s in topology.STREAMS] + [kv_stream(b) for b in topology.BUCKETS]
+    streams += [store_stream(x) for x in topology.STORES]
     publish = [f"{API}.INFO"]
     for name in streams:
         publish += [f"{API}.STREAM.{verb}.{name}" for verb in ("CREATE", "UPDATE", "INFO")]
@@ -122,7 +131,33 @@ def _publish(role: Role) -> tuple[str, ...]:
                 f"{API}.CONSUMER.INFO.{stream}.*",
                 f"$JS.FC.{stream}.>",
             ]
+    found += _stores(role)
     return _once(found)
+
+
+def _stores(role: Role) -> list[str]:
+    """An object store is a stream: a file's chunks on ``$O.<store>.C.<id>``, its description on
+    ``$O.<store>.M.<name>``. Reading one is an ordered consumer on its chunks, and the description's last
+    message; writing one publishes both, and replacing or removing a file purges its chunks (this stream's
+    only: no role may purge any other)."""
+    found = []
+    for store in catalog.STORES:
+        stream = store_stream(store.spec)
+        if role in store.writers or role in store.readers:
+            found.append(f"{API}.STREAM.INFO.{stream}")
+        if role in store.writers:
+            found += [f"$O.{store.spec.name}.>", f"{API}.STREAM.PURGE.{stream}"]
+        if role in store.readers:
+            found += [
+                f"{API}.DIRECT.GET.{stream}",
+                f"{API}.DIRECT.GET.{stream}.>",
+                f"{API}.STREAM.MSG.GET.{stream}",
+                f"{API}.CONSUMER.CREATE.{stream}",
+                f"{API}.CONSUMER.CREATE.{stream}.>",
+                f"{API}.CONSUMER.INFO.{stream}.*",
+                f"$JS.FC.{stream}.>",
+            ]
+    return found
 
 
 def _subscribe(role: Role) -> tuple[str, ...]:

@@ -17,8 +17,8 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from .catalog import Role
-from .permissions import kv_stream, needs
-from .topology import BUCKETS, CONSUMERS, STREAMS, BucketSpec, ConsumerSpec, StreamSpec
+from .permissions import kv_stream, needs, store_stream
+from .topology import BUCKETS, CONSUMERS, STORES, STREAMS, BucketSpec, ConsumerSpec, StoreSpec, StreamSpec
 
 T = TypeVar("T")
 
@@ -99,6 +99,24 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
         await ensure_consumer(js, consumer)
     for bucket in BUCKETS:
         await ensure_bucket(js, bucket, replicas)
+    for store in STORES:
+        await ensure_store(js, store, replicas)
+
+
+async def ensure_store(js: JetStreamContext, spec: StoreSpec, replicas: int = 1) -> None:
+    try:
+        info = await js.stream_info(store_stream(spec))
+    except NotFoundError:
+        config = api.ObjectStoreConfig(
+            bucket=spec.name, ttl=spec.ttl_seconds, max_bytes=spec.max_bytes or -1, replicas=replicas
+        )
+        try:
+            await js.create_object_store(spec.name, config)
+            return
+        except BadRequestError:
+            info = await js.stream_info(store_stream(spec))  # another provision created it a moment ago
+    if info.config.num_replicas != replicas:
+        await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
 
 
 HOW_TO_PROVISION = (
@@ -124,6 +142,8 @@ async def require(js: JetStreamContext, role: Role) -> None:
             )
     for bucket in wanted.buckets:
         await _look_up(f"bucket {bucket.name}", js.stream_info(kv_stream(bucket)), missing)
+    for store in wanted.stores:
+        await _look_up(f"object store {store.name}", js.stream_info(store_stream(store)), missing)
     if missing:
         raise TopologyMissing(f"NATS lacks what the {role} needs: {'; '.join(missing)}. {HOW_TO_PROVISION}")
 

@@ -177,6 +177,21 @@ PLAYBACK = BucketSpec("playback", ttl_seconds=6 * PLAYBACK_POLL_SECONDS)
 QUALITY = BucketSpec("quality", ttl_seconds=365 * DAY)
 BUCKETS: tuple[BucketSpec, ...] = (NODES, PROGRESS, SETTINGS, SCANS, BACKUP_STATUS, PLAYBACK, QUALITY)
 
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """A JetStream object store: files in chunks of a stream (``OBJ_<name>``), each checksummed."""
+
+    name: str
+    ttl_seconds: float | None = None
+    max_bytes: int | None = None
+
+
+# Files that travel between nodes as pieces of a job (a segment's source or output, a whole file for a node
+# without the library): each removed by the job once used; anything a crash left expires after two days.
+TRANSFERS = StoreSpec("transfers", ttl_seconds=2 * DAY)
+STORES: tuple[StoreSpec, ...] = (TRANSFERS,)
+
 # Request/reply query endpoints (nats.micro services).
 SCHEDULER_SERVICE = "scheduler"
 SCHEDULER_COMMIT = "scheduler.commit"

@@ -13,7 +13,7 @@ from typing import Literal
 import nats
 from librarrarian_contracts import catalog, topology
 from librarrarian_contracts.catalog import Role
-from librarrarian_contracts.permissions import PROVISIONER, inbox_prefix, kv_stream
+from librarrarian_contracts.permissions import PROVISIONER, inbox_prefix, kv_stream, store_stream
 from librarrarian_runtime.bus import inbox_of
 from nats.aio.client import Client
 
@@ -146,6 +146,16 @@ def swept(role: Role) -> list[Attempt]:
             found.append(Attempt(user, "publish", f"$KV.{b.spec.name}.probe"))
         if role not in b.readers:
             found.append(Attempt(user, "publish", f"{API}.CONSUMER.CREATE.{kv_stream(b.spec)}"))
+    for x in catalog.STORES:
+        stream = store_stream(x.spec)
+        found.append(Attempt(user, "publish", f"{API}.STREAM.DELETE.{stream}"))
+        if role not in x.writers:
+            found += [
+                Attempt(user, "publish", f"$O.{x.spec.name}.C.probe"),
+                Attempt(user, "publish", f"{API}.STREAM.PURGE.{stream}"),
+            ]
+        if role not in x.readers:
+            found.append(Attempt(user, "publish", f"{API}.CONSUMER.CREATE.{stream}"))
     for d in catalog.DURABLES:
         where = f"{d.spec.stream}.{d.spec.durable}"
         if role not in d.consumers and role not in d.movers:

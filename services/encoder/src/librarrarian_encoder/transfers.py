@@ -1,0 +1,157 @@
+"""Files that travel between encoder nodes as pieces of a job, through the ``transfers`` object store: a
+segment's output on its way to the node that joins them, or a source for a node that cannot see the library.
+
+JetStream keeps each file in chunks with its SHA-256; a download checks it, so a file arrives whole or not at
+all. Every transfer is bounded (``limit``: a file larger is refused before a byte moves) and named by its job,
+attempt and piece (``name``), so a job removes what it moved once it is done with it (``remove_job``), and a
+crash's leftovers expire with the store's age limit (``topology.TRANSFERS``).
+
+A download is written only where this node chose: a new file in a private folder of its own, created with
+``O_EXCL`` and never through a symlink, whatever the object's name says. A link to another object (or store)
+is refused, not followed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import re
+from pathlib import Path
+
+from librarrarian_contracts import topology
+from nats.js import JetStreamContext
+from nats.js.api import ObjectInfo
+from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
+
+PIECE = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
+STREAM = f"OBJ_{topology.TRANSFERS.name}"
+
+
+class TransferError(Exception):
+    """A transfer refused or failed: too large, missing, a link, or a checksum that did not match."""
+
+
+def name(job_id: int, attempt: int, piece: str) -> str:
+    """The object's name for one piece of one attempt of a job (``piece``: letters, digits, dots, dashes)."""
+    if not PIECE.fullmatch(piece):
+        raise ValueError(f"not a piece name: {piece!r}")
+    return f"job-{job_id}/attempt-{attempt}/{piece}"
+
+
+async def upload(js: JetStreamContext, object_name: str, fd: int, *, limit: int) -> int:
+    """Store the file open at ``fd`` (read from its start, not moved) under ``object_name``; its size."""
+    size = os.fstat(fd).st_size
+    if size > limit:
+        raise TransferError(f"{object_name}: {size:,} bytes is over the transfer limit of {limit:,}")
+    store = await js.object_store(topology.TRANSFERS.name)
+    reader = _Reader(fd)
+    try:
+        info = await store.put(object_name, reader)  # type: ignore[arg-type]
+    finally:
+        reader.close()
+    if info.size != size:
+        raise TransferError(f"{object_name}: {info.size:,} bytes stored of {size:,}")
+    return size
+
+
+async def download(js: JetStreamContext, object_name: str, folder: Path, local: str, *, limit: int) -> Path:
+    """Fetch ``object_name`` into a new file ``local`` of ``folder`` (this node's own); its path. Nothing is
+    left of a download that failed."""
+    store = await js.object_store(topology.TRANSFERS.name)
+    try:
+        info = await store.get_info(object_name)
+    except (ObjectNotFoundError, ObjectDeletedError, NotFoundError) as error:
+        raise TransferError(f"{object_name}: not in the transfer store") from error
+    if info.is_link():
+        raise TransferError(f"{object_name}: a link to another object; not followed")
+    if (info.size or 0) > limit:
+        raise TransferError(f"{object_name}: {info.size:,} bytes is over the transfer limit of {limit:,}")
+    if not PIECE.fullmatch(local):
+        raise ValueError(f"not a local name: {local!r}")
+    target = folder / local
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    done = False
+    try:
+        await _receive(js, object_name, info, fd)
+        done = True
+    finally:
+        os.close(fd)
+        if not done:
+            with contextlib.suppress(OSError):
+                target.unlink()
+    return target
+
+
+async def _receive(js: JetStreamContext, object_name: str, info: ObjectInfo, fd: int) -> None:
+    """The object's chunks, in order, into ``fd``, checked against its size and SHA-256. Read through a
+    consumer on the store's own stream (the client's ``get`` would look the stream up by subject, which
+    the encoder's user may not ask)."""
+    size, received, digest = info.size or 0, 0, hashlib.sha256()
+    if size:
+        subject = f"$O.{topology.TRANSFERS.name}.C.{info.nuid}"
+        sub = await js.subscribe(subject, stream=STREAM, ordered_consumer=True)
+        try:
+            async for msg in sub.messages:
+                received += len(msg.data)
+                if received > size:
+                    raise TransferError(f"{object_name}: more bytes than its {size:,}")
+                digest.update(msg.data)
+                await asyncio.to_thread(os.write, fd, msg.data)
+                if msg.metadata.num_pending == 0:
+                    break
+        finally:
+            await sub.unsubscribe()
+    expected = (info.digest or "").removeprefix("SHA-256=").removeprefix("sha-256=")
+    if received != size or base64.urlsafe_b64encode(digest.digest()).decode() != expected:
+        raise TransferError(f"{object_name}: its checksum does not match ({received:,} of {size:,} bytes)")
+    await asyncio.to_thread(os.fsync, fd)
+
+
+async def remove_job(js: JetStreamContext, job_id: int) -> int:
+    """Remove every piece of every attempt of ``job_id``; how many. Missing ones are no error. The names
+    come from the stream's list of subjects: no consumer is left behind."""
+    store = await js.object_store(topology.TRANSFERS.name)
+    prefix = f"$O.{topology.TRANSFERS.name}.M."
+    state = (await js.stream_info(STREAM, subjects_filter=f"{prefix}>")).state
+    removed = 0
+    for subject in state.subjects or {}:
+        object_name = base64.urlsafe_b64decode(subject[len(prefix) :]).decode(errors="replace")
+        if not object_name.startswith(f"job-{job_id}/"):
+            continue
+        with contextlib.suppress(ObjectNotFoundError, ObjectDeletedError, NotFoundError):
+            if not (await store.get_info(object_name)).deleted:
+                await store.delete(object_name)
+                removed += 1
+    return removed
+
+
+class _Reader(io.RawIOBase):
+    """The file at ``fd`` from its start, through a descriptor of its own (``fd``'s offset is not moved)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = os.dup(fd)
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = os.pread(self._fd, len(buffer), self._at)
+        buffer[: len(data)] = data
+        self._at += len(data)
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = os.fstat(self._fd).st_size - self._at
+        data = os.pread(self._fd, size, self._at)
+        self._at += len(data)
+        return data
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
