@@ -121,16 +121,7 @@ def _publish(role: Role) -> tuple[str, ...]:
         else:
             found += [f"$KV.{bucket.spec.name}.{key}" for key in bucket.seeded_by(role)]
         if role in bucket.readers:
-            found += [
-                f"{API}.DIRECT.GET.{stream}",
-                f"{API}.DIRECT.GET.{stream}.>",
-                f"{API}.STREAM.MSG.GET.{stream}",
-                # A watch is an ordered consumer of its own, with flow control, delivered to the inbox.
-                f"{API}.CONSUMER.CREATE.{stream}",
-                f"{API}.CONSUMER.CREATE.{stream}.>",
-                f"{API}.CONSUMER.INFO.{stream}.*",
-                f"$JS.FC.{stream}.>",
-            ]
+            found += _reading(stream)
     found += _stores(role)
     return _once(found)
 
@@ -148,16 +139,22 @@ def _stores(role: Role) -> list[str]:
         if role in store.writers:
             found += [f"$O.{store.spec.name}.>", f"{API}.STREAM.PURGE.{stream}"]
         if role in store.readers:
-            found += [
-                f"{API}.DIRECT.GET.{stream}",
-                f"{API}.DIRECT.GET.{stream}.>",
-                f"{API}.STREAM.MSG.GET.{stream}",
-                f"{API}.CONSUMER.CREATE.{stream}",
-                f"{API}.CONSUMER.CREATE.{stream}.>",
-                f"{API}.CONSUMER.INFO.{stream}.*",
-                f"$JS.FC.{stream}.>",
-            ]
+            found += _reading(stream)
     return found
+
+
+def _reading(stream: str) -> list[str]:
+    """Reading a KV bucket's or an object store's stream: a subject's last message, and an ordered consumer
+    of its own (a watch, or a file's chunks), with flow control, delivered to the reader's inbox."""
+    return [
+        f"{API}.DIRECT.GET.{stream}",
+        f"{API}.DIRECT.GET.{stream}.>",
+        f"{API}.STREAM.MSG.GET.{stream}",
+        f"{API}.CONSUMER.CREATE.{stream}",
+        f"{API}.CONSUMER.CREATE.{stream}.>",
+        f"{API}.CONSUMER.INFO.{stream}.*",
+        f"$JS.FC.{stream}.>",
+    ]
 
 
 def _subscribe(role: Role) -> tuple[str, ...]:
