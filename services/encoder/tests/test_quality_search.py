@@ -40,7 +40,7 @@ class Modelled:
     def clock(self) -> float:
         return self.now
 
-    def encode_estimate(self, duration: float | None) -> float | None:
+    async def encode_estimate(self, duration: float | None) -> float | None:
         return self.encode
 
     async def prepare(self, spans: list[tuple[float | None, float]]) -> None:
@@ -81,16 +81,24 @@ async def test_the_search_ends_at_the_coarsest_level_that_passes(at_16: float, s
     assert len(model.levels) <= quality_search.MAX_PROBES and model.levels[0] == 24
 
 
-async def test_a_search_at_its_budget_interpolates_between_its_probes() -> None:
-    # 95 at about 19.3, steeper than the first guess: from 16 the search jumps to 22, which fails. A third
-    # probe would take the search past a quarter of the encode (3 of 10 s): the level is read off the line.
-    model = Modelled(100.0, 1.5, encode=10.0)
+async def test_a_level_between_a_passing_and_a_failing_probe_is_read_off_their_line() -> None:
+    # 95 at about 19.3, steeper than the first guess: from 16 the search jumps to 22, which fails. The line
+    # between the two says 19 (95.5), and 20 would score 94: no third probe to confirm it.
+    model = Modelled(100.0, 1.5)
     found = await find(model, 16)
     assert model.levels == [16, 22]
     assert found.level == 19 and found.score is not None and found.score.mean == 95.5
     assert "interpolated between the probes at 16 and 22" in found.note
-    unbounded = Modelled(100.0, 1.5)
-    assert (await find(unbounded, 16)).level == 19 and len(unbounded.levels) > 2  # what the budget saved
+
+
+async def test_a_search_stops_at_its_budget_once_a_level_passed() -> None:
+    # A shallow slope: every probe passes and points further. A third probe would take the search past a
+    # quarter of the encode (3 of 10 s): it keeps the coarsest level that passed.
+    model = Modelled(99.0, 0.3, encode=10.0)
+    found = await find(model, 16)
+    assert model.levels == [16, 22] and found.level == 22
+    unbounded = Modelled(99.0, 0.3)
+    assert (await find(unbounded, 16)).level >= 28 and len(unbounded.levels) > 2  # what the budget saved
     # With no level passed yet, the budget does not stop it: a guess could cost a whole second encode.
     failing = Modelled(100.0, 1.5, encode=1.0)
     assert (await find(failing, 22)).level == 19 and len(failing.levels) > 1

@@ -30,6 +30,9 @@ RAW_MAX_BYTES = 256 * 1024 * 1024
 RAW_FPS = 30
 
 
+_START_COSTS: dict[tuple[object, ...], float] = {}
+
+
 @dataclass
 class Sampler:
     """Encodes and scores the windows of one source at one level: everything the search does to files.
@@ -57,11 +60,32 @@ class Sampler:
     sampled_seconds: float = field(default=0.0)  # of the source, in the reference
     encode_seconds: float = field(default=0.0)  # the sample encodes' wall time so far
 
-    def encode_estimate(self, duration: float | None) -> float | None:
-        """How long the whole file's encode will most likely take, at the samples' speed."""
+    async def encode_estimate(self, duration: float | None) -> float | None:
+        """How long the whole file's encode will most likely take: its frames at the samples' speed, once
+        what starting an encode costs is taken out of that speed (``start_cost``)."""
         if not duration or self.sampled_seconds <= 0 or not self.made:
             return None
-        return self.encode_seconds / self.made * duration / self.sampled_seconds
+        per_probe = self.encode_seconds / self.made
+        start = min(await self.start_cost(), per_probe * 0.75)
+        return start + (per_probe - start) * duration / self.sampled_seconds
+
+    async def start_cost(self) -> float:
+        """What one encode costs before its frames (the process, the encoder's set-up at this picture size):
+        the time of an encode of the reference's first frame alone. Measured once per encoder, options and
+        picture size in this process; a short file's samples are mostly that."""
+        key = (self.encoder_ffmpeg, self.profile.encoder, self.quality.preset, self.quality.ten_bit,
+               self.frame_bytes, self.odd_size)  # fmt: skip
+        if key not in _START_COSTS:
+            sample = self.scratch / "start.mkv"
+            argv = self.encode_argv(self.quality.level, sample)
+            argv[-3:-3] = ["-frames:v", "1"]  # before ``-f matroska <sample>``
+            began = time.monotonic()
+            result = await ffmpeg.run(argv, _ignore, started=self.started)
+            sample.unlink(missing_ok=True)
+            if result.returncode != 0:
+                return 0.0  # the samples' own speed, then: the estimate errs long, the budget generous
+            _START_COSTS[key] = time.monotonic() - began
+        return _START_COSTS[key]
 
     @property
     def reference(self) -> Path:

@@ -7,8 +7,7 @@ levels that matter, so each next level is read off the line through the nearest 
 takes ``SLOPE`` points a level), and the search stops once a probe lands just above the target or two
 neighbouring levels bracket it. What it costs is bounded: ``MAX_PROBES`` levels of a sampled share of the
 file (``windows``), and no probe once the search would pass ``SEARCH_SHARE`` of the encode (estimated from the
-samples' own encode speed); a search stopped with a passing and a failing level apart reads the level off the
-line between them. A search that starts where the last file of the same series ended (``start``) usually
+samples' own encode speed); a passing and a failing level apart give the level by the line between them. A search that starts where the last file of the same series ended (``start``) usually
 needs one probe, and moves one level coarser on the slope alone. The samples themselves are
 ``quality_samples``'s.
 
@@ -160,10 +159,11 @@ async def search(
     clock: Callable[[], float] = time.monotonic,
 ) -> Found:
     """The coarsest level within ``scale`` whose samples pass ``target``, starting at ``start_level`` (with
-    ``reused``: the level the series' last search ended at, checked on fewer windows). Probes stop at
-    ``max_probes`` or at the budget (``SEARCH_SHARE`` of the encode); the level is then interpolated between
-    the nearest passing and failing probes. A reused level that passes by more than a level's worth moves
-    one level coarser on the slope's prediction alone: the check after the encode keeps the guarantee."""
+    ``reused``: the level the series' last search ended at, checked on fewer windows). Once a passing and
+    a failing probe lie around the target, more than a level apart, the level is read off the straight line
+    between them; probes also stop at ``max_probes``, and once a level passed, at the budget
+    (``SEARCH_SHARE`` of the encode). A reused level that passes by more than a level's worth moves one
+    level coarser on the slope's prediction alone. The check after the encode keeps the guarantee."""
     began = clock()
     await sampler.prepare(windows(duration, fewer=reused))
     prepared = clock()
@@ -185,6 +185,9 @@ async def search(
         low, high = (max(good) if good else finest - 1), (min(bad) if bad else coarsest + 1)
         if high - low <= 1:
             break
+        if good and bad and (between := _interpolated(probes[low], probes[high], target, scale)):
+            predicted = between  # the straight line between two probes around the target says enough
+            break
         guess = here + math.floor((score.mean - target - AIM) / slope)
         # A level that failed only by its low end still has to go finer, one that passed coarser.
         guess = max(guess, here + 1) if passes(score, target) else min(guess, here - 1)
@@ -198,7 +201,7 @@ async def search(
                 break
         spent = clock() - began
         per_probe = (clock() - prepared) / len(probes)
-        budget = sampler.encode_estimate(duration)
+        budget = await sampler.encode_estimate(duration)
         # Over budget, the search stops once a level passed: without one, its answer would be a guess, and a
         # missed check costs a whole second encode, far more than a probe.
         over = budget is not None and spent + per_probe > SEARCH_SHARE * budget and bool(good)
