@@ -72,8 +72,10 @@ def render() -> str:
         "| store | written and removed by | read by | what it holds |",
         "|---|---|---|---|",
     ]
-    for x in catalog.STORES:
-        lines.append(f"| `{x.spec.name}` | {_roles(x.writers)} | {_roles(x.readers)} | {x.summary} |")
+    for store in catalog.STORES:
+        lines.append(
+            f"| `{store.spec.name}` | {_roles(store.writers)} | {_roles(store.readers)} | {store.summary} |"
+        )
     lines += [
         "",
         "## Durable consumers",
