@@ -42,7 +42,7 @@ class Scheduler:
     grant: bool = True
     before_grant: Callable[[CommitRequest], None] | None = None  # what happens between the ask and the answer
     requests: list[CommitRequest] = field(default_factory=list)
-    outputs: dict[tuple[int, int], list[FileIdentity]] = field(default_factory=dict)
+    outputs: dict[int, list[FileIdentity]] = field(default_factory=dict)
     events: list[JobReport] = field(default_factory=list)
     progress: list[JobProgress] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
@@ -56,10 +56,10 @@ class Scheduler:
             self.requests.append(request)
             if self.before_grant is not None:
                 self.before_grant(request)
-            # As the scheduler: each grant's output is kept, and every grant names the attempt's outputs.
+            # As the scheduler: each grant's output is kept, and every grant names the job's outputs.
             if self.grant and request.output is not None:
-                self.outputs.setdefault((request.job_id, request.attempt), []).append(request.output)
-            outputs = tuple(self.outputs.get((request.job_id, request.attempt), ())) if self.grant else ()
+                self.outputs.setdefault(request.job_id, []).append(request.output)
+            outputs = tuple(self.outputs.get(request.job_id, ())) if self.grant else ()
             decision = CommitDecision(granted=self.grant, reason="" if self.grant else "no", outputs=outputs)
             await msg.respond(msgspec.json.encode(decision))
 

@@ -87,7 +87,7 @@ class CommitRequest(msgspec.Struct, frozen=True, kw_only=True):
 class CommitDecision(msgspec.Struct, frozen=True, kw_only=True):
     granted: bool
     reason: str = ""
-    # With a grant: the outputs this attempt's deliveries were granted the commit for (this one's included).
+    # With a grant: the outputs this job's grants were asked for, by any attempt (this one's included).
     outputs: tuple[FileIdentity, ...] = ()
 
 

@@ -121,7 +121,7 @@ def recycled_entry(job: Job, source: Path, final: str, roots: tuple[Path, ...], 
 async def granted_output(nc: Client, job: Job, changed: Changed) -> Leftover | Outcome:
     """Another file than the one scanned is under the original's name, and neither a recycle entry nor a tag
     says it is this job's output. It still is when it is the very file (inode, size, mtime) an earlier
-    delivery of this attempt was granted the commit for, and it passes verification: that delivery renamed
+    delivery of this job was granted the commit for, and it passes verification: that delivery renamed
     it and died before reporting (an MP4 keeps no tag of ours; without a recycle folder nothing else says
     so). Otherwise the job fails: the next scan queues the new file. Either way this delivery asks for the
     commit first, so that its report counts (a holder presumed dead would otherwise keep the job running)."""

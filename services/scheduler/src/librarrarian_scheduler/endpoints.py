@@ -81,12 +81,11 @@ async def commit(pool: asyncpg.Pool, request: CommitRequest) -> CommitDecision:
 
 
 async def _outputs(pool: asyncpg.Pool, request: CommitRequest) -> tuple[FileIdentity, ...]:
-    """The outputs the attempt's grants were asked for: one may already be in the original's place."""
+    """The outputs the job's grants were asked for, by any attempt (one whose deliveries ran out may have
+    renamed before it died): one may already be in the original's place."""
     rows = await pool.fetch(
-        "SELECT output FROM commits WHERE job_id = $1 AND attempt = $2 AND output IS NOT NULL"
-        " ORDER BY delivery",
+        "SELECT output FROM commits WHERE job_id = $1 AND output IS NOT NULL ORDER BY attempt, delivery",
         request.job_id,
-        request.attempt,
     )
     return tuple(msgspec.json.decode(row["output"], type=FileIdentity) for row in rows)
 
