@@ -193,10 +193,11 @@ def test_a_frame_lost_or_doubled_at_a_join_is_a_seam(encoded: Encoded, ffmpeg: s
 
 
 def lead_clip(shared_media: Path, out: Path) -> Path:
-    """10 s whose sound starts half a second before its picture."""
+    """10 s whose sound starts half a second before its picture. Each input is as long as it is to be (no
+    output ``-t`` cutting one while the other still runs: ffmpeg 9 was seen to stall there, once)."""
     clips.ffmpeg(
-        "-itsoffset", "0.5", "-i", shared_media / "bikes.mp4", "-f", "lavfi", "-i", "sine=duration=10.5",
-        "-map", "0:v", "-map", "1:a", "-t", "10",
+        "-t", "9.5", "-itsoffset", "0.5", "-i", shared_media / "bikes.mp4", "-f", "lavfi", "-i", "sine=duration=10",
+        "-map", "0:v", "-map", "1:a",
         "-c:v", "libx264", "-preset", "ultrafast", "-g", "48", "-sc_threshold", "0", "-c:a", "aac", out,
     )  # fmt: skip
     return out

@@ -31,16 +31,16 @@ from .encoder_client import (
 @pytest.mark.parametrize(
     ("point", "clip", "recycling"),
     [
-        # Each moment, each container, in `make test-kills`; `make test` keeps one of each kind of outcome
-        # (the survivor encodes again; it finishes a replace that was done).
+        # Each moment, each container, in `make test-kills`; `make test` keeps the finish of a replace done
+        # with no recycle folder and no tag (the survivor encodes again in `test_kill.py`).
         pytest.param("output-created", "mp4", True, marks=pytest.mark.kill_matrix),
         pytest.param("verifying", "avi", True, marks=pytest.mark.kill_matrix),
         pytest.param("after-commit", "mp4", True, marks=pytest.mark.kill_matrix),
-        ("after-commit", "avi", True),
+        pytest.param("after-commit", "avi", True, marks=pytest.mark.kill_matrix),
         pytest.param("after-recycle", "mp4", True, marks=pytest.mark.kill_matrix),
         pytest.param("after-recycle", "avi", True, marks=pytest.mark.kill_matrix),
         pytest.param("after-rename", "avi", True, marks=pytest.mark.kill_matrix),
-        ("after-rename", "mp4", True),
+        pytest.param("after-rename", "mp4", True, marks=pytest.mark.kill_matrix),
         # No recycle folder and no tag in an MP4: only the identity its commit was granted for says the file
         # in place is the doomed attempt's output.
         ("after-rename", "mp4", False),

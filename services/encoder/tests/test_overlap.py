@@ -65,6 +65,7 @@ def hold(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return release
 
 
+@pytest.mark.kill_matrix  # waits out AckWait: `make test-kills`
 async def test_a_kill_9_while_a_job_is_put_in_place_behind_the_next_encode_loses_neither(
     bus: tuple[Client, JetStreamContext],
     scheduler: Scheduler,

@@ -208,7 +208,7 @@ async def test_a_hostile_folder_is_refused_with_nothing_lost(
         pytest.param("after-commit", "mp4", marks=pytest.mark.kill_matrix),
         pytest.param("after-recycle", "mp4", marks=pytest.mark.kill_matrix),
         pytest.param("after-rename", "mp4", marks=pytest.mark.kill_matrix),
-        ("after-rename", "avi"),
+        pytest.param("after-rename", "avi", marks=pytest.mark.kill_matrix),
     ],
 )
 async def test_a_kill_during_an_accept_loses_nothing(

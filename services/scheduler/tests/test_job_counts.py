@@ -85,7 +85,8 @@ async def test_the_migration_counts_the_jobs_already_recorded(database_url: str)
         await conn.execute(
             "UPDATE job_counts SET n = n + 5; DELETE FROM job_counts_by_kind WHERE kind = 'rename'"
         )
-        assert await migrate(conn, "scheduler", PACKAGE) == ["0017_job_lists.sql"]
+        later = [name for version, name, _ in migration_files(PACKAGE) if version >= PER_STATEMENT]
+        assert later[0] == "0017_job_lists.sql" and await migrate(conn, "scheduler", PACKAGE) == later
         assert await counted(conn) == await real(conn)
         assert sum((await counted(conn))[0].values()) == 480
         # And from now on per statement: a change of many jobs at once, a state nobody used before.
