@@ -7,6 +7,8 @@ one verified output in place."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from pathlib import Path
 
 import av
@@ -137,3 +139,33 @@ async def test_a_redelivery_that_finds_the_file_gone_takes_the_commit_over_befor
     # survivor holds the commit: it asked for it first, with nothing to put in place.
     assert [(r.node, r.delivery, r.output) for r in scheduler.requests] == [("survivor", 2, None)]
     assert list(source.parent.glob(".tmp_librarrarian-*")) == []  # the doomed attempt's output went too
+
+
+@pytest.mark.kill_matrix  # waits out AckWait: `make test-kills`
+async def test_a_file_swapped_in_after_a_crashed_replace_is_not_taken_for_our_output(
+    bus: tuple[Client, JetStreamContext], scheduler: Scheduler, nats_url: str, media: library.Library
+) -> None:
+    """Someone replaces the crashed attempt's output with a copy of it (same bytes, size and mtime, another
+    inode): only the very file the commit was granted for is ours, so the survivor ends the job failed and
+    leaves the copy as it is."""
+    _, js = bus
+    source = media.transcode["mp4"]
+    await transcode.put(js, transcode.fastest(recycle=False))
+    doomed = await encoder_process(
+        encoder_environment(nats_url, media.root, "doomed", failpoint="after-rename")
+    )
+    await publish(js, work(source), topology.transcode_subject(HwClass.CPU))
+    assert await asyncio.wait_for(doomed.wait(), 120) == -9
+    copy = source.with_name("someone's copy.mp4")
+    shutil.copy2(source, copy)  # keeps the mtime
+    os.replace(copy, source)
+    digest = library.sha256(source)
+
+    async with running_encoder(node_settings(nats_url, media.root, "survivor")):
+        (failed,) = await eventually(
+            lambda: scheduler.of(JobFailed),
+            timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
+            message="the failure",
+        )
+    assert (failed.node, failed.delivery) == ("survivor", 2) and "changed" in failed.reason
+    assert scheduler.of(JobCompleted) == [] and library.sha256(source) == digest
