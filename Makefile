@@ -19,7 +19,7 @@ SYSTEM_FFMPEG_DIR ?= /usr/bin
 # The OpenID provider the sign-in tests run (Node.js, from the npm registry).
 OIDC_PROVIDER := libs/testing/oidc_provider
 
-.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-kills test-system-ffmpeg lint format schema bench bench-quality bench-chunked chaos chaos-quick load clean
+.PHONY: help setup chromium oidc-provider podman images deploy-test run test test-kills test-system-ffmpeg lint format schema bench bench-quality bench-chunked bench-segments chaos chaos-quick load clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ bench-quality: setup ## quality by target against one fixed CRF on 8 kinds of cl
 
 bench-chunked: setup ## one file in segments on two one-core nodes against the whole file on one (~11 min)
 	$(UV) run python -m bench chunked
+
+bench-segments: setup ## one file across two one-core nodes over the bus, one without the library, one killed (~15 min)
+	$(UV) run python -m bench segments
 
 chaos: setup ## faults at seeded random moments on the real cluster, invariants after each (ARGS="--seed N --quick")
 	$(UV) run python -m bench.chaos $(ARGS)

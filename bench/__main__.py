@@ -6,7 +6,18 @@ import argparse
 import asyncio
 import importlib
 
-BENCHES = ("overhead", "memory", "scan", "ui", "security", "security_api", "load", "quality", "chunked")
+BENCHES = (
+    "overhead",
+    "memory",
+    "scan",
+    "ui",
+    "security",
+    "security_api",
+    "load",
+    "quality",
+    "chunked",
+    "segments",
+)
 
 
 def main() -> None:

@@ -97,7 +97,7 @@ def run(*argv: str | Path) -> None:
     subprocess.run([str(a) for a in argv], check=True, stdin=subprocess.DEVNULL)
 
 
-def make_source(folder: Path) -> Path:
+def make_source(folder: Path, seconds: float = SECONDS) -> Path:
     """The long H.264 + AAC original. A 27.6 s cycle is made first (the two clips, then both mirrored, the
     cyclists' cut to 7 s, joined by the concat filter: each clip is a separate input, decoded as the filter
     reaches it, rather than one input split and held in memory), then looped to the length and encoded as the
@@ -114,7 +114,7 @@ def make_source(folder: Path) -> Path:
         cycle)  # fmt: skip
     source = folder / "source.mp4"
     run(FFMPEG, "-hide_banner", "-v", "error", "-y", "-stream_loop", "-1", "-i", cycle,
-        "-stream_loop", "-1", "-i", BUNNY, "-map", "0:v", "-map", "1:a", "-t", f"{SECONDS:g}",
+        "-stream_loop", "-1", "-i", BUNNY, "-map", "0:v", "-map", "1:a", "-t", f"{seconds:g}",
         "-r", "25", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "48",
         "-c:a", "aac", "-b:a", "128k", source)  # fmt: skip
     cycle.unlink()

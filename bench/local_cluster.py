@@ -77,13 +77,18 @@ async def _quiet(_: Exception) -> None:
 
 
 @asynccontextmanager
-async def up(media: Path, data: Path, log: Path, env: dict[str, str]) -> AsyncIterator[Up]:
-    """``librarrarian up`` on ``media`` with ``env`` added to this process's environment."""
+async def up(
+    media: Path, data: Path, log: Path, env: dict[str, str], *, core: int | None = None
+) -> AsyncIterator[Up]:
+    """``librarrarian up`` on ``media`` with ``env`` added to this process's environment; on ``core`` alone
+    when given (``taskset``: its servers, services and encodes inherit it)."""
     environment = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
     environment.update(env)
     port = free_port()
     argv = [sys.executable, "-m", "librarrarian", "up", "--media", str(media), "--data-dir", str(data)]
     argv += ["--port", str(port)]
+    if core is not None:
+        argv = ["taskset", "-c", str(core), *argv]
     with open(log, "wb") as errors:
         process = subprocess.Popen(argv, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
     try:

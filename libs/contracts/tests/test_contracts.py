@@ -129,7 +129,8 @@ def _overlap(a: str, b: str) -> bool:
 
 def test_work_consumers_do_not_overlap() -> None:
     filters = [c.filter_subject for c in topology.CONSUMERS if c.stream == topology.WORK.name]
-    assert len(filters) == len(topology.HwClass) + 2  # a durable per hardware class, the cleanup's, the arr's
+    # Transcodes and segments per hardware class, the cleanup's, the arr's.
+    assert len(filters) == 2 * len(topology.HwClass) + 2
     assert not [(a, b) for i, a in enumerate(filters) for b in filters[i + 1 :] if _overlap(a, b)]
     assert _overlap("work.transcode.*", "work.transcode.cpu") and not _overlap("work.cleanup", "work.x")
 
@@ -228,7 +229,8 @@ def test_the_integration_user_may_subscribe_to_exactly_the_public_subjects() -> 
 
 def test_each_role_needs_what_it_pulls_writes_and_reads() -> None:
     encoder = permissions.needs(catalog.Role.ENCODER)
-    assert {d.durable for d in encoder.durables} == {s.durable for s in topology.WORK_CONSUMERS.values()}
+    work = (*topology.WORK_CONSUMERS.values(), *topology.SEGMENT_CONSUMERS.values())
+    assert {d.durable for d in encoder.durables} == {s.durable for s in work}
     assert {b.name for b in encoder.buckets} == {"nodes", "progress", "settings", "playback", "quality"}
     history = permissions.Needs(
         (topology.JOBS, topology.ARR), (topology.HISTORY_JOBS, topology.HISTORY_RENAMES), ()

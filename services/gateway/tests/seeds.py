@@ -42,7 +42,11 @@ def node(name: str = "node-a", state: str = "running", jobs: tuple[int, ...] = (
 
 
 def progress(
-    percent: float, job_id: int = 7, path: str = HEAT, phase: Literal["searching", "encoding"] = "encoding"
+    percent: float,
+    job_id: int = 7,
+    path: str = HEAT,
+    phase: Literal["searching", "encoding"] = "encoding",
+    **segments: object,
 ) -> bytes:
     return encode(
         JobProgress(
@@ -54,6 +58,7 @@ def progress(
             speed=1.9,
             eta_seconds=75.0,
             phase=phase,
+            **segments,  # type: ignore[arg-type]
         )
     )
 

@@ -112,6 +112,11 @@ async def test_the_dashboard_follows_nodes_and_progress_without_reloading(
         return abs(filled / whole - share) < 0.01
 
     await eventually(lambda: drawn_at(0.20), message="the bar drawn at 20 %")
+    # A file in segments across nodes: the segments done and who encoded them, no one ffmpeg's fps.
+    await running.put("7", progress(40.0, segments_done=2, segments=5, nodes=("node-a", "node-b")))
+    await expect(card.locator(".job .numbers")).to_have_text(
+        "40.0 % · segments 2/5 by node-a, node-b · 1.90\u00d7 · ETA 1:15", timeout=WAIT_MS
+    )
     await running.put("7", progress(65.0))
     await expect(bar).to_have_attribute("aria-valuenow", "65.0", timeout=WAIT_MS)
     await expect(card.locator(".job .numbers")).to_contain_text("65.0 %")

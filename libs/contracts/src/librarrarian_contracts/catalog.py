@@ -199,6 +199,16 @@ CHANNELS: tuple[Channel, ...] = (
         parameters=HW,
     ),
     Channel(
+        topology.WORK_SEGMENT + ".{hw_class}",
+        (m.EncodeSegment,),
+        (ENCODER,),
+        (ENCODER,),
+        "One segment of a file encoded across nodes, from the node that joins them to any node of the class "
+        "(a work queue).",
+        topology.WORK,
+        parameters=HW,
+    ),
+    Channel(
         topology.WORK_CLEANUP,
         (m.RemoveStaleFile,),
         (SCHEDULER,),
@@ -656,7 +666,7 @@ BUCKETS: tuple[Bucket, ...] = (
         topology.NODES,
         (views.NodeStatus,),
         (ENCODER,),
-        (SCHEDULER, GATEWAY, INTEGRATION),
+        (SCHEDULER, GATEWAY, INTEGRATION, ENCODER),
         "Each encoder node's live entry; it expires when the node stops writing it.",
         "the node's name",
         public=True,
@@ -747,6 +757,10 @@ DURABLES: tuple[Durable, ...] = (
             advised=(SCHEDULER,),
         )
         for hw, spec in topology.WORK_CONSUMERS.items()
+    ),
+    *(
+        Durable(spec, (ENCODER,), f"Segments of files encoded across the {hw} nodes.")
+        for hw, spec in topology.SEGMENT_CONSUMERS.items()
     ),
     Durable(
         topology.CLEANUP_WORK,

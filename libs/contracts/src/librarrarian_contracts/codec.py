@@ -14,6 +14,7 @@ from .messages import (
     ArrEvent,
     BackupEvent,
     CleanupMessage,
+    EncodeSegment,
     JobReport,
     JobStateChanged,
     MediaEvent,
@@ -32,6 +33,7 @@ scan_decoder = msgspec.json.Decoder(ScanCommand)
 cleanup_decoder = msgspec.json.Decoder(CleanupMessage)
 # Each worker's durable carries one kind of work: transcodes to the encoders, deletions to the cleanup service.
 work_decoder = msgspec.json.Decoder(Transcode)
+segment_decoder = msgspec.json.Decoder(EncodeSegment)
 cleanup_work_decoder = msgspec.json.Decoder(RemoveStaleFile)
 rename_work_decoder = msgspec.json.Decoder(RenameFile)
 arr_decoder = msgspec.json.Decoder(ArrEvent)

@@ -25,7 +25,7 @@ from .arr import ScanKind
 from .enums import ArrApp, HwClass, JobChange, StreamKind
 from .identity import FileIdentity as FileIdentity  # where the bus's messages always found it
 from .quality import QualityChoice
-from .settings import MediaType, TargetCodec
+from .settings import MediaType, Quality, TargetCodec
 from .stamps import new_id
 from .stamps import utcnow as utcnow  # services stamp their own values with it
 from .views import JobView
@@ -299,6 +299,30 @@ class Transcode(Command, frozen=True, kw_only=True, tag="work.transcode"):
         )
 
 
+class EncodeSegment(Command, frozen=True, kw_only=True, tag="work.encode_segment"):
+    """Encode the video of one segment of a file (``[start, end)`` of its timeline; ``end`` None: to its end)
+    for the node coordinating the job, which joins the segments; its event id is
+    ``<job>:<attempt>:<index>``. The node that takes it reads the source from the library (``path``, checked
+    against ``identity``) or, when it cannot see the library, from the ``transfers`` store (``source_object``),
+    and puts the segment's video there under ``output_object``."""
+
+    job_id: int
+    attempt: int
+    index: int
+    segments: int  # how many the file has
+    start: float
+    end: float | None
+    path: str
+    identity: FileIdentity
+    probe: MediaProbe
+    target_codec: TargetCodec = "hevc"
+    hw_class: HwClass = HwClass.CPU
+    quality: Quality  # chosen once for the whole file, so that the segments match
+    coordinator: str  # the node that joins the segments
+    output_object: str
+    source_object: str | None = None  # the source in the transfers store, for nodes without the library
+
+
 class RemoveStaleFile(Command, frozen=True, kw_only=True, tag="work.remove_stale_file"):
     """Delete a stale file a user approved; only if it is still what was found (``identity``)."""
 
@@ -482,7 +506,7 @@ ScanCommand = StartScan | CancelScan
 ArrCommand = StartArrScan | CancelScan
 CleanupMessage = FindStaleFiles | StaleFileFound | CleanupScanCompleted
 ArrEvent = RenameWanted | QualityMismatchFound | FileRenamed | FileImported | FileDeleted | ArrScanCompleted
-WorkMessage = Transcode | RemoveStaleFile | RenameFile
+WorkMessage = Transcode | EncodeSegment | RemoveStaleFile | RenameFile
 QueueEvent = JobStateChanged
 BackupEvent = BackupCompleted | BackupFailed
 AnyMessage = (

@@ -199,6 +199,17 @@ class TranscodeSettings(msgspec.Struct, frozen=True, kw_only=True):
     quality_mode: QualityMode = "fixed"
     target_vmaf: Annotated[float, msgspec.Meta(ge=50, le=99.5)] = 95.0
     target_levels: dict[str, LevelRange] = msgspec.field(default_factory=_default_level_ranges)
+    # Files at least this many minutes long are encoded in segments by every node of the job's class at once,
+    # then joined on the node that took the job; 0: never (one node encodes each file whole).
+    segment_min_minutes: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    segment_seconds: Annotated[float, msgspec.Meta(ge=10, le=3600)] = 60.0  # about how long each segment is
+    # The largest file that travels between nodes (a segment's video, or a source for a node without the
+    # library): a larger one is refused before a byte moves.
+    transfer_limit_gb: Annotated[float, msgspec.Meta(gt=0)] = 100.0
+
+    def segments_for(self, duration: float | None) -> bool:
+        """Whether a file of ``duration`` seconds is encoded in segments."""
+        return bool(self.segment_min_minutes) and (duration or 0.0) >= self.segment_min_minutes * 60
 
     def __post_init__(self) -> None:
         for family, levels in self.target_levels.items():

@@ -27,6 +27,7 @@ CLEANUP_FIND_STALE_FILES = "cleanup.find_stale_files"
 CLEANUP_STALE_FILE_FOUND = "cleanup.stale_file_found"
 CLEANUP_SCAN_COMPLETED = "cleanup.scan_completed"
 WORK_TRANSCODE = "work.transcode"  # .<hardware class>
+WORK_SEGMENT = "work.segment"  # .<hardware class>
 WORK_CLEANUP = "work.cleanup"
 WORK_RENAME = "work.rename"
 SCAN_START_ARR = "scan.start_arr"
@@ -49,6 +50,10 @@ def scan_cancel_subject(scan_id: str) -> str:
 
 def transcode_subject(hw: HwClass | str) -> str:
     return f"{WORK_TRANSCODE}.{HwClass(hw).value}"
+
+
+def segment_subject(hw: HwClass | str) -> str:
+    return f"{WORK_SEGMENT}.{HwClass(hw).value}"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,19 @@ WORK_CONSUMERS: dict[HwClass, ConsumerSpec] = {
     )
     for hw in HwClass
 }
+# Segments of files encoded across nodes: any node of the class takes any segment. A node that dies mid-segment
+# stops heartbeating and the segment goes to another after AckWait; it alone is done again.
+SEGMENT_CONSUMERS: dict[HwClass, ConsumerSpec] = {
+    hw: ConsumerSpec(
+        WORK.name,
+        f"segments-{hw.value}",
+        segment_subject(hw),
+        ack_wait_seconds=WORK_ACK_WAIT_SECONDS,
+        max_deliver=WORK_MAX_DELIVER,
+        max_ack_pending=256,
+    )
+    for hw in HwClass
+}
 SCHEDULER_MEDIA = ConsumerSpec(MEDIA.name, "scheduler-media", "media.>")
 SCHEDULER_JOBS = ConsumerSpec(JOBS.name, "scheduler-jobs", "job.>")
 HISTORY_JOBS = ConsumerSpec(JOBS.name, "history-jobs", "job.>")
@@ -141,6 +159,7 @@ SCANNER_IMPORTS = ConsumerSpec(ARR.name, "scanner-imports", ARR_FILE_IMPORTED)
 HISTORY_RENAMES = ConsumerSpec(ARR.name, "history-renames", ARR_FILE_RENAMED)
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     *WORK_CONSUMERS.values(),
+    *SEGMENT_CONSUMERS.values(),
     CLEANUP_WORK,
     CLEANUP_CONTROL,
     SCHEDULER_CLEANUP,

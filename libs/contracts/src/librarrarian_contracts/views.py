@@ -55,6 +55,9 @@ class NodeStatus(msgspec.Struct, frozen=True, kw_only=True):
     # Why the node paused on its own ("someone is watching on Plex"); empty unless its state is
     # ``paused for playback``.
     paused_for: str = ""
+    # Whether the node sees the library (``MEDIA_PATHS``): one that does not encodes segments only, reading
+    # their source from the ``transfers`` store.
+    library: bool = True
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +73,11 @@ class JobProgress(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime = msgspec.field(default_factory=utcnow)
     # ``searching``: the quality search's sample encodes (``percent`` is the search's own); then ``encoding``.
     phase: Literal["searching", "encoding"] = "encoding"
+    # A file encoded in segments across nodes: how many of them are done, of how many, and the nodes
+    # working on them (the percent is the done segments' share of the file).
+    segments_done: int | None = None
+    segments: int | None = None
+    nodes: tuple[str, ...] = ()
 
 
 class CommitRequest(msgspec.Struct, frozen=True, kw_only=True):

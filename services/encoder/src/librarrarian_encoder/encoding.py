@@ -19,6 +19,7 @@ from .job import Encoded, Planned
 from .profiles import Profile, profile_for
 from .progress import ProgressBucket
 from .quality_choice import Chosen, SearchMemory
+from .segmented import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +33,15 @@ class Encodes:
         progress: ProgressBucket,
         codecs: dict[HwClass, tuple[str, ...]],
         memory: SearchMemory | None = None,
+        segmenter: Segmenter | None = None,
     ) -> None:
         self.binaries = binaries  # each class's ffmpeg
         self.memory = memory  # where quality searches start for a series
+        self.segmenter = segmenter  # long files in segments, across the class's nodes (by the settings)
         self.progress = progress
         self.codecs = codecs  # what each usable class can encode on this node
-        self.encodings: dict[int, ffmpeg.Encoding] = {}
+        # What runs here, by job (or by job and segment, for a segment encoded for another node).
+        self.encodings: dict[object, ffmpeg.Encoding] = {}
         self.paused = False
 
     def pause(self) -> None:
@@ -57,7 +61,9 @@ class Encodes:
         profile, fallback_reason = self._profile(job.request)
         if chosen is None:
             chosen = await self._choose(job, profile)
-        result = await self._run(job, profile, chosen.quality)
+        result = await self._segmented(job, profile, chosen.quality)
+        if result is None:
+            result = await self._run(job, profile, chosen.quality)
         cpu_can = job.request.target_codec in self.codecs.get(HwClass.CPU, ())
         if (
             result.returncode != 0
@@ -132,12 +138,26 @@ class Encodes:
             self.encodings.pop(job.id, None)
 
     def _started(self, job: Planned) -> Callable[[ffmpeg.Encoding], None]:
+        return self.started_as(job.id)
+
+    def started_as(self, key: object) -> Callable[[ffmpeg.Encoding], None]:
+        """What ffmpeg's runner calls once the encode runs: it is paused and resumed with the node's."""
+
         def started(encoding: ffmpeg.Encoding) -> None:
-            self.encodings[job.id] = encoding
+            self.encodings[key] = encoding
             if self.paused:
                 encoding.pause()
 
         return started
+
+    async def _segmented(self, job: Planned, profile: Profile, quality: Quality) -> ffmpeg.Result | None:
+        """The file encoded in segments across the class's nodes, when the settings say so for its length;
+        None: encoded whole. Dolby Vision stays whole (its per-frame metadata is written by one encode)."""
+        if self.segmenter is None or not job.transcode.segments_for(job.request.probe.duration):
+            return None
+        if self._dynamic_hdr(job, profile).dolby_vision:
+            return None
+        return await self.segmenter.encode(job, profile, quality, self._started(job))
 
     async def _run(self, job: Planned, profile: Profile, quality: Quality) -> ffmpeg.Result:
         probe = job.request.planned()

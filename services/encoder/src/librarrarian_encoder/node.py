@@ -103,6 +103,11 @@ class Node:
         """A job granted the commit finishes its replace (milliseconds) and reports it, whatever happens."""
         return self.handling.get(handling) in self.worker.committed
 
+    def waits_for_segments(self, handling: asyncio.Task[None]) -> bool:
+        """A job whose segments other slots (this node's too) are encoding: it holds no slot meanwhile."""
+        segmenter = self.worker.encodes.segmenter
+        return segmenter is not None and self.handling.get(handling) in segmenter.waiting
+
     def grace_left(self) -> float:
         """Seconds left of the grace period that running jobs get once the node stops (one for them all,
         from the first time a slot asks)."""
@@ -232,6 +237,7 @@ class Node:
             ffmpeg=self.hardware.ffmpeg,
             schedule=self.schedule,
             paused_for=self.paused_for if self.state is NodeState.PAUSED_FOR_PLAYBACK else "",
+            library=bool(self.settings.media_paths),
         )
 
     async def report(self, nodes: KeyValue) -> None:

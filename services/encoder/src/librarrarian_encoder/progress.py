@@ -67,6 +67,10 @@ class ProgressBucket:
 
         return report
 
+    async def put(self, job_id: int, value: bytes) -> None:
+        """A job's entry as its encode's own code worked it out (a file encoded in segments)."""
+        await self._write(self.kv.put(str(job_id), value))
+
     async def clear(self, job_id: int) -> None:
         await self._write(self.kv.delete(str(job_id)))
 

@@ -8,11 +8,8 @@ import asyncio
 import contextlib
 import itertools
 import os
-import shutil
-import stat
-import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +18,10 @@ from librarrarian_contracts.settings import Quality
 from librarrarian_media import reading
 from librarrarian_runtime.processes import die_with_parent
 
-from . import ffmpeg, vmaf
+from . import ffmpeg, scratch, vmaf
 from .profiles import Profile
 
-SCRATCH_PREFIX = "librarrarian-search-"
+SCRATCH_PREFIX = scratch.SEARCH
 # The samples' reference is kept as raw frames up to this size (at RAW_FPS, an upper bound for most video).
 RAW_MAX_BYTES = 256 * 1024 * 1024
 RAW_FPS = 30
@@ -187,43 +184,11 @@ async def _ignore(_: ffmpeg.Progress) -> None:
     return None
 
 
-@contextlib.contextmanager
-def scratch_dir() -> Iterator[Path]:
-    """A private folder for one search's samples, removed after it; named with this process's id, so a
-    node that was killed mid-search has its leftovers removed at its next start (``remove_leftovers``)."""
-    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def scratch_dir() -> contextlib.AbstractContextManager[Path]:
+    """A private folder for one search's samples, removed after it (``scratch``)."""
+    return scratch.folder(scratch.SEARCH)
 
 
 def remove_leftovers(root: Path | None = None) -> int:
-    """Remove the sample folders of search processes that are gone; how many."""
-    root = root or Path(tempfile.gettempdir())
-    removed = 0
-    for path in root.glob(f"{SCRATCH_PREFIX}*"):
-        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        try:
-            st = path.lstat()
-        except OSError:
-            continue
-        # Only a real folder of this user's: a shared temporary folder is anyone's to plant names in, and a
-        # symlink named like ours must not lead the removal elsewhere.
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Remove the scratch folders (samples, segments) of processes that are gone; how many."""
+    return scratch.remove_leftovers(root)

@@ -33,7 +33,7 @@ from librarrarian_media.ffmpeg_builds import candidates
 from librarrarian_runtime import bus, lifecycle
 from librarrarian_runtime.watched import Watched
 
-from . import hardware, quality_samples
+from . import hardware, scratch
 from .binaries import Binaries, chosen
 from .clock import Clock, SystemClock
 from .node import Hardware, Node, Watching
@@ -67,8 +67,8 @@ async def usable_classes(
 
 async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: Clock | None = None) -> None:
     stopping = stopping or lifecycle.stop_event()
-    if removed := quality_samples.remove_leftovers():
-        log.info("removed %d quality-search folder(s) left by a process that is gone", removed)
+    if removed := scratch.remove_leftovers():
+        log.info("removed %d scratch folder(s) (samples, segments) left by a process that is gone", removed)
     binaries = chosen(await asyncio.to_thread(candidates))
     codecs, unusable, binaries = await usable_classes(settings, binaries)
     if not codecs:
@@ -110,7 +110,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
                 ),
             ),
         )
-        worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
+        worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths, nodes=nodes)
         stack.callback(worker.close)
         paths.on_change(lambda _: log_mappings(settings, worker))
         log_mappings(settings, worker)

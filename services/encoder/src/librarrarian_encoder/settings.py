@@ -97,7 +97,8 @@ class Settings:
             raise env.SettingsError(f"VERIFY must be 'sample' or 'full', not {verify!r}")
         return cls(
             nats_url=env.nats_url(),
-            media_paths=env.paths("MEDIA_PATHS"),
+            # None: a node that sees no library, which encodes segments of other nodes' jobs only.
+            media_paths=env.paths("MEDIA_PATHS", required=False),
             node=env.node_name(),
             slots=_slots("SLOTS"),
             verify=verify,

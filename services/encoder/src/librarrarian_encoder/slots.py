@@ -12,7 +12,7 @@ from collections.abc import Collection
 
 import msgspec
 from librarrarian_contracts import topology
-from librarrarian_contracts.codec import work_decoder
+from librarrarian_contracts.codec import segment_decoder, work_decoder
 from librarrarian_contracts.settings import NodeSlots
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime.consumer import Puller
@@ -23,6 +23,9 @@ from .node import Node
 from .waits import first
 
 log = logging.getLogger(__name__)
+
+# How long a slot waits for a segment before it asks for a whole job.
+SEGMENT_FIRST_SECONDS = 0.1
 
 
 class SlotPool:
@@ -64,39 +67,50 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
     A slot is an ffmpeg: once a job's encode ends, the slot takes the next job while the previous one is
     verified and put in place (at most one job finishing per slot), so the encoder never waits on disk
     syncs and round trips between two encodes."""
-    spec = topology.WORK_CONSUMERS[hw]
+    library = bool(node.settings.media_paths)
+    spec, segment_spec = topology.WORK_CONSUMERS[hw], topology.SEGMENT_CONSUMERS[hw]
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    puller = Puller(sub, spec.durable)
+    segment_sub = await js.pull_subscribe_bind(durable=segment_spec.durable, stream=segment_spec.stream)
+    puller, segment_puller = Puller(sub, spec.durable), Puller(segment_sub, segment_spec.durable)
     retired = retired or asyncio.Event()
     jobs: list[asyncio.Task[None]] = []  # the one encoding, and the one before it, finishing
+    waiting: list[asyncio.Task[None]] = []  # jobs of this slot's waiting for their segments
     try:
         while not node.stopping.is_set() and not retired.is_set():
             if not node.open.is_set():
                 await first(node.open.wait(), node.stopping.wait(), retired.wait())
                 continue
-            pulled = await puller.pull(1)
-            if not pulled:
-                continue
-            (msg,) = pulled
+            # A segment first: a file under way across the nodes ends before another starts. A node that
+            # sees no library takes segments only.
             slot_free = asyncio.Event()
-            handling = await _take(node, msg, slot_free)
+            if pulled := await segment_puller.pull(1, timeout=SEGMENT_FIRST_SECONDS if library else 1.0):
+                handling = await _take_segment(node, pulled[0], slot_free)
+            elif library and (pulled := await puller.pull(1)):
+                handling = await _take(node, pulled[0], slot_free)
+            else:
+                continue
             if handling is None:
                 continue
             jobs.append(handling)
             await first(slot_free.wait(), node.stopping.wait())
             if node.stopping.is_set():
                 break  # both jobs get the grace period, together
-            await _finish(node, jobs[:-1])
+            # A job waiting for its segments from across the nodes holds no slot: this one encodes them too.
+            waiting = [j for j in waiting if not j.done()] + [
+                j for j in jobs[:-1] if node.waits_for_segments(j)
+            ]
+            await _finish(node, [j for j in jobs[:-1] if j not in waiting])
             del jobs[:-1]
     except asyncio.CancelledError:
         # The node is going down without its grace period (another of its tasks failed): hand the jobs back.
-        for handling in jobs:
+        for handling in [*waiting, *jobs]:
             if not node.holds_commit(handling):
                 handling.cancel()
         raise
     finally:
-        await _finish(node, jobs)
+        await _finish(node, [*waiting, *jobs])
         await sub.unsubscribe()
+        await segment_sub.unsubscribe()
 
 
 async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
@@ -108,6 +122,20 @@ async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[
         return None
     handling = asyncio.create_task(node.worker.handle(msg, request, slot_free), name=f"job {request.job_id}")
     node.took(handling, request.job_id)
+    return handling
+
+
+async def _take_segment(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
+    try:
+        work = segment_decoder.decode(msg.data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        log.error("dropping an undecodable segment message: %s", error)
+        await msg.term()
+        return None
+    handling = asyncio.create_task(
+        node.worker.segments.handle(msg, work, slot_free), name=f"job {work.job_id} segment {work.index}"
+    )
+    node.took(handling, work.job_id)
     return handling
 
 

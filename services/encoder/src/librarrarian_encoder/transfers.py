@@ -19,15 +19,19 @@ import hashlib
 import io
 import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from librarrarian_contracts import topology
 from nats.js import JetStreamContext
-from nats.js.api import ObjectInfo
+from nats.js.api import ObjectInfo, ObjectMeta
 from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
 
 PIECE = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 STREAM = f"OBJ_{topology.TRANSFERS.name}"
+# Where the store's entries are announced, one subject per object (``$O.<store>.M.<base64 name>``).
+ENTRIES = f"$O.{topology.TRANSFERS.name}.M."
+NOTE_LIMIT = 64 * 1024
 
 
 class TransferError(Exception):
@@ -41,20 +45,57 @@ def name(job_id: int, attempt: int, piece: str) -> str:
     return f"job-{job_id}/attempt-{attempt}/{piece}"
 
 
-async def upload(js: JetStreamContext, object_name: str, fd: int, *, limit: int) -> int:
-    """Store the file open at ``fd`` (read from its start, not moved) under ``object_name``; its size."""
+async def upload(
+    js: JetStreamContext, object_name: str, fd: int, *, limit: int, description: str | None = None
+) -> int:
+    """Store the file open at ``fd`` (read from its start, not moved) under ``object_name``; its size.
+    ``description``: what the object's entry says of it (the node that made it)."""
     size = os.fstat(fd).st_size
     if size > limit:
         raise TransferError(f"{object_name}: {size:,} bytes is over the transfer limit of {limit:,}")
     store = await js.object_store(topology.TRANSFERS.name)
     reader = _Reader(fd)
+    meta = ObjectMeta(name=object_name, description=description)
     try:
-        info = await store.put(object_name, reader)  # type: ignore[arg-type]
+        info = await store.put(object_name, reader, meta=meta)  # type: ignore[arg-type]
     finally:
         reader.close()
     if info.size != size:
         raise TransferError(f"{object_name}: {info.size:,} bytes stored of {size:,}")
     return size
+
+
+async def put_note(js: JetStreamContext, object_name: str, text: str) -> None:
+    """A small object whose presence says something to the job's other nodes (a plan, a failure's reason)."""
+    store = await js.object_store(topology.TRANSFERS.name)
+    await store.put(object_name, text.encode()[:NOTE_LIMIT])
+
+
+async def read_note(js: JetStreamContext, object_name: str) -> str | None:
+    """A note's text; None when there is none (never written, or removed with its job)."""
+    store = await js.object_store(topology.TRANSFERS.name)
+    try:
+        info = await store.get_info(object_name)
+    except (ObjectNotFoundError, ObjectDeletedError, NotFoundError):
+        return None
+    if info.deleted or info.is_link() or (info.size or 0) > NOTE_LIMIT:
+        return None
+    received = bytearray()
+    async for data in _chunks(js, info):
+        received += data
+        if len(received) > NOTE_LIMIT:
+            return None
+    return received.decode(errors="replace")
+
+
+async def present(js: JetStreamContext, object_name: str) -> bool:
+    """Whether the store holds ``object_name`` whole (a put writes its entry after its last chunk)."""
+    store = await js.object_store(topology.TRANSFERS.name)
+    try:
+        info = await store.get_info(object_name)
+    except (ObjectNotFoundError, ObjectDeletedError, NotFoundError):
+        return False
+    return not info.deleted
 
 
 async def download(js: JetStreamContext, object_name: str, folder: Path, local: str, *, limit: int) -> Path:
@@ -90,39 +131,54 @@ async def _receive(js: JetStreamContext, object_name: str, info: ObjectInfo, fd:
     consumer on the store's own stream (the client's ``get`` would look the stream up by subject, which
     the encoder's user may not ask)."""
     size, received, digest = info.size or 0, 0, hashlib.sha256()
-    if size:
-        subject = f"$O.{topology.TRANSFERS.name}.C.{info.nuid}"
-        sub = await js.subscribe(subject, stream=STREAM, ordered_consumer=True)
-        try:
-            async for msg in sub.messages:
-                received += len(msg.data)
-                if received > size:
-                    raise TransferError(f"{object_name}: more bytes than its {size:,}")
-                digest.update(msg.data)
-                await asyncio.to_thread(os.write, fd, msg.data)
-                if msg.metadata.num_pending == 0:
-                    break
-        finally:
-            await sub.unsubscribe()
+    async for data in _chunks(js, info):
+        received += len(data)
+        if received > size:
+            raise TransferError(f"{object_name}: more bytes than its {size:,}")
+        digest.update(data)
+        await asyncio.to_thread(os.write, fd, data)
     expected = (info.digest or "").removeprefix("SHA-256=").removeprefix("sha-256=")
     if received != size or base64.urlsafe_b64encode(digest.digest()).decode() != expected:
         raise TransferError(f"{object_name}: its checksum does not match ({received:,} of {size:,} bytes)")
     await asyncio.to_thread(os.fsync, fd)
 
 
-async def remove_job(js: JetStreamContext, job_id: int) -> int:
-    """Remove every piece of every attempt of ``job_id``; how many. Missing ones are no error. The names
-    come from the stream's list of subjects: no consumer is left behind."""
+async def _chunks(js: JetStreamContext, info: ObjectInfo) -> AsyncIterator[bytes]:
+    """The object's chunks in order, through an ordered consumer on the store's own stream."""
+    if not info.size:
+        return
+    subject = f"$O.{topology.TRANSFERS.name}.C.{info.nuid}"
+    sub = await js.subscribe(subject, stream=STREAM, ordered_consumer=True)
+    try:
+        async for msg in sub.messages:
+            yield msg.data
+            if msg.metadata.num_pending == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+
+
+async def names(js: JetStreamContext) -> list[str]:
+    """The names of the objects in the store now, removed ones aside. They come from the stream's list of
+    subjects: no consumer is left behind."""
     store = await js.object_store(topology.TRANSFERS.name)
-    prefix = f"$O.{topology.TRANSFERS.name}.M."
-    state = (await js.stream_info(STREAM, subjects_filter=f"{prefix}>")).state
-    removed = 0
+    state = (await js.stream_info(STREAM, subjects_filter=f"{ENTRIES}>")).state
+    found = []
     for subject in state.subjects or {}:
-        object_name = base64.urlsafe_b64decode(subject[len(prefix) :]).decode(errors="replace")
-        if not object_name.startswith(f"job-{job_id}/"):
-            continue
+        object_name = base64.urlsafe_b64decode(subject[len(ENTRIES) :]).decode(errors="replace")
         with contextlib.suppress(ObjectNotFoundError, ObjectDeletedError, NotFoundError):
             if not (await store.get_info(object_name)).deleted:
+                found.append(object_name)
+    return found
+
+
+async def remove_job(js: JetStreamContext, job_id: int) -> int:
+    """Remove every piece of every attempt of ``job_id``; how many. Missing ones are no error."""
+    store = await js.object_store(topology.TRANSFERS.name)
+    removed = 0
+    for object_name in await names(js):
+        if object_name.startswith(f"job-{job_id}/"):
+            with contextlib.suppress(ObjectNotFoundError, ObjectDeletedError, NotFoundError):
                 await store.delete(object_name)
                 removed += 1
     return removed

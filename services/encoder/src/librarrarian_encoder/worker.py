@@ -28,6 +28,8 @@ from .job import Job
 from .pipeline import Pipeline
 from .progress import ProgressBucket
 from .quality_choice import SearchMemory
+from .segment_work import SegmentWorker
+from .segmented import Segmenter
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,13 +52,20 @@ class Worker:
         codecs: dict[HwClass, tuple[str, ...]],
         *,
         paths: Watched[PathSettings],
+        nodes: KeyValue | None = None,
     ) -> None:
         self.js = nc.jetstream()
         self.settings = settings
         self.transcode = transcode
         self.paths = paths
         self.progress = ProgressBucket(progress)
-        self.encodes = Encodes(binaries, self.progress, codecs, SearchMemory(self.js))
+        segmenter = None
+        if nodes is not None:
+            segmenter = Segmenter(self.js, settings.node, binaries, self.progress, nodes)
+        self.encodes = Encodes(binaries, self.progress, codecs, SearchMemory(self.js), segmenter)
+        self.segments = SegmentWorker(
+            self.js, settings.node, settings.media_paths, binaries, self.encodes, transcode, self.mappings
+        )
         self.running: set[int] = set()
         # Jobs granted the commit: they finish their replace and report it even when the node stops.
         self.committed: set[int] = set()
@@ -68,6 +77,7 @@ class Worker:
 
     def close(self) -> None:
         self.pipeline.close()
+        self.segments.close()
 
     def pause(self) -> None:
         self.encodes.pause()

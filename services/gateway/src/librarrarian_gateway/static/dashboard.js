@@ -13,7 +13,12 @@
 
   // While a target-VMAF job searches its level, the percent is the search's; its sample encodes' fps and ETA
   // would say nothing about the encode to come.
+  // A file encoded in segments across nodes counts its done segments and names the nodes that encoded them;
+  // its speed is seconds of the file per second, all nodes together (no one ffmpeg's fps).
   const numbers = (p) => p.phase === "searching" ? "searching quality · " + p.percent.toFixed(1) + " %"
+    : p.segments ? p.percent.toFixed(1) + " % · segments " + (p.segments_done || 0) + "/" + p.segments +
+      (p.nodes && p.nodes.length ? " by " + p.nodes.join(", ") : "") + " · " + (p.speed || 0).toFixed(2) +
+      "× · ETA " + format.duration(p.eta_seconds)
     : p.percent.toFixed(1) + " % · " + Math.round(p.fps || 0) + " fps · " +
       (p.speed || 0).toFixed(2) + "× · ETA " + format.duration(p.eta_seconds);
   const cardOf = (key) => [...section.querySelectorAll("article.node")].find((c) => c.dataset.node === key);

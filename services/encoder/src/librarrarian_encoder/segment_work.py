@@ -1,0 +1,259 @@
+"""One segment of a file, encoded on this node for the node that joins them (``segmented``): its source read
+from the library when this node sees it (checked to be the file scanned), else fetched from the ``transfers``
+store; its video encoded into a private scratch folder and put in the store for the joining node.
+
+A segment is work like a transcode: the message is heartbeated while it runs, a node that dies hands it to
+another after AckWait, and a failed encode is retried (on any node) before its failure is written beside the
+job's pieces for the joining node to report. A segment whose job has ended (its plan is gone from the store)
+or that an earlier delivery already put there is acknowledged and not encoded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from librarrarian_contracts import EncodeSegment, topology
+from librarrarian_contracts.settings import TranscodeSettings
+from librarrarian_contracts.sources import PathMapping
+from librarrarian_media import reading
+from librarrarian_runtime import path_mapping
+from librarrarian_runtime.media_paths import OutsideMediaPaths, contain
+from librarrarian_runtime.watched import Watched
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from . import chunks, ffmpeg, scratch, transfers
+from . import replace as safe_replace
+from .binaries import Binaries
+from .folder import Folder, NotAFile, Redirected
+from .profiles import profile_for
+
+if TYPE_CHECKING:
+    from .encoding import Encodes
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = topology.WORK_ACK_WAIT_SECONDS / 3
+RETRY_DELAY_SECONDS = 5.0
+SOURCE_NAME = "source"
+
+
+def plan_object(job_id: int, attempt: int) -> str:
+    """The job's plan in the store: present while the joining node waits for its segments."""
+    return transfers.name(job_id, attempt, "plan")
+
+
+def segment_object(job_id: int, attempt: int, index: int) -> str:
+    return transfers.name(job_id, attempt, f"segment-{index:05d}.mkv")
+
+
+def failure_object(job_id: int, attempt: int, index: int) -> str:
+    """Where a segment that failed on every delivery says why."""
+    return transfers.name(job_id, attempt, f"segment-{index:05d}.failed")
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+    final: bool  # no other delivery would do better (the file changed): said at once
+
+
+class SegmentWorker:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        node: str,
+        media_paths: tuple[Path, ...],
+        binaries: Binaries,
+        encodes: Encodes,
+        transcode: Watched[TranscodeSettings],
+        mappings: Callable[[], tuple[PathMapping, ...]],
+    ) -> None:
+        self.js, self.node, self.media_paths = js, node, media_paths
+        self.binaries, self.encodes, self.transcode = binaries, encodes, transcode
+        self.mappings = mappings
+        # The last source fetched from the store, kept for the job's next segments on this node: one job's
+        # at a time, dropped when another job's arrives, when the job ends, and when the node stops.
+        self._fetched: tuple[str, Path] | None = None
+        self._fetching = asyncio.Lock()
+
+    def close(self) -> None:
+        self._drop_fetched()
+
+    def _drop_fetched(self) -> None:
+        if self._fetched is not None:
+            shutil.rmtree(self._fetched[1].parent, ignore_errors=True)
+            self._fetched = None
+
+    async def handle(self, msg: Msg, work: EncodeSegment, slot_free: asyncio.Event) -> None:
+        """``slot_free`` is set once ffmpeg is done (the upload runs beside the slot's next encode)."""
+        heartbeat = asyncio.create_task(_heartbeat(msg))
+        name = f"job {work.job_id} segment {work.index + 1}/{work.segments}"
+        try:
+            try:
+                failed = await self._encode(work, slot_free, name)
+            except asyncio.CancelledError:
+                log.warning("%s: stopped before the end; handing it back", name)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+                raise
+            except Exception as error:
+                log.exception("%s: unexpected error", name)
+                failed = Failed(f"internal error: {type(error).__name__}: {error}", final=False)
+            finally:
+                slot_free.set()
+            if failed is None:
+                await msg.ack()
+                return
+            last = msg.metadata.num_delivered >= topology.WORK_MAX_DELIVER
+            if failed.final or last:
+                log.warning("%s failed: %s", name, failed.reason)
+                await transfers.put_note(
+                    self.js, failure_object(work.job_id, work.attempt, work.index), failed.reason
+                )
+                await msg.ack()
+            else:
+                log.warning("%s failed (%s); it will be tried again", name, failed.reason)
+                await msg.nak(delay=RETRY_DELAY_SECONDS)
+        finally:
+            heartbeat.cancel()
+
+    async def _encode(self, work: EncodeSegment, slot_free: asyncio.Event, name: str) -> Failed | None:
+        if not await transfers.present(self.js, plan_object(work.job_id, work.attempt)):
+            log.info("%s: its job has ended; dropped", name)
+            if self._fetched is not None and self._fetched[0] == work.source_object:
+                self._drop_fetched()
+            return None
+        output_object = segment_object(work.job_id, work.attempt, work.index)
+        if work.output_object != output_object:
+            return Failed(f"not a segment's name: {work.output_object!r}", final=True)
+        if await transfers.present(self.js, output_object):
+            log.info("%s: already done by an earlier delivery", name)
+            return None
+        profile = profile_for(work.hw_class, work.target_codec)
+        if profile is None:
+            return Failed(f"no {work.hw_class} encoder for {work.target_codec}", final=True)
+        limit = int(self.transcode.value.transfer_limit_gb * 1_000_000_000)
+        with scratch.folder(scratch.SEGMENT) as folder:
+            source = await self._source(work, limit)
+            if isinstance(source, Failed):
+                return source
+            try:
+                out = folder / chunks.segment_name(chunks.Segment(work.index, work.start, work.end))
+                odd = bool((work.probe.width or 0) % 2 or (work.probe.height or 0) % 2)
+                argv = chunks.encode_argv(
+                    self.binaries.for_class(profile.hw),
+                    Path(reading.descriptor_path(source)),
+                    chunks.Segment(work.index, work.start, work.end),
+                    profile,
+                    work.quality,
+                    out,
+                    container=work.probe.container,
+                    odd_size=odd,
+                )
+                log.info("%s: encoding %.1f s from %.3f s", name, (work.end or 0) - work.start, work.start)
+                key = (work.job_id, work.index)
+                try:
+                    result = await ffmpeg.run(
+                        argv,
+                        _ignore,
+                        stall_seconds=self.transcode.value.stall_seconds,
+                        started=self.encodes.started_as(key),
+                        pass_fds=(source,),
+                    )
+                finally:
+                    self.encodes.encodings.pop(key, None)
+            finally:
+                os.close(source)
+            slot_free.set()
+            if result.stalled_after is not None:
+                return Failed(f"stalled: no progress for {result.stalled_after:.0f} s", final=False)
+            if result.returncode != 0:
+                return Failed(f"{profile.encoder} failed: {result.last_error}", final=False)
+            fd = os.open(out, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            began = time.monotonic()
+            try:
+                size = await transfers.upload(self.js, output_object, fd, limit=limit, description=self.node)
+            except transfers.TransferError as error:
+                return Failed(str(error), final=True)
+            finally:
+                os.close(fd)
+        log.info(
+            "%s: done (%d bytes, put in the transfer store in %.2f s)", name, size, time.monotonic() - began
+        )
+        return None
+
+    async def _source(self, work: EncodeSegment, limit: int) -> int | Failed:
+        """The source open for reading: the library's file when this node sees it (still the one scanned),
+        else the copy in the store, fetched once per job into a scratch folder of its own."""
+        local = await asyncio.to_thread(self._open_local, work)
+        if isinstance(local, int | Failed):
+            return local
+        if work.source_object is None:
+            return Failed(f"this node cannot read the file ({local}) and it is not in the store", final=False)
+        async with self._fetching:
+            if self._fetched is None or self._fetched[0] != work.source_object:
+                self._drop_fetched()
+                folder = scratch.make(scratch.SEGMENT)
+                try:
+                    began = time.monotonic()
+                    path = await transfers.download(
+                        self.js, work.source_object, folder, SOURCE_NAME, limit=limit
+                    )
+                except transfers.TransferError as error:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    return Failed(str(error), final=False)
+                except BaseException:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise
+                log.info(
+                    "job %d: source fetched from the transfer store (%d bytes in %.1f s)",
+                    work.job_id,
+                    path.stat().st_size,
+                    time.monotonic() - began,
+                )
+                self._fetched = (work.source_object, path)
+            path = self._fetched[1]
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        if os.fstat(fd).st_size != work.identity.size:
+            os.close(fd)
+            return Failed("the copy in the store is not the file scanned", final=True)
+        return fd
+
+    def _open_local(self, work: EncodeSegment) -> int | Failed | str:
+        """The library's file, opened as a transcode opens it (inside the media paths, no symlink on the
+        way, still the file scanned); or why this node cannot see it (a string: the store may have it)."""
+        if not self.media_paths:
+            return "no library here"
+        try:
+            source = contain(path_mapping.to_local(work.path, self.mappings()), self.media_paths)
+            with Folder.open(source.parent, self.media_paths) as folder:
+                fd = folder.open_file(source.name)
+        except (OutsideMediaPaths, FileNotFoundError, NotADirectoryError) as error:
+            return str(error) or type(error).__name__
+        except (Redirected, NotAFile) as error:
+            return Failed(str(error), final=True)
+        opened = safe_replace.identity(os.fstat(fd))
+        if not opened.same_file(work.identity):
+            os.close(fd)
+            return Failed("the file changed since it was scanned", final=True)
+        return fd
+
+
+async def _ignore(_: ffmpeg.Progress) -> None:
+    return None
+
+
+async def _heartbeat(msg: Msg) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        with contextlib.suppress(Exception):  # a missed beat is retried at the next one
+            await msg.in_progress()

@@ -1,0 +1,244 @@
+"""One file encoded in segments across real encoders on a real NATS, with the real ffmpeg on a real clip
+(bikes looped to 30 s, a keyframe every 1.92 s, AAC and a text subtitle; segments of about 10 s): the file
+ends replaced by one verified output with every source frame once and no seam, its progress counts segments
+and names the nodes, and nothing of it is left in the transfer store or in scratch folders. A node that sees
+no library encodes segments from the source put in the store. A segment whose source changed since the scan
+is refused, and the job fails with the original untouched."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from librarrarian_contracts import EncodeSegment, JobCompleted, encode, publish, topology
+from librarrarian_contracts.settings import Quality
+from librarrarian_contracts.topology import HwClass
+from librarrarian_encoder import chunks, scratch, segment_work, transfers
+from librarrarian_media import probe
+from librarrarian_testing import clips, eventually, transcode
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from .encoder_client import (
+    Scheduler,
+    encoder_environment,
+    encoder_process,
+    node_settings,
+    node_status,
+    outcome,
+    running_encoder,
+    work,
+)
+
+SUBTITLES = "1\n00:00:01,000 --> 00:00:04,000\nHello\n\n2\n00:00:20,000 --> 00:00:22,500\nWorld\n"
+CPU = HwClass.CPU
+
+
+@pytest.fixture
+def film(tmp_path: Path, shared_media: Path) -> Path:
+    """A 30 s film in the test's library (``tmp_path / "media"``)."""
+    folder = tmp_path / "media" / "Films"
+    folder.mkdir(parents=True)
+    (tmp_path / "film.srt").write_text(SUBTITLES)
+    clips.ffmpeg(
+        "-stream_loop", "2", "-i", shared_media / "bikes.mp4",
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=30",
+        "-i", tmp_path / "film.srt",
+        "-map", "0:v", "-map", "1:a", "-map", "2:s", "-t", "30",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "48", "-sc_threshold", "0",
+        "-c:a", "aac", "-c:s", "mov_text", folder / "Film.mp4",
+    )  # fmt: skip
+    return folder / "Film.mp4"
+
+
+@pytest.fixture
+async def segmenting(bus: tuple[Client, JetStreamContext]) -> None:
+    """Files of 6 s or more in segments of about 10 s: three for the film."""
+    await transcode.put(bus[1], transcode.fastest(segment_min_minutes=0.1, segment_seconds=10))
+
+
+async def stored(js: JetStreamContext) -> list[str]:
+    """The objects in the transfer store now."""
+    return await transfers.names(js)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def own_scratch(pid: int | None = None) -> list[Path]:
+    """The segment folders of process ``pid`` (this one's by default)."""
+    return list(Path(tempfile.gettempdir()).glob(f"{scratch.SEGMENT}{pid or os.getpid()}-*"))
+
+
+@contextlib.asynccontextmanager
+async def nodes(nats_url: str, media: Path, *, remote: bool = False) -> AsyncIterator[None]:
+    """``node-a`` (sees the library) and ``node-b`` (sees it too, or not at all: ``remote``)."""
+    a = node_settings(nats_url, media, "node-a", grace_seconds=5, hw_classes=(CPU,))
+    b = node_settings(nats_url, media, "node-b", grace_seconds=5, hw_classes=(CPU,))
+    if remote:
+        b = node_settings(nats_url, media, "node-b", grace_seconds=5, hw_classes=(CPU,), media_paths=())
+    async with running_encoder(a), running_encoder(b):
+        yield
+
+
+async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_no_seam(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    segmenting: None,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    _, js = bus
+    frames = chunks.frame_count(film)
+    async with nodes(nats_url, tmp_path / "media"):
+        await node_status(js, "node-b")
+        await publish(js, work(film), topology.transcode_subject(CPU))
+        done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), done
+    assert (done.codec_after, done.encoder) == ("hevc", "libx265")
+    after = probe(film)
+    assert [s.kind for s in after.streams] == ["video", "audio", "subtitle"]
+    assert abs((after.duration or 0) - 30) < 0.1
+    assert chunks.frame_count(film) == frames  # every frame once
+    counted = [p for p in scheduler.progress if p.job_id == 1 and p.segments]
+    assert counted and {p.segments for p in counted} == {3}
+    assert max(p.segments_done or 0 for p in counted) == 3 and counted[-1].nodes
+    assert await stored(js) == []  # every piece of the job removed
+    assert not own_scratch()
+    assert not list(film.parent.glob(".tmp_*"))
+
+
+async def test_a_node_without_the_library_encodes_segments_from_the_store(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    segmenting: None,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    _, js = bus
+    frames = chunks.frame_count(film)
+    async with nodes(nats_url, tmp_path / "media", remote=True):
+        status = await node_status(js, "node-b")
+        assert not status.library
+        await publish(js, work(film), topology.transcode_subject(CPU))
+        done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), done
+    assert chunks.frame_count(film) == frames
+    # node-b took only segments: the job ran on node-a, and node-b encoded at least one of its segments.
+    assert {p.node for p in scheduler.progress if p.job_id == 1} == {"node-a"}
+    assert "node-b" in {n for p in scheduler.progress for n in p.nodes}
+    assert await stored(js) == []
+    assert not own_scratch()
+
+
+async def test_a_segment_of_a_file_changed_since_the_scan_is_refused_and_says_why(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    segmenting: None,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    """The joining node checked the file when it planned; it changed after, before a segment was read."""
+    _, js = bus
+    job = work(film, job_id=9)
+    with film.open("r+b") as f:  # rewritten in place: same name and inode, other bytes and mtime
+        f.seek(-16, os.SEEK_END)
+        f.write(b"\0" * 16)
+    before = digest(film)
+    await transfers.put_note(js, segment_work.plan_object(9, 1), "[]")
+    segment = EncodeSegment(
+        job_id=9,
+        attempt=1,
+        index=0,
+        segments=3,
+        start=0.0,
+        end=9.6,
+        path=job.path,
+        identity=job.identity,
+        probe=job.probe,
+        quality=Quality(level=28, preset="ultrafast"),
+        coordinator="node-x",
+        output_object=segment_work.segment_object(9, 1, 0),
+    )
+    await js.publish(topology.segment_subject(CPU), encode(segment), stream=topology.WORK.name)
+    async with nodes(nats_url, tmp_path / "media"):
+        reason = await eventually(
+            lambda: transfers.read_note(js, segment_work.failure_object(9, 1, 0)),
+            timeout=30,
+            message="the segment's failure",
+        )
+    assert "changed" in reason
+    assert segment_work.segment_object(9, 1, 0) not in await stored(js)
+    assert digest(film) == before
+    assert not own_scratch()
+
+
+def children_running(parent: int, program: str) -> list[int]:
+    """The pids of ``parent``'s children that run ``program``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                name = Path((entry / "cmdline").read_bytes().split(b"\0")[0].decode()).name
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == parent and program in name:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.kill_matrix  # waits out the segment's AckWait
+async def test_a_node_killed_mid_segment_has_its_segment_done_again_elsewhere(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    """node-b (no library) is killed with SIGKILL while its ffmpeg encodes a segment: the segment comes back
+    to node-a after AckWait, the file ends replaced with every frame once, and nothing is left in the store;
+    the killed node's scratch folder is removed at a node's next start."""
+    _, js = bus
+    await transcode.put(
+        js, transcode.fastest(x265_preset="slow", segment_min_minutes=0.1, segment_seconds=10)
+    )
+    frames = chunks.frame_count(film)
+    env = encoder_environment(nats_url, tmp_path / "media", "node-b")
+    env = {k: v for k, v in env.items() if k != "MEDIA_PATHS"} | {"HW_CLASSES": "cpu"}
+    doomed = await encoder_process(env)
+    a = node_settings(nats_url, tmp_path / "media", "node-a", grace_seconds=5, hw_classes=(CPU,))
+    try:
+        async with running_encoder(a):
+            await node_status(js, "node-b")
+            await publish(js, work(film), topology.transcode_subject(CPU))
+            await eventually(
+                lambda: children_running(doomed.pid, "ffmpeg"),
+                timeout=60,
+                message="node-b encoding a segment",
+            )
+            doomed.send_signal(signal.SIGKILL)
+            await doomed.wait()
+            leftover = own_scratch(doomed.pid)
+            assert leftover  # the killed node's segment folder
+            done = await outcome(scheduler, 1)
+    finally:
+        if doomed.returncode is None:
+            doomed.kill()
+            await doomed.wait()
+    assert isinstance(done, JobCompleted), done
+    assert chunks.frame_count(film) == frames
+    assert await stored(js) == []
+    assert not list(film.parent.glob(".tmp_*"))
+    scratch.remove_leftovers()  # as a node's next start does (another test's encoder may have done it first)
+    assert not any(p.exists() for p in leftover)
