@@ -109,7 +109,7 @@ bench-quality: setup ## quality by target against one fixed CRF on 8 kinds of cl
 bench-chunked: setup ## one file in segments on two one-core nodes against the whole file on one (~11 min)
 	$(UV) run python -m bench chunked
 
-bench-segments: setup ## one file across two one-core nodes over the bus, one without the library, one killed (~15 min)
+bench-segments: setup ## one file across two one-core nodes over the bus, one without the library, one killed (~35 min)
 	$(UV) run python -m bench segments
 
 chaos: setup ## faults at seeded random moments on the real cluster, invariants after each (ARGS="--seed N --quick")

@@ -26,7 +26,7 @@ from librarrarian_testing.capable import ffmpeg_for
 
 NEED = Need.of(encoders=("libx265",))
 TARGET = 8.0  # seconds a segment: four segments of the 30 s film
-SUBTITLES = "1\n00:00:01,000 --> 00:00:04,000\nHello\n\n2\n00:00:20,000 --> 00:00:22,500\nWorld\n"
+SUBTITLES = clips.FILM_SUBTITLES
 
 
 def x265() -> tuple[Profile, Quality]:
@@ -64,17 +64,7 @@ def ffmpeg() -> str:
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory: pytest.TempPathFactory, shared_media: Path) -> Path:
-    folder = tmp_path_factory.mktemp("film")
-    (folder / "film.srt").write_text(SUBTITLES)
-    clips.ffmpeg(
-        "-stream_loop", "2", "-i", shared_media / "bikes.mp4",
-        "-f", "lavfi", "-i", "sine=frequency=440:duration=30",
-        "-i", folder / "film.srt",
-        "-map", "0:v", "-map", "1:a", "-map", "2:s", "-t", "30",
-        "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "48", "-sc_threshold", "0",
-        "-c:a", "aac", "-c:s", "mov_text", folder / "film.mp4",
-    )  # fmt: skip
-    return folder / "film.mp4"
+    return clips.film(tmp_path_factory.mktemp("film") / "film.mp4", shared_media)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """One file encoded in segments across real encoders on a real NATS, with the real ffmpeg on a real clip
-(bikes looped to 30 s, a keyframe every 1.92 s, AAC and a text subtitle; segments of about 10 s): the file
+(``clips.film``; segments of about 10 s): the file
 ends replaced by one verified output with every source frame once and no seam, its progress counts segments
 and names the nodes, and nothing of it is left in the transfer store or in scratch folders. A node that sees
 no library encodes segments from the source put in the store. A segment whose source changed since the scan
@@ -36,7 +36,6 @@ from .encoder_client import (
     work,
 )
 
-SUBTITLES = "1\n00:00:01,000 --> 00:00:04,000\nHello\n\n2\n00:00:20,000 --> 00:00:22,500\nWorld\n"
 CPU = HwClass.CPU
 
 
@@ -45,16 +44,7 @@ def film(tmp_path: Path, shared_media: Path) -> Path:
     """A 30 s film in the test's library (``tmp_path / "media"``)."""
     folder = tmp_path / "media" / "Films"
     folder.mkdir(parents=True)
-    (tmp_path / "film.srt").write_text(SUBTITLES)
-    clips.ffmpeg(
-        "-stream_loop", "2", "-i", shared_media / "bikes.mp4",
-        "-f", "lavfi", "-i", "sine=frequency=440:duration=30",
-        "-i", tmp_path / "film.srt",
-        "-map", "0:v", "-map", "1:a", "-map", "2:s", "-t", "30",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "48", "-sc_threshold", "0",
-        "-c:a", "aac", "-c:s", "mov_text", folder / "Film.mp4",
-    )  # fmt: skip
-    return folder / "Film.mp4"
+    return clips.film(folder / "Film.mp4", shared_media)
 
 
 @pytest.fixture
@@ -88,6 +78,7 @@ async def nodes(nats_url: str, media: Path, *, remote: bool = False) -> AsyncIte
         yield
 
 
+@pytest.mark.parametrize("remote", [False, True], ids=["both-see-the-library", "node-b-sees-none"])
 async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_no_seam(
     bus: tuple[Client, JetStreamContext],
     nats_url: str,
@@ -95,11 +86,12 @@ async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_n
     segmenting: None,
     film: Path,
     tmp_path: Path,
+    remote: bool,
 ) -> None:
     _, js = bus
     frames = chunks.frame_count(film)
-    async with nodes(nats_url, tmp_path / "media"):
-        await node_status(js, "node-b")
+    async with nodes(nats_url, tmp_path / "media", remote=remote):
+        assert (await node_status(js, "node-b")).library is not remote
         await publish(js, work(film), topology.transcode_subject(CPU))
         done = await outcome(scheduler, 1)
     assert isinstance(done, JobCompleted), done
@@ -111,50 +103,41 @@ async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_n
     counted = [p for p in scheduler.progress if p.job_id == 1 and p.segments]
     assert counted and {p.segments for p in counted} == {3}
     assert max(p.segments_done or 0 for p in counted) == 3 and counted[-1].nodes
+    if remote:
+        # node-b took only segments: the job ran on node-a, and node-b encoded at least one of them, from
+        # the source node-a put in the store.
+        assert {p.node for p in scheduler.progress if p.job_id == 1} == {"node-a"}
+        assert "node-b" in {n for p in counted for n in p.nodes}
     assert await stored(js) == []  # every piece of the job removed
     assert not own_scratch()
     assert not list(film.parent.glob(".tmp_*"))
 
 
-async def test_a_node_without_the_library_encodes_segments_from_the_store(
+@pytest.mark.parametrize("change", ["rewritten", "symlink"])
+async def test_a_segment_whose_source_is_not_the_file_scanned_is_refused_and_says_why(
     bus: tuple[Client, JetStreamContext],
     nats_url: str,
     scheduler: Scheduler,
     segmenting: None,
     film: Path,
     tmp_path: Path,
+    change: str,
 ) -> None:
-    _, js = bus
-    frames = chunks.frame_count(film)
-    async with nodes(nats_url, tmp_path / "media", remote=True):
-        status = await node_status(js, "node-b")
-        assert not status.library
-        await publish(js, work(film), topology.transcode_subject(CPU))
-        done = await outcome(scheduler, 1)
-    assert isinstance(done, JobCompleted), done
-    assert chunks.frame_count(film) == frames
-    # node-b took only segments: the job ran on node-a, and node-b encoded at least one of its segments.
-    assert {p.node for p in scheduler.progress if p.job_id == 1} == {"node-a"}
-    assert "node-b" in {n for p in scheduler.progress for n in p.nodes}
-    assert await stored(js) == []
-    assert not own_scratch()
-
-
-async def test_a_segment_of_a_file_changed_since_the_scan_is_refused_and_says_why(
-    bus: tuple[Client, JetStreamContext],
-    nats_url: str,
-    scheduler: Scheduler,
-    segmenting: None,
-    film: Path,
-    tmp_path: Path,
-) -> None:
-    """The joining node checked the file when it planned; it changed after, before a segment was read."""
+    """The joining node checked the file when it planned; it changed after, before a segment was read:
+    rewritten in place (same name and inode, other bytes and mtime), or moved out of the library with a
+    symlink to it planted under its name (followed, it would be the very file scanned)."""
     _, js = bus
     job = work(film, job_id=9)
-    with film.open("r+b") as f:  # rewritten in place: same name and inode, other bytes and mtime
-        f.seek(-16, os.SEEK_END)
-        f.write(b"\0" * 16)
-    before = digest(film)
+    if change == "rewritten":
+        with film.open("r+b") as f:
+            f.seek(-16, os.SEEK_END)
+            f.write(b"\0" * 16)
+        watched = film
+    else:
+        watched = tmp_path / "outside.mp4"
+        os.rename(film, watched)
+        os.symlink(watched, film)
+    before = digest(watched)
     await transfers.put_note(js, segment_work.plan_object(9, 1), "[]")
     segment = EncodeSegment(
         job_id=9,
@@ -177,9 +160,9 @@ async def test_a_segment_of_a_file_changed_since_the_scan_is_refused_and_says_wh
             timeout=30,
             message="the segment's failure",
         )
-    assert "changed" in reason
-    assert segment_work.segment_object(9, 1, 0) not in await stored(js)
-    assert digest(film) == before
+    assert ("changed" if change == "rewritten" else "symlink") in reason
+    assert segment_work.segment_object(9, 1, 0) not in await stored(js)  # nothing was encoded from it
+    assert digest(watched) == before
     assert not own_scratch()
 
 

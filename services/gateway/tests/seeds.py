@@ -34,9 +34,18 @@ PROBE = MediaProbe(
 HEAT = "/m/Movies/Heat (1995).mp4"
 
 
-def node(name: str = "node-a", state: str = "running", jobs: tuple[int, ...] = (7,)) -> bytes:
+def node(
+    name: str = "node-a", state: str = "running", jobs: tuple[int, ...] = (7,), library: bool = True
+) -> bytes:
     status = NodeStatus(
-        node=name, hostname="box", version="0.1.0", classes=("cpu",), slots=1, state=state, jobs=jobs
+        node=name,
+        hostname="box",
+        version="0.1.0",
+        classes=("cpu",),
+        slots=1,
+        state=state,
+        jobs=jobs,
+        library=library,
     )
     return encode(status)
 

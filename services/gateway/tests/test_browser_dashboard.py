@@ -82,8 +82,9 @@ async def test_the_dashboard_follows_nodes_and_progress_without_reloading(
     # The live feed's snapshot takes over the card drawn from the page's own nodes instead of adding one.
     other = page.locator('article.node[data-node="node-b"]')
     await expect(other).to_have_count(1)
-    await nodes.put("node-b", node("node-b", state="draining", jobs=()))
+    await nodes.put("node-b", node("node-b", state="draining", jobs=(), library=False))
     await expect(other.locator(".state")).to_have_text("draining", timeout=WAIT_MS)
+    await expect(other.locator(".meta")).to_have_text("cpu · 1 slot(s) · v0.1.0 · no library: segments only")
     await expect(other).to_have_count(1)
 
     await nodes.put("node-a", node())

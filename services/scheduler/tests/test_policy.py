@@ -79,7 +79,11 @@ def test_the_settings_decide_the_target_the_eligible_codecs_and_the_minimum_size
 
 
 def node(
-    name: str, codecs: dict[str, tuple[str, ...]], state: str = "running", age: float = 0.0
+    name: str,
+    codecs: dict[str, tuple[str, ...]],
+    state: str = "running",
+    age: float = 0.0,
+    library: bool = True,
 ) -> NodeStatus:
     return NodeStatus(
         node=name,
@@ -90,6 +94,7 @@ def node(
         state=state,
         codecs=codecs,
         updated_at=datetime.now(UTC) - timedelta(seconds=age),
+        library=library,
     )
 
 
@@ -112,6 +117,10 @@ def test_placement_follows_the_priority_and_the_live_nodes() -> None:
     assert choose("auto", {"b": resting}, "hevc") is HwClass.NVENC
     dead = node("b", {"nvenc": ("hevc",)}, age=60)
     assert choose("nvidia", {"b": dead}, "hevc") is HwClass.CPU
+    # A GPU node without the library takes segments only: a job does not wait for it.
+    remote = node("b", {"nvenc": ("hevc",)}, library=False)
+    assert choose("auto", {"a": cpu, "b": remote}, "hevc") is HwClass.CPU
+    assert choose("nvidia", {"b": remote}, "hevc") is HwClass.CPU
 
 
 def dolby_vision(profile: int, compatibility: int, codec: str = "hevc") -> MediaProbed:

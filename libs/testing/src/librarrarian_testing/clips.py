@@ -52,3 +52,25 @@ def truncated_copy(source: Path, out: Path, keep_bytes: int = 4096) -> Path:
     """A corrupt video: the first few kilobytes of a real one."""
     out.write_bytes(source.read_bytes()[:keep_bytes])
     return out
+
+
+FILM_SUBTITLES = "1\n00:00:01,000 --> 00:00:04,000\nHello\n\n2\n00:00:20,000 --> 00:00:22,500\nWorld\n"
+
+
+def film(out: Path, shared_media: Path) -> Path:
+    """A 30 s film to cut into segments: the cyclists looped (H.264 with B-frames, a keyframe every 1.92 s),
+    a sine tone as AAC, and a text subtitle (``FILM_SUBTITLES``) as ``mov_text``."""
+    subtitles = out.parent / f".{out.stem}.srt"
+    subtitles.write_text(FILM_SUBTITLES)
+    try:
+        ffmpeg(
+            "-stream_loop", "2", "-i", shared_media / "bikes.mp4",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=30",
+            "-i", subtitles,
+            "-map", "0:v", "-map", "1:a", "-map", "2:s", "-t", "30",
+            "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "48", "-sc_threshold", "0",
+            "-c:a", "aac", "-c:s", "mov_text", out,
+        )  # fmt: skip
+    finally:
+        subtitles.unlink()
+    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -159,7 +160,8 @@ class SegmentWorker:
                     container=work.probe.container,
                     odd_size=odd,
                 )
-                log.info("%s: encoding %.1f s from %.3f s", name, (work.end or 0) - work.start, work.start)
+                span = "to the end" if work.end is None else f"to {work.end:.3f} s"
+                log.info("%s: encoding from %.3f s %s", name, work.start, span)
                 key = (work.job_id, work.index)
                 try:
                     result = await ffmpeg.run(
@@ -178,6 +180,9 @@ class SegmentWorker:
                 return Failed(f"stalled: no progress for {result.stalled_after:.0f} s", final=False)
             if result.returncode != 0:
                 return Failed(f"{profile.encoder} failed: {result.last_error}", final=False)
+            if not await transfers.present(self.js, plan_object(work.job_id, work.attempt)):
+                log.info("%s: its job ended while it was encoded; not kept", name)
+                return None
             fd = os.open(out, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             began = time.monotonic()
             try:
@@ -233,14 +238,24 @@ class SegmentWorker:
         way, still the file scanned); or why this node cannot see it (a string: the store may have it)."""
         if not self.media_paths:
             return "no library here"
+        local = Path(path_mapping.to_local(work.path, self.mappings()))
+        if not any(local.is_relative_to(root) for root in self.media_paths):
+            return f"{local} is outside this node's media paths"  # a part of the library it does not mount
         try:
-            source = contain(path_mapping.to_local(work.path, self.mappings()), self.media_paths)
+            source = contain(local, self.media_paths)
+        except OutsideMediaPaths as error:
+            return Failed(f"{error}: a symlink leads out of them", final=True)
+        try:
             with Folder.open(source.parent, self.media_paths) as folder:
                 fd = folder.open_file(source.name)
-        except (OutsideMediaPaths, FileNotFoundError, NotADirectoryError) as error:
+        except (FileNotFoundError, NotADirectoryError) as error:
             return str(error) or type(error).__name__
         except (Redirected, NotAFile) as error:
             return Failed(str(error), final=True)
+        except OSError as error:
+            if error.errno == errno.ELOOP:  # planted since the path was resolved
+                return Failed(f"{source.name} is a symlink now; not followed", final=True)
+            return Failed(f"cannot open {source.name}: {error.strerror or error}", final=False)
         opened = safe_replace.identity(os.fstat(fd))
         if not opened.same_file(work.identity):
             os.close(fd)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
+from typing import TypeVar
 
 import msgspec
 from librarrarian_contracts import topology
@@ -23,6 +24,8 @@ from .node import Node
 from .waits import first
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # How long a slot waits for a segment before it asks for a whole job.
 SEGMENT_FIRST_SECONDS = 0.1
@@ -114,11 +117,8 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
 
 
 async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
-    try:
-        request = work_decoder.decode(msg.data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        log.error("dropping an undecodable work message: %s", error)
-        await msg.term()
+    request = await _decoded(msg, work_decoder, "work")
+    if request is None:
         return None
     handling = asyncio.create_task(node.worker.handle(msg, request, slot_free), name=f"job {request.job_id}")
     node.took(handling, request.job_id)
@@ -126,17 +126,24 @@ async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[
 
 
 async def _take_segment(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
-    try:
-        work = segment_decoder.decode(msg.data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        log.error("dropping an undecodable segment message: %s", error)
-        await msg.term()
+    work = await _decoded(msg, segment_decoder, "segment")
+    if work is None:
         return None
     handling = asyncio.create_task(
         node.worker.segments.handle(msg, work, slot_free), name=f"job {work.job_id} segment {work.index}"
     )
     node.took(handling, work.job_id)
     return handling
+
+
+async def _decoded(msg: Msg, decoder: msgspec.json.Decoder[T], kind: str) -> T | None:
+    """The message's value; None (and the message dropped for good) when it cannot be decoded."""
+    try:
+        return decoder.decode(msg.data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        log.error("dropping an undecodable %s message: %s", kind, error)
+        await msg.term()
+        return None
 
 
 async def _finish(node: Node, jobs: Collection[asyncio.Task[None]]) -> None:

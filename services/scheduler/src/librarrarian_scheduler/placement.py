@@ -1,5 +1,6 @@
 """Which hardware class a job goes to: the first class of the encoder-priority setting that has a live
-node taking work, else the first that has a live node at all, else the CPU (every node can encode on it)."""
+node taking work, else the first that has a live node at all, else the CPU (every node can encode on it).
+Only nodes that see the library count: one without takes segments only (``segment_work``)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ LIVE_SECONDS = topology.NODES.ttl_seconds or 20.0
 def choose(priority: str, nodes: dict[str, NodeStatus], codec: str, now: datetime | None = None) -> HwClass:
     order = PRIORITY_CLASSES.get(priority, PRIORITY_CLASSES["auto"])
     now = now or datetime.now(UTC)
-    # An entry past the bucket's TTL is a node that died: KV expiry sends no delete to watchers.
-    live = [n for n in nodes.values() if (now - n.updated_at).total_seconds() < LIVE_SECONDS]
+    # An entry past the bucket's TTL is a node that died: KV expiry sends no delete to watchers. A node that
+    # sees no library takes segments of other nodes' jobs only, never a job.
+    live = [n for n in nodes.values() if (now - n.updated_at).total_seconds() < LIVE_SECONDS and n.library]
 
     def can(node: NodeStatus, hw: HwClass) -> bool:
         return codec in node.codecs.get(hw, ())
@@ -68,7 +70,7 @@ class Placement:
         return {
             HwClass(hw)
             for node in self.nodes.values()
-            if (now - node.updated_at).total_seconds() < LIVE_SECONDS
+            if (now - node.updated_at).total_seconds() < LIVE_SECONDS and node.library
             for hw in node.codecs
         }
 

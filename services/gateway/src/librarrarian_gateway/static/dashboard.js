@@ -119,7 +119,9 @@
     const state = card.querySelector(".state");
     state.className = "state " + n.state;
     state.textContent = n.paused_for ? "paused: " + n.paused_for : n.state;
-    card.querySelector(".meta").textContent = n.classes.join(", ") + " · " + n.slots + " slot(s) · v" + n.version;
+    // A node that sees no library encodes segments of other nodes' jobs only.
+    card.querySelector(".meta").textContent = n.classes.join(", ") + " · " + n.slots + " slot(s) · v" + n.version +
+      (n.library === false ? " · no library: segments only" : "");
     fillFfmpeg(card, n.ffmpeg || []);
     fillUnusable(card, n.unusable || {});
     lib.schedules.fill(card, n);
