@@ -161,7 +161,7 @@ class Segmenter:
         """Until every segment's video is in the store; the reason when one failed for good."""
         attempt = job.request.attempt
         wanted = {segment_object(job.id, attempt, s.index): s for s in plan}
-        failures = {failure_object(job.id, attempt, s.index) for s in plan}
+        failures = {failure_object(job.id, attempt, s.index): s.index for s in plan}
         done: dict[str, ObjectInfo] = {}
         total = sum((s.duration or max(0.0, (job.request.probe.duration or 0) - s.start)) for s in plan)
         started = time.monotonic()
@@ -183,10 +183,7 @@ class Segmenter:
                     continue
                 if info.name in failures:
                     reason = await transfers.read_note(self.js, info.name) or "no reason given"
-                    index = plan[
-                        [failure_object(job.id, attempt, s.index) for s in plan].index(info.name)
-                    ].index
-                    return f"segment {index + 1} of {len(plan)} failed: {reason}"
+                    return f"segment {failures[info.name] + 1} of {len(plan)} failed: {reason}"
                 if info.name in wanted and info.name not in done:
                     done[info.name] = info
                     await self._report(job, plan, done, total, started)

@@ -84,11 +84,12 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
                 await first(node.open.wait(), node.stopping.wait(), retired.wait())
                 continue
             # A segment first: a file under way across the nodes ends before another starts. A node that
-            # sees no library takes segments only.
+            # sees no library takes segments only. The node may have closed while the first fetch waited:
+            # a closed node asks for nothing more (one fetch at most is under way when it closes).
             slot_free = asyncio.Event()
             if pulled := await segment_puller.pull(1, timeout=SEGMENT_FIRST_SECONDS if library else 1.0):
                 handling = await _take_segment(node, pulled[0], slot_free)
-            elif library and (pulled := await puller.pull(1)):
+            elif library and _may_take(node, retired) and (pulled := await puller.pull(1)):
                 handling = await _take(node, pulled[0], slot_free)
             else:
                 continue
@@ -114,6 +115,10 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
         await _finish(node, [*waiting, *jobs])
         await sub.unsubscribe()
         await segment_sub.unsubscribe()
+
+
+def _may_take(node: Node, retired: asyncio.Event) -> bool:
+    return node.open.is_set() and not node.stopping.is_set() and not retired.is_set()
 
 
 async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
