@@ -166,6 +166,52 @@ async def test_a_segment_whose_source_is_not_the_file_scanned_is_refused_and_say
     assert not own_scratch()
 
 
+async def test_a_segment_handed_out_again_and_again_with_no_outcome_is_given_up_with_the_reason(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    segmenting: None,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    """The server never drops a segment; nodes that died on it every time (here: deliveries handed back
+    unanswered) make the next node give up on it and say why, so its job does not wait for good."""
+    _, js = bus
+    job = work(film, job_id=11)
+    await transfers.put_note(js, segment_work.plan_object(11, 1), "[]")
+    segment = EncodeSegment(
+        job_id=11,
+        attempt=1,
+        index=2,
+        segments=3,
+        start=19.2,
+        end=None,
+        path=job.path,
+        identity=job.identity,
+        probe=job.probe,
+        quality=Quality(level=28, preset="ultrafast"),
+        coordinator="node-x",
+        output_object=segment_work.segment_object(11, 1, 2),
+    )
+    await js.publish(topology.segment_subject(CPU), encode(segment), stream=topology.WORK.name)
+    spec = topology.SEGMENT_CONSUMERS[CPU]
+    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    for _ in range(topology.SEGMENT_GIVE_UP):
+        (msg,) = await sub.fetch(1, timeout=5)
+        await msg.nak()  # as a node that died on it, without the wait
+    await sub.unsubscribe()
+    async with nodes(nats_url, tmp_path / "media"):
+        reason = await eventually(
+            lambda: transfers.read_note(js, segment_work.failure_object(11, 1, 2)),
+            timeout=30,
+            message="the segment given up",
+        )
+    assert f"delivered {topology.SEGMENT_GIVE_UP + 1} times without an outcome" in reason
+    assert segment_work.segment_object(11, 1, 2) not in await stored(js)
+    info = await js.consumer_info(spec.stream, spec.durable)
+    assert info.num_pending == 0 and info.num_ack_pending == 0  # acknowledged, not handed out again
+
+
 def children_running(parent: int, program: str) -> list[int]:
     """The pids of ``parent``'s children that run ``program``."""
     found = []

@@ -159,6 +159,31 @@ async def test_quality_by_target_is_chosen_on_options_and_a_bad_target_is_refuse
     await expect(target).to_have_value("93.5")
 
 
+async def test_segments_are_set_on_options_and_a_bad_length_is_refused(browser: Browser, site: Site) -> None:
+    page = await logged_in(browser, site, "/options?view=advanced")
+    box = page.locator("#segments")
+    longer = box.get_by_label("Encode in segments files at least this long (minutes; 0: never)")
+    length = box.get_by_label("Segment length (seconds)")
+    await expect(longer).to_have_value("0.0")  # off unless chosen
+    await longer.fill("45")
+    await length.fill("5")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.locator("#transcode-error")).to_contain_text("segment_seconds", timeout=WAIT_MS)
+    await expect(length).to_have_attribute("aria-invalid", "true")
+    async with site.client() as client:
+        stored = (await client.get("/api/v1/settings/transcode")).json()
+    assert (stored["segment_min_minutes"], stored["segment_seconds"]) == (0.0, 60.0)  # nothing half-applied
+
+    await length.fill("90")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.locator("#transcode-message")).to_have_text("Saved.", timeout=WAIT_MS)
+    async with site.client() as client:
+        stored = (await client.get("/api/v1/settings/transcode")).json()
+    assert (stored["segment_min_minutes"], stored["segment_seconds"]) == (45.0, 90.0)
+    await page.reload()
+    await expect(longer).to_have_value("45.0")
+
+
 async def background(page: Page) -> str:
     return str(await page.evaluate("getComputedStyle(document.body).backgroundColor"))
 

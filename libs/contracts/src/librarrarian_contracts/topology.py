@@ -120,14 +120,16 @@ WORK_CONSUMERS: dict[HwClass, ConsumerSpec] = {
     for hw in HwClass
 }
 # Segments of files encoded across nodes: any node of the class takes any segment. A node that dies mid-segment
-# stops heartbeating and the segment goes to another after AckWait; it alone is done again.
+# stops heartbeating and the segment goes to another after AckWait; it alone is done again. The server never
+# drops a segment (a job would wait for it for good): its worker gives up on it itself, with the reason, after
+# SEGMENT_GIVE_UP deliveries.
+SEGMENT_GIVE_UP = 2 * WORK_MAX_DELIVER
 SEGMENT_CONSUMERS: dict[HwClass, ConsumerSpec] = {
     hw: ConsumerSpec(
         WORK.name,
         f"segments-{hw.value}",
         segment_subject(hw),
         ack_wait_seconds=WORK_ACK_WAIT_SECONDS,
-        max_deliver=WORK_MAX_DELIVER,
         max_ack_pending=256,
     )
     for hw in HwClass

@@ -4,7 +4,8 @@ store; its video encoded into a private scratch folder and put in the store for 
 
 A segment is work like a transcode: the message is heartbeated while it runs, a node that dies hands it to
 another after AckWait, and a failed encode is retried (on any node) before its failure is written beside the
-job's pieces for the joining node to report. A segment whose job has ended (its plan is gone from the store)
+job's pieces for the joining node to report; so is a segment handed out ``SEGMENT_GIVE_UP`` times with no
+outcome (nodes that died on it). A segment whose job has ended (its plan is gone from the store)
 or that an earlier delivery already put there is acknowledged and not encoded."""
 
 from __future__ import annotations
@@ -98,9 +99,18 @@ class SegmentWorker:
         """``slot_free`` is set once ffmpeg is done (the upload runs beside the slot's next encode)."""
         heartbeat = asyncio.create_task(_heartbeat(msg))
         name = f"job {work.job_id} segment {work.index + 1}/{work.segments}"
+        delivered = msg.metadata.num_delivered
         try:
             try:
-                failed = await self._encode(work, slot_free, name)
+                if delivered > topology.SEGMENT_GIVE_UP:
+                    # Every delivery before ended without an outcome: the nodes that took it died or
+                    # stopped on it. Said, rather than handed out for good.
+                    failed: Failed | None = Failed(
+                        f"delivered {delivered} times without an outcome (the nodes that took it stopped)",
+                        final=True,
+                    )
+                else:
+                    failed = await self._encode(work, slot_free, name)
             except asyncio.CancelledError:
                 log.warning("%s: stopped before the end; handing it back", name)
                 with contextlib.suppress(Exception):
@@ -114,7 +124,7 @@ class SegmentWorker:
             if failed is None:
                 await msg.ack()
                 return
-            last = msg.metadata.num_delivered >= topology.WORK_MAX_DELIVER
+            last = delivered >= topology.WORK_MAX_DELIVER
             if failed.final or last:
                 log.warning("%s failed: %s", name, failed.reason)
                 await transfers.put_note(

@@ -32,7 +32,8 @@
     }
     const recycle = form.elements.recycle.value;  // "": not chosen (on while the installation is new)
     data.recycle = recycle === "" ? null : recycle === "true";
-    for (const name of ["min_size_mb", "max_output_percent", "stall_seconds", "target_vmaf"]) {
+    for (const name of ["min_size_mb", "max_output_percent", "stall_seconds", "target_vmaf",
+      "segment_min_minutes", "segment_seconds", "transfer_limit_gb"]) {
       data[name] = number(form.elements[name].value);
     }
     const quality = {};
