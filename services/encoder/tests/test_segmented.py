@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from librarrarian_contracts import EncodeSegment, JobCompleted, encode, publish, topology
+from librarrarian_contracts import EncodeSegment, JobCompleted, Transcode, encode, publish, topology
 from librarrarian_contracts.settings import Quality
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import chunks, scratch, segment_work, transfers
@@ -113,6 +113,28 @@ async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_n
     assert not list(film.parent.glob(".tmp_*"))
 
 
+async def hand_out(
+    js: JetStreamContext, job: Transcode, *, index: int, start: float, end: float | None
+) -> None:
+    """One segment of ``job`` (attempt 1) as a joining node "node-x" hands it out, its plan in the store."""
+    await transfers.put_note(js, segment_work.plan_object(job.job_id, 1), "[]")
+    segment = EncodeSegment(
+        job_id=job.job_id,
+        attempt=1,
+        index=index,
+        segments=3,
+        start=start,
+        end=end,
+        path=job.path,
+        identity=job.identity,
+        probe=job.probe,
+        quality=Quality(level=28, preset="ultrafast"),
+        coordinator="node-x",
+        output_object=segment_work.segment_object(job.job_id, 1, index),
+    )
+    await js.publish(topology.segment_subject(CPU), encode(segment), stream=topology.WORK.name)
+
+
 @pytest.mark.parametrize("change", ["rewritten", "symlink"])
 async def test_a_segment_whose_source_is_not_the_file_scanned_is_refused_and_says_why(
     bus: tuple[Client, JetStreamContext],
@@ -138,22 +160,7 @@ async def test_a_segment_whose_source_is_not_the_file_scanned_is_refused_and_say
         os.rename(film, watched)
         os.symlink(watched, film)
     before = digest(watched)
-    await transfers.put_note(js, segment_work.plan_object(9, 1), "[]")
-    segment = EncodeSegment(
-        job_id=9,
-        attempt=1,
-        index=0,
-        segments=3,
-        start=0.0,
-        end=9.6,
-        path=job.path,
-        identity=job.identity,
-        probe=job.probe,
-        quality=Quality(level=28, preset="ultrafast"),
-        coordinator="node-x",
-        output_object=segment_work.segment_object(9, 1, 0),
-    )
-    await js.publish(topology.segment_subject(CPU), encode(segment), stream=topology.WORK.name)
+    await hand_out(js, job, index=0, start=0.0, end=9.6)
     async with nodes(nats_url, tmp_path / "media"):
         reason = await eventually(
             lambda: transfers.read_note(js, segment_work.failure_object(9, 1, 0)),
@@ -178,22 +185,7 @@ async def test_a_segment_handed_out_again_and_again_with_no_outcome_is_given_up_
     unanswered) make the next node give up on it and say why, so its job does not wait for good."""
     _, js = bus
     job = work(film, job_id=11)
-    await transfers.put_note(js, segment_work.plan_object(11, 1), "[]")
-    segment = EncodeSegment(
-        job_id=11,
-        attempt=1,
-        index=2,
-        segments=3,
-        start=19.2,
-        end=None,
-        path=job.path,
-        identity=job.identity,
-        probe=job.probe,
-        quality=Quality(level=28, preset="ultrafast"),
-        coordinator="node-x",
-        output_object=segment_work.segment_object(11, 1, 2),
-    )
-    await js.publish(topology.segment_subject(CPU), encode(segment), stream=topology.WORK.name)
+    await hand_out(js, job, index=2, start=19.2, end=None)
     spec = topology.SEGMENT_CONSUMERS[CPU]
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
     for _ in range(topology.SEGMENT_GIVE_UP):
