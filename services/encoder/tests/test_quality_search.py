@@ -4,10 +4,6 @@ encoder family (the hardware ones cannot run here; their quality options must st
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -235,35 +231,3 @@ def test_each_encoder_samples_on_its_own_scale(hw: HwClass, expected: list[str],
         and "-map" in argv
         and argv[argv.index("-map") + 1] == "0:v:0"
     )
-
-
-def test_a_killed_search_leaves_nothing_for_long(tmp_path: Path) -> None:
-    """A search process killed (SIGKILL) with its samples half written: the next start removes its folder,
-    and nothing planted under a look-alike name (a symlink to someone's folder) is followed."""
-    script = (
-        "import os, sys, tempfile, time\n"
-        "tempfile.tempdir = sys.argv[1]\n"
-        "from librarrarian_encoder import quality_samples\n"
-        "with quality_samples.scratch_dir() as path:\n"
-        "    (path / 'reference.mkv').write_bytes(b'x' * 65536)\n"
-        "    print(path, flush=True)\n"
-        "    time.sleep(60)\n"
-    )
-    with subprocess.Popen(
-        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    ) as child:
-        assert child.stdout is not None
-        scratch = Path(child.stdout.readline().strip())
-        assert (scratch / "reference.mkv").exists()
-        child.send_signal(signal.SIGKILL)
-    victim = tmp_path / "someone"
-    victim.mkdir()
-    (victim / "keep.mkv").write_bytes(b"precious")
-    planted = tmp_path / f"{quality_samples.SCRATCH_PREFIX}{child.pid}-planted"
-    planted.symlink_to(victim)
-    mine = tmp_path / f"{quality_samples.SCRATCH_PREFIX}{os.getpid()}-alive"
-    mine.mkdir()  # a live process's folder stays
-
-    assert quality_samples.remove_leftovers(tmp_path) == 1
-    assert not scratch.exists() and mine.exists() and planted.is_symlink()
-    assert (victim / "keep.mkv").read_bytes() == b"precious"

@@ -16,7 +16,7 @@ from librarrarian_contracts import JobCompleted, publish, topology
 from librarrarian_contracts.quality import QualityChoice, QualityMemory
 from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
-from librarrarian_encoder import quality_choice, quality_samples, quality_search, vmaf
+from librarrarian_encoder import quality_choice, quality_search, scratch, vmaf
 from librarrarian_encoder.profiles import profile_for
 from librarrarian_testing import clips, library, transcode
 from librarrarian_testing.capable import ffmpeg_for
@@ -90,7 +90,7 @@ async def test_a_target_is_reached_and_the_next_episode_starts_there(
     (key,) = await kv.keys()
     remembered = msgspec.json.decode((await kv.get(key)).value or b"", type=QualityMemory)
     assert remembered.folder == str(season.resolve()) and remembered.level == two.level
-    ours = f"{quality_samples.SCRATCH_PREFIX}{os.getpid()}-*"  # the encoder ran in this process
+    ours = f"{scratch.SEARCH}{os.getpid()}-*"  # the encoder ran in this process
     assert not glob.glob(os.path.join(tempfile.gettempdir(), ours)), "no sample folder left behind"
 
 

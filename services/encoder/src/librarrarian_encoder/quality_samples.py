@@ -1,6 +1,6 @@
 """The quality search's samples: windows of the original cut once into a lossless reference in a private
 folder, encoded at one level and scored against it (``Sampler``); the folder removed after the search, or at
-the node's next start when a kill left it (``remove_leftovers``)."""
+the node's next start when a kill left it (``scratch.remove_leftovers``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from librarrarian_runtime.processes import die_with_parent
 from . import ffmpeg, scratch, vmaf
 from .profiles import Profile
 
-SCRATCH_PREFIX = scratch.SEARCH
 # The samples' reference is kept as raw frames up to this size (at RAW_FPS, an upper bound for most video).
 RAW_MAX_BYTES = 256 * 1024 * 1024
 RAW_FPS = 30
@@ -187,8 +186,3 @@ async def _ignore(_: ffmpeg.Progress) -> None:
 def scratch_dir() -> contextlib.AbstractContextManager[Path]:
     """A private folder for one search's samples, removed after it (``scratch``)."""
     return scratch.folder(scratch.SEARCH)
-
-
-def remove_leftovers(root: Path | None = None) -> int:
-    """Remove the scratch folders (samples, segments) of processes that are gone; how many."""
-    return scratch.remove_leftovers(root)
