@@ -16,7 +16,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from librarrarian_contracts import EncodeSegment, JobCompleted, Transcode, encode, publish, topology
+from librarrarian_contracts import (
+    EncodeSegment,
+    JobCompleted,
+    JobFailed,
+    Transcode,
+    encode,
+    publish,
+    topology,
+)
 from librarrarian_contracts.settings import Quality
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import chunks, scratch, segment_work, transfers
@@ -110,6 +118,34 @@ async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_n
         assert "node-b" in {n for p in counted for n in p.nodes}
     assert await stored(js) == []  # every piece of the job removed
     assert not own_scratch()
+    assert not list(film.parent.glob(".tmp_*"))
+
+
+async def test_a_file_whose_keyframes_cannot_be_read_fails_with_ffmpegs_reason_and_stays(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    segmenting: None,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    """Damaged since the scan (its index zeroed, its size, mtime and inode kept): it is not cut, the whole
+    encode says what ffmpeg found, and the file is left as it is."""
+    _, js = bus
+    job = work(film)
+    before = os.stat(film)
+    with film.open("r+b") as f:
+        f.seek(-65536, os.SEEK_END)
+        f.write(b"\0" * 65536)
+    os.utime(film, ns=(before.st_atime_ns, before.st_mtime_ns))
+    damaged = digest(film)
+    async with nodes(nats_url, tmp_path / "media"):
+        await publish(js, job, topology.transcode_subject(CPU))
+        done = await outcome(scheduler, 1)
+    assert isinstance(done, JobFailed), done
+    assert "internal error" not in done.reason and "ffmpeg exit" in done.reason
+    assert digest(film) == damaged
+    assert await stored(js) == [] and not own_scratch()
     assert not list(film.parent.glob(".tmp_*"))
 
 

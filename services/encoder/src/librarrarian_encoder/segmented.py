@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import msgspec
 from librarrarian_contracts import EncodeSegment, encode, topology
 from librarrarian_contracts.settings import Quality
@@ -55,9 +56,14 @@ class Segmenter:
         self, job: Planned, profile: Profile, quality: Quality, started: Callable[[ffmpeg.Encoding], None]
     ) -> ffmpeg.Result | None:
         """The job's output written by joining its segments, or ffmpeg's failure (a segment's reason in its
-        tail); None: the file has too few keyframes to cut, to be encoded whole."""
+        tail); None: the file has too few keyframes to cut, or they cannot be read, to be encoded whole."""
         source = Path(reading.descriptor_path(job.original))
-        line = await asyncio.to_thread(chunks.timeline, source)
+        try:
+            line = await asyncio.to_thread(chunks.timeline, source)
+        except (av.error.FFmpegError, ValueError) as error:
+            # Its packets cannot all be read (a damaged file): encoded whole, ffmpeg's own error says why.
+            log.warning("job %d: cannot read the keyframes to cut it (%s); encoding it whole", job.id, error)
+            return None
         plan = chunks.plan(line.keyframes, job.request.probe.duration, job.transcode.segment_seconds)
         if len(plan) < 2:
             return None
