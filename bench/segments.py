@@ -88,7 +88,8 @@ async def one_run(
     folder = work / name
     media, data = folder / "media", folder / "data"
     (media / "Films").mkdir(parents=True)
-    env = {"SLOTS": "1", "LOG_LEVEL": "INFO", "HW_CLASSES": "cpu"}
+    # node-b without the library logs in as its own user, remote-node-b, and reaches its own store only.
+    env = {"SLOTS": "1", "LOG_LEVEL": "INFO", "HW_CLASSES": "cpu", "REMOTE_NODES": "node-b"}
     segments = node_b is not None
     events: list[JobReport] = []
     b: NodeB | None = None
@@ -153,7 +154,7 @@ async def one_run(
         result["output"] = str(kept)
         result["library_temporary_files"] = sorted(str(p.relative_to(media)) for p in media.rglob(".tmp_*"))
         if b is not None:
-            result["store_after"] = await stored_objects(b.url)
+            result["store_after"] = await stored_objects(data)
             if kill:
                 b.start()  # a restart removes the killed process's scratch folders
                 await asyncio.sleep(5)

@@ -13,21 +13,27 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from librarrarian_contracts import topology
 from librarrarian_contracts.permissions import inbox_prefix
 from librarrarian_encoder import scratch, transfers
 
 CORE_B = 1
 
 
+def nats_url(data: Path, user: str) -> str:
+    """The cluster's NATS (``librarrarian up`` in ``data``) as ``user``."""
+    port = re.search(r"listen: 127.0.0.1:(\d+)", (data / "nats" / "nats.conf").read_text())
+    assert port
+    password = json.loads((data / "credentials.json").read_text())[f"nats_{user}_password"]
+    return f"nats://{user}:{password}@127.0.0.1:{port.group(1)}"
+
+
 class NodeB:
-    """The second encoder, a process of its own on ``CORE_B``, on the cluster's NATS as the encoder user."""
+    """The second encoder, a process of its own on ``CORE_B``, on the cluster's NATS: as the encoder user
+    when it sees the library, else as its own user (``remote-node-b``)."""
 
     def __init__(self, data: Path, media: Path | None, folder: Path) -> None:
-        conf = (data / "nats" / "nats.conf").read_text()
-        port = re.search(r"listen: 127.0.0.1:(\d+)", conf)
-        assert port
-        password = json.loads((data / "credentials.json").read_text())["nats_encoder_password"]
-        self.url = f"nats://encoder:{password}@127.0.0.1:{port.group(1)}"
+        self.url = nats_url(data, "encoder" if media is not None else topology.remote_user("node-b"))
         self.tmp = folder / "node-b-tmp"
         self.tmp.mkdir(exist_ok=True)
         self.log = folder / "node-b.log"
@@ -86,11 +92,15 @@ class NodeB:
         return sorted(p.name for p in self.tmp.iterdir() if p.name.startswith(scratch.KINDS))
 
 
-async def stored_objects(url: str) -> list[str]:
-    """The objects in the cluster's transfer store, read as the encoder user."""
+async def stored_objects(data: Path) -> list[str]:
+    """The objects in the cluster's transfer stores (the shared one, and node-b's), read as the encoder
+    user."""
+    url = nats_url(data, "encoder")
     nc = await nats.connect(url, inbox_prefix=inbox_prefix("encoder"), max_reconnect_attempts=0)
     try:
-        return await transfers.names(nc.jetstream())
+        js = nc.jetstream()
+        found = await transfers.names(js)
+        return found + await transfers.names(js, store=topology.remote_store("node-b").name)
     finally:
         await nc.close()
 
@@ -99,11 +109,9 @@ ENCODING = re.compile(r"job \d+ segment (\d+)/\d+: encoding from")
 SEGMENT_DONE = re.compile(
     r"job \d+ segment (\d+)/(\d+): done \((\d+) bytes, put in the transfer store in ([\d.]+) s\)"
 )
-SOURCE_PUT = re.compile(
-    r"source put in the transfer store for nodes without the library \((\d+) bytes in ([\d.]+) s\)"
-)
-SOURCE_FETCHED = re.compile(r"source fetched from the transfer store \((\d+) bytes in ([\d.]+) s\)")
-JOINED = re.compile(r"segments fetched from the transfer store \((\d+) bytes in ([\d.]+) s\)")
+SOURCE_PUT = re.compile(r"source put in \S+ for a node without the library \((\d+) bytes in ([\d.]+) s\)")
+SOURCE_FETCHED = re.compile(r"source fetched from this node's transfer store \((\d+) bytes in ([\d.]+) s\)")
+JOINED = re.compile(r"segments fetched from the transfer stores \((\d+) bytes in ([\d.]+) s\)")
 
 
 def transfer_figures(logs_a: str, logs_b: str) -> dict[str, Any]:

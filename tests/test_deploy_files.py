@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from librarrarian_contracts import nats_config
 from librarrarian_runtime import env
 from librarrarian_testing import compose_files
 from librarrarian_testing.compose_files import MissingVariable, env_file, interpolate
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 EXAMPLE = DEPLOY / ".env.example"
 SPEC = ROOT.parent / "shared" / "specs" / "compose-spec.json"
-COMPOSE_FILES = [DEPLOY / "compose.yaml", DEPLOY / "compose.encoder.yaml"]
+COMPOSE_FILES = [DEPLOY / "compose.yaml", DEPLOY / "compose.encoder.yaml", DEPLOY / "compose.remote.yaml"]
 
 
 def make_env(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +58,8 @@ def test_make_env_generates_every_password_and_keeps_the_file_private(
     tmp_path: Path, generated: dict[str, str]
 ) -> None:
     example = env_file(EXAMPLE)
-    passwords = {name for name in example if name.endswith("_PASSWORD")}
+    # NATS_REMOTE_PASSWORD is a node without the library's, copied from the cluster (see below).
+    passwords = {name for name in example if name.endswith("_PASSWORD")} - {"NATS_REMOTE_PASSWORD"}
     assert len(passwords) >= 17
     assert all(len(generated[name]) >= 32 for name in passwords)
     assert len({generated[name] for name in passwords}) == len(passwords)  # one each
@@ -100,7 +102,7 @@ def test_the_compose_files_as_interpolated_follow_the_specification(
     path: Path, generated: dict[str, str]
 ) -> None:
     schema = json.loads(SPEC.read_text())
-    values = {**generated, "NATS_HOST": "media.lan"}
+    values = {**generated, "NATS_HOST": "media.lan", "NODE_NAME": "laptop", "NATS_REMOTE_PASSWORD": "x"}
     # The spec names its draft by an id jsonschema does not know; it is draft 7.
     jsonschema.Draft7Validator(schema).validate(compose_files.load(path, values))
 
@@ -148,3 +150,62 @@ def test_interpolation_follows_the_compose_rules() -> None:
     with pytest.raises(MissingVariable, match="EMPTY: set it"):
         interpolate("${EMPTY:?set it}", values)
     assert interpolate("${EMPTY?set it}", values) == ""
+
+
+def test_a_node_without_the_library_is_added_on_the_cluster_and_set_up_on_its_machine(
+    tmp_path: Path, generated: dict[str, str]
+) -> None:
+    """On the cluster: --remote adds the node's name to REMOTE_NODES (the rest of .env kept, still private)
+    and a password of its own to remote-nodes.env, which only the NATS container reads; a bad or repeated
+    name changes nothing. On the node: --remote-node writes an .env with no password, its compose file
+    logs in as remote-<name> with the password copied there."""
+    before = env_file(tmp_path / ".env")
+    for name in ("laptop", "friend"):
+        added = make_env(tmp_path, "--remote", name)
+        assert added.returncode == 0, added.stderr
+        assert "nats-config" in added.stdout and name in added.stdout
+    after = env_file(tmp_path / ".env")
+    assert after == {**before, "REMOTE_NODES": "laptop,friend"}
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    passwords = env_file(tmp_path / "remote-nodes.env")
+    assert set(passwords) == {"NATS_REMOTE_LAPTOP_PASSWORD", "NATS_REMOTE_FRIEND_PASSWORD"}
+    assert all(len(p) >= 32 for p in passwords.values()) and len(set(passwords.values())) == 2
+    assert stat.S_IMODE((tmp_path / "remote-nodes.env").stat().st_mode) == 0o600
+    assert all(p not in added.stdout + added.stderr for p in passwords.values())  # never shown
+    for refused, why in (("laptop", "already"), ("Laptop.lan", "lower-case")):
+        again = make_env(tmp_path, "--remote", refused)
+        assert again.returncode != 0 and why in again.stderr
+    assert env_file(tmp_path / ".env") == after and env_file(tmp_path / "remote-nodes.env") == passwords
+    services = compose_files.load(DEPLOY / "compose.yaml", after)["services"]
+    assert services["nats"]["env_file"] == [{"path": "remote-nodes.env", "required": False}]  # type: ignore[index]
+    assert services["provision"]["environment"]["REMOTE_NODES"] == "laptop,friend"  # type: ignore[index]
+
+    node = tmp_path / "node"
+    node.mkdir()
+    made = make_env(node, "--remote-node", "laptop", "--nats-host", "media.lan")
+    assert made.returncode == 0, made.stderr
+    assert "NATS_REMOTE_LAPTOP_PASSWORD" in made.stdout
+    values = env_file(node / ".env")
+    assert values["NODE_NAME"] == "laptop" and values["NATS_REMOTE_PASSWORD"] == ""
+    assert all(values[name] == "" for name in values if name.endswith("_PASSWORD"))
+    with pytest.raises(MissingVariable, match="NATS_REMOTE_PASSWORD"):
+        compose_files.load(DEPLOY / "compose.remote.yaml", values)
+    values["NATS_REMOTE_PASSWORD"] = passwords["NATS_REMOTE_LAPTOP_PASSWORD"]
+    loaded = compose_files.load(DEPLOY / "compose.remote.yaml", values)
+    environment = loaded["services"]["encoder"]["environment"]  # type: ignore[index]
+    password = passwords["NATS_REMOTE_LAPTOP_PASSWORD"]
+    assert environment["NATS_URL"] == f"nats://remote-laptop:{password}@media.lan:4222"
+    assert "MEDIA_PATHS" not in environment and environment["NODE_NAME"] == "laptop"
+
+
+def test_make_env_knows_the_same_rule_for_a_node_name_as_the_cluster() -> None:
+    import importlib.util
+
+    from librarrarian_contracts import topology
+
+    spec = importlib.util.spec_from_file_location("make_env", DEPLOY / "make_env.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.REMOTE_NODE.pattern == topology.REMOTE_NODE.pattern
+    assert module.remote_password_variable("my-gpu") == nats_config.env_password("remote-my-gpu")[1:]

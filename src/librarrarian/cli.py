@@ -72,6 +72,19 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("file", type=Path, metavar="FILE")
     restore.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR")
 
+    nats = commands.add_parser(
+        "nats-config",
+        help="print deploy/nats.conf with a user for each node without the library (README, Nodes without "
+        "the library)",
+    )
+    nats.add_argument(
+        "--remote",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a node without the library (its NODE_NAME; repeat for several)",
+    )
+
     admin = commands.add_parser(
         "admin", help="users and API keys (run with --help for the list)", add_help=False
     )
@@ -115,6 +128,19 @@ def run_admin(data_dir: Path, rest: list[str]) -> int:
             postgres.stop()
 
 
+def print_nats_config(remote: list[str]) -> int:
+    """``deploy/nats.conf`` for a cluster whose nodes without the library are ``remote``, on stdout."""
+    from librarrarian_contracts import nats_config, topology
+
+    try:
+        nodes = topology.remote_nodes(",".join(remote))
+    except topology.NotARemoteNode as error:
+        print(f"librarrarian nats-config: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(nats_config.deploy(nodes))
+    return 0
+
+
 def run_backup_command(args: argparse.Namespace) -> int:
     from librarrarian_runtime import logs
 
@@ -145,12 +171,20 @@ def main(argv: list[str] | None = None) -> None:
         from .up import Options, UpError, run
 
         logs.configure("up")
+        from librarrarian_contracts import topology
+
         media = args.media or media_from_env()
+        try:
+            remote_nodes = topology.remote_nodes(os.environ.get("REMOTE_NODES", ""))
+        except topology.NotARemoteNode as error:
+            print(f"librarrarian up: REMOTE_NODES: {error}", file=sys.stderr)
+            sys.exit(2)
         options = Options(
             media=tuple(p.expanduser().resolve() for p in media),
             data_dir=args.data_dir.expanduser().resolve(),
             port=args.port,
             host=args.host,
+            remote_nodes=remote_nodes,
         )
         try:
             asyncio.run(run(options))
@@ -161,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(run_backup_command(args))
     elif args.command == "admin":
         sys.exit(run_admin(args.data_dir, args.rest))
+    elif args.command == "nats-config":
+        sys.exit(print_nats_config(args.remote))
     else:
         sys.argv = [f"librarrarian {args.command}"]
         runpy.run_module(f"librarrarian_{args.command}", run_name="__main__", alter_sys=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,11 @@ class Postgres:
     urls: dict[str, str]  # service -> URL of its role
 
 
-async def start_nats(data_dir: Path, creds: dict[str, str]) -> Nats:
-    authorization = nats_config.authorization(lambda user: nats_config.literal(creds[nats_key(user)]))
+async def start_nats(data_dir: Path, creds: dict[str, str], remote_nodes: Sequence[str] = ()) -> Nats:
+    """``remote_nodes``: a user for each node without the library (its password in ``creds``)."""
+    authorization = nats_config.authorization(
+        lambda user: nats_config.literal(creds[nats_key(user)]), remote_nodes
+    )
     server = NatsServer(data_dir, authorization=authorization, monitor_port=free_port())
     await asyncio.to_thread(server.start)
     log.info(
@@ -49,7 +53,8 @@ async def start_nats(data_dir: Path, creds: dict[str, str]) -> Nats:
         server.port,
         server.monitor_port,
     )
-    return Nats(server, {user: server.url_as(user, creds[nats_key(user)]) for user in users()})
+    urls = {user: server.url_as(user, creds[nats_key(user)]) for user in users(remote_nodes)}
+    return Nats(server, urls)
 
 
 async def start_postgres(data_dir: Path, creds: dict[str, str]) -> Postgres:

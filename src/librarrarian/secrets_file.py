@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from librarrarian_contracts.permissions import users
@@ -33,8 +33,8 @@ def _password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def wanted() -> dict[str, Callable[[], str]]:
-    found: dict[str, Callable[[], str]] = {nats_key(user): _password for user in users()}
+def wanted(remote_nodes: Sequence[str] = ()) -> dict[str, Callable[[], str]]:
+    found: dict[str, Callable[[], str]] = {nats_key(user): _password for user in users(remote_nodes)}
     found |= {postgres_key(service): _password for service in SCHEMAS}
     found |= {
         POSTGRES_ADMIN: _password,
@@ -45,14 +45,15 @@ def wanted() -> dict[str, Callable[[], str]]:
     return found
 
 
-def load_or_create(data_dir: Path) -> dict[str, str]:
-    """The data directory's credentials, with any that are missing generated and written (mode 0600)."""
+def load_or_create(data_dir: Path, remote_nodes: Sequence[str] = ()) -> dict[str, str]:
+    """The data directory's credentials, with any that are missing generated and written (mode 0600); with
+    ``remote_nodes``, a NATS password for each node without the library too."""
     path = data_dir / FILE_NAME
     values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     changed = False
     for key in RETIRED:
         changed |= values.pop(key, None) is not None
-    for key, make in wanted().items():
+    for key, make in wanted(remote_nodes).items():
         if key not in values:
             values[key] = make()
             changed = True

@@ -45,6 +45,8 @@ class Options:
     data_dir: Path
     port: int = 5000
     host: str = "127.0.0.1"
+    # Nodes without the library (``REMOTE_NODES``): a NATS user and a transfer store each.
+    remote_nodes: tuple[str, ...] = ()
 
 
 def check_options(options: Options) -> None:
@@ -217,7 +219,7 @@ async def run(options: Options) -> None:
 async def _run(options: Options) -> None:
     mine = started.Started()
     stopping = lifecycle.stop_event(force=mine.stop_now)
-    creds = secrets_file.load_or_create(options.data_dir)
+    creds = secrets_file.load_or_create(options.data_dir, options.remote_nodes)
 
     nats: local_servers.Nats | None = None
     postgres: local_servers.Postgres | None = None
@@ -227,8 +229,14 @@ async def _run(options: Options) -> None:
             nats_urls: Mapping[str, str] = dict.fromkeys(users(), nats_url)
         else:
             mine.nats_dir = options.data_dir / "nats"
-            nats = await local_servers.start_nats(mine.nats_dir, creds)
+            nats = await local_servers.start_nats(mine.nats_dir, creds, options.remote_nodes)
             nats_urls = nats.urls
+            if options.remote_nodes:
+                log.info(
+                    "a NATS user for each node without the library (%s): remote-<name>, its password in %s",
+                    ", ".join(options.remote_nodes),
+                    options.data_dir / secrets_file.FILE_NAME,
+                )
 
         admin_url = None
         if database_url := os.environ.get("DATABASE_URL"):

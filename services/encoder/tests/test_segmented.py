@@ -25,6 +25,7 @@ from librarrarian_contracts import (
     publish,
     topology,
 )
+from librarrarian_contracts.provision import provision
 from librarrarian_contracts.settings import Quality
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import chunks, scratch, segment_work, transfers
@@ -32,6 +33,7 @@ from librarrarian_media import probe
 from librarrarian_testing import clips, eventually, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from .encoder_client import (
     Scheduler,
@@ -61,9 +63,22 @@ async def segmenting(bus: tuple[Client, JetStreamContext]) -> None:
     await transcode.put(bus[1], transcode.fastest(segment_min_minutes=0.1, segment_seconds=10))
 
 
+REMOTE_STORE = topology.remote_store("node-b").name
+
+
+@pytest.fixture
+async def remote_store(bus: tuple[Client, JetStreamContext]) -> str:
+    """node-b's own transfer store, as ``librarrarian provision`` makes it with ``REMOTE_NODES=node-b``."""
+    await provision(bus[1], remote_nodes=("node-b",))
+    return REMOTE_STORE
+
+
 async def stored(js: JetStreamContext) -> list[str]:
-    """The objects in the transfer store now."""
-    return await transfers.names(js)
+    """The objects in the transfer stores now: the shared one and node-b's (when it has one)."""
+    found = await transfers.names(js)
+    with contextlib.suppress(NotFoundError):
+        found += await transfers.names(js, store=REMOTE_STORE)
+    return found
 
 
 def digest(path: Path) -> str:
@@ -97,6 +112,8 @@ async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_n
     remote: bool,
 ) -> None:
     _, js = bus
+    if remote:
+        await provision(js, remote_nodes=("node-b",))
     frames = chunks.frame_count(film)
     async with nodes(nats_url, tmp_path / "media", remote=remote):
         assert (await node_status(js, "node-b")).library is not remote
@@ -119,6 +136,46 @@ async def test_a_file_in_segments_across_two_nodes_is_one_verified_output_with_n
     assert await stored(js) == []  # every piece of the job removed
     assert not own_scratch()
     assert not list(film.parent.glob(".tmp_*"))
+
+
+async def test_a_node_without_the_library_that_starts_after_the_cut_is_shared_with_and_helps(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    remote_store: str,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    """node-a cuts the file alone (slow segments), then node-b, which sees no library, starts: its first
+    deliveries are handed back (its store holds nothing of the job), the joining node puts the plan and the
+    source in node-b's store at its next look, and the file ends replaced, nothing left in either store."""
+    _, js = bus
+    await transcode.put(
+        js, transcode.fastest(x265_preset="slow", segment_min_minutes=0.1, segment_seconds=10)
+    )
+    frames = chunks.frame_count(film)
+    a = node_settings(nats_url, tmp_path / "media", "node-a", grace_seconds=5, hw_classes=(CPU,))
+    b = node_settings(
+        nats_url, tmp_path / "media", "node-b", grace_seconds=5, hw_classes=(CPU,), media_paths=()
+    )
+    plan = segment_work.plan_object(1, 1)
+    async with running_encoder(a):
+        await publish(js, work(film), topology.transcode_subject(CPU))
+        await eventually(
+            lambda: [p for p in scheduler.progress if p.segments], timeout=60, message="the file cut"
+        )
+        assert not await transfers.present(js, plan, store=remote_store)  # node-b was not there
+        async with running_encoder(b):
+            await eventually(
+                lambda: transfers.present(js, plan, store=remote_store),
+                timeout=30,
+                message="the job shared with node-b",
+            )
+            done = await outcome(scheduler, 1)
+    assert isinstance(done, JobCompleted), done
+    assert chunks.frame_count(film) == frames
+    assert await stored(js) == []
+    assert not own_scratch()
 
 
 async def test_a_file_whose_keyframes_cannot_be_read_fails_with_ffmpegs_reason_and_stays(
@@ -267,6 +324,7 @@ async def test_a_node_killed_mid_segment_has_its_segment_done_again_elsewhere(
     to node-a after AckWait, the file ends replaced with every frame once, and nothing is left in the store;
     the killed node's scratch folder is removed at a node's next start."""
     _, js = bus
+    await provision(js, remote_nodes=("node-b",))
     await transcode.put(
         js, transcode.fastest(x265_preset="slow", segment_min_minutes=0.1, segment_seconds=10)
     )

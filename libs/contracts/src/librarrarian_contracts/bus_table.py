@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import catalog, permissions
+from . import catalog, permissions, topology
 
 # The repository's docs folder (this module lies in libs/contracts/src/librarrarian_contracts).
 DOCUMENT = Path(__file__).resolve().parents[4] / "docs" / "bus.md"
@@ -76,6 +76,11 @@ def render() -> str:
         lines.append(
             f"| `{store.spec.name}` | {_roles(store.writers)} | {_roles(store.readers)} | {store.summary} |"
         )
+    lines.append(
+        f"| `{topology.TRANSFERS.name}-<name>` | encoder, and the node `<name>` | encoder, and the node `<name>` | "
+        "One for each node without the library the cluster names (`REMOTE_NODES`): what the library's nodes put "
+        "there for it (a job's plan and source) and the segments it encodes. |"
+    )
     lines += [
         "",
         "## Durable consumers",
@@ -102,8 +107,16 @@ def render() -> str:
         "requests may publish one reply to each request it received. Nothing else is allowed; in particular",
         "nobody may delete or purge a stream or a consumer.",
     ]
-    for user, allowed in permissions.users().items():
+    example = "laptop"
+    for user, allowed in permissions.users((example,)).items():
         lines += ["", f"### {user}", ""]
+        if user == topology.remote_user(example):
+            lines += [
+                f"A node without the library logs in as `remote-<name>`; shown here for one named `{example}`. "
+                f"The encoder user reaches each such node's store too (on this page, `{topology.remote_store(example).name}`), "
+                "and the provision user creates it.",
+                "",
+            ]
         published = ", ".join(f"`{s}`" for s in allowed.publish) or "nothing"
         lines.append(f"- publishes: {published}")
         lines.append(f"- subscribes: {', '.join(f'`{s}`' for s in allowed.subscribe)}")

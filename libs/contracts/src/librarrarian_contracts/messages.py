@@ -303,8 +303,9 @@ class EncodeSegment(Command, frozen=True, kw_only=True, tag="work.encode_segment
     """Encode the video of one segment of a file (``[start, end)`` of its timeline; ``end`` None: to its end)
     for the node coordinating the job, which joins the segments; its event id is
     ``<job>:<attempt>:<index>``. The node that takes it reads the source from the library (``path``, checked
-    against ``identity``) or, when it cannot see the library, from the ``transfers`` store (``source_object``),
-    and puts the segment's video there under ``output_object``."""
+    against ``identity``) or, when it cannot see the library, from its own transfer store (``source_object``,
+    put there for each node of ``remote_nodes``), and puts the segment's video in the store it reaches
+    (``transfers``, or its own) under ``output_object``."""
 
     job_id: int
     attempt: int
@@ -320,7 +321,9 @@ class EncodeSegment(Command, frozen=True, kw_only=True, tag="work.encode_segment
     quality: Quality  # chosen once for the whole file, so that the segments match
     coordinator: str  # the node that joins the segments
     output_object: str
-    source_object: str | None = None  # the source in the transfers store, for nodes without the library
+    source_object: str | None = None  # the source's name in the stores of the nodes without the library
+    # The nodes without the library the job's plan and source were put for; another hands the segment back.
+    remote_nodes: tuple[str, ...] = ()
 
 
 class RemoveStaleFile(Command, frozen=True, kw_only=True, tag="work.remove_stale_file"):

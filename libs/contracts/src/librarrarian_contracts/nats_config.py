@@ -5,7 +5,7 @@ environment; ``make schema`` writes it, a test holds it to this) and the embedde
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .permissions import Permissions, users
@@ -24,9 +24,17 @@ DEPLOY_HEADER = """\
 """
 
 
+REMOTE_HEADER = """\
+#
+# Nodes without the library: {nodes}. Each logs in as remote-<name> (its password from
+# $NATS_REMOTE_<NAME>_PASSWORD) and reaches its own transfer store only.
+"""
+
+
 def env_password(user: str) -> str:
-    """A password taken from the server's environment: ``$NATS_<USER>_PASSWORD``."""
-    return f"$NATS_{user.upper()}_PASSWORD"
+    """A password taken from the server's environment: ``$NATS_<USER>_PASSWORD`` (``remote-laptop``:
+    ``$NATS_REMOTE_LAPTOP_PASSWORD``)."""
+    return f"$NATS_{user.upper().replace('-', '_')}_PASSWORD"
 
 
 def literal(value: str) -> str:
@@ -58,30 +66,44 @@ def user_entry(user: str, password: str, permissions: Permissions) -> str:
     return "\n".join(lines)
 
 
-def authorization(password_of: Callable[[str], str]) -> str:
+def authorization(password_of: Callable[[str], str], remote_nodes: Sequence[str] = ()) -> str:
     """The ``authorization`` block with every user of :func:`permissions.users`."""
-    entries = "\n".join(user_entry(user, password_of(user), p) for user, p in users().items())
+    found = users(remote_nodes).items()
+    entries = "\n".join(user_entry(user, password_of(user), p) for user, p in found)
     return f"authorization {{\n  users: [\n{entries}\n  ]\n}}\n"
 
 
 def render(
-    *, listen: str, monitor: str | None, store_dir: str, password_of: Callable[[str], str], header: str = ""
+    *,
+    listen: str,
+    monitor: str | None,
+    store_dir: str,
+    password_of: Callable[[str], str],
+    header: str = "",
+    remote_nodes: Sequence[str] = (),
 ) -> str:
     """A whole configuration. ``monitor`` is the monitoring address (loopback: it shows every connection)."""
     parts = [header, f"listen: {listen}\n"]
     if monitor:
         parts.append(f"http: {monitor}\n")
     parts.append(f"jetstream {{\n  store_dir: {store_dir}\n}}\n")
-    parts.append(authorization(password_of))
+    parts.append(authorization(password_of, remote_nodes))
     return "".join(parts)
 
 
-def deploy() -> str:
-    """``deploy/nats.conf``: every interface for clients, monitoring on the container's loopback only."""
+def deploy(remote_nodes: Sequence[str] = ()) -> str:
+    """``deploy/nats.conf``: every interface for clients, monitoring on the container's loopback only. With
+    ``remote_nodes`` (``librarrarian nats-config``), a user and a transfer store's permissions for each."""
+    header = DEPLOY_HEADER
+    if remote_nodes:
+        header = header.replace("by `make schema`", "by `librarrarian nats-config`") + REMOTE_HEADER.format(
+            nodes=", ".join(remote_nodes)
+        )
     return render(
         listen="0.0.0.0:4222",
         monitor="127.0.0.1:8222",
         store_dir="/data",
         password_of=env_password,
-        header=DEPLOY_HEADER,
+        header=header,
+        remote_nodes=remote_nodes,
     )

@@ -5,15 +5,20 @@ pulls) and :mod:`topology` (the streams behind them), so a new subject or role i
 Only :data:`PROVISIONER` may create or change a stream or consumer; nobody may delete or purge one, except the
 chunks of an object store's files, by the roles that write them. Each
 role gets its replies in an inbox of its own (:func:`inbox_prefix`): one role cannot read another's answers.
+
+A node without the library (``remote_nodes``: the cluster names them) logs in as a user of its own
+(:func:`remote`): it takes segments and reaches its own transfer store, nothing of another node's; the
+encoder role reaches every such store, to hand each node what it needs and take its segments back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from . import catalog, topology
 from .catalog import Role
+from .settings import slots_key
 from .topology import BucketSpec, ConsumerSpec, StoreSpec, StreamSpec
 
 API = "$JS.API"
@@ -69,21 +74,65 @@ def needs(role: Role) -> Needs:
     )
 
 
-def for_role(role: Role) -> Permissions:
+def for_role(role: Role, remote_nodes: Sequence[str] = ()) -> Permissions:
     if role is Role.INTEGRATION:
         return Permissions(publish=(), subscribe=catalog.public_filters())
-    return Permissions(publish=_publish(role), subscribe=_subscribe(role), responses=_serves(role))
+    publish = list(_publish(role))
+    if role is Role.ENCODER:
+        for node in remote_nodes:
+            publish += _store(topology.remote_store(node))
+    return Permissions(publish=_once(publish), subscribe=_subscribe(role), responses=_serves(role))
 
 
-def users() -> dict[str, Permissions]:
-    """Every NATS user of a cluster: one per role, and the provisioner."""
-    return {**{role.value: for_role(role) for role in Role}, PROVISIONER: provisioner()}
+def users(remote_nodes: Sequence[str] = ()) -> dict[str, Permissions]:
+    """Every NATS user of a cluster: one per role, one per node without the library, and the provisioner."""
+    found = {role.value: for_role(role, remote_nodes) for role in Role}
+    found |= {topology.remote_user(node): remote(node) for node in remote_nodes}
+    return {**found, PROVISIONER: provisioner(remote_nodes)}
 
 
-def provisioner() -> Permissions:
+def remote_needs(node: str) -> Needs:
+    """What a node without the library uses: the work stream's segment durables, the buckets it reads or
+    writes its own entry in, and its own transfer store."""
+    return Needs(
+        streams=(topology.WORK,),
+        durables=tuple(topology.SEGMENT_CONSUMERS.values()),
+        buckets=REMOTE_BUCKETS,
+        stores=(topology.remote_store(node),),
+    )
+
+
+# A node without the library follows the settings and the playback state, writes its own entry in
+# ``nodes``, and binds ``progress`` (its state only: segments report no progress of their own).
+REMOTE_BUCKETS = (topology.NODES, topology.SETTINGS, topology.PLAYBACK, topology.PROGRESS)
+REMOTE_READS = (topology.SETTINGS, topology.PLAYBACK)
+
+
+def remote(node: str) -> Permissions:
+    """A node without the library, logged in as ``remote-<node>``: it takes segments of any class and
+    acknowledges them, follows the settings and the playback state, writes its own entry in ``nodes`` (and
+    seeds its own slots), and reaches its own transfer store. Nothing else: no whole job, no report, no other
+    node's entry, no other store."""
+    user = topology.remote_user(node)
+    wanted = remote_needs(node)
+    found = [f"{API}.STREAM.INFO.{s.name}" for s in wanted.streams]
+    for spec in wanted.durables:
+        where = f"{spec.stream}.{spec.durable}"
+        found += [f"{API}.CONSUMER.INFO.{where}", f"{API}.CONSUMER.MSG.NEXT.{where}", f"$JS.ACK.{where}.>"]
+    found += [f"{API}.STREAM.INFO.{kv_stream(b)}" for b in wanted.buckets]
+    for bucket in REMOTE_READS:
+        found += _reading(kv_stream(bucket))
+    found += [f"$KV.{topology.NODES.name}.{node}", f"$KV.{topology.SETTINGS.name}.{slots_key(node)}"]
+    for store in wanted.stores:
+        found += _store(store)
+    return Permissions(publish=_once(found), subscribe=(f"{inbox_prefix(user)}.>",))
+
+
+def provisioner(remote_nodes: Sequence[str] = ()) -> Permissions:
     """Create and update every stream, bucket and durable, and read their state; delete or purge nothing."""
     streams = [s.name for s in topology.STREAMS] + [kv_stream(b) for b in topology.BUCKETS]
     streams += [store_stream(x) for x in topology.STORES]
+    streams += [store_stream(topology.remote_store(node)) for node in remote_nodes]
     publish = [f"{API}.INFO"]
     for name in streams:
         publish += [f"{API}.STREAM.{verb}.{name}" for verb in ("CREATE", "UPDATE", "INFO")]
@@ -141,6 +190,17 @@ def _stores(role: Role) -> list[str]:
         if role in store.readers:
             found += _reading(stream)
     return found
+
+
+def _store(spec: StoreSpec) -> list[str]:
+    """Writing and reading one object store (a node without the library's: see :func:`_stores`)."""
+    stream = store_stream(spec)
+    return [
+        f"{API}.STREAM.INFO.{stream}",
+        f"$O.{spec.name}.>",
+        f"{API}.STREAM.PURGE.{stream}",
+        *_reading(stream),
+    ]
 
 
 def _reading(stream: str) -> list[str]:

@@ -9,7 +9,7 @@ exists already, in place: raised from 1 to 3 on a cluster, every message and dur
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -17,8 +17,18 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from .catalog import Role
-from .permissions import kv_stream, needs, store_stream
-from .topology import BUCKETS, CONSUMERS, STORES, STREAMS, BucketSpec, ConsumerSpec, StoreSpec, StreamSpec
+from .permissions import Needs, kv_stream, needs, remote_needs, store_stream
+from .topology import (
+    BUCKETS,
+    CONSUMERS,
+    STORES,
+    STREAMS,
+    BucketSpec,
+    ConsumerSpec,
+    StoreSpec,
+    StreamSpec,
+    remote_store,
+)
 
 T = TypeVar("T")
 
@@ -90,7 +100,8 @@ async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 
         await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
 
 
-async def provision(js: JetStreamContext, replicas: int = 1) -> None:
+async def provision(js: JetStreamContext, replicas: int = 1, remote_nodes: Sequence[str] = ()) -> None:
+    """``remote_nodes``: the nodes without the library the cluster names; each gets a transfer store."""
     if replicas not in ALLOWED_REPLICAS:
         raise ValueError(f"replicas must be 1, 3 or 5, not {replicas}")
     for stream in STREAMS:
@@ -101,6 +112,8 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
         await ensure_bucket(js, bucket, replicas)
     for store in STORES:
         await ensure_store(js, store, replicas)
+    for node in remote_nodes:
+        await ensure_store(js, remote_store(node), replicas)
 
 
 async def ensure_store(js: JetStreamContext, spec: StoreSpec, replicas: int = 1) -> None:
@@ -128,7 +141,15 @@ HOW_TO_PROVISION = (
 async def require(js: JetStreamContext, role: Role) -> None:
     """Check that every stream, durable and bucket ``role`` uses exists, each durable on its declared
     subject; raise :class:`TopologyMissing` naming what is not."""
-    wanted = needs(role)
+    await _require(js, needs(role), str(role))
+
+
+async def require_remote(js: JetStreamContext, node: str) -> None:
+    """:func:`require` for a node without the library: its own transfer store among the rest."""
+    await _require(js, remote_needs(node), f"node without the library {node!r}")
+
+
+async def _require(js: JetStreamContext, wanted: Needs, who: str) -> None:
     missing: list[str] = []
     for stream in wanted.streams:
         await _look_up(f"stream {stream.name}", js.stream_info(stream.name), missing)
@@ -145,7 +166,7 @@ async def require(js: JetStreamContext, role: Role) -> None:
     for store in wanted.stores:
         await _look_up(f"object store {store.name}", js.stream_info(store_stream(store)), missing)
     if missing:
-        raise TopologyMissing(f"NATS lacks what the {role} needs: {'; '.join(missing)}. {HOW_TO_PROVISION}")
+        raise TopologyMissing(f"NATS lacks what the {who} needs: {'; '.join(missing)}. {HOW_TO_PROVISION}")
 
 
 async def _look_up(what: str, lookup: Awaitable[T], missing: list[str]) -> T | None:

@@ -5,6 +5,7 @@ Subject strings, stream and durable names are spelled only here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .enums import HwClass as HwClass  # where it was first declared; still imported from here
@@ -212,6 +213,42 @@ class StoreSpec:
 # without the library): each removed by the job once used; anything a crash left expires after two days.
 TRANSFERS = StoreSpec("transfers", ttl_seconds=2 * DAY)
 STORES: tuple[StoreSpec, ...] = (TRANSFERS,)
+
+# An encoder without the library (a laptop, a cloud machine, a friend's GPU) is named in the cluster's
+# configuration (``REMOTE_NODES``), logs in as a user of its own and reaches a transfer store of its own only:
+# the library's nodes put there what it needs of a job (its plan, its source), and it puts its segments there.
+REMOTE_NODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+REMOTE_USER_PREFIX = "remote-"
+
+
+class NotARemoteNode(ValueError):
+    """A name that cannot name a node without the library (it becomes part of a user's and a store's)."""
+
+
+def remote_node(name: str) -> str:
+    """``name`` when it may name a node without the library: lower-case letters, digits, ``-`` and ``_``."""
+    if not REMOTE_NODE.fullmatch(name):
+        raise NotARemoteNode(
+            f"{name!r} cannot name a node without the library: use 1 to 32 lower-case letters, digits, "
+            "'-' and '_', a letter or digit first"
+        )
+    return name
+
+
+def remote_user(node: str) -> str:
+    """The NATS user of a node without the library."""
+    return REMOTE_USER_PREFIX + remote_node(node)
+
+
+def remote_store(node: str) -> StoreSpec:
+    """The transfer store of a node without the library: only it and the library's nodes reach it."""
+    return StoreSpec(f"{TRANSFERS.name}-{remote_node(node)}", ttl_seconds=TRANSFERS.ttl_seconds)
+
+
+def remote_nodes(text: str) -> tuple[str, ...]:
+    """``REMOTE_NODES``: names separated by commas or spaces, each checked, in order, once."""
+    return tuple(dict.fromkeys(remote_node(n) for n in re.split(r"[,\s]+", text.strip()) if n))
+
 
 # Request/reply query endpoints (nats.micro services).
 SCHEDULER_SERVICE = "scheduler"

@@ -121,6 +121,80 @@ def named() -> list[Attempt]:
     return found
 
 
+def remote_named(node: str, other: str) -> list[Attempt]:
+    """What a node without the library (``node``) must not do: reach another's transfer store (``other``'s)
+    or the library's nodes' shared one, take or report whole jobs, or pass for another node."""
+    user = topology.remote_user(node)
+    theirs = [store_stream(topology.TRANSFERS), store_stream(topology.remote_store(other))]
+    found = [
+        *_pub(
+            user,
+            "read or write another node's transfers",
+            *(f"{API}.{verb}.{stream}" for stream in theirs for verb in ("STREAM.INFO", "CONSUMER.CREATE")),
+            *(f"{API}.DIRECT.GET.{stream}" for stream in theirs),
+            *(f"{API}.STREAM.PURGE.{stream}" for stream in theirs),
+            f"$O.{topology.TRANSFERS.name}.C.probe",
+            f"$O.{topology.remote_store(other).name}.M.probe",
+        ),
+        *_pub(
+            user, "destroy its own store", f"{API}.STREAM.DELETE.{store_stream(topology.remote_store(node))}"
+        ),
+        *_pub(user, "take whole jobs", f"{API}.CONSUMER.MSG.NEXT.WORK.{WORK_CPU.durable}"),
+        *_pub(user, "report jobs or make work", topology.JOB_COMPLETED, topology.JOB_FAILED),
+        *_pub(user, "make segments", topology.segment_subject("cpu"), topology.transcode_subject("cpu")),
+        *_pub(user, "ask for the commit", topology.SCHEDULER_COMMIT),
+        *_pub(
+            user,
+            "pass for another node",
+            f"$KV.{topology.NODES.name}.{other}",
+            f"$KV.{topology.SETTINGS.name}.slots.{other}",
+            f"$KV.{topology.PROGRESS.name}.1",
+        ),
+        *_pub(user, "change the settings", "$KV.settings.transcode", f"$KV.settings.node.{node}"),
+        *_pub(user, "read what the encoders learnt", f"{API}.CONSUMER.CREATE.{kv_stream(topology.QUALITY)}"),
+        *_sub(
+            user,
+            "read other nodes' replies, or listen in",
+            f"{inbox_prefix(Role.ENCODER.value)}.>",
+            f"{inbox_prefix(topology.remote_user(other))}.>",
+            "_INBOX.>",
+            "job.>",
+            "work.>",
+        ),
+    ]
+    return found
+
+
+def remote_swept(node: str) -> list[Attempt]:
+    """The whole catalog for a node without the library: it says and hears none of its channels and
+    endpoints, writes no bucket but its own entries (``$KV.<bucket>.probe`` is no one's), reads only the
+    settings and the playback state, pulls only segments, and reshapes nothing."""
+    user = topology.remote_user(node)
+    found: list[Attempt] = []
+    for c in catalog.CHANNELS:
+        found += [Attempt(user, "publish", _concrete(c.address)), Attempt(user, "subscribe", c.filter)]
+    for e in catalog.ENDPOINTS:
+        found += [Attempt(user, "publish", e.subject), Attempt(user, "subscribe", e.subject)]
+    for b in catalog.BUCKETS:
+        found.append(Attempt(user, "publish", f"$KV.{b.spec.name}.probe"))
+        if b.spec not in (topology.SETTINGS, topology.PLAYBACK):
+            found.append(Attempt(user, "publish", f"{API}.CONSUMER.CREATE.{kv_stream(b.spec)}"))
+    for d in catalog.DURABLES:
+        where = f"{d.spec.stream}.{d.spec.durable}"
+        if d.spec not in topology.SEGMENT_CONSUMERS.values():
+            found.append(Attempt(user, "publish", f"{API}.CONSUMER.MSG.NEXT.{where}"))
+        found += [
+            Attempt(user, "publish", f"{API}.CONSUMER.DELETE.{where}"),
+            Attempt(user, "publish", f"{API}.CONSUMER.DURABLE.CREATE.{where}"),
+        ]
+    for s in topology.STREAMS:
+        verbs = ("DELETE", "PURGE", "CREATE", "UPDATE", "MSG.DELETE")
+        found += [Attempt(user, "publish", f"{API}.STREAM.{verb}.{s.name}") for verb in verbs]
+    others = [r.value for r in Role] + [PROVISIONER]
+    found += [Attempt(user, "subscribe", f"{inbox_prefix(other)}.>") for other in others]
+    return found
+
+
 def _concrete(address: str) -> str:
     """A subject of a channel's address (its parameters filled in)."""
     return ".".join("x" if part.startswith("{") else part for part in address.split("."))
@@ -174,10 +248,14 @@ def swept(role: Role) -> list[Attempt]:
     return found
 
 
-def attempts() -> list[Attempt]:
-    """Every attempt once: the named ones first, then the sweep of each role."""
+def attempts(remote_nodes: tuple[str, ...] = ()) -> list[Attempt]:
+    """Every attempt once: the named ones first, then the sweep of each role; with ``remote_nodes`` (two or
+    more), each such node's against the next one's store, and its sweep."""
+    tried = [*named(), *(a for role in Role for a in swept(role))]
+    for node, other in zip(remote_nodes, [*remote_nodes[1:], *remote_nodes[:1]], strict=True):
+        tried += [*remote_named(node, other), *remote_swept(node)]
     seen: dict[tuple[str, Action, str], Attempt] = {}
-    for attempt in [*named(), *(a for role in Role for a in swept(role))]:
+    for attempt in tried:
         seen.setdefault((attempt.user, attempt.action, attempt.subject), attempt)
     return list(seen.values())
 

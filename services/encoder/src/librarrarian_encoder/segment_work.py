@@ -1,12 +1,14 @@
 """One segment of a file, encoded on this node for the node that joins them (``segmented``): its source read
-from the library when this node sees it (checked to be the file scanned), else fetched from the ``transfers``
-store; its video encoded into a private scratch folder and put in the store for the joining node.
+from the library when this node sees it (checked to be the file scanned), else fetched from this node's own
+transfer store; its video encoded into a private scratch folder and put in the store this node reaches
+(``transfers`` for the library's nodes, its own for a node without the library) for the joining node.
 
 A segment is work like a transcode: the message is heartbeated while it runs, a node that dies hands it to
 another after AckWait, and a failed encode is retried (on any node) before its failure is written beside the
 job's pieces for the joining node to report; so is a segment handed out ``SEGMENT_GIVE_UP`` times with no
 outcome (nodes that died on it). A segment whose job has ended (its plan is gone from the store)
-or that an earlier delivery already put there is acknowledged and not encoded."""
+or that an earlier delivery already put there is acknowledged and not encoded. A node without the library
+that the job was not shared with (it started after the cut) hands the segment back for the others."""
 
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = topology.WORK_ACK_WAIT_SECONDS / 3
 RETRY_DELAY_SECONDS = 5.0
+# How long a segment this node cannot do yet (its job is not shared with it) waits before it is handed out again.
+HAND_BACK_SECONDS = 5.0
 SOURCE_NAME = "source"
 
 
@@ -82,6 +86,9 @@ class SegmentWorker:
         self.js, self.node, self.media_paths = js, node, media_paths
         self.binaries, self.encodes, self.transcode = binaries, encodes, transcode
         self.mappings = mappings
+        # The store this node reaches: the shared one when it sees the library, else its own.
+        self.remote = not media_paths
+        self.store = topology.remote_store(node).name if self.remote else transfers.SHARED
         # The last source fetched from the store, kept for the job's next segments on this node: one job's
         # at a time, dropped when another job's arrives, when the job ends, and when the node stops.
         self._fetched: tuple[str, Path] | None = None
@@ -102,6 +109,13 @@ class SegmentWorker:
         delivered = msg.metadata.num_delivered
         try:
             try:
+                if await self._not_shared_yet(work):
+                    # A node without the library that started after the cut: the joining node puts the
+                    # job's plan and source in its store at its next look (every few seconds). Meanwhile
+                    # the segment goes back, for the others or for this node once it has them.
+                    log.info("%s: not shared with this node yet; handed back", name)
+                    await msg.nak(delay=HAND_BACK_SECONDS)
+                    return
                 if delivered > topology.SEGMENT_GIVE_UP:
                     # Every delivery before ended without an outcome: the nodes that took it died or
                     # stopped on it. Said, rather than handed out for good.
@@ -128,7 +142,10 @@ class SegmentWorker:
             if failed.final or last:
                 log.warning("%s failed: %s", name, failed.reason)
                 await transfers.put_note(
-                    self.js, failure_object(work.job_id, work.attempt, work.index), failed.reason
+                    self.js,
+                    failure_object(work.job_id, work.attempt, work.index),
+                    failed.reason,
+                    store=self.store,
                 )
                 await msg.ack()
             else:
@@ -137,8 +154,13 @@ class SegmentWorker:
         finally:
             heartbeat.cancel()
 
+    async def _not_shared_yet(self, work: EncodeSegment) -> bool:
+        if not self.remote or self.node in work.remote_nodes:
+            return False
+        return not await transfers.present(self.js, plan_object(work.job_id, work.attempt), store=self.store)
+
     async def _encode(self, work: EncodeSegment, slot_free: asyncio.Event, name: str) -> Failed | None:
-        if not await transfers.present(self.js, plan_object(work.job_id, work.attempt)):
+        if not await transfers.present(self.js, plan_object(work.job_id, work.attempt), store=self.store):
             log.info("%s: its job has ended; dropped", name)
             if self._fetched is not None and self._fetched[0] == work.source_object:
                 self._drop_fetched()
@@ -146,7 +168,7 @@ class SegmentWorker:
         output_object = segment_object(work.job_id, work.attempt, work.index)
         if work.output_object != output_object:
             return Failed(f"not a segment's name: {work.output_object!r}", final=True)
-        if await transfers.present(self.js, output_object):
+        if await transfers.present(self.js, output_object, store=self.store):
             log.info("%s: already done by an earlier delivery", name)
             return None
         profile = profile_for(work.hw_class, work.target_codec)
@@ -190,13 +212,15 @@ class SegmentWorker:
                 return Failed(f"stalled: no progress for {result.stalled_after:.0f} s", final=False)
             if result.returncode != 0:
                 return Failed(f"{profile.encoder} failed: {result.last_error}", final=False)
-            if not await transfers.present(self.js, plan_object(work.job_id, work.attempt)):
+            if not await transfers.present(self.js, plan_object(work.job_id, work.attempt), store=self.store):
                 log.info("%s: its job ended while it was encoded; not kept", name)
                 return None
             fd = os.open(out, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             began = time.monotonic()
             try:
-                size = await transfers.upload(self.js, output_object, fd, limit=limit, description=self.node)
+                size = await transfers.upload(
+                    self.js, output_object, fd, limit=limit, description=self.node, store=self.store
+                )
             except transfers.TransferError as error:
                 return Failed(str(error), final=True)
             finally:
@@ -208,12 +232,14 @@ class SegmentWorker:
 
     async def _source(self, work: EncodeSegment, limit: int) -> int | Failed:
         """The source open for reading: the library's file when this node sees it (still the one scanned),
-        else the copy in the store, fetched once per job into a scratch folder of its own."""
+        else (a node without the library) the copy in its store, fetched once per job into a scratch folder
+        of its own."""
         local = await asyncio.to_thread(self._open_local, work)
         if isinstance(local, int | Failed):
             return local
-        if work.source_object is None:
-            return Failed(f"this node cannot read the file ({local}) and it is not in the store", final=False)
+        if not self.remote or work.source_object is None:
+            # A node of the library that does not mount this part of it: another node takes the segment.
+            return Failed(f"this node cannot read the file ({local})", final=False)
         async with self._fetching:
             if self._fetched is None or self._fetched[0] != work.source_object:
                 self._drop_fetched()
@@ -221,7 +247,7 @@ class SegmentWorker:
                 try:
                     began = time.monotonic()
                     path = await transfers.download(
-                        self.js, work.source_object, folder, SOURCE_NAME, limit=limit
+                        self.js, work.source_object, folder, SOURCE_NAME, limit=limit, store=self.store
                     )
                 except transfers.TransferError as error:
                     shutil.rmtree(folder, ignore_errors=True)
@@ -230,7 +256,7 @@ class SegmentWorker:
                     shutil.rmtree(folder, ignore_errors=True)
                     raise
                 log.info(
-                    "job %d: source fetched from the transfer store (%d bytes in %.1f s)",
+                    "job %d: source fetched from this node's transfer store (%d bytes in %.1f s)",
                     work.job_id,
                     path.stat().st_size,
                     time.monotonic() - began,

@@ -1,7 +1,7 @@
 """One file encoded by many nodes at once: the node that took the job cuts it into keyframe-aligned segments
 (``chunks``), hands each to any node of the job's class as work of its own (``EncodeSegment`` on
-``work.segment.<class>``; ``segment_work`` does it), waits for their videos in the ``transfers`` store, and
-joins them with the source's other streams (``chunk_join``) into the job's output. The output is then
+``work.segment.<class>``; ``segment_work`` does it), waits for their videos in the ``transfers`` store (and
+in the stores of the nodes without the library it shares the job with: ``remote_shares``), and joins them with the source's other streams (``chunk_join``) into the job's output. The output is then
 verified, committed and put in place exactly as a file encoded whole; before that, the join is checked for
 seams (every source frame, once, evenly spaced across each join).
 
@@ -20,14 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
-import msgspec
 from librarrarian_contracts import EncodeSegment, encode, topology
 from librarrarian_contracts.settings import Quality
-from librarrarian_contracts.views import JobProgress, NodeStatus
+from librarrarian_contracts.views import JobProgress
 from librarrarian_media import reading
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy, ObjectInfo
-from nats.js.errors import NoKeysError
+from nats.js.api import ObjectInfo
 from nats.js.kv import KeyValue
 
 from . import chunk_join, chunks, ffmpeg, scratch, transfers
@@ -35,6 +33,7 @@ from .binaries import Binaries
 from .job import Planned
 from .profiles import Profile
 from .progress import ProgressBucket
+from .remote_shares import Entries, Shares
 from .segment_work import failure_object, plan_object, segment_object
 
 log = logging.getLogger(__name__)
@@ -68,12 +67,13 @@ class Segmenter:
         if len(plan) < 2:
             return None
         limit = int(job.transcode.transfer_limit_gb * 1_000_000_000)
-        attempt = job.request.attempt
+        note = (plan_object(job.id, job.request.attempt), _plan_text(plan))
+        shares = Shares(self.js, self.nodes, job, self.node, note, limit)
         try:
-            await transfers.put_note(self.js, plan_object(job.id, attempt), _plan_text(plan))
-            source_object = await self._share_source(job, profile, limit)
+            await transfers.put_note(self.js, *note)
+            await shares.refresh(profile.hw)
             for segment in plan:
-                await self._publish(job, segment, len(plan), profile, quality, source_object)
+                await self._publish(job, segment, len(plan), profile, quality, shares)
             log.info(
                 "job %d: %d segments of about %.0f s published to the %s nodes",
                 job.id,
@@ -84,48 +84,17 @@ class Segmenter:
             self.waiting.add(job.id)
             job.slot_free.set()  # this node's slot encodes segments (its own job's too) meanwhile
             try:
-                failed = await self._wait(job, plan)
+                failed, stores = await self._wait(job, plan, shares, profile.hw)
             finally:
                 self.waiting.discard(job.id)
             if failed is not None:
                 return ffmpeg.Result(returncode=1, stderr_tail=failed)
             with scratch.folder(scratch.SEGMENT) as folder:
-                return await self._join(job, profile, plan, line.frames, folder, limit, started)
+                return await self._join(job, profile, plan, stores, line.frames, folder, limit, started)
         finally:
             with contextlib.suppress(Exception):  # what is left expires with the store's age limit
                 await asyncio.shield(transfers.remove_job(self.js, job.id))
-
-    async def _share_source(self, job: Planned, profile: Profile, limit: int) -> str | None:
-        """The source put in the store when a live node of the class cannot see the library."""
-        if not await self._remote_nodes(profile):
-            return None
-        name = transfers.name(job.id, job.request.attempt, "source")
-        if not await transfers.present(self.js, name):
-            began = time.monotonic()
-            size = await transfers.upload(self.js, name, job.original, limit=limit, description=self.node)
-            log.info(
-                "job %d: source put in the transfer store for nodes without the library (%d bytes in %.1f s)",
-                job.id,
-                size,
-                time.monotonic() - began,
-            )
-        return name
-
-    async def _remote_nodes(self, profile: Profile) -> list[str]:
-        """The live nodes of the class that see no library (their entries in the ``nodes`` bucket)."""
-        found = []
-        try:
-            for key in await self.nodes.keys():
-                entry = await self.nodes.get(key)
-                if entry.value:
-                    status = msgspec.json.decode(entry.value, type=NodeStatus)
-                    if not status.library and profile.hw in status.classes:
-                        found.append(status.node)
-        except NoKeysError:
-            return []
-        except Exception as error:  # noqa: BLE001 - unknown: the library's nodes still take the segments
-            log.warning("could not read the nodes bucket for nodes without the library: %r", error)
-        return found
+            await asyncio.shield(shares.remove())
 
     async def _publish(
         self,
@@ -134,7 +103,7 @@ class Segmenter:
         count: int,
         profile: Profile,
         quality: Quality,
-        source_object: str | None,
+        shares: Shares,
     ) -> None:
         attempt = job.request.attempt
         work = EncodeSegment(
@@ -152,7 +121,8 @@ class Segmenter:
             quality=quality,
             coordinator=self.node,
             output_object=segment_object(job.id, attempt, segment.index),
-            source_object=source_object,
+            source_object=shares.source_object,
+            remote_nodes=tuple(shares.stores),
         )
         # The id makes a second publish of the same segment (a later delivery of this job) a no-op while
         # the stream remembers the first; after that, the segment's worker finds its video already there.
@@ -163,40 +133,42 @@ class Segmenter:
             headers={"Nats-Msg-Id": f"{job.id}:{attempt}:{segment.index}"},
         )
 
-    async def _wait(self, job: Planned, plan: list[chunks.Segment]) -> str | None:
-        """Until every segment's video is in the store; the reason when one failed for good."""
+    async def _wait(
+        self, job: Planned, plan: list[chunks.Segment], shares: Shares, hw: str
+    ) -> tuple[str | None, dict[str, str]]:
+        """Until every segment's video is in a store: (None, the store of each), or the reason one failed
+        for good. The nodes without the library that start meanwhile are shared with as they come."""
         attempt = job.request.attempt
         wanted = {segment_object(job.id, attempt, s.index): s for s in plan}
         failures = {failure_object(job.id, attempt, s.index): s.index for s in plan}
         done: dict[str, ObjectInfo] = {}
+        stores: dict[str, str] = {}
         total = sum((s.duration or max(0.0, (job.request.probe.duration or 0) - s.start)) for s in plan)
         started = time.monotonic()
-        sub = await self.js.subscribe(
-            f"{transfers.ENTRIES}>",
-            stream=transfers.STREAM,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-        )
+        entries = Entries(self.js)
         try:
+            for store in (transfers.SHARED, *shares.stores.values()):
+                await entries.follow(store)
             while len(done) < len(wanted):
-                try:
-                    msg = await sub.next_msg(timeout=WAIT_STEP_SECONDS)
-                except TimeoutError:
+                arrived = await entries.next(WAIT_STEP_SECONDS)
+                if arrived is None:
                     await self._report(job, plan, done, total, started)
+                    for store in await shares.refresh(hw):
+                        await entries.follow(store)
                     continue
-                info = ObjectInfo.from_response(json.loads(msg.data))
+                store, info = arrived
                 if info.deleted:
                     continue
                 if info.name in failures:
-                    reason = await transfers.read_note(self.js, info.name) or "no reason given"
-                    return f"segment {failures[info.name] + 1} of {len(plan)} failed: {reason}"
+                    reason = await transfers.read_note(self.js, info.name, store=store) or "no reason given"
+                    return f"segment {failures[info.name] + 1} of {len(plan)} failed: {reason}", {}
                 if info.name in wanted and info.name not in done:
-                    done[info.name] = info
+                    done[info.name], stores[info.name] = info, store
                     await self._report(job, plan, done, total, started)
         finally:
-            await sub.unsubscribe()
+            await entries.close()
         log.info("job %d: all %d segments encoded in %.1f s", job.id, len(plan), time.monotonic() - started)
-        return None
+        return None, stores
 
     async def _report(
         self,
@@ -234,6 +206,7 @@ class Segmenter:
         job: Planned,
         profile: Profile,
         plan: list[chunks.Segment],
+        stores: dict[str, str],
         frames: int,
         folder: Path,
         limit: int,
@@ -241,14 +214,16 @@ class Segmenter:
     ) -> ffmpeg.Result:
         attempt = job.request.attempt
         began = time.monotonic()
-        paths = [
-            await transfers.download(
-                self.js, segment_object(job.id, attempt, s.index), folder, chunks.segment_name(s), limit=limit
+        paths = []
+        for s in plan:
+            name = segment_object(job.id, attempt, s.index)
+            paths.append(
+                await transfers.download(
+                    self.js, name, folder, chunks.segment_name(s), limit=limit, store=stores[name]
+                )
             )
-            for s in plan
-        ]
         log.info(
-            "job %d: %d segments fetched from the transfer store (%d bytes in %.2f s)",
+            "job %d: %d segments fetched from the transfer stores (%d bytes in %.2f s)",
             job.id,
             len(paths),
             sum(p.stat().st_size for p in paths),

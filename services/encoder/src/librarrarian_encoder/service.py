@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from librarrarian_contracts import require, topology
 from librarrarian_contracts.catalog import Role
+from librarrarian_contracts.provision import require_remote
 from librarrarian_contracts.settings import (
     PATHS_KEY,
     QUEUE_KEY,
@@ -80,7 +81,10 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
         AsyncExitStack() as stack,
     ):
         js = nc.jetstream()
-        await require(js, Role.ENCODER)
+        if settings.media_paths:
+            await require(js, Role.ENCODER)
+        else:  # logged in as remote-<node>: its own store, and segments only
+            await require_remote(js, settings.node)
         nodes = await js.key_value(topology.NODES.name)
         progress = await js.key_value(topology.PROGRESS.name)
         first = NodeControl(state="running" if settings.autostart else "stopped")

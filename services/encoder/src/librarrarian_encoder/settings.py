@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from librarrarian_contracts import topology
 from librarrarian_contracts.settings import MAX_SLOTS
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
@@ -95,11 +96,18 @@ class Settings:
         verify = env.text("VERIFY", "sample")
         if verify not in VERIFY_MODES:
             raise env.SettingsError(f"VERIFY must be 'sample' or 'full', not {verify!r}")
+        media_paths = env.paths("MEDIA_PATHS", required=False)
+        node = env.node_name()
+        if not media_paths:
+            try:  # a node without the library has a user and a store named after it
+                topology.remote_node(node)
+            except topology.NotARemoteNode as error:
+                raise env.SettingsError(f"NODE_NAME (a node without MEDIA_PATHS): {error}") from None
         return cls(
             nats_url=env.nats_url(),
             # None: a node that sees no library, which encodes segments of other nodes' jobs only.
-            media_paths=env.paths("MEDIA_PATHS", required=False),
-            node=env.node_name(),
+            media_paths=media_paths,
+            node=node,
             slots=_slots("SLOTS"),
             verify=verify,
             grace_seconds=env.number("GRACE_SECONDS", 30.0, minimum=0),

@@ -72,9 +72,11 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
     syncs and round trips between two encodes."""
     library = bool(node.settings.media_paths)
     spec, segment_spec = topology.WORK_CONSUMERS[hw], topology.SEGMENT_CONSUMERS[hw]
-    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
     segment_sub = await js.pull_subscribe_bind(durable=segment_spec.durable, stream=segment_spec.stream)
-    puller, segment_puller = Puller(sub, spec.durable), Puller(segment_sub, segment_spec.durable)
+    segment_puller = Puller(segment_sub, segment_spec.durable)
+    # A node without the library takes no whole job: its user may not even look at their durables.
+    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream) if library else None
+    puller = Puller(sub, spec.durable) if sub is not None else None
     retired = retired or asyncio.Event()
     jobs: list[asyncio.Task[None]] = []  # the one encoding, and the one before it, finishing
     waiting: list[asyncio.Task[None]] = []  # jobs of this slot's waiting for their segments
@@ -89,7 +91,7 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
             slot_free = asyncio.Event()
             if pulled := await segment_puller.pull(1, timeout=SEGMENT_FIRST_SECONDS if library else 1.0):
                 handling = await _take_segment(node, pulled[0], slot_free)
-            elif library and _may_take(node, retired) and (pulled := await puller.pull(1)):
+            elif puller is not None and _may_take(node, retired) and (pulled := await puller.pull(1)):
                 handling = await _take(node, pulled[0], slot_free)
             else:
                 continue
@@ -113,7 +115,8 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
         raise
     finally:
         await _finish(node, [*waiting, *jobs])
-        await sub.unsubscribe()
+        if sub is not None:
+            await sub.unsubscribe()
         await segment_sub.unsubscribe()
 
 

@@ -29,12 +29,18 @@ async def run(settings: Settings) -> None:
     try:
         # A JetStream cluster that is just forming answers 503 (or nothing) until it has elected a leader.
         js = nc.jetstream()
-        await _when_up(lambda: apply_topology(js, settings.replicas), "JetStream", settings.wait_seconds)
+        await _when_up(
+            lambda: apply_topology(js, settings.replicas, settings.remote_nodes),
+            "JetStream",
+            settings.wait_seconds,
+        )
     finally:
         await nc.drain()
     log.info(
         "bus topology provisioned: streams, durables and buckets, each on %d server(s)", settings.replicas
     )
+    if settings.remote_nodes:
+        log.info("a transfer store for each node without the library: %s", ", ".join(settings.remote_nodes))
     if settings.database_url is not None:
         url = settings.database_url
         await _when_up(lambda: _reachable(url), "PostgreSQL", settings.wait_seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from librarrarian_contracts import topology
 from librarrarian_contracts.provision import ALLOWED_REPLICAS
 from librarrarian_runtime import env
 from librarrarian_runtime.database_roles import SCHEMAS, password_variable
@@ -20,6 +21,8 @@ class Settings:
     wait_seconds: float = 60.0
     # How many NATS servers keep each stream and bucket: 1 for one server, 3 (or 5) for a JetStream cluster.
     replicas: int = 1
+    # The nodes without the library the cluster names (``REMOTE_NODES``): each gets a transfer store.
+    remote_nodes: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,7 +34,15 @@ class Settings:
             passwords=passwords,
             wait_seconds=env.number("PROVISION_WAIT_SECONDS", 60.0, minimum=0.0),
             replicas=replicas(),
+            remote_nodes=remote_nodes(),
         )
+
+
+def remote_nodes() -> tuple[str, ...]:
+    try:
+        return topology.remote_nodes(env.optional("REMOTE_NODES") or "")
+    except topology.NotARemoteNode as error:
+        raise env.SettingsError(f"REMOTE_NODES: {error}") from None
 
 
 def replicas() -> int:
