@@ -108,13 +108,14 @@ def render() -> str:
         "nobody may delete or purge a stream or a consumer.",
     ]
     example = "laptop"
+    example_store = topology.remote_store(example).name
     for user, allowed in permissions.users((example,)).items():
         lines += ["", f"### {user}", ""]
         if user == topology.remote_user(example):
             lines += [
                 f"A node without the library logs in as `remote-<name>`; shown here for one named `{example}`. "
-                f"The encoder user reaches each such node's store too (on this page, `{topology.remote_store(example).name}`), "
-                "and the provision user creates it.",
+                f"The encoder user reaches each such node's store too (on this page, `{example_store}`), and the "
+                "provision user creates it.",
                 "",
             ]
         published = ", ".join(f"`{s}`" for s in allowed.publish) or "nothing"

@@ -1,9 +1,10 @@
 """One file encoded by many nodes at once: the node that took the job cuts it into keyframe-aligned segments
 (``chunks``), hands each to any node of the job's class as work of its own (``EncodeSegment`` on
 ``work.segment.<class>``; ``segment_work`` does it), waits for their videos in the ``transfers`` store (and
-in the stores of the nodes without the library it shares the job with: ``remote_shares``), and joins them with the source's other streams (``chunk_join``) into the job's output. The output is then
-verified, committed and put in place exactly as a file encoded whole; before that, the join is checked for
-seams (every source frame, once, evenly spaced across each join).
+in the stores of the nodes without the library it shares the job with: ``remote_shares``), and joins them
+with the source's other streams (``chunk_join``) into the job's output. The output is then verified,
+committed and put in place exactly as a file encoded whole; before that, the join is checked for seams
+(every source frame, once, evenly spaced across each join).
 
 The quality is chosen once, before the cut, so every segment is encoded at the same level. The job's plan is
 an object in the store while it runs: a segment whose job has ended finds it gone and is dropped. Every piece
