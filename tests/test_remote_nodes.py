@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import msgspec
@@ -47,11 +47,20 @@ def remote_server(tmp_path: Path) -> Iterator[RoleServer]:
         yield server
 
 
-async def provisioned(server: RoleServer) -> None:
-    """As ``librarrarian provision`` with ``REMOTE_NODES=laptop,friend``: a store for each."""
-    nc = await bus.connect(server.urls[PROVISIONER], "provision")
+async def provisioned(urls: Mapping[str, str], remote_nodes: tuple[str, ...]) -> None:
+    """As ``librarrarian provision`` with ``REMOTE_NODES``: a store for each node."""
+    nc = await bus.connect(urls[PROVISIONER], "provision")
     try:
-        await provision(nc.jetstream(), remote_nodes=server.remote_nodes)
+        await provision(nc.jetstream(), remote_nodes=remote_nodes)
+    finally:
+        await nc.close()
+
+
+async def in_laptops_store(urls: Mapping[str, str]) -> list[str]:
+    """What laptop's own transfer store holds, read as laptop."""
+    nc = await bus.connect(urls["remote-laptop"], "laptop")
+    try:
+        return await transfers.names(nc.jetstream(), store=topology.remote_store("laptop").name)
     finally:
         await nc.close()
 
@@ -117,7 +126,7 @@ def test_a_name_that_cannot_name_a_node_without_the_library_is_refused_where_it_
 async def test_what_a_node_without_the_library_must_not_do_is_refused(remote_server: RoleServer) -> None:
     """Each node against the other's store and the shared one, every whole-job and report subject, the
     other node's entries, and the whole catalog: every attempt refused, and logged by the server."""
-    await provisioned(remote_server)
+    await provisioned(remote_server.urls, remote_server.remote_nodes)
     laptop, friend = REMOTE
     attempts = [
         *forbidden.remote_named(laptop, friend),
@@ -136,7 +145,7 @@ async def test_a_node_without_the_library_encodes_segments_under_its_own_user(
     encoder user), helped by "laptop" (no library, ``remote-laptop``), replaced and reported: the server
     refuses nothing, laptop encoded a segment, and both stores end empty."""
     urls = remote_server.urls
-    await provisioned(remote_server)
+    await provisioned(remote_server.urls, remote_server.remote_nodes)
     media = (tmp_path / "media").resolve()
     (media / "Films").mkdir(parents=True)
     film = clips.film(media / "Films" / "Film.mp4", shared_media)
@@ -185,12 +194,7 @@ async def test_a_node_without_the_library_encodes_segments_under_its_own_user(
         await eventually(finished, timeout=180, message="the film encoded in segments through role users")
         assert done[0].node == "node-a" and done[0].path == str(film)
         assert "laptop" in nodes
-        laptop = await bus.connect(urls["remote-laptop"], "laptop")
-        try:
-            mine = topology.remote_store("laptop").name
-            assert await transfers.names(laptop.jetstream(), store=mine) == []
-        finally:
-            await laptop.close()
+        assert await in_laptops_store(urls) == []
     finally:
         stopping.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
@@ -206,14 +210,7 @@ async def test_up_makes_a_user_for_each_node_without_the_library_it_is_told_of(t
     assert creds[secrets_file.nats_key("remote-laptop")]
     started = await local_servers.start_nats(tmp_path / "nats", creds, ("laptop",))
     try:
-        provisioner = await bus.connect(started.urls[PROVISIONER], "provision")
-        await provision(provisioner.jetstream(), remote_nodes=("laptop",))
-        await provisioner.close()
-        nc = await bus.connect(started.urls["remote-laptop"], "laptop")
-        try:
-            store = topology.remote_store("laptop").name
-            assert await transfers.names(nc.jetstream(), store=store) == []
-        finally:
-            await nc.close()
+        await provisioned(started.urls, ("laptop",))
+        assert await in_laptops_store(started.urls) == []
     finally:
         started.server.stop()
