@@ -47,14 +47,18 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 
 
+# Two nodes without the library, each tried against the other's store (and the sweep).
+REMOTE = ("laptop", "friend")
+
+
 async def permissions(work: Path) -> dict[str, dict[str, object]]:
-    attempts = forbidden.attempts()
+    attempts = forbidden.attempts(REMOTE)
     found: dict[str, dict[str, object]] = {}
-    with role_servers.deploy_server(work / "deploy") as server:
+    with role_servers.deploy_server(work / "deploy", remote_nodes=REMOTE) as server:
         found["deploy/nats.conf"] = _counted(await forbidden.try_all(server.urls, attempts))
     (work / "up").mkdir()
-    creds = secrets_file.load_or_create(work / "up")
-    embedded = await local_servers.start_nats(work / "up" / "nats", creds)
+    creds = secrets_file.load_or_create(work / "up", REMOTE)
+    embedded = await local_servers.start_nats(work / "up" / "nats", creds, REMOTE)
     try:
         found["librarrarian up"] = _counted(await forbidden.try_all(embedded.urls, attempts))
     finally:
@@ -189,7 +193,11 @@ async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-security-") as tmp:
         work = Path(tmp)
-        print("security: what each NATS user must not do, on deploy/nats.conf and on up's …", flush=True)
+        print(
+            "security: what each NATS user must not do (nodes without the library too), on deploy/nats.conf "
+            "and on up's …",
+            flush=True,
+        )
         tried = await permissions(work)
         print("security: forged job reports against a real scheduler …", flush=True)
         fenced = await fencing(work)
