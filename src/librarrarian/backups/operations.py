@@ -10,6 +10,7 @@ each service's migrations (an older backup moves forward), and then puts the set
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
@@ -21,10 +22,10 @@ from pathlib import Path
 
 from librarrarian_contracts import topology
 from librarrarian_contracts.backups import BackupInfo
-from librarrarian_runtime import migrations
+from librarrarian_runtime import kv_entries, migrations
 from librarrarian_runtime.database_roles import SCHEMAS
 from nats.js import JetStreamContext
-from nats.js.errors import NoKeysError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
 
 from . import archive, database
 from .archive import BackupRefused
@@ -136,26 +137,22 @@ async def migrate_all(urls: Mapping[str, str]) -> None:
 
 
 async def read_settings(js: JetStreamContext) -> dict[str, str]:
+    """Every setting now. Listed from the stream (``kv_entries``), not by the client's ``keys()``, whose
+    watch can end before its first key arrives when the server is busy: a backup with no settings."""
     kv = await js.key_value(topology.SETTINGS.name)
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return {}
     values = {}
-    for key in keys:
-        entry = await kv.get(key)
-        if entry.value is not None:
-            values[key] = entry.value.decode()
+    for key in await kv_entries.keys(js, topology.SETTINGS):
+        with contextlib.suppress(KeyNotFoundError, KeyDeletedError):  # gone between listing and reading
+            entry = await kv.get(key)
+            if entry.value is not None:
+                values[key] = entry.value.decode()
     return values
 
 
 async def write_settings(js: JetStreamContext, values: Mapping[str, str]) -> None:
     """The settings become the backup's: each of its keys is put, any other key is deleted."""
     kv = await js.key_value(topology.SETTINGS.name)
-    try:
-        current = set(await kv.keys())
-    except NoKeysError:
-        current = set()
+    current = set(await read_settings(js))
     for key, value in values.items():
         await kv.put(key, value.encode())
     for key in current - set(values):

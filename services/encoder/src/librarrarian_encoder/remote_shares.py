@@ -16,12 +16,11 @@ import time
 import msgspec
 from librarrarian_contracts import topology
 from librarrarian_contracts.views import NodeStatus
+from librarrarian_runtime import kv_entries
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, ObjectInfo
-from nats.js.errors import NoKeysError
-from nats.js.kv import KeyValue
 
 from . import transfers
 from .job import Planned
@@ -35,13 +34,12 @@ class Shares:
     def __init__(
         self,
         js: JetStreamContext,
-        nodes: KeyValue,
         job: Planned,
         node: str,
         plan: tuple[str, str],
         limit: int,
     ) -> None:
-        self.js, self.nodes, self.job, self.node, self.limit = js, nodes, job, node, limit
+        self.js, self.job, self.node, self.limit = js, job, node, limit
         self.plan_object, self.plan_text = plan
         self.source_object = transfers.name(job.id, job.request.attempt, "source")
         self.stores: dict[str, str] = {}  # node -> its store
@@ -51,7 +49,7 @@ class Shares:
         """Share the job with the live nodes of class ``hw`` without the library it is not shared with yet;
         the stores newly shared."""
         added = []
-        for remote in await live_remote_nodes(self.nodes, hw):
+        for remote in await live_remote_nodes(self.js, hw):
             if remote in self.stores or remote in self._left_out:
                 continue
             try:
@@ -98,18 +96,14 @@ class Shares:
                 await transfers.remove_job(self.js, self.job.id, store=store)
 
 
-async def live_remote_nodes(nodes: KeyValue, hw: str) -> list[str]:
+async def live_remote_nodes(js: JetStreamContext, hw: str) -> list[str]:
     """The live nodes of class ``hw`` that see no library (their entries in the ``nodes`` bucket)."""
     found = []
     try:
-        for key in await nodes.keys():
-            entry = await nodes.get(key)
-            if entry.value:
-                status = msgspec.json.decode(entry.value, type=NodeStatus)
-                if not status.library and hw in status.classes:
-                    found.append(status.node)
-    except NoKeysError:
-        return []
+        for _, value in await kv_entries.values(js, topology.NODES):
+            status = msgspec.json.decode(value, type=NodeStatus)
+            if not status.library and hw in status.classes:
+                found.append(status.node)
     except Exception as error:  # noqa: BLE001 - unknown: the library's nodes still take the segments
         log.warning("could not read the nodes bucket for nodes without the library: %r", error)
     return found

@@ -27,7 +27,6 @@ from librarrarian_contracts.views import JobProgress
 from librarrarian_media import reading
 from nats.js import JetStreamContext
 from nats.js.api import ObjectInfo
-from nats.js.kv import KeyValue
 
 from . import chunk_join, chunks, ffmpeg, scratch, transfers
 from .binaries import Binaries
@@ -45,11 +44,9 @@ WAIT_STEP_SECONDS = 5.0  # how often the job's progress is written while no segm
 class Segmenter:
     """This node's side of the jobs it encodes in segments."""
 
-    def __init__(
-        self, js: JetStreamContext, node: str, binaries: Binaries, progress: ProgressBucket, nodes: KeyValue
-    ) -> None:
+    def __init__(self, js: JetStreamContext, node: str, binaries: Binaries, progress: ProgressBucket) -> None:
         self.js, self.node, self.binaries = js, node, binaries
-        self.progress, self.nodes = progress, nodes
+        self.progress = progress
         self.waiting: set[int] = set()  # jobs waiting for their segments: they hold no slot meanwhile
 
     async def encode(
@@ -69,7 +66,7 @@ class Segmenter:
             return None
         limit = int(job.transcode.transfer_limit_gb * 1_000_000_000)
         note = (plan_object(job.id, job.request.attempt), _plan_text(plan))
-        shares = Shares(self.js, self.nodes, job, self.node, note, limit)
+        shares = Shares(self.js, job, self.node, note, limit)
         try:
             await transfers.put_note(self.js, *note)
             await shares.refresh(profile.hw)

@@ -114,7 +114,7 @@ async def run(settings: Settings, stopping: asyncio.Event | None = None, clock: 
                 ),
             ),
         )
-        worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths, nodes=nodes)
+        worker = Worker(nc, settings, binaries, progress, transcode, codecs, paths=paths)
         stack.callback(worker.close)
         paths.on_change(lambda _: log_mappings(settings, worker))
         log_mappings(settings, worker)

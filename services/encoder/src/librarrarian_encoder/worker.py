@@ -52,16 +52,13 @@ class Worker:
         codecs: dict[HwClass, tuple[str, ...]],
         *,
         paths: Watched[PathSettings],
-        nodes: KeyValue | None = None,
     ) -> None:
         self.js = nc.jetstream()
         self.settings = settings
         self.transcode = transcode
         self.paths = paths
         self.progress = ProgressBucket(progress)
-        segmenter = None
-        if nodes is not None:
-            segmenter = Segmenter(self.js, settings.node, binaries, self.progress, nodes)
+        segmenter = Segmenter(self.js, settings.node, binaries, self.progress)
         self.encodes = Encodes(binaries, self.progress, codecs, SearchMemory(self.js), segmenter)
         self.segments = SegmentWorker(
             self.js, settings.node, settings.media_paths, binaries, self.encodes, transcode, self.mappings

@@ -44,9 +44,9 @@ from librarrarian_contracts.settings import (
     TranscodeSettings,
     UiSettings,
 )
+from librarrarian_runtime import kv_entries
 from librarrarian_runtime.errors import BadRequest, Conflict, NotFound, Unavailable
-from nats.js.errors import NoKeysError
-from nats.js.kv import KeyValue
+from nats.js import JetStreamContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..access import ADMIN
@@ -90,12 +90,10 @@ def _type_of(key: str) -> type[Any] | None:
     return None
 
 
-async def _node_keys(kv: KeyValue) -> list[str]:
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return []
-    return sorted(k for k in keys if _PER_NODE_KEY.match(k))
+async def _node_keys(js: JetStreamContext) -> list[str]:
+    """The per-node settings there are (listed from the stream: ``kv_entries``); deleted ones too, which
+    read as unset."""
+    return [k for k in await kv_entries.keys(js, topology.SETTINGS) if _PER_NODE_KEY.match(k)]
 
 
 async def _stored(bus: Backend, key: str, kind: type[Any]) -> Any:
@@ -108,9 +106,9 @@ async def _stored(bus: Backend, key: str, kind: type[Any]) -> Any:
 @router.get(
     "/settings/export", dependencies=ADMIN, summary="Every setting, as one JSON document (no secrets)"
 )
-async def export_settings(bus: Bus, kv: SettingsBucket) -> dict[str, Any]:
+async def export_settings(bus: Bus) -> dict[str, Any]:
     settings: dict[str, Any] = {}
-    for key in [*EXPORTED, *await _node_keys(kv)]:
+    for key in [*EXPORTED, *await _node_keys(bus.js)]:
         kind = _type_of(key)
         assert kind is not None
         value = await _stored(bus, key, kind)
