@@ -34,7 +34,7 @@ from librarrarian_runtime.watched import Watched
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from . import chunks, ffmpeg, scratch, transfers
+from . import chunks, ffmpeg, lease, scratch, transfers
 from . import replace as safe_replace
 from .binaries import Binaries
 from .folder import Folder, NotAFile, Redirected
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = topology.WORK_ACK_WAIT_SECONDS / 3
 RETRY_DELAY_SECONDS = 5.0
 # How long a segment this node cannot do yet (its job is not shared with it) waits before it is handed out again.
 HAND_BACK_SECONDS = 5.0
@@ -102,9 +101,12 @@ class SegmentWorker:
             shutil.rmtree(self._fetched[1].parent, ignore_errors=True)
             self._fetched = None
 
-    async def handle(self, msg: Msg, work: EncodeSegment, slot_free: asyncio.Event) -> None:
-        """``slot_free`` is set once ffmpeg is done (the upload runs beside the slot's next encode)."""
-        heartbeat = asyncio.create_task(_heartbeat(msg))
+    async def handle(
+        self, msg: Msg, work: EncodeSegment, slot_free: asyncio.Event, beat_seconds: float
+    ) -> None:
+        """``slot_free`` is set once ffmpeg is done (the upload runs beside the slot's next encode); the lease is
+        kept with a heartbeat every ``beat_seconds``."""
+        heartbeat = asyncio.create_task(lease.keep(msg, beat_seconds))
         name = f"job {work.job_id} segment {work.index + 1}/{work.segments}"
         delivered = msg.metadata.num_delivered
         try:
@@ -301,10 +303,3 @@ class SegmentWorker:
 
 async def _ignore(_: ffmpeg.Progress) -> None:
     return None
-
-
-async def _heartbeat(msg: Msg) -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        with contextlib.suppress(Exception):  # a missed beat is retried at the next one
-            await msg.in_progress()

@@ -20,6 +20,7 @@ from librarrarian_runtime.consumer import Puller
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from . import lease
 from .node import Node
 from .waits import first
 
@@ -74,9 +75,11 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
     spec, segment_spec = topology.WORK_CONSUMERS[hw], topology.SEGMENT_CONSUMERS[hw]
     segment_sub = await js.pull_subscribe_bind(durable=segment_spec.durable, stream=segment_spec.stream)
     segment_puller = Puller(segment_sub, segment_spec.durable)
+    segment_beat = await lease.beat_seconds(segment_sub)
     # A node without the library takes no whole job: its user may not even look at their durables.
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream) if library else None
     puller = Puller(sub, spec.durable) if sub is not None else None
+    beat = await lease.beat_seconds(sub) if sub is not None else None
     retired = retired or asyncio.Event()
     jobs: list[asyncio.Task[None]] = []  # the one encoding, and the one before it, finishing
     waiting: list[asyncio.Task[None]] = []  # jobs of this slot's waiting for their segments
@@ -90,9 +93,14 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
             # a closed node asks for nothing more (one fetch at most is under way when it closes).
             slot_free = asyncio.Event()
             if pulled := await segment_puller.pull(1, timeout=SEGMENT_FIRST_SECONDS if library else 1.0):
-                handling = await _take_segment(node, pulled[0], slot_free)
-            elif puller is not None and _may_take(node, retired) and (pulled := await puller.pull(1)):
-                handling = await _take(node, pulled[0], slot_free)
+                handling = await _take_segment(node, pulled[0], slot_free, segment_beat)
+            elif (
+                puller is not None
+                and beat is not None
+                and _may_take(node, retired)
+                and (pulled := await puller.pull(1))
+            ):
+                handling = await _take(node, pulled[0], slot_free, beat)
             else:
                 continue
             if handling is None:
@@ -124,21 +132,26 @@ def _may_take(node: Node, retired: asyncio.Event) -> bool:
     return node.open.is_set() and not node.stopping.is_set() and not retired.is_set()
 
 
-async def _take(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
+async def _take(node: Node, msg: Msg, slot_free: asyncio.Event, beat: float) -> asyncio.Task[None] | None:
     request = await _decoded(msg, work_decoder, "work")
     if request is None:
         return None
-    handling = asyncio.create_task(node.worker.handle(msg, request, slot_free), name=f"job {request.job_id}")
+    handling = asyncio.create_task(
+        node.worker.handle(msg, request, slot_free, beat), name=f"job {request.job_id}"
+    )
     node.took(handling, request.job_id)
     return handling
 
 
-async def _take_segment(node: Node, msg: Msg, slot_free: asyncio.Event) -> asyncio.Task[None] | None:
+async def _take_segment(
+    node: Node, msg: Msg, slot_free: asyncio.Event, beat: float
+) -> asyncio.Task[None] | None:
     work = await _decoded(msg, segment_decoder, "segment")
     if work is None:
         return None
     handling = asyncio.create_task(
-        node.worker.segments.handle(msg, work, slot_free), name=f"job {work.job_id} segment {work.index}"
+        node.worker.segments.handle(msg, work, slot_free, beat),
+        name=f"job {work.job_id} segment {work.index}",
     )
     node.took(handling, work.job_id)
     return handling

@@ -2,7 +2,7 @@
 
 Every outcome is published before the message is acked, so a crash in between means a redelivery, never
 a lost outcome. The heartbeat (``in_progress``) runs for the whole handling, until the server confirmed the
-ack: a node that dies stops it and JetStream hands the job to another node after AckWait.
+ack (:mod:`.lease`): a node that dies stops it and JetStream hands the job to another node after AckWait.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from librarrarian_contracts import Transcode, publish, topology
+from librarrarian_contracts import Transcode, publish
 from librarrarian_contracts.settings import PathSettings, TranscodeSettings
 from librarrarian_contracts.sources import PathMapping
 from librarrarian_contracts.topology import HwClass
@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.js.kv import KeyValue
 
+from . import lease
 from .binaries import Binaries
 from .encoding import Encodes
 from .job import Job
@@ -34,7 +35,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = topology.WORK_ACK_WAIT_SECONDS / 3
 # How long an ack is sent again while the server does not confirm it (a stream electing its leader).
 ACK_CONFIRM_SECONDS = 30.0
 ACK_TIMEOUT_SECONDS = 2.0
@@ -82,8 +82,11 @@ class Worker:
     def resume(self) -> None:
         self.encodes.resume()
 
-    async def handle(self, msg: Msg, request: Transcode, slot_free: asyncio.Event) -> None:
-        """``slot_free`` is set once ffmpeg is done with the job (or the job ended before it ran)."""
+    async def handle(
+        self, msg: Msg, request: Transcode, slot_free: asyncio.Event, beat_seconds: float
+    ) -> None:
+        """``slot_free`` is set once ffmpeg is done with the job (or the job ended before it ran); the lease is
+        kept with a heartbeat every ``beat_seconds``."""
         job = Job(
             request=request,
             delivery=msg.metadata.num_delivered,
@@ -94,7 +97,7 @@ class Worker:
         )
         self.running.add(job.id)
         # The lease is kept until the ack: publishing the outcome may wait out a NATS leader election.
-        heartbeat = asyncio.create_task(_heartbeat(msg))
+        heartbeat = asyncio.create_task(lease.keep(msg, beat_seconds))
         try:
             try:
                 outcome = await self.pipeline.run(job)
@@ -134,10 +137,3 @@ async def _acknowledge(msg: Msg, job_id: int) -> None:
                 log.warning("job %d: the ack was not confirmed (%r); the work may come back", job_id, error)
                 return
         await asyncio.sleep(ACK_RETRY_SECONDS)
-
-
-async def _heartbeat(msg: Msg) -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        with contextlib.suppress(Exception):  # a missed beat is retried at the next one
-            await msg.in_progress()
