@@ -321,6 +321,23 @@ async def test_provision_is_idempotent_on_a_real_server(bus) -> None:  # type: i
     assert status.bucket == topology.NODES.name
 
 
+async def test_provision_gives_the_encoders_durables_the_ack_wait_asked_for(bus) -> None:  # type: ignore[no-untyped-def]
+    """Only the encoders' durables (whole jobs and segments) take ``work_ack_wait``; a later provision with
+    production's updates them back in place."""
+    _, js = bus
+    encoders = [*topology.WORK_CONSUMERS.values(), *topology.SEGMENT_CONSUMERS.values()]
+    await provision(js, work_ack_wait=4.0)
+    for spec in topology.CONSUMERS:
+        info = await js.consumer_info(spec.stream, spec.durable)
+        assert info.config.ack_wait == (4.0 if spec in encoders else spec.ack_wait_seconds)
+    await provision(js)
+    for spec in encoders:
+        info = await js.consumer_info(spec.stream, spec.durable)
+        assert info.config.ack_wait == topology.WORK_ACK_WAIT_SECONDS
+    with pytest.raises(ValueError, match="work_ack_wait"):
+        await provision(js, work_ack_wait=0)
+
+
 def test_a_search_range_runs_the_way_its_encoders_scale_does() -> None:
     from librarrarian_contracts.settings import EncoderFamily, TranscodeSettings
 

@@ -4,7 +4,11 @@ needs is there (``require``).
 
 Every stream and bucket is kept on ``replicas`` servers: 1 for one NATS server, 3 for a three-node JetStream
 cluster (``NATS_REPLICAS``). The durables inherit their stream's count. A changed count is applied to what
-exists already, in place: raised from 1 to 3 on a cluster, every message and durable stays."""
+exists already, in place: raised from 1 to 3 on a cluster, every message and durable stays.
+
+The encoders' durables (whole jobs and segments) get ``work_ack_wait`` seconds of AckWait: the topology's
+30 in production; the tests give them a few seconds, so that a stopped node's work comes back quickly. An
+encoder heartbeats at a third of whatever AckWait its durable has."""
 
 from __future__ import annotations
 
@@ -21,8 +25,11 @@ from .permissions import Needs, kv_stream, needs, remote_needs, store_stream
 from .topology import (
     BUCKETS,
     CONSUMERS,
+    SEGMENT_CONSUMERS,
     STORES,
     STREAMS,
+    WORK_ACK_WAIT_SECONDS,
+    WORK_CONSUMERS,
     BucketSpec,
     ConsumerSpec,
     StoreSpec,
@@ -84,6 +91,13 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     await js.add_consumer(spec.stream, consumer_config(spec))
 
 
+def with_work_ack_wait(spec: ConsumerSpec, ack_wait: float) -> ConsumerSpec:
+    """``spec`` with ``ack_wait`` when it is one of the encoders' durables; any other as it is."""
+    if spec in WORK_CONSUMERS.values() or spec in SEGMENT_CONSUMERS.values():
+        return dataclasses.replace(spec, ack_wait_seconds=ack_wait)
+    return spec
+
+
 async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 1) -> None:
     try:
         info = await js.stream_info(kv_stream(spec))
@@ -100,14 +114,23 @@ async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 
         await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
 
 
-async def provision(js: JetStreamContext, replicas: int = 1, remote_nodes: Sequence[str] = ()) -> None:
-    """``remote_nodes``: the nodes without the library the cluster names; each gets a transfer store."""
+async def provision(
+    js: JetStreamContext,
+    replicas: int = 1,
+    remote_nodes: Sequence[str] = (),
+    *,
+    work_ack_wait: float = WORK_ACK_WAIT_SECONDS,
+) -> None:
+    """``remote_nodes``: the nodes without the library the cluster names; each gets a transfer store.
+    ``work_ack_wait``: the AckWait of the encoders' durables (jobs and segments)."""
     if replicas not in ALLOWED_REPLICAS:
         raise ValueError(f"replicas must be 1, 3 or 5, not {replicas}")
+    if work_ack_wait <= 0:
+        raise ValueError(f"work_ack_wait must be a positive number of seconds, not {work_ack_wait}")
     for stream in STREAMS:
         await ensure_stream(js, stream, replicas)
     for consumer in CONSUMERS:
-        await ensure_consumer(js, consumer)
+        await ensure_consumer(js, with_work_ack_wait(consumer, work_ack_wait))
     for bucket in BUCKETS:
         await ensure_bucket(js, bucket, replicas)
     for store in STORES:
