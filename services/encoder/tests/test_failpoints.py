@@ -16,7 +16,7 @@ import pytest
 from librarrarian_contracts import JobCompleted, JobFailed, JobStarted, publish, topology
 from librarrarian_contracts.topology import HwClass
 from librarrarian_runtime import recycle
-from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing import WORK_ACK_WAIT_SECONDS, eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -88,7 +88,7 @@ async def test_a_kill_at_the_worst_moment_loses_nothing(
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         done = await eventually(
             lambda: scheduler.of(JobCompleted),
-            timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
+            timeout=WORK_ACK_WAIT_SECONDS + 90,
             message="completed elsewhere",
         )
 
@@ -131,7 +131,7 @@ async def test_a_redelivery_that_finds_the_file_gone_takes_the_commit_over_befor
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         (failed,) = await eventually(
             lambda: scheduler.of(JobFailed),
-            timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
+            timeout=WORK_ACK_WAIT_SECONDS + 90,
             message="the failure",
         )
     assert (failed.node, failed.delivery, failed.reason) == ("survivor", 2, "the file is gone")
@@ -164,7 +164,7 @@ async def test_a_file_swapped_in_after_a_crashed_replace_is_not_taken_for_our_ou
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         (failed,) = await eventually(
             lambda: scheduler.of(JobFailed),
-            timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
+            timeout=WORK_ACK_WAIT_SECONDS + 90,
             message="the failure",
         )
     assert (failed.node, failed.delivery) == ("survivor", 2) and "changed" in failed.reason

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from librarrarian_contracts import JobCompleted, JobStarted, publish, topology
 from librarrarian_contracts.topology import HwClass
-from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing import WORK_ACK_WAIT_SECONDS, eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -63,7 +63,7 @@ async def test_kill_9_mid_encode(
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         done = await eventually(
             lambda: scheduler.of(JobCompleted),
-            timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
+            timeout=WORK_ACK_WAIT_SECONDS + 90,
             message="redelivered and completed",
         )
     assert done[0].node == "survivor"

@@ -26,7 +26,7 @@ from librarrarian_contracts import (
 from librarrarian_contracts.topology import HwClass
 from librarrarian_contracts.views import NodeStatus
 from librarrarian_encoder import failpoints, service
-from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing import WORK_ACK_WAIT_SECONDS, eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -103,7 +103,7 @@ async def test_a_kill_9_while_a_job_is_put_in_place_behind_the_next_encode_loses
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         await eventually(
             lambda: {e.job_id for e in scheduler.of(JobCompleted)} == {1, 2},
-            timeout=topology.WORK_ACK_WAIT_SECONDS + 120,
+            timeout=WORK_ACK_WAIT_SECONDS + 120,
             message="both jobs redelivered and completed",
         )
     # Each job done once, by the survivor, which alone was granted the commit.

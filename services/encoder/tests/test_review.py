@@ -28,7 +28,7 @@ from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import earlier, review
 from librarrarian_encoder.folder import Folder
 from librarrarian_runtime import recycle
-from librarrarian_testing import eventually, library, transcode
+from librarrarian_testing import WORK_ACK_WAIT_SECONDS, eventually, library, transcode
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -243,7 +243,7 @@ async def test_a_kill_during_an_accept_loses_nothing(
     async with running_encoder(node_settings(nats_url, media.root, "survivor")):
         done = await eventually(
             lambda: [e for e in scheduler.of(JobCompleted) if e.job_id == 4],
-            timeout=topology.WORK_ACK_WAIT_SECONDS + 90,
+            timeout=WORK_ACK_WAIT_SECONDS + 90,
             message="the accept finished by the next delivery",
         )
     assert len(done) == 1 and done[0].node == "survivor" and done[0].attempt == 2

@@ -8,6 +8,11 @@ from nats.js import JetStreamContext
 
 from .polling import eventually
 
+# The AckWait of the encoders' durables as the tests provision them (production's is the topology's 30 s):
+# a node killed or stopped mid-job hands its work on after this long, so a test of that waits this, not 30 s.
+# The encoders heartbeat at a third of it, as at a third of production's.
+WORK_ACK_WAIT_SECONDS = 6.0
+
 
 async def handled(js: JetStreamContext, spec: ConsumerSpec, timeout: float = 30.0) -> None:
     """Wait until the durable ``spec`` has taken and acknowledged every message its stream holds for it:

@@ -17,6 +17,8 @@ from librarrarian_embedded import NatsServer, PostgresServer
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from .consumers import WORK_ACK_WAIT_SECONDS
+
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
@@ -27,13 +29,14 @@ def with_database(dsn: str, database: str) -> str:
 
 def provisioned(url: str) -> None:
     """Apply the topology, as ``librarrarian provision`` does before the services start (they only check
-    it). From a thread of its own: a sync fixture may run while the test's event loop does."""
+    it), the encoders' durables with the tests' short AckWait. From a thread of its own: a sync fixture may
+    run while the test's event loop does."""
     from librarrarian_contracts import provision
 
     async def apply() -> None:
         nc = await nats.connect(url)
         try:
-            await provision(nc.jetstream())
+            await provision(nc.jetstream(), work_ack_wait=WORK_ACK_WAIT_SECONDS)
         finally:
             await nc.close()
 
