@@ -64,3 +64,34 @@ async def test_a_failing_batch_is_handled_one_by_one_and_only_the_bad_message_co
     assert sorted(done) == [1, 3, 4, 5]  # each good item handled for good once
     info = await js.consumer_info(SPEC.stream, SPEC.durable)
     assert info.num_pending == 0 and info.num_ack_pending == 1  # only the bad item is still owed
+
+
+async def test_a_stop_cuts_a_fetch_short_and_what_comes_next_goes_to_the_next_consumer(
+    bus: tuple[Client, JetStreamContext],
+) -> None:
+    """A stop ends a fetch under way (here one that would wait an hour); the pull request it leaves on the
+    server takes nothing once the subscription is gone, so the next message goes to the next consumer at
+    once, not after AckWait."""
+    _, js = bus
+    stopping = asyncio.Event()
+    sub = await js.pull_subscribe_bind(durable=SPEC.durable, stream=SPEC.stream)
+    try:
+        pulling = asyncio.create_task(consumer.Puller(sub, SPEC.durable, stopping).pull(1, timeout=3600))
+
+        async def request_waits() -> bool:
+            return bool((await js.consumer_info(SPEC.stream, SPEC.durable)).num_waiting)
+
+        await eventually(request_waits, timeout=10, message="the pull request on the server")
+        stopping.set()
+        assert await pulling == []
+    finally:
+        await sub.unsubscribe()
+
+    await js.publish("media.test", b'{"n": 1}')
+    sub = await js.pull_subscribe_bind(durable=SPEC.durable, stream=SPEC.stream)
+    try:
+        taken = await consumer.Puller(sub, SPEC.durable).pull(1, timeout=5)
+        assert [m.data for m in taken] == [b'{"n": 1}']
+        assert taken[0].metadata.num_delivered == 1
+    finally:
+        await sub.unsubscribe()

@@ -3,7 +3,8 @@
 Handlers must be idempotent (a message can come twice). An undecodable message is terminated with a log
 line; a handler that raises is logged and the message redelivered after a delay, so one bad message or a
 database hiccup neither stops the service nor spins it. A durable that has no leader for a moment (a
-JetStream cluster electing one after a server went away) gives nothing until it has one again (:class:`Puller`).
+JetStream cluster electing one after a server went away) gives nothing until it has one again (:class:`Puller`);
+a stop cuts short the fetch under way, so a service stops at once rather than after its fetch's timeout.
 :func:`consume_batches` hands a handler everything one fetch brought, for one transaction per batch; when the
 batch fails, each message is handled alone, so one bad message holds back only itself.
 """
@@ -35,14 +36,38 @@ UNAVAILABLE_PAUSE_SECONDS = 0.5
 
 class Puller:
     """``fetch`` on a pull subscription, giving nothing (rather than raising) when there is nothing yet: no
-    message within the timeout, or no leader for the durable right now. A streak of the latter is logged
-    once, and once more when the durable answers again."""
+    message within the timeout, no leader for the durable right now, or ``stopping`` set meanwhile. A streak
+    of no leader is logged once, and once more when the durable answers again.
 
-    def __init__(self, sub: JetStreamContext.PullSubscription, durable: str) -> None:
+    A fetch cut short by ``stopping`` leaves its pull request on the server until it expires; the server
+    hands nothing to it once the subscription is gone (no interest), and whatever it handed over in the
+    moment between is delivered again after AckWait, as after a crash."""
+
+    def __init__(
+        self, sub: JetStreamContext.PullSubscription, durable: str, stopping: asyncio.Event | None = None
+    ) -> None:
         self.sub = sub
         self.streak = FailureStreak(log, f"pulling from {durable}")
+        self.stopping = stopping
 
     async def pull(self, batch: int, timeout: float = 1.0) -> list[Msg]:
+        if self.stopping is None:
+            return await self._fetch(batch, timeout)
+        if self.stopping.is_set():
+            return []
+        fetching = asyncio.create_task(self._fetch(batch, timeout))
+        stopped = asyncio.create_task(self.stopping.wait())
+        try:
+            await asyncio.wait((fetching, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not fetching.done():
+                fetching.cancel()
+                await asyncio.wait((fetching,))  # its own CancelledError stays in it; ours is raised
+        # Messages that came with the stop are handed on: the caller deals with them as before a stop.
+        return [] if fetching.cancelled() else fetching.result()
+
+    async def _fetch(self, batch: int, timeout: float) -> list[Msg]:
         try:
             messages = await self.sub.fetch(batch, timeout=timeout)
         except (TimeoutError, NatsTimeoutError):
@@ -86,7 +111,7 @@ async def consume_batches(
     acknowledged once it returns. When it raises, ``handle`` takes them one by one, each acknowledged or
     redelivered on its own."""
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    puller = Puller(sub, spec.durable)
+    puller = Puller(sub, spec.durable, stopping)
     try:
         while not stopping.is_set():
             decoded = [
@@ -121,7 +146,7 @@ async def consume_messages(
 ) -> None:
     """:func:`consume` for a handler that also needs the message itself (its delivery count, say)."""
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    puller = Puller(sub, spec.durable)
+    puller = Puller(sub, spec.durable, stopping)
     try:
         while not stopping.is_set():
             for msg in await puller.pull(batch):

@@ -32,7 +32,7 @@ RETRY_DELAY_SECONDS = 30.0
 
 async def consume(js: JetStreamContext, scanner: Scanner, stopping: asyncio.Event) -> None:
     sub = await js.pull_subscribe_bind(durable=SPEC.durable, stream=SPEC.stream)
-    puller = Puller(sub, SPEC.durable)
+    puller = Puller(sub, SPEC.durable, stopping)
     try:
         while not stopping.is_set():
             for msg in await puller.pull(1):
