@@ -74,11 +74,11 @@ async def slot(js: JetStreamContext, node: Node, hw: HwClass, retired: asyncio.E
     library = bool(node.settings.media_paths)
     spec, segment_spec = topology.WORK_CONSUMERS[hw], topology.SEGMENT_CONSUMERS[hw]
     segment_sub = await js.pull_subscribe_bind(durable=segment_spec.durable, stream=segment_spec.stream)
-    segment_puller = Puller(segment_sub, segment_spec.durable)
+    segment_puller = Puller(segment_sub, segment_spec.durable, node.stopping)
     segment_beat = await lease.beat_seconds(segment_sub)
     # A node without the library takes no whole job: its user may not even look at their durables.
     sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream) if library else None
-    puller = Puller(sub, spec.durable) if sub is not None else None
+    puller = Puller(sub, spec.durable, node.stopping) if sub is not None else None
     beat = await lease.beat_seconds(sub) if sub is not None else None
     retired = retired or asyncio.Event()
     jobs: list[asyncio.Task[None]] = []  # the one encoding, and the one before it, finishing
