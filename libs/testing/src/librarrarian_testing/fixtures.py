@@ -54,7 +54,9 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         provisioned(server.url)
         yield server.url
     finally:
-        server.stop()
+        # The server and its store are the test's alone and thrown away: killed, not stopped gracefully
+        # (a graceful stop spends about 0.3 s putting JetStream away, for nothing).
+        server.kill()
 
 
 @pytest.fixture
