@@ -38,7 +38,9 @@ from .segment_work import failure_object, plan_object, segment_object
 
 log = logging.getLogger(__name__)
 
-WAIT_STEP_SECONDS = 5.0  # how often the job's progress is written while no segment ends
+# How often the job's progress is written while no segment ends, and the nodes without the library are looked
+# for (one that started since is shared with).
+WAIT_STEP_SECONDS = 5.0
 
 
 class Segmenter:
@@ -147,12 +149,15 @@ class Segmenter:
         try:
             for store in (transfers.SHARED, *shares.stores.values()):
                 await entries.follow(store)
+            looked = time.monotonic()
             while len(done) < len(wanted):
                 arrived = await entries.next(WAIT_STEP_SECONDS)
-                if arrived is None:
-                    await self._report(job, plan, done, total, started)
+                if time.monotonic() - looked >= WAIT_STEP_SECONDS:  # however often segments end
+                    looked = time.monotonic()
                     for store in await shares.refresh(hw):
                         await entries.follow(store)
+                if arrived is None:
+                    await self._report(job, plan, done, total, started)
                     continue
                 store, info = arrived
                 if info.deleted:
