@@ -297,6 +297,40 @@ async def test_a_segment_handed_out_again_and_again_with_no_outcome_is_given_up_
     assert info.num_pending == 0 and info.num_ack_pending == 0  # acknowledged, not handed out again
 
 
+async def test_the_hand_backs_of_a_node_the_job_is_not_shared_with_are_no_reason_to_give_up(
+    bus: tuple[Client, JetStreamContext],
+    nats_url: str,
+    scheduler: Scheduler,
+    remote_store: str,
+    segmenting: None,
+    film: Path,
+    tmp_path: Path,
+) -> None:
+    """node-b, which sees no library, drew a segment of a job not shared with it ten times and handed it back
+    each time (said in its store); node-a, which sees the library, then takes it: those deliveries are no
+    node's death, so it encodes the segment rather than give up on it."""
+    _, js = bus
+    job = work(film, job_id=12)
+    await hand_out(js, job, index=2, start=19.2, end=None)
+    spec = topology.SEGMENT_CONSUMERS[CPU]
+    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    for _ in range(topology.SEGMENT_GIVE_UP):
+        (msg,) = await sub.fetch(1, timeout=5)
+        await msg.nak()  # as node-b hands it back, without the wait
+    await sub.unsubscribe()
+    counted = segment_work.handed_back_object(12, 1, 2)
+    await transfers.put_note(js, counted, str(topology.SEGMENT_GIVE_UP), store=remote_store)
+    async with nodes(nats_url, tmp_path / "media", remote=True):
+        await eventually(
+            lambda: transfers.present(js, segment_work.segment_object(12, 1, 2)),
+            timeout=60,
+            message="the segment encoded by node-a",
+        )
+    assert await transfers.read_note(js, segment_work.failure_object(12, 1, 2)) is None
+    handed = int(await transfers.read_note(js, counted, store=remote_store) or 0)
+    assert handed >= topology.SEGMENT_GIVE_UP  # node-b's own hand-backs, if it drew it again, added to it
+
+
 def children_running(parent: int, program: str) -> list[int]:
     """The pids of ``parent``'s children that run ``program``."""
     found = []

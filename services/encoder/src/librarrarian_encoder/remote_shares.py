@@ -44,10 +44,12 @@ class Shares:
         self.source_object = transfers.name(job.id, job.request.attempt, "source")
         self.stores: dict[str, str] = {}  # node -> its store
         self._left_out: set[str] = set()
+        self._hw: str | None = None
 
     async def refresh(self, hw: str) -> list[str]:
         """Share the job with the live nodes of class ``hw`` without the library it is not shared with yet;
         the stores newly shared."""
+        self._hw = hw
         added = []
         for remote in await live_remote_nodes(self.js, hw):
             if remote in self.stores or remote in self._left_out:
@@ -90,8 +92,13 @@ class Shares:
         await transfers.put_note(self.js, self.plan_object, self.plan_text, store=store)
 
     async def remove(self) -> None:
-        """Every piece of the job out of every store it was shared with (what fails expires there)."""
-        for store in self.stores.values():
+        """Every piece of the job out of every store it was shared with, and out of the stores of the live
+        nodes it was not shared with (their hand-backs); what fails, or a node gone meanwhile keeps, expires
+        there."""
+        stores = set(self.stores.values())
+        if self._hw is not None:
+            stores |= {topology.remote_store(n).name for n in await live_remote_nodes(self.js, self._hw)}
+        for store in sorted(stores):
             with contextlib.suppress(Exception):
                 await transfers.remove_job(self.js, self.job.id, store=store)
 

@@ -8,7 +8,9 @@ another after AckWait, and a failed encode is retried (on any node) before its f
 job's pieces for the joining node to report; so is a segment handed out ``SEGMENT_GIVE_UP`` times with no
 outcome (nodes that died on it). A segment whose job has ended (its plan is gone from the store)
 or that an earlier delivery already put there is acknowledged and not encoded. A node without the library
-that the job was not shared with (it started after the cut) hands the segment back for the others."""
+that the job is not shared with (it started after the cut, or the source is over its transfer limit) hands the
+segment back for the others, and counts it in its store: the library's nodes leave such deliveries out of the
+give-up count."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from . import replace as safe_replace
 from .binaries import Binaries
 from .folder import Folder, NotAFile, Redirected
 from .profiles import profile_for
+from .remote_shares import live_remote_nodes
 
 if TYPE_CHECKING:
     from .encoding import Encodes
@@ -63,6 +66,12 @@ def segment_object(job_id: int, attempt: int, index: int) -> str:
 def failure_object(job_id: int, attempt: int, index: int) -> str:
     """Where a segment that failed on every delivery says why."""
     return transfers.name(job_id, attempt, f"segment-{index:05d}.failed")
+
+
+def handed_back_object(job_id: int, attempt: int, index: int) -> str:
+    """How often a node without the library handed a segment back, the job not shared with it (in its own
+    store): deliveries that are no node's death, left out of ``SEGMENT_GIVE_UP``'s count."""
+    return transfers.name(job_id, attempt, f"segment-{index:05d}.handed-back")
 
 
 @dataclass(frozen=True)
@@ -116,9 +125,9 @@ class SegmentWorker:
                     # job's plan and source in its store at its next look (every few seconds). Meanwhile
                     # the segment goes back, for the others or for this node once it has them.
                     log.info("%s: not shared with this node yet; handed back", name)
-                    await msg.nak(delay=HAND_BACK_SECONDS)
+                    await self._hand_back(msg, work)
                     return
-                if delivered > topology.SEGMENT_GIVE_UP:
+                if delivered > topology.SEGMENT_GIVE_UP and await self._gone_unanswered(work, delivered):
                     # Every delivery before ended without an outcome: the nodes that took it died or
                     # stopped on it. Said, rather than handed out for good.
                     failed: Failed | None = Failed(
@@ -155,6 +164,31 @@ class SegmentWorker:
                 await msg.nak(delay=RETRY_DELAY_SECONDS)
         finally:
             heartbeat.cancel()
+
+    async def _hand_back(self, msg: Msg, work: EncodeSegment) -> None:
+        """Give the segment back, and say so in this node's store: a hand-back is no node's death. Said
+        before the segment goes back, so whoever takes it next counts it."""
+        counted = handed_back_object(work.job_id, work.attempt, work.index)
+        with contextlib.suppress(Exception):  # unsaid, it counts as a death: at worst an early give-up
+            before = _count(await transfers.read_note(self.js, counted, store=self.store))
+            await transfers.put_note(self.js, counted, str(before + 1), store=self.store)
+        await msg.nak(delay=HAND_BACK_SECONDS)
+
+    async def _gone_unanswered(self, work: EncodeSegment, delivered: int) -> bool:
+        """Whether the deliveries before this one, the hand-backs of nodes without the library aside, are
+        more than ``SEGMENT_GIVE_UP``. Only a node of the library judges (it reaches those nodes' stores);
+        a node without the library encodes the segment."""
+        if self.remote:
+            return False
+        handed_back = 0
+        for remote in await live_remote_nodes(self.js, work.hw_class):
+            note = await transfers.read_note(
+                self.js,
+                handed_back_object(work.job_id, work.attempt, work.index),
+                store=topology.remote_store(remote).name,
+            )
+            handed_back += _count(note)
+        return delivered - handed_back > topology.SEGMENT_GIVE_UP
 
     async def _not_shared_yet(self, work: EncodeSegment) -> bool:
         if not self.remote or self.node in work.remote_nodes:
@@ -299,6 +333,14 @@ class SegmentWorker:
             os.close(fd)
             return Failed("the file changed since it was scanned", final=True)
         return fd
+
+
+def _count(note: str | None) -> int:
+    """A hand-back count as a node wrote it; 0 for none, or for anything but a count."""
+    try:
+        return max(0, int(note or 0))
+    except ValueError:
+        return 0
 
 
 async def _ignore(_: ffmpeg.Progress) -> None:
