@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAY_SECONDS = 5.0
 # How long a segment this node cannot do yet (its job is not shared with it) waits before it is handed out again.
 HAND_BACK_SECONDS = 5.0
+REST_AFTER_HAND_BACK_SECONDS = 2 * HAND_BACK_SECONDS
 SOURCE_NAME = "source"
 
 
@@ -125,7 +126,11 @@ class SegmentWorker:
                     # job's plan and source in its store at its next look (every few seconds). Meanwhile
                     # the segment goes back, for the others or for this node once it has them.
                     log.info("%s: not shared with this node yet; handed back", name)
+                    heartbeat.cancel()
                     await self._hand_back(msg, work)
+                    # The slot rests before it asks again: a node always asking would draw the segment back
+                    # the moment it is free again, every time, and the library's nodes would never get it.
+                    await asyncio.sleep(REST_AFTER_HAND_BACK_SECONDS)
                     return
                 if delivered > topology.SEGMENT_GIVE_UP and await self._gone_unanswered(work, delivered):
                     # Every delivery before ended without an outcome: the nodes that took it died or
