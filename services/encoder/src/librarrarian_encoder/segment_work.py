@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_SECONDS = 5.0
-# How long a segment this node cannot do yet (its job is not shared with it) waits before it is handed out again.
+# How long a segment this node cannot do yet (its job is not shared with it) waits before it is handed out
+# again.
 HAND_BACK_SECONDS = 5.0
 REST_AFTER_HAND_BACK_SECONDS = 2 * HAND_BACK_SECONDS
 SOURCE_NAME = "source"
@@ -187,11 +188,15 @@ class SegmentWorker:
             return False
         handed_back = 0
         for remote in await live_remote_nodes(self.js, work.hw_class):
-            note = await transfers.read_note(
-                self.js,
-                handed_back_object(work.job_id, work.attempt, work.index),
-                store=topology.remote_store(remote).name,
-            )
+            try:
+                note = await transfers.read_note(
+                    self.js,
+                    handed_back_object(work.job_id, work.attempt, work.index),
+                    store=topology.remote_store(remote).name,
+                )
+            except Exception as error:  # noqa: BLE001 - unread, it counts none: at worst an early give-up
+                log.warning("could not read the hand-backs of %s: %r", remote, error)
+                continue
             handed_back += _count(note)
         return delivered - handed_back > topology.SEGMENT_GIVE_UP
 
