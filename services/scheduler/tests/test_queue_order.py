@@ -103,6 +103,8 @@ async def test_held_work_moves_off_a_class_without_live_nodes(
         for name in ("a", "b", "c"):
             await publish(js, probed(f"/m/{name}.mp4"))
         await eventually(lambda: jobs_when(nc, 3))
+        # Sent from the outbox a moment after its job is recorded: waited for, not read at once.
+        await eventually(lambda: dispatched, message="the first job's work sent")
         assert [s for s, _ in dispatched] == [topology.transcode_subject("nvenc")]  # one in the window
         await nodes.delete("gpu")
         await node_up("cpu-box", "cpu")
