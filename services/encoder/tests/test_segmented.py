@@ -228,6 +228,16 @@ async def hand_out(
     await js.publish(topology.segment_subject(CPU), encode(segment), stream=topology.WORK.name)
 
 
+async def handed_back_by_hand(js: JetStreamContext, times: int) -> None:
+    """The segment waiting in the CPU class's durable, drawn and handed back ``times`` times."""
+    spec = topology.SEGMENT_CONSUMERS[CPU]
+    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+    for _ in range(times):
+        (msg,) = await sub.fetch(1, timeout=5)
+        await msg.nak()
+    await sub.unsubscribe()
+
+
 @pytest.mark.parametrize("change", ["rewritten", "symlink"])
 async def test_a_segment_whose_source_is_not_the_file_scanned_is_refused_and_says_why(
     bus: tuple[Client, JetStreamContext],
@@ -279,12 +289,8 @@ async def test_a_segment_handed_out_again_and_again_with_no_outcome_is_given_up_
     _, js = bus
     job = work(film, job_id=11)
     await hand_out(js, job, index=2, start=19.2, end=None)
+    await handed_back_by_hand(js, topology.SEGMENT_GIVE_UP)  # as nodes that died on it, without the wait
     spec = topology.SEGMENT_CONSUMERS[CPU]
-    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    for _ in range(topology.SEGMENT_GIVE_UP):
-        (msg,) = await sub.fetch(1, timeout=5)
-        await msg.nak()  # as a node that died on it, without the wait
-    await sub.unsubscribe()
     async with nodes(nats_url, tmp_path / "media"):
         reason = await eventually(
             lambda: transfers.read_note(js, segment_work.failure_object(11, 1, 2)),
@@ -312,12 +318,7 @@ async def test_the_hand_backs_of_a_node_the_job_is_not_shared_with_are_no_reason
     _, js = bus
     job = work(film, job_id=12)
     await hand_out(js, job, index=2, start=19.2, end=None)
-    spec = topology.SEGMENT_CONSUMERS[CPU]
-    sub = await js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
-    for _ in range(topology.SEGMENT_GIVE_UP):
-        (msg,) = await sub.fetch(1, timeout=5)
-        await msg.nak()  # as node-b hands it back, without the wait
-    await sub.unsubscribe()
+    await handed_back_by_hand(js, topology.SEGMENT_GIVE_UP)  # as node-b hands it back, without the wait
     counted = segment_work.handed_back_object(12, 1, 2)
     await transfers.put_note(js, counted, str(topology.SEGMENT_GIVE_UP), store=remote_store)
     async with nodes(nats_url, tmp_path / "media", remote=True):
