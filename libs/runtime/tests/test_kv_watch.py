@@ -14,6 +14,7 @@ from librarrarian_embedded import NatsServer
 from librarrarian_runtime.kv_watch import BucketWatch
 from librarrarian_runtime.watched import Watched
 from librarrarian_testing import eventually
+from librarrarian_testing.late_deliveries import LateDeliveries
 from nats.js.kv import KeyValue
 
 
@@ -57,6 +58,35 @@ async def test_a_watch_follows_puts_and_deletes_and_survives_a_server_restart(
             await watch.stop()
     finally:
         await nc.close()
+        server.stop()
+
+
+async def test_start_returns_after_entries_that_arrive_behind_the_servers_word_that_none_are_left(
+    tmp_path: Path,
+) -> None:
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    try:
+        async with LateDeliveries(server.url, delay=0.5) as late:
+            nc = await nats.connect(late.url)
+            try:
+                js = nc.jetstream()
+                await provision(js)
+                kv = await js.key_value(topology.NODES.name)
+                await kv.put("a", b"1")
+                seen: dict[str, bytes] = {}
+                synced: list[set[str]] = []
+                watch = await BucketWatch(
+                    js,
+                    topology.NODES.name,
+                    lambda entry: seen.__setitem__(entry.key, entry.value or b""),
+                    on_synced=synced.append,
+                ).start()
+                await watch.stop()
+                assert seen == {"a": b"1"} and synced == [{"a"}]
+            finally:
+                await nc.close()
+    finally:
         server.stop()
 
 

@@ -18,6 +18,7 @@ from librarrarian_contracts.settings import TranscodeSettings
 from librarrarian_contracts.topology import HwClass
 from librarrarian_encoder import quality_choice, quality_search, scratch, vmaf
 from librarrarian_encoder.profiles import profile_for
+from librarrarian_runtime import kv_entries
 from librarrarian_testing import clips, library, transcode
 from librarrarian_testing.capable import ffmpeg_for
 from nats.aio.client import Client
@@ -86,9 +87,8 @@ async def test_a_target_is_reached_and_the_next_episode_starts_there(
     assert abs(two.level - one.level) <= quality_search.MAX_STEP  # it began at the first's level
     assert two.measured is not None and two.measured >= TARGET - 1
 
-    kv = await js.key_value(topology.QUALITY.name)
-    (key,) = await kv.keys()
-    remembered = msgspec.json.decode((await kv.get(key)).value or b"", type=QualityMemory)
+    ((_, value),) = await kv_entries.values(js, topology.QUALITY)
+    remembered = msgspec.json.decode(value, type=QualityMemory)
     assert remembered.folder == str(season.resolve()) and remembered.level == two.level
     ours = f"{scratch.SEARCH}{os.getpid()}-*"  # the encoder ran in this process
     assert not glob.glob(os.path.join(tempfile.gettempdir(), ours)), "no sample folder left behind"

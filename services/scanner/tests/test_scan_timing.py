@@ -13,6 +13,7 @@ import pytest
 from librarrarian_contracts import topology
 from librarrarian_contracts.scans import ScanStatus
 from librarrarian_contracts.settings import SCANNER_TIMING_KEY, ScannerTiming
+from librarrarian_runtime import kv_entries
 from librarrarian_scanner import service
 from librarrarian_scanner.settings import Settings
 from librarrarian_testing import eventually
@@ -58,15 +59,9 @@ async def stored(js: JetStreamContext) -> ScannerTiming | None:
 
 
 async def scheduled_scans(js: JetStreamContext) -> int:
-    kv = await js.key_value(topology.SCANS.name)
-    try:
-        keys = await kv.keys()
-    except Exception:  # noqa: BLE001 - nats.py raises its NoKeysError (or a timeout) for an empty bucket
-        return 0
     found = 0
-    for key in keys:
-        entry = await kv.get(key)
-        status = msgspec.json.decode(entry.value or b"", type=ScanStatus)
+    for _, value in await kv_entries.values(js, topology.SCANS):
+        status = msgspec.json.decode(value, type=ScanStatus)
         found += status.trigger == "schedule"
     return found
 

@@ -5,7 +5,6 @@ paths, the partial refresh after a replace, and that every request was one the d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from librarrarian_contracts import JobCompleted, MediaProbed, MediaProbeFailed, 
 from librarrarian_contracts import sources as contract
 from librarrarian_contracts.messages import MediaEvent
 from librarrarian_contracts.views import Nothing
+from librarrarian_runtime import kv_entries
 from librarrarian_runtime.errors import BadRequest, ServiceError
 from librarrarian_runtime.outbound import PrivateServers
 from librarrarian_runtime.queries import ask
@@ -34,7 +34,6 @@ from librarrarian_testing.media_servers import (
 from librarrarian_testing.scanning import collect, scan_entries, scanner_answers
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import NoKeysError
 
 Bus = tuple[Client, JetStreamContext]
 # plex.tv's PIN sign-in is documented in Plex's developer guide ("Authenticating with Plex"), not in the
@@ -255,11 +254,8 @@ async def test_status_never_shows_a_token_and_unlinking_forgets_it(world: World)
     assert status.plex.sections == ("1", "2")
     # No token in NATS at all: every node (remote encoders too) can read the buckets.
     for bucket in topology.BUCKETS:
-        kv = await w.js.key_value(bucket.name)
-        with contextlib.suppress(NoKeysError):
-            for key in await kv.keys():
-                value = (await kv.get(key)).value or b""
-                assert w.tv.account_token.encode() not in value and w.pms.token.encode() not in value, key
+        for key, value in await kv_entries.values(w.js, bucket):
+            assert w.tv.account_token.encode() not in value and w.pms.token.encode() not in value, key
 
     await ask(w.nc, topology.SOURCES_PLEX_UNLINK, Nothing(), contract.PlexStatus)
     status = await ask(w.nc, topology.SOURCES_STATUS, Nothing(), contract.SourcesStatus)

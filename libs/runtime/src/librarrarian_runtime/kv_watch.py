@@ -63,17 +63,25 @@ class BucketWatch:
         """A new watch, read up to the end of the current entries."""
         kv = await self.js.key_value(self.bucket)
         watcher = await (kv.watchall() if self.key == ALL_KEYS else kv.watch(self.key))
-        delivered: set[str] = set()
+        delivered: list[str] = []
+        sent: int | None = None
         try:
             async with asyncio.timeout(self.first_sync_seconds):
-                while (entry := await watcher.updates(timeout=self.first_sync_seconds)) is not None:  # type: ignore[no-untyped-call]
-                    delivered.add(entry.key)
-                    self.on_entry(entry)
+                while sent is None or len(delivered) < sent:
+                    entry = await watcher.updates(timeout=self.first_sync_seconds)  # type: ignore[no-untyped-call]
+                    if entry is None:
+                        # The client says "current" once the server has nothing left to send and its subscription
+                        # has counted nothing yet, which is also true while the current entries are still on their
+                        # way: read on until as many came as the server says it sent.
+                        sent = (await watcher._sub.consumer_info()).delivered.consumer_seq  # type: ignore[union-attr]
+                    else:
+                        delivered.append(entry.key)
+                        self.on_entry(entry)
         except BaseException:
             await _quietly_stop(watcher)
             raise
         if self.on_synced is not None:
-            self.on_synced(delivered)
+            self.on_synced(set(delivered))
         return watcher
 
     async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:

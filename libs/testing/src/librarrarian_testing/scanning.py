@@ -9,12 +9,12 @@ import msgspec
 from librarrarian_contracts import MediaEvent, sources, topology, views
 from librarrarian_contracts.codec import media_decoder
 from librarrarian_contracts.scans import ScanStatus
+from librarrarian_runtime import kv_entries
 from librarrarian_runtime.errors import ServiceError
 from librarrarian_runtime.queries import ask
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.errors import NoKeysError
 
 
 async def collect(js: JetStreamContext, into: list[MediaEvent], stopping: asyncio.Event) -> None:
@@ -44,14 +44,8 @@ async def scanner_answers(nc: Client) -> bool:
 
 async def scan_entries(js: JetStreamContext, trigger: str | None = None) -> list[ScanStatus]:
     """The entries in the ``scans`` bucket (of one ``trigger``, if given), oldest first."""
-    kv = await js.key_value(topology.SCANS.name)
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return []
-    entries = []
-    for key in keys:
-        value = (await kv.get(key)).value
-        if value:
-            entries.append(msgspec.json.decode(value, type=ScanStatus))
+    entries = [
+        msgspec.json.decode(value, type=ScanStatus)
+        for _, value in await kv_entries.values(js, topology.SCANS)
+    ]
     return sorted((e for e in entries if trigger in (None, e.trigger)), key=lambda e: e.started_at)
