@@ -3,8 +3,11 @@ watch that survives the server restarting (logged once, not once per try)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
@@ -15,20 +18,38 @@ from librarrarian_runtime.kv_watch import BucketWatch
 from librarrarian_runtime.watched import Watched
 from librarrarian_testing import eventually
 from librarrarian_testing.late_deliveries import LateDeliveries
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 
-async def test_a_watch_follows_puts_and_deletes_and_survives_a_server_restart(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "nats")
     server.start()
-    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.asynccontextmanager
+async def nodes_bucket(url: str, **options: Any) -> AsyncIterator[tuple[JetStreamContext, KeyValue]]:
+    """A connection to ``url``, the buckets provisioned, and ``a`` put in ``nodes``."""
+    nc = await nats.connect(url, **options)
     try:
         js = nc.jetstream()
         await provision(js)
         kv = await js.key_value(topology.NODES.name)
         await kv.put("a", b"1")
+        yield js, kv
+    finally:
+        await nc.close()
+
+
+async def test_a_watch_follows_puts_and_deletes_and_survives_a_server_restart(
+    server: NatsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with nodes_bucket(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2) as (js, kv):
         seen: dict[str, bytes] = {}
         synced: list[set[str]] = []
 
@@ -56,38 +77,22 @@ async def test_a_watch_follows_puts_and_deletes_and_survives_a_server_restart(
             assert len(watch_lines) <= 1
         finally:
             await watch.stop()
-    finally:
-        await nc.close()
-        server.stop()
 
 
 async def test_start_returns_after_entries_that_arrive_behind_the_servers_word_that_none_are_left(
-    tmp_path: Path,
+    server: NatsServer,
 ) -> None:
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    try:
-        async with LateDeliveries(server.url, delay=0.5) as late:
-            nc = await nats.connect(late.url)
-            try:
-                js = nc.jetstream()
-                await provision(js)
-                kv = await js.key_value(topology.NODES.name)
-                await kv.put("a", b"1")
-                seen: dict[str, bytes] = {}
-                synced: list[set[str]] = []
-                watch = await BucketWatch(
-                    js,
-                    topology.NODES.name,
-                    lambda entry: seen.__setitem__(entry.key, entry.value or b""),
-                    on_synced=synced.append,
-                ).start()
-                await watch.stop()
-                assert seen == {"a": b"1"} and synced == [{"a"}]
-            finally:
-                await nc.close()
-    finally:
-        server.stop()
+    async with LateDeliveries(server.url, delay=0.5) as late, nodes_bucket(late.url) as (js, _):
+        seen: dict[str, bytes] = {}
+        synced: list[set[str]] = []
+        watch = await BucketWatch(
+            js,
+            topology.NODES.name,
+            lambda entry: seen.__setitem__(entry.key, entry.value or b""),
+            on_synced=synced.append,
+        ).start()
+        await watch.stop()
+        assert seen == {"a": b"1"} and synced == [{"a"}]
 
 
 async def put_once(kv: KeyValue, key: str, value: bytes) -> bool:

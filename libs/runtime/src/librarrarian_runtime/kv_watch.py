@@ -72,7 +72,8 @@ class BucketWatch:
                     if entry is None:
                         # The client says "current" once the server has nothing left to send and its subscription
                         # has counted nothing yet, which is also true while the current entries are still on their
-                        # way: read on until as many came as the server says it sent.
+                        # way: read on until as many came as the server says it sent (the client offers the
+                        # watch's consumer only through its private subscription).
                         sent = (await watcher._sub.consumer_info()).delivered.consumer_seq  # type: ignore[union-attr]
                     else:
                         delivered.append(entry.key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlparse
 
 ACK_PREFIX = b"$JS.ACK."
@@ -53,29 +54,17 @@ class LateDeliveries:
         late: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
-        async def upward() -> None:
-            buffer = b""
-            while data := await client_in.read(65536):
-                buffer += data
-                while (frame := _frame(buffer)) is not None:
-                    buffer = buffer[len(frame) :]
-                    if _asks_for_a_consumers_state(frame):
-                        await server_out.drain()
-                        await asyncio.sleep(self.delay / 2)
-                    server_out.write(frame)
+        async def upward(frame: bytes) -> None:
+            if _asks_for_a_consumers_state(frame):
                 await server_out.drain()
+                await asyncio.sleep(self.delay / 2)  # everything after it waits too, in order
+            server_out.write(frame)
 
-        async def downward() -> None:
-            buffer = b""
-            while data := await server_in.read(65536):
-                buffer += data
-                while (frame := _frame(buffer)) is not None:
-                    buffer = buffer[len(frame) :]
-                    if _delivered_by_a_consumer(frame):
-                        late.put_nowait((loop.time() + self.delay, frame))
-                    else:
-                        client_out.write(frame)
-                await client_out.drain()
+        async def downward(frame: bytes) -> None:
+            if _delivered_by_a_consumer(frame):
+                late.put_nowait((loop.time() + self.delay, frame))
+            else:
+                client_out.write(frame)
 
         async def held_back() -> None:
             while True:
@@ -84,7 +73,11 @@ class LateDeliveries:
                 client_out.write(frame)
                 await client_out.drain()
 
-        tasks = [asyncio.create_task(work()) for work in (upward, downward, held_back)]
+        tasks = [
+            asyncio.create_task(_relay(client_in, server_out, upward)),
+            asyncio.create_task(_relay(server_in, client_out, downward)),
+            asyncio.create_task(held_back()),
+        ]
         self._tasks.update(tasks)
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -95,6 +88,19 @@ class LateDeliveries:
             for writer in (client_out, server_out):
                 with contextlib.suppress(Exception):
                     writer.close()
+
+
+async def _relay(
+    source: asyncio.StreamReader, sink: asyncio.StreamWriter, on_frame: Callable[[bytes], Awaitable[None]]
+) -> None:
+    """Read whole protocol frames from ``source`` and hand each to ``on_frame``, which writes it to ``sink``."""
+    buffer = b""
+    while data := await source.read(65536):
+        buffer += data
+        while (frame := _frame(buffer)) is not None:
+            buffer = buffer[len(frame) :]
+            await on_frame(frame)
+        await sink.drain()
 
 
 def _frame(buffer: bytes) -> bytes | None:
